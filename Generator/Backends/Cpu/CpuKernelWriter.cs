@@ -1,0 +1,210 @@
+using System.Collections.Generic;
+using System.Linq;
+using Tessera.Generator.Helpers;
+using Tessera.Generator.IR;
+using Tessera.Generator.Passes;
+
+namespace Tessera.Generator.Backends.Cpu;
+
+/// <summary>
+/// The CPU back end: writes each kernel as a call into Tessera.Cpu.CpuKernels (matrix products, norms, attention,
+/// RoPE) with fused element-wise work as a generated epilogue or loop. Sizes are printed as their expressions, so
+/// the same text folds to constants in a specialised unit and reads bound fields in the shape-generic engine.
+/// </summary>
+internal static class CpuKernelWriter
+{
+    private const string Kernels = "global::Tessera.Cpu.CpuKernels";
+    private const string Activations = "global::Tessera.Cpu.Activations";
+
+    /// <param name="weights">the C# expression of the module's weights ("_weights" or "w")</param>
+    public static void Write(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
+    {
+        var plan = module.Buffers;
+        var node = kernel.Anchor;
+        string Buf(IrValue v) => plan[v];
+        string W(string suffix = "") => $"{weights}.{node.Module!.Name}{suffix}";
+
+        writer.WriteLine($"// {kernel.Output.Name} (T, {kernel.Output.Width}) = {kernel.Describe()}{FusedNote(kernel)}");
+        switch (kernel.Kind)
+        {
+            case KernelKind.Gather:
+                {
+                    string out_ = Buf(kernel.Output);
+                    writer.WriteLine($"{Kernels}.Gather({W()}, {node.Output.Width}, batch.{IdsOf(node)}, {out_});");
+                    if (kernel.Fused.Count == 2)
+                    {
+                        var second = kernel.Fused[0];
+                        writer.WriteLine($"{Kernels}.Gather({weights}.{second.Module!.Name}, {second.Output.Width}, batch.{IdsOf(second)}, {out_}, accumulate: true);");
+                    }
+                    break;
+                }
+
+            case KernelKind.MatMul:
+                WriteMatMul(kernel, module, weights, writer);
+                break;
+
+            case KernelKind.Norm:
+                {
+                    string width = node.Module!.In!;
+                    string eps = node.Module.Epsilon!;
+                    if (node.Kind == OpKind.RmsNorm)
+                        writer.WriteLine($"{Kernels}.RmsNorm({Buf(node.Inputs[0])}, {W()}, {Buf(node.Output)}, rows, {width}, {eps});");
+                    else
+                        writer.WriteLine($"{Kernels}.LayerNorm({Buf(node.Inputs[0])}, {W()}, {W("Bias")}, {Buf(node.Output)}, rows, {width}, {eps});");
+                    break;
+                }
+
+            case KernelKind.Rope:
+                {
+                    var width = node.Inputs[0].Width;
+                    var heads = node.Arguments[0];
+                    if (!kernel.InPlace)
+                        writer.WriteLine($"global::System.Array.Copy({Buf(node.Inputs[0])}, {Buf(node.Output)}, rows * ({width}));");
+                    writer.WriteLine($"{Kernels}.Rope({Buf(node.Output)}, rows, {heads}, {SizeExpr.Divide(width, heads)}, batch.Positions, {node.Arguments[1]});");
+                    break;
+                }
+
+            case KernelKind.Attention:
+                {
+                    var heads = node.Arguments[0];
+                    writer.WriteLine($"{Kernels}.Attention({Buf(node.Inputs[0])}, {Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, {Buf(node.Output)}, batch, layer, {heads}, {node.Arguments[1]}, {SizeExpr.Divide(node.Inputs[0].Width, heads)});");
+                    break;
+                }
+
+            case KernelKind.Chunk:
+                {
+                    var width = node.Inputs[0].Width;
+                    var count = node.Arguments[1];
+                    var part = SizeExpr.Divide(width, count);
+                    writer.WriteLine($"{Kernels}.CopyColumns({Buf(node.Inputs[0])}, rows, {width}, {node.Arguments[0]} * ({part}), {part}, {Buf(node.Output)});");
+                    break;
+                }
+
+            case KernelKind.Elementwise:
+                WriteElementwise(kernel, plan, writer);
+                break;
+
+            case KernelKind.Layers:
+                {
+                    string name = Buf(kernel.Output);
+                    string spare = name + "Spare";
+                    writer.WriteLine($"float[] {name} = {Buf(node.Inputs[0])}, {spare} = {plan.LayerSpare[kernel.Output]};");
+                    using (writer.WriteBlock($"for (int layer = 0; layer < {node.LayersField.Count}; layer++)"))
+                    {
+                        writer.WriteLine($"{node.LayersField!.BlockType}(layer, batch, {name}, {spare});");
+                        writer.WriteLine($"({name}, {spare}) = ({spare}, {name});");
+                    }
+                    break;
+                }
+        }
+    }
+
+    private static string IdsOf(IrNode gather) => gather.Kind == OpKind.PositionEmbedding ? "Positions" : "Tokens";
+
+    private static string FusedNote(Kernel kernel) =>
+        kernel.Fused.Count == 0 || kernel.Kind == KernelKind.Gather ? ""
+        : kernel.Kind == KernelKind.MatMul ? $"  [epilogue: {string.Join(", ", kernel.Fused.Select(n => n.Kind))}]"
+        : $"  [fused: {string.Join(", ", kernel.Nodes.Select(n => n.Kind))}]";
+
+    private static void WriteMatMul(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
+    {
+        var plan = module.Buffers;
+        var node = kernel.Anchor;
+        var linear = node.Module!;
+        string input = plan[node.Inputs[0]];
+        string rows = "rows";
+        if (kernel.IsHead)
+        {
+            // Only the rows the caller wants logits for go through the head (the last token of each sequence when
+            // generating): the vocabulary projection is often the largest matrix product of the model.
+            rows = "logitRows";
+            writer.WriteLine($"int logitRows = batch.LogitRows.Length;");
+            writer.WriteLine($"float[] headInput = batch.AllLogitRows ? {input} : {Kernels}.GatherRows({input}, {linear.In}, batch.LogitRows, _headRows);");
+            input = "headInput";
+        }
+
+        string call = $"{Kernels}.MatMul({input}, {rows}, {linear.In}, {weights}.{linear.Name}, {linear.Out}, {plan[kernel.Output]}";
+        bool hasEpilogue = linear.Bias || kernel.Fused.Count > 0;
+        if (!hasEpilogue)
+        {
+            writer.WriteLine(call + ");");
+            return;
+        }
+
+        // The epilogue runs on each finished segment of an output row: y[row, column .. column + segment.Length).
+        writer.WriteLine(call + ", (segment, row, column) =>");
+        using (writer.WriteBlock(closing: ");"))
+        {
+            string value = "segment[i]";
+            var operands = new Dictionary<IrValue, string>();
+            if (linear.Bias)
+            {
+                writer.WriteLine($"var bias = {weights}.{linear.Name}Bias.AsSpan(column, segment.Length);");
+                value = $"{value} + bias[i]";
+            }
+            var current = node.Output;
+            foreach (var step in kernel.Fused)
+            {
+                foreach (var operand in step.Inputs.Where(i => i != current && !operands.ContainsKey(i)))
+                {
+                    string local = "in_" + operand.Name;
+                    operands[operand] = local;
+                    writer.WriteLine($"var {local} = {plan[operand]}.AsSpan(row * ({operand.Width}) + column, segment.Length);");
+                }
+                value = Apply(step, current, value, operands);
+                current = step.Output;
+            }
+            writer.WriteLine($"for (int i = 0; i < segment.Length; i++) segment[i] = {value};");
+        }
+    }
+
+    private static void WriteElementwise(Kernel kernel, BufferPlan plan, IndentedTextWriter writer)
+    {
+        var first = kernel.Anchor;
+        var operands = new Dictionary<IrValue, string>();
+        string Operand(IrValue v)
+        {
+            if (!operands.TryGetValue(v, out var local))
+            {
+                local = "in_" + v.Name;
+                operands[v] = local;
+            }
+            return local;
+        }
+
+        // The first node reads only operands; each later one extends the running value.
+        string value = first.Kind switch
+        {
+            OpKind.Silu => $"{Activations}.Silu({Operand(first.Inputs[0])}[i])",
+            OpKind.Gelu => $"{Activations}.Gelu({Operand(first.Inputs[0])}[i])",
+            OpKind.Add => $"{Operand(first.Inputs[0])}[i] + {Operand(first.Inputs[1])}[i]",
+            _ => $"{Operand(first.Inputs[0])}[i] * {Operand(first.Inputs[1])}[i]",
+        };
+        var current = first.Output;
+        foreach (var step in kernel.Fused)
+        {
+            foreach (var operand in step.Inputs.Where(i => i != current)) Operand(operand);
+            value = Apply(step, current, value, operands);
+            current = step.Output;
+        }
+
+        string count = $"rows * ({kernel.Output.Width})";
+        foreach (var pair in operands)
+            writer.WriteLine($"var {pair.Value} = {plan[pair.Key]}.AsSpan(0, {count});");
+        writer.WriteLine($"var out_{kernel.Output.Name} = {plan[kernel.Output]}.AsSpan(0, {count});");
+        writer.WriteLine($"for (int i = 0; i < out_{kernel.Output.Name}.Length; i++) out_{kernel.Output.Name}[i] = {value};");
+    }
+
+    /// <summary>Extends the running expression <paramref name="value"/> (the value of <paramref name="current"/>) by one element-wise step.</summary>
+    private static string Apply(IrNode step, IrValue current, string value, Dictionary<IrValue, string> operands)
+    {
+        string Other(int i) => step.Inputs[i] == current ? $"({value})" : operands[step.Inputs[i]] + "[i]";
+        return step.Kind switch
+        {
+            OpKind.Silu => $"{Activations}.Silu({value})",
+            OpKind.Gelu => $"{Activations}.Gelu({value})",
+            OpKind.Add => $"{Other(0)} + {Other(1)}",
+            _ => $"{Other(0)} * {Other(1)}",
+        };
+    }
+}

@@ -1,0 +1,135 @@
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+
+namespace Tessera.Generator.Diagnostics;
+
+/// <summary>
+/// Every diagnostic the generator reports, with stable ids. The next id is the highest in
+/// AnalyzerReleases.*.md plus one; ids are never reused; each one has a test that compiles a bad snippet.
+/// </summary>
+internal static class DiagnosticDescriptors
+{
+    private const string Category = "Tessera";
+    private const string HelpLink = "https://github.com/tessera-compiler/tessera/blob/main/docs/diagnostics.md";
+
+    /// <summary>Format: "<c>{0}</c> is not in the Tessera op vocabulary ..." — an expression in Forward the generator cannot lower.</summary>
+    public static readonly DiagnosticDescriptor UnsupportedExpression = new(
+        id: "TSR0001",
+        title: "Expression outside the op vocabulary",
+        messageFormat: "'{0}' is not in the Tessera op vocabulary: a Forward body may call module fields, the methods of Tessera.Ops and a block's Forward, and combine tensors with + and *",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        description: "Forward bodies are compiled, not executed, so they may only use constructs the generator can lower to kernels.",
+        helpLinkUri: HelpLink);
+
+    /// <summary>Format: "A Forward body may not contain <c>{0}</c> ..." — a statement kind the generator cannot lower.</summary>
+    public static readonly DiagnosticDescriptor UnsupportedStatement = new(
+        id: "TSR0002",
+        title: "Statement outside the Forward vocabulary",
+        messageFormat: "A Forward body may not contain a {0}: use local declarations, assignments (=, +=, *=), 'foreach' over a [Layers] field and 'return'",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink);
+
+    /// <summary>Format: "{0} expects {1} but is given {2}" — shape inference with a config's sizes found a mismatch.</summary>
+    public static readonly DiagnosticDescriptor ShapeMismatch = new(
+        id: "TSR0003",
+        title: "Shapes cannot agree",
+        messageFormat: "Shapes cannot agree: {0} expects {1} but is given {2} (config '{3}')",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        description: "Shape inference runs with the sizes of the [Compile] unit's config file; the model as written cannot run with them.",
+        helpLinkUri: HelpLink);
+
+    /// <summary>Format: "The config file '{0}' is not among the project's AdditionalFiles".</summary>
+    public static readonly DiagnosticDescriptor ConfigFileNotFound = new(
+        id: "TSR0004",
+        title: "Config file not found",
+        messageFormat: "The config file '{0}' is not among the project's AdditionalFiles: add <AdditionalFiles Include=\"{0}\" /> to the project",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink);
+
+    /// <summary>Format: "The config file '{0}' is malformed: {1}".</summary>
+    public static readonly DiagnosticDescriptor ConfigFileMalformed = new(
+        id: "TSR0005",
+        title: "Malformed config file",
+        messageFormat: "The config file '{0}' is malformed: {1}",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink);
+
+    /// <summary>Format: "The config file '{0}' has no usable '{1}', which the model needs for {2}".</summary>
+    public static readonly DiagnosticDescriptor ConfigKeyMissing = new(
+        id: "TSR0006",
+        title: "Config key missing",
+        messageFormat: "The config file '{0}' has no usable \"{1}\", which model '{2}' needs for its field {3}",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink);
+
+    /// <summary>Format: "[Compile] names '{0}', which is not a [Model] class".</summary>
+    public static readonly DiagnosticDescriptor CompileTargetNotModel = new(
+        id: "TSR0007",
+        title: "[Compile] of a type that is not a model",
+        messageFormat: "[Compile] names '{0}', which is not a [Model] class of this compilation",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink);
+
+    /// <summary>Format: "'{0}' must be declared partial ...".</summary>
+    public static readonly DiagnosticDescriptor MustBePartial = new(
+        id: "TSR0008",
+        title: "Type must be partial",
+        messageFormat: "'{0}' must be declared partial so that the generator can add its engine",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink);
+
+    /// <summary>Format: "Field '{0}': {1}" — a module, layer or config declaration the generator cannot use.</summary>
+    public static readonly DiagnosticDescriptor InvalidDeclaration = new(
+        id: "TSR0009",
+        title: "Invalid model declaration",
+        messageFormat: "'{0}': {1}",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink);
+
+    /// <summary>Format: "'{0}' has no Forward method ...".</summary>
+    public static readonly DiagnosticDescriptor MissingForward = new(
+        id: "TSR0010",
+        title: "Missing Forward",
+        messageFormat: "'{0}' has no 'Tensor Forward(Tensor ..., KvCache cache)' method for the generator to compile",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink);
+
+    /// <summary>Format: "The config file '{0}' gives {1} = {2}, which cannot be used: {3}".</summary>
+    public static readonly DiagnosticDescriptor InvalidConfigValue = new(
+        id: "TSR0011",
+        title: "Invalid config value",
+        messageFormat: "The config file '{0}' gives {1} = {2}, which cannot be used: {3}",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink);
+
+    public static IReadOnlyList<DiagnosticDescriptor> All { get; } =
+        typeof(DiagnosticDescriptors).GetFields()
+            .Where(f => f.FieldType == typeof(DiagnosticDescriptor))
+            .Select(f => (DiagnosticDescriptor)f.GetValue(null)!)
+            .ToArray();
+
+    public static DiagnosticDescriptor ById(string id) => All.First(d => d.Id == id);
+}

@@ -1,0 +1,291 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Tessera.Generator.Constants;
+using Tessera.Generator.Diagnostics;
+using Tessera.Generator.Helpers;
+
+namespace Tessera.Generator.FrontEnd;
+
+/// <summary>
+/// Lowers one Forward body to <see cref="ForwardStep"/>s with the semantic model: locals become SSA values, module
+/// field calls, Tessera.Ops calls and + / * become steps, a foreach over a [Layers] field becomes one Layers step.
+/// Anything else is reported where it stands (TSR0001, TSR0002) and lowering goes on, so one build shows every error.
+/// </summary>
+internal sealed class ForwardReader
+{
+    private readonly SemanticModel _semantic;
+    private readonly IReadOnlyCollection<string> _moduleFields;
+    private readonly LayersFieldInfo? _layers;
+    private readonly IReadOnlyCollection<string> _configFields;
+    private readonly List<DiagnosticInfo> _diagnostics;
+    private readonly CancellationToken _token;
+    private readonly List<ForwardStep> _steps = new();
+    private readonly Dictionary<string, int> _locals = new();
+    private readonly HashSet<string> _caches = new();
+    private int _result = -1;
+
+    private ForwardReader(SemanticModel semantic, IReadOnlyCollection<string> moduleFields, LayersFieldInfo? layers,
+        IReadOnlyCollection<string> configFields, List<DiagnosticInfo> diagnostics, CancellationToken token)
+    {
+        _semantic = semantic;
+        _moduleFields = moduleFields;
+        _layers = layers;
+        _configFields = configFields;
+        _diagnostics = diagnostics;
+        _token = token;
+    }
+
+    public static ForwardProgram Read(MethodDeclarationSyntax method, SemanticModel semantic, IReadOnlyCollection<string> moduleFields,
+        LayersFieldInfo? layers, IReadOnlyCollection<string> configFields, List<DiagnosticInfo> diagnostics, CancellationToken token)
+    {
+        var reader = new ForwardReader(semantic, moduleFields, layers, configFields, diagnostics, token);
+        reader.ReadMethod(method);
+        return new ForwardProgram(reader._steps.ToEquatableArray(), reader._result);
+    }
+
+    private void ReadMethod(MethodDeclarationSyntax method)
+    {
+        foreach (var parameter in method.ParameterList.Parameters)
+        {
+            var type = _semantic.GetDeclaredSymbol(parameter, _token)?.Type;
+            string name = parameter.Identifier.ValueText;
+            if (IsType(type, WellKnownNames.Tensor))
+                _locals[name] = Add(StepKind.Parameter, name, [], [], name, name, parameter);
+            else if (IsType(type, WellKnownNames.KvCache))
+                _caches.Add(name);
+            else
+                Report(DiagnosticDescriptors.UnsupportedExpression, parameter, parameter.ToString());
+        }
+
+        if (method.ExpressionBody is { } arrow)
+        {
+            _result = ReadExpression(arrow.Expression, "result");
+        }
+        else if (method.Body is { } body)
+        {
+            foreach (var statement in body.Statements)
+            {
+                _token.ThrowIfCancellationRequested();
+                ReadStatement(statement);
+            }
+        }
+
+        if (_result < 0)
+            Report(DiagnosticDescriptors.UnsupportedStatement, method.Identifier, "body without a final 'return' of a tensor");
+    }
+
+    private void ReadStatement(StatementSyntax statement)
+    {
+        switch (statement)
+        {
+            case LocalDeclarationStatementSyntax local:
+                foreach (var variable in local.Declaration.Variables)
+                {
+                    if (variable.Initializer is null)
+                    {
+                        Report(DiagnosticDescriptors.UnsupportedStatement, variable, "declaration without an initializer");
+                        continue;
+                    }
+                    _locals[variable.Identifier.ValueText] = ReadExpression(variable.Initializer.Value, variable.Identifier.ValueText);
+                }
+                break;
+
+            case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax assignment }:
+                ReadAssignment(assignment);
+                break;
+
+            case ForEachStatementSyntax loop:
+                ReadLayersLoop(loop);
+                break;
+
+            case ReturnStatementSyntax { Expression: { } returned }:
+                _result = ReadExpression(returned, "result");
+                break;
+
+            case BlockSyntax block:
+                foreach (var inner in block.Statements) ReadStatement(inner);
+                break;
+
+            default:
+                Report(DiagnosticDescriptors.UnsupportedStatement, statement, Describe(statement));
+                break;
+        }
+    }
+
+    private void ReadAssignment(AssignmentExpressionSyntax assignment)
+    {
+        if (assignment.Left is not IdentifierNameSyntax { Identifier.ValueText: var name } || !_locals.TryGetValue(name, out int current))
+        {
+            Report(DiagnosticDescriptors.UnsupportedExpression, assignment.Left, assignment.Left.ToString());
+            return;
+        }
+
+        switch (assignment.Kind())
+        {
+            case SyntaxKind.SimpleAssignmentExpression:
+                _locals[name] = ReadExpression(assignment.Right, name);
+                break;
+            case SyntaxKind.AddAssignmentExpression:
+            case SyntaxKind.MultiplyAssignmentExpression:
+                int right = ReadExpression(assignment.Right, null);
+                var kind = assignment.IsKind(SyntaxKind.AddAssignmentExpression) ? StepKind.Add : StepKind.Mul;
+                _locals[name] = Add(kind, kind.ToString(), [current, right], [], name, assignment.ToString(), assignment);
+                break;
+            default:
+                Report(DiagnosticDescriptors.UnsupportedExpression, assignment, assignment.OperatorToken.Text);
+                break;
+        }
+    }
+
+    /// <summary><c>foreach (var layer in Layers) x = layer.Forward(x, cache);</c> — the only loop the vocabulary has.</summary>
+    private void ReadLayersLoop(ForEachStatementSyntax loop)
+    {
+        var collection = _semantic.GetSymbolInfo(loop.Expression, _token).Symbol;
+        var statements = loop.Statement is BlockSyntax b ? b.Statements.ToList() : new List<StatementSyntax> { loop.Statement };
+        if (_layers is null || collection is not IFieldSymbol { Name: var field } || field != _layers.Name
+            || statements.Count != 1
+            || statements[0] is not ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: IdentifierNameSyntax carried, Right: InvocationExpressionSyntax call } assignment }
+            || assignment.Kind() != SyntaxKind.SimpleAssignmentExpression
+            || call.Expression is not MemberAccessExpressionSyntax { Expression: IdentifierNameSyntax receiver, Name.Identifier.ValueText: "Forward" }
+            || receiver.Identifier.ValueText != loop.Identifier.ValueText
+            || !_locals.TryGetValue(carried.Identifier.ValueText, out int input))
+        {
+            Report(DiagnosticDescriptors.UnsupportedStatement, loop.ForEachKeyword, "loop other than 'foreach (var layer in <[Layers] field>) x = layer.Forward(x, cache);'");
+            return;
+        }
+
+        var args = call.ArgumentList.Arguments;
+        if (args.Count != 2 || args[0].Expression is not IdentifierNameSyntax { Identifier.ValueText: var argName } || argName != carried.Identifier.ValueText
+            || !IsCache(args[1].Expression))
+        {
+            Report(DiagnosticDescriptors.UnsupportedExpression, call, call.ToString());
+            return;
+        }
+
+        _locals[carried.Identifier.ValueText] = Add(StepKind.Layers, _layers.Name, [input], [], carried.Identifier.ValueText, loop.Expression.ToString(), loop.Expression);
+    }
+
+    private int ReadExpression(ExpressionSyntax expression, string? name)
+    {
+        _token.ThrowIfCancellationRequested();
+        switch (expression)
+        {
+            case ParenthesizedExpressionSyntax p:
+                return ReadExpression(p.Expression, name);
+
+            case IdentifierNameSyntax id when _locals.TryGetValue(id.Identifier.ValueText, out int value):
+                return value;
+
+            case BinaryExpressionSyntax binary when binary.IsKind(SyntaxKind.AddExpression) || binary.IsKind(SyntaxKind.MultiplyExpression):
+                {
+                    int left = ReadExpression(binary.Left, null);
+                    int right = ReadExpression(binary.Right, null);
+                    var kind = binary.IsKind(SyntaxKind.AddExpression) ? StepKind.Add : StepKind.Mul;
+                    return Add(kind, kind.ToString(), [left, right], [], name ?? (kind == StepKind.Add ? "sum" : "product"), binary.ToString(), binary);
+                }
+
+            case InvocationExpressionSyntax call:
+                return ReadCall(call, name);
+        }
+
+        Report(DiagnosticDescriptors.UnsupportedExpression, expression, expression.ToString());
+        return Poison(name ?? "error", expression);
+    }
+
+    private int ReadCall(InvocationExpressionSyntax call, string? name)
+    {
+        var symbol = _semantic.GetSymbolInfo(call, _token).Symbol as IMethodSymbol;
+        var callee = _semantic.GetSymbolInfo(call.Expression, _token).Symbol;
+
+        // A module field of delegate type: Q(h).
+        if (symbol is { MethodKind: MethodKind.DelegateInvoke } && callee is IFieldSymbol field && _moduleFields.Contains(field.Name))
+        {
+            if (call.ArgumentList.Arguments.Count != 1)
+            {
+                Report(DiagnosticDescriptors.UnsupportedExpression, call, call.ToString());
+                return Poison(name ?? "error", call);
+            }
+            int input = ReadExpression(call.ArgumentList.Arguments[0].Expression, null);
+            return Add(StepKind.Module, field.Name, [input], [], name ?? LowerFirst(field.Name), call.ToString(), call);
+        }
+
+        // An op of the vocabulary: Rope(x, Heads, Theta).
+        if (symbol is { IsStatic: true } && symbol.ContainingType?.ToDisplayString() == WellKnownNames.Ops)
+        {
+            var inputs = new List<int>();
+            var args = new List<string>();
+            foreach (var argument in call.ArgumentList.Arguments)
+            {
+                var type = _semantic.GetTypeInfo(argument.Expression, _token).Type;
+                if (IsType(type, WellKnownNames.Tensor)) inputs.Add(ReadExpression(argument.Expression, null));
+                else if (IsType(type, WellKnownNames.KvCache)) { if (!IsCache(argument.Expression)) Report(DiagnosticDescriptors.UnsupportedExpression, argument, argument.ToString()); }
+                else args.Add(ReadSize(argument.Expression));
+            }
+            return Add(StepKind.Op, symbol.Name, inputs.ToArray(), args.ToArray(), name ?? LowerFirst(symbol.Name), call.ToString(), call);
+        }
+
+        Report(DiagnosticDescriptors.UnsupportedExpression, call.Expression, call.Expression.ToString());
+        return Poison(name ?? "error", call);
+    }
+
+    /// <summary>A size argument: literals and [Config] fields combined with + - * / and parentheses, kept as text.</summary>
+    private string ReadSize(ExpressionSyntax expression)
+    {
+        switch (expression)
+        {
+            case LiteralExpressionSyntax literal when literal.IsKind(SyntaxKind.NumericLiteralExpression):
+                return literal.Token.ValueText;
+            case IdentifierNameSyntax id when _semantic.GetSymbolInfo(id, _token).Symbol is IFieldSymbol f && _configFields.Contains(f.Name):
+                return f.Name;
+            case ParenthesizedExpressionSyntax p:
+                return "(" + ReadSize(p.Expression) + ")";
+            case BinaryExpressionSyntax b when b.IsKind(SyntaxKind.AddExpression) || b.IsKind(SyntaxKind.SubtractExpression)
+                                            || b.IsKind(SyntaxKind.MultiplyExpression) || b.IsKind(SyntaxKind.DivideExpression):
+                return ReadSize(b.Left) + " " + b.OperatorToken.Text + " " + ReadSize(b.Right);
+        }
+        Report(DiagnosticDescriptors.UnsupportedExpression, expression, expression.ToString());
+        return "0";
+    }
+
+    private bool IsCache(ExpressionSyntax expression) => expression is IdentifierNameSyntax id && _caches.Contains(id.Identifier.ValueText);
+
+    private int Add(StepKind kind, string target, int[] inputs, string[] args, string name, string source, SyntaxNode node) =>
+        Add(kind, target, inputs, args, name, source, LocationInfo.From(node));
+
+    private int Add(StepKind kind, string target, int[] inputs, string[] args, string name, string source, LocationInfo? location)
+    {
+        int id = _steps.Count;
+        _steps.Add(new ForwardStep(id, kind, target, inputs.ToEquatableArray(), args.ToEquatableArray(), name,
+            string.Join(" ", source.Split((char[]?)null, System.StringSplitOptions.RemoveEmptyEntries)), location));
+        return id;
+    }
+
+    /// <summary>A stand-in value after an error, so that lowering continues and reports later errors too.</summary>
+    private int Poison(string name, SyntaxNode node) => Add(StepKind.Parameter, "<error>", [], [], name, node.ToString(), node);
+
+    private void Report(DiagnosticDescriptor descriptor, SyntaxNode node, string argument) =>
+        _diagnostics.Add(DiagnosticInfo.Create(descriptor, LocationInfo.From(node), argument));
+
+    private void Report(DiagnosticDescriptor descriptor, SyntaxToken token, string argument) =>
+        _diagnostics.Add(DiagnosticInfo.Create(descriptor, LocationInfo.From(token.GetLocation()), argument));
+
+    private static string LowerFirst(string name) => name.Length == 0 ? name : char.ToLowerInvariant(name[0]) + name.Substring(1);
+
+    private static bool IsType(ITypeSymbol? type, string metadataName) => type?.ToDisplayString() == metadataName;
+
+    private static string Describe(StatementSyntax statement) => statement switch
+    {
+        IfStatementSyntax => "'if' statement",
+        ForStatementSyntax => "'for' loop",
+        WhileStatementSyntax => "'while' loop",
+        DoStatementSyntax => "'do' loop",
+        TryStatementSyntax => "'try' statement",
+        ExpressionStatementSyntax => "expression statement that is not an assignment",
+        ReturnStatementSyntax => "'return' without a value",
+        _ => statement.Kind().ToString(),
+    };
+}

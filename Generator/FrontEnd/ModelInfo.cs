@@ -1,0 +1,132 @@
+using Tessera.Generator.Diagnostics;
+using Tessera.Generator.Helpers;
+
+namespace Tessera.Generator.FrontEnd;
+
+/// <summary>The type of a [Config] field.</summary>
+internal enum ConfigKind { Int, Float, Bool }
+
+/// <summary>A module type of the vocabulary.</summary>
+internal enum ModuleKind { Embedding, PositionEmbedding, Linear, RmsNorm, LayerNorm }
+
+/// <summary>How a weight is split under tensor parallelism.</summary>
+internal enum Sharding { Unspecified, Replicated, ColumnParallel, RowParallel }
+
+/// <summary>A [Config] field.</summary>
+/// <param name="Name">the field name, used as the size's name in expressions and generated code</param>
+/// <param name="Keys">the config.json keys, '|'-separated alternatives</param>
+/// <param name="Kind">int, float or bool</param>
+/// <param name="Default">a literal or expression used when no key is present</param>
+/// <param name="Location">the field's declaration</param>
+internal sealed record ConfigFieldInfo(string Name, string Keys, ConfigKind Kind, string? Default, LocationInfo? Location);
+
+/// <summary>A module field bound to checkpoint tensors by [Weight].</summary>
+/// <param name="Name">field name</param>
+/// <param name="Kind">module type</param>
+/// <param name="TensorPrefix">the tensor name prefix, relative to the block ("self_attn.q_proj")</param>
+/// <param name="Out">output features (Linear) or rows (embeddings): a size expression</param>
+/// <param name="In">input features / width: a size expression</param>
+/// <param name="Bias">whether "{prefix}.bias" is loaded</param>
+/// <param name="Transposed">true for the [in, out] (Conv1D) layout</param>
+/// <param name="Epsilon">config field holding a norm's epsilon</param>
+/// <param name="TiedTo">the module whose tensor this one may reuse</param>
+/// <param name="TiedWhen">bool config field saying whether it does (null: always)</param>
+/// <param name="Sharding">tensor-parallel annotation</param>
+/// <param name="Location">the declaration</param>
+internal sealed record WeightFieldInfo(
+    string Name, ModuleKind Kind, string TensorPrefix, string? Out, string? In, bool Bias, bool Transposed,
+    string? Epsilon, string? TiedTo, string? TiedWhen, Sharding Sharding, LocationInfo? Location);
+
+/// <summary>A [Layers] field: an array of blocks.</summary>
+/// <param name="Name">field name</param>
+/// <param name="BlockType">the nested block type's name</param>
+/// <param name="Prefix">tensor prefix of layer i is "{Prefix}.{i}."</param>
+/// <param name="Count">config field holding the layer count</param>
+/// <param name="Location">the declaration</param>
+internal sealed record LayersFieldInfo(string Name, string BlockType, string Prefix, string Count, LocationInfo? Location);
+
+/// <summary>What a step of a Forward body does.</summary>
+internal enum StepKind
+{
+    /// <summary>A Tensor parameter (the model's token ids, or a block's input).</summary>
+    Parameter,
+
+    /// <summary>A call of a module field; Target = the field.</summary>
+    Module,
+
+    /// <summary>A call of Tessera.Ops; Target = the op's name; Args = its size arguments.</summary>
+    Op,
+
+    /// <summary>Element-wise a + b.</summary>
+    Add,
+
+    /// <summary>Element-wise a * b.</summary>
+    Mul,
+
+    /// <summary>The layers loop: Target = the [Layers] field; input = the value carried through the blocks.</summary>
+    Layers,
+}
+
+/// <summary>One step of a Forward body, in SSA form: every step defines value <see cref="Id"/>.</summary>
+/// <param name="Id">the value this step defines</param>
+/// <param name="Kind">what it does</param>
+/// <param name="Target">module field, op name or layers field</param>
+/// <param name="Inputs">ids of the tensor operands</param>
+/// <param name="Args">size arguments as expressions over config fields (ops only)</param>
+/// <param name="Name">a readable name: the local it was assigned to, or one made from the op</param>
+/// <param name="Source">the source text of the expression, quoted in generated comments</param>
+/// <param name="Location">the expression, for diagnostics</param>
+internal sealed record ForwardStep(
+    int Id, StepKind Kind, string Target, EquatableArray<int> Inputs, EquatableArray<string> Args, string Name, string Source, LocationInfo? Location);
+
+/// <summary>A Forward body lowered to steps. <see cref="Result"/> is the id returned.</summary>
+internal sealed record ForwardProgram(EquatableArray<ForwardStep> Steps, int Result);
+
+/// <summary>A module type: the model class itself or a nested block.</summary>
+/// <param name="TypeName">the C# type name</param>
+/// <param name="Weights">its module fields in declaration order</param>
+/// <param name="Layers">its [Layers] field, if any</param>
+/// <param name="Forward">its lowered Forward body</param>
+internal sealed record ModuleInfo(string TypeName, EquatableArray<WeightFieldInfo> Weights, LayersFieldInfo? Layers, ForwardProgram Forward);
+
+/// <summary>Where the model class is declared.</summary>
+/// <param name="Namespace">containing namespace ("" for the global namespace)</param>
+/// <param name="Name">class name</param>
+/// <param name="Accessibility">"public" or "internal"</param>
+internal sealed record TypeLocationInfo(string Namespace, string Name, string Accessibility)
+{
+    public string FullyQualifiedName => Namespace.Length == 0 ? "global::" + Name : "global::" + Namespace + "." + Name;
+
+    public string MetadataName => Namespace.Length == 0 ? Name : Namespace + "." + Name;
+}
+
+/// <summary>Everything the generator knows about a [Model] class after the front end.</summary>
+/// <param name="Type">where it is declared</param>
+/// <param name="ModelType">the Hugging Face model_type it implements</param>
+/// <param name="ContextField">config field holding the context length</param>
+/// <param name="Config">its [Config] fields</param>
+/// <param name="Root">the model's own module</param>
+/// <param name="Blocks">nested blocks used by [Layers] fields</param>
+internal sealed record ModelInfo(
+    TypeLocationInfo Type, string? ModelType, string ContextField, EquatableArray<ConfigFieldInfo> Config, ModuleInfo Root, EquatableArray<ModuleInfo> Blocks);
+
+/// <summary>The outcome of reading a [Model]: the model (null when it cannot be compiled) and what went wrong.</summary>
+internal sealed record ModelResult(string MetadataName, ModelInfo? Model, EquatableArray<DiagnosticInfo> Diagnostics);
+
+/// <summary>A [Compile] unit before its config is read.</summary>
+/// <param name="Type">the unit's class</param>
+/// <param name="ModelMetadataName">the [Model] it compiles</param>
+/// <param name="ConfigPath">the config path as written</param>
+/// <param name="Plan">the parallel plan degrees</param>
+/// <param name="ConfigLocation">the Config argument, for diagnostics about the file</param>
+/// <param name="ModelLocation">the typeof argument</param>
+/// <param name="Diagnostics">problems found on the attribute itself</param>
+internal sealed record CompileUnitInfo(
+    TypeLocationInfo Type, string ModelMetadataName, string? ConfigPath, PlanInfo Plan,
+    LocationInfo? ConfigLocation, LocationInfo? ModelLocation, EquatableArray<DiagnosticInfo> Diagnostics);
+
+/// <summary>Parallel plan degrees of a [Compile] unit.</summary>
+internal sealed record PlanInfo(int Data, int Pipeline, int Tensor, int MicroBatches, string? DeviceMemory);
+
+/// <summary>An AdditionalFiles config.json: its path and text.</summary>
+internal sealed record ConfigFileInfo(string Path, string Text);

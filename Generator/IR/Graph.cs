@@ -1,0 +1,95 @@
+using System.Collections.Generic;
+using System.Linq;
+using Tessera.Generator.Diagnostics;
+using Tessera.Generator.FrontEnd;
+
+namespace Tessera.Generator.IR;
+
+/// <summary>The operations of the IR.</summary>
+internal enum OpKind
+{
+    /// <summary>The token ids of the batch (T).</summary>
+    Tokens,
+    /// <summary>A block's input activations.</summary>
+    Input,
+    Embedding,
+    PositionEmbedding,
+    Linear,
+    RmsNorm,
+    LayerNorm,
+    Rope,
+    Attention,
+    Silu,
+    Gelu,
+    Add,
+    Mul,
+    Chunk,
+    /// <summary>The loop over a [Layers] field; its body is the block's graph.</summary>
+    Layers,
+}
+
+/// <summary>A tensor of the IR: (T, Width) activations, or the token ids.</summary>
+internal sealed class IrValue(int id, string name)
+{
+    public int Id { get; } = id;
+
+    /// <summary>A readable name made unique within its graph.</summary>
+    public string Name { get; set; } = name;
+
+    /// <summary>The feature width; set by shape inference.</summary>
+    public SizeExpr Width { get; set; } = SizeExpr.Constant(0);
+
+    public IrNode Producer { get; set; } = null!;
+
+    public List<IrNode> Consumers { get; } = new();
+
+    public override string ToString() => Name;
+}
+
+/// <summary>One operation: inputs, output, and what it needs (module weights, size arguments).</summary>
+internal sealed class IrNode(int index, OpKind kind, IrValue output, IReadOnlyList<IrValue> inputs)
+{
+    /// <summary>Position in the graph's topological order.</summary>
+    public int Index { get; } = index;
+
+    public OpKind Kind { get; } = kind;
+
+    public IrValue Output { get; } = output;
+
+    public IReadOnlyList<IrValue> Inputs { get; } = inputs;
+
+    /// <summary>The module field applied (embeddings, Linear, norms).</summary>
+    public WeightFieldInfo? Module { get; init; }
+
+    /// <summary>The [Layers] field (Layers nodes).</summary>
+    public LayersFieldInfo? LayersField { get; init; }
+
+    /// <summary>Size arguments of ops (Rope: heads, theta; Attention: heads, kvHeads; Chunk: index, count).</summary>
+    public IReadOnlyList<SizeExpr> Arguments { get; init; } = new List<SizeExpr>();
+
+    /// <summary>The expression in the model source, quoted in generated comments.</summary>
+    public string Source { get; init; } = "";
+
+    public LocationInfo? Location { get; init; }
+
+    public bool IsElementwise => Kind is OpKind.Silu or OpKind.Gelu or OpKind.Add or OpKind.Mul;
+}
+
+/// <summary>The dataflow graph of one module's Forward, in topological order.</summary>
+internal sealed class IrGraph(string moduleName, IReadOnlyList<IrNode> nodes, IrValue input, IrValue result)
+{
+    public string ModuleName { get; } = moduleName;
+
+    public IReadOnlyList<IrNode> Nodes { get; } = nodes;
+
+    /// <summary>The token ids (model) or the input activations (block).</summary>
+    public IrValue Input { get; } = input;
+
+    public IrValue Result { get; } = result;
+
+    public IEnumerable<IrValue> Values => Nodes.Select(n => n.Output);
+
+    /// <summary>One line per node, for debugging and for tests.</summary>
+    public string Dump() =>
+        string.Join("\n", Nodes.Select(n => $"{n.Output.Name} (T, {n.Output.Width}) = {n.Kind}({string.Join(", ", n.Inputs.Select(i => i.Name).Concat(n.Arguments.Select(a => a.ToString())))})"));
+}

@@ -1,0 +1,115 @@
+using System.Collections.Generic;
+using System.Linq;
+using Tessera.Generator.IR;
+
+namespace Tessera.Generator.Passes;
+
+/// <summary>A reusable activation buffer: it holds (T, width) for the widest value ever placed in it.</summary>
+internal sealed class BufferSlot(string name)
+{
+    public string Name { get; } = name;
+
+    public List<SizeExpr> Widths { get; } = new();
+
+    public List<string> Holds { get; } = new();
+}
+
+/// <summary>
+/// Where each value of a graph lives. Slots are reused as soon as the values in them are dead (linear scan over the
+/// kernel order); element-wise kernels and in-place Rope may write over an input that dies with them. A block's input
+/// and output are the caller's buffers (the residual stream), never slots of the block.
+/// </summary>
+internal sealed class BufferPlan
+{
+    private readonly Dictionary<IrValue, string> _location = new();
+
+    public List<BufferSlot> Slots { get; } = new();
+
+    public string this[IrValue value] => _location[value];
+
+    /// <summary>For a Layers output: the spare buffer the loop ping-pongs with (the output itself is a local).</summary>
+    public Dictionary<IrValue, string> LayerSpare { get; } = new();
+
+    /// <param name="prefix">slot names are prefix + number ("_model0", "_block3")</param>
+    /// <param name="inputName">expression for the graph input</param>
+    /// <param name="resultName">forced location of the result, or null for a fresh slot</param>
+    public static BufferPlan Run(IrGraph graph, IReadOnlyList<Kernel> kernels, string prefix, string inputName, string? resultName)
+    {
+        var plan = new BufferPlan();
+        plan._location[graph.Input] = inputName;
+        var lastUse = new Dictionary<IrValue, int>();
+        for (int k = 0; k < kernels.Count; k++)
+            foreach (var v in kernels[k].Inputs) lastUse[v] = k;
+
+        var owner = new Dictionary<BufferSlot, List<IrValue>>();
+        var free = new List<BufferSlot>();
+
+        for (int k = 0; k < kernels.Count; k++)
+        {
+            var kernel = kernels[k];
+            var output = kernel.Output;
+            var dying = kernel.Inputs.Where(v => lastUse[v] == k && v != graph.Input).ToList();
+
+            if (kernel.IsHead)
+            {
+                plan._location[output] = "logits";
+            }
+            else if (output == graph.Result && resultName is not null)
+            {
+                plan._location[output] = resultName;
+            }
+            else if (kernel.Kind == KernelKind.Rope && kernel.InPlace)
+            {
+                plan._location[output] = plan._location[kernel.Anchor.Inputs[0]];
+                var slot = plan.Slots.FirstOrDefault(s => s.Name == plan._location[output]);
+                if (slot is not null) owner[slot].Add(output);
+            }
+            else
+            {
+                BufferSlot? slot = null;
+                // An element-wise pass may overwrite an operand that dies here: it reads index i before writing it.
+                if (kernel.Kind == KernelKind.Elementwise)
+                    slot = dying.Select(v => plan.Slots.FirstOrDefault(s => s.Name == plan._location[v])).FirstOrDefault(s => s is not null && owner[s].All(dying.Contains));
+                slot ??= free.FirstOrDefault(s => s.Widths.Any(w => w.ToString() == output.Width.ToString())) ?? free.FirstOrDefault();
+                if (slot is null)
+                {
+                    slot = new BufferSlot(prefix + plan.Slots.Count);
+                    plan.Slots.Add(slot);
+                    owner[slot] = new List<IrValue>();
+                }
+                free.Remove(slot);
+                owner[slot].Add(output);
+                if (!slot.Widths.Any(w => w.ToString() == output.Width.ToString())) slot.Widths.Add(output.Width);
+                slot.Holds.Add(output.Name);
+                plan._location[output] = slot.Name;
+            }
+
+            // The layers loop ping-pongs between its input's buffer and its output's: the input's slot stays taken
+            // for as long as the output lives.
+            if (kernel.Kind == KernelKind.Layers)
+            {
+                plan.LayerSpare[output] = plan._location[output];
+                plan._location[output] = output.Name;
+                var inputSlot = plan.Slots.FirstOrDefault(s => s.Name == plan._location[kernel.Anchor.Inputs[0]]);
+                if (inputSlot is not null) owner[inputSlot].Add(output);
+            }
+
+            foreach (var v in dying)
+            {
+                foreach (var slot in plan.Slots.Where(s => owner[s].Contains(v)))
+                {
+                    owner[slot].Remove(v);
+                    if (owner[slot].Count == 0 && !free.Contains(slot)) free.Add(slot);
+                }
+            }
+            // A value nobody reads (dead output of a kernel) frees its slot at once.
+            if (!lastUse.ContainsKey(output) && output != graph.Result)
+                foreach (var slot in plan.Slots.Where(s => owner[s].Contains(output)).ToList())
+                {
+                    owner[slot].Remove(output);
+                    if (owner[slot].Count == 0 && !free.Contains(slot)) free.Add(slot);
+                }
+        }
+        return plan;
+    }
+}

@@ -1,0 +1,83 @@
+using System.Collections.Generic;
+using System.Linq;
+using Tessera.Generator.Diagnostics;
+using Tessera.Generator.FrontEnd;
+using Tessera.Generator.IR;
+
+namespace Tessera.Generator.Passes;
+
+/// <summary>A module's graph after the passes: its kernels and where their values live.</summary>
+internal sealed record CompiledModule(ModuleInfo Module, IrGraph Graph, IReadOnlyList<Kernel> Kernels, BufferPlan Buffers);
+
+/// <summary>
+/// The pass pipeline for one model: graphs, shape inference, constraint checking against the bound sizes (when a
+/// [Compile] unit gives them), fusion, buffer planning. The back ends only read the result.
+/// </summary>
+internal sealed class CompiledModel
+{
+    private CompiledModel(ModelInfo model, CompiledModule root, CompiledModule? block, IReadOnlyList<ShapeConstraint> runtimeChecks)
+    {
+        Model = model;
+        Root = root;
+        Block = block;
+        RuntimeChecks = runtimeChecks;
+    }
+
+    public ModelInfo Model { get; }
+
+    public CompiledModule Root { get; }
+
+    public CompiledModule? Block { get; }
+
+    /// <summary>Conditions on sizes that only config.json can decide: checked when the generic engine loads.</summary>
+    public IReadOnlyList<ShapeConstraint> RuntimeChecks { get; }
+
+    /// <summary>The vocabulary size: rows of the token embedding.</summary>
+    public SizeExpr Vocab => SizeExpr.Parse(Root.Graph.Nodes.First(n => n.Kind == OpKind.Embedding).Module!.Out!);
+
+    /// <summary>The residual width: what flows between blocks.</summary>
+    public SizeExpr Width => Block?.Graph.Input.Width ?? Root.Graph.Result.Width;
+
+    /// <summary>The K/V width of one layer's cache (kvHeads * headDim), from the block's Attention.</summary>
+    public SizeExpr? KvWidth => Block?.Graph.Nodes.FirstOrDefault(n => n.Kind == OpKind.Attention)?.Inputs[1].Width;
+
+    /// <param name="sizes">the config's values for a specialised unit, or null for the shape-generic engine</param>
+    /// <param name="configPath">for messages</param>
+    public static CompiledModel Compile(ModelInfo model, IReadOnlyDictionary<string, double>? sizes, string? configPath, List<DiagnosticInfo> diagnostics)
+    {
+        var rootGraph = GraphBuilder.Build(model.Root, isModel: true, model);
+        var blockGraph = model.Blocks.Length > 0 ? GraphBuilder.Build(model.Blocks[0], isModel: false, model) : null;
+        var constraints = ShapeInference.Run(rootGraph, blockGraph);
+
+        var runtime = new List<ShapeConstraint>();
+        foreach (var c in constraints)
+        {
+            if (c.IsTriviallyTrue) continue;
+            if (sizes is null)
+            {
+                if (!runtime.Any(r => r.ToCSharp() == c.ToCSharp())) runtime.Add(c);
+                continue;
+            }
+            double? left = c.Left.Evaluate(n => sizes.TryGetValue(n, out var v) ? v : null);
+            double? right = c.Right.Evaluate(n => sizes.TryGetValue(n, out var v) ? v : null);
+            bool holds = left is not null && right is not null && (c.IsDivisibility ? right != 0 && left % right == 0 : left == right);
+            if (!holds)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, c.Location, c.Subject,
+                    $"{c.Expected} = {Format(right)}", $"width {c.Left} = {Format(left)}", configPath ?? ""));
+            }
+        }
+
+        var root = Plan(rootGraph, isModel: true, "_model", "tokens", null);
+        var block = blockGraph is null ? null : Plan(blockGraph, isModel: false, "_block", "input", "output");
+        return new CompiledModel(model, root with { Module = model.Root }, block is null ? null : block with { Module = model.Blocks[0] }, runtime);
+    }
+
+    private static CompiledModule Plan(IrGraph graph, bool isModel, string prefix, string input, string? result)
+    {
+        var kernels = Fusion.Run(graph, isModel);
+        return new CompiledModule(null!, graph, kernels, BufferPlan.Run(graph, kernels, prefix, input, result));
+    }
+
+    private static string Format(double? v) => v is null ? "?" : v.Value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,109 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Tessera.Generator.Constants;
+using Tessera.Generator.Diagnostics;
+using Tessera.Generator.Emit;
+using Tessera.Generator.FrontEnd;
+using Tessera.Generator.Helpers;
+using Tessera.Generator.Passes;
+
+namespace Tessera.Generator;
+
+/// <summary>
+/// The Tessera transformer compiler. <see cref="Initialize"/> is its table of contents:
+/// <list type="number">
+/// <item>front end: [Model] classes and [Compile] units to equatable models; config.json files from AdditionalFiles;</item>
+/// <item>passes (<see cref="CompiledModel"/>): IR graph, shape inference, fusion, buffer planning;</item>
+/// <item>emit: a shape-generic engine per model, a specialised engine per [Compile] unit.</item>
+/// </list>
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class TransformerGenerator : IIncrementalGenerator
+{
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        // 1. Front end.
+        var models = context.SyntaxProvider
+            .ForAttributeWithMetadataName(WellKnownNames.ModelAttribute, static (node, _) => node is ClassDeclarationSyntax, ModelParser.Parse)
+            .WithTrackingName(TrackingNames.Models);
+
+        var units = context.SyntaxProvider
+            .ForAttributeWithMetadataName(WellKnownNames.CompileAttribute, static (node, _) => node is ClassDeclarationSyntax, CompileUnitParser.Parse)
+            .Where(static unit => unit is not null)
+            .Select(static (unit, _) => unit!)
+            .WithTrackingName(TrackingNames.CompileUnits);
+
+        var configs = context.AdditionalTextsProvider
+            .Where(static file => file.Path.EndsWith(".json", System.StringComparison.OrdinalIgnoreCase))
+            .Select(static (file, token) => new ConfigFileInfo(file.Path, file.GetText(token)?.ToString() ?? ""))
+            .Collect()
+            .WithTrackingName(TrackingNames.ConfigFiles);
+
+        // 2 + 3. Passes and emit: a generic engine for every model that parsed.
+        var generic = models
+            .Select(static (result, token) => EmitGeneric(result, token))
+            .WithTrackingName(TrackingNames.GenericEngines);
+
+        // A [Compile] unit needs its model and its config: select them down before the emit so that an unrelated
+        // edit leaves the unit's inputs (and so its output) equal.
+        var specialised = units
+            .Combine(models.Collect())
+            .Select(static (pair, _) => (Unit: pair.Left, Model: pair.Right.FirstOrDefault(m => m.MetadataName == pair.Left.ModelMetadataName)))
+            .Combine(configs)
+            .Select(static (input, token) => EmitSpecialised(input.Left.Unit, input.Left.Model, input.Right, token))
+            .WithTrackingName(TrackingNames.SpecialisedEngines);
+
+        context.RegisterSourceOutput(generic, static (spc, file) => file.AddTo(spc));
+        context.RegisterSourceOutput(specialised, static (spc, file) => file.AddTo(spc));
+    }
+
+    private static GeneratedFile EmitGeneric(ModelResult result, CancellationToken token)
+    {
+        if (result.Model is null)
+            return new GeneratedFile(null, null, result.Diagnostics);
+        token.ThrowIfCancellationRequested();
+        var diagnostics = new List<DiagnosticInfo>(result.Diagnostics);
+        var compiled = CompiledModel.Compile(result.Model, sizes: null, configPath: null, diagnostics);
+        var context = new EngineWriter.EngineContext(compiled, SizeBinding.Generic, "Engine",
+            $"The shape-generic engine of <see cref=\"{result.Model.Type.Name}\"/>: sizes bind from config.json at load time, so one build runs any checkpoint of this architecture.");
+        return new GeneratedFile($"{result.Model.Type.MetadataName}.Engine.g.cs", SourceFiles.GenericEngine(context), diagnostics.ToEquatableArray());
+    }
+
+    private static GeneratedFile EmitSpecialised(CompileUnitInfo unit, ModelResult? model, ImmutableArray<ConfigFileInfo> configs, CancellationToken token)
+    {
+        var diagnostics = new List<DiagnosticInfo>(unit.Diagnostics);
+        // A model that exists but has errors has reported them already; a unit of it emits nothing more.
+        if (diagnostics.Count > 0 || model?.Model is null)
+            return new GeneratedFile(null, null, diagnostics.ToEquatableArray());
+        token.ThrowIfCancellationRequested();
+
+        var sizes = ConfigBinder.Bind(model.Model, unit, configs, diagnostics);
+        if (sizes is null)
+            return new GeneratedFile(null, null, diagnostics.ToEquatableArray());
+        var numeric = sizes.Where(p => p.Value is double).ToDictionary(p => p.Key, p => (double)p.Value);
+        var compiled = CompiledModel.Compile(model.Model, numeric, unit.ConfigPath, diagnostics);
+        if (diagnostics.Count > 0)
+            return new GeneratedFile(null, null, diagnostics.ToEquatableArray());
+
+        var context = new EngineWriter.EngineContext(compiled, SizeBinding.Specialised(sizes), unit.Type.Name,
+            $"A specialised engine of <see cref=\"{model.Model.Type.FullyQualifiedName}\"/> for \"{unit.ConfigPath}\": every size is a constant.");
+        return new GeneratedFile($"{unit.Type.MetadataName}.g.cs", SourceFiles.SpecialisedEngine(context, unit.Type), diagnostics.ToEquatableArray());
+    }
+}
+
+/// <summary>The output of one emit step: a source file (or none) and the diagnostics found on the way.</summary>
+/// <param name="HintName">the stable hint name, e.g. "Tessera.Models.Llama.Engine.g.cs"</param>
+/// <param name="Source">the text</param>
+/// <param name="Diagnostics">what to report</param>
+internal sealed record GeneratedFile(string? HintName, string? Source, EquatableArray<DiagnosticInfo> Diagnostics)
+{
+    public void AddTo(SourceProductionContext context)
+    {
+        foreach (var diagnostic in Diagnostics) context.ReportDiagnostic(diagnostic.ToDiagnostic());
+        if (HintName is not null && Source is not null) context.AddSource(HintName, Source);
+    }
+}

@@ -1,0 +1,69 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Tessera.Checkpoints;
+
+namespace Tessera.Models.Cli;
+
+/// <summary>The <c>tessera</c> command line: logits and greedy generation from a checkpoint folder.</summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        var checkpoint = new Option<string>("--checkpoint", "-c")
+        {
+            Description = "Checkpoint folder (config.json + model.safetensors). Default: the bundled tiny-llama.",
+            DefaultValueFactory = _ => EngineCatalog.Bundled("tiny-llama"),
+        };
+        var tokens = new Option<string>("--tokens", "-t") { Description = "Prompt token ids, comma-separated: 1,2,3", Required = true };
+        var engine = new Option<EngineKind>("--engine") { Description = "generic (sizes from config.json) or specialised (a [Compile] unit)", DefaultValueFactory = _ => EngineKind.Generic };
+
+        var output = new Option<string>("--out", "-o") { Description = "Where to write the logits (.safetensors, one F32 tensor 'logits' [tokens, vocab])", Required = true };
+        var logits = new Command("logits", "Compute the logits at every prompt position and write them as safetensors.") { checkpoint, tokens, engine, output };
+        logits.SetAction(r => Run(() => Logits(r.GetValue(checkpoint)!, r.GetValue(tokens)!, r.GetValue(engine), r.GetValue(output)!)));
+
+        var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "How many tokens to generate", DefaultValueFactory = _ => 16 };
+        var generate = new Command("generate", "Greedy continuation of a prompt; prints the token ids and tokens/s.") { checkpoint, tokens, engine, maxNew };
+        generate.SetAction(r => Run(() => Generate(r.GetValue(checkpoint)!, r.GetValue(tokens)!, r.GetValue(engine), r.GetValue(maxNew))));
+
+        var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate };
+        return root.Parse(args).Invoke();
+    }
+
+    /// <summary>Turns every expected failure into one line on stderr and exit code 1; nothing is written on failure.</summary>
+    private static int Run(Func<int> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (Exception e) when (e is CheckpointException or ContextOverflowException or ArgumentException or FormatException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int Logits(string directory, string tokenText, EngineKind kind, string output)
+    {
+        int[] ids = TokenList.Parse(tokenText);
+        var model = EngineCatalog.Open(directory, kind);
+        var values = model.Forward(TokenBatch.ForSequence(model.CreateCache(), ids));
+        SafetensorsWriter.Write(output, [new SafetensorsWriter.Tensor("logits", [ids.Length, model.Shape.VocabSize], Floats: values)]);
+        Console.WriteLine($"wrote logits [{ids.Length}, {model.Shape.VocabSize}] to {output} ({model.Shape.ModelName}, {kind} engine)");
+        return 0;
+    }
+
+    private static int Generate(string directory, string tokenText, EngineKind kind, int maxNewTokens)
+    {
+        int[] ids = TokenList.Parse(tokenText);
+        var load = Stopwatch.StartNew();
+        var model = EngineCatalog.Open(directory, kind);
+        Console.Error.WriteLine($"loaded {model.Shape.ModelName} ({kind} engine, {model.WeightBytes / 1e6:F1} MB of weights) in {load.Elapsed.TotalSeconds:F2} s");
+        var result = GreedyDecoder.Generate(model, ids, maxNewTokens);
+        Console.WriteLine(string.Join(",", result.Tokens));
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"prefill: {result.PromptTokens} tokens in {result.PrefillSeconds * 1e3:F1} ms ({result.PrefillTokensPerSecond:F1} tokens/s); decode: {result.Tokens.Length} tokens, {result.DecodeTokensPerSecond:F1} tokens/s"));
+        return 0;
+    }
+}

@@ -1,0 +1,139 @@
+using System.Text.Json;
+
+namespace Tessera.Checkpoints;
+
+/// <summary>
+/// A Hugging Face checkpoint folder: config.json plus model.safetensors, or shards listed by
+/// model.safetensors.index.json. Generated engines load each weight through <see cref="LoadMatrix"/> /
+/// <see cref="LoadVector"/>, which check the name, shape and dtype against what the compiled model expects.
+/// </summary>
+public sealed class Checkpoint : IDisposable
+{
+    private readonly Dictionary<string, SafetensorsFile> _fileOfTensor;
+    private readonly List<SafetensorsFile> _files;
+
+    private Checkpoint(string directory, ModelConfig config, List<SafetensorsFile> files, Dictionary<string, SafetensorsFile> fileOfTensor)
+    {
+        Directory = directory;
+        Config = config;
+        _files = files;
+        _fileOfTensor = fileOfTensor;
+    }
+
+    public string Directory { get; }
+
+    public ModelConfig Config { get; }
+
+    /// <summary>Bytes of F32 weights materialised so far.</summary>
+    public long BytesLoaded { get; private set; }
+
+    public IEnumerable<string> TensorNames => _fileOfTensor.Keys;
+
+    public static Checkpoint Open(string directory)
+    {
+        if (!System.IO.Directory.Exists(directory))
+            throw new CheckpointException($"{directory}: checkpoint folder not found.");
+        var config = ModelConfig.Load(System.IO.Path.Combine(directory, "config.json"));
+        var files = new List<SafetensorsFile>();
+        var fileOfTensor = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
+        try
+        {
+            string single = System.IO.Path.Combine(directory, "model.safetensors");
+            string index = System.IO.Path.Combine(directory, "model.safetensors.index.json");
+            IEnumerable<string> shardPaths;
+            if (File.Exists(single)) shardPaths = [single];
+            else if (File.Exists(index)) shardPaths = ReadIndex(index).Select(s => System.IO.Path.Combine(directory, s));
+            else throw new CheckpointException($"{directory}: neither model.safetensors nor model.safetensors.index.json is there.");
+
+            foreach (var path in shardPaths)
+            {
+                var file = SafetensorsFile.Open(path);
+                files.Add(file);
+                foreach (var name in file.Entries.Keys) fileOfTensor[name] = file;
+            }
+            return new Checkpoint(directory, config, files, fileOfTensor);
+        }
+        catch
+        {
+            foreach (var f in files) f.Dispose();
+            throw;
+        }
+    }
+
+    private static IEnumerable<string> ReadIndex(string path)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            return doc.RootElement.GetProperty("weight_map").EnumerateObject().Select(p => p.Value.GetString()!).Distinct().Order(StringComparer.Ordinal).ToArray();
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new CheckpointException($"{path}: malformed index: {e.Message}", e);
+        }
+    }
+
+    public bool Has(string name) => _fileOfTensor.ContainsKey(name);
+
+    public SafetensorsEntry Entry(string name) =>
+        _fileOfTensor.TryGetValue(name, out var f) ? f.Entries[name]
+        : throw new CheckpointException($"{Directory}: the model needs tensor \"{name}\" but the checkpoint does not have it.");
+
+    /// <summary>
+    /// Loads a matrix as (N, K) = [out, in] F32, whatever its stored layout, or the block of rows
+    /// [outStart, outStart + outCount) and columns [inStart, inStart + inCount) of it (a tensor-parallel shard).
+    /// </summary>
+    /// <param name="what">how the model describes the expected shape, for messages ("Out = Vocab = 512, In = Dim = 64")</param>
+    public float[] LoadMatrix(string name, int outFeatures, int inFeatures, WeightLayout layout, string what,
+        int outStart = 0, int outCount = -1, int inStart = 0, int inCount = -1)
+    {
+        if (outCount < 0) outCount = outFeatures - outStart;
+        if (inCount < 0) inCount = inFeatures - inStart;
+        var entry = Entry(name);
+        long[] expected = layout == WeightLayout.OutIn ? [outFeatures, inFeatures] : [inFeatures, outFeatures];
+        CheckShape(entry, expected, what);
+        var file = _fileOfTensor[name];
+        var result = new float[(long)outCount * inCount];
+        if (layout == WeightLayout.OutIn)
+        {
+            file.ReadF32(entry, outStart, outCount, inStart, inCount, result);
+        }
+        else
+        {
+            // Stored [in, out]: read the block as (inCount, outCount) and transpose once, so every kernel sees [out, in].
+            var stored = new float[(long)inCount * outCount];
+            file.ReadF32(entry, inStart, inCount, outStart, outCount, stored);
+            for (int i = 0; i < inCount; i++)
+                for (int o = 0; o < outCount; o++)
+                    result[(long)o * inCount + i] = stored[(long)i * outCount + o];
+        }
+        BytesLoaded += result.LongLength * sizeof(float);
+        return result;
+    }
+
+    /// <summary>Loads a 1-D tensor of <paramref name="length"/> elements (or the slice [start, start + count)).</summary>
+    public float[] LoadVector(string name, int length, string what, int start = 0, int count = -1)
+    {
+        if (count < 0) count = length - start;
+        var entry = Entry(name);
+        CheckShape(entry, [length], what);
+        var result = new float[count];
+        _fileOfTensor[name].ReadF32(entry, 0, 1, start, count, result);
+        BytesLoaded += result.LongLength * sizeof(float);
+        return result;
+    }
+
+    private void CheckShape(SafetensorsEntry entry, long[] expected, string what)
+    {
+        if (!TensorDTypes.TryParse(entry.DType, out _))
+            throw new CheckpointException($"{_fileOfTensor[entry.Name].Path}: tensor \"{entry.Name}\" has dtype {entry.DType}, but the model expects a floating-point weight (F32, F16 or BF16).");
+        if (!entry.Shape.SequenceEqual(expected))
+            throw new CheckpointException(
+                $"{_fileOfTensor[entry.Name].Path}: tensor \"{entry.Name}\" has shape {entry.ShapeText}, but the compiled model expects [{string.Join(", ", expected)}] ({what}).");
+    }
+
+    public void Dispose()
+    {
+        foreach (var f in _files) f.Dispose();
+    }
+}

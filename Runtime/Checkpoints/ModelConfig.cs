@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Tessera.Checkpoints;
+
+/// <summary>A Hugging Face config.json, read once. Lookups name the field that needs the key, so a missing key says why it matters.</summary>
+public sealed class ModelConfig
+{
+    private readonly JsonElement _root;
+
+    private ModelConfig(JsonElement root, string path)
+    {
+        _root = root;
+        Path = path;
+    }
+
+    public string Path { get; }
+
+    public static ModelConfig Load(string path)
+    {
+        if (!File.Exists(path))
+            throw new CheckpointException($"{path}: config file not found.");
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new CheckpointException($"{path}: expected a JSON object at the top level.");
+            return new ModelConfig(doc.RootElement.Clone(), path);
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException($"{path}: malformed JSON: {e.Message}", e);
+        }
+    }
+
+    public static ModelConfig Parse(string json, string path = "config.json")
+    {
+        using var doc = JsonDocument.Parse(json);
+        return new ModelConfig(doc.RootElement.Clone(), path);
+    }
+
+    /// <summary>The first of the '|'-separated keys that is present and not null.</summary>
+    public bool TryGet(string keys, out JsonElement value)
+    {
+        foreach (var key in keys.Split('|'))
+        {
+            if (_root.TryGetProperty(key, out value) && value.ValueKind != JsonValueKind.Null)
+                return true;
+        }
+        value = default;
+        return false;
+    }
+
+    public string? GetString(string keys) => TryGet(keys, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    public int GetInt(string keys, string field, int? fallback = null)
+    {
+        if (!TryGet(keys, out var v))
+            return fallback ?? throw Missing(keys, field);
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i))
+            return i;
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && d == Math.Floor(d) && Math.Abs(d) < int.MaxValue)
+            return (int)d;
+        throw Invalid(keys, field, "an integer", v);
+    }
+
+    public float GetFloat(string keys, string field, float? fallback = null)
+    {
+        if (!TryGet(keys, out var v))
+            return fallback ?? throw Missing(keys, field);
+        if (v.ValueKind == JsonValueKind.Number)
+            return (float)v.GetDouble();
+        throw Invalid(keys, field, "a number", v);
+    }
+
+    public bool GetBool(string keys, string field, bool? fallback = null)
+    {
+        if (!TryGet(keys, out var v))
+            return fallback ?? throw Missing(keys, field);
+        return v.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw Invalid(keys, field, "true or false", v),
+        };
+    }
+
+    /// <summary>For specialised engines: the checkpoint's value must be the one the unit was compiled for.</summary>
+    public void ExpectInt(string keys, string field, int compiled, int? fallback = null)
+    {
+        int actual = GetInt(keys, field, fallback);
+        if (actual != compiled) throw Mismatch(keys, field, actual.ToString(CultureInfo.InvariantCulture), compiled.ToString(CultureInfo.InvariantCulture));
+    }
+
+    public void ExpectFloat(string keys, string field, float compiled, float? fallback = null)
+    {
+        float actual = GetFloat(keys, field, fallback);
+        if (actual != compiled) throw Mismatch(keys, field, Format(actual), Format(compiled));
+    }
+
+    public void ExpectBool(string keys, string field, bool compiled, bool? fallback = null)
+    {
+        bool actual = GetBool(keys, field, fallback);
+        if (actual != compiled) throw Mismatch(keys, field, actual ? "true" : "false", compiled ? "true" : "false");
+    }
+
+    /// <summary>Sizes must be positive: a zero head count would only fail later, far from its cause.</summary>
+    public int Positive(int value, string keys, string field) =>
+        value > 0 ? value : throw new CheckpointException($"{Path}: \"{keys}\" (for {field}) must be positive, found {value}.");
+
+    private CheckpointException Mismatch(string keys, string field, string actual, string compiled) =>
+        new($"{Path}: \"{keys}\" (for {field}) is {actual}, but this engine was compiled for {compiled}. Use the shape-generic engine, or a [Compile] unit built from this config.");
+
+    private CheckpointException Missing(string keys, string field) =>
+        new($"{Path}: the model needs \"{keys.Replace("|", "\" or \"")}\" (for {field}) but the config does not have it.");
+
+    private CheckpointException Invalid(string keys, string field, string expected, JsonElement v) =>
+        new($"{Path}: \"{keys}\" (for {field}) should be {expected}, found {v.GetRawText()}.");
+
+    /// <summary>Formats a value for messages in the invariant culture.</summary>
+    public static string Format(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,33 @@
+namespace Tessera.Cpu;
+
+/// <summary>
+/// CPU kernels called by generated engines. Shapes: T = rows (tokens), K = input features, N = output features.
+/// All tensors are row-major float arrays; a kernel touches only the first rows * width elements.
+/// </summary>
+/// <remarks>
+/// One file per kernel family (MatMul*.cs, Norms.cs, Rope.cs, Attention.cs, Gather.cs). Kernels split work over at
+/// most <see cref="MaxThreads"/> threads and run small work inline, so a decode step on a tiny model does not pay
+/// for thread wake-ups. Results equal the plain loops in the XML docs up to float summation order.
+/// </remarks>
+public static partial class CpuKernels
+{
+    private static int _maxThreads = Environment.ProcessorCount;
+
+    /// <summary>
+    /// The most threads one kernel call uses (default: <see cref="Environment.ProcessorCount"/>). Set it to 1 when
+    /// the caller already runs one kernel per core (CPU virtual devices, pipeline workers).
+    /// </summary>
+    public static int MaxThreads
+    {
+        get => _maxThreads;
+        set => _maxThreads = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), "At least one thread is needed.");
+    }
+
+    /// <summary>Throws when a kernel argument array is shorter than the shape says: the fast paths index without bounds checks.</summary>
+    private static void CheckLength(float[] array, long needed, string name)
+    {
+        ArgumentNullException.ThrowIfNull(array, name);
+        if (array.LongLength < needed)
+            throw new ArgumentException($"{name} holds {array.LongLength} elements but the shape needs {needed}.", name);
+    }
+}

@@ -1,0 +1,171 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Tessera.Cpu;
+
+// Prefill (T >= GemmMinRows): a blocked GEMM that packs the activations, not the weights. Weights are (N, K) with K
+// contiguous; vectorising over N would need w transposed, and packing w costs a pass over every weight on every
+// call (caching a packed copy would double weight memory). x is small (T x K), so it is packed once per call into
+// K-major tiles of 64 rows, xp[tile][k][0..64), and the micro-kernel computes a 6 (columns of y) x 64 (rows of y)
+// block: per k it loads 4 vectors of 16 x values, broadcasts one weight from each of 6 w rows, and issues 24 FMAs
+// into 24 zmm accumulators. The 6 w rows stream through L1 along K; the x tile (64 K floats) stays in L2 while a
+// worker walks its columns. The block is stored transposed into y (1/K of the work).
+public static partial class CpuKernels
+{
+    private const int GemmRows = 64;   // rows of x per packed tile: 4 vectors of 16 lanes
+    private const int GemmCols = 6;    // w rows (columns of y) per micro-tile: 6 x 4 accumulators + 4 x + 1 broadcast < 32 zmm
+    private const int GemmChunk = 252; // columns per work item (a multiple of GemmCols): the epilogue unit
+
+    private static unsafe void GemmMatMul(float[] x, int rows, int k, float[] w, int n, float[] y, Epilogue? epilogue)
+    {
+        int tiles = (rows + GemmRows - 1) / GemmRows;
+        long packed = (long)tiles * GemmRows * k;
+        if (packed > Array.MaxLength) throw new ArgumentException($"MatMul activations ({rows}, {k}) are too large to pack.");
+        float[] xp = ArrayPool<float>.Shared.Rent((int)Math.Max(packed, 1));
+        try
+        {
+            int packWorkers = CpuParallel.Workers(tiles, (long)GemmRows * k);
+            CpuParallel.ForRanges(tiles, packWorkers, (start, end) =>
+            {
+                for (int t = start; t < end; t++) PackRows(x, rows, k, xp, t);
+            });
+
+            // Work items are (tile, column chunk), tile-major, split into contiguous ranges: a worker keeps its x tile
+            // in its own L2 and streams its columns of w past it.
+            int workers = CpuParallel.Workers(tiles, 2L * GemmRows * k * n);
+            int chunks = (n + GemmChunk - 1) / GemmChunk;
+            if (chunks < workers) chunks = Math.Min(workers, (n + GemmCols - 1) / GemmCols);
+            while ((tiles * chunks) % workers != 0 && chunks < (n + GemmCols - 1) / GemmCols) chunks++;
+            int chunkCols = (((n + chunks - 1) / chunks) + GemmCols - 1) / GemmCols * GemmCols;
+            chunks = (n + chunkCols - 1) / chunkCols;
+            CpuParallel.ForRanges(tiles * chunks, workers, (start, end) =>
+                GemmItems(xp, rows, k, w, n, y, epilogue, chunks, chunkCols, start, end));
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(xp);
+        }
+    }
+
+    /// <summary>xp[tile][kk][t] = x[tile * 64 + t, kk]; rows past the end are zero so padded lanes add nothing.</summary>
+    private static void PackRows(float[] x, int rows, int k, float[] xp, int tile)
+    {
+        int t0 = tile * GemmRows, count = Math.Min(GemmRows, rows - t0);
+        var dst = xp.AsSpan(tile * GemmRows * k, GemmRows * k);
+        if (count < GemmRows) dst.Clear();
+        for (int t = 0; t < count; t++)
+        {
+            var src = x.AsSpan((t0 + t) * k, k);
+            for (int kk = 0; kk < src.Length; kk++) dst[kk * GemmRows + t] = src[kk];
+        }
+    }
+
+    private static unsafe void GemmItems(float[] xpArray, int rows, int k, float[] wArray, int n, float[] yArray, Epilogue? epilogue,
+        int chunks, int chunkCols, int start, int end)
+    {
+        float* block = stackalloc float[GemmCols * GemmRows];
+        fixed (float* xp = xpArray, w = wArray, y = yArray)
+        {
+            for (int item = start; item < end; item++)
+            {
+                int tile = item / chunks, t0 = tile * GemmRows, tr = Math.Min(GemmRows, rows - t0);
+                int n0 = item % chunks * chunkCols, n1 = Math.Min(n, n0 + chunkCols);
+                float* xt = xp + (long)tile * GemmRows * k;
+                for (int j = n0; j < n1; j += GemmCols)
+                {
+                    int cols = Math.Min(GemmCols, n1 - j);
+                    // A short last block repeats row j instead of reading past w; the repeats are dropped on store.
+                    nint o1 = cols > 1 ? k : 0, o2 = cols > 2 ? 2 * k : 0, o3 = cols > 3 ? 3 * k : 0;
+                    nint o4 = cols > 4 ? 4 * k : 0, o5 = cols > 5 ? 5 * k : 0;
+                    float* wj = w + (long)j * k;
+                    switch ((tr + 15) >> 4)
+                    {
+                        case 4: GemmKernel<Four>(wj, o1, o2, o3, o4, o5, k, xt, block); break;
+                        case 3: GemmKernel<Three>(wj, o1, o2, o3, o4, o5, k, xt, block); break;
+                        case 2: GemmKernel<Two>(wj, o1, o2, o3, o4, o5, k, xt, block); break;
+                        default: GemmKernel<One>(wj, o1, o2, o3, o4, o5, k, xt, block); break;
+                    }
+                    for (int t = 0; t < tr; t++)
+                    {
+                        float* yt = y + (long)(t0 + t) * n + j;
+                        for (int c = 0; c < cols; c++) yt[c] = block[c * GemmRows + t];
+                    }
+                }
+                if (epilogue != null)
+                    for (int t = t0; t < t0 + tr; t++) epilogue(yArray.AsSpan(t * n + n0, n1 - n0), t, n0);
+            }
+        }
+    }
+
+    /// <summary>
+    /// block[c][t] = Σ_kk w[c][kk] · xt[kk][t] for 6 w rows (at w + 0, o1 .. o5) and the first 16 · TVectors
+    /// rows of the packed tile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void GemmKernel<TVectors>(float* w, nint o1, nint o2, nint o3, nint o4, nint o5, int k, float* xt, float* block)
+        where TVectors : struct, IConstant
+    {
+        int nv = TVectors.Value;
+        Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
+        Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
+        Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default;
+        Vector512<float> a30 = default, a31 = default, a32 = default, a33 = default;
+        Vector512<float> a40 = default, a41 = default, a42 = default, a43 = default;
+        Vector512<float> a50 = default, a51 = default, a52 = default, a53 = default;
+        for (float* wEnd = w + k; w < wEnd; w++, xt += GemmRows)
+        {
+            var x0 = Vector512.Load(xt);
+            var x1 = nv > 1 ? Vector512.Load(xt + 16) : default;
+            var x2 = nv > 2 ? Vector512.Load(xt + 32) : default;
+            var x3 = nv > 3 ? Vector512.Load(xt + 48) : default;
+
+            var b = Vector512.Create(w[0]);
+            a00 = Avx512F.FusedMultiplyAdd(b, x0, a00);
+            if (nv > 1) a01 = Avx512F.FusedMultiplyAdd(b, x1, a01);
+            if (nv > 2) a02 = Avx512F.FusedMultiplyAdd(b, x2, a02);
+            if (nv > 3) a03 = Avx512F.FusedMultiplyAdd(b, x3, a03);
+            b = Vector512.Create(w[o1]);
+            a10 = Avx512F.FusedMultiplyAdd(b, x0, a10);
+            if (nv > 1) a11 = Avx512F.FusedMultiplyAdd(b, x1, a11);
+            if (nv > 2) a12 = Avx512F.FusedMultiplyAdd(b, x2, a12);
+            if (nv > 3) a13 = Avx512F.FusedMultiplyAdd(b, x3, a13);
+            b = Vector512.Create(w[o2]);
+            a20 = Avx512F.FusedMultiplyAdd(b, x0, a20);
+            if (nv > 1) a21 = Avx512F.FusedMultiplyAdd(b, x1, a21);
+            if (nv > 2) a22 = Avx512F.FusedMultiplyAdd(b, x2, a22);
+            if (nv > 3) a23 = Avx512F.FusedMultiplyAdd(b, x3, a23);
+            b = Vector512.Create(w[o3]);
+            a30 = Avx512F.FusedMultiplyAdd(b, x0, a30);
+            if (nv > 1) a31 = Avx512F.FusedMultiplyAdd(b, x1, a31);
+            if (nv > 2) a32 = Avx512F.FusedMultiplyAdd(b, x2, a32);
+            if (nv > 3) a33 = Avx512F.FusedMultiplyAdd(b, x3, a33);
+            b = Vector512.Create(w[o4]);
+            a40 = Avx512F.FusedMultiplyAdd(b, x0, a40);
+            if (nv > 1) a41 = Avx512F.FusedMultiplyAdd(b, x1, a41);
+            if (nv > 2) a42 = Avx512F.FusedMultiplyAdd(b, x2, a42);
+            if (nv > 3) a43 = Avx512F.FusedMultiplyAdd(b, x3, a43);
+            b = Vector512.Create(w[o5]);
+            a50 = Avx512F.FusedMultiplyAdd(b, x0, a50);
+            if (nv > 1) a51 = Avx512F.FusedMultiplyAdd(b, x1, a51);
+            if (nv > 2) a52 = Avx512F.FusedMultiplyAdd(b, x2, a52);
+            if (nv > 3) a53 = Avx512F.FusedMultiplyAdd(b, x3, a53);
+        }
+        StoreRow(block, a00, a01, a02, a03, nv);
+        StoreRow(block + GemmRows, a10, a11, a12, a13, nv);
+        StoreRow(block + 2 * GemmRows, a20, a21, a22, a23, nv);
+        StoreRow(block + 3 * GemmRows, a30, a31, a32, a33, nv);
+        StoreRow(block + 4 * GemmRows, a40, a41, a42, a43, nv);
+        StoreRow(block + 5 * GemmRows, a50, a51, a52, a53, nv);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreRow(float* dst, Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3, int nv)
+    {
+        a0.Store(dst);
+        if (nv > 1) a1.Store(dst + 16);
+        if (nv > 2) a2.Store(dst + 32);
+        if (nv > 3) a3.Store(dst + 48);
+    }
+}

@@ -1,0 +1,122 @@
+using System.Collections.Concurrent;
+using System.Runtime.Intrinsics;
+
+namespace Tessera.Cpu;
+
+// Rotary position embedding (rotate_half layout). The cos/sin of every (position, frequency) pair are computed once
+// per (headDim, theta), in double as the reference does, and kept in a table that grows with the longest position
+// seen, so a decode step costs two loads per pair instead of a Pow, a Cos and a Sin.
+public static partial class CpuKernels
+{
+    private static readonly ConcurrentDictionary<(int HeadDim, float Theta), RopeTable> RopeTables = new();
+
+    /// <summary>In-place rotate_half RoPE on x (T, heads * headDim) at each row's position.</summary>
+    public static void Rope(float[] x, int rows, int heads, int headDim, int[] positions, float theta)
+    {
+        if (rows < 0 || heads < 0 || headDim < 0) throw new ArgumentOutOfRangeException(nameof(rows), "Rope shape has a negative size.");
+        ArgumentNullException.ThrowIfNull(positions);
+        if (positions.Length < rows) throw new ArgumentException($"positions holds {positions.Length} entries for {rows} rows.", nameof(positions));
+        CheckLength(x, (long)rows * heads * headDim, nameof(x));
+        int half = headDim / 2;
+        if (rows == 0 || half == 0) return;
+
+        int maxPosition = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            if (positions[r] < 0) throw new ArgumentOutOfRangeException(nameof(positions), $"Row {r} has negative position {positions[r]}.");
+            maxPosition = Math.Max(maxPosition, positions[r]);
+        }
+        var table = RopeTables.GetOrAdd((headDim, theta), key => new RopeTable(key.HeadDim, key.Theta)).Covering(maxPosition);
+
+        CpuParallel.ForRanges(rows, CpuParallel.Workers(rows, 6L * heads * half), (start, end) =>
+        {
+            for (int r = start; r < end; r++)
+            {
+                var cos = table.Cos.AsSpan(positions[r] * half, half);
+                var sin = table.Sin.AsSpan(positions[r] * half, half);
+                for (int h = 0; h < heads; h++)
+                {
+                    var head = x.AsSpan((r * heads + h) * headDim, headDim);
+                    Rotate(head[..half], head.Slice(half, half), cos, sin);
+                }
+            }
+        });
+    }
+
+    /// <summary>(a, b) = (a·cos - b·sin, b·cos + a·sin), with no fused multiply-add, so results equal the scalar definition bit for bit.</summary>
+    private static void Rotate(Span<float> a, Span<float> b, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; j + 16 <= a.Length; j += 16)
+            {
+                var va = Vector512.Create(a.Slice(j, 16));
+                var vb = Vector512.Create(b.Slice(j, 16));
+                var c = Vector512.Create(cos.Slice(j, 16));
+                var s = Vector512.Create(sin.Slice(j, 16));
+                (va * c - vb * s).CopyTo(a.Slice(j, 16));
+                (vb * c + va * s).CopyTo(b.Slice(j, 16));
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; j + 8 <= a.Length; j += 8)
+            {
+                var va = Vector256.Create(a.Slice(j, 8));
+                var vb = Vector256.Create(b.Slice(j, 8));
+                var c = Vector256.Create(cos.Slice(j, 8));
+                var s = Vector256.Create(sin.Slice(j, 8));
+                (va * c - vb * s).CopyTo(a.Slice(j, 8));
+                (vb * c + va * s).CopyTo(b.Slice(j, 8));
+            }
+        }
+        for (; j < a.Length; j++)
+        {
+            float va = a[j], vb = b[j];
+            a[j] = va * cos[j] - vb * sin[j];
+            b[j] = vb * cos[j] + va * sin[j];
+        }
+    }
+
+    /// <summary>
+    /// cos/sin of position · theta^(-2j / headDim) for positions [0, Positions), row-major (position, j). Grown by
+    /// replacing the snapshot under a lock; readers take the current snapshot and never see a half-filled one.
+    /// </summary>
+    private sealed class RopeTable(int headDim, float theta)
+    {
+        private readonly Lock _grow = new();
+        private volatile RopeSnapshot _current = new(0, [], []);
+
+        public RopeSnapshot Covering(int position)
+        {
+            var current = _current;
+            if (position < current.Positions) return current;
+            lock (_grow)
+            {
+                current = _current;
+                if (position < current.Positions) return current;
+                int half = headDim / 2;
+                int positions = Math.Max(position + 1, Math.Max(256, current.Positions * 2));
+                var cos = new float[(long)positions * half];
+                var sin = new float[(long)positions * half];
+                current.Cos.CopyTo(cos, 0);
+                current.Sin.CopyTo(sin, 0);
+                for (int j = 0; j < half; j++)
+                {
+                    double freq = Math.Pow(theta, -2.0 * j / headDim);
+                    for (int p = current.Positions; p < positions; p++)
+                    {
+                        double angle = p * freq;
+                        cos[p * half + j] = (float)Math.Cos(angle);
+                        sin[p * half + j] = (float)Math.Sin(angle);
+                    }
+                }
+                _current = current = new RopeSnapshot(positions, cos, sin);
+                return current;
+            }
+        }
+    }
+
+    private sealed record RopeSnapshot(int Positions, float[] Cos, float[] Sin);
+}

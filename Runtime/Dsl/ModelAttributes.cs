@@ -1,0 +1,110 @@
+namespace Tessera;
+
+/// <summary>
+/// Marks a partial class as a transformer definition. The Tessera generator reads its fields and its
+/// <c>Forward</c> bodies and emits an engine for it; the bodies are never executed as written.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class ModelAttribute : Attribute
+{
+    /// <summary>The Hugging Face <c>model_type</c> this definition implements (e.g. "llama"); used by the command line to pick an engine.</summary>
+    public string? ModelType { get; set; }
+
+    /// <summary>The [Config] field holding the context length (the KV cache's capacity). Defaults to "ContextLength".</summary>
+    public string ContextLength { get; set; } = "ContextLength";
+}
+
+/// <summary>
+/// Binds a field to a value of the checkpoint's <c>config.json</c>. Sizes used in <see cref="WeightAttribute"/> shapes and
+/// op arguments name these fields.
+/// </summary>
+/// <param name="key">The JSON key. Several keys may be given separated by '|': the first present (and not null) wins.</param>
+[AttributeUsage(AttributeTargets.Field)]
+public sealed class ConfigAttribute(string key) : Attribute
+{
+    public string Key { get; } = key;
+
+    /// <summary>A value used when the key is absent or null: a literal, or an expression over other config fields ("4 * Dim").</summary>
+    public string? Default { get; set; }
+}
+
+/// <summary>How a matrix weight is laid out in the checkpoint.</summary>
+public enum WeightLayout
+{
+    /// <summary>[out, in], as torch.nn.Linear stores it (y = x Wᵀ).</summary>
+    OutIn,
+
+    /// <summary>[in, out], as GPT-2's Conv1D stores it (y = x W). Transposed once on load.</summary>
+    InOut,
+}
+
+/// <summary>
+/// Binds a module field (<see cref="Linear"/>, <see cref="RmsNorm"/>, ...) to checkpoint tensors. The name is the module's prefix:
+/// "self_attn.q_proj" loads "self_attn.q_proj.weight" (and ".bias" when <see cref="Bias"/> is set).
+/// </summary>
+[AttributeUsage(AttributeTargets.Field)]
+public sealed class WeightAttribute(string name) : Attribute
+{
+    public string Name { get; } = name;
+
+    /// <summary>Output features of a Linear, or rows of an Embedding: an expression over config fields ("Heads * HeadDim").</summary>
+    public string? Out { get; set; }
+
+    /// <summary>Input features of a Linear, or width of an Embedding or norm.</summary>
+    public string? In { get; set; }
+
+    /// <summary>Whether the module has a bias tensor ("{name}.bias").</summary>
+    public bool Bias { get; set; }
+
+    /// <summary>The checkpoint layout of a matrix weight.</summary>
+    public WeightLayout Layout { get; set; } = WeightLayout.OutIn;
+
+    /// <summary>For norms: the config field holding epsilon.</summary>
+    public string? Epsilon { get; set; }
+
+    /// <summary>The module whose tensor this one reuses when <see cref="TiedWhen"/> is true (or when this tensor is absent), e.g. a head tied to the embedding.</summary>
+    public string? TiedTo { get; set; }
+
+    /// <summary>The bool config field that says whether the weights are tied.</summary>
+    public string? TiedWhen { get; set; }
+}
+
+/// <summary>An array of blocks stored as "{prefix}.{i}.…"; the count comes from the config field named by <see cref="Count"/>.</summary>
+[AttributeUsage(AttributeTargets.Field)]
+public sealed class LayersAttribute(string prefix) : Attribute
+{
+    public string Prefix { get; } = prefix;
+
+    public string Count { get; set; } = "LayerCount";
+}
+
+/// <summary>Megatron column parallelism: the output features are split across the tensor-parallel group.</summary>
+[AttributeUsage(AttributeTargets.Field)]
+public sealed class ColumnParallelAttribute : Attribute;
+
+/// <summary>Megatron row parallelism: the input features are split; partial outputs are all-reduced.</summary>
+[AttributeUsage(AttributeTargets.Field)]
+public sealed class RowParallelAttribute : Attribute;
+
+/// <summary>The whole tensor is held by every rank of the tensor-parallel group.</summary>
+[AttributeUsage(AttributeTargets.Field)]
+public sealed class ReplicatedAttribute : Attribute;
+
+/// <summary>
+/// Asks for a specialised engine of <paramref name="model"/>: the generator reads <see cref="Config"/> at build time
+/// (it must be an AdditionalFiles item) and folds every size into the emitted kernels as constants.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class CompileAttribute(Type model) : Attribute
+{
+    public Type Model { get; } = model;
+
+    /// <summary>Path of the config.json, relative to the project (matched against AdditionalFiles by suffix).</summary>
+    public string? Config { get; set; }
+
+    public int Data { get; set; } = 1;
+    public int Pipeline { get; set; } = 1;
+    public int Tensor { get; set; } = 1;
+    public int MicroBatches { get; set; } = 1;
+    public string? DeviceMemory { get; set; }
+}

@@ -1,0 +1,58 @@
+using System.Diagnostics;
+
+namespace Tessera;
+
+/// <summary>What a greedy generation produced and how fast.</summary>
+/// <param name="Tokens">the continuation (without the prompt)</param>
+/// <param name="PrefillSeconds">time of the prompt's forward (time to first token)</param>
+/// <param name="DecodeSeconds">time of the one-token steps after it</param>
+public sealed record GenerationResult(int[] Tokens, double PrefillSeconds, double DecodeSeconds, int PromptTokens)
+{
+    public double PrefillTokensPerSecond => PromptTokens / Math.Max(PrefillSeconds, 1e-9);
+
+    /// <summary>Tokens per second of the decode steps (the first token comes from the prefill).</summary>
+    public double DecodeTokensPerSecond => Math.Max(Tokens.Length - 1, 0) / Math.Max(DecodeSeconds, 1e-9);
+}
+
+/// <summary>Greedy (argmax) generation: one batched prefill of the prompt, then one token at a time through the KV cache.</summary>
+public static class GreedyDecoder
+{
+    public static GenerationResult Generate(ITransformerEngine engine, ReadOnlySpan<int> prompt, int maxNewTokens, Action<int>? onToken = null)
+    {
+        if (prompt.Length == 0) throw new ArgumentException("The prompt needs at least one token.");
+        if (maxNewTokens < 0) throw new ArgumentOutOfRangeException(nameof(maxNewTokens), "max new tokens must not be negative.");
+        int context = engine.Shape.ContextLength;
+        // Each new token but the last is fed back, so the sequence reaches prompt + maxNewTokens - 1 positions.
+        if (prompt.Length + Math.Max(maxNewTokens - 1, 0) > context)
+            throw new ContextOverflowException(prompt.Length + Math.Max(maxNewTokens - 1, 0), context);
+
+        var cache = engine.CreateCache();
+        var tokens = new List<int>(maxNewTokens);
+        var clock = Stopwatch.StartNew();
+        if (maxNewTokens == 0) return new GenerationResult([], 0, 0, prompt.Length);
+
+        float[] logits = engine.Forward(TokenBatch.ForSequence(cache, prompt, lastLogitsOnly: true));
+        double prefill = clock.Elapsed.TotalSeconds;
+        int next = ArgMax(logits);
+        tokens.Add(next);
+        onToken?.Invoke(next);
+        clock.Restart();
+        while (tokens.Count < maxNewTokens)
+        {
+            logits = engine.Forward(TokenBatch.ForSequence(cache, [next], lastLogitsOnly: true));
+            next = ArgMax(logits);
+            tokens.Add(next);
+            onToken?.Invoke(next);
+        }
+        return new GenerationResult(tokens.ToArray(), prefill, clock.Elapsed.TotalSeconds, prompt.Length);
+    }
+
+    /// <summary>The first index of the maximum, as the reference implementations break ties.</summary>
+    public static int ArgMax(ReadOnlySpan<float> values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++)
+            if (values[i] > values[best]) best = i;
+        return best;
+    }
+}

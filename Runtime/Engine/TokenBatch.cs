@@ -1,0 +1,93 @@
+namespace Tessera;
+
+/// <summary>
+/// The rows of one forward pass: the new tokens of one or more sequences, flattened (as vLLM does), each with its
+/// position and its sequence's <see cref="KvCache"/>. Row r of every activation tensor belongs to token r.
+/// </summary>
+public sealed class TokenBatch
+{
+    private TokenBatch(int[] tokens, int[] positions, int[] sequenceOfRow, KvCache[] caches, int[] logitRows)
+    {
+        Tokens = tokens;
+        Positions = positions;
+        SequenceOfRow = sequenceOfRow;
+        Caches = caches;
+        LogitRows = logitRows;
+    }
+
+    /// <summary>(T) token ids.</summary>
+    public int[] Tokens { get; }
+
+    /// <summary>(T) absolute position of each token in its sequence.</summary>
+    public int[] Positions { get; }
+
+    /// <summary>(T) index into <see cref="Caches"/> of each row's sequence.</summary>
+    public int[] SequenceOfRow { get; }
+
+    public KvCache[] Caches { get; }
+
+    /// <summary>The rows whose logits the caller wants (all rows, or the last row of each sequence when generating).</summary>
+    public int[] LogitRows { get; }
+
+    public int Rows => Tokens.Length;
+
+    /// <summary>True when logits are wanted for every row (no gather before the head).</summary>
+    public bool AllLogitRows => LogitRows.Length == Tokens.Length;
+
+    /// <summary>One sequence: <paramref name="tokens"/> appended at the cache's current length.</summary>
+    public static TokenBatch ForSequence(KvCache cache, ReadOnlySpan<int> tokens, bool lastLogitsOnly = false) =>
+        ForSequences([cache], [tokens.ToArray()], lastLogitsOnly);
+
+    /// <summary>Several sequences, each appended to its own cache; rows are laid out sequence after sequence.</summary>
+    public static TokenBatch ForSequences(IReadOnlyList<KvCache> caches, IReadOnlyList<int[]> tokens, bool lastLogitsOnly = false)
+    {
+        if (caches.Count != tokens.Count)
+            throw new ArgumentException("One token list is needed per cache.");
+        int rows = 0;
+        for (int s = 0; s < tokens.Count; s++)
+        {
+            if (tokens[s].Length == 0)
+                throw new ArgumentException($"Sequence {s} has no tokens.");
+            if (caches[s].Length + tokens[s].Length > caches[s].Capacity)
+                throw new ContextOverflowException(caches[s].Length + tokens[s].Length, caches[s].Capacity);
+            for (int t = 0; t < s; t++)
+                if (ReferenceEquals(caches[t], caches[s]))
+                    throw new ArgumentException("A cache may appear once per batch.");
+            rows += tokens[s].Length;
+        }
+
+        var ids = new int[rows];
+        var positions = new int[rows];
+        var seq = new int[rows];
+        var logitRows = new List<int>();
+        int r = 0;
+        for (int s = 0; s < tokens.Count; s++)
+        {
+            for (int t = 0; t < tokens[s].Length; t++, r++)
+            {
+                ids[r] = tokens[s][t];
+                positions[r] = caches[s].Length + t;
+                seq[r] = s;
+                if (!lastLogitsOnly || t == tokens[s].Length - 1)
+                    logitRows.Add(r);
+            }
+        }
+        return new TokenBatch(ids, positions, seq, caches.ToArray(), logitRows.ToArray());
+    }
+
+    /// <summary>Marks the batch's tokens as cached: each cache's length grows by its sequence's rows. Called by engines after a forward.</summary>
+    public void Commit()
+    {
+        var counts = new int[Caches.Length];
+        foreach (int s in SequenceOfRow) counts[s]++;
+        for (int s = 0; s < Caches.Length; s++) Caches[s].Length += counts[s];
+    }
+}
+
+/// <summary>A prompt (plus generated tokens) longer than the model's context.</summary>
+public sealed class ContextOverflowException(int needed, int capacity)
+    : InvalidOperationException($"The sequence needs {needed} positions but the model's context holds {capacity} (max_position_embeddings).")
+{
+    public int Needed { get; } = needed;
+    public int Capacity { get; } = capacity;
+}
