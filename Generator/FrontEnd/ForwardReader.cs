@@ -166,7 +166,7 @@ internal sealed class ForwardReader
             return;
         }
 
-        _locals[carried.Identifier.ValueText] = Add(StepKind.Layers, _layers.Name, [input], [], carried.Identifier.ValueText, loop.Expression.ToString(), loop.Expression);
+        _locals[carried.Identifier.ValueText] = Add(StepKind.Layers, _layers.Name, [input], [], carried.Identifier.ValueText, loop.ToString(), loop.Expression);
     }
 
     private int ReadExpression(ExpressionSyntax expression, string? name)

@@ -77,7 +77,8 @@ public sealed class Checkpoint : IDisposable
 
     public SafetensorsEntry Entry(string name) =>
         _fileOfTensor.TryGetValue(name, out var f) ? f.Entries[name]
-        : throw new CheckpointException($"{Directory}: the model needs tensor \"{name}\" but the checkpoint does not have it.");
+        : throw new CheckpointException(
+            $"{Directory}: the model needs tensor \"{name}\" but the checkpoint ({string.Join(", ", _files.Select(f => System.IO.Path.GetFileName(f.Path)))}) does not have it.");
 
     /// <summary>
     /// Loads a matrix as (N, K) = [out, in] F32, whatever its stored layout, or the block of rows
@@ -89,6 +90,8 @@ public sealed class Checkpoint : IDisposable
     {
         if (outCount < 0) outCount = outFeatures - outStart;
         if (inCount < 0) inCount = inFeatures - inStart;
+        CheckRange(name, outStart, outCount, outFeatures, "rows");
+        CheckRange(name, inStart, inCount, inFeatures, "columns");
         var entry = Entry(name);
         long[] expected = layout == WeightLayout.OutIn ? [outFeatures, inFeatures] : [inFeatures, outFeatures];
         CheckShape(entry, expected, what);
@@ -115,12 +118,20 @@ public sealed class Checkpoint : IDisposable
     public float[] LoadVector(string name, int length, string what, int start = 0, int count = -1)
     {
         if (count < 0) count = length - start;
+        CheckRange(name, start, count, length, "elements");
         var entry = Entry(name);
         CheckShape(entry, [length], what);
         var result = new float[count];
         _fileOfTensor[name].ReadF32(entry, 0, 1, start, count, result);
         BytesLoaded += result.LongLength * sizeof(float);
         return result;
+    }
+
+    /// <summary>A shard outside the tensor is a bug in the caller's plan, not in the checkpoint.</summary>
+    private static void CheckRange(string name, int start, int count, int size, string what)
+    {
+        if (start < 0 || count < 0 || start > size - count)
+            throw new ArgumentOutOfRangeException(nameof(start), $"{what} [{start}, {start + count}) of \"{name}\" fall outside its {size} {what}.");
     }
 
     private void CheckShape(SafetensorsEntry entry, long[] expected, string what)

@@ -35,8 +35,17 @@ public sealed class ModelConfig
 
     public static ModelConfig Parse(string json, string path = "config.json")
     {
-        using var doc = JsonDocument.Parse(json);
-        return new ModelConfig(doc.RootElement.Clone(), path);
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new CheckpointException($"{path}: expected a JSON object at the top level.");
+            return new ModelConfig(doc.RootElement.Clone(), path);
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException($"{path}: malformed JSON: {e.Message}", e);
+        }
     }
 
     /// <summary>The first of the '|'-separated keys that is present and not null.</summary>

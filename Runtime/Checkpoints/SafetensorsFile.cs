@@ -12,7 +12,8 @@ namespace Tessera.Checkpoints;
 /// <param name="End">end offset (exclusive)</param>
 public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, long Begin, long End)
 {
-    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+    /// <summary>The product of the dimensions; throws <see cref="OverflowException"/> past long.MaxValue (a corrupt header).</summary>
+    public long ElementCount => Shape.Aggregate(1L, (a, b) => checked(a * b));
 
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 }
@@ -105,11 +106,12 @@ public sealed class SafetensorsFile : IDisposable
                     if (shape.Any(x => x < 0)) throw new FormatException("negative dimension");
                     if (entry.Begin < 0 || entry.End < entry.Begin || entry.End > dataBytes)
                         throw new FormatException($"data_offsets [{entry.Begin}, {entry.End}) fall outside the {dataBytes}-byte data section");
-                    if (entry.End - entry.Begin != entry.ElementCount * size)
+                    if (entry.End - entry.Begin != checked(entry.ElementCount * size.Value))
                         throw new FormatException($"{entry.End - entry.Begin} bytes do not hold {dtype} {entry.ShapeText}");
-                    entries.Add(p.Name, entry);
+                    // JSON allows repeated keys; a second tensor of the same name would make the first unreachable.
+                    if (!entries.TryAdd(p.Name, entry)) throw new FormatException("the name appears twice");
                 }
-                catch (Exception ex) when (ex is FormatException or InvalidOperationException or KeyNotFoundException)
+                catch (Exception ex) when (ex is FormatException or InvalidOperationException or KeyNotFoundException or OverflowException)
                 {
                     throw new CheckpointException($"{path}: corrupt safetensors header: tensor \"{p.Name}\": {ex.Message}.", ex);
                 }
@@ -126,7 +128,16 @@ public sealed class SafetensorsFile : IDisposable
     {
         if (!TensorDTypes.TryParse(entry.DType, out var dtype))
             throw new CheckpointException($"{Path}: tensor \"{entry.Name}\" has dtype {entry.DType}; weights must be F32, F16 or BF16.");
+        long rowsInTensor = entry.Shape.Length == 2 ? entry.Shape[0] : 1;
         long cols = entry.Shape.Length == 2 ? entry.Shape[1] : entry.ElementCount;
+        // Reads go through a raw pointer into the mapping: a block outside the tensor would read other tensors or
+        // fault, so it is refused here.
+        if (rowStart < 0 || rowCount < 0 || rowStart + rowCount > rowsInTensor)
+            throw new ArgumentOutOfRangeException(nameof(rowStart), $"{Path}: rows [{rowStart}, {rowStart + rowCount}) of tensor \"{entry.Name}\" {entry.ShapeText} are outside it.");
+        if (colStart < 0 || colCount < 0 || colStart + colCount > cols)
+            throw new ArgumentOutOfRangeException(nameof(colStart), $"{Path}: columns [{colStart}, {colStart + colCount}) of tensor \"{entry.Name}\" {entry.ShapeText} are outside it.");
+        if (destination.Length < rowCount * colCount)
+            throw new ArgumentException($"The destination holds {destination.Length} floats, fewer than the {rowCount * colCount} read.", nameof(destination));
         int size = TensorDTypes.Size(dtype);
         for (long r = 0; r < rowCount; r++)
         {
@@ -134,6 +145,38 @@ public sealed class SafetensorsFile : IDisposable
             var dst = destination.Slice((int)(r * colCount), (int)colCount);
             ReadRow(offset, dtype, dst);
         }
+    }
+
+    /// <summary>Reads a whole I32 tensor (token ids in reference files).</summary>
+    public unsafe int[] ReadInt32(string name)
+    {
+        if (!Entries.TryGetValue(name, out var entry))
+            throw new CheckpointException($"{Path}: no tensor \"{name}\".");
+        if (entry.DType != "I32")
+            throw new CheckpointException($"{Path}: tensor \"{name}\" has dtype {entry.DType}, expected I32.");
+        var result = new int[entry.ElementCount];
+        byte* basePtr = null;
+        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
+        try
+        {
+            new ReadOnlySpan<int>(basePtr + _view.PointerOffset + _dataStart + entry.Begin, result.Length).CopyTo(result);
+        }
+        finally
+        {
+            _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        }
+        return result;
+    }
+
+    /// <summary>Reads a whole floating-point tensor as F32, flattened.</summary>
+    public float[] ReadFloats(string name)
+    {
+        if (!Entries.TryGetValue(name, out var entry))
+            throw new CheckpointException($"{Path}: no tensor \"{name}\".");
+        var result = new float[entry.ElementCount];
+        if (entry.Shape.Length == 2) ReadF32(entry, 0, entry.Shape[0], 0, entry.Shape[1], result);
+        else ReadF32(entry, 0, 1, 0, entry.ElementCount, result);
+        return result;
     }
 
     private unsafe void ReadRow(long offset, TensorDType dtype, Span<float> dst)

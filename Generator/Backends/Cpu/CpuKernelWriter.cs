@@ -139,7 +139,7 @@ internal static class CpuKernelWriter
             var operands = new Dictionary<IrValue, string>();
             if (linear.Bias)
             {
-                writer.WriteLine($"var bias = {weights}.{linear.Name}Bias.AsSpan(column, segment.Length);");
+                writer.WriteLine($"var bias = new global::System.ReadOnlySpan<float>({weights}.{linear.Name}Bias, column, segment.Length);");
                 value = $"{value} + bias[i]";
             }
             var current = node.Output;
@@ -149,7 +149,7 @@ internal static class CpuKernelWriter
                 {
                     string local = "in_" + operand.Name;
                     operands[operand] = local;
-                    writer.WriteLine($"var {local} = {plan[operand]}.AsSpan(row * ({operand.Width}) + column, segment.Length);");
+                    writer.WriteLine($"var {local} = new global::System.ReadOnlySpan<float>({plan[operand]}, row * ({operand.Width}) + column, segment.Length);");
                 }
                 value = Apply(step, current, value, operands);
                 current = step.Output;
@@ -190,8 +190,8 @@ internal static class CpuKernelWriter
 
         string count = $"rows * ({kernel.Output.Width})";
         foreach (var pair in operands)
-            writer.WriteLine($"var {pair.Value} = {plan[pair.Key]}.AsSpan(0, {count});");
-        writer.WriteLine($"var out_{kernel.Output.Name} = {plan[kernel.Output]}.AsSpan(0, {count});");
+            writer.WriteLine($"var {pair.Value} = new global::System.ReadOnlySpan<float>({plan[pair.Key]}, 0, {count});");
+        writer.WriteLine($"var out_{kernel.Output.Name} = new global::System.Span<float>({plan[kernel.Output]}, 0, {count});");
         writer.WriteLine($"for (int i = 0; i < out_{kernel.Output.Name}.Length; i++) out_{kernel.Output.Name}[i] = {value};");
     }
 
