@@ -46,6 +46,13 @@ public sealed class KvCache
 
     public float[] Values(int layer) => _values[layer - FirstLayer];
 
+    /// <summary>Forgets the positions from <paramref name="length"/> on (rewinds the sequence), e.g. to re-run a step.</summary>
+    public void Truncate(int length)
+    {
+        if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length), $"A cache of {Length} positions cannot be truncated to {length}.");
+        Length = length;
+    }
+
     /// <summary>Forgets every position (the buffers are reused).</summary>
     public void Reset() => Length = 0;
 }
