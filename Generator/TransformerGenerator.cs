@@ -88,9 +88,13 @@ public sealed class TransformerGenerator : IIncrementalGenerator
         var compiled = CompiledModel.Compile(model.Model, numeric, unit.ConfigPath, diagnostics);
         if (diagnostics.Count > 0)
             return new GeneratedFile(null, null, diagnostics.ToEquatableArray());
+        var plan = PlanValidation.Validate(unit.Plan, BoundFacts.Compute(compiled, numeric), model.Model.Type.Name, diagnostics);
+        if (plan is null || diagnostics.Count > 0)
+            return new GeneratedFile(null, null, diagnostics.ToEquatableArray());
 
+        string planText = unit.Plan.IsSingleDevice ? "" : $", folded into a plan of {plan.Data} x {plan.Pipeline} x {plan.Tensor} (data x pipeline x tensor) devices with {plan.MicroBatches} micro-batch(es)";
         var context = new EngineWriter.EngineContext(compiled, SizeBinding.Specialised(sizes), unit.Type.Name,
-            $"A specialised engine of <see cref=\"{model.Model.Type.FullyQualifiedName}\"/> for \"{unit.ConfigPath}\": every size is a constant.");
+            $"A specialised engine of <see cref=\"{model.Model.Type.FullyQualifiedName}\"/> for \"{unit.ConfigPath}\": every size is a constant{planText}.", plan);
         return new GeneratedFile($"{unit.Type.MetadataName}.g.cs", SourceFiles.SpecialisedEngine(context, unit.Type), diagnostics.ToEquatableArray());
     }
 }

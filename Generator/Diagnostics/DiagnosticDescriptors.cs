@@ -125,6 +125,56 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true,
         helpLinkUri: HelpLink);
 
+    /// <summary>Format: "tp = {0} does not divide {1}; degrees that work: {2}".</summary>
+    public static readonly DiagnosticDescriptor TensorDegreeDoesNotDivide = new(
+        id: "TSR0012",
+        title: "Tensor degree does not divide the sharded sizes",
+        messageFormat: "Tensor = {0} does not divide {1}; degrees that work: {2}",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink);
+
+    /// <summary>Format: "Pipeline = {0} stages but the model has {1} layers ...".</summary>
+    public static readonly DiagnosticDescriptor MoreStagesThanLayers = new(
+        id: "TSR0013",
+        title: "More pipeline stages than layers",
+        messageFormat: "Pipeline = {0} stages but '{1}' has {2} layers with this config: every stage needs at least one layer",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink);
+
+    /// <summary>Format: "{0} = {1}: {2}" — a degree or micro-batch count that is not at least 1.</summary>
+    public static readonly DiagnosticDescriptor InvalidDegree = new(
+        id: "TSR0014",
+        title: "Invalid plan degree",
+        messageFormat: "{0} = {1}: {2}",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink);
+
+    /// <summary>Format: "The layer split '{0}' {1}".</summary>
+    public static readonly DiagnosticDescriptor InvalidLayerSplit = new(
+        id: "TSR0015",
+        title: "Invalid hand-given layer split",
+        messageFormat: "The layer split \"{0}\" {1}: give one entry per stage, each at least 1, placing every layer exactly once, in order",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink);
+
+    /// <summary>Format: "A device needs {0} but has {1}: {2}".</summary>
+    public static readonly DiagnosticDescriptor DeviceMemoryExceeded = new(
+        id: "TSR0016",
+        title: "Plan exceeds the device memory",
+        messageFormat: "A device needs {0} but DeviceMemory is {1}: {2}",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink);
+
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } =
         typeof(DiagnosticDescriptors).GetFields()
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor))

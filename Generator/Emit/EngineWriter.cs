@@ -3,14 +3,17 @@ using System.Linq;
 using Tessera.Generator.Backends.Cpu;
 using Tessera.Generator.FrontEnd;
 using Tessera.Generator.Helpers;
+using Tessera.Generator.IR;
 using Tessera.Generator.Passes;
 
 namespace Tessera.Generator.Emit;
 
 /// <summary>
-/// Writes an engine class: sizes, weights, workspace, the constructor that loads a checkpoint, Forward, and one method
-/// per block. The same members serve the shape-generic engine (nested <c>Model.Engine</c>) and a specialised
-/// [Compile] unit; only <see cref="SizeBinding"/> differs.
+/// Writes an engine class: sizes, plan, weights, workspace, the constructors that load this rank's share of a
+/// checkpoint, the stage program (receive or embed, the layers, send or head), one method per block, and the model's
+/// facts for the planner. The same members serve the shape-generic engine (nested <c>Model.Engine</c>, plan degrees
+/// bound at run time) and a specialised [Compile] unit (sizes and plan folded); only <see cref="SizeBinding"/> and
+/// the stage bodies differ.
 /// </summary>
 internal static class EngineWriter
 {
@@ -23,16 +26,23 @@ internal static class EngineWriter
     private static readonly List<IndentedTextWriter.Callback<EngineContext>> Members =
     [
         WriteSizes,
+        WritePlan,
         WriteWeights,
         WriteWorkspace,
-        WriteConstructor,
+        WriteConstructors,
         WriteProperties,
-        WriteForward,
+        WriteStageProgram,
         WriteBlocks,
+        WriteFacts,
     ];
 
     /// <summary>What the member writers need.</summary>
-    public sealed record EngineContext(CompiledModel Compiled, SizeBinding Sizes, string ClassName, string Description);
+    /// <param name="Compiled">the model after the passes</param>
+    /// <param name="Sizes">generic or folded sizes</param>
+    /// <param name="ClassName">the engine class</param>
+    /// <param name="Description">the summary line</param>
+    /// <param name="Plan">a specialised unit's folded plan, or null (degrees come from the rank context)</param>
+    internal sealed record EngineContext(CompiledModel Compiled, SizeBinding Sizes, string ClassName, string Description, FoldedPlan? Plan = null);
 
     public static void WriteMembers(EngineContext context, IndentedTextWriter writer) =>
         writer.WriteSeparated(Members, member => member(context, writer));
@@ -41,6 +51,24 @@ internal static class EngineWriter
 
     private static void WriteSizes(EngineContext context, IndentedTextWriter writer) =>
         context.Sizes.WriteDeclarations(Model(context), writer);
+
+    private static void WritePlan(EngineContext context, IndentedTextWriter writer)
+    {
+        writer.WriteLine("// Where this rank sits in its plan: its tensor shard and its block of layers.");
+        writer.WriteLine("private readonly global::Tessera.Parallelism.RankContext _rank;");
+        if (context.Plan is { } plan)
+        {
+            writer.WriteLine($"private const int TensorDegree = {plan.Tensor}; // folded: [Compile(Tensor = {plan.Tensor})]");
+            writer.WriteLine($"private const int Stages = {plan.Pipeline}; // folded: [Compile(Pipeline = {plan.Pipeline})], layers per stage {string.Join(", ", plan.LayerSplit)}");
+        }
+        else
+        {
+            writer.WriteLine("private readonly int TensorDegree;");
+        }
+        writer.WriteLine("private readonly int TensorRank;");
+        writer.WriteLine("private readonly int FirstLayer;");
+        writer.WriteLine("private readonly int EndLayer;");
+    }
 
     private static void WriteWeights(EngineContext context, IndentedTextWriter writer)
     {
@@ -54,69 +82,138 @@ internal static class EngineWriter
         writer.WriteLine();
         writer.WriteLine($"private readonly {WeightsWriter.ClassName(model.Root)} _weights = new();");
         if (model.Root.Layers is { } layers)
-            writer.WriteLine($"private readonly {WeightsWriter.ClassName(model.Blocks[0])}[] _{Camel(layers.Name)};");
+            writer.WriteLine($"/// <summary>This stage's layers: index layer - FirstLayer.</summary>");
+        if (model.Root.Layers is not null)
+            writer.WriteLine($"private readonly {WeightsWriter.ClassName(model.Blocks[0])}[] _layers;");
         writer.WriteLine("private readonly long _weightBytes;");
     }
 
     private static void WriteWorkspace(EngineContext context, IndentedTextWriter writer)
     {
         var compiled = context.Compiled;
-        var slots = compiled.Root.Buffers.Slots.Concat(compiled.Block?.Buffers.Slots ?? Enumerable.Empty<BufferSlot>()).ToList();
+        var slots = compiled.Root.Buffers.Slots.Select(s => (Slot: s, Module: compiled.Root))
+            .Concat(compiled.Block?.Buffers.Slots.Select(s => (Slot: s, Module: compiled.Block)) ?? []).ToList();
         writer.WriteLine("// Activation buffers, (T, width) each, reused across values whose lifetimes do not overlap.");
         writer.WriteLine("// One forward at a time per engine: _gate serialises callers.");
         writer.WriteLine("private readonly object _gate = new();");
         writer.WriteLine("private int _workspaceRows;");
-        foreach (var slot in slots)
+        foreach (var (slot, _) in slots)
             writer.WriteLine($"private float[] {slot.Name} = []; // {string.Join(", ", slot.Holds.Distinct())}");
         writer.WriteLine("private float[] _headRows = [];");
+        writer.WriteLine("private float[] _localLogits = [];");
         writer.WriteLine();
         using (writer.WriteBlock("private void EnsureWorkspace(int rows)"))
         {
             writer.WriteLine("if (rows <= _workspaceRows) return;");
-            foreach (var slot in slots)
-                writer.WriteLine($"{slot.Name} = new float[rows * {MaxOf(slot.Widths.Select(w => w.ToString()).ToList())}];");
+            foreach (var (slot, module) in slots)
+                writer.WriteLine($"{slot.Name} = new float[rows * {MaxOf(LocalWidths(slot, module))}];");
             writer.WriteLine($"_headRows = new float[rows * ({compiled.Width})];");
+            writer.WriteLine($"_localLogits = TensorDegree == 1 ? [] : new float[rows * ({ShardingPlan.Local(compiled.Vocab)})];");
             writer.WriteLine("_workspaceRows = rows;");
         }
     }
 
+    private static List<string> LocalWidths(BufferSlot slot, CompiledModule module) =>
+        module.Graph.Values.Where(v => slot.Holds.Contains(v.Name)).Select(v => module.Sharding.LocalWidth(v).ToString()).Distinct().ToList() is { Count: > 0 } widths
+            ? widths
+            : slot.Widths.Select(w => w.ToString()).ToList();
+
     private static string MaxOf(List<string> widths) =>
         widths.Count == 1 ? $"({widths[0]})" : $"global::System.Math.Max({widths[0]}, {MaxOf(widths.Skip(1).ToList())})";
 
-    private static void WriteConstructor(EngineContext context, IndentedTextWriter writer)
+    private static void WriteConstructors(EngineContext context, IndentedTextWriter writer)
     {
         var compiled = context.Compiled;
         var model = Model(context);
-        writer.WriteLine($"/// <summary>Loads the weights of a {model.Type.Name} checkpoint, checking every tensor's name, shape and dtype.</summary>");
-        using (writer.WriteBlock($"public {context.ClassName}(global::Tessera.Checkpoints.Checkpoint checkpoint)"))
+        writer.WriteLine($"/// <summary>Loads a whole {model.Type.Name} checkpoint onto one device.</summary>");
+        writer.WriteLine($"public {context.ClassName}(global::Tessera.Checkpoints.Checkpoint checkpoint) : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) {{ }}");
+        writer.WriteLine();
+        writer.WriteLine($"/// <summary>Loads this rank's share of a {model.Type.Name} checkpoint, checking every tensor's name, shape and dtype.</summary>");
+        using (writer.WriteBlock($"public {context.ClassName}(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)"))
         {
             writer.WriteLine("var config = checkpoint.Config;");
-            context.Sizes.WriteBinding(model, writer);
-            if (!context.Sizes.IsSpecialised && compiled.RuntimeChecks.Count > 0)
-            {
-                writer.WriteLine();
-                writer.WriteLine("// Shape conditions that only the config can decide (a specialised unit checks them at build time).");
-                foreach (var check in compiled.RuntimeChecks)
-                {
-                    writer.WriteLine($"if (!({check.ToCSharp()}))");
-                    writer.IncreaseIndent();
-                    writer.WriteLine($"throw new global::Tessera.Checkpoints.CheckpointException($\"{{config.Path}}: the sizes do not fit {model.Type.Name}: {Escape(check.Subject)} expects {Escape(check.Expected)} = {{{check.Right}}} but is given {Escape(check.Left.ToString())} = {{{check.Left}}}.\");");
-                    writer.DecreaseIndent();
-                }
-            }
+            context.Sizes.WriteBinding(model, writer, declareLocals: false);
+            WriteRuntimeChecks(context, writer);
+
             writer.WriteLine();
-            WeightsWriter.WriteLoad(model.Root, "_weights", "\"\"", writer);
-            if (model.Root.Layers is { } layers)
+            writer.WriteLine("_rank = rank;");
+            if (context.Plan is { } plan)
             {
-                string field = "_" + Camel(layers.Name);
-                writer.WriteLine($"{field} = new {WeightsWriter.ClassName(model.Blocks[0])}[{layers.Count}];");
-                using (writer.WriteBlock($"for (int i = 0; i < {layers.Count}; i++)"))
+                writer.WriteLine("if (rank.TensorDegree != TensorDegree || rank.Stages != Stages)");
+                writer.IncreaseIndent();
+                writer.WriteLine($"throw new global::Tessera.Parallelism.PlanException($\"{context.ClassName} was compiled for tensor degree {{TensorDegree}} and {{Stages}} stage(s); this rank is in a plan with {{rank.TensorDegree}} and {{rank.Stages}}.\");");
+                writer.DecreaseIndent();
+            }
+            else
+            {
+                writer.WriteLine("TensorDegree = rank.TensorDegree;");
+            }
+            writer.WriteLine("TensorRank = rank.TensorRank;");
+            string layerCount = model.Root.Layers?.Count ?? "0";
+            writer.WriteLine("FirstLayer = rank.FirstLayer;");
+            writer.WriteLine($"EndLayer = rank.EndLayer < 0 ? {layerCount} : rank.EndLayer;");
+            if (compiled.TensorParallelLimitation is { } limitation)
+            {
+                writer.WriteLine("if (TensorDegree > 1)");
+                writer.IncreaseIndent();
+                writer.WriteLine($"throw new global::Tessera.Parallelism.PlanException(\"{model.Type.Name} cannot run tensor-parallel as annotated: {Escape(limitation)}.\");");
+                writer.DecreaseIndent();
+            }
+            if (model.Root.Layers is null)
+            {
+                writer.WriteLine("if (rank.Stages > 1)");
+                writer.IncreaseIndent();
+                writer.WriteLine($"throw new global::Tessera.Parallelism.PlanException(\"{model.Type.Name} has no [Layers] to split into pipeline stages.\");");
+                writer.DecreaseIndent();
+            }
+
+            writer.WriteLine();
+            var prologueWeights = WeightsOf(compiled.Root.Prologue);
+            var epilogueWeights = WeightsOf(compiled.Root.Epilogue);
+            var root = model.Root.Weights;
+            var everywhere = root.Where(w => !prologueWeights.Contains(w.Name) && !epilogueWeights.Contains(w.Name)).ToList();
+            if (compiled.Root.LayersKernel is null)
+            {
+                WeightsWriter.WriteLoad(model.Root, compiled.Root, root, "_weights", "\"\"", writer);
+            }
+            else
+            {
+                writer.WriteLine("// The first stage embeds; the last one holds the final norm and the head.");
+                using (writer.WriteBlock("if (rank.IsFirstStage)"))
+                    WeightsWriter.WriteLoad(model.Root, compiled.Root, root.Where(w => prologueWeights.Contains(w.Name)), "_weights", "\"\"", writer);
+                using (writer.WriteBlock("if (rank.IsLastStage)"))
+                    WeightsWriter.WriteLoad(model.Root, compiled.Root, root.Where(w => epilogueWeights.Contains(w.Name)), "_weights", "\"\"", writer);
+                if (everywhere.Count > 0)
+                    WeightsWriter.WriteLoad(model.Root, compiled.Root, everywhere, "_weights", "\"\"", writer);
+            }
+            if (model.Root.Layers is { } layers && compiled.Block is { } block)
+            {
+                writer.WriteLine($"_layers = new {WeightsWriter.ClassName(model.Blocks[0])}[EndLayer - FirstLayer];");
+                using (writer.WriteBlock("for (int i = FirstLayer; i < EndLayer; i++)"))
                 {
-                    writer.WriteLine($"var w = {field}[i] = new {WeightsWriter.ClassName(model.Blocks[0])}();");
-                    WeightsWriter.WriteLoad(model.Blocks[0], "w", $"$\"{layers.Prefix}.{{i}}.\"", writer);
+                    writer.WriteLine($"var w = _layers[i - FirstLayer] = new {WeightsWriter.ClassName(model.Blocks[0])}();");
+                    WeightsWriter.WriteLoad(model.Blocks[0], block, model.Blocks[0].Weights, "w", $"$\"{layers.Prefix}.{{i}}.\"", writer);
                 }
             }
             writer.WriteLine("_weightBytes = checkpoint.BytesLoaded;");
+        }
+    }
+
+    private static HashSet<string> WeightsOf(IEnumerable<Kernel> kernels) =>
+        new(kernels.SelectMany(k => k.Nodes).Select(n => n.Module?.Name).OfType<string>());
+
+    private static void WriteRuntimeChecks(EngineContext context, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        if (context.Sizes.IsSpecialised || compiled.RuntimeChecks.Count == 0) return;
+        writer.WriteLine();
+        writer.WriteLine("// Shape conditions that only the config can decide (a specialised unit checks them at build time).");
+        foreach (var check in compiled.RuntimeChecks)
+        {
+            writer.WriteLine($"if (!({check.ToCSharp()}))");
+            writer.IncreaseIndent();
+            writer.WriteLine($"throw new global::Tessera.Checkpoints.CheckpointException($\"{{config.Path}}: the sizes do not fit {compiled.Model.Type.Name}: {Escape(check.Subject)} expects {Escape(check.Expected)} = {{{check.Right}}} but is given {Escape(check.Left.ToString())} = {{{check.Left}}}.\");");
+            writer.DecreaseIndent();
         }
     }
 
@@ -133,41 +230,140 @@ internal static class EngineWriter
         writer.WriteLine("public long WeightBytes => _weightBytes;");
         writer.WriteLine();
         writer.WriteLine("/// <inheritdoc/>");
-        writer.WriteLine($"public global::Tessera.KvCache CreateCache() => new({layers}, {model.ContextField}, {kvWidth});");
+        writer.WriteLine("public long WorkspaceBytes => 4L * (" + string.Join(" + ", compiled.Root.Buffers.Slots.Concat(compiled.Block?.Buffers.Slots ?? []).Select(s => s.Name + ".Length").Append("_headRows.Length").Append("_localLogits.Length")) + ");");
+        writer.WriteLine();
+        writer.WriteLine("/// <inheritdoc/>");
+        writer.WriteLine("global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;");
+        writer.WriteLine();
+        string localKv = compiled.KvWidth is { } kv ? ShardingPlan.Local(kv).ToString() : "1";
+        writer.WriteLine("/// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads.</summary>");
+        writer.WriteLine($"public global::Tessera.KvCache CreateCache() => new(EndLayer - FirstLayer, {model.ContextField}, {localKv}, FirstLayer);");
+        writer.WriteLine();
+        writer.WriteLine("/// <summary>The whole forward on one device (a plan of one rank).</summary>");
+        writer.WriteLine("public float[] Forward(global::Tessera.TokenBatch batch) =>");
+        writer.IncreaseIndent();
+        writer.WriteLine("_rank.Stages == 1 && TensorDegree == 1 ? RunStage(batch)! : throw new global::System.InvalidOperationException(\"This engine is one rank of a parallel plan: run it through a ParallelEngine.\");");
+        writer.DecreaseIndent();
     }
 
-    private static void WriteForward(EngineContext context, IndentedTextWriter writer)
+    private static void WriteStageProgram(EngineContext context, IndentedTextWriter writer)
+    {
+        writer.WriteLine("/// <inheritdoc/>");
+        if (context.Plan is { Pipeline: > 1 } plan)
+        {
+            // A folded pipeline: one method per stage, each with its layer range as constants.
+            using (writer.WriteBlock("public float[]? RunStage(global::Tessera.TokenBatch batch) => _rank.Stage switch", closing: ";"))
+            {
+                for (int s = 0; s < plan.Pipeline; s++) writer.WriteLine($"{s} => Stage{s}(batch),");
+                writer.WriteLine("_ => throw new global::System.ArgumentOutOfRangeException(nameof(batch), \"no such stage\"),");
+            }
+            int first = 0;
+            for (int s = 0; s < plan.Pipeline; s++)
+            {
+                writer.WriteLine();
+                int end = first + plan.LayerSplit[s];
+                writer.WriteLine($"/// <summary>Stage {s} of {plan.Pipeline}: {(s == 0 ? "embeds the tokens" : "receives the residual stream")}, runs layers {first} to {end - 1}, {(s == plan.Pipeline - 1 ? "computes the logits" : "sends to the next stage")}.</summary>");
+                using (writer.WriteBlock($"private float[]? Stage{s}(global::Tessera.TokenBatch batch)"))
+                    WriteStageBody(context, writer, s == 0, s == plan.Pipeline - 1, first.ToString(), end.ToString());
+                first = end;
+            }
+        }
+        else
+        {
+            using (writer.WriteBlock("public float[]? RunStage(global::Tessera.TokenBatch batch)"))
+                WriteStageBody(context, writer, context.Plan is null ? null : true, context.Plan is null ? null : true, "FirstLayer", "EndLayer");
+        }
+    }
+
+    /// <param name="first">whether this is the first stage: true, false, or null to decide at run time</param>
+    /// <param name="last">the same for the last stage</param>
+    private static void WriteStageBody(EngineContext context, IndentedTextWriter writer, bool? first, bool? last, string firstLayer, string endLayer)
     {
         var compiled = context.Compiled;
         var root = compiled.Root;
-        writer.WriteLine("/// <inheritdoc/>");
-        using (writer.WriteBlock("public float[] Forward(global::Tessera.TokenBatch batch)"))
+        using (writer.WriteBlock("lock (_gate)"))
         {
-            writer.WriteLine($"global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, {compiled.Vocab});");
-            using (writer.WriteBlock("lock (_gate)"))
+            writer.WriteLine("int rows = batch.Rows;");
+            writer.WriteLine("EnsureWorkspace(rows);");
+            var layers = root.LayersKernel;
+            if (layers is null)
             {
-                writer.WriteLine("int rows = batch.Rows;");
-                writer.WriteLine("EnsureWorkspace(rows);");
-                writer.WriteLine($"var logits = new float[batch.LogitRows.Length * ({compiled.Vocab})];");
-                writer.WriteLine();
-                foreach (var kernel in root.Kernels)
-                    CpuKernelWriter.Write(kernel, root, "_weights", writer);
-                writer.WriteLine();
-                writer.WriteLine("batch.Commit();");
-                writer.WriteLine("return logits;");
+                WriteTokenCheck(compiled, writer);
+                WriteHead(context, root.Kernels, writer);
+                return;
             }
+
+            var input = layers.Anchor.Inputs[0];
+            string width = compiled.Width.ToString();
+            writer.WriteLine("float[] stageInput;");
+            void Embed()
+            {
+                WriteTokenCheck(compiled, writer);
+                foreach (var kernel in root.Prologue) CpuKernelWriter.Write(kernel, root, "_weights", writer);
+                writer.WriteLine($"stageInput = {root.Buffers[input]};");
+            }
+            void Receive()
+            {
+                writer.WriteLine("// The residual stream from the previous stage.");
+                writer.WriteLine($"stageInput = _rank.Previous!.Receive(rows * ({width}));");
+            }
+            if (first == true) Embed();
+            else if (first == false) Receive();
+            else
+            {
+                using (writer.WriteBlock("if (_rank.IsFirstStage)")) Embed();
+                using (writer.WriteBlock("else")) Receive();
+            }
+
+            string name = root.Buffers[layers.Output];
+            writer.WriteLine($"// {name} (T, {layers.Output.Width}) = {layers.Describe()}");
+            writer.WriteLine($"float[] {name} = stageInput, {name}Spare = {root.Buffers.LayerSpare[layers.Output]};");
+            using (writer.WriteBlock($"for (int layer = {firstLayer}; layer < {endLayer}; layer++)"))
+            {
+                writer.WriteLine($"{layers.Anchor.LayersField!.BlockType}(layer, batch, {name}, {name}Spare);");
+                writer.WriteLine($"({name}, {name}Spare) = ({name}Spare, {name});");
+            }
+
+            void Send()
+            {
+                writer.WriteLine("// The residual stream goes on to the next stage.");
+                writer.WriteLine($"_rank.Next!.Send({name}, rows * ({width}));");
+                writer.WriteLine("batch.Commit();");
+                writer.WriteLine("return null;");
+            }
+            if (last == false)
+            {
+                Send();
+                return;
+            }
+            if (last is null)
+            {
+                using (writer.WriteBlock("if (!_rank.IsLastStage)")) Send();
+            }
+            WriteHead(context, root.Epilogue, writer);
         }
+    }
+
+    private static void WriteTokenCheck(CompiledModel compiled, IndentedTextWriter writer) =>
+        writer.WriteLine($"global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, {compiled.Vocab});");
+
+    private static void WriteHead(EngineContext context, IEnumerable<Kernel> kernels, IndentedTextWriter writer)
+    {
+        var root = context.Compiled.Root;
+        writer.WriteLine($"var logits = new float[batch.LogitRows.Length * ({context.Compiled.Vocab})];");
+        foreach (var kernel in kernels) CpuKernelWriter.Write(kernel, root, "_weights", writer);
+        writer.WriteLine("batch.Commit();");
+        writer.WriteLine("return logits;");
     }
 
     private static void WriteBlocks(EngineContext context, IndentedTextWriter writer)
     {
         var block = context.Compiled.Block;
         if (block is null) return;
-        var layers = Model(context).Root.Layers!;
         writer.WriteLine($"/// <summary>One {block.Module.TypeName}: <paramref name=\"input\"/> (T, {block.Graph.Input.Width}) to <paramref name=\"output\"/> (T, {block.Graph.Result.Width}), at layer <paramref name=\"layer\"/>.</summary>");
         using (writer.WriteBlock($"private void {block.Module.TypeName}(int layer, global::Tessera.TokenBatch batch, float[] input, float[] output)"))
         {
-            writer.WriteLine($"var w = _{Camel(layers.Name)}[layer];");
+            writer.WriteLine("var w = _layers[layer - FirstLayer];");
             writer.WriteLine("int rows = batch.Rows;");
             writer.WriteLine();
             foreach (var kernel in block.Kernels)
@@ -175,7 +371,15 @@ internal static class EngineWriter
         }
     }
 
-    private static string Camel(string name) => char.ToLowerInvariant(name[0]) + name.Substring(1);
+    private static void WriteFacts(EngineContext context, IndentedTextWriter writer) => FactsWriter.Write(context, writer);
 
-    private static string Escape(string text) => text.Replace("\"", "\\\"").Replace("{", "{{").Replace("}", "}}");
+    internal static string Escape(string text) => text.Replace("\"", "\\\"").Replace("{", "{{").Replace("}", "}}");
 }
+
+/// <summary>A specialised unit's plan, with its layer split decided at build time.</summary>
+/// <param name="Data">data-parallel degree</param>
+/// <param name="Pipeline">stages</param>
+/// <param name="Tensor">tensor-parallel degree</param>
+/// <param name="MicroBatches">micro-batches per forward</param>
+/// <param name="LayerSplit">layers per stage</param>
+internal sealed record FoldedPlan(int Data, int Pipeline, int Tensor, int MicroBatches, int[] LayerSplit);

@@ -59,9 +59,17 @@ internal sealed class SizeBinding
         }
     }
 
-    /// <summary>Statements at the start of the constructor: bind (generic) or verify (specialised) every config field.</summary>
-    public void WriteBinding(ModelInfo model, IndentedTextWriter writer)
+    /// <summary>
+    /// Statements that bind (generic) or verify (specialised) every config field: into the engine's fields, or into
+    /// locals of the same names (<paramref name="declareLocals"/>, for static code). Specialised locals are the constants.
+    /// </summary>
+    public void WriteBinding(ModelInfo model, IndentedTextWriter writer, bool declareLocals)
     {
+        if (declareLocals && Constants is not null)
+        {
+            writer.WriteLine("_ = config; // a specialised unit's sizes are its constants");
+            return;
+        }
         foreach (var field in InDependencyOrder(model.Config))
         {
             string method = field.Kind switch { ConfigKind.Int => "Int", ConfigKind.Float => "Float", _ => "Bool" };
@@ -72,11 +80,11 @@ internal sealed class SizeBinding
             }
             else if (field.Kind == ConfigKind.Int)
             {
-                writer.WriteLine($"{field.Name} = config.Positive(config.GetInt(\"{field.Keys}\", nameof({field.Name}){fallback}), \"{field.Keys}\", nameof({field.Name}));");
+                writer.WriteLine($"{(declareLocals ? "int " : "")}{field.Name} = config.Positive(config.GetInt(\"{field.Keys}\", nameof({field.Name}){fallback}), \"{field.Keys}\", nameof({field.Name}));");
             }
             else
             {
-                writer.WriteLine($"{field.Name} = config.Get{method}(\"{field.Keys}\", nameof({field.Name}){fallback});");
+                writer.WriteLine($"{(declareLocals ? TypeOf(field.Kind) + " " : "")}{field.Name} = config.Get{method}(\"{field.Keys}\", nameof({field.Name}){fallback});");
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Linq;
 using Tessera.Generator.FrontEnd;
 using Tessera.Generator.Helpers;
 
@@ -27,7 +28,7 @@ internal static class SourceFiles
             writer.WriteLine("/// Dimension letters: T = tokens in the batch (rows), V = vocabulary, widths are named by config fields.");
             writer.WriteLine("/// </summary>");
             writer.WriteLine(EngineWriter.GeneratedCodeAttribute);
-            using (writer.WriteBlock("public sealed class Engine : global::Tessera.ITransformerEngine"))
+            using (writer.WriteBlock("public sealed class Engine : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram"))
                 EngineWriter.WriteMembers(context, writer);
         }
         return End(writer, type.Namespace);
@@ -42,18 +43,54 @@ internal static class SourceFiles
         writer.WriteLine("/// Dimension letters: T = tokens in the batch (rows), V = vocabulary, widths are named by config fields.");
         writer.WriteLine("/// </summary>");
         writer.WriteLine(EngineWriter.GeneratedCodeAttribute);
-        using (writer.WriteBlock($"partial class {unit.Name} : global::Tessera.ITransformerEngine"))
+        using (writer.WriteBlock($"partial class {unit.Name} : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram"))
         {
-            writer.WriteLine("/// <summary>Opens a checkpoint folder whose config matches the one this unit was compiled for.</summary>");
-            using (writer.WriteBlock($"public static {unit.Name} Load(string checkpointDirectory)"))
+            var plan = context.Plan!;
+            if (plan.Data * plan.Pipeline * plan.Tensor == 1)
             {
-                writer.WriteLine("using var checkpoint = global::Tessera.Checkpoints.Checkpoint.Open(checkpointDirectory);");
-                writer.WriteLine($"return new {unit.Name}(checkpoint);");
+                writer.WriteLine("/// <summary>Opens a checkpoint folder whose config matches the one this unit was compiled for.</summary>");
+                using (writer.WriteBlock($"public static {unit.Name} Load(string checkpointDirectory)"))
+                {
+                    writer.WriteLine("using var checkpoint = global::Tessera.Checkpoints.Checkpoint.Open(checkpointDirectory);");
+                    writer.WriteLine($"return new {unit.Name}(checkpoint);");
+                }
+            }
+            else
+            {
+                writer.WriteLine($"/// <summary>The folded plan: {plan.Data * plan.Pipeline * plan.Tensor} CPU devices, rank = data * {plan.Pipeline * plan.Tensor} + stage * {plan.Tensor} + tensor rank.</summary>");
+                writer.WriteLine($"public static global::Tessera.Parallelism.ParallelPlan Plan {{ get; }} = new(Data: {plan.Data}, Pipeline: {plan.Pipeline}, Tensor: {plan.Tensor}, MicroBatches: {plan.MicroBatches}, LayersPerStage: [{string.Join(", ", plan.LayerSplit)}]);");
+                writer.WriteLine();
+                WriteSchedule(plan, writer);
+                writer.WriteLine();
+                writer.WriteLine("/// <summary>Opens a checkpoint folder and starts the plan: one worker per device, each loading only its own shard.</summary>");
+                using (writer.WriteBlock($"public static global::Tessera.Parallelism.ParallelEngine Load(string checkpointDirectory)"))
+                    writer.WriteLine($"return global::Tessera.Parallelism.ParallelEngine.Create(checkpointDirectory, Plan, static (checkpoint, rank) => new {unit.Name}(checkpoint, rank), Facts);");
             }
             writer.WriteLine();
             EngineWriter.WriteMembers(context, writer);
         }
         return End(writer, unit.Namespace);
+    }
+
+    /// <summary>
+    /// The GPipe clock-cycle schedule as data: micro-batch i runs on stage j at clock i + j, so with p stages and m
+    /// micro-batches a stage idles (p - 1) of its (m + p - 1) clocks — the bubble.
+    /// </summary>
+    private static void WriteSchedule(FoldedPlan plan, IndentedTextWriter writer)
+    {
+        int p = plan.Pipeline, m = plan.MicroBatches, clocks = m + p - 1;
+        writer.WriteLine($"/// <summary>");
+        writer.WriteLine($"/// The GPipe schedule, [stage, clock] = micro-batch (-1: idle). {p} stage(s) x {clocks} clocks; bubble {p - 1}/{clocks} of each stage's slots.");
+        writer.WriteLine($"/// </summary>");
+        writer.WriteLine("public static readonly int[,] Schedule =");
+        using (writer.WriteBlock(closing: ";"))
+        {
+            for (int stage = 0; stage < p; stage++)
+            {
+                var row = Enumerable.Range(0, clocks).Select(c => c - stage >= 0 && c - stage < m ? (c - stage).ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(2) : "-1");
+                writer.WriteLine($"{{ {string.Join(", ", row)} }}, // stage {stage}");
+            }
+        }
     }
 
     private static IndentedTextWriter Start(string ns)

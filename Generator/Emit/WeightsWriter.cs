@@ -1,25 +1,36 @@
+using System.Collections.Generic;
 using System.Linq;
 using Tessera.Generator.FrontEnd;
 using Tessera.Generator.Helpers;
 using Tessera.Generator.IR;
+using Tessera.Generator.Passes;
 
 namespace Tessera.Generator.Emit;
 
-/// <summary>Writes a module's weight class (one float[] per tensor, with its shape) and the code that loads it from a checkpoint.</summary>
+/// <summary>
+/// Writes a module's weight class (one float[] per tensor, with its shape) and the code that loads this rank's share
+/// of it: column-parallel weights load their rows, row-parallel ones their columns, everything else whole.
+/// </summary>
 internal static class WeightsWriter
 {
     public static string ClassName(ModuleInfo module) => module.TypeName + "Weights";
 
     public static void WriteClass(ModuleInfo module, IndentedTextWriter writer)
     {
-        writer.WriteLine($"/// <summary>The tensors of one {module.TypeName}, F32, matrices as [out, in].</summary>");
+        writer.WriteLine($"/// <summary>The tensors of one {module.TypeName} on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).</summary>");
         using (writer.WriteBlock($"private sealed class {ClassName(module)}"))
         {
             foreach (var w in module.Weights)
             {
-                writer.WriteLine($"/// <remarks>{Shape(w)}, from \"{w.TensorPrefix}.weight\"{(w.Transposed ? " (stored [in, out], transposed on load)" : "")}.</remarks>");
+                string sharding = w.Sharding switch
+                {
+                    Sharding.ColumnParallel => ", rows split across the tensor group",
+                    Sharding.RowParallel => ", columns split across the tensor group",
+                    _ => "",
+                };
+                writer.WriteLine($"/// <remarks>{Shape(w)}{sharding}, from \"{w.TensorPrefix}.weight\"{(w.Transposed ? " (stored [in, out], transposed on load)" : "")}.</remarks>");
                 writer.WriteLine($"public float[] {w.Name} = null!;");
-                if (w.Bias || w.Kind == ModuleKind.LayerNorm)
+                if (HasBias(w))
                 {
                     writer.WriteLine($"/// <remarks>({(w.Kind == ModuleKind.Linear ? w.Out : w.In)}), from \"{w.TensorPrefix}.bias\".</remarks>");
                     writer.WriteLine($"public float[] {w.Name}Bias = null!;");
@@ -29,32 +40,51 @@ internal static class WeightsWriter
     }
 
     /// <summary>Statements filling <paramref name="target"/> from <c>checkpoint</c>; <paramref name="prefix"/> is a C# string expression.</summary>
-    public static void WriteLoad(ModuleInfo module, string target, string prefix, IndentedTextWriter writer)
+    public static void WriteLoad(ModuleInfo module, CompiledModule compiled, IEnumerable<WeightFieldInfo> weights, string target, string prefix, IndentedTextWriter writer)
     {
-        foreach (var w in module.Weights)
+        foreach (var w in weights)
         {
-            string name = $"{prefix} + \"{w.TensorPrefix}";
-            string load = w.Kind switch
-            {
-                ModuleKind.RmsNorm or ModuleKind.LayerNorm =>
-                    $"checkpoint.LoadVector({name}.weight\", {w.In}, $\"{w.Name}: ({w.In} = {{{w.In}}})\")",
-                _ =>
-                    $"checkpoint.LoadMatrix({name}.weight\", {w.Out}, {w.In}, global::Tessera.WeightLayout.{(w.Transposed ? "InOut" : "OutIn")}, $\"{w.Name}: Out = {w.Out} = {{{w.Out}}}, In = {w.In} = {{{w.In}}}\")",
-            };
+            var node = compiled.Graph.Nodes.FirstOrDefault(n => n.Module?.Name == w.Name);
+            var slice = node is null ? WeightSlice.Whole : compiled.Sharding.SliceOf(node);
+            int groups = node is null ? 1 : compiled.Sharding[node.Output].Groups;
+            string own = Load(w, $"{prefix} + \"{w.TensorPrefix}", slice, groups);
+            string load = own;
             if (w.TiedTo is not null)
             {
-                // Tied weights share one array (Hugging Face's tie_word_embeddings): no second copy in memory.
-                string condition = w.TiedWhen ?? "true";
-                load = w.TiedWhen is null ? $"{target}.{w.TiedTo}" : $"{condition} ? {target}.{w.TiedTo} : {load}";
+                // Tied weights (tie_word_embeddings) reuse the other module's tensor: the same array when this rank
+                // holds it whole, else this module's own slice of that tensor.
+                var tied = module.Weights.First(t => t.Name == w.TiedTo);
+                string sliceOfTied = Load(w, $"{prefix} + \"{tied.TensorPrefix}", slice, groups);
+                string share = slice == WeightSlice.Whole ? $"{target}.{w.TiedTo} ?? {sliceOfTied}" : $"TensorDegree == 1 && {target}.{w.TiedTo} is not null ? {target}.{w.TiedTo} : {sliceOfTied}";
+                load = w.TiedWhen is null ? share : $"{w.TiedWhen} ? ({share}) : {own}";
             }
             writer.WriteLine($"{target}.{w.Name} = {load};");
-            if (w.Bias || w.Kind == ModuleKind.LayerNorm)
+            if (HasBias(w))
             {
                 string length = w.Kind == ModuleKind.Linear ? w.Out! : w.In!;
-                writer.WriteLine($"{target}.{w.Name}Bias = checkpoint.LoadVector({name}.bias\", {length}, $\"{w.Name} bias: ({length} = {{{length}}})\");");
+                string what = $"$\"{w.Name} bias: ({length} = {{{length}}})\"";
+                string bias = slice == WeightSlice.Rows
+                    ? $"checkpoint.LoadVectorShard({prefix} + \"{w.TensorPrefix}.bias\", {length}, {what}, {groups}, TensorRank, TensorDegree)"
+                    : $"checkpoint.LoadVector({prefix} + \"{w.TensorPrefix}.bias\", {length}, {what})";
+                writer.WriteLine($"{target}.{w.Name}Bias = {bias};");
             }
         }
     }
+
+    private static string Load(WeightFieldInfo w, string name, WeightSlice slice, int groups)
+    {
+        if (w.Kind is ModuleKind.RmsNorm or ModuleKind.LayerNorm)
+            return $"checkpoint.LoadVector({name}.weight\", {w.In}, $\"{w.Name}: ({w.In} = {{{w.In}}})\")";
+        string args = $"{name}.weight\", {w.Out}, {w.In}, global::Tessera.WeightLayout.{(w.Transposed ? "InOut" : "OutIn")}, $\"{w.Name}: Out = {w.Out} = {{{w.Out}}}, In = {w.In} = {{{w.In}}}\"";
+        return slice switch
+        {
+            WeightSlice.Rows => $"checkpoint.LoadMatrixRowShard({args}, {groups}, TensorRank, TensorDegree)",
+            WeightSlice.Columns => $"checkpoint.LoadMatrixColumnShard({args}, TensorRank, TensorDegree)",
+            _ => $"checkpoint.LoadMatrix({args})",
+        };
+    }
+
+    private static bool HasBias(WeightFieldInfo w) => w.Bias || w.Kind == ModuleKind.LayerNorm;
 
     private static string Shape(WeightFieldInfo w) => w.Kind switch
     {

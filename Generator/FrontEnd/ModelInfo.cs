@@ -1,4 +1,5 @@
 using Tessera.Generator.Diagnostics;
+using System.Linq;
 using Tessera.Generator.Helpers;
 
 namespace Tessera.Generator.FrontEnd;
@@ -125,8 +126,23 @@ internal sealed record CompileUnitInfo(
     TypeLocationInfo Type, string ModelMetadataName, string? ConfigPath, PlanInfo Plan,
     LocationInfo? ConfigLocation, LocationInfo? ModelLocation, EquatableArray<DiagnosticInfo> Diagnostics);
 
-/// <summary>Parallel plan degrees of a [Compile] unit.</summary>
-internal sealed record PlanInfo(int Data, int Pipeline, int Tensor, int MicroBatches, string? DeviceMemory);
+/// <summary>Parallel plan degrees of a [Compile] unit, with where each was written (for diagnostics).</summary>
+/// <param name="Data">data-parallel replicas</param>
+/// <param name="Pipeline">pipeline stages</param>
+/// <param name="Tensor">tensor-parallel degree</param>
+/// <param name="MicroBatches">micro-batches</param>
+/// <param name="LayersPerStage">a hand-given split ("3,1"), or null</param>
+/// <param name="DeviceMemory">a device memory budget ("80GB"), or null</param>
+/// <param name="Locations">the named arguments' locations</param>
+internal sealed record PlanInfo(int Data, int Pipeline, int Tensor, int MicroBatches, string? LayersPerStage, string? DeviceMemory, EquatableArray<ArgumentLocation> Locations)
+{
+    public bool IsSingleDevice => Data == 1 && Pipeline == 1 && Tensor == 1;
+
+    public LocationInfo? LocationOf(string argument) => Locations.FirstOrDefault(l => l.Name == argument)?.Location;
+}
+
+/// <summary>Where a named attribute argument was written.</summary>
+internal sealed record ArgumentLocation(string Name, LocationInfo? Location);
 
 /// <summary>An AdditionalFiles config.json: its path and text.</summary>
 internal sealed record ConfigFileInfo(string Path, string Text);

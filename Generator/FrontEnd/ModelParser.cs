@@ -64,6 +64,13 @@ internal static class ModelParser
         return new ModelResult(metadataName, model, diagnostics.ToEquatableArray());
     }
 
+    /// <summary>Members of the generated engine that a [Config] field (which becomes a member of the same name) would clash with.</summary>
+    private static readonly HashSet<string> ReservedNames = new()
+    {
+        "TensorDegree", "TensorRank", "FirstLayer", "EndLayer", "Stages", "Shape", "WeightBytes", "WorkspaceBytes",
+        "Forward", "RunStage", "CreateCache", "Facts", "Load", "Schedule", "Plan", "EnsureWorkspace",
+    };
+
     private static List<ConfigFieldInfo> ReadConfigFields(INamedTypeSymbol type, List<DiagnosticInfo> diagnostics)
     {
         var result = new List<ConfigFieldInfo>();
@@ -82,6 +89,11 @@ internal static class ModelParser
             if (kind is null)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, location, field.Name, "a [Config] field must be an int, a float or a bool"));
+                continue;
+            }
+            if (ReservedNames.Contains(field.Name))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, location, field.Name, "this name is taken by the generated engine; rename the field"));
                 continue;
             }
             if (!field.IsStatic)

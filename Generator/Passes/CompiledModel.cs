@@ -7,7 +7,17 @@ using Tessera.Generator.IR;
 namespace Tessera.Generator.Passes;
 
 /// <summary>A module's graph after the passes: its kernels and where their values live.</summary>
-internal sealed record CompiledModule(ModuleInfo Module, IrGraph Graph, IReadOnlyList<Kernel> Kernels, BufferPlan Buffers);
+internal sealed record CompiledModule(ModuleInfo Module, IrGraph Graph, IReadOnlyList<Kernel> Kernels, BufferPlan Buffers, ShardingPlan Sharding)
+{
+    /// <summary>Kernels before the layers loop (the first pipeline stage's prologue: embeddings).</summary>
+    public IEnumerable<Kernel> Prologue => Kernels.TakeWhile(k => k.Kind != KernelKind.Layers);
+
+    /// <summary>The layers loop, if the module has one.</summary>
+    public Kernel? LayersKernel => Kernels.FirstOrDefault(k => k.Kind == KernelKind.Layers);
+
+    /// <summary>Kernels after the layers loop (the last stage's epilogue: final norm and head).</summary>
+    public IEnumerable<Kernel> Epilogue => Kernels.SkipWhile(k => k.Kind != KernelKind.Layers).Skip(1);
+}
 
 /// <summary>
 /// The pass pipeline for one model: graphs, shape inference, constraint checking against the bound sizes (when a
@@ -75,9 +85,20 @@ internal sealed class CompiledModel
 
     private static CompiledModule Plan(IrGraph graph, bool isModel, string prefix, string input, string? result)
     {
-        var kernels = Fusion.Run(graph, isModel);
-        return new CompiledModule(null!, graph, kernels, BufferPlan.Run(graph, kernels, prefix, input, result));
+        var sharding = ShardingPlan.Run(graph, isModel);
+        var kernels = Fusion.Run(graph, isModel, sharding);
+        return new CompiledModule(null!, graph, kernels, BufferPlan.Run(graph, kernels, prefix, input, result), sharding);
     }
+
+    /// <summary>Everything the tensor degree must divide, once per size, with who needs it.</summary>
+    public IReadOnlyList<(SizeExpr Size, string What)> TensorSplits =>
+        Root.Sharding.Divisibility.Concat(Block?.Sharding.Divisibility ?? Enumerable.Empty<(SizeExpr Size, string What)>())
+            .GroupBy(d => d.Size.ToString()).Select(g => (g.First().Size, string.Join(", ", g.Select(d => d.What).Distinct()))).ToList();
+
+    /// <summary>Why tensor parallelism cannot run this model as annotated (a split value read whole mid-graph), or null.</summary>
+    public string? TensorParallelLimitation =>
+        Root.Sharding.GatherBefore.Where(v => v != Root.Graph.Result).Concat(Block?.Sharding.GatherBefore.Where(v => v != Block.Graph.Result) ?? Enumerable.Empty<IrValue>())
+            .Select(v => $"'{v.Name}' is split across the tensor group but read whole").FirstOrDefault();
 
     private static string Format(double? v) => v is null ? "?" : v.Value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
 }

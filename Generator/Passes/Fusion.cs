@@ -12,7 +12,7 @@ namespace Tessera.Generator.Passes;
 /// </summary>
 internal static class Fusion
 {
-    public static List<Kernel> Run(IrGraph graph, bool isModel)
+    public static List<Kernel> Run(IrGraph graph, bool isModel, ShardingPlan sharding)
     {
         var kernels = new List<Kernel>();
         var done = new HashSet<IrNode>();
@@ -22,6 +22,7 @@ internal static class Fusion
             Kernel kernel = node.Kind switch
             {
                 OpKind.Embedding or OpKind.PositionEmbedding => GatherKernel(node),
+                // A head whose logits are all-gathered keeps its epilogue free of row-indexed operands.
                 OpKind.Linear => new Kernel(KernelKind.MatMul, node, Chain(node, graph, allowOperands: !(isModel && ReachesResult(node, graph)))),
                 OpKind.RmsNorm or OpKind.LayerNorm => new Kernel(KernelKind.Norm, node, []),
                 OpKind.Rope => new Kernel(KernelKind.Rope, node, []) { InPlace = node.Inputs[0].Consumers.Count == 1 && node.Inputs[0] != graph.Input },

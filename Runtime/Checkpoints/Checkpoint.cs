@@ -114,6 +114,37 @@ public sealed class Checkpoint : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// This rank's rows of a column-parallel matrix: the output features split in <paramref name="degree"/> parts, each
+    /// of <paramref name="groups"/> equal blocks split on its own (GPT-2's fused q | k | v), concatenated as [out/degree, in].
+    /// </summary>
+    public float[] LoadMatrixRowShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int groups, int rank, int degree)
+    {
+        if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what);
+        int block = outFeatures / groups, part = block / degree;
+        var result = new float[(long)part * groups * inFeatures];
+        for (int g = 0; g < groups; g++)
+            LoadMatrix(name, outFeatures, inFeatures, layout, what, outStart: g * block + rank * part, outCount: part)
+                .CopyTo(result, (long)g * part * inFeatures);
+        return result;
+    }
+
+    /// <summary>This rank's columns of a row-parallel matrix: [out, in/degree].</summary>
+    public float[] LoadMatrixColumnShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int rank, int degree) =>
+        degree == 1 ? LoadMatrix(name, outFeatures, inFeatures, layout, what)
+        : LoadMatrix(name, outFeatures, inFeatures, layout, what, inStart: rank * (inFeatures / degree), inCount: inFeatures / degree);
+
+    /// <summary>This rank's part of a column-parallel bias, split like <see cref="LoadMatrixRowShard"/>.</summary>
+    public float[] LoadVectorShard(string name, int length, string what, int groups, int rank, int degree)
+    {
+        if (degree == 1) return LoadVector(name, length, what);
+        int block = length / groups, part = block / degree;
+        var result = new float[part * groups];
+        for (int g = 0; g < groups; g++)
+            LoadVector(name, length, what, start: g * block + rank * part, count: part).CopyTo(result, g * part);
+        return result;
+    }
+
     /// <summary>Loads a 1-D tensor of <paramref name="length"/> elements (or the slice [start, start + count)).</summary>
     public float[] LoadVector(string name, int length, string what, int start = 0, int count = -1)
     {

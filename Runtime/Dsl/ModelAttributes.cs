@@ -106,5 +106,10 @@ public sealed class CompileAttribute(Type model) : Attribute
     public int Pipeline { get; set; } = 1;
     public int Tensor { get; set; } = 1;
     public int MicroBatches { get; set; } = 1;
+
+    /// <summary>Layers per pipeline stage given by hand, e.g. "3,1" (one entry per stage, every layer once); by default the cost model balances them.</summary>
+    public string? LayersPerStage { get; set; }
+
+    /// <summary>Each device's memory ("80GB", "512MiB"): the plan's weights plus one full-context KV cache per device must fit.</summary>
     public string? DeviceMemory { get; set; }
 }

@@ -20,11 +20,15 @@ internal static class CpuKernelWriter
     public static void Write(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
     {
         var plan = module.Buffers;
+        var sharding = module.Sharding;
         var node = kernel.Anchor;
         string Buf(IrValue v) => plan[v];
         string W(string suffix = "") => $"{weights}.{node.Module!.Name}{suffix}";
+        SizeExpr Local(IrValue v) => sharding.LocalWidth(v);
+        // Head counts of an op on a split value are this rank's heads.
+        SizeExpr Heads(int argument) => sharding[node.Inputs[0]].IsSplit ? ShardingPlan.Local(node.Arguments[argument]) : node.Arguments[argument];
 
-        writer.WriteLine($"// {kernel.Output.Name} (T, {kernel.Output.Width}) = {kernel.Describe()}{FusedNote(kernel)}");
+        writer.WriteLine($"// {kernel.Output.Name} (T, {Local(kernel.Output)}) = {kernel.Describe()}{FusedNote(kernel, sharding)}");
         switch (kernel.Kind)
         {
             case KernelKind.Gather:
@@ -59,21 +63,21 @@ internal static class CpuKernelWriter
                     var width = node.Inputs[0].Width;
                     var heads = node.Arguments[0];
                     if (!kernel.InPlace)
-                        writer.WriteLine($"global::System.Array.Copy({Buf(node.Inputs[0])}, {Buf(node.Output)}, rows * ({width}));");
-                    writer.WriteLine($"{Kernels}.Rope({Buf(node.Output)}, rows, {heads}, {SizeExpr.Divide(width, heads)}, batch.Positions, {node.Arguments[1]});");
+                        writer.WriteLine($"global::System.Array.Copy({Buf(node.Inputs[0])}, {Buf(node.Output)}, rows * ({Local(node.Inputs[0])}));");
+                    writer.WriteLine($"{Kernels}.Rope({Buf(node.Output)}, rows, {Heads(0)}, {SizeExpr.Divide(width, heads)}, batch.Positions, {node.Arguments[1]});");
                     break;
                 }
 
             case KernelKind.Attention:
                 {
                     var heads = node.Arguments[0];
-                    writer.WriteLine($"{Kernels}.Attention({Buf(node.Inputs[0])}, {Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, {Buf(node.Output)}, batch, layer, {heads}, {node.Arguments[1]}, {SizeExpr.Divide(node.Inputs[0].Width, heads)});");
+                    writer.WriteLine($"{Kernels}.Attention({Buf(node.Inputs[0])}, {Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, {Buf(node.Output)}, batch, layer, {Heads(0)}, {Heads(1)}, {SizeExpr.Divide(node.Inputs[0].Width, heads)});");
                     break;
                 }
 
             case KernelKind.Chunk:
                 {
-                    var width = node.Inputs[0].Width;
+                    var width = Local(node.Inputs[0]);
                     var count = node.Arguments[1];
                     var part = SizeExpr.Divide(width, count);
                     writer.WriteLine($"{Kernels}.CopyColumns({Buf(node.Inputs[0])}, rows, {width}, {node.Arguments[0]} * ({part}), {part}, {Buf(node.Output)});");
@@ -81,38 +85,38 @@ internal static class CpuKernelWriter
                 }
 
             case KernelKind.Elementwise:
-                WriteElementwise(kernel, plan, writer);
+                WriteElementwise(kernel, plan, sharding, writer);
                 break;
 
             case KernelKind.Layers:
-                {
-                    string name = Buf(kernel.Output);
-                    string spare = name + "Spare";
-                    writer.WriteLine($"float[] {name} = {Buf(node.Inputs[0])}, {spare} = {plan.LayerSpare[kernel.Output]};");
-                    using (writer.WriteBlock($"for (int layer = 0; layer < {node.LayersField.Count}; layer++)"))
-                    {
-                        writer.WriteLine($"{node.LayersField!.BlockType}(layer, batch, {name}, {spare});");
-                        writer.WriteLine($"({name}, {spare}) = ({spare}, {name});");
-                    }
-                    break;
-                }
+                throw new System.InvalidOperationException("The layers loop is stage glue, written by EngineWriter.");
         }
     }
 
     private static string IdsOf(IrNode gather) => gather.Kind == OpKind.PositionEmbedding ? "Positions" : "Tokens";
 
-    private static string FusedNote(Kernel kernel) =>
-        kernel.Fused.Count == 0 || kernel.Kind == KernelKind.Gather ? ""
-        : kernel.Kind == KernelKind.MatMul ? $"  [epilogue: {string.Join(", ", kernel.Fused.Select(n => n.Kind))}]"
-        : $"  [fused: {string.Join(", ", kernel.Nodes.Select(n => n.Kind))}]";
+    private static string FusedNote(Kernel kernel, ShardingPlan sharding)
+    {
+        var notes = new List<string>();
+        if (kernel.Kind == KernelKind.MatMul && sharding.SliceOf(kernel.Anchor) == WeightSlice.Rows) notes.Add("column-parallel");
+        if (kernel.Kind == KernelKind.MatMul && sharding.SliceOf(kernel.Anchor) == WeightSlice.Columns) notes.Add("row-parallel, all-reduce");
+        if (kernel.Fused.Count > 0 && kernel.Kind == KernelKind.MatMul) notes.Add($"epilogue: {string.Join(", ", kernel.Fused.Select(n => n.Kind))}");
+        if (kernel.Fused.Count > 0 && kernel.Kind == KernelKind.Elementwise) notes.Add($"fused: {string.Join(", ", kernel.Nodes.Select(n => n.Kind))}");
+        return notes.Count == 0 ? "" : $"  [{string.Join("; ", notes)}]";
+    }
 
     private static void WriteMatMul(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
     {
         var plan = module.Buffers;
+        var sharding = module.Sharding;
         var node = kernel.Anchor;
         var linear = node.Module!;
+        var slice = sharding.SliceOf(node);
         string input = plan[node.Inputs[0]];
         string rows = "rows";
+        SizeExpr inFeatures = slice == WeightSlice.Columns ? ShardingPlan.Local(SizeExpr.Parse(linear.In!)) : SizeExpr.Parse(linear.In!);
+        SizeExpr outFeatures = slice == WeightSlice.Rows ? ShardingPlan.Local(SizeExpr.Parse(linear.Out!)) : SizeExpr.Parse(linear.Out!);
+        string output = plan[kernel.Output];
         if (kernel.IsHead)
         {
             // Only the rows the caller wants logits for go through the head (the last token of each sequence when
@@ -121,13 +125,22 @@ internal static class CpuKernelWriter
             writer.WriteLine($"int logitRows = batch.LogitRows.Length;");
             writer.WriteLine($"float[] headInput = batch.AllLogitRows ? {input} : {Kernels}.GatherRows({input}, {linear.In}, batch.LogitRows, _headRows);");
             input = "headInput";
+            if (sharding[kernel.Output].IsSplit)
+            {
+                // A vocab-sharded head computes this rank's columns of the logits; an all-gather assembles them.
+                output = "headOutput";
+                writer.WriteLine($"float[] headOutput = TensorDegree == 1 ? logits : _localLogits;");
+            }
         }
 
-        string call = $"{Kernels}.MatMul({input}, {rows}, {linear.In}, {weights}.{linear.Name}, {linear.Out}, {plan[kernel.Output]}";
+        string method = slice == WeightSlice.Columns ? "RowParallelMatMul" : "MatMul";
+        string group = slice == WeightSlice.Columns ? ", _rank.Tensor" : "";
+        string call = $"{Kernels}.{method}({input}, {rows}, {inFeatures}, {weights}.{linear.Name}, {outFeatures}, {output}{group}";
         bool hasEpilogue = linear.Bias || kernel.Fused.Count > 0;
         if (!hasEpilogue)
         {
             writer.WriteLine(call + ");");
+            WriteHeadGather(kernel, sharding, outFeatures, writer);
             return;
         }
 
@@ -149,16 +162,23 @@ internal static class CpuKernelWriter
                 {
                     string local = "in_" + operand.Name;
                     operands[operand] = local;
-                    writer.WriteLine($"var {local} = new global::System.ReadOnlySpan<float>({plan[operand]}, row * ({operand.Width}) + column, segment.Length);");
+                    writer.WriteLine($"var {local} = new global::System.ReadOnlySpan<float>({plan[operand]}, row * ({sharding.LocalWidth(operand)}) + column, segment.Length);");
                 }
                 value = Apply(step, current, value, operands);
                 current = step.Output;
             }
             writer.WriteLine($"for (int i = 0; i < segment.Length; i++) segment[i] = {value};");
         }
+        WriteHeadGather(kernel, sharding, outFeatures, writer);
     }
 
-    private static void WriteElementwise(Kernel kernel, BufferPlan plan, IndentedTextWriter writer)
+    private static void WriteHeadGather(Kernel kernel, ShardingPlan sharding, SizeExpr localVocab, IndentedTextWriter writer)
+    {
+        if (kernel.IsHead && sharding[kernel.Output].IsSplit)
+            writer.WriteLine($"if (TensorDegree > 1) _rank.Tensor.AllGatherColumns(_localLogits, logitRows, {localVocab}, logits);");
+    }
+
+    private static void WriteElementwise(Kernel kernel, BufferPlan plan, ShardingPlan sharding, IndentedTextWriter writer)
     {
         var first = kernel.Anchor;
         var operands = new Dictionary<IrValue, string>();
@@ -188,7 +208,7 @@ internal static class CpuKernelWriter
             current = step.Output;
         }
 
-        string count = $"rows * ({kernel.Output.Width})";
+        string count = $"rows * ({sharding.LocalWidth(kernel.Output)})";
         foreach (var pair in operands)
             writer.WriteLine($"var {pair.Value} = new global::System.ReadOnlySpan<float>({plan[pair.Key]}, 0, {count});");
         writer.WriteLine($"var out_{kernel.Output.Name} = new global::System.Span<float>({plan[kernel.Output]}, 0, {count});");

@@ -52,10 +52,10 @@ public sealed class GeneratedEngineSnapshotTests
     {
         string llama = Zoo.Value.Source("Tessera.Models.Llama.Engine.g.cs");
         string gpt2 = Zoo.Value.Source("Tessera.Models.Gpt2.Engine.g.cs");
-        Assert.Contains("[epilogue: Silu]", llama);        // Silu(Gate(h))
-        Assert.Contains("[epilogue: Mul]", llama);         // ... * Up(h)
-        Assert.Contains("[epilogue: Add]", llama);         // residual adds
-        Assert.Contains("[epilogue: Gelu]", gpt2);         // Gelu(Fc(h)) with its bias
+        Assert.Contains("epilogue: Silu]", llama);         // Silu(Gate(h))
+        Assert.Contains("epilogue: Mul]", llama);          // ... * Up(h)
+        Assert.Contains("epilogue: Add]", llama);          // residual adds
+        Assert.Contains("epilogue: Gelu]", gpt2);          // Gelu(Fc(h)) with its bias
         Assert.Contains("accumulate: true", gpt2);         // wte + wpe in one kernel
         Assert.DoesNotContain("for (int i = 0; i < out_", llama); // no separate element-wise pass is left
     }

@@ -21,7 +21,7 @@ partial class Gpt2
     /// Dimension letters: T = tokens in the batch (rows), V = vocabulary, widths are named by config fields.
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Tessera.Generator", "<ASSEMBLY_VERSION>")]
-    public sealed class Engine : global::Tessera.ITransformerEngine
+    public sealed class Engine : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram
     {
         // Sizes, bound from config.json when the engine loads.
         private readonly int Dim; // "n_embd" | "hidden_size"
@@ -32,7 +32,14 @@ partial class Gpt2
         private readonly int ContextLength; // "n_positions" | "max_position_embeddings"
         private readonly float Eps; // "layer_norm_epsilon", default 0.00001
 
-        /// <summary>The tensors of one Gpt2, F32, matrices as [out, in].</summary>
+        // Where this rank sits in its plan: its tensor shard and its block of layers.
+        private readonly global::Tessera.Parallelism.RankContext _rank;
+        private readonly int TensorDegree;
+        private readonly int TensorRank;
+        private readonly int FirstLayer;
+        private readonly int EndLayer;
+
+        /// <summary>The tensors of one Gpt2 on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).</summary>
         private sealed class Gpt2Weights
         {
             /// <remarks>(Vocab, Dim), from "wte.weight".</remarks>
@@ -43,22 +50,22 @@ partial class Gpt2
             public float[] Norm = null!;
             /// <remarks>(Dim), from "ln_f.bias".</remarks>
             public float[] NormBias = null!;
-            /// <remarks>(Vocab, Dim), from "lm_head.weight".</remarks>
+            /// <remarks>(Vocab, Dim), rows split across the tensor group, from "lm_head.weight".</remarks>
             public float[] Head = null!;
         }
 
-        /// <summary>The tensors of one Block, F32, matrices as [out, in].</summary>
+        /// <summary>The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).</summary>
         private sealed class BlockWeights
         {
             /// <remarks>(Dim), from "ln_1.weight".</remarks>
             public float[] AttnNorm = null!;
             /// <remarks>(Dim), from "ln_1.bias".</remarks>
             public float[] AttnNormBias = null!;
-            /// <remarks>(3 * Dim, Dim), from "attn.c_attn.weight" (stored [in, out], transposed on load).</remarks>
+            /// <remarks>(3 * Dim, Dim), rows split across the tensor group, from "attn.c_attn.weight" (stored [in, out], transposed on load).</remarks>
             public float[] Qkv = null!;
             /// <remarks>(3 * Dim), from "attn.c_attn.bias".</remarks>
             public float[] QkvBias = null!;
-            /// <remarks>(Dim, Dim), from "attn.c_proj.weight" (stored [in, out], transposed on load).</remarks>
+            /// <remarks>(Dim, Dim), columns split across the tensor group, from "attn.c_proj.weight" (stored [in, out], transposed on load).</remarks>
             public float[] Proj = null!;
             /// <remarks>(Dim), from "attn.c_proj.bias".</remarks>
             public float[] ProjBias = null!;
@@ -66,17 +73,18 @@ partial class Gpt2
             public float[] MlpNorm = null!;
             /// <remarks>(Dim), from "ln_2.bias".</remarks>
             public float[] MlpNormBias = null!;
-            /// <remarks>(Inner, Dim), from "mlp.c_fc.weight" (stored [in, out], transposed on load).</remarks>
+            /// <remarks>(Inner, Dim), rows split across the tensor group, from "mlp.c_fc.weight" (stored [in, out], transposed on load).</remarks>
             public float[] Fc = null!;
             /// <remarks>(Inner), from "mlp.c_fc.bias".</remarks>
             public float[] FcBias = null!;
-            /// <remarks>(Dim, Inner), from "mlp.c_proj.weight" (stored [in, out], transposed on load).</remarks>
+            /// <remarks>(Dim, Inner), columns split across the tensor group, from "mlp.c_proj.weight" (stored [in, out], transposed on load).</remarks>
             public float[] Down = null!;
             /// <remarks>(Dim), from "mlp.c_proj.bias".</remarks>
             public float[] DownBias = null!;
         }
 
         private readonly Gpt2Weights _weights = new();
+        /// <summary>This stage's layers: index layer - FirstLayer.</summary>
         private readonly BlockWeights[] _layers;
         private readonly long _weightBytes;
 
@@ -92,6 +100,7 @@ partial class Gpt2
         private float[] _block2 = []; // k, mlpNorm
         private float[] _block3 = []; // v, gelu
         private float[] _headRows = [];
+        private float[] _localLogits = [];
 
         private void EnsureWorkspace(int rows)
         {
@@ -99,16 +108,20 @@ partial class Gpt2
             _model0 = new float[rows * (Dim)];
             _model1 = new float[rows * (Dim)];
             _model2 = new float[rows * (Dim)];
-            _block0 = new float[rows * (Dim)];
-            _block1 = new float[rows * global::System.Math.Max(3 * Dim, (Dim))];
-            _block2 = new float[rows * (Dim)];
-            _block3 = new float[rows * global::System.Math.Max(Dim, (Inner))];
+            _block0 = new float[rows * global::System.Math.Max(Dim, (Dim / TensorDegree))];
+            _block1 = new float[rows * global::System.Math.Max(3 * Dim / TensorDegree, (Dim / TensorDegree))];
+            _block2 = new float[rows * global::System.Math.Max(Dim / TensorDegree, (Dim))];
+            _block3 = new float[rows * global::System.Math.Max(Dim / TensorDegree, (Inner / TensorDegree))];
             _headRows = new float[rows * (Dim)];
+            _localLogits = TensorDegree == 1 ? [] : new float[rows * (Vocab / TensorDegree)];
             _workspaceRows = rows;
         }
 
-        /// <summary>Loads the weights of a Gpt2 checkpoint, checking every tensor's name, shape and dtype.</summary>
-        public Engine(global::Tessera.Checkpoints.Checkpoint checkpoint)
+        /// <summary>Loads a whole Gpt2 checkpoint onto one device.</summary>
+        public Engine(global::Tessera.Checkpoints.Checkpoint checkpoint) : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }
+
+        /// <summary>Loads this rank's share of a Gpt2 checkpoint, checking every tensor's name, shape and dtype.</summary>
+        public Engine(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)
         {
             var config = checkpoint.Config;
             Dim = config.Positive(config.GetInt("n_embd|hidden_size", nameof(Dim)), "n_embd|hidden_size", nameof(Dim));
@@ -123,26 +136,39 @@ partial class Gpt2
             if (!((Dim) % (Heads) == 0))
                 throw new global::Tessera.Checkpoints.CheckpointException($"{config.Path}: the sizes do not fit Gpt2: Attention expects a width divisible by Heads = {Heads} but is given Dim = {Dim}.");
 
-            _weights.TokenEmbed = checkpoint.LoadMatrix("" + "wte.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"TokenEmbed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
-            _weights.PositionEmbed = checkpoint.LoadMatrix("" + "wpe.weight", ContextLength, Dim, global::Tessera.WeightLayout.OutIn, $"PositionEmbed: Out = ContextLength = {ContextLength}, In = Dim = {Dim}");
-            _weights.Norm = checkpoint.LoadVector("" + "ln_f.weight", Dim, $"Norm: (Dim = {Dim})");
-            _weights.NormBias = checkpoint.LoadVector("" + "ln_f.bias", Dim, $"Norm bias: (Dim = {Dim})");
-            _weights.Head = _weights.TokenEmbed;
-            _layers = new BlockWeights[LayerCount];
-            for (int i = 0; i < LayerCount; i++)
+            _rank = rank;
+            TensorDegree = rank.TensorDegree;
+            TensorRank = rank.TensorRank;
+            FirstLayer = rank.FirstLayer;
+            EndLayer = rank.EndLayer < 0 ? LayerCount : rank.EndLayer;
+
+            // The first stage embeds; the last one holds the final norm and the head.
+            if (rank.IsFirstStage)
             {
-                var w = _layers[i] = new BlockWeights();
+                _weights.TokenEmbed = checkpoint.LoadMatrix("" + "wte.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"TokenEmbed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
+                _weights.PositionEmbed = checkpoint.LoadMatrix("" + "wpe.weight", ContextLength, Dim, global::Tessera.WeightLayout.OutIn, $"PositionEmbed: Out = ContextLength = {ContextLength}, In = Dim = {Dim}");
+            }
+            if (rank.IsLastStage)
+            {
+                _weights.Norm = checkpoint.LoadVector("" + "ln_f.weight", Dim, $"Norm: (Dim = {Dim})");
+                _weights.NormBias = checkpoint.LoadVector("" + "ln_f.bias", Dim, $"Norm bias: (Dim = {Dim})");
+                _weights.Head = TensorDegree == 1 && _weights.TokenEmbed is not null ? _weights.TokenEmbed : checkpoint.LoadMatrixRowShard("" + "wte.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
+            }
+            _layers = new BlockWeights[EndLayer - FirstLayer];
+            for (int i = FirstLayer; i < EndLayer; i++)
+            {
+                var w = _layers[i - FirstLayer] = new BlockWeights();
                 w.AttnNorm = checkpoint.LoadVector($"h.{i}." + "ln_1.weight", Dim, $"AttnNorm: (Dim = {Dim})");
                 w.AttnNormBias = checkpoint.LoadVector($"h.{i}." + "ln_1.bias", Dim, $"AttnNorm bias: (Dim = {Dim})");
-                w.Qkv = checkpoint.LoadMatrix($"h.{i}." + "attn.c_attn.weight", 3 * Dim, Dim, global::Tessera.WeightLayout.InOut, $"Qkv: Out = 3 * Dim = {3 * Dim}, In = Dim = {Dim}");
-                w.QkvBias = checkpoint.LoadVector($"h.{i}." + "attn.c_attn.bias", 3 * Dim, $"Qkv bias: (3 * Dim = {3 * Dim})");
-                w.Proj = checkpoint.LoadMatrix($"h.{i}." + "attn.c_proj.weight", Dim, Dim, global::Tessera.WeightLayout.InOut, $"Proj: Out = Dim = {Dim}, In = Dim = {Dim}");
+                w.Qkv = checkpoint.LoadMatrixRowShard($"h.{i}." + "attn.c_attn.weight", 3 * Dim, Dim, global::Tessera.WeightLayout.InOut, $"Qkv: Out = 3 * Dim = {3 * Dim}, In = Dim = {Dim}", 3, TensorRank, TensorDegree);
+                w.QkvBias = checkpoint.LoadVectorShard($"h.{i}." + "attn.c_attn.bias", 3 * Dim, $"Qkv bias: (3 * Dim = {3 * Dim})", 3, TensorRank, TensorDegree);
+                w.Proj = checkpoint.LoadMatrixColumnShard($"h.{i}." + "attn.c_proj.weight", Dim, Dim, global::Tessera.WeightLayout.InOut, $"Proj: Out = Dim = {Dim}, In = Dim = {Dim}", TensorRank, TensorDegree);
                 w.ProjBias = checkpoint.LoadVector($"h.{i}." + "attn.c_proj.bias", Dim, $"Proj bias: (Dim = {Dim})");
                 w.MlpNorm = checkpoint.LoadVector($"h.{i}." + "ln_2.weight", Dim, $"MlpNorm: (Dim = {Dim})");
                 w.MlpNormBias = checkpoint.LoadVector($"h.{i}." + "ln_2.bias", Dim, $"MlpNorm bias: (Dim = {Dim})");
-                w.Fc = checkpoint.LoadMatrix($"h.{i}." + "mlp.c_fc.weight", Inner, Dim, global::Tessera.WeightLayout.InOut, $"Fc: Out = Inner = {Inner}, In = Dim = {Dim}");
-                w.FcBias = checkpoint.LoadVector($"h.{i}." + "mlp.c_fc.bias", Inner, $"Fc bias: (Inner = {Inner})");
-                w.Down = checkpoint.LoadMatrix($"h.{i}." + "mlp.c_proj.weight", Dim, Inner, global::Tessera.WeightLayout.InOut, $"Down: Out = Dim = {Dim}, In = Inner = {Inner}");
+                w.Fc = checkpoint.LoadMatrixRowShard($"h.{i}." + "mlp.c_fc.weight", Inner, Dim, global::Tessera.WeightLayout.InOut, $"Fc: Out = Inner = {Inner}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
+                w.FcBias = checkpoint.LoadVectorShard($"h.{i}." + "mlp.c_fc.bias", Inner, $"Fc bias: (Inner = {Inner})", 1, TensorRank, TensorDegree);
+                w.Down = checkpoint.LoadMatrixColumnShard($"h.{i}." + "mlp.c_proj.weight", Dim, Inner, global::Tessera.WeightLayout.InOut, $"Down: Out = Dim = {Dim}, In = Inner = {Inner}", TensorRank, TensorDegree);
                 w.DownBias = checkpoint.LoadVector($"h.{i}." + "mlp.c_proj.bias", Dim, $"Down bias: (Dim = {Dim})");
             }
             _weightBytes = checkpoint.BytesLoaded;
@@ -155,35 +181,62 @@ partial class Gpt2
         public long WeightBytes => _weightBytes;
 
         /// <inheritdoc/>
-        public global::Tessera.KvCache CreateCache() => new(LayerCount, ContextLength, Dim);
+        public long WorkspaceBytes => 4L * (_model0.Length + _model1.Length + _model2.Length + _block0.Length + _block1.Length + _block2.Length + _block3.Length + _headRows.Length + _localLogits.Length);
 
         /// <inheritdoc/>
-        public float[] Forward(global::Tessera.TokenBatch batch)
+        global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;
+
+        /// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads.</summary>
+        public global::Tessera.KvCache CreateCache() => new(EndLayer - FirstLayer, ContextLength, Dim / TensorDegree, FirstLayer);
+
+        /// <summary>The whole forward on one device (a plan of one rank).</summary>
+        public float[] Forward(global::Tessera.TokenBatch batch) =>
+            _rank.Stages == 1 && TensorDegree == 1 ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
+
+        /// <inheritdoc/>
+        public float[]? RunStage(global::Tessera.TokenBatch batch)
         {
-            global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
             lock (_gate)
             {
                 int rows = batch.Rows;
                 EnsureWorkspace(rows);
-                var logits = new float[batch.LogitRows.Length * (Vocab)];
-
-                // x (T, Dim) = TokenEmbed(tokens) + PositionEmbed(tokens)
-                global::Tessera.Cpu.CpuKernels.Gather(_weights.TokenEmbed, Dim, batch.Tokens, _model0);
-                global::Tessera.Cpu.CpuKernels.Gather(_weights.PositionEmbed, Dim, batch.Positions, _model0, accumulate: true);
+                float[] stageInput;
+                if (_rank.IsFirstStage)
+                {
+                    global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
+                    // x (T, Dim) = TokenEmbed(tokens) + PositionEmbed(tokens)
+                    global::Tessera.Cpu.CpuKernels.Gather(_weights.TokenEmbed, Dim, batch.Tokens, _model0);
+                    global::Tessera.Cpu.CpuKernels.Gather(_weights.PositionEmbed, Dim, batch.Positions, _model0, accumulate: true);
+                    stageInput = _model0;
+                }
+                else
+                {
+                    // The residual stream from the previous stage.
+                    stageInput = _rank.Previous!.Receive(rows * (Dim));
+                }
                 // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
-                float[] x2 = _model0, x2Spare = _model1;
-                for (int layer = 0; layer < LayerCount; layer++)
+                float[] x2 = stageInput, x2Spare = _model1;
+                for (int layer = FirstLayer; layer < EndLayer; layer++)
                 {
                     Block(layer, batch, x2, x2Spare);
                     (x2, x2Spare) = (x2Spare, x2);
                 }
+                if (!_rank.IsLastStage)
+                {
+                    // The residual stream goes on to the next stage.
+                    _rank.Next!.Send(x2, rows * (Dim));
+                    batch.Commit();
+                    return null;
+                }
+                var logits = new float[batch.LogitRows.Length * (Vocab)];
                 // norm (T, Dim) = Norm(x)
                 global::Tessera.Cpu.CpuKernels.LayerNorm(x2, _weights.Norm, _weights.NormBias, _model2, rows, Dim, Eps);
-                // result (T, Vocab) = Head(Norm(x))
+                // result (T, Vocab / TensorDegree) = Head(Norm(x))  [column-parallel]
                 int logitRows = batch.LogitRows.Length;
                 float[] headInput = batch.AllLogitRows ? _model2 : global::Tessera.Cpu.CpuKernels.GatherRows(_model2, Dim, batch.LogitRows, _headRows);
-                global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, Vocab, logits);
-
+                float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
+                global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, Vocab / TensorDegree, headOutput);
+                if (TensorDegree > 1) _rank.Tensor.AllGatherColumns(_localLogits, logitRows, Vocab / TensorDegree, logits);
                 batch.Commit();
                 return logits;
             }
@@ -192,27 +245,27 @@ partial class Gpt2
         /// <summary>One Block: <paramref name="input"/> (T, Dim) to <paramref name="output"/> (T, Dim), at layer <paramref name="layer"/>.</summary>
         private void Block(int layer, global::Tessera.TokenBatch batch, float[] input, float[] output)
         {
-            var w = _layers[layer];
+            var w = _layers[layer - FirstLayer];
             int rows = batch.Rows;
 
             // attnNorm (T, Dim) = AttnNorm(x)
             global::Tessera.Cpu.CpuKernels.LayerNorm(input, w.AttnNorm, w.AttnNormBias, _block0, rows, Dim, Eps);
-            // qkv (T, 3 * Dim) = Qkv(AttnNorm(x))
-            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Qkv, 3 * Dim, _block1, (segment, row, column) =>
+            // qkv (T, 3 * Dim / TensorDegree) = Qkv(AttnNorm(x))  [column-parallel]
+            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Qkv, 3 * Dim / TensorDegree, _block1, (segment, row, column) =>
             {
                 var bias = new global::System.ReadOnlySpan<float>(w.QkvBias, column, segment.Length);
                 for (int i = 0; i < segment.Length; i++) segment[i] = segment[i] + bias[i];
             });
-            // q (T, Dim) = Chunk(qkv, 0, 3)
-            global::Tessera.Cpu.CpuKernels.CopyColumns(_block1, rows, 3 * Dim, 0 * (Dim), Dim, _block0);
-            // k (T, Dim) = Chunk(qkv, 1, 3)
-            global::Tessera.Cpu.CpuKernels.CopyColumns(_block1, rows, 3 * Dim, 1 * (Dim), Dim, _block2);
-            // v (T, Dim) = Chunk(qkv, 2, 3)
-            global::Tessera.Cpu.CpuKernels.CopyColumns(_block1, rows, 3 * Dim, 2 * (Dim), Dim, _block3);
-            // attention (T, Dim) = Attention(q, k, v, cache, Heads, Heads)
-            global::Tessera.Cpu.CpuKernels.Attention(_block0, _block2, _block3, _block1, batch, layer, Heads, Heads, Dim / Heads);
-            // x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads))  [epilogue: Add]
-            global::Tessera.Cpu.CpuKernels.MatMul(_block1, rows, Dim, w.Proj, Dim, _block0, (segment, row, column) =>
+            // q (T, Dim / TensorDegree) = Chunk(qkv, 0, 3)
+            global::Tessera.Cpu.CpuKernels.CopyColumns(_block1, rows, 3 * Dim / TensorDegree, 0 * (3 * Dim / TensorDegree / 3), 3 * Dim / TensorDegree / 3, _block0);
+            // k (T, Dim / TensorDegree) = Chunk(qkv, 1, 3)
+            global::Tessera.Cpu.CpuKernels.CopyColumns(_block1, rows, 3 * Dim / TensorDegree, 1 * (3 * Dim / TensorDegree / 3), 3 * Dim / TensorDegree / 3, _block2);
+            // v (T, Dim / TensorDegree) = Chunk(qkv, 2, 3)
+            global::Tessera.Cpu.CpuKernels.CopyColumns(_block1, rows, 3 * Dim / TensorDegree, 2 * (3 * Dim / TensorDegree / 3), 3 * Dim / TensorDegree / 3, _block3);
+            // attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads)
+            global::Tessera.Cpu.CpuKernels.Attention(_block0, _block2, _block3, _block1, batch, layer, Heads / TensorDegree, Heads / TensorDegree, Dim / Heads);
+            // x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads))  [row-parallel, all-reduce; epilogue: Add]
+            global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block1, rows, Dim / TensorDegree, w.Proj, Dim, _block0, _rank.Tensor, (segment, row, column) =>
             {
                 var bias = new global::System.ReadOnlySpan<float>(w.ProjBias, column, segment.Length);
                 var in_x = new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length);
@@ -220,19 +273,44 @@ partial class Gpt2
             });
             // mlpNorm (T, Dim) = MlpNorm(x)
             global::Tessera.Cpu.CpuKernels.LayerNorm(_block0, w.MlpNorm, w.MlpNormBias, _block2, rows, Dim, Eps);
-            // gelu (T, Inner) = Gelu(Fc(MlpNorm(x)))  [epilogue: Gelu]
-            global::Tessera.Cpu.CpuKernels.MatMul(_block2, rows, Dim, w.Fc, Inner, _block3, (segment, row, column) =>
+            // gelu (T, Inner / TensorDegree) = Gelu(Fc(MlpNorm(x)))  [column-parallel; epilogue: Gelu]
+            global::Tessera.Cpu.CpuKernels.MatMul(_block2, rows, Dim, w.Fc, Inner / TensorDegree, _block3, (segment, row, column) =>
             {
                 var bias = new global::System.ReadOnlySpan<float>(w.FcBias, column, segment.Length);
                 for (int i = 0; i < segment.Length; i++) segment[i] = global::Tessera.Cpu.Activations.Gelu(segment[i] + bias[i]);
             });
-            // result (T, Dim) = x + Down(Gelu(Fc(MlpNorm(x))))  [epilogue: Add]
-            global::Tessera.Cpu.CpuKernels.MatMul(_block3, rows, Inner, w.Down, Dim, output, (segment, row, column) =>
+            // result (T, Dim) = x + Down(Gelu(Fc(MlpNorm(x))))  [row-parallel, all-reduce; epilogue: Add]
+            global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block3, rows, Inner / TensorDegree, w.Down, Dim, output, _rank.Tensor, (segment, row, column) =>
             {
                 var bias = new global::System.ReadOnlySpan<float>(w.DownBias, column, segment.Length);
                 var in_x2 = new global::System.ReadOnlySpan<float>(_block0, row * (Dim) + column, segment.Length);
                 for (int i = 0; i < segment.Length; i++) segment[i] = in_x2[i] + (segment[i] + bias[i]);
             });
+        }
+
+        /// <summary>Sizes and costs of this model for a config, before loading: what plans are validated and balanced with.</summary>
+        public static global::Tessera.Parallelism.ModelFacts Facts(global::Tessera.Checkpoints.ModelConfig config)
+        {
+            int Dim = config.Positive(config.GetInt("n_embd|hidden_size", nameof(Dim)), "n_embd|hidden_size", nameof(Dim));
+            int LayerCount = config.Positive(config.GetInt("n_layer|num_hidden_layers", nameof(LayerCount)), "n_layer|num_hidden_layers", nameof(LayerCount));
+            int Heads = config.Positive(config.GetInt("n_head|num_attention_heads", nameof(Heads)), "n_head|num_attention_heads", nameof(Heads));
+            int Inner = config.Positive(config.GetInt("n_inner", nameof(Inner), fallback: 4 * Dim), "n_inner", nameof(Inner));
+            int Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
+            int ContextLength = config.Positive(config.GetInt("n_positions|max_position_embeddings", nameof(ContextLength)), "n_positions|max_position_embeddings", nameof(ContextLength));
+            float Eps = config.GetFloat("layer_norm_epsilon", nameof(Eps), fallback: (float)(1E-05));
+            return new global::Tessera.Parallelism.ModelFacts(
+                "Gpt2",
+                Layers: LayerCount,
+                LayerFlopsPerToken: 2.0 * ((double)(3 * Dim) * (Dim) + (double)(Dim) * (Dim) + (double)(Inner) * (Dim) + (double)(Dim) * (Inner)),
+                LayerWeightBytes: 4L * (2L * (Dim) + (long)(3 * Dim) * (Dim) + (long)(3 * Dim) + (long)(Dim) * (Dim) + (long)(Dim) + 2L * (Dim) + (long)(Inner) * (Dim) + (long)(Inner) + (long)(Dim) * (Inner) + (long)(Dim)),
+                EmbeddingWeightBytes: 4L * ((long)(Vocab) * (Dim) + (long)(ContextLength) * (Dim)),
+                HeadFlopsPerToken: 2.0 * ((double)(Vocab) * (Dim)),
+                HeadWeightBytes: 4L * (2L * (Dim) + (long)(Vocab) * (Dim)),
+                KvBytesPerTokenPerLayer: 2L * 4 * (Dim),
+                ActivationWidth: Dim,
+                VocabSize: Vocab,
+                ContextLength: ContextLength,
+                TensorSplits: [("Vocab (the output features of 'Head')", Vocab), ("Dim (the output features of 'Qkv', the input features of 'Proj')", Dim), ("Heads (the query heads, the key/value heads)", Heads), ("Inner (the output features of 'Fc', the input features of 'Down')", Inner)]);
         }
     }
 }

@@ -21,7 +21,7 @@ partial class Llama
     /// Dimension letters: T = tokens in the batch (rows), V = vocabulary, widths are named by config fields.
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Tessera.Generator", "<ASSEMBLY_VERSION>")]
-    public sealed class Engine : global::Tessera.ITransformerEngine
+    public sealed class Engine : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram
     {
         // Sizes, bound from config.json when the engine loads.
         private readonly int Dim; // "hidden_size"
@@ -36,41 +36,49 @@ partial class Llama
         private readonly float Theta; // "rope_theta", default 10000
         private readonly bool Tied; // "tie_word_embeddings", default false
 
-        /// <summary>The tensors of one Llama, F32, matrices as [out, in].</summary>
+        // Where this rank sits in its plan: its tensor shard and its block of layers.
+        private readonly global::Tessera.Parallelism.RankContext _rank;
+        private readonly int TensorDegree;
+        private readonly int TensorRank;
+        private readonly int FirstLayer;
+        private readonly int EndLayer;
+
+        /// <summary>The tensors of one Llama on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).</summary>
         private sealed class LlamaWeights
         {
             /// <remarks>(Vocab, Dim), from "model.embed_tokens.weight".</remarks>
             public float[] Embed = null!;
             /// <remarks>(Dim), from "model.norm.weight".</remarks>
             public float[] Norm = null!;
-            /// <remarks>(Vocab, Dim), from "lm_head.weight".</remarks>
+            /// <remarks>(Vocab, Dim), rows split across the tensor group, from "lm_head.weight".</remarks>
             public float[] Head = null!;
         }
 
-        /// <summary>The tensors of one Block, F32, matrices as [out, in].</summary>
+        /// <summary>The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).</summary>
         private sealed class BlockWeights
         {
             /// <remarks>(Dim), from "input_layernorm.weight".</remarks>
             public float[] AttnNorm = null!;
-            /// <remarks>(Heads * HeadDim, Dim), from "self_attn.q_proj.weight".</remarks>
+            /// <remarks>(Heads * HeadDim, Dim), rows split across the tensor group, from "self_attn.q_proj.weight".</remarks>
             public float[] Q = null!;
-            /// <remarks>(KvHeads * HeadDim, Dim), from "self_attn.k_proj.weight".</remarks>
+            /// <remarks>(KvHeads * HeadDim, Dim), rows split across the tensor group, from "self_attn.k_proj.weight".</remarks>
             public float[] K = null!;
-            /// <remarks>(KvHeads * HeadDim, Dim), from "self_attn.v_proj.weight".</remarks>
+            /// <remarks>(KvHeads * HeadDim, Dim), rows split across the tensor group, from "self_attn.v_proj.weight".</remarks>
             public float[] V = null!;
-            /// <remarks>(Dim, Heads * HeadDim), from "self_attn.o_proj.weight".</remarks>
+            /// <remarks>(Dim, Heads * HeadDim), columns split across the tensor group, from "self_attn.o_proj.weight".</remarks>
             public float[] O = null!;
             /// <remarks>(Dim), from "post_attention_layernorm.weight".</remarks>
             public float[] MlpNorm = null!;
-            /// <remarks>(Intermediate, Dim), from "mlp.gate_proj.weight".</remarks>
+            /// <remarks>(Intermediate, Dim), rows split across the tensor group, from "mlp.gate_proj.weight".</remarks>
             public float[] Gate = null!;
-            /// <remarks>(Intermediate, Dim), from "mlp.up_proj.weight".</remarks>
+            /// <remarks>(Intermediate, Dim), rows split across the tensor group, from "mlp.up_proj.weight".</remarks>
             public float[] Up = null!;
-            /// <remarks>(Dim, Intermediate), from "mlp.down_proj.weight".</remarks>
+            /// <remarks>(Dim, Intermediate), columns split across the tensor group, from "mlp.down_proj.weight".</remarks>
             public float[] Down = null!;
         }
 
         private readonly LlamaWeights _weights = new();
+        /// <summary>This stage's layers: index layer - FirstLayer.</summary>
         private readonly BlockWeights[] _layers;
         private readonly long _weightBytes;
 
@@ -86,6 +94,7 @@ partial class Llama
         private float[] _block2 = []; // k, silu
         private float[] _block3 = []; // v, product
         private float[] _headRows = [];
+        private float[] _localLogits = [];
 
         private void EnsureWorkspace(int rows)
         {
@@ -93,16 +102,20 @@ partial class Llama
             _model0 = new float[rows * (Dim)];
             _model1 = new float[rows * (Dim)];
             _model2 = new float[rows * (Dim)];
-            _block0 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim))];
-            _block1 = new float[rows * global::System.Math.Max(Heads * HeadDim, (Dim))];
-            _block2 = new float[rows * global::System.Math.Max(KvHeads * HeadDim, (Intermediate))];
-            _block3 = new float[rows * global::System.Math.Max(KvHeads * HeadDim, (Intermediate))];
+            _block0 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
+            _block1 = new float[rows * global::System.Math.Max(Heads * HeadDim / TensorDegree, (Dim))];
+            _block2 = new float[rows * global::System.Math.Max(KvHeads * HeadDim / TensorDegree, (Intermediate / TensorDegree))];
+            _block3 = new float[rows * global::System.Math.Max(KvHeads * HeadDim / TensorDegree, (Intermediate / TensorDegree))];
             _headRows = new float[rows * (Dim)];
+            _localLogits = TensorDegree == 1 ? [] : new float[rows * (Vocab / TensorDegree)];
             _workspaceRows = rows;
         }
 
-        /// <summary>Loads the weights of a Llama checkpoint, checking every tensor's name, shape and dtype.</summary>
-        public Engine(global::Tessera.Checkpoints.Checkpoint checkpoint)
+        /// <summary>Loads a whole Llama checkpoint onto one device.</summary>
+        public Engine(global::Tessera.Checkpoints.Checkpoint checkpoint) : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }
+
+        /// <summary>Loads this rank's share of a Llama checkpoint, checking every tensor's name, shape and dtype.</summary>
+        public Engine(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)
         {
             var config = checkpoint.Config;
             Dim = config.Positive(config.GetInt("hidden_size", nameof(Dim)), "hidden_size", nameof(Dim));
@@ -123,22 +136,35 @@ partial class Llama
             if (!((Heads) % (KvHeads) == 0))
                 throw new global::Tessera.Checkpoints.CheckpointException($"{config.Path}: the sizes do not fit Llama: Attention expects a width divisible by KvHeads = {KvHeads} but is given Heads = {Heads}.");
 
-            _weights.Embed = checkpoint.LoadMatrix("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Embed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
-            _weights.Norm = checkpoint.LoadVector("" + "model.norm.weight", Dim, $"Norm: (Dim = {Dim})");
-            _weights.Head = Tied ? _weights.Embed : checkpoint.LoadMatrix("" + "lm_head.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}");
-            _layers = new BlockWeights[LayerCount];
-            for (int i = 0; i < LayerCount; i++)
+            _rank = rank;
+            TensorDegree = rank.TensorDegree;
+            TensorRank = rank.TensorRank;
+            FirstLayer = rank.FirstLayer;
+            EndLayer = rank.EndLayer < 0 ? LayerCount : rank.EndLayer;
+
+            // The first stage embeds; the last one holds the final norm and the head.
+            if (rank.IsFirstStage)
             {
-                var w = _layers[i] = new BlockWeights();
+                _weights.Embed = checkpoint.LoadMatrix("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Embed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
+            }
+            if (rank.IsLastStage)
+            {
+                _weights.Norm = checkpoint.LoadVector("" + "model.norm.weight", Dim, $"Norm: (Dim = {Dim})");
+                _weights.Head = Tied ? TensorDegree == 1 && _weights.Embed is not null ? _weights.Embed : checkpoint.LoadMatrixRowShard("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree) : checkpoint.LoadMatrixRowShard("" + "lm_head.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
+            }
+            _layers = new BlockWeights[EndLayer - FirstLayer];
+            for (int i = FirstLayer; i < EndLayer; i++)
+            {
+                var w = _layers[i - FirstLayer] = new BlockWeights();
                 w.AttnNorm = checkpoint.LoadVector($"model.layers.{i}." + "input_layernorm.weight", Dim, $"AttnNorm: (Dim = {Dim})");
-                w.Q = checkpoint.LoadMatrix($"model.layers.{i}." + "self_attn.q_proj.weight", Heads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}");
-                w.K = checkpoint.LoadMatrix($"model.layers.{i}." + "self_attn.k_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}");
-                w.V = checkpoint.LoadMatrix($"model.layers.{i}." + "self_attn.v_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}");
-                w.O = checkpoint.LoadMatrix($"model.layers.{i}." + "self_attn.o_proj.weight", Dim, Heads * HeadDim, global::Tessera.WeightLayout.OutIn, $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}");
+                w.Q = checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.q_proj.weight", Heads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
+                w.K = checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.k_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
+                w.V = checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.v_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
+                w.O = checkpoint.LoadMatrixColumnShard($"model.layers.{i}." + "self_attn.o_proj.weight", Dim, Heads * HeadDim, global::Tessera.WeightLayout.OutIn, $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}", TensorRank, TensorDegree);
                 w.MlpNorm = checkpoint.LoadVector($"model.layers.{i}." + "post_attention_layernorm.weight", Dim, $"MlpNorm: (Dim = {Dim})");
-                w.Gate = checkpoint.LoadMatrix($"model.layers.{i}." + "mlp.gate_proj.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"Gate: Out = Intermediate = {Intermediate}, In = Dim = {Dim}");
-                w.Up = checkpoint.LoadMatrix($"model.layers.{i}." + "mlp.up_proj.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"Up: Out = Intermediate = {Intermediate}, In = Dim = {Dim}");
-                w.Down = checkpoint.LoadMatrix($"model.layers.{i}." + "mlp.down_proj.weight", Dim, Intermediate, global::Tessera.WeightLayout.OutIn, $"Down: Out = Dim = {Dim}, In = Intermediate = {Intermediate}");
+                w.Gate = checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "mlp.gate_proj.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"Gate: Out = Intermediate = {Intermediate}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
+                w.Up = checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "mlp.up_proj.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"Up: Out = Intermediate = {Intermediate}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
+                w.Down = checkpoint.LoadMatrixColumnShard($"model.layers.{i}." + "mlp.down_proj.weight", Dim, Intermediate, global::Tessera.WeightLayout.OutIn, $"Down: Out = Dim = {Dim}, In = Intermediate = {Intermediate}", TensorRank, TensorDegree);
             }
             _weightBytes = checkpoint.BytesLoaded;
         }
@@ -150,34 +176,61 @@ partial class Llama
         public long WeightBytes => _weightBytes;
 
         /// <inheritdoc/>
-        public global::Tessera.KvCache CreateCache() => new(LayerCount, ContextLength, KvHeads * HeadDim);
+        public long WorkspaceBytes => 4L * (_model0.Length + _model1.Length + _model2.Length + _block0.Length + _block1.Length + _block2.Length + _block3.Length + _headRows.Length + _localLogits.Length);
 
         /// <inheritdoc/>
-        public float[] Forward(global::Tessera.TokenBatch batch)
+        global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;
+
+        /// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads.</summary>
+        public global::Tessera.KvCache CreateCache() => new(EndLayer - FirstLayer, ContextLength, KvHeads * HeadDim / TensorDegree, FirstLayer);
+
+        /// <summary>The whole forward on one device (a plan of one rank).</summary>
+        public float[] Forward(global::Tessera.TokenBatch batch) =>
+            _rank.Stages == 1 && TensorDegree == 1 ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
+
+        /// <inheritdoc/>
+        public float[]? RunStage(global::Tessera.TokenBatch batch)
         {
-            global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
             lock (_gate)
             {
                 int rows = batch.Rows;
                 EnsureWorkspace(rows);
-                var logits = new float[batch.LogitRows.Length * (Vocab)];
-
-                // x (T, Dim) = Embed(tokens)
-                global::Tessera.Cpu.CpuKernels.Gather(_weights.Embed, Dim, batch.Tokens, _model0);
+                float[] stageInput;
+                if (_rank.IsFirstStage)
+                {
+                    global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
+                    // x (T, Dim) = Embed(tokens)
+                    global::Tessera.Cpu.CpuKernels.Gather(_weights.Embed, Dim, batch.Tokens, _model0);
+                    stageInput = _model0;
+                }
+                else
+                {
+                    // The residual stream from the previous stage.
+                    stageInput = _rank.Previous!.Receive(rows * (Dim));
+                }
                 // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
-                float[] x2 = _model0, x2Spare = _model1;
-                for (int layer = 0; layer < LayerCount; layer++)
+                float[] x2 = stageInput, x2Spare = _model1;
+                for (int layer = FirstLayer; layer < EndLayer; layer++)
                 {
                     Block(layer, batch, x2, x2Spare);
                     (x2, x2Spare) = (x2Spare, x2);
                 }
+                if (!_rank.IsLastStage)
+                {
+                    // The residual stream goes on to the next stage.
+                    _rank.Next!.Send(x2, rows * (Dim));
+                    batch.Commit();
+                    return null;
+                }
+                var logits = new float[batch.LogitRows.Length * (Vocab)];
                 // norm (T, Dim) = Norm(x)
                 global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _model2, rows, Dim, Eps);
-                // result (T, Vocab) = Head(Norm(x))
+                // result (T, Vocab / TensorDegree) = Head(Norm(x))  [column-parallel]
                 int logitRows = batch.LogitRows.Length;
                 float[] headInput = batch.AllLogitRows ? _model2 : global::Tessera.Cpu.CpuKernels.GatherRows(_model2, Dim, batch.LogitRows, _headRows);
-                global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, Vocab, logits);
-
+                float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
+                global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, Vocab / TensorDegree, headOutput);
+                if (TensorDegree > 1) _rank.Tensor.AllGatherColumns(_localLogits, logitRows, Vocab / TensorDegree, logits);
                 batch.Commit();
                 return logits;
             }
@@ -186,48 +239,77 @@ partial class Llama
         /// <summary>One Block: <paramref name="input"/> (T, Dim) to <paramref name="output"/> (T, Dim), at layer <paramref name="layer"/>.</summary>
         private void Block(int layer, global::Tessera.TokenBatch batch, float[] input, float[] output)
         {
-            var w = _layers[layer];
+            var w = _layers[layer - FirstLayer];
             int rows = batch.Rows;
 
             // h (T, Dim) = AttnNorm(x)
             global::Tessera.Cpu.CpuKernels.RmsNorm(input, w.AttnNorm, _block0, rows, Dim, Eps);
-            // q (T, Heads * HeadDim) = Q(h)
-            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Q, Heads * HeadDim, _block1);
-            // q2 (T, Heads * HeadDim) = Rope(Q(h), Heads, Theta)
-            global::Tessera.Cpu.CpuKernels.Rope(_block1, rows, Heads, HeadDim, batch.Positions, Theta);
-            // k (T, KvHeads * HeadDim) = K(h)
-            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.K, KvHeads * HeadDim, _block2);
-            // k2 (T, KvHeads * HeadDim) = Rope(K(h), KvHeads, Theta)
-            global::Tessera.Cpu.CpuKernels.Rope(_block2, rows, KvHeads, HeadDim, batch.Positions, Theta);
-            // v (T, KvHeads * HeadDim) = V(h)
-            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.V, KvHeads * HeadDim, _block3);
-            // attention (T, Heads * HeadDim) = Attention(q, k, V(h), cache, Heads, KvHeads)
-            global::Tessera.Cpu.CpuKernels.Attention(_block1, _block2, _block3, _block0, batch, layer, Heads, KvHeads, HeadDim);
-            // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [epilogue: Add]
-            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Heads * HeadDim, w.O, Dim, _block1, (segment, row, column) =>
+            // q (T, Heads * HeadDim / TensorDegree) = Q(h)  [column-parallel]
+            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Q, Heads * HeadDim / TensorDegree, _block1);
+            // q2 (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
+            global::Tessera.Cpu.CpuKernels.Rope(_block1, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
+            // k (T, KvHeads * HeadDim / TensorDegree) = K(h)  [column-parallel]
+            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.K, KvHeads * HeadDim / TensorDegree, _block2);
+            // k2 (T, KvHeads * HeadDim / TensorDegree) = Rope(K(h), KvHeads, Theta)
+            global::Tessera.Cpu.CpuKernels.Rope(_block2, rows, KvHeads / TensorDegree, HeadDim, batch.Positions, Theta);
+            // v (T, KvHeads * HeadDim / TensorDegree) = V(h)  [column-parallel]
+            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.V, KvHeads * HeadDim / TensorDegree, _block3);
+            // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
+            global::Tessera.Cpu.CpuKernels.Attention(_block1, _block2, _block3, _block0, batch, layer, Heads / TensorDegree, KvHeads / TensorDegree, HeadDim);
+            // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue: Add]
+            global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block0, rows, Heads * HeadDim / TensorDegree, w.O, Dim, _block1, _rank.Tensor, (segment, row, column) =>
             {
                 var in_x = new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length);
                 for (int i = 0; i < segment.Length; i++) segment[i] = in_x[i] + (segment[i]);
             });
             // h2 (T, Dim) = MlpNorm(x)
             global::Tessera.Cpu.CpuKernels.RmsNorm(_block1, w.MlpNorm, _block0, rows, Dim, Eps);
-            // silu (T, Intermediate) = Silu(Gate(h))  [epilogue: Silu]
-            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Gate, Intermediate, _block2, (segment, row, column) =>
+            // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))  [column-parallel; epilogue: Silu]
+            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Gate, Intermediate / TensorDegree, _block2, (segment, row, column) =>
             {
                 for (int i = 0; i < segment.Length; i++) segment[i] = global::Tessera.Cpu.Activations.Silu(segment[i]);
             });
-            // product (T, Intermediate) = Silu(Gate(h)) * Up(h)  [epilogue: Mul]
-            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Up, Intermediate, _block3, (segment, row, column) =>
+            // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)  [column-parallel; epilogue: Mul]
+            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Up, Intermediate / TensorDegree, _block3, (segment, row, column) =>
             {
-                var in_silu = new global::System.ReadOnlySpan<float>(_block2, row * (Intermediate) + column, segment.Length);
+                var in_silu = new global::System.ReadOnlySpan<float>(_block2, row * (Intermediate / TensorDegree) + column, segment.Length);
                 for (int i = 0; i < segment.Length; i++) segment[i] = in_silu[i] * (segment[i]);
             });
-            // result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))  [epilogue: Add]
-            global::Tessera.Cpu.CpuKernels.MatMul(_block3, rows, Intermediate, w.Down, Dim, output, (segment, row, column) =>
+            // result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))  [row-parallel, all-reduce; epilogue: Add]
+            global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block3, rows, Intermediate / TensorDegree, w.Down, Dim, output, _rank.Tensor, (segment, row, column) =>
             {
                 var in_x2 = new global::System.ReadOnlySpan<float>(_block1, row * (Dim) + column, segment.Length);
                 for (int i = 0; i < segment.Length; i++) segment[i] = in_x2[i] + (segment[i]);
             });
+        }
+
+        /// <summary>Sizes and costs of this model for a config, before loading: what plans are validated and balanced with.</summary>
+        public static global::Tessera.Parallelism.ModelFacts Facts(global::Tessera.Checkpoints.ModelConfig config)
+        {
+            int Dim = config.Positive(config.GetInt("hidden_size", nameof(Dim)), "hidden_size", nameof(Dim));
+            int Intermediate = config.Positive(config.GetInt("intermediate_size", nameof(Intermediate)), "intermediate_size", nameof(Intermediate));
+            int LayerCount = config.Positive(config.GetInt("num_hidden_layers", nameof(LayerCount)), "num_hidden_layers", nameof(LayerCount));
+            int Heads = config.Positive(config.GetInt("num_attention_heads", nameof(Heads)), "num_attention_heads", nameof(Heads));
+            int KvHeads = config.Positive(config.GetInt("num_key_value_heads", nameof(KvHeads), fallback: Heads), "num_key_value_heads", nameof(KvHeads));
+            int HeadDim = config.Positive(config.GetInt("head_dim", nameof(HeadDim), fallback: Dim / Heads), "head_dim", nameof(HeadDim));
+            int Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
+            int ContextLength = config.Positive(config.GetInt("max_position_embeddings", nameof(ContextLength)), "max_position_embeddings", nameof(ContextLength));
+            float Eps = config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06));
+            float Theta = config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(10000));
+            bool Tied = config.GetBool("tie_word_embeddings", nameof(Tied), fallback: false);
+            return new global::Tessera.Parallelism.ModelFacts(
+                "Llama",
+                Layers: LayerCount,
+                LayerFlopsPerToken: 2.0 * ((double)(Heads * HeadDim) * (Dim) + (double)(KvHeads * HeadDim) * (Dim) + (double)(KvHeads * HeadDim) * (Dim) + (double)(Dim) * (Heads * HeadDim) + (double)(Intermediate) * (Dim) + (double)(Intermediate) * (Dim) + (double)(Dim) * (Intermediate)),
+                LayerWeightBytes: 4L * ((long)(Dim) + (long)(Heads * HeadDim) * (Dim) + (long)(KvHeads * HeadDim) * (Dim) + (long)(KvHeads * HeadDim) * (Dim) + (long)(Dim) * (Heads * HeadDim) + (long)(Dim) + (long)(Intermediate) * (Dim) + (long)(Intermediate) * (Dim) + (long)(Dim) * (Intermediate)),
+                EmbeddingWeightBytes: 4L * ((long)(Vocab) * (Dim)),
+                HeadFlopsPerToken: 2.0 * ((double)(Vocab) * (Dim)),
+                HeadWeightBytes: 4L * ((long)(Dim) + (long)(Vocab) * (Dim)),
+                KvBytesPerTokenPerLayer: 2L * 4 * (KvHeads * HeadDim),
+                ActivationWidth: Dim,
+                VocabSize: Vocab,
+                ContextLength: ContextLength,
+                TensorSplits: [("Vocab (the output features of 'Head')", Vocab), ("Heads * HeadDim (the output features of 'Q', the input features of 'O')", Heads * HeadDim), ("Heads (the heads of Rope, the query heads)", Heads), ("KvHeads * HeadDim (the output features of 'K', the output features of 'V')", KvHeads * HeadDim), ("KvHeads (the heads of Rope, the key/value heads)", KvHeads), ("Intermediate (the output features of 'Gate', the output features of 'Up', the input features of 'Down')", Intermediate)]);
         }
     }
 }

@@ -1,0 +1,74 @@
+using System.Collections.Generic;
+using System.Linq;
+using Tessera.Generator.FrontEnd;
+using Tessera.Generator.Helpers;
+using Tessera.Generator.IR;
+using Tessera.Generator.Passes;
+
+namespace Tessera.Generator.Emit;
+
+/// <summary>
+/// Writes <c>Facts(config)</c>: the sizes and per-layer costs the planner checks and balances a plan with, computed
+/// from the config alone, before any weight is read.
+/// </summary>
+internal static class FactsWriter
+{
+    public static void Write(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        var model = compiled.Model;
+        var blockLinears = compiled.Block?.Module.Weights ?? EquatableArray<WeightFieldInfo>.Empty;
+        var prologue = Modules(compiled.Root.Prologue);
+        var epilogue = Modules(compiled.Root.LayersKernel is null ? compiled.Root.Kernels : compiled.Root.Epilogue);
+
+        writer.WriteLine("/// <summary>Sizes and costs of this model for a config, before loading: what plans are validated and balanced with.</summary>");
+        using (writer.WriteBlock("public static global::Tessera.Parallelism.ModelFacts Facts(global::Tessera.Checkpoints.ModelConfig config)"))
+        {
+            context.Sizes.WriteBinding(model, writer, declareLocals: true);
+            string layers = model.Root.Layers?.Count ?? "1";
+            writer.WriteLine($"return new global::Tessera.Parallelism.ModelFacts(");
+            writer.IncreaseIndent();
+            writer.WriteLine($"\"{model.Type.Name}\",");
+            writer.WriteLine($"Layers: {layers},");
+            writer.WriteLine($"LayerFlopsPerToken: {Flops(blockLinears)},");
+            writer.WriteLine($"LayerWeightBytes: {Bytes(blockLinears)},");
+            writer.WriteLine($"EmbeddingWeightBytes: {Bytes(prologue)},");
+            writer.WriteLine($"HeadFlopsPerToken: {Flops(epilogue)},");
+            writer.WriteLine($"HeadWeightBytes: {Bytes(epilogue)},");
+            writer.WriteLine($"KvBytesPerTokenPerLayer: 2L * 4 * ({compiled.KvWidth?.ToString() ?? "0"}),");
+            writer.WriteLine($"ActivationWidth: {compiled.Width},");
+            writer.WriteLine($"VocabSize: {compiled.Vocab},");
+            writer.WriteLine($"ContextLength: {model.ContextField},");
+            var splits = compiled.TensorSplits.Select(s => $"(\"{s.Size} ({EngineWriter.Escape(s.What)})\", {s.Size})").ToList();
+            writer.WriteLine(splits.Count == 0 ? "TensorSplits: []);" : $"TensorSplits: [{string.Join(", ", splits)}]);");
+            writer.DecreaseIndent();
+        }
+    }
+
+    private static List<WeightFieldInfo> Modules(IEnumerable<Kernel> kernels) =>
+        kernels.SelectMany(k => k.Nodes).Select(n => n.Module).OfType<WeightFieldInfo>().Distinct().ToList();
+
+    /// <summary>2 x multiply-adds of the matrix products, per token.</summary>
+    private static string Flops(IEnumerable<WeightFieldInfo> modules)
+    {
+        var terms = modules.Where(m => m.Kind == ModuleKind.Linear).Select(m => $"(double)({m.Out}) * ({m.In})").ToList();
+        return terms.Count == 0 ? "0" : $"2.0 * ({string.Join(" + ", terms)})";
+    }
+
+    /// <summary>F32 bytes of the weights (matrices, biases, norms).</summary>
+    private static string Bytes(IEnumerable<WeightFieldInfo> modules)
+    {
+        var terms = new List<string>();
+        foreach (var m in modules)
+        {
+            if (m.Kind is ModuleKind.RmsNorm or ModuleKind.LayerNorm)
+                terms.Add(m.Kind == ModuleKind.LayerNorm ? $"2L * ({m.In})" : $"(long)({m.In})");
+            else
+            {
+                terms.Add($"(long)({m.Out}) * ({m.In})");
+                if (m.Bias) terms.Add($"(long)({m.Out})");
+            }
+        }
+        return terms.Count == 0 ? "0L" : $"4L * ({string.Join(" + ", terms)})";
+    }
+}

@@ -1,0 +1,129 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using Tessera.Generator.Diagnostics;
+using Tessera.Generator.Emit;
+using Tessera.Generator.FrontEnd;
+
+namespace Tessera.Generator.Passes;
+
+/// <summary>
+/// Checks a [Compile] unit's plan against its model and config at build time, with the runtime's rules (the same
+/// checks run, as exceptions, when the command line is given a plan), and folds its layer split.
+/// </summary>
+internal static class PlanValidation
+{
+    public static FoldedPlan? Validate(PlanInfo plan, BoundFacts facts, string modelName, List<DiagnosticInfo> diagnostics)
+    {
+        int errors = diagnostics.Count;
+        foreach (var (name, value) in new[] { ("Data", plan.Data), ("Pipeline", plan.Pipeline), ("Tensor", plan.Tensor), ("MicroBatches", plan.MicroBatches) })
+            if (value < 1)
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDegree, plan.LocationOf(name), name, Show(value), "a plan degree must be at least 1"));
+        if (diagnostics.Count > errors) return null;
+
+        if (plan.Pipeline > facts.Layers)
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MoreStagesThanLayers, plan.LocationOf("Pipeline"), Show(plan.Pipeline), modelName, Show(facts.Layers)));
+
+        var bad = facts.Splits.Where(s => s.Size % plan.Tensor != 0).ToList();
+        if (bad.Count > 0)
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TensorDegreeDoesNotDivide, plan.LocationOf("Tensor"), Show(plan.Tensor),
+                string.Join(", ", bad.Select(s => $"{s.What} = {s.Size}")), string.Join(", ", WorkingDegrees(facts))));
+
+        int[]? split = null;
+        if (plan.LayersPerStage is { } text)
+        {
+            split = ParseSplit(text, out string? problem);
+            if (split is not null && problem is null)
+            {
+                if (split.Length != plan.Pipeline) problem = $"has {split.Length} entries but Pipeline = {plan.Pipeline}";
+                else if (split.Any(n => n < 1)) problem = "gives a stage no layer";
+                else if (split.Sum() != facts.Layers) problem = $"covers {split.Sum()} layers but '{modelName}' has {facts.Layers}";
+            }
+            if (problem is not null)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidLayerSplit, plan.LocationOf("LayersPerStage"), text, problem));
+                split = null;
+            }
+        }
+        if (diagnostics.Count > errors) return null;
+        split ??= plan.Pipeline <= facts.Layers ? StagePartitioning.Balance(facts, plan.Pipeline) : null;
+        if (split is null) return null;
+
+        if (plan.DeviceMemory is { } memory)
+        {
+            if (!TryParseBytes(memory, out double budget))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDegree, plan.LocationOf("DeviceMemory"), "DeviceMemory", "\"" + memory + "\"", "write a size such as 80GB or 512MiB"));
+                return null;
+            }
+            for (int stage = 0; stage < split.Length; stage++)
+            {
+                double weights = (split[stage] * facts.LayerBytes + (stage == 0 ? facts.EmbeddingBytes : 0) + (stage == split.Length - 1 ? facts.HeadBytes : 0)) / plan.Tensor;
+                double kv = facts.KvBytesPerTokenPerLayer * facts.Context * split[stage] / plan.Tensor;
+                if (weights + kv > budget)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DeviceMemoryExceeded, plan.LocationOf("DeviceMemory"), Format(weights + kv), memory,
+                        $"the devices of stage {stage} ({split[stage]} layers{(plan.Tensor > 1 ? $", 1/{plan.Tensor} of each" : "")}) hold {Format(weights)} of weights and {Format(kv)} of KV cache for one {Show((int)facts.Context)}-token sequence"));
+                    return null;
+                }
+            }
+        }
+        return new FoldedPlan(plan.Data, plan.Pipeline, plan.Tensor, plan.MicroBatches, split);
+    }
+
+    private static IEnumerable<int> WorkingDegrees(BoundFacts facts)
+    {
+        int gcd = 0;
+        foreach (var (_, size) in facts.Splits) gcd = Gcd(gcd, Math.Abs(size));
+        return gcd == 0 ? [1] : Enumerable.Range(1, gcd).Where(d => gcd % d == 0);
+    }
+
+    private static int Gcd(int a, int b)
+    {
+        while (b != 0) (a, b) = (b, a % b);
+        return a;
+    }
+
+    private static int[]? ParseSplit(string text, out string? problem)
+    {
+        var parts = text.Split(',');
+        var result = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i].Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out result[i]))
+            {
+                problem = $"has '{parts[i].Trim()}', which is not a layer count";
+                return null;
+            }
+        }
+        problem = null;
+        return result;
+    }
+
+    /// <summary>Sizes with units, as the runtime's ByteSize reads them (decimal GB, binary GiB).</summary>
+    private static bool TryParseBytes(string text, out double bytes)
+    {
+        var units = new (string Unit, double Factor)[] { ("TiB", 1L << 40), ("GiB", 1L << 30), ("MiB", 1L << 20), ("KiB", 1L << 10), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3), ("B", 1) };
+        string s = text.Trim();
+        double factor = 1;
+        foreach (var (unit, f) in units)
+            if (s.EndsWith(unit, StringComparison.OrdinalIgnoreCase))
+            {
+                factor = f;
+                s = s.Substring(0, s.Length - unit.Length).Trim();
+                break;
+            }
+        bool ok = double.TryParse(s, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value) && value > 0;
+        bytes = value * factor;
+        return ok;
+    }
+
+    private static string Format(double bytes) =>
+        bytes >= 1e9 ? (bytes / 1e9).ToString("0.##", CultureInfo.InvariantCulture) + " GB"
+        : bytes >= 1e6 ? (bytes / 1e6).ToString("0.##", CultureInfo.InvariantCulture) + " MB"
+        : bytes >= 1e3 ? (bytes / 1e3).ToString("0.##", CultureInfo.InvariantCulture) + " KB"
+        : bytes.ToString("0", CultureInfo.InvariantCulture) + " B";
+
+    private static string Show(int value) => value.ToString(CultureInfo.InvariantCulture);
+}
