@@ -19,7 +19,7 @@ internal static class FactsWriter
         var model = compiled.Model;
         var blockLinears = compiled.Block?.Module.Weights ?? EquatableArray<WeightFieldInfo>.Empty;
         var prologue = Modules(compiled.Root.Prologue);
-        var epilogue = Modules(compiled.Root.LayersKernel is null ? compiled.Root.Kernels : compiled.Root.Epilogue);
+        var epilogue = Modules(compiled.Root.Epilogue);
 
         writer.WriteLine("/// <summary>Sizes and costs of this model for a config, before loading: what plans are validated and balanced with.</summary>");
         using (writer.WriteBlock("public static global::Tessera.Parallelism.ModelFacts Facts(global::Tessera.Checkpoints.ModelConfig config)"))
@@ -39,7 +39,8 @@ internal static class FactsWriter
             writer.WriteLine($"ActivationWidth: {compiled.Width},");
             writer.WriteLine($"VocabSize: {compiled.Vocab},");
             writer.WriteLine($"ContextLength: {model.ContextField},");
-            var splits = compiled.TensorSplits.Select(s => $"(\"{s.Size} ({EngineWriter.Escape(s.What)})\", {s.Size})").ToList();
+            // What tensor parallelism splits: Out of a column-parallel product, In of a row-parallel one, heads.
+            var splits = compiled.TensorSplits.Select(s => $"(\"{s.Size}\", {s.Size})").ToList();
             writer.WriteLine(splits.Count == 0 ? "TensorSplits: []);" : $"TensorSplits: [{string.Join(", ", splits)}]);");
             writer.DecreaseIndent();
         }

@@ -32,13 +32,13 @@ internal sealed record BoundFacts(int Layers, double LayerFlops, double LayerByt
         List<WeightFieldInfo> Modules(IEnumerable<Kernel> kernels) => kernels.SelectMany(k => k.Nodes).Select(n => n.Module).OfType<WeightFieldInfo>().Distinct().ToList();
 
         var block = compiled.Block?.Module.Weights.ToList() ?? new List<WeightFieldInfo>();
-        var epilogue = Modules(compiled.Root.LayersKernel is null ? compiled.Root.Kernels : compiled.Root.Epilogue);
+        var epilogue = Modules(compiled.Root.Epilogue);
         double kv = compiled.KvWidth?.Evaluate(n => sizes.TryGetValue(n, out var v) ? v : null) ?? 0;
         return new BoundFacts(
             compiled.Model.Root.Layers is { } layers ? (int)Eval(layers.Count) : 1,
             Flops(block), Bytes(block), Bytes(Modules(compiled.Root.Prologue)), Flops(epilogue), Bytes(epilogue),
             2 * 4 * kv, Eval(compiled.Model.ContextField),
-            compiled.TensorSplits.Select(s => ($"{s.Size} ({s.What})", (int)(s.Size.Evaluate(n => sizes.TryGetValue(n, out var v) ? v : null) ?? 0))).ToList());
+            compiled.TensorSplits.Select(s => (s.Size.ToString(), (int)(s.Size.Evaluate(n => sizes.TryGetValue(n, out var v) ? v : null) ?? 0))).ToList());
     }
 }
 

@@ -150,7 +150,7 @@ partial class Llama
             if (rank.IsLastStage)
             {
                 _weights.Norm = checkpoint.LoadVector("" + "model.norm.weight", Dim, $"Norm: (Dim = {Dim})");
-                _weights.Head = Tied ? TensorDegree == 1 && _weights.Embed is not null ? _weights.Embed : checkpoint.LoadMatrixRowShard("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree) : checkpoint.LoadMatrixRowShard("" + "lm_head.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
+                _weights.Head = Tied ? (TensorDegree == 1 && _weights.Embed is not null ? _weights.Embed : checkpoint.LoadMatrixRowShard("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree)) : checkpoint.LoadMatrixRowShard("" + "lm_head.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
             }
             _layers = new BlockWeights[EndLayer - FirstLayer];
             for (int i = FirstLayer; i < EndLayer; i++)
@@ -309,7 +309,7 @@ partial class Llama
                 ActivationWidth: Dim,
                 VocabSize: Vocab,
                 ContextLength: ContextLength,
-                TensorSplits: [("Vocab (the output features of 'Head')", Vocab), ("Heads * HeadDim (the output features of 'Q', the input features of 'O')", Heads * HeadDim), ("Heads (the heads of Rope, the query heads)", Heads), ("KvHeads * HeadDim (the output features of 'K', the output features of 'V')", KvHeads * HeadDim), ("KvHeads (the heads of Rope, the key/value heads)", KvHeads), ("Intermediate (the output features of 'Gate', the output features of 'Up', the input features of 'Down')", Intermediate)]);
+                TensorSplits: [("Vocab", Vocab), ("Heads * HeadDim", Heads * HeadDim), ("Heads", Heads), ("KvHeads * HeadDim", KvHeads * HeadDim), ("KvHeads", KvHeads), ("Intermediate", Intermediate)]);
         }
     }
 }

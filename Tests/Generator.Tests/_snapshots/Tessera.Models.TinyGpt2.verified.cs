@@ -283,6 +283,6 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             ActivationWidth: Dim,
             VocabSize: Vocab,
             ContextLength: ContextLength,
-            TensorSplits: [("Vocab (the output features of 'Head')", Vocab), ("Dim (the output features of 'Qkv', the input features of 'Proj')", Dim), ("Heads (the query heads, the key/value heads)", Heads), ("Inner (the output features of 'Fc', the input features of 'Down')", Inner)]);
+            TensorSplits: [("Vocab", Vocab), ("Dim", Dim), ("Heads", Heads), ("Inner", Inner)]);
     }
 }
