@@ -5,10 +5,11 @@ using System.Runtime.Intrinsics;
 
 namespace Tessera.Cpu;
 
-// Causal attention over the KV cache. A work item is one row and one kv head with the query heads that share it
-// (GQA), so each cached key and value row is read once for the whole group. Items are independent and split over
-// threads; a decode step with few kv heads splits the group instead, so both cores still work. Scores live on the
+// Causal attention over the KV cache, parallel over (row, range of heads). Within an item, positions are the outer
+// loop, so the cache rows stream through memory in order once for all heads (query heads of a GQA group share each
+// key and value load). Scores live on the
 // stack up to StackScores floats and in a pooled array beyond (contexts of 8192+), never a fresh array per row.
+// The inner loops use Vector512, which .NET runs as two Vector256 halves where AVX-512 is missing.
 public static partial class CpuKernels
 {
     private const int StackScores = 4096;
@@ -40,57 +41,77 @@ public static partial class CpuKernels
             longest = Math.Max(longest, pos + 1);
         }
 
+        // A work item is one row and a contiguous range of its query heads. Many rows: all heads per item, so each
+        // cached row is read whole and in order. Few rows (decode): the heads are split so every core works. Items
+        // are handed out dynamically: later rows of a prompt attend to more positions.
         int workers = CpuParallel.Workers(rows * heads, 4L * longest * headDim);
-        int headsPerItem = rows * kvHeads >= 2 * workers ? group : 1;
-        int itemsPerRow = heads / headsPerItem;
+        int splits = rows >= workers ? 1 : Math.Min(heads, (workers + rows - 1) / rows);
+        int headsPerItem = (heads + splits - 1) / splits;
+        splits = (heads + headsPerItem - 1) / headsPerItem;
         float scale = 1f / MathF.Sqrt(headDim);
-        CpuParallel.ForRanges(rows * itemsPerRow, workers, (start, end) =>
+        CpuParallel.ForEach(rows * splits, workers, item =>
         {
-            for (int item = start; item < end; item++)
-            {
-                int r = item / itemsPerRow, h0 = item % itemsPerRow * headsPerItem;
-                var cache = batch.Caches[batch.SequenceOfRow[r]];
-                AttendRow(q.AsSpan(r * width + h0 * headDim, headsPerItem * headDim), output.AsSpan(r * width + h0 * headDim, headsPerItem * headDim),
-                    cache.Keys(layer), cache.Values(layer), kvWidth, (h0 / group) * headDim, headsPerItem, headDim, batch.Positions[r] + 1, scale);
-            }
+            int r = item / splits, h0 = item % splits * headsPerItem, count = Math.Min(headsPerItem, heads - h0);
+            var cache = batch.Caches[batch.SequenceOfRow[r]];
+            AttendRow(q, output, r * width, cache.Keys(layer), cache.Values(layer), kvWidth, h0, count, group, headDim, batch.Positions[r] + 1, scale);
         });
     }
 
     /// <summary>
-    /// Attention of <paramref name="count"/> consecutive query heads (q, out: count * d) that share the kv head whose
-    /// columns start at <paramref name="kvOffset"/>, over the first <paramref name="context"/> cached positions.
+    /// Attention of query heads [h0, h0 + count) of one row (q and output at <paramref name="rowOffset"/>) over the
+    /// first <paramref name="context"/> cached positions; head h reads kv head h / group.
     /// </summary>
-    private static void AttendRow(ReadOnlySpan<float> q, Span<float> output, float[] keys, float[] values, int kvWidth, int kvOffset,
-        int count, int d, int context, float scale)
+    private static unsafe void AttendRow(float[] qArray, float[] outputArray, int rowOffset, float[] keysArray, float[] valuesArray, int kvWidth,
+        int h0, int count, int group, int d, int context, float scale)
     {
         int needed = count * context;
         float[]? rented = needed > StackScores ? ArrayPool<float>.Shared.Rent(needed) : null;
-        Span<float> scores = rented != null ? rented.AsSpan(0, needed) : stackalloc float[needed];
+        Span<float> scoreSpan = rented != null ? rented.AsSpan(0, needed) : stackalloc float[needed];
         try
         {
-            // scores[i, p] = q_i · key_p · scale, reading each key row once for all heads of the group.
-            for (int p = 0; p < context; p++)
+            fixed (float* qRow = &qArray[rowOffset], outRow = &outputArray[rowOffset], keys = keysArray, values = valuesArray, scores = scoreSpan)
             {
-                var key = keys.AsSpan(p * kvWidth + kvOffset, d);
-                for (int i = 0; i < count; i++) scores[i * context + p] = Dot(q.Slice(i * d, d), key) * scale;
+                float* q = qRow + h0 * d, output = outRow + h0 * d;
+                // scores[i, p] = q_i · key_p · scale: four positions at a time (four independent FMA chains, one
+                // load of q per four keys); positions outer, so the cache streams through once for all heads.
+                int p = 0;
+                for (; p + 4 <= context; p += 4)
+                {
+                    float* key = keys + (long)p * kvWidth;
+                    for (int i = 0; i < count; i++)
+                        Dot4(q + i * d, key + (h0 + i) / group * d, kvWidth, d, scores + i * context + p, scale);
+                }
+                for (; p < context; p++)
+                    for (int i = 0; i < count; i++)
+                        scores[i * context + p] = Dot(q + i * d, keys + (long)p * kvWidth + (h0 + i) / group * d, d) * scale;
+
+                // Softmax per head, shifted by the max so exp never overflows.
+                Span<float> sums = stackalloc float[count];
+                for (int i = 0; i < count; i++)
+                {
+                    var s = scoreSpan.Slice(i * context, context);
+                    TensorPrimitives.Subtract(s, TensorPrimitives.Max(s), s);
+                    TensorPrimitives.Exp(s, s);
+                    sums[i] = TensorPrimitives.Sum(s);
+                }
+
+                // out_i = Σ_p weight[i, p] · value_p / sum_i: four value rows per pass over out_i.
+                new Span<float>(output, count * d).Clear();
+                for (p = 0; p + 4 <= context; p += 4)
+                {
+                    float* value = values + (long)p * kvWidth;
+                    for (int i = 0; i < count; i++)
+                        Axpy4(scores + i * context + p, value + (h0 + i) / group * d, kvWidth, output + i * d, d);
+                }
+                for (; p < context; p++)
+                    for (int i = 0; i < count; i++)
+                        Axpy(scores[i * context + p], values + (long)p * kvWidth + (h0 + i) / group * d, output + i * d, d);
+                for (int i = 0; i < count; i++)
+                {
+                    var o = new Span<float>(output + i * d, d);
+                    TensorPrimitives.Divide(o, sums[i], o);
+                }
             }
-            // Softmax per head, shifted by the max so exp never overflows.
-            Span<float> sums = stackalloc float[count];
-            for (int i = 0; i < count; i++)
-            {
-                var s = scores.Slice(i * context, context);
-                TensorPrimitives.Subtract(s, TensorPrimitives.Max(s), s);
-                TensorPrimitives.Exp(s, s);
-                sums[i] = TensorPrimitives.Sum(s);
-            }
-            // out_i = Σ_p weight[i, p] · value_p / sum_i, reading each value row once.
-            output.Clear();
-            for (int p = 0; p < context; p++)
-            {
-                var value = values.AsSpan(p * kvWidth + kvOffset, d);
-                for (int i = 0; i < count; i++) Axpy(scores[i * context + p], value, output.Slice(i * d, d));
-            }
-            for (int i = 0; i < count; i++) TensorPrimitives.Divide(output.Slice(i * d, d), sums[i], output.Slice(i * d, d));
         }
         finally
         {
@@ -98,47 +119,87 @@ public static partial class CpuKernels
         }
     }
 
-    /// <summary>a · b for head-sized vectors, inlined: TensorPrimitives.Dot's call overhead would exceed the work at d = 64.</summary>
+    /// <summary>scores[0..4) = (q · key_j) · scale for the four key rows at key + j · stride.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    private static unsafe void Dot4(float* q, float* key, int stride, int d, float* scores, float scale)
     {
+        float* k1 = key + stride, k2 = k1 + stride, k3 = k2 + stride;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         int j = 0;
+        if (d >= 16)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; j + 16 <= d; j += 16)
+            {
+                var qv = Vector512.Load(q + j);
+                a0 = Vector512.FusedMultiplyAdd(qv, Vector512.Load(key + j), a0);
+                a1 = Vector512.FusedMultiplyAdd(qv, Vector512.Load(k1 + j), a1);
+                a2 = Vector512.FusedMultiplyAdd(qv, Vector512.Load(k2 + j), a2);
+                a3 = Vector512.FusedMultiplyAdd(qv, Vector512.Load(k3 + j), a3);
+            }
+            s0 = Vector512.Sum(a0);
+            s1 = Vector512.Sum(a1);
+            s2 = Vector512.Sum(a2);
+            s3 = Vector512.Sum(a3);
+        }
+        for (; j < d; j++)
+        {
+            s0 += q[j] * key[j];
+            s1 += q[j] * k1[j];
+            s2 += q[j] * k2[j];
+            s3 += q[j] * k3[j];
+        }
+        scores[0] = s0 * scale;
+        scores[1] = s1 * scale;
+        scores[2] = s2 * scale;
+        scores[3] = s3 * scale;
+    }
+
+    private static unsafe float Dot(float* a, float* b, int d)
+    {
         float sum = 0;
-        if (Vector512.IsHardwareAccelerated && a.Length >= 16)
+        int j = 0;
+        if (d >= 16)
         {
             var acc = Vector512<float>.Zero;
-            for (; j + 16 <= a.Length; j += 16)
-                acc = Vector512.FusedMultiplyAdd(Vector512.Create(a.Slice(j, 16)), Vector512.Create(b.Slice(j, 16)), acc);
+            for (; j + 16 <= d; j += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(a + j), Vector512.Load(b + j), acc);
             sum = Vector512.Sum(acc);
         }
-        else if (Vector256.IsHardwareAccelerated && a.Length >= 8)
-        {
-            var acc = Vector256<float>.Zero;
-            for (; j + 8 <= a.Length; j += 8)
-                acc = Vector256.FusedMultiplyAdd(Vector256.Create(a.Slice(j, 8)), Vector256.Create(b.Slice(j, 8)), acc);
-            sum = Vector256.Sum(acc);
-        }
-        for (; j < a.Length; j++) sum += a[j] * b[j];
+        for (; j < d; j++) sum += a[j] * b[j];
         return sum;
     }
 
-    /// <summary>y += s · x.</summary>
+    /// <summary>y += Σ_j weights[j] · x_j for the four rows x_j at x + j · stride.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Axpy(float s, ReadOnlySpan<float> x, Span<float> y)
+    private static unsafe void Axpy4(float* weights, float* x, int stride, float* y, int d)
+    {
+        float* x1 = x + stride, x2 = x1 + stride, x3 = x2 + stride;
+        float w0 = weights[0], w1 = weights[1], w2 = weights[2], w3 = weights[3];
+        int j = 0;
+        if (d >= 16)
+        {
+            Vector512<float> v0 = Vector512.Create(w0), v1 = Vector512.Create(w1), v2 = Vector512.Create(w2), v3 = Vector512.Create(w3);
+            for (; j + 16 <= d; j += 16)
+            {
+                var acc = Vector512.Load(y + j);
+                acc = Vector512.FusedMultiplyAdd(v0, Vector512.Load(x + j), acc);
+                acc = Vector512.FusedMultiplyAdd(v1, Vector512.Load(x1 + j), acc);
+                acc = Vector512.FusedMultiplyAdd(v2, Vector512.Load(x2 + j), acc);
+                acc = Vector512.FusedMultiplyAdd(v3, Vector512.Load(x3 + j), acc);
+                acc.Store(y + j);
+            }
+        }
+        for (; j < d; j++) y[j] += w0 * x[j] + w1 * x1[j] + w2 * x2[j] + w3 * x3[j];
+    }
+
+    private static unsafe void Axpy(float s, float* x, float* y, int d)
     {
         int j = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (d >= 16)
         {
             var vs = Vector512.Create(s);
-            for (; j + 16 <= x.Length; j += 16)
-                Vector512.FusedMultiplyAdd(vs, Vector512.Create(x.Slice(j, 16)), Vector512.Create(y.Slice(j, 16))).CopyTo(y.Slice(j, 16));
+            for (; j + 16 <= d; j += 16) Vector512.FusedMultiplyAdd(vs, Vector512.Load(x + j), Vector512.Load(y + j)).Store(y + j);
         }
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var vs = Vector256.Create(s);
-            for (; j + 8 <= x.Length; j += 8)
-                Vector256.FusedMultiplyAdd(vs, Vector256.Create(x.Slice(j, 8)), Vector256.Create(y.Slice(j, 8))).CopyTo(y.Slice(j, 8));
-        }
-        for (; j < x.Length; j++) y[j] += s * x[j];
+        for (; j < d; j++) y[j] += s * x[j];
     }
 }

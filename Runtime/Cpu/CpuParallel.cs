@@ -34,4 +34,18 @@ internal static class CpuParallel
             if (end > start) body(start, end);
         });
     }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(item) for every item in [0, items), handed out dynamically: for items of unequal
+    /// cost (causal attention rows: row t attends to t + 1 positions), where equal ranges would leave a core idle.
+    /// </summary>
+    public static void ForEach(int items, int workers, Action<int> body)
+    {
+        if (workers <= 1 || items <= 1)
+        {
+            for (int i = 0; i < items; i++) body(i);
+            return;
+        }
+        Parallel.For(0, items, new ParallelOptions { MaxDegreeOfParallelism = Math.Min(workers, items) }, body);
+    }
 }

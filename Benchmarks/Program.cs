@@ -1,0 +1,17 @@
+using BenchmarkDotNet.Running;
+using Tessera.Benchmarks;
+
+// dotnet run -c Release --project Benchmarks -- --filter '*MatMul*'   BenchmarkDotNet suite (short runs)
+// dotnet run -c Release --project Benchmarks -- gflops [seconds]      stopwatch GFLOP/s of MatMul vs the machine's peak
+// dotnet run -c Release --project Benchmarks -- tokens [DIR|medium] [prompt] [new]   whole-process prefill/decode tokens/s
+if (args.Length > 0 && args[0] == "tokens")
+{
+    Tessera.Benchmarks.EndToEnd.TokensPerSecond.Run(args[1..]);
+    return;
+}
+if (args.Length > 0 && args[0] == "gflops")
+{
+    QuickGflops.Run(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 0.3);
+    return;
+}
+BenchmarkSwitcher.FromAssembly(typeof(QuickGflops).Assembly).Run(args, ShortKernelConfig.Create());

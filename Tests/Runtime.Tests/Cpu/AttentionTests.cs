@@ -1,0 +1,101 @@
+using Tessera.Cpu;
+
+namespace Tessera.Runtime.Tests.Cpu;
+
+public class AttentionTests
+{
+    [Theory]
+    [InlineData(4, 4, 16)]   // multi-head
+    [InlineData(8, 2, 64)]   // grouped-query: 4 query heads per kv head
+    [InlineData(6, 1, 32)]   // multi-query
+    [InlineData(3, 3, 5)]    // head size below one vector
+    [InlineData(2, 1, 24)]   // one Vector512 plus a tail
+    public void Attention_MatchesReference_ForAPrefillIntoAnEmptyCache(int heads, int kvHeads, int headDim) =>
+        Check(heads, kvHeads, headDim, cached: [0], fresh: [17]);
+
+    [Theory]
+    [InlineData(8, 2, 64)]
+    [InlineData(12, 12, 64)]
+    [InlineData(4, 1, 7)]
+    public void Attention_MatchesReference_ForABatchOfSequencesAtDifferentCacheLengths(int heads, int kvHeads, int headDim) =>
+        Check(heads, kvHeads, headDim, cached: [0, 5, 40, 1], fresh: [3, 1, 7, 1]);
+
+    [Theory]
+    [InlineData(8, 2, 64)]
+    [InlineData(2, 2, 128)]
+    [InlineData(10, 5, 16)]  // decode splits the heads into ranges that cut across kv groups
+    public void Attention_MatchesReference_ForDecodeRows(int heads, int kvHeads, int headDim) =>
+        Check(heads, kvHeads, headDim, cached: [9, 30], fresh: [1, 1]);
+
+    [Fact]
+    public void Attention_MatchesReference_AtAContextLongerThanTheStackScoreBuffer() =>
+        Check(heads: 4, kvHeads: 1, headDim: 64, cached: [5000, 100], fresh: [2, 1]);
+
+    [Fact]
+    public void Attention_MatchesReference_ForOneDecodeRowOfGroupedHeads() =>
+        Check(heads: 10, kvHeads: 5, headDim: 16, cached: [37], fresh: [1]);
+
+    [Fact]
+    public void Attention_UsesTheCacheLayersOfAPipelineStage()
+    {
+        // A stage holding layers 2..3 addresses layer 3 as its second cache layer.
+        Check(heads: 4, kvHeads: 2, headDim: 16, cached: [3], fresh: [4], layers: 2, firstLayer: 2, layer: 3);
+    }
+
+    [Fact]
+    public void Attention_RejectsHeadsNotDivisibleByKvHeads()
+    {
+        var cache = new KvCache(1, 4, 2 * 8);
+        var batch = TokenBatch.ForSequence(cache, [1]);
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            CpuKernels.Attention(new float[24], new float[16], new float[16], new float[24], batch, 0, heads: 3, kvHeads: 2, headDim: 8));
+    }
+
+    /// <summary>
+    /// Builds identical caches for the reference and the kernel (random prefixes of the given lengths), runs one batch
+    /// with <paramref name="fresh"/> new rows per sequence, and compares outputs and the cached keys and values.
+    /// </summary>
+    private static void Check(int heads, int kvHeads, int headDim, int[] cached, int[] fresh, int layers = 1, int firstLayer = 0, int layer = 0)
+    {
+        int kvWidth = kvHeads * headDim, width = heads * headDim, rows = fresh.Sum();
+        var expectedCaches = BuildCaches(cached, fresh, layers, firstLayer, kvWidth);
+        var actualCaches = BuildCaches(cached, fresh, layers, firstLayer, kvWidth);
+        var tokens = fresh.Select(f => new int[f]).ToArray();
+        var expectedBatch = TokenBatch.ForSequences(expectedCaches, tokens);
+        var actualBatch = TokenBatch.ForSequences(actualCaches, tokens);
+
+        var q = TestData.Random(rows * width, 11, scale: 2);
+        var k = TestData.Random(rows * kvWidth, 12, scale: 2);
+        var v = TestData.Random(rows * kvWidth, 13);
+        var expected = new float[rows * width];
+        var actual = Enumerable.Repeat(float.NaN, rows * width).ToArray();
+        ReferenceKernels.Attention(q, k, v, expected, expectedBatch, layer, heads, kvHeads, headDim);
+        CpuKernels.Attention(q, k, v, actual, actualBatch, layer, heads, kvHeads, headDim);
+
+        string what = $"Attention heads={heads}/{kvHeads} d={headDim} cached=[{string.Join(",", cached)}] fresh=[{string.Join(",", fresh)}]";
+        // Outputs are averages of values in [-1, 1]: an absolute bound of 1e-5 is a relative one.
+        TestData.AssertClose(expected, actual, 1e-5, what, floor: 1);
+        for (int s = 0; s < cached.Length; s++)
+        {
+            Assert.Equal(expectedCaches[s].Keys(layer), actualCaches[s].Keys(layer));
+            Assert.Equal(expectedCaches[s].Values(layer), actualCaches[s].Values(layer));
+        }
+    }
+
+    private static KvCache[] BuildCaches(int[] cached, int[] fresh, int layers, int firstLayer, int kvWidth)
+    {
+        var caches = new KvCache[cached.Length];
+        for (int s = 0; s < cached.Length; s++)
+        {
+            caches[s] = new KvCache(layers, cached[s] + fresh[s] + 2, kvWidth, firstLayer);
+            for (int l = firstLayer; l < firstLayer + layers; l++)
+            {
+                // Only the prefix is filled; positions past it are stale data the kernel must overwrite or ignore.
+                TestData.Random(caches[s].Capacity * kvWidth, 100 + s * 10 + l, scale: 2).CopyTo(caches[s].Keys(l), 0);
+                TestData.Random(caches[s].Capacity * kvWidth, 200 + s * 10 + l).CopyTo(caches[s].Values(l), 0);
+            }
+            caches[s].Length = cached[s];
+        }
+        return caches;
+    }
+}

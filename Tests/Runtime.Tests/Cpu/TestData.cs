@@ -1,0 +1,40 @@
+namespace Tessera.Runtime.Tests.Cpu;
+
+/// <summary>Seeded random inputs and tolerance checks shared by the kernel tests.</summary>
+internal static class TestData
+{
+    public static float[] Random(int count, int seed, float scale = 1f)
+    {
+        var random = new Random(seed);
+        var a = new float[count];
+        for (int i = 0; i < a.Length; i++) a[i] = (float)(random.NextDouble() * 2 - 1) * scale;
+        return a;
+    }
+
+    /// <summary>
+    /// |actual - expected| ≤ relative · magnitude + 1e-30 elementwise, where magnitude is the size of the terms that
+    /// were summed (so a sum that cancels to ~0 is judged against its terms, not against 0). Names the first mismatch.
+    /// </summary>
+    public static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, ReadOnlySpan<float> magnitude, double relative, string what)
+    {
+        Assert.True(expected.Length <= actual.Length, $"{what}: output has {actual.Length} elements, expected {expected.Length}.");
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double tolerance = relative * Math.Max(Math.Abs(magnitude[i]), Math.Abs(expected[i])) + 1e-30;
+            if (!(Math.Abs(actual[i] - expected[i]) <= tolerance))
+                Assert.Fail($"{what}: element {i} is {actual[i]:R}, expected {expected[i]:R} (tolerance {tolerance:G3}).");
+        }
+    }
+
+    /// <summary>Elementwise |actual - expected| ≤ relative · max(|expected|, floor).</summary>
+    public static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double relative, string what, double floor = 1e-6)
+    {
+        Assert.True(expected.Length <= actual.Length, $"{what}: output has {actual.Length} elements, expected {expected.Length}.");
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double tolerance = relative * Math.Max(Math.Abs(expected[i]), floor);
+            if (!(Math.Abs(actual[i] - expected[i]) <= tolerance))
+                Assert.Fail($"{what}: element {i} is {actual[i]:R}, expected {expected[i]:R} (tolerance {tolerance:G3}).");
+        }
+    }
+}
