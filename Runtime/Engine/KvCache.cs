@@ -25,6 +25,24 @@ public sealed class KvCache
         }
     }
 
+    /// <summary>
+    /// A cache that holds no keys or values, only <see cref="Length"/> and <see cref="Capacity"/>: what an engine that
+    /// keeps the real caches elsewhere (a parallel engine: one rank-local cache per device) hands to its callers.
+    /// </summary>
+    public static KvCache CreateHandle(int capacity) => new(capacity);
+
+    private KvCache(int capacity)
+    {
+        if (capacity <= 0)
+            throw new ArgumentOutOfRangeException(nameof(capacity), "A KV cache needs a positive capacity.");
+        Capacity = capacity;
+        _keys = [];
+        _values = [];
+    }
+
+    /// <summary>True for a cache made by <see cref="CreateHandle"/>: it tracks positions but stores nothing.</summary>
+    public bool IsHandle => KvWidth == 0;
+
     /// <summary>The index of the first model layer this cache holds (a pipeline stage holds a contiguous block).</summary>
     public int FirstLayer { get; }
 

@@ -1,0 +1,86 @@
+namespace Tessera.Parallelism;
+
+/// <summary>
+/// A one-way link between neighbouring pipeline stages in this process: a bounded blocking queue of copies. Send copies
+/// the data (the sender may reuse its buffer at once) and blocks while the queue is full; Receive blocks until a
+/// message arrives.
+/// </summary>
+public sealed class InProcessStageLink : IStageLink, IDisposable
+{
+    private readonly Queue<float[]> _queue = new();
+    private readonly object _gate = new();
+    private Exception? _abort;
+    private long _bytesSent;
+
+    /// <param name="capacity">messages in flight before Send blocks (back-pressure on a stage that runs ahead)</param>
+    /// <param name="name">for messages, e.g. "d0 t1: stage 0 -> 1"</param>
+    public InProcessStageLink(int capacity = 2, string name = "stage link")
+    {
+        if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity), $"A link needs room for at least one message (got {capacity}).");
+        Capacity = capacity;
+        Name = name;
+    }
+
+    public int Capacity { get; }
+
+    public string Name { get; }
+
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    /// <summary>Messages sent but not yet received.</summary>
+    public int Pending
+    {
+        get { lock (_gate) return _queue.Count; }
+    }
+
+    public void Send(float[] data, int count)
+    {
+        if (count < 0 || count > data.Length) throw new ArgumentOutOfRangeException(nameof(count), $"{Name}: count {count} is outside the buffer of {data.Length}.");
+        var copy = data.AsSpan(0, count).ToArray();
+        lock (_gate)
+        {
+            while (_queue.Count >= Capacity && _abort is null) Monitor.Wait(_gate);
+            if (_abort is { } reason) throw AbortableBarrier.Aborted(reason);
+            _queue.Enqueue(copy);
+            Monitor.PulseAll(_gate);
+        }
+        Interlocked.Add(ref _bytesSent, (long)count * sizeof(float));
+    }
+
+    public float[] Receive(int count)
+    {
+        float[] message;
+        lock (_gate)
+        {
+            while (_queue.Count == 0 && _abort is null) Monitor.Wait(_gate);
+            if (_abort is { } reason) throw AbortableBarrier.Aborted(reason);
+            message = _queue.Dequeue();
+            Monitor.PulseAll(_gate);
+        }
+        if (message.Length < count)
+            throw new InvalidOperationException($"{Name}: expected {count} floats but the previous stage sent {message.Length}; the stages disagree on the activation shape.");
+        return message;
+    }
+
+    /// <summary>Wakes a blocked sender or receiver (and fails later calls) with a <see cref="ParallelAbortedException"/>.</summary>
+    public void Abort(Exception reason)
+    {
+        lock (_gate)
+        {
+            _abort ??= reason;
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>Drops undelivered messages and clears an abort; call only when neither end is inside Send or Receive.</summary>
+    public void Reset()
+    {
+        lock (_gate)
+        {
+            _queue.Clear();
+            _abort = null;
+        }
+    }
+
+    public void Dispose() => Abort(new ObjectDisposedException(Name, $"{Name} was closed."));
+}

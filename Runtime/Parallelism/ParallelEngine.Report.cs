@@ -1,0 +1,72 @@
+using System.Globalization;
+using System.Text;
+
+namespace Tessera.Parallelism;
+
+public sealed partial class ParallelEngine
+{
+    /// <summary>
+    /// The plan summary as text: the device map (device -> data/stage/tensor rank, layers, embeddings/head), memory per
+    /// device, communication per token (measured bytes so far, plus the per-token estimate), and the predicted bubble
+    /// next to the one measured in the last forward.
+    /// </summary>
+    public string Report()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine(inv, $"{Facts.ModelName} on {Plan}");
+        sb.AppendLine(inv, $"layers per stage: [{string.Join(", ", LayerSplit)}] ({(SplitWasBalanced ? "balanced by the cost model" : "given by hand")}), {Facts.Layers} layers");
+        sb.AppendLine();
+
+        var rows = new List<string[]> { new[] { "device", "data", "stage", "tensor", "layers", "also holds", "weights", "KV cache", "activations", "sent" } };
+        foreach (var rank in _ranks)
+        {
+            var c = rank.Context;
+            var extras = new List<string>();
+            if (c.IsFirstStage) extras.Add("embeddings");
+            if (c.IsLastStage) extras.Add(Plan.Tensor > 1 ? $"head (vocab 1/{Plan.Tensor})" : "head");
+            rows.Add([
+                rank.Device.Name, c.DataRank.ToString(inv), c.Stage.ToString(inv), $"{c.TensorRank}/{c.TensorDegree}",
+                c.EndLayer - c.FirstLayer == 1 ? $"{c.FirstLayer}" : $"{c.FirstLayer}-{c.EndLayer - 1}",
+                extras.Count == 0 ? "-" : string.Join(", ", extras),
+                ByteSize.Format(rank.Device.Memory.Weights), ByteSize.Format(rank.Device.Memory.KvCache),
+                ByteSize.Format(rank.Device.Memory.Activations), ByteSize.Format(BytesSent(rank.Index)),
+            ]);
+        }
+        AppendTable(sb, rows);
+        string ofBudget = Plan.DeviceMemoryBytes is long budget ? $" of {ByteSize.Format(budget)}" : "";
+        sb.AppendLine(inv, $"total weights {ByteSize.Format(WeightBytes)} on {_devices.Length} device(s); largest device {ByteSize.Format(_devices.Max(d => d.Memory.Total))}{ofBudget}");
+        sb.AppendLine();
+
+        sb.AppendLine("communication per token (estimate):");
+        long activation = (long)Facts.ActivationWidth * sizeof(float);
+        if (Plan.Pipeline > 1)
+            sb.AppendLine(inv, $"  stage boundaries: {Plan.Pipeline - 1} x {ByteSize.Format(activation)} (width {Facts.ActivationWidth} x 4 B) per tensor rank = {ByteSize.Format((Plan.Pipeline - 1) * activation * Plan.Tensor)} per replica");
+        if (Plan.Tensor > 1)
+        {
+            // Megatron: one all-reduce after the attention output and one after the MLP down projection in every layer;
+            // a ring all-reduce sends 2 (T - 1) / T of the buffer per device.
+            double ring = 2.0 * (Plan.Tensor - 1) / Plan.Tensor;
+            double perDevice = Facts.Layers / (double)Plan.Pipeline * 2 * ring * activation;
+            double gather = (Plan.Tensor - 1.0) / Plan.Tensor * Facts.VocabSize * sizeof(float);
+            sb.AppendLine(inv, $"  tensor all-reduce: 2 per layer x {ring:0.##} x {ByteSize.Format(activation)} = about {ByteSize.Format((long)perDevice)} per device of a stage (ring)");
+            sb.AppendLine(inv, $"  head all-gather: about {ByteSize.Format((long)gather)} per logit row per last-stage device");
+        }
+        if (Plan.Pipeline == 1 && Plan.Tensor == 1) sb.AppendLine("  none: replicas do not talk during a forward");
+        sb.AppendLine(inv, $"  measured so far: {ByteSize.Format(BytesSentPerDevice.Sum())} sent over all devices");
+        sb.AppendLine();
+
+        sb.AppendLine(inv, $"predicted bubble: (p - 1) / (m + p - 1) = ({Plan.Pipeline} - 1) / ({Plan.MicroBatches} + {Plan.Pipeline} - 1) = {Schedule.IdleFraction.ToString("P1", inv)} of the slots idle");
+        if (LastTrace is { } trace)
+            sb.AppendLine(inv, $"last forward: {trace.TotalIdleSlots} of {trace.TotalSlots} device slots idle ({trace.IdleFraction.ToString("P1", inv)}), {trace.Span.TotalMilliseconds:0.##} ms");
+        sb.Append(Schedule.ToText());
+        return sb.ToString();
+    }
+
+    private static void AppendTable(StringBuilder sb, List<string[]> rows)
+    {
+        var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
+        foreach (var row in rows)
+            sb.AppendLine(string.Join("  ", row.Select((cell, c) => cell.PadRight(widths[c]))).TrimEnd());
+    }
+}

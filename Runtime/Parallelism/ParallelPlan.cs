@@ -1,0 +1,157 @@
+using System.Globalization;
+
+namespace Tessera.Parallelism;
+
+/// <summary>
+/// How one model is spread over devices: <see cref="Data"/> replicas x <see cref="Pipeline"/> stages x
+/// <see cref="Tensor"/> shards, the batch cut into <see cref="MicroBatches"/> for the pipeline.
+/// </summary>
+/// <param name="Data">D, data-parallel replicas (each holds the whole model, serves its share of the sequences)</param>
+/// <param name="Pipeline">P, pipeline stages (contiguous blocks of layers; P = 1 means no pipeline)</param>
+/// <param name="Tensor">T, tensor-parallel degree (the matrices of every layer split T ways)</param>
+/// <param name="MicroBatches">m, micro-batches per replica and forward (GPipe); with m = 1 a pipeline is layer-wise model parallelism</param>
+/// <param name="LayersPerStage">a hand-given split (one entry per stage, e.g. [3, 1]); null: balanced by <see cref="StagePartitioner"/></param>
+/// <param name="DeviceMemoryBytes">each device's memory, checked against its weights plus one full-context KV cache; null: unchecked</param>
+public sealed record ParallelPlan(
+    int Data = 1, int Pipeline = 1, int Tensor = 1, int MicroBatches = 1, int[]? LayersPerStage = null, long? DeviceMemoryBytes = null)
+{
+    /// <summary>D * P * T.</summary>
+    public int DeviceCount => Data * Pipeline * Tensor;
+
+    /// <summary>Parses a device memory size ("80GB", "512MiB", "1.5GB"); see <see cref="ByteSize.Parse"/>.</summary>
+    public static long ParseMemory(string text) => ByteSize.Parse(text);
+
+    /// <summary>This plan with a device memory budget given as text ("80GB").</summary>
+    public ParallelPlan WithMemory(string text) => this with { DeviceMemoryBytes = ParseMemory(text) };
+
+    /// <summary>Every reason this plan cannot run the model (empty when it can).</summary>
+    public IReadOnlyList<string> Validate(ModelFacts facts)
+    {
+        var problems = new List<string>();
+        if (Data < 1) problems.Add($"the data-parallel degree must be at least 1 (dp = {Data}).");
+        if (Pipeline < 1) problems.Add($"the pipeline degree must be at least 1 (pp = {Pipeline}).");
+        if (Tensor < 1) problems.Add($"the tensor-parallel degree must be at least 1 (tp = {Tensor}).");
+        if (MicroBatches < 1) problems.Add($"micro-batches must be at least 1 (got {MicroBatches}).");
+        if (Pipeline > facts.Layers)
+            problems.Add($"pp = {Pipeline} stages but {facts.ModelName} has {facts.Layers} layers: every stage needs at least one layer, so at most pp = {facts.Layers}.");
+        if (Tensor >= 1)
+        {
+            var bad = facts.TensorSplits.Where(s => s.Size % Tensor != 0).ToList();
+            if (bad.Count > 0)
+            {
+                problems.Add($"tp = {Tensor} does not divide {string.Join(", ", bad.Select(s => $"{s.What} = {s.Size}"))}; " +
+                             $"degrees that work: {string.Join(", ", WorkingTensorDegrees(facts))}.");
+            }
+        }
+        bool splitOk = ValidateSplit(facts, problems);
+        if (DeviceMemoryBytes is long budget)
+        {
+            if (budget <= 0) problems.Add($"the device memory must be positive (got {budget} bytes).");
+            else if (problems.Count == 0 && (splitOk || LayersPerStage is null)) CheckMemory(facts, budget, problems);
+        }
+        return problems;
+    }
+
+    /// <summary>Throws a <see cref="PlanException"/> naming every problem <see cref="Validate"/> finds.</summary>
+    public void ThrowIfInvalid(ModelFacts facts)
+    {
+        var problems = Validate(facts);
+        if (problems.Count > 0) throw new PlanException(problems);
+    }
+
+    /// <summary>The tensor degrees that divide every split size (the common divisors), ascending.</summary>
+    public static IReadOnlyList<int> WorkingTensorDegrees(ModelFacts facts)
+    {
+        int gcd = 0;
+        foreach (var (_, size) in facts.TensorSplits) gcd = Gcd(gcd, Math.Abs(size));
+        if (gcd == 0) return [1];
+        return Enumerable.Range(1, gcd).Where(d => gcd % d == 0).ToArray();
+    }
+
+    /// <summary>The layer split this plan runs with: the hand-given one, or the balanced one.</summary>
+    public int[] ResolveSplit(ModelFacts facts) => LayersPerStage?.ToArray() ?? StagePartitioner.Balance(facts, Pipeline);
+
+    /// <summary>
+    /// Approximate bytes of the device of each stage: (its layers' weights + embeddings on the first stage + head on the
+    /// last) / T, plus the KV cache of one full-context sequence for its layers / T. Tensor parallelism splits the
+    /// weights and the KV heads, so dividing the whole stage by T is close enough for a plan check.
+    /// </summary>
+    public static (long Weights, long KvCache)[] BytesPerStageDevice(ModelFacts facts, int[] split, int tensor)
+    {
+        var result = new (long, long)[split.Length];
+        for (int j = 0; j < split.Length; j++)
+        {
+            long weights = split[j] * facts.LayerWeightBytes
+                           + (j == 0 ? facts.EmbeddingWeightBytes : 0)
+                           + (j == split.Length - 1 ? facts.HeadWeightBytes : 0);
+            long kv = facts.KvBytesPerTokenPerLayer * facts.ContextLength * split[j];
+            result[j] = (weights / tensor, kv / tensor);
+        }
+        return result;
+    }
+
+    private bool ValidateSplit(ModelFacts facts, List<string> problems)
+    {
+        if (LayersPerStage is not int[] split) return true;
+        // Every layer exactly once, in order: two well-known engines shipped splits that silently dropped a layer and
+        // still produced plausible text, so a split that does not add up is an error, never "fixed up".
+        string text = "[" + string.Join(", ", split) + "]";
+        bool ok = true;
+        if (Pipeline >= 1 && split.Length != Pipeline)
+        {
+            problems.Add($"the layer split {text} has {split.Length} entries but pp = {Pipeline}: give one entry per stage.");
+            ok = false;
+        }
+        var empty = Enumerable.Range(0, split.Length).Where(j => split[j] < 1).ToList();
+        if (empty.Count > 0)
+        {
+            problems.Add($"the layer split {text} gives {string.Join(", ", empty.Select(j => $"stage {j} {split[j]} layers"))}: every stage needs at least one layer.");
+            ok = false;
+        }
+        long sum = split.Sum(x => (long)x);
+        if (sum != facts.Layers)
+        {
+            problems.Add($"the layer split {text} covers {sum} layers but {facts.ModelName} has {facts.Layers}: the split must place every layer exactly once, in order.");
+            ok = false;
+        }
+        return ok;
+    }
+
+    private void CheckMemory(ModelFacts facts, long budget, List<string> problems)
+    {
+        var split = ResolveSplit(facts);
+        var perStage = BytesPerStageDevice(facts, split, Tensor);
+        int worst = 0;
+        for (int j = 1; j < perStage.Length; j++)
+            if (perStage[j].Weights + perStage[j].KvCache > perStage[worst].Weights + perStage[worst].KvCache) worst = j;
+        var (weights, kv) = perStage[worst];
+        if (weights + kv <= budget) return;
+        int first = split.Take(worst).Sum();
+        string extras = (worst == 0 ? ", embeddings" : "") + (worst == split.Length - 1 ? ", head" : "");
+        string where = Pipeline > 1 ? $"stage {worst}: layers {first}-{first + split[worst] - 1}{extras}" : $"all {facts.Layers} layers{extras}";
+        problems.Add(
+            $"a device needs {ByteSize.Format(weights + kv)} but has {ByteSize.Format(budget)}: the largest device ({where}" +
+            (Tensor > 1 ? $", 1/{Tensor} of it" : "") + $") holds {ByteSize.Format(weights)} of weights + {ByteSize.Format(kv)} of KV cache " +
+            $"for one {facts.ContextLength}-token sequence. Use more stages or a larger tensor degree, or a device with more memory.");
+    }
+
+    private static int Gcd(int a, int b)
+    {
+        while (b != 0) (a, b) = (b, a % b);
+        return a;
+    }
+
+    /// <summary>"dp2 x pp2 x tp2 (8 devices), 4 micro-batches, layers [3, 1], 80 GB per device".</summary>
+    public override string ToString()
+    {
+        var parts = new List<string>();
+        if (Data != 1) parts.Add($"dp{Data}");
+        if (Pipeline != 1) parts.Add($"pp{Pipeline}");
+        if (Tensor != 1) parts.Add($"tp{Tensor}");
+        string text = (parts.Count == 0 ? "single device" : string.Join(" x ", parts)) +
+                      $" ({DeviceCount.ToString(CultureInfo.InvariantCulture)} device{(DeviceCount == 1 ? "" : "s")}), {MicroBatches} micro-batch{(MicroBatches == 1 ? "" : "es")}";
+        if (LayersPerStage is not null) text += $", layers [{string.Join(", ", LayersPerStage)}]";
+        if (DeviceMemoryBytes is long m) text += $", {ByteSize.Format(m)} per device";
+        return text;
+    }
+}
