@@ -1,26 +1,32 @@
 using Tessera.Checkpoints;
+using Tessera.Parallelism;
 
 namespace Tessera.Models;
 
 /// <summary>Which generated engine runs a checkpoint.</summary>
 public enum EngineKind
 {
-    /// <summary>The shape-generic engine of the checkpoint's architecture: sizes from its config.json.</summary>
+    /// <summary>The shape-generic engine of the checkpoint's architecture: sizes from its config.json, any plan at run time.</summary>
     Generic,
 
-    /// <summary>A [Compile] unit built for exactly this config (the bundled tiny models have one).</summary>
+    /// <summary>A [Compile] unit built for exactly this config (the bundled tiny models have one), its plan folded.</summary>
     Specialised,
 }
 
 /// <summary>The architectures this assembly compiles, by Hugging Face model_type, and their engines.</summary>
 public static class EngineCatalog
 {
-    private sealed record Architecture(string ModelType, Func<Checkpoint, ITransformerEngine> Generic, Func<Checkpoint, ITransformerEngine>[] Specialised);
+    /// <param name="ModelType">config.json's model_type</param>
+    /// <param name="Rank">the generated rank program (the shape-generic engine), for any plan</param>
+    /// <param name="Facts">the generated sizes-and-costs function the planner uses</param>
+    /// <param name="Specialised">[Compile] units of this architecture for single devices</param>
+    private sealed record Architecture(
+        string ModelType, Func<Checkpoint, RankContext, IRankProgram> Rank, Func<ModelConfig, ModelFacts> Facts, Func<Checkpoint, ITransformerEngine>[] Specialised);
 
     private static readonly Architecture[] Architectures =
     [
-        new("llama", c => new Llama.Engine(c), [c => new TinyLlama(c)]),
-        new("gpt2", c => new Gpt2.Engine(c), [c => new TinyGpt2(c)]),
+        new("llama", static (c, r) => new Llama.Engine(c, r), Llama.Engine.Facts, [static c => new TinyLlama(c)]),
+        new("gpt2", static (c, r) => new Gpt2.Engine(c, r), Gpt2.Engine.Facts, [static c => new TinyGpt2(c)]),
     ];
 
     public static IEnumerable<string> ModelTypes => Architectures.Select(a => a.ModelType);
@@ -28,14 +34,23 @@ public static class EngineCatalog
     /// <summary>The folder of a bundled checkpoint ("tiny-llama", "tiny-gpt2"), next to the executable.</summary>
     public static string Bundled(string name) => Path.Combine(AppContext.BaseDirectory, "Checkpoints", name);
 
-    public static ITransformerEngine Open(string directory, EngineKind kind = EngineKind.Generic)
+    /// <summary>
+    /// Opens a checkpoint with the engine of its architecture: on one device, or over the devices of
+    /// <paramref name="plan"/> (a <see cref="ParallelEngine"/>: one CPU worker per device, each loading only its shard).
+    /// </summary>
+    public static ITransformerEngine Open(string directory, EngineKind kind = EngineKind.Generic, ParallelPlan? plan = null)
     {
+        bool parallel = plan is not null && (plan.DeviceCount > 1 || plan.MicroBatches > 1 || plan.LayersPerStage is not null || plan.DeviceMemoryBytes is not null);
+        if (parallel)
+        {
+            if (kind == EngineKind.Specialised)
+                throw new PlanException("A specialised unit folds its plan at build time ([Compile(..., Tensor = 2, Pipeline = 2)]); give plan flags to the generic engine.");
+            return ParallelEngine.Create(directory, plan!, ArchitectureOf(directory).Rank, ArchitectureOf(directory).Facts);
+        }
+
         using var checkpoint = Checkpoint.Open(directory);
-        string modelType = checkpoint.Config.GetString("model_type")
-            ?? throw new CheckpointException($"{checkpoint.Config.Path}: no \"model_type\", so the architecture is unknown (supported: {string.Join(", ", ModelTypes)}).");
-        var architecture = Architectures.FirstOrDefault(a => a.ModelType == modelType)
-            ?? throw new CheckpointException($"{checkpoint.Config.Path}: model_type \"{modelType}\" is not supported (supported: {string.Join(", ", ModelTypes)}).");
-        if (kind == EngineKind.Generic) return architecture.Generic(checkpoint);
+        var architecture = ArchitectureOf(checkpoint.Config);
+        if (kind == EngineKind.Generic) return (ITransformerEngine)architecture.Rank(checkpoint, RankContext.Single);
 
         var errors = new List<string>();
         foreach (var specialised in architecture.Specialised)
@@ -50,5 +65,22 @@ public static class EngineCatalog
             }
         }
         throw new CheckpointException($"No specialised engine was compiled for this checkpoint's config: {string.Join(" / ", errors)}");
+    }
+
+    /// <summary>The sizes and costs of a checkpoint's model, from its config alone.</summary>
+    public static ModelFacts Facts(string directory)
+    {
+        var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
+        return ArchitectureOf(config).Facts(config);
+    }
+
+    private static Architecture ArchitectureOf(string directory) => ArchitectureOf(ModelConfig.Load(Path.Combine(directory, "config.json")));
+
+    private static Architecture ArchitectureOf(ModelConfig config)
+    {
+        string modelType = config.GetString("model_type")
+            ?? throw new CheckpointException($"{config.Path}: no \"model_type\", so the architecture is unknown (supported: {string.Join(", ", ModelTypes)}).");
+        return Architectures.FirstOrDefault(a => a.ModelType == modelType)
+            ?? throw new CheckpointException($"{config.Path}: model_type \"{modelType}\" is not supported (supported: {string.Join(", ", ModelTypes)}).");
     }
 }

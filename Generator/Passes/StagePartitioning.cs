@@ -60,10 +60,12 @@ internal static class StagePartitioning
         return cost;
     }
 
+    /// <summary>Minimises the slowest stage; ties go to the smaller sum of squared stage costs, then to earlier stages.</summary>
     public static int[] Balance(BoundFacts facts, int stages)
     {
         int layers = facts.Layers;
         var best = new double[stages + 1, layers + 1];
+        var squares = new double[stages + 1, layers + 1];
         var cut = new int[stages + 1, layers + 1];
         for (int k = 0; k <= stages; k++)
             for (int i = 0; i <= layers; i++) best[k, i] = double.PositiveInfinity;
@@ -72,10 +74,16 @@ internal static class StagePartitioning
             for (int i = k; i <= layers - (stages - k); i++)
                 for (int j = k - 1; j < i; j++)
                 {
-                    double cost = Math.Max(best[k - 1, j], StageSeconds(facts, j, i));
-                    if (cost <= best[k, i] * (1 + 1e-12))
+                    if (double.IsPositiveInfinity(best[k - 1, j])) continue;
+                    double stage = StageSeconds(facts, j, i);
+                    double cost = Math.Max(best[k - 1, j], stage);
+                    double square = squares[k - 1, j] + stage * stage;
+                    double eps = 1e-12 * cost;
+                    bool better = cost < best[k, i] - eps || (Math.Abs(cost - best[k, i]) <= eps && square <= squares[k, i] * (1 + 1e-12));
+                    if (better)
                     {
                         best[k, i] = Math.Min(best[k, i], cost);
+                        squares[k, i] = square;
                         cut[k, i] = j;
                     }
                 }

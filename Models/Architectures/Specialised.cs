@@ -7,3 +7,10 @@ public partial class TinyLlama;
 /// <summary>The bundled tiny GPT-2, specialised the same way.</summary>
 [Compile(typeof(Gpt2), Config = "Checkpoints/tiny-gpt2/config.json")]
 public partial class TinyGpt2;
+
+/// <summary>
+/// The tiny Llama folded into a 2 x 2 plan: two pipeline stages, each split over two tensor-parallel ranks, with four
+/// micro-batches per forward. <c>TinyLlamaTp2Pp2.Load(dir)</c> starts the four CPU devices.
+/// </summary>
+[Compile(typeof(Llama), Config = "Checkpoints/tiny-llama/config.json", Tensor = 2, Pipeline = 2, MicroBatches = 4)]
+public partial class TinyLlamaTp2Pp2;
