@@ -4,6 +4,12 @@ using Tessera.Benchmarks;
 // dotnet run -c Release --project Benchmarks -- --filter '*MatMul*'   BenchmarkDotNet suite (short runs)
 // dotnet run -c Release --project Benchmarks -- gflops [seconds]      stopwatch GFLOP/s of MatMul vs the machine's peak
 // dotnet run -c Release --project Benchmarks -- tokens [DIR|medium] [prompt] [new]   whole-process prefill/decode tokens/s
+// dotnet run -c Release --project Benchmarks -- plans [DIR|tiny-llama|medium] [sequences] [prompt] [steps]   tokens/s per parallel plan vs one device
+if (args.Length > 0 && args[0] == "plans")
+{
+    Tessera.Benchmarks.EndToEnd.PlanThroughput.Run(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "tokens")
 {
     Tessera.Benchmarks.EndToEnd.TokensPerSecond.Run(args[1..]);

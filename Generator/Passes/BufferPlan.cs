@@ -68,8 +68,10 @@ internal sealed class BufferPlan
             {
                 BufferSlot? slot = null;
                 // An element-wise pass may overwrite an operand that dies here: it reads index i before writing it.
+                // Only an operand that the kernel's first node alone reads, once: later in-place steps must not read it.
                 if (kernel.Kind == KernelKind.Elementwise)
-                    slot = dying.Select(v => plan.Slots.FirstOrDefault(s => s.Name == plan._location[v])).FirstOrDefault(s => s is not null && owner[s].All(dying.Contains));
+                    slot = dying.Where(v => kernel.Nodes.Count(n => n.Inputs.Contains(v)) == 1 && kernel.Anchor.Inputs.Count(i => i == v) == 1)
+                        .Select(v => plan.Slots.FirstOrDefault(s => s.Name == plan._location[v])).FirstOrDefault(s => s is not null && owner[s].All(dying.Contains));
                 slot ??= free.FirstOrDefault(s => s.Widths.Any(w => w.ToString() == output.Width.ToString())) ?? free.FirstOrDefault();
                 if (slot is null)
                 {

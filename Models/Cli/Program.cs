@@ -18,16 +18,31 @@ public static class Program
         var tokens = new Option<string>("--tokens", "-t") { Description = "Prompt token ids, comma-separated: 1,2,3", Required = true };
         var engine = new Option<EngineKind>("--engine") { Description = "generic (sizes from config.json) or specialised (a [Compile] unit)", DefaultValueFactory = _ => EngineKind.Generic };
 
+        var plan = new PlanOptions();
         var output = new Option<string>("--out", "-o") { Description = "Where to write the logits (.safetensors, one F32 tensor 'logits' [tokens, vocab])", Required = true };
         var logits = new Command("logits", "Compute the logits at every prompt position and write them as safetensors.") { checkpoint, tokens, engine, output };
-        logits.SetAction(r => Run(() => Logits(r.GetValue(checkpoint)!, r.GetValue(tokens)!, r.GetValue(engine), r.GetValue(output)!)));
+        foreach (var option in plan.All) logits.Options.Add(option);
+        logits.SetAction(r => Run(() => Logits(r.GetValue(checkpoint)!, r.GetValue(tokens)!, r.GetValue(engine), plan.Read(r), r.GetValue(output)!)));
 
         var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "How many tokens to generate", DefaultValueFactory = _ => 16 };
         var generate = new Command("generate", "Greedy continuation of a prompt; prints the token ids and tokens/s.") { checkpoint, tokens, engine, maxNew };
-        generate.SetAction(r => Run(() => Generate(r.GetValue(checkpoint)!, r.GetValue(tokens)!, r.GetValue(engine), r.GetValue(maxNew))));
+        foreach (var option in plan.All) generate.Options.Add(option);
+        generate.SetAction(r => Run(() => Generate(r.GetValue(checkpoint)!, r.GetValue(tokens)!, r.GetValue(engine), plan.Read(r), r.GetValue(maxNew))));
 
-        var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate };
+        var svg = new Option<string?>("--svg") { Description = "Write the pipeline schedule of a sample forward as an SVG timeline (devices as rows, clocks as columns)" };
+        var planCommand = new Command("plan", "Load a plan and print its device map, per-device memory, communication per token and predicted bubble.") { checkpoint, svg };
+        foreach (var option in plan.All) planCommand.Options.Add(option);
+        planCommand.SetAction(r => Run(() => PlanCommand.Run(r.GetValue(checkpoint)!, plan.Read(r, always: true)!, r.GetValue(svg))));
+
+        var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate, planCommand };
         return root.Parse(args).Invoke();
+    }
+
+    /// <summary>Parallel engines own device threads: dispose them when the command ends.</summary>
+    private static IDisposable? Own(ITransformerEngine engine, out ITransformerEngine model)
+    {
+        model = engine;
+        return engine as IDisposable;
     }
 
     /// <summary>Turns every expected failure into one line on stderr and exit code 1; nothing is written on failure.</summary>
@@ -37,7 +52,8 @@ public static class Program
         {
             return action();
         }
-        catch (Exception e) when (e is CheckpointException or ContextOverflowException or ArgumentException or FormatException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is CheckpointException or ContextOverflowException or ArgumentException or FormatException or IOException or UnauthorizedAccessException
+                                       or Tessera.Parallelism.PlanException or Tessera.Parallelism.RankFailedException)
         {
             Console.Error.WriteLine($"error: {OneLine(e)}");
             return 1;
@@ -58,22 +74,23 @@ public static class Program
         return string.Join(" ", message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
-    private static int Logits(string directory, string tokenText, EngineKind kind, string output)
+    private static int Logits(string directory, string tokenText, EngineKind kind, Tessera.Parallelism.ParallelPlan? plan, string output)
     {
         int[] ids = TokenList.Parse(tokenText);
-        var model = EngineCatalog.Open(directory, kind);
+        using var owner = Own(EngineCatalog.Open(directory, kind, plan), out var model);
         var values = model.Forward(TokenBatch.ForSequence(model.CreateCache(), ids));
         SafetensorsWriter.Write(output, [new SafetensorsWriter.Tensor("logits", [ids.Length, model.Shape.VocabSize], Floats: values)]);
         Console.WriteLine($"wrote logits [{ids.Length}, {model.Shape.VocabSize}] to {output} ({model.Shape.ModelName}, {kind} engine)");
         return 0;
     }
 
-    private static int Generate(string directory, string tokenText, EngineKind kind, int maxNewTokens)
+    private static int Generate(string directory, string tokenText, EngineKind kind, Tessera.Parallelism.ParallelPlan? plan, int maxNewTokens)
     {
         int[] ids = TokenList.Parse(tokenText);
         var load = Stopwatch.StartNew();
-        var model = EngineCatalog.Open(directory, kind);
-        Console.Error.WriteLine($"loaded {model.Shape.ModelName} ({kind} engine, {model.WeightBytes / 1e6:F1} MB of weights) in {load.Elapsed.TotalSeconds:F2} s");
+        using var owner = Own(EngineCatalog.Open(directory, kind, plan), out var model);
+        string on = plan is null ? "one device" : plan.ToString();
+        Console.Error.WriteLine($"loaded {model.Shape.ModelName} ({kind} engine, {on}, {model.WeightBytes / 1e6:F1} MB of weights) in {load.Elapsed.TotalSeconds:F2} s");
         var result = GreedyDecoder.Generate(model, ids, maxNewTokens);
         Console.WriteLine(string.Join(",", result.Tokens));
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -41,6 +41,28 @@ public static partial class CpuKernels
             longest = Math.Max(longest, pos + 1);
         }
 
+        // Long runs of one sequence's consecutive rows (a prompt) go through matrix products; the rest row by row.
+        var rowWise = new List<int>();
+        float chunkScale = 1f / MathF.Sqrt(headDim);
+        for (int r = 0; r < rows;)
+        {
+            int end = r + 1;
+            while (end < rows && batch.SequenceOfRow[end] == batch.SequenceOfRow[r] && batch.Positions[end] == batch.Positions[end - 1] + 1) end++;
+            if (end - r >= PrefillGemmRows)
+            {
+                var cache = batch.Caches[batch.SequenceOfRow[r]];
+                AttendChunk(q, output, r, end - r, batch.Positions[r], cache.Keys(layer), cache.Values(layer), heads, kvHeads, headDim, chunkScale);
+            }
+            else
+            {
+                for (int i = r; i < end; i++) rowWise.Add(i);
+            }
+            r = end;
+        }
+        if (rowWise.Count == 0) return;
+        int[] rowList = rowWise.ToArray();
+        rows = rowList.Length;
+
         // A work item is one row and a contiguous range of its query heads. Many rows: all heads per item, so each
         // cached row is read whole and in order. Few rows (decode): the heads are split so every core works. Items
         // are handed out dynamically: later rows of a prompt attend to more positions.
@@ -51,7 +73,7 @@ public static partial class CpuKernels
         float scale = 1f / MathF.Sqrt(headDim);
         CpuParallel.ForEach(rows * splits, workers, item =>
         {
-            int r = item / splits, h0 = item % splits * headsPerItem, count = Math.Min(headsPerItem, heads - h0);
+            int r = rowList[item / splits], h0 = item % splits * headsPerItem, count = Math.Min(headsPerItem, heads - h0);
             var cache = batch.Caches[batch.SequenceOfRow[r]];
             AttendRow(q, output, r * width, cache.Keys(layer), cache.Values(layer), kvWidth, h0, count, group, headDim, batch.Positions[r] + 1, scale);
         });
@@ -61,6 +83,8 @@ public static partial class CpuKernels
     /// Attention of query heads [h0, h0 + count) of one row (q and output at <paramref name="rowOffset"/>) over the
     /// first <paramref name="context"/> cached positions; head h reads kv head h / group.
     /// </summary>
+    // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void AttendRow(float[] qArray, float[] outputArray, int rowOffset, float[] keysArray, float[] valuesArray, int kvWidth,
         int h0, int count, int group, int d, int context, float scale)
     {
@@ -85,17 +109,11 @@ public static partial class CpuKernels
                     for (int i = 0; i < count; i++)
                         scores[i * context + p] = Dot(q + i * d, keys + (long)p * kvWidth + (h0 + i) / group * d, d) * scale;
 
-                // Softmax per head, shifted by the max so exp never overflows.
-                Span<float> sums = stackalloc float[count];
+                // Softmax per head (the scores are already scaled).
                 for (int i = 0; i < count; i++)
-                {
-                    var s = scoreSpan.Slice(i * context, context);
-                    TensorPrimitives.Subtract(s, TensorPrimitives.Max(s), s);
-                    TensorPrimitives.Exp(s, s);
-                    sums[i] = TensorPrimitives.Sum(s);
-                }
+                    Activations.Softmax(scoreSpan.Slice(i * context, context), 1f);
 
-                // out_i = Σ_p weight[i, p] · value_p / sum_i: four value rows per pass over out_i.
+                // out_i = Σ_p weight[i, p] · value_p: four value rows per pass over out_i.
                 new Span<float>(output, count * d).Clear();
                 for (p = 0; p + 4 <= context; p += 4)
                 {
@@ -106,11 +124,6 @@ public static partial class CpuKernels
                 for (; p < context; p++)
                     for (int i = 0; i < count; i++)
                         Axpy(scores[i * context + p], values + (long)p * kvWidth + (h0 + i) / group * d, output + i * d, d);
-                for (int i = 0; i < count; i++)
-                {
-                    var o = new Span<float>(output + i * d, d);
-                    TensorPrimitives.Divide(o, sums[i], o);
-                }
             }
         }
         finally

@@ -23,6 +23,21 @@ public static partial class CpuKernels
         set => _maxThreads = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), "At least one thread is needed.");
     }
 
+    [ThreadStatic] private static int t_threadsOfThisThread;
+
+    /// <summary>
+    /// A per-thread cap on <see cref="MaxThreads"/> (0: none). A CPU virtual device sets it on its worker to its share
+    /// of the cores, so D devices running kernels at once do not oversubscribe the machine D times over.
+    /// </summary>
+    public static int ThreadsOfThisThread
+    {
+        get => t_threadsOfThisThread;
+        set => t_threadsOfThisThread = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value));
+    }
+
+    /// <summary>The threads a kernel called on this thread may use.</summary>
+    internal static int ThreadBudget => t_threadsOfThisThread > 0 ? Math.Min(t_threadsOfThisThread, _maxThreads) : _maxThreads;
+
     /// <summary>Throws when a kernel argument array is shorter than the shape says: the fast paths index without bounds checks.</summary>
     private static void CheckLength(float[] array, long needed, string name)
     {

@@ -13,7 +13,7 @@ internal static class CpuParallel
     public static int Workers(int items, long workPerItem)
     {
         long byWork = Math.Max(1, items * workPerItem / MinWorkPerWorker);
-        return (int)Math.Min(Math.Min(CpuKernels.MaxThreads, items), byWork);
+        return (int)Math.Min(Math.Min(CpuKernels.ThreadBudget, items), byWork);
     }
 
     /// <summary>

@@ -32,6 +32,8 @@ public static partial class CpuKernels
     }
 
     /// <summary>Columns [n0, n1) of every row.</summary>
+    // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DotChunk(float* x, int rows, int k, float* w, int n, float* y, int n0, int n1)
     {
         for (int j = n0; j < n1; j += DotCols)

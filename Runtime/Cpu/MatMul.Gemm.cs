@@ -55,6 +55,8 @@ public static partial class CpuKernels
     }
 
     /// <summary>xp[tile][kk][t] = x[tile * 64 + t, kk]; rows past the end are zero so padded lanes add nothing.</summary>
+    // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackRows(float[] x, int rows, int k, float[] xp, int tile)
     {
         int t0 = tile * GemmRows, count = Math.Min(GemmRows, rows - t0);
@@ -67,6 +69,8 @@ public static partial class CpuKernels
         }
     }
 
+    // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void GemmItems(float[] xpArray, int rows, int k, float[] wArray, int n, float[] yArray, Epilogue? epilogue,
         int chunks, int chunkCols, int start, int end)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace Tessera.Cpu;
@@ -7,6 +8,8 @@ namespace Tessera.Cpu;
 public static partial class CpuKernels
 {
     /// <summary>y (T, C) = x · rsqrt(mean(x²) + eps) · w.</summary>
+    // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RmsNorm(float[] x, float[] weight, float[] y, int rows, int dim, float eps)
     {
         CheckRows(x, weight, y, rows, dim);
@@ -25,6 +28,8 @@ public static partial class CpuKernels
     }
 
     /// <summary>y (T, C) = (x - mean) · rsqrt(var + eps) · w + b, biased variance.</summary>
+    // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LayerNorm(float[] x, float[] weight, float[] bias, float[] y, int rows, int dim, float eps)
     {
         CheckRows(x, weight, y, rows, dim);

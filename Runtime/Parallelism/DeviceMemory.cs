@@ -22,6 +22,9 @@ public sealed class DeviceMemory
 
     public void AddActivations(long bytes) => Interlocked.Add(ref _activations, bytes);
 
+    /// <summary>The workspace grows with the largest batch seen: the device reports its current size.</summary>
+    public void SetActivations(long bytes) => Interlocked.Exchange(ref _activations, bytes);
+
     public void AddKvCache(long bytes) => Interlocked.Add(ref _kvCache, bytes);
 
     /// <summary>"weights 1.2 MB, KV cache 64 KiB, activations 8 KiB, total 1.27 MB".</summary>

@@ -39,6 +39,9 @@ public sealed partial class ParallelEngine : ITransformerEngine, IDisposable
         var ranges = StagePartitioner.LayerRanges(split);
 
         _devices = Enumerable.Range(0, plan.DeviceCount).Select(i => new CpuDevice(i)).ToArray();
+        // Each device's kernels get its share of the cores (at least one), as if each were its own processor.
+        int share = Math.Max(1, Environment.ProcessorCount / _devices.Length);
+        Task.WaitAll(_devices.Select(d => d.Run(() => Cpu.CpuKernels.ThreadsOfThisThread = share)).ToArray());
         _groups = Enumerable.Range(0, d * p).Select(_ => new InProcessTensorGroup(t)).ToArray();
         _clockBarriers = Enumerable.Range(0, d).Select(_ => new AbortableBarrier(p * t)).ToArray();
         // A link holds a whole forward's micro-batches, so a stage that runs ahead never waits on a slow consumer's queue.
@@ -237,6 +240,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, IDisposable
             }
         }
         batch.Commit();
+        foreach (var rank in _ranks) rank.Device.Memory.SetActivations(rank.Program!.WorkspaceBytes);
         LastTrace = trace;
         return output;
     }

@@ -15,6 +15,7 @@ internal static class CpuKernelWriter
 {
     private const string Kernels = "global::Tessera.Cpu.CpuKernels";
     private const string Activations = "global::Tessera.Cpu.Activations";
+    private const string Elementwise = "global::Tessera.Cpu.Elementwise";
 
     /// <param name="weights">the C# expression of the module's weights ("_weights" or "w")</param>
     public static void Write(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
@@ -144,30 +145,20 @@ internal static class CpuKernelWriter
             return;
         }
 
-        // The epilogue runs on each finished segment of an output row: y[row, column .. column + segment.Length).
+        // The epilogue runs on each finished segment of an output row, y[row, column .. column + segment.Length),
+        // as in-place vectorised steps while the segment is still in cache.
         writer.WriteLine(call + ", (segment, row, column) =>");
         using (writer.WriteBlock(closing: ");"))
         {
-            string value = "segment[i]";
-            var operands = new Dictionary<IrValue, string>();
             if (linear.Bias)
-            {
-                writer.WriteLine($"var bias = new global::System.ReadOnlySpan<float>({weights}.{linear.Name}Bias, column, segment.Length);");
-                value = $"{value} + bias[i]";
-            }
+                writer.WriteLine($"{Elementwise}.Add(segment, new global::System.ReadOnlySpan<float>({weights}.{linear.Name}Bias, column, segment.Length));");
             var current = node.Output;
             foreach (var step in kernel.Fused)
             {
-                foreach (var operand in step.Inputs.Where(i => i != current && !operands.ContainsKey(i)))
-                {
-                    string local = "in_" + operand.Name;
-                    operands[operand] = local;
-                    writer.WriteLine($"var {local} = new global::System.ReadOnlySpan<float>({plan[operand]}, row * ({sharding.LocalWidth(operand)}) + column, segment.Length);");
-                }
-                value = Apply(step, current, value, operands);
+                string Operand(IrValue v) => $"new global::System.ReadOnlySpan<float>({plan[v]}, row * ({sharding.LocalWidth(v)}) + column, segment.Length)";
+                writer.WriteLine(Step(step, current, "segment", Operand) + ";");
                 current = step.Output;
             }
-            writer.WriteLine($"for (int i = 0; i < segment.Length; i++) segment[i] = {value};");
         }
         WriteHeadGather(kernel, sharding, outFeatures, writer);
     }
@@ -181,50 +172,36 @@ internal static class CpuKernelWriter
     private static void WriteElementwise(Kernel kernel, BufferPlan plan, ShardingPlan sharding, IndentedTextWriter writer)
     {
         var first = kernel.Anchor;
-        var operands = new Dictionary<IrValue, string>();
-        string Operand(IrValue v)
-        {
-            if (!operands.TryGetValue(v, out var local))
-            {
-                local = "in_" + v.Name;
-                operands[v] = local;
-            }
-            return local;
-        }
+        string count = $"rows * ({sharding.LocalWidth(kernel.Output)})";
+        string target = "out_" + kernel.Output.Name;
+        string Span(IrValue v) => $"new global::System.ReadOnlySpan<float>({plan[v]}, 0, {count})";
+        writer.WriteLine($"var {target} = new global::System.Span<float>({plan[kernel.Output]}, 0, {count});");
 
-        // The first node reads only operands; each later one extends the running value.
-        string value = first.Kind switch
-        {
-            OpKind.Silu => $"{Activations}.Silu({Operand(first.Inputs[0])}[i])",
-            OpKind.Gelu => $"{Activations}.Gelu({Operand(first.Inputs[0])}[i])",
-            OpKind.Add => $"{Operand(first.Inputs[0])}[i] + {Operand(first.Inputs[1])}[i]",
-            _ => $"{Operand(first.Inputs[0])}[i] * {Operand(first.Inputs[1])}[i]",
-        };
+        // The running value starts as one operand of the first node: the one already in the output buffer, if the
+        // buffer planner placed the output over it (element-wise work may overwrite an operand that dies here).
+        var start = first.Inputs.FirstOrDefault(i => plan[i] == plan[kernel.Output]) ?? first.Inputs[0];
+        if (plan[start] != plan[kernel.Output]) writer.WriteLine($"{Span(start)}.CopyTo({target});");
+        writer.WriteLine(Step(first, start, target, Span) + ";");
         var current = first.Output;
         foreach (var step in kernel.Fused)
         {
-            foreach (var operand in step.Inputs.Where(i => i != current)) Operand(operand);
-            value = Apply(step, current, value, operands);
+            writer.WriteLine(Step(step, current, target, Span) + ";");
             current = step.Output;
         }
-
-        string count = $"rows * ({sharding.LocalWidth(kernel.Output)})";
-        foreach (var pair in operands)
-            writer.WriteLine($"var {pair.Value} = new global::System.ReadOnlySpan<float>({plan[pair.Key]}, 0, {count});");
-        writer.WriteLine($"var out_{kernel.Output.Name} = new global::System.Span<float>({plan[kernel.Output]}, 0, {count});");
-        writer.WriteLine($"for (int i = 0; i < out_{kernel.Output.Name}.Length; i++) out_{kernel.Output.Name}[i] = {value};");
     }
 
-    /// <summary>Extends the running expression <paramref name="value"/> (the value of <paramref name="current"/>) by one element-wise step.</summary>
-    private static string Apply(IrNode step, IrValue current, string value, Dictionary<IrValue, string> operands)
+    /// <summary>One in-place step on <paramref name="target"/>, which holds the value of <paramref name="current"/>.</summary>
+    private static string Step(IrNode step, IrValue current, string target, System.Func<IrValue, string> operand)
     {
-        string Other(int i) => step.Inputs[i] == current ? $"({value})" : operands[step.Inputs[i]] + "[i]";
+        var others = step.Inputs.Where(i => i != current).ToList();
         return step.Kind switch
         {
-            OpKind.Silu => $"{Activations}.Silu({value})",
-            OpKind.Gelu => $"{Activations}.Gelu({value})",
-            OpKind.Add => $"{Other(0)} + {Other(1)}",
-            _ => $"{Other(0)} * {Other(1)}",
+            OpKind.Silu => $"{Activations}.Silu({target})",
+            OpKind.Gelu => $"{Activations}.Gelu({target})",
+            OpKind.Add when others.Count == 0 => $"{Elementwise}.Add({target}, {target})",
+            OpKind.Add => $"{Elementwise}.Add({target}, {operand(others[0])})",
+            _ when others.Count == 0 => $"{Elementwise}.Square({target})",
+            _ => $"{Elementwise}.Multiply({target}, {operand(others[0])})",
         };
     }
 }

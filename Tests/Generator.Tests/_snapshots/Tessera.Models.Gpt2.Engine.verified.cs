@@ -254,8 +254,7 @@ partial class Gpt2
             // qkv (T, 3 * Dim / TensorDegree) = Qkv(AttnNorm(x))  [column-parallel]
             global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Qkv, 3 * Dim / TensorDegree, _block1, (segment, row, column) =>
             {
-                var bias = new global::System.ReadOnlySpan<float>(w.QkvBias, column, segment.Length);
-                for (int i = 0; i < segment.Length; i++) segment[i] = segment[i] + bias[i];
+                global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(w.QkvBias, column, segment.Length));
             });
             // q (T, Dim / TensorDegree) = Chunk(qkv, 0, 3)
             global::Tessera.Cpu.CpuKernels.CopyColumns(_block1, rows, 3 * Dim / TensorDegree, 0 * (3 * Dim / TensorDegree / 3), 3 * Dim / TensorDegree / 3, _block0);
@@ -268,24 +267,22 @@ partial class Gpt2
             // x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads))  [row-parallel, all-reduce; epilogue: Add]
             global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block1, rows, Dim / TensorDegree, w.Proj, Dim, _block0, _rank.Tensor, (segment, row, column) =>
             {
-                var bias = new global::System.ReadOnlySpan<float>(w.ProjBias, column, segment.Length);
-                var in_x = new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length);
-                for (int i = 0; i < segment.Length; i++) segment[i] = in_x[i] + (segment[i] + bias[i]);
+                global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(w.ProjBias, column, segment.Length));
+                global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
             });
             // mlpNorm (T, Dim) = MlpNorm(x)
             global::Tessera.Cpu.CpuKernels.LayerNorm(_block0, w.MlpNorm, w.MlpNormBias, _block2, rows, Dim, Eps);
             // gelu (T, Inner / TensorDegree) = Gelu(Fc(MlpNorm(x)))  [column-parallel; epilogue: Gelu]
             global::Tessera.Cpu.CpuKernels.MatMul(_block2, rows, Dim, w.Fc, Inner / TensorDegree, _block3, (segment, row, column) =>
             {
-                var bias = new global::System.ReadOnlySpan<float>(w.FcBias, column, segment.Length);
-                for (int i = 0; i < segment.Length; i++) segment[i] = global::Tessera.Cpu.Activations.Gelu(segment[i] + bias[i]);
+                global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(w.FcBias, column, segment.Length));
+                global::Tessera.Cpu.Activations.Gelu(segment);
             });
             // result (T, Dim) = x + Down(Gelu(Fc(MlpNorm(x))))  [row-parallel, all-reduce; epilogue: Add]
             global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block3, rows, Inner / TensorDegree, w.Down, Dim, output, _rank.Tensor, (segment, row, column) =>
             {
-                var bias = new global::System.ReadOnlySpan<float>(w.DownBias, column, segment.Length);
-                var in_x2 = new global::System.ReadOnlySpan<float>(_block0, row * (Dim) + column, segment.Length);
-                for (int i = 0; i < segment.Length; i++) segment[i] = in_x2[i] + (segment[i] + bias[i]);
+                global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(w.DownBias, column, segment.Length));
+                global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(_block0, row * (Dim) + column, segment.Length));
             });
         }
 

@@ -280,27 +280,24 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block0, rows, Heads * HeadDim / TensorDegree, w.O, Dim, _block1, _rank.Tensor, (segment, row, column) =>
         {
-            var in_x = new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length);
-            for (int i = 0; i < segment.Length; i++) segment[i] = in_x[i] + (segment[i]);
+            global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
         });
         // h2 (T, Dim) = MlpNorm(x)
         global::Tessera.Cpu.CpuKernels.RmsNorm(_block1, w.MlpNorm, _block0, rows, Dim, Eps);
         // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))  [column-parallel; epilogue: Silu]
         global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Gate, Intermediate / TensorDegree, _block2, (segment, row, column) =>
         {
-            for (int i = 0; i < segment.Length; i++) segment[i] = global::Tessera.Cpu.Activations.Silu(segment[i]);
+            global::Tessera.Cpu.Activations.Silu(segment);
         });
         // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)  [column-parallel; epilogue: Mul]
         global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Up, Intermediate / TensorDegree, _block3, (segment, row, column) =>
         {
-            var in_silu = new global::System.ReadOnlySpan<float>(_block2, row * (Intermediate / TensorDegree) + column, segment.Length);
-            for (int i = 0; i < segment.Length; i++) segment[i] = in_silu[i] * (segment[i]);
+            global::Tessera.Cpu.Elementwise.Multiply(segment, new global::System.ReadOnlySpan<float>(_block2, row * (Intermediate / TensorDegree) + column, segment.Length));
         });
         // result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block3, rows, Intermediate / TensorDegree, w.Down, Dim, output, _rank.Tensor, (segment, row, column) =>
         {
-            var in_x2 = new global::System.ReadOnlySpan<float>(_block1, row * (Dim) + column, segment.Length);
-            for (int i = 0; i < segment.Length; i++) segment[i] = in_x2[i] + (segment[i]);
+            global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(_block1, row * (Dim) + column, segment.Length));
         });
     }
 

@@ -27,6 +27,13 @@ public class AttentionTests
     public void Attention_MatchesReference_ForDecodeRows(int heads, int kvHeads, int headDim) =>
         Check(heads, kvHeads, headDim, cached: [9, 30], fresh: [1, 1]);
 
+    [Theory]
+    [InlineData(8, 2, 64)]
+    [InlineData(3, 3, 5)]
+    public void Attention_MatchesReference_WhenPromptChunksGoThroughMatrixProducts_NextToDecodeRows(int heads, int kvHeads, int headDim) =>
+        // 20 and 40 rows of one sequence take the matrix-product path (one after a cached prefix), the single row the row-wise one.
+        Check(heads, kvHeads, headDim, cached: [0, 30, 3], fresh: [20, 1, 40]);
+
     [Fact]
     public void Attention_MatchesReference_AtAContextLongerThanTheStackScoreBuffer() =>
         Check(heads: 4, kvHeads: 1, headDim: 64, cached: [5000, 100], fresh: [2, 1]);

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using System.Globalization;
+using Tessera.Parallelism;
+
+namespace Tessera.Models.Cli;
+
+/// <summary>The plan flags shared by logits, generate and plan: --dp/--pp/--tp/--micro-batches/--layers-per-stage/--device-memory/--devices.</summary>
+internal sealed class PlanOptions
+{
+    public Option<int> Data { get; } = new("--dp") { Description = "Data-parallel replicas", DefaultValueFactory = _ => 1 };
+    public Option<int> Pipeline { get; } = new("--pp") { Description = "Pipeline stages (contiguous blocks of layers)", DefaultValueFactory = _ => 1 };
+    public Option<int> Tensor { get; } = new("--tp") { Description = "Tensor-parallel degree (Megatron column/row split of every layer)", DefaultValueFactory = _ => 1 };
+    public Option<int> MicroBatches { get; } = new("--micro-batches", "-m") { Description = "Micro-batches per forward (GPipe); 1 with --pp is layer-wise model parallelism", DefaultValueFactory = _ => 1 };
+    public Option<string?> LayersPerStage { get; } = new("--layers-per-stage") { Description = "Layers per stage by hand, e.g. 3,1 (default: balanced by the cost model)" };
+    public Option<string?> DeviceMemory { get; } = new("--device-memory") { Description = "Each device's memory, e.g. 80GB: the plan's weights plus KV cache must fit" };
+    public Option<string?> Devices { get; } = new("--devices") { Description = "Devices to run on, cpu:N (N must be dp x pp x tp; default: exactly that many CPU virtual devices)" };
+
+    public IEnumerable<Option> All => [Data, Pipeline, Tensor, MicroBatches, LayersPerStage, DeviceMemory, Devices];
+
+    /// <summary>The plan the flags describe, or null when they describe one device and no plan options.</summary>
+    public ParallelPlan? Read(ParseResult result, bool always = false)
+    {
+        var plan = new ParallelPlan(result.GetValue(Data), result.GetValue(Pipeline), result.GetValue(Tensor), result.GetValue(MicroBatches),
+            ParseSplit(result.GetValue(LayersPerStage)),
+            result.GetValue(DeviceMemory) is { } memory ? ByteSize.Parse(memory) : null);
+        if (result.GetValue(Devices) is { } devices)
+        {
+            if (!devices.StartsWith("cpu:", StringComparison.Ordinal) || !int.TryParse(devices.AsSpan(4), NumberStyles.Integer, CultureInfo.InvariantCulture, out int count) || count < 1)
+                throw new FormatException($"--devices '{devices}': write cpu:N (CUDA devices come with the CUDA back end).");
+            if (count != plan.DeviceCount)
+                throw new PlanException($"--devices {devices} gives {count} device(s) but the plan needs dp x pp x tp = {plan.Data} x {plan.Pipeline} x {plan.Tensor} = {plan.DeviceCount}.");
+        }
+        bool single = plan == new ParallelPlan();
+        return single && !always ? null : plan;
+    }
+
+    private static int[]? ParseSplit(string? text)
+    {
+        if (text is null) return null;
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var split = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out split[i]))
+                throw new FormatException($"--layers-per-stage: '{parts[i]}' is not a layer count (write e.g. 3,1).");
+        return split;
+    }
+}
