@@ -34,6 +34,7 @@ internal static class EngineWriter
         WriteStageProgram,
         WriteBlocks,
         WriteFacts,
+        CudaSourceWriter.Write,
     ];
 
     /// <summary>What the member writers need.</summary>

@@ -210,7 +210,7 @@ internal sealed class ForwardReader
                 return Poison(name ?? "error", call);
             }
             int input = ReadExpression(call.ArgumentList.Arguments[0].Expression, null);
-            return Add(StepKind.Module, field.Name, [input], [], name ?? LowerFirst(field.Name), call.ToString(), call);
+            return Add(StepKind.Module, field.Name, [input], [], name ?? LowerFirst(field.Name) + "Out", call.ToString(), call);
         }
 
         // An op of the vocabulary: Rope(x, Heads, Theta).
