@@ -1,0 +1,87 @@
+namespace Tessera.Text;
+
+/// <summary>
+/// Rank-ordered BPE merges over token ids: a piece's symbols are merged lowest rank first (leftmost on ties), the
+/// Hugging Face order, which equals GPT-2's "merge every occurrence of the best pair" for merge lists where a merged
+/// token is only merged further by later merges (every trained list). Thread-safe: per-call state is thread-static.
+/// </summary>
+internal sealed class BpeMerges
+{
+    private readonly Dictionary<long, (int Rank, int Result)> _merges;
+
+    [ThreadStatic] private static PriorityQueue<int, long>? t_queue;
+    [ThreadStatic] private static int[]? t_next;
+    [ThreadStatic] private static int[]? t_prev;
+
+    public BpeMerges(Dictionary<long, (int Rank, int Result)> merges) => _merges = merges;
+
+    public int Count => _merges.Count;
+
+    public static long Key(int left, int right) => ((long)left << 32) | (uint)right;
+
+    public bool TryGet(int left, int right, out int rank, out int result)
+    {
+        if (_merges.TryGetValue(Key(left, right), out var merge))
+        {
+            (rank, result) = merge;
+            return true;
+        }
+        rank = result = -1;
+        return false;
+    }
+
+    /// <summary>Merges <paramref name="symbols"/> in place; returns how many symbols remain (at the front).</summary>
+    public int Apply(Span<int> symbols)
+    {
+        int n = symbols.Length;
+        if (n < 2) return n;
+        if (n == 2)
+        {
+            if (!TryGet(symbols[0], symbols[1], out _, out int merged)) return 2;
+            symbols[0] = merged;
+            return 1;
+        }
+
+        var queue = t_queue ??= new PriorityQueue<int, long>();
+        queue.Clear();
+        if (t_next is null || t_next.Length < n)
+        {
+            t_next = new int[Math.Max(n, 64)];
+            t_prev = new int[Math.Max(n, 64)];
+        }
+        var next = t_next;
+        var prev = t_prev!;
+        for (int i = 0; i < n; i++)
+        {
+            next[i] = i + 1 < n ? i + 1 : -1;
+            prev[i] = i - 1;
+        }
+        for (int i = 0; i + 1 < n; i++)
+            if (TryGet(symbols[i], symbols[i + 1], out int rank, out _))
+                queue.Enqueue(i, Priority(rank, i));
+
+        while (queue.TryDequeue(out int pos, out long priority))
+        {
+            if (symbols[pos] < 0) continue;
+            int right = next[pos];
+            if (right < 0) continue;
+            if (!TryGet(symbols[pos], symbols[right], out int rank, out int result) || rank != (int)(priority >> 32)) continue; // stale
+
+            symbols[pos] = result;
+            symbols[right] = -1;
+            int after = next[right];
+            next[pos] = after;
+            if (after >= 0) prev[after] = pos;
+
+            int before = prev[pos];
+            if (before >= 0 && TryGet(symbols[before], symbols[pos], out int leftRank, out _)) queue.Enqueue(before, Priority(leftRank, before));
+            if (after >= 0 && TryGet(symbols[pos], symbols[after], out int rightRank, out _)) queue.Enqueue(pos, Priority(rightRank, pos));
+        }
+
+        int count = 0;
+        for (int i = 0; i >= 0; i = next[i]) symbols[count++] = symbols[i];
+        return count;
+    }
+
+    private static long Priority(int rank, int position) => ((long)rank << 32) | (uint)position;
+}
