@@ -60,42 +60,7 @@ internal static class StagePartitioning
         return cost;
     }
 
-    /// <summary>Minimises the slowest stage; ties go to the smaller sum of squared stage costs, then to earlier stages.</summary>
-    public static int[] Balance(BoundFacts facts, int stages)
-    {
-        int layers = facts.Layers;
-        var best = new double[stages + 1, layers + 1];
-        var squares = new double[stages + 1, layers + 1];
-        var cut = new int[stages + 1, layers + 1];
-        for (int k = 0; k <= stages; k++)
-            for (int i = 0; i <= layers; i++) best[k, i] = double.PositiveInfinity;
-        best[0, 0] = 0;
-        for (int k = 1; k <= stages; k++)
-            for (int i = k; i <= layers - (stages - k); i++)
-                for (int j = k - 1; j < i; j++)
-                {
-                    if (double.IsPositiveInfinity(best[k - 1, j])) continue;
-                    double stage = StageSeconds(facts, j, i);
-                    double cost = Math.Max(best[k - 1, j], stage);
-                    double square = squares[k - 1, j] + stage * stage;
-                    double eps = 1e-12 * cost;
-                    bool better = cost < best[k, i] - eps || (Math.Abs(cost - best[k, i]) <= eps && square <= squares[k, i] * (1 + 1e-12));
-                    if (better)
-                    {
-                        best[k, i] = Math.Min(best[k, i], cost);
-                        squares[k, i] = square;
-                        cut[k, i] = j;
-                    }
-                }
-
-        var split = new int[stages];
-        int end = layers;
-        for (int k = stages; k >= 1; k--)
-        {
-            int start = cut[k, end];
-            split[k - 1] = end - start;
-            end = start;
-        }
-        return split;
-    }
+    /// <summary>Minimises the slowest stage with the runtime's own algorithm (the source file is shared).</summary>
+    public static int[] Balance(BoundFacts facts, int stages) =>
+        Tessera.Parallelism.ContiguousPartition.Balance(facts.Layers, stages, (first, end) => StageSeconds(facts, first, end));
 }

@@ -39,48 +39,7 @@ public static class StagePartitioner
         if (stages < 1 || stages > layers)
             throw new ArgumentOutOfRangeException(nameof(stages), $"{stages} stages cannot be cut from {layers} layers (each stage needs at least one).");
 
-        // best[k, i]: the smallest possible maximum stage cost when the first i layers form k stages; squares[k, i] the
-        // sum of squared stage costs of that choice, a tie-breaker that prefers [3, 2, 2] to [3, 3, 1]. L and P are
-        // small (tens), so the exhaustive O(P L^2) dynamic programme is instant and exact for the maximum.
-        var best = new double[stages + 1, layers + 1];
-        var squares = new double[stages + 1, layers + 1];
-        var cut = new int[stages + 1, layers + 1];
-        for (int k = 0; k <= stages; k++)
-            for (int i = 0; i <= layers; i++) best[k, i] = double.PositiveInfinity;
-        best[0, 0] = 0;
-        for (int k = 1; k <= stages; k++)
-        {
-            for (int i = k; i <= layers - (stages - k); i++)
-            {
-                for (int j = k - 1; j < i; j++)
-                {
-                    if (double.IsPositiveInfinity(best[k - 1, j])) continue; // no way to cut j layers into k - 1 stages
-                    double stage = StageSeconds(facts, j, i);
-                    double cost = Math.Max(best[k - 1, j], stage);
-                    double square = squares[k - 1, j] + stage * stage;
-                    double eps = 1e-12 * cost;
-                    bool better = cost < best[k, i] - eps
-                                  || (Math.Abs(cost - best[k, i]) <= eps && square <= squares[k, i] * (1 + 1e-12));
-                    // "<=" with increasing j keeps the latest cut among full ties: this stage stays small, earlier ones grow.
-                    if (better)
-                    {
-                        best[k, i] = Math.Min(best[k, i], cost);
-                        squares[k, i] = square;
-                        cut[k, i] = j;
-                    }
-                }
-            }
-        }
-
-        var split = new int[stages];
-        int end = layers;
-        for (int k = stages; k >= 1; k--)
-        {
-            int start = cut[k, end];
-            split[k - 1] = end - start;
-            end = start;
-        }
-        return split;
+        return ContiguousPartition.Balance(layers, stages, (first, end) => StageSeconds(facts, first, end));
     }
 
     /// <summary>The layers [First, End) of each stage of a split.</summary>
