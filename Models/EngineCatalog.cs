@@ -13,6 +13,16 @@ public enum EngineKind
     Specialised,
 }
 
+/// <summary>Where the ranks of an engine run.</summary>
+public enum DeviceKind
+{
+    /// <summary>CPU virtual devices: one worker thread each.</summary>
+    Cpu,
+
+    /// <summary>CUDA devices: each virtual device a context and stream; several may share one physical GPU.</summary>
+    Cuda,
+}
+
 /// <summary>The architectures this assembly compiles, by Hugging Face model_type, and their engines.</summary>
 public static class EngineCatalog
 {
@@ -20,13 +30,17 @@ public static class EngineCatalog
     /// <param name="Rank">the generated rank program (the shape-generic engine), for any plan</param>
     /// <param name="Facts">the generated sizes-and-costs function the planner uses</param>
     /// <param name="Specialised">[Compile] units of this architecture for single devices</param>
+    /// <param name="CudaRank">the generated rank program on a CUDA context</param>
     private sealed record Architecture(
-        string ModelType, Func<Checkpoint, RankContext, IRankProgram> Rank, Func<ModelConfig, ModelFacts> Facts, Func<Checkpoint, ITransformerEngine>[] Specialised);
+        string ModelType, Func<Checkpoint, RankContext, IRankProgram> Rank, Func<ModelConfig, ModelFacts> Facts, Func<Checkpoint, ITransformerEngine>[] Specialised,
+        Func<Checkpoint, RankContext, Tessera.Cuda.CudaContext, Tessera.Cuda.KernelCache, IRankProgram> CudaRank);
 
     private static readonly Architecture[] Architectures =
     [
-        new("llama", static (c, r) => new Llama.Engine(c, r), Llama.Engine.Facts, [static c => new TinyLlama(c)]),
-        new("gpt2", static (c, r) => new Gpt2.Engine(c, r), Gpt2.Engine.Facts, [static c => new TinyGpt2(c)]),
+        new("llama", static (c, r) => new Llama.Engine(c, r), Llama.Engine.Facts, [static c => new TinyLlama(c)],
+            static (c, r, gpu, kernels) => new Llama.Engine(c, r).OnCuda(gpu, kernels)),
+        new("gpt2", static (c, r) => new Gpt2.Engine(c, r), Gpt2.Engine.Facts, [static c => new TinyGpt2(c)],
+            static (c, r, gpu, kernels) => new Gpt2.Engine(c, r).OnCuda(gpu, kernels)),
     ];
 
     public static IEnumerable<string> ModelTypes => Architectures.Select(a => a.ModelType);
@@ -38,8 +52,9 @@ public static class EngineCatalog
     /// Opens a checkpoint with the engine of its architecture: on one device, or over the devices of
     /// <paramref name="plan"/> (a <see cref="ParallelEngine"/>: one CPU worker per device, each loading only its shard).
     /// </summary>
-    public static ITransformerEngine Open(string directory, EngineKind kind = EngineKind.Generic, ParallelPlan? plan = null)
+    public static ITransformerEngine Open(string directory, EngineKind kind = EngineKind.Generic, ParallelPlan? plan = null, DeviceKind device = DeviceKind.Cpu)
     {
+        if (device == DeviceKind.Cuda) return OpenOnCuda(directory, kind, plan ?? new ParallelPlan());
         bool parallel = plan is not null && (plan.DeviceCount > 1 || plan.MicroBatches > 1 || plan.LayersPerStage is not null || plan.DeviceMemoryBytes is not null);
         if (parallel)
         {
@@ -65,6 +80,24 @@ public static class EngineCatalog
             }
         }
         throw new CheckpointException($"No specialised engine was compiled for this checkpoint's config: {string.Join(" / ", errors)}");
+    }
+
+    /// <summary>
+    /// The generic engine's ranks on CUDA: virtual device i on GPU i mod (GPUs present), each with its own stream, so
+    /// every plan runs on a single GPU too. Kernels compile once per machine (NVRTC, cached on disk by hash).
+    /// </summary>
+    private static ITransformerEngine OpenOnCuda(string directory, EngineKind kind, ParallelPlan plan)
+    {
+        if (kind == EngineKind.Specialised)
+            throw new PlanException("The CUDA back end runs the shape-generic engine: drop --engine Specialised.");
+        if (!Tessera.Cuda.CudaProbe.TryGetDevice(out string reason))
+            throw new PlanException($"No CUDA device can be used: {reason}.");
+        var gpus = Tessera.Cuda.CudaProbe.Devices;
+        var kernels = new Tessera.Cuda.KernelCache(new Tessera.Cuda.NvrtcCompiler());
+        var architecture = ArchitectureOf(directory);
+        return ParallelEngine.Create(directory, plan,
+            (checkpoint, rank) => architecture.CudaRank(checkpoint, rank, Tessera.Cuda.CudaContext.Create(gpus[rank.Rank % gpus.Count].Ordinal), kernels),
+            architecture.Facts);
     }
 
     /// <summary>The sizes and costs of a checkpoint's model, from its config alone.</summary>

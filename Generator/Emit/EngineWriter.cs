@@ -35,6 +35,7 @@ internal static class EngineWriter
         WriteBlocks,
         WriteFacts,
         CudaSourceWriter.Write,
+        CudaEngineWriter.Write,
     ];
 
     /// <summary>What the member writers need.</summary>

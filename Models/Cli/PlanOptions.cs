@@ -13,7 +13,7 @@ internal sealed class PlanOptions
     public Option<int> MicroBatches { get; } = new("--micro-batches", "-m") { Description = "Micro-batches per forward (GPipe); 1 with --pp is layer-wise model parallelism", DefaultValueFactory = _ => 1 };
     public Option<string?> LayersPerStage { get; } = new("--layers-per-stage") { Description = "Layers per stage by hand, e.g. 3,1 (default: balanced by the cost model)" };
     public Option<string?> DeviceMemory { get; } = new("--device-memory") { Description = "Each device's memory, e.g. 80GB: the plan's weights plus KV cache must fit" };
-    public Option<string?> Devices { get; } = new("--devices") { Description = "Devices to run on, cpu:N (N must be dp x pp x tp; default: exactly that many CPU virtual devices)" };
+    public Option<string?> Devices { get; } = new("--devices") { Description = "Devices to run on, cpu:N or cuda:N (N virtual devices, = dp x pp x tp; several may share one GPU; default: CPU)" };
 
     public IEnumerable<Option> All => [Data, Pipeline, Tensor, MicroBatches, LayersPerStage, DeviceMemory, Devices];
 
@@ -25,14 +25,20 @@ internal sealed class PlanOptions
             result.GetValue(DeviceMemory) is { } memory ? ByteSize.Parse(memory) : null);
         if (result.GetValue(Devices) is { } devices)
         {
-            if (!devices.StartsWith("cpu:", StringComparison.Ordinal) || !int.TryParse(devices.AsSpan(4), NumberStyles.Integer, CultureInfo.InvariantCulture, out int count) || count < 1)
-                throw new FormatException($"--devices '{devices}': write cpu:N (CUDA devices come with the CUDA back end).");
+            int colon = devices.IndexOf(':');
+            string kind = colon < 0 ? "" : devices[..colon];
+            if (kind is not ("cpu" or "cuda") || !int.TryParse(devices.AsSpan(colon + 1), NumberStyles.Integer, CultureInfo.InvariantCulture, out int count) || count < 1)
+                throw new FormatException($"--devices '{devices}': write cpu:N or cuda:N.");
             if (count != plan.DeviceCount)
                 throw new PlanException($"--devices {devices} gives {count} device(s) but the plan needs dp x pp x tp = {plan.Data} x {plan.Pipeline} x {plan.Tensor} = {plan.DeviceCount}.");
         }
         bool single = plan == new ParallelPlan();
         return single && !always ? null : plan;
     }
+
+    /// <summary>Where the ranks run: --devices cuda:N puts them on CUDA devices, anything else on CPU virtual devices.</summary>
+    public DeviceKind Device(ParseResult result) =>
+        result.GetValue(Devices) is { } devices && devices.StartsWith("cuda:", StringComparison.Ordinal) ? DeviceKind.Cuda : DeviceKind.Cpu;
 
     private static int[]? ParseSplit(string? text)
     {

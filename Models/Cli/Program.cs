@@ -22,19 +22,17 @@ public static class Program
         var output = new Option<string>("--out", "-o") { Description = "Where to write the logits (.safetensors, one F32 tensor 'logits' [tokens, vocab])", Required = true };
         var logits = new Command("logits", "Compute the logits at every prompt position and write them as safetensors.") { checkpoint, tokens, engine, output };
         foreach (var option in plan.All) logits.Options.Add(option);
-        logits.SetAction(r => Run(() => Logits(r.GetValue(checkpoint)!, r.GetValue(tokens)!, r.GetValue(engine), plan.Read(r), r.GetValue(output)!)));
+        logits.SetAction(r => Run(() => Logits(r.GetValue(checkpoint)!, r.GetValue(tokens)!, r.GetValue(engine), plan.Read(r), plan.Device(r), r.GetValue(output)!)));
 
-        var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "How many tokens to generate", DefaultValueFactory = _ => 16 };
-        var generate = new Command("generate", "Greedy continuation of a prompt; prints the token ids and tokens/s.") { checkpoint, tokens, engine, maxNew };
-        foreach (var option in plan.All) generate.Options.Add(option);
-        generate.SetAction(r => Run(() => Generate(r.GetValue(checkpoint)!, r.GetValue(tokens)!, r.GetValue(engine), plan.Read(r), r.GetValue(maxNew))));
+        var generate = GenerateCommand.Create(checkpoint, engine, plan);
+        var serve = ServeCommand.Create(checkpoint, engine, plan);
 
         var svg = new Option<string?>("--svg") { Description = "Write the pipeline schedule of a sample forward as an SVG timeline (devices as rows, clocks as columns)" };
         var planCommand = new Command("plan", "Load a plan and print its device map, per-device memory, communication per token and predicted bubble.") { checkpoint, svg };
         foreach (var option in plan.All) planCommand.Options.Add(option);
         planCommand.SetAction(r => Run(() => PlanCommand.Run(r.GetValue(checkpoint)!, plan.Read(r, always: true)!, r.GetValue(svg))));
 
-        var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate, planCommand };
+        var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate, serve, planCommand, TokenizeCommand.Create(), TokenizerTrainCommand.Create() };
         return root.Parse(args).Invoke();
     }
 
@@ -46,7 +44,7 @@ public static class Program
     }
 
     /// <summary>Turns every expected failure into one line on stderr and exit code 1; nothing is written on failure.</summary>
-    private static int Run(Func<int> action)
+    internal static int Run(Func<int> action)
     {
         try
         {
@@ -74,27 +72,13 @@ public static class Program
         return string.Join(" ", message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
-    private static int Logits(string directory, string tokenText, EngineKind kind, Tessera.Parallelism.ParallelPlan? plan, string output)
+    private static int Logits(string directory, string tokenText, EngineKind kind, Tessera.Parallelism.ParallelPlan? plan, DeviceKind device, string output)
     {
         int[] ids = TokenList.Parse(tokenText);
-        using var owner = Own(EngineCatalog.Open(directory, kind, plan), out var model);
+        using var owner = Own(EngineCatalog.Open(directory, kind, plan, device), out var model);
         var values = model.Forward(TokenBatch.ForSequence(model.CreateCache(), ids));
         SafetensorsWriter.Write(output, [new SafetensorsWriter.Tensor("logits", [ids.Length, model.Shape.VocabSize], Floats: values)]);
         Console.WriteLine($"wrote logits [{ids.Length}, {model.Shape.VocabSize}] to {output} ({model.Shape.ModelName}, {kind} engine)");
-        return 0;
-    }
-
-    private static int Generate(string directory, string tokenText, EngineKind kind, Tessera.Parallelism.ParallelPlan? plan, int maxNewTokens)
-    {
-        int[] ids = TokenList.Parse(tokenText);
-        var load = Stopwatch.StartNew();
-        using var owner = Own(EngineCatalog.Open(directory, kind, plan), out var model);
-        string on = plan is null ? "one device" : plan.ToString();
-        Console.Error.WriteLine($"loaded {model.Shape.ModelName} ({kind} engine, {on}, {model.WeightBytes / 1e6:F1} MB of weights) in {load.Elapsed.TotalSeconds:F2} s");
-        var result = GreedyDecoder.Generate(model, ids, maxNewTokens);
-        Console.WriteLine(string.Join(",", result.Tokens));
-        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"prefill: {result.PromptTokens} tokens in {result.PrefillSeconds * 1e3:F1} ms ({result.PrefillTokensPerSecond:F1} tokens/s); decode: {result.Tokens.Length} tokens, {result.DecodeTokensPerSecond:F1} tokens/s"));
         return 0;
     }
 }

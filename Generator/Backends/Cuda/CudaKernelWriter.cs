@@ -90,7 +90,11 @@ internal static class CudaKernelWriter
         _ => System.Array.Empty<string>(),
     };
 
-    private static bool HasEpilogue(Kernel kernel) => kernel.Anchor.Module!.Bias || kernel.Fused.Count > 0;
+    /// <summary>The values an epilogue reads besides the product, in parameter order (the host launcher passes them so).</summary>
+    public static List<IrValue> EpilogueOperands(Kernel kernel) =>
+        kernel.Fused.SelectMany(s => s.Inputs).Where(i => !kernel.Nodes.Select(n => n.Output).Contains(i)).Distinct().ToList();
+
+    public static bool HasEpilogue(Kernel kernel) => kernel.Anchor.Module!.Bias || kernel.Fused.Count > 0;
 
     private static void WriteKernel(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
     {
@@ -122,7 +126,7 @@ internal static class CudaKernelWriter
                 if (!HasEpilogue(kernel)) return;
                 {
                     writer.WriteLine(header + "  [epilogue after cuBLAS]");
-                    var operands = kernel.Fused.SelectMany(s => s.Inputs).Where(i => !kernel.Nodes.Select(n => n.Output).Contains(i)).Distinct().ToList();
+                    var operands = EpilogueOperands(kernel);
                     string width = (sharding.SliceOf(node) == WeightSlice.Rows ? ShardingPlan.Local(SizeExpr.Parse(node.Module!.Out!)) : SizeExpr.Parse(node.Module!.Out!)).ToString();
                     var parameters = new List<string> { "float* __restrict__ y", "long long count" };
                     if (node.Module.Bias) parameters.Add("const float* __restrict__ bias");

@@ -592,4 +592,142 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         if (tensorDegree != TensorDegree) throw new global::System.ArgumentOutOfRangeException(nameof(tensorDegree), $"this unit was compiled for tensor degree {TensorDegree}");
         return CudaKernels;
     }
+
+    private string CudaProgramOfThisRank() => CudaKernels;
+
+    /// <summary>This rank on a CUDA device (several virtual devices may share one GPU, each with its own stream).</summary>
+    public Gpu OnCuda(global::Tessera.Cuda.CudaContext context, global::Tessera.Cuda.KernelCache kernels) => new(this, context, kernels);
+
+    /// <summary>
+    /// The CUDA rank program: matrix products on cuBLAS, everything else in the generated kernels of <see cref="CudaKernels"/>,
+    /// one buffer per CPU workspace slot. Collectives and stage boundaries pass through host memory.
+    /// </summary>
+    public sealed class Gpu : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram, global::System.IDisposable
+    {
+        private readonly TinyLlamaTp2Pp2 _engine;
+        private readonly global::Tessera.Parallelism.RankContext _rank;
+        private readonly global::Tessera.Cuda.CudaStage _gpu;
+        private readonly object _gate = new();
+        private readonly int TensorRank, FirstLayer, EndLayer;
+
+        internal Gpu(TinyLlamaTp2Pp2 engine, global::Tessera.Cuda.CudaContext context, global::Tessera.Cuda.KernelCache kernels)
+        {
+            _engine = engine;
+            _rank = engine._rank;
+            TensorRank = engine.TensorRank;
+            FirstLayer = engine.FirstLayer;
+            EndLayer = engine.EndLayer;
+            _gpu = new global::Tessera.Cuda.CudaStage(context, engine.CudaProgramOfThisRank(), kernels, EndLayer - FirstLayer, KvHeads * HeadDim / TensorDegree);
+        }
+
+        /// <inheritdoc/>
+        public global::Tessera.ModelShape Shape => _engine.Shape;
+        /// <summary>Device bytes of the weights used so far (they upload on first use).</summary>
+        public long WeightBytes => _gpu.WeightBytes;
+        /// <inheritdoc/>
+        public long WorkspaceBytes => _gpu.WorkspaceBytes;
+        global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;
+        /// <summary>A sequence handle; its keys and values live on the device.</summary>
+        public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.CreateHandle(ContextLength);
+        /// <inheritdoc/>
+        public float[] Forward(global::Tessera.TokenBatch batch) =>
+            _rank.Stages == 1 && TensorDegree == 1 ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
+        /// <inheritdoc/>
+        public void Dispose() => _gpu.Dispose();
+
+        /// <inheritdoc/>
+        public float[]? RunStage(global::Tessera.TokenBatch batch)
+        {
+            lock (_gate)
+            {
+                int rows = batch.Rows;
+                var _model0 = _gpu.Slot("_model0", (long)rows * (Dim));
+                var _model1 = _gpu.Slot("_model1", (long)rows * (Dim));
+                var _model2 = _gpu.Slot("_model2", (long)rows * (Dim));
+                var tokens = _gpu.Ints("tokens", batch.Tokens);
+                var positions = _gpu.Ints("positions", batch.Positions);
+                global::Tessera.Cuda.CudaBuffer stageInput;
+                if (_rank.IsFirstStage)
+                {
+                    global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
+                    // x (T, Dim) = Embed(tokens)
+                    _gpu.LaunchRows("llama_x_gather_kernel", rows, _gpu.Weight(_engine._weights.Embed), tokens, _model0);
+                    stageInput = _model0;
+                }
+                else
+                {
+                    stageInput = _gpu.Floats("stage_input", _rank.Previous!.Receive(rows * (Dim)), rows * (Dim));
+                }
+                global::Tessera.Cuda.CudaBuffer x2 = stageInput, x2Spare = _model1;
+                for (int layer = FirstLayer; layer < EndLayer; layer++)
+                {
+                    Block(layer, batch, x2, x2Spare, tokens, positions);
+                    (x2, x2Spare) = (x2Spare, x2);
+                }
+                if (!_rank.IsLastStage)
+                {
+                    _rank.Next!.Send(_gpu.Download(x2, rows * (Dim)), rows * (Dim));
+                    batch.Commit();
+                    return null;
+                }
+                var logits = new float[batch.LogitRows.Length * (Vocab)];
+                // normOut (T, Dim) = Norm(x)
+                _gpu.LaunchRows("llama_normOut_rmsnorm_kernel", rows, x2, _gpu.Weight(_engine._weights.Norm), _model2);
+                // result (T, Vocab / TensorDegree) = Head(Norm(x))
+                var headOutput = _gpu.Slot("head_output", (long)rows * (Vocab / TensorDegree));
+                _gpu.Gemm(headOutput, _model2, _gpu.Weight(_engine._weights.Head), rows, Vocab / TensorDegree, Dim);
+                int localVocab = Vocab / TensorDegree;
+                var all = _gpu.Download(headOutput, rows * localVocab);
+                var wanted = new float[batch.LogitRows.Length * localVocab];
+                for (int i = 0; i < batch.LogitRows.Length; i++) global::System.Array.Copy(all, (long)batch.LogitRows[i] * localVocab, wanted, (long)i * localVocab, localVocab);
+                if (TensorDegree == 1) logits = wanted;
+                else _rank.Tensor.AllGatherColumns(wanted, batch.LogitRows.Length, localVocab, logits);
+                batch.Commit();
+                return logits;
+            }
+        }
+
+        /// <summary>One Block on the device.</summary>
+        private void Block(int layer, global::Tessera.TokenBatch batch, global::Tessera.Cuda.CudaBuffer input, global::Tessera.Cuda.CudaBuffer output, global::Tessera.Cuda.CudaBuffer tokens, global::Tessera.Cuda.CudaBuffer positions)
+        {
+            var w = _engine._layers[layer - FirstLayer];
+            int rows = batch.Rows;
+            var _block0 = _gpu.Slot("_block0", (long)rows * global::System.Math.Max((Dim), Heads * HeadDim / TensorDegree));
+            var _block1 = _gpu.Slot("_block1", (long)rows * global::System.Math.Max((Heads * HeadDim / TensorDegree), Dim));
+            var _block2 = _gpu.Slot("_block2", (long)rows * global::System.Math.Max((KvHeads * HeadDim / TensorDegree), Intermediate / TensorDegree));
+            var _block3 = _gpu.Slot("_block3", (long)rows * global::System.Math.Max((KvHeads * HeadDim / TensorDegree), Intermediate / TensorDegree));
+            // h (T, Dim) = AttnNorm(x)
+            _gpu.LaunchRows("block_h_rmsnorm_kernel", rows, input, _gpu.Weight(w.AttnNorm), _block0);
+            // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)
+            _gpu.Gemm(_block1, _block0, _gpu.Weight(w.Q), rows, Heads * HeadDim / TensorDegree, Dim);
+            // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
+            _gpu.LaunchRows("block_q_rope_kernel", rows, _block1, positions);
+            // kOut (T, KvHeads * HeadDim / TensorDegree) = K(h)
+            _gpu.Gemm(_block2, _block0, _gpu.Weight(w.K), rows, KvHeads * HeadDim / TensorDegree, Dim);
+            // k (T, KvHeads * HeadDim / TensorDegree) = Rope(K(h), KvHeads, Theta)
+            _gpu.LaunchRows("block_k_rope_kernel", rows, _block2, positions);
+            // vOut (T, KvHeads * HeadDim / TensorDegree) = V(h)
+            _gpu.Gemm(_block3, _block0, _gpu.Weight(w.V), rows, KvHeads * HeadDim / TensorDegree, Dim);
+            // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
+            var (keyRows, valueRows) = _gpu.CacheRows(batch, layer, FirstLayer);
+            _gpu.LaunchRows("block_attention_kv_append_kernel", rows, _block2, _block3, keyRows, valueRows, positions);
+            _gpu.LaunchAttention("block_attention_attention_kernel", rows, Heads / TensorDegree, global::Tessera.Cuda.CudaStage.LongestContext(batch), _block1, _block0, keyRows, valueRows, positions);
+            // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))
+            _gpu.Gemm(_block1, _block0, _gpu.Weight(w.O), rows, Dim, Heads * HeadDim / TensorDegree);
+            _gpu.AllReduce(_block1, rows * (Dim), _rank.Tensor);
+            _gpu.LaunchElements("block_x2_epilogue_kernel", (long)rows * (Dim), _block1, (long)rows * (Dim), input);
+            // h2 (T, Dim) = MlpNorm(x)
+            _gpu.LaunchRows("block_h2_rmsnorm_kernel", rows, _block1, _gpu.Weight(w.MlpNorm), _block0);
+            // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))
+            _gpu.Gemm(_block2, _block0, _gpu.Weight(w.Gate), rows, Intermediate / TensorDegree, Dim);
+            _gpu.LaunchElements("block_silu_epilogue_kernel", (long)rows * (Intermediate / TensorDegree), _block2, (long)rows * (Intermediate / TensorDegree));
+            // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)
+            _gpu.Gemm(_block3, _block0, _gpu.Weight(w.Up), rows, Intermediate / TensorDegree, Dim);
+            _gpu.LaunchElements("block_product_epilogue_kernel", (long)rows * (Intermediate / TensorDegree), _block3, (long)rows * (Intermediate / TensorDegree), _block2);
+            // result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))
+            _gpu.Gemm(output, _block3, _gpu.Weight(w.Down), rows, Dim, Intermediate / TensorDegree);
+            _gpu.AllReduce(output, rows * (Dim), _rank.Tensor);
+            _gpu.LaunchElements("block_result_epilogue_kernel", (long)rows * (Dim), output, (long)rows * (Dim), _block1);
+        }
+    }
 }

@@ -1,0 +1,111 @@
+using System.Collections.Generic;
+using System.Linq;
+using Tessera.Generator.Helpers;
+using Tessera.Generator.IR;
+using Tessera.Generator.Passes;
+
+namespace Tessera.Generator.Backends.Cuda;
+
+/// <summary>
+/// The host side of the CUDA back end: each kernel of the compiled model as calls on a Tessera.Cuda.CudaStage —
+/// cuBLAS for the products, launches of the generated CUDA C for the rest — in the same order and with the same
+/// buffer plan as the CPU kernels (each CPU buffer slot is a device buffer of the same name).
+/// </summary>
+internal static class CudaHostWriter
+{
+    /// <param name="weights">the C# expression of the module's host weights ("_engine._weights" or "w")</param>
+    public static void Write(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
+    {
+        var plan = module.Buffers;
+        var sharding = module.Sharding;
+        var node = kernel.Anchor;
+        string Buf(IrValue v) => plan[v];
+        string W(string suffix = "") => $"_gpu.Weight({weights}.{node.Module!.Name}{suffix})";
+        string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
+        string Heads(int argument) => (sharding[node.Inputs[0]].IsSplit ? ShardingPlan.Local(node.Arguments[argument]) : node.Arguments[argument]).ToString();
+
+        writer.WriteLine($"// {kernel.Output.Name} (T, {sharding.LocalWidth(kernel.Output)}) = {kernel.Describe()}");
+        switch (kernel.Kind)
+        {
+            case KernelKind.Gather:
+                if (kernel.Fused.Count == 2)
+                {
+                    var second = kernel.Fused[0];
+                    writer.WriteLine($"_gpu.LaunchRows({Name("gather")}, rows, {W()}, {IdsOf(node)}, _gpu.Weight({weights}.{second.Module!.Name}), {IdsOf(second)}, {Buf(kernel.Output)});");
+                }
+                else
+                {
+                    writer.WriteLine($"_gpu.LaunchRows({Name("gather")}, rows, {W()}, {IdsOf(node)}, {Buf(kernel.Output)});");
+                }
+                break;
+
+            case KernelKind.MatMul:
+                {
+                    var linear = node.Module!;
+                    var slice = sharding.SliceOf(node);
+                    var inFeatures = slice == WeightSlice.Columns ? ShardingPlan.Local(SizeExpr.Parse(linear.In!)) : SizeExpr.Parse(linear.In!);
+                    var outFeatures = slice == WeightSlice.Rows ? ShardingPlan.Local(SizeExpr.Parse(linear.Out!)) : SizeExpr.Parse(linear.Out!);
+                    string output = kernel.IsHead ? "headOutput" : Buf(kernel.Output);
+                    if (kernel.IsHead)
+                        writer.WriteLine($"var headOutput = _gpu.Slot(\"head_output\", (long)rows * ({outFeatures}));");
+                    writer.WriteLine($"_gpu.Gemm({output}, {Buf(node.Inputs[0])}, {W()}, rows, {outFeatures}, {inFeatures});");
+                    if (slice == WeightSlice.Columns)
+                        writer.WriteLine($"_gpu.AllReduce({output}, rows * ({outFeatures}), _rank.Tensor);");
+                    if (CudaKernelWriter.HasEpilogue(kernel))
+                    {
+                        var args = new List<string> { output, $"(long)rows * ({outFeatures})" };
+                        if (linear.Bias) args.Add(W("Bias"));
+                        args.AddRange(CudaKernelWriter.EpilogueOperands(kernel).Select(Buf));
+                        writer.WriteLine($"_gpu.LaunchElements({Name("epilogue")}, (long)rows * ({outFeatures}), {string.Join(", ", args)});");
+                    }
+                    if (kernel.IsHead)
+                    {
+                        // The logits of the wanted rows come back to the host; a vocab-sharded head gathers its columns there.
+                        writer.WriteLine($"int localVocab = {outFeatures};");
+                        writer.WriteLine("var all = _gpu.Download(headOutput, rows * localVocab);");
+                        writer.WriteLine("var wanted = new float[batch.LogitRows.Length * localVocab];");
+                        writer.WriteLine("for (int i = 0; i < batch.LogitRows.Length; i++) global::System.Array.Copy(all, (long)batch.LogitRows[i] * localVocab, wanted, (long)i * localVocab, localVocab);");
+                        writer.WriteLine("if (TensorDegree == 1) logits = wanted;");
+                        writer.WriteLine("else _rank.Tensor.AllGatherColumns(wanted, batch.LogitRows.Length, localVocab, logits);");
+                    }
+                    break;
+                }
+
+            case KernelKind.Norm:
+                writer.WriteLine(node.Kind == OpKind.RmsNorm
+                    ? $"_gpu.LaunchRows({Name("rmsnorm")}, rows, {Buf(node.Inputs[0])}, {W()}, {Buf(node.Output)});"
+                    : $"_gpu.LaunchRows({Name("layernorm")}, rows, {Buf(node.Inputs[0])}, {W()}, {W("Bias")}, {Buf(node.Output)});");
+                break;
+
+            case KernelKind.Rope:
+                if (!kernel.InPlace)
+                    writer.WriteLine($"_gpu.Floats(\"{Buf(node.Output)}\", _gpu.Download({Buf(node.Inputs[0])}, rows * ({sharding.LocalWidth(node.Inputs[0])})), rows * ({sharding.LocalWidth(node.Inputs[0])}));");
+                writer.WriteLine($"_gpu.LaunchRows({Name("rope")}, rows, {Buf(node.Output)}, positions);");
+                break;
+
+            case KernelKind.Attention:
+                writer.WriteLine("var (keyRows, valueRows) = _gpu.CacheRows(batch, layer, FirstLayer);");
+                writer.WriteLine($"_gpu.LaunchRows({Name("kv_append")}, rows, {Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, keyRows, valueRows, positions);");
+                writer.WriteLine($"_gpu.LaunchAttention({Name("attention")}, rows, {Heads(0)}, global::Tessera.Cuda.CudaStage.LongestContext(batch), {Buf(node.Inputs[0])}, {Buf(node.Output)}, keyRows, valueRows, positions);");
+                break;
+
+            case KernelKind.Elementwise:
+                {
+                    string count = $"(long)rows * ({sharding.LocalWidth(kernel.Output)})";
+                    var args = new List<string> { Buf(kernel.Output), count };
+                    args.AddRange(kernel.Inputs.Select(Buf));
+                    writer.WriteLine($"_gpu.LaunchElements({Name("elementwise")}, {count}, {string.Join(", ", args)});");
+                    break;
+                }
+
+            case KernelKind.Chunk:
+                writer.WriteLine($"_gpu.LaunchRows({Name("chunk")}, rows, {Buf(node.Inputs[0])}, {Buf(node.Output)});");
+                break;
+
+            default:
+                throw new System.InvalidOperationException("The layers loop is stage glue, written by the engine writer.");
+        }
+    }
+
+    private static string IdsOf(IrNode gather) => gather.Kind == OpKind.PositionEmbedding ? "positions" : "tokens";
+}

@@ -1,0 +1,29 @@
+using System.Text.Json.Nodes;
+
+namespace Tessera.Models.Serving;
+
+/// <summary>
+/// A request the server refuses, as OpenAI reports it: an HTTP status and
+/// <c>{"error": {"message", "type", "param", "code"}}</c>.
+/// </summary>
+/// <param name="status">400 for a bad request, 404 for an unknown model or route</param>
+/// <param name="param">the request field at fault, or null</param>
+/// <param name="code">a machine-readable code (e.g. "context_length_exceeded", "model_not_found"), or null</param>
+internal sealed class ApiException(int status, string message, string? param = null, string? code = null, string type = "invalid_request_error")
+    : Exception(message)
+{
+    public int Status { get; } = status;
+
+    public string? Param { get; } = param;
+
+    public string? Code { get; } = code;
+
+    public string Type { get; } = type;
+
+    public JsonObject ToJson() => ErrorBody(Message, Type, Param, Code);
+
+    public static JsonObject ErrorBody(string message, string type, string? param, string? code) => new()
+    {
+        ["error"] = new JsonObject { ["message"] = message, ["type"] = type, ["param"] = param, ["code"] = code },
+    };
+}

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Text;
+using System.Threading.Channels;
+using Tessera.Text;
+
+namespace Tessera.Generation;
+
+/// <summary>
+/// The state of one request inside a <see cref="ContinuousBatcher"/>: what to feed next, what it produced, how to turn
+/// ids into text and when to stop. Touched only by the batcher's loop thread (the channel and task are its outputs).
+/// </summary>
+internal sealed class GenerationSequence
+{
+    private readonly Channel<GeneratedToken> _channel = Channel.CreateUnbounded<GeneratedToken>(new UnboundedChannelOptions { SingleWriter = true });
+    private readonly TaskCompletionSource<GenerationOutput> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly HashSet<int> _stopTokens;
+    private readonly StreamingDecoder? _detokenizer;
+    private readonly StopStringFilter _stopStrings;
+    private readonly List<int> _generated = [];
+    private readonly StringBuilder _text = new();
+    private readonly List<TimeSpan> _gaps = [];
+    private readonly long _submitted = Stopwatch.GetTimestamp();
+    private long _admitted, _lastToken, _firstToken;
+    private TimeSpan _prefill;
+
+    public GenerationSequence(long id, int[] prompt, SamplingOptions options, ITokenizer? tokenizer, CancellationToken cancellation)
+    {
+        Id = id;
+        Prompt = prompt;
+        Sampler = new Sampler(options);
+        Cancellation = cancellation;
+        _stopTokens = [.. options.StopTokens ?? tokenizer?.EndOfSequence ?? []];
+        if (tokenizer is not null)
+        {
+            // Primed with the prompt, so the continuation decodes as it reads after it (a word-initial space is kept).
+            _detokenizer = new StreamingDecoder(tokenizer);
+            _detokenizer.Add(prompt);
+        }
+        _stopStrings = new StopStringFilter(options.StopStrings);
+        Stream = new GenerationStream(id, _channel.Reader, _done.Task);
+    }
+
+    public long Id { get; }
+
+    public int[] Prompt { get; }
+
+    public Sampler Sampler { get; }
+
+    public CancellationToken Cancellation { get; }
+
+    public GenerationStream Stream { get; }
+
+    /// <summary>The sequence's cache while it holds a slot.</summary>
+    public KvCache? Cache { get; private set; }
+
+    /// <summary>The rows to run next: the whole prompt first, then the last sampled token.</summary>
+    public int[] NextInput { get; private set; } = [];
+
+    public bool IsPrefill => _generated.Count == 0;
+
+    public void Admit(KvCache cache)
+    {
+        Cache = cache;
+        NextInput = Prompt;
+        _admitted = Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>Takes the sampled token: streams it, and returns why the sequence ends, or null when it goes on.</summary>
+    public FinishReason? Accept(int token, TimeSpan stepTime)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (_generated.Count == 0)
+        {
+            _firstToken = now;
+            _prefill = stepTime;
+        }
+        else _gaps.Add(Stopwatch.GetElapsedTime(_lastToken, now));
+        _lastToken = now;
+        _generated.Add(token);
+
+        FinishReason? finish = null;
+        string piece = _detokenizer?.Add(token) ?? "";
+        string shown = _stopStrings.Push(piece);
+        if (_stopStrings.Stopped || _stopTokens.Contains(token)) finish = FinishReason.Stop;
+        else if (_generated.Count >= Sampler.Options.MaxTokens) finish = FinishReason.MaxTokens;
+        else if (Cache!.Length + 1 > Cache.Capacity) finish = FinishReason.ContextFull;
+        if (finish is not null && !_stopStrings.Stopped)
+            shown += _stopStrings.Push(_detokenizer?.Flush() ?? "") + _stopStrings.Flush();
+
+        _text.Append(shown);
+        _channel.Writer.TryWrite(new GeneratedToken(token, shown, _generated.Count - 1));
+        NextInput = [token];
+        return finish;
+    }
+
+    /// <summary>Ends the request normally; returns its metrics.</summary>
+    public GenerationMetrics Finish(FinishReason reason)
+    {
+        var metrics = new GenerationMetrics(Prompt.Length, _generated.Count, Stopwatch.GetElapsedTime(_submitted, _admitted),
+            Stopwatch.GetElapsedTime(_submitted, _firstToken), _prefill, LatencySummary.Of(_gaps), Stopwatch.GetElapsedTime(_submitted));
+        _channel.Writer.TryComplete();
+        _done.TrySetResult(new GenerationOutput(Prompt, _generated.ToArray(), _text.ToString(), reason, metrics));
+        return metrics;
+    }
+
+    /// <summary>Ends the request with an error (or as cancelled, for an <see cref="OperationCanceledException"/>).</summary>
+    public void Fail(Exception error)
+    {
+        _channel.Writer.TryComplete(error);
+        if (error is OperationCanceledException cancelled) _done.TrySetCanceled(cancelled.CancellationToken);
+        else _done.TrySetException(error);
+    }
+
+    /// <summary>The gaps between its tokens (for the batcher's aggregate).</summary>
+    public IReadOnlyList<TimeSpan> Gaps => _gaps;
+
+    /// <summary>Takes the slot's cache away from the sequence (the batcher returns it to its pool).</summary>
+    public KvCache? TakeCache()
+    {
+        var cache = Cache;
+        Cache = null;
+        return cache;
+    }
+}

@@ -1,0 +1,80 @@
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using Tessera.Generation;
+using Tessera.Models.Serving;
+
+namespace Tessera.Models.Tests.Serving;
+
+/// <summary>
+/// One in-process server for a test class: tiny-llama on one device behind a batcher of 3 slots, bound to a free
+/// loopback port, with a byte-level test tokenizer (the server does not care which tokenizer it is given). Also the
+/// offline reference: greedy decoding of the same ids, alone, on a second engine.
+/// </summary>
+public sealed class ServerFixture : IAsyncLifetime
+{
+    public const string ModelName = "tiny-llama";
+
+    private ITransformerEngine _reference = null!;
+
+    public ByteTokenizer Tokenizer { get; } = new();
+
+    public ContinuousBatcher Batcher { get; private set; } = null!;
+
+    public CompletionServer Server { get; private set; } = null!;
+
+    public HttpClient Client { get; private set; } = null!;
+
+    public int ContextLength => _reference.Shape.ContextLength;
+
+    public async Task InitializeAsync()
+    {
+        string directory = Fixtures.Directory(Fixtures.TinyLlama);
+        _reference = EngineCatalog.Open(directory);
+        Batcher = new ContinuousBatcher(EngineCatalog.Open(directory), Tokenizer, maxInFlight: 3);
+        Server = await CompletionServer.StartAsync(Batcher, Tokenizer, ModelName, "127.0.0.1", port: 0);
+        Client = new HttpClient { BaseAddress = Server.Address, Timeout = TimeSpan.FromSeconds(60) };
+    }
+
+    public async Task DisposeAsync()
+    {
+        Client.Dispose();
+        await Server.DisposeAsync();
+        await Batcher.ShutdownAsync();
+    }
+
+    /// <summary>What greedy decoding gives for these prompt ids alone: ids up to and including the first stop token, and their text.</summary>
+    public (int[] Ids, string Text, string FinishReason) Offline(int[] prompt, int maxTokens)
+    {
+        int[] ids;
+        lock (_reference) ids = GreedyDecoder.Generate(_reference, prompt, Math.Min(maxTokens, ContextLength - prompt.Length + 1)).Tokens;
+        int stop = Array.FindIndex(ids, id => Tokenizer.EndOfSequence.Contains(id));
+        if (stop >= 0) return (ids[..(stop + 1)], Tokenizer.Decode(ids[..(stop + 1)]), "stop");
+        return (ids, Tokenizer.Decode(ids), "length");
+    }
+
+    public Task<HttpResponseMessage> PostAsync(string path, JsonObject body) =>
+        Client.PostAsync(path, new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
+
+    public async Task<JsonObject> PostOkAsync(string path, JsonObject body)
+    {
+        using var response = await PostAsync(path, body);
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {text}");
+        return JsonNode.Parse(text)!.AsObject();
+    }
+
+    /// <summary>Posts a streaming request; returns the data of every server-sent event, "[DONE]" included.</summary>
+    public async Task<List<string>> PostStreamAsync(string path, JsonObject body)
+    {
+        using var response = await PostAsync(path, body);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        string text = await response.Content.ReadAsStringAsync();
+        var events = text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.All(events, e => Assert.StartsWith("data: ", e));
+        return events.Select(e => e["data: ".Length..]).ToList();
+    }
+
+    public Task<JsonObject?> GetJsonAsync(string path) => Client.GetFromJsonAsync<JsonObject>(path);
+}
