@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Tessera.Generation;
 using Tessera.Models.Serving;
+using Tessera.Runtime.Tests.Generation;
 
 namespace Tessera.Models.Tests.Serving;
 

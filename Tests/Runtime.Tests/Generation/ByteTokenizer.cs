@@ -7,7 +7,7 @@ namespace Tessera.Runtime.Tests.Generation;
 /// A test double for <see cref="ITokenizer"/>: ids 0-255 are bytes, 256 is &lt;s&gt;, 257 is &lt;/s&gt;. Multi-byte
 /// characters span several tokens, which is what the streaming tests need.
 /// </summary>
-internal sealed class ByteTokenizer(int vocabSize = 300) : ITokenizer
+public sealed class ByteTokenizer(int vocabSize = 300) : ITokenizer
 {
     public const int Bos = 256, Eos = 257;
 
