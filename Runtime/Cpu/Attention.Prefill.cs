@@ -13,15 +13,50 @@ public static partial class CpuKernels
     /// <summary>Rows of one sequence in a batch from which the GEMM formulation pays (below: the row-wise kernel).</summary>
     internal const int PrefillGemmRows = 16;
 
+    /// <summary>A prompt chunk: rows [Row, Row + Count) of one sequence at positions FirstPosition.., with its cache layer.</summary>
+    internal readonly record struct PromptChunk(int Row, int Count, int FirstPosition, float[] Keys, float[] Values);
+
     /// <summary>
-    /// Attention for rows [r0, r0 + count) of one sequence (consecutive positions, already written to its cache):
-    /// per query head, S = scale · Q_h K_hᵀ, masked causally, softmax by rows, O_h = S V_h.
+    /// Attention of every prompt chunk of a batch. Work items are (chunk, kv head): with several items (a batch of
+    /// prompts, or many kv heads) the items run in parallel, each single-threaded; a lone large item lets its matrix
+    /// products use every core instead.
+    /// </summary>
+    private static void AttendChunks(IReadOnlyList<PromptChunk> chunks, float[] q, float[] output, int heads, int kvHeads, int headDim, float scale)
+    {
+        int items = chunks.Count * kvHeads;
+        long work = chunks.Sum(c => (long)c.Count * (c.FirstPosition + c.Count)) * headDim * heads * 4;
+        int workers = CpuParallel.Workers(items, Math.Max(1, work / Math.Max(1, items)));
+        if (workers <= 1)
+        {
+            foreach (var chunk in chunks)
+                for (int kv = 0; kv < kvHeads; kv++) AttendChunk(q, output, chunk, kv, heads, kvHeads, headDim, scale);
+            return;
+        }
+        CpuParallel.ForEach(items, workers, item =>
+        {
+            int saved = ThreadsOfThisThread;
+            ThreadsOfThisThread = 1;
+            try
+            {
+                AttendChunk(q, output, chunks[item / kvHeads], item % kvHeads, heads, kvHeads, headDim, scale);
+            }
+            finally
+            {
+                ThreadsOfThisThread = saved;
+            }
+        });
+    }
+
+    /// <summary>
+    /// Attention of the query heads sharing kv head <paramref name="kv"/>, for one prompt chunk (its keys and values
+    /// already written to its cache): per query head, S = scale · Q_h K_hᵀ, masked causally, softmax by rows, O_h = S V_h.
     /// </summary>
     // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AttendChunk(float[] q, float[] output, int r0, int count, int firstPosition, float[] keys, float[] values,
-        int heads, int kvHeads, int headDim, float scale)
+    private static void AttendChunk(float[] q, float[] output, PromptChunk chunk, int kv, int heads, int kvHeads, int headDim, float scale)
     {
+        int r0 = chunk.Row, count = chunk.Count, firstPosition = chunk.FirstPosition;
+        float[] keys = chunk.Keys, values = chunk.Values;
         int d = headDim, width = heads * d, kvWidth = kvHeads * d, group = heads / kvHeads;
         int context = firstPosition + count;
         var pool = ArrayPool<float>.Shared;
@@ -29,34 +64,31 @@ public static partial class CpuKernels
         float[] scores = pool.Rent(count * context), oh = pool.Rent(count * d);
         try
         {
-            for (int kv = 0; kv < kvHeads; kv++)
+            // K_h (P, d) and V_hᵀ (d, P) of this kv head, gathered once for the query heads that share it.
+            for (int p = 0; p < context; p++)
             {
-                // K_h (P, d) and V_hᵀ (d, P) of this kv head, gathered once for the query heads that share it.
-                for (int p = 0; p < context; p++)
+                Array.Copy(keys, (long)p * kvWidth + kv * d, kh, (long)p * d, d);
+                for (int j = 0; j < d; j++) vhT[(long)j * context + p] = values[(long)p * kvWidth + kv * d + j];
+            }
+            for (int h = kv * group; h < (kv + 1) * group; h++)
+            {
+                for (int t = 0; t < count; t++)
+                    Array.Copy(q, (long)(r0 + t) * width + h * d, qh, (long)t * d, d);
+                MatMul(qh, count, d, kh, context, scores);
+                // Softmax of each row over its visible positions; later positions get weight 0 (the causal mask).
+                CpuParallel.ForRanges(count, CpuParallel.Workers(count, 8L * context), (t0, t1) =>
                 {
-                    Array.Copy(keys, (long)p * kvWidth + kv * d, kh, (long)p * d, d);
-                    for (int j = 0; j < d; j++) vhT[(long)j * context + p] = values[(long)p * kvWidth + kv * d + j];
-                }
-                for (int h = kv * group; h < (kv + 1) * group; h++)
-                {
-                    for (int t = 0; t < count; t++)
-                        Array.Copy(q, (long)(r0 + t) * width + h * d, qh, (long)t * d, d);
-                    MatMul(qh, count, d, kh, context, scores);
-                    // Softmax of each row over its visible positions; later positions get weight 0 (the causal mask).
-                    CpuParallel.ForRanges(count, CpuParallel.Workers(count, 8L * context), (t0, t1) =>
+                    for (int t = t0; t < t1; t++)
                     {
-                        for (int t = t0; t < t1; t++)
-                        {
-                            var row = scores.AsSpan(t * context, context);
-                            int visible = firstPosition + t + 1;
-                            Activations.Softmax(row[..visible], scale);
-                            row[visible..].Clear();
-                        }
-                    });
-                    MatMul(scores, count, context, vhT, d, oh);
-                    for (int t = 0; t < count; t++)
-                        Array.Copy(oh, (long)t * d, output, (long)(r0 + t) * width + h * d, d);
-                }
+                        var row = scores.AsSpan(t * context, context);
+                        int visible = firstPosition + t + 1;
+                        Activations.Softmax(row[..visible], scale);
+                        row[visible..].Clear();
+                    }
+                });
+                MatMul(scores, count, context, vhT, d, oh);
+                for (int t = 0; t < count; t++)
+                    Array.Copy(oh, (long)t * d, output, (long)(r0 + t) * width + h * d, d);
             }
         }
         finally

@@ -43,7 +43,7 @@ public static partial class CpuKernels
 
         // Long runs of one sequence's consecutive rows (a prompt) go through matrix products; the rest row by row.
         var rowWise = new List<int>();
-        float chunkScale = 1f / MathF.Sqrt(headDim);
+        var chunks = new List<PromptChunk>();
         for (int r = 0; r < rows;)
         {
             int end = r + 1;
@@ -51,7 +51,7 @@ public static partial class CpuKernels
             if (end - r >= PrefillGemmRows)
             {
                 var cache = batch.Caches[batch.SequenceOfRow[r]];
-                AttendChunk(q, output, r, end - r, batch.Positions[r], cache.Keys(layer), cache.Values(layer), heads, kvHeads, headDim, chunkScale);
+                chunks.Add(new PromptChunk(r, end - r, batch.Positions[r], cache.Keys(layer), cache.Values(layer)));
             }
             else
             {
@@ -59,6 +59,7 @@ public static partial class CpuKernels
             }
             r = end;
         }
+        if (chunks.Count > 0) AttendChunks(chunks, q, output, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim));
         if (rowWise.Count == 0) return;
         int[] rowList = rowWise.ToArray();
         rows = rowList.Length;
