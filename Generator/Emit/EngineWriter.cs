@@ -134,6 +134,14 @@ internal static class EngineWriter
         using (writer.WriteBlock($"public {context.ClassName}(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)"))
         {
             writer.WriteLine("var config = checkpoint.Config;");
+            foreach (var key in model.Unsupported)
+                writer.WriteLine($"config.RequireUnset(\"{key}\", \"{model.Type.Name}\");");
+            foreach (var expect in model.Expects)
+            {
+                int colon = expect.IndexOf(':');
+                var values = expect.Substring(colon + 1).Split(',').Select(v => "\"" + v.Trim() + "\"");
+                writer.WriteLine($"config.RequireOneOf(\"{expect.Substring(0, colon)}\", [{string.Join(", ", values)}], \"{model.Type.Name}\");");
+            }
             context.Sizes.WriteBinding(model, writer, declareLocals: false);
             WriteRuntimeChecks(context, writer);
 

@@ -108,8 +108,11 @@ internal sealed record TypeLocationInfo(string Namespace, string Name, string Ac
 /// <param name="Config">its [Config] fields</param>
 /// <param name="Root">the model's own module</param>
 /// <param name="Blocks">nested blocks used by [Layers] fields</param>
+/// <param name="Unsupported">config keys the model refuses when set</param>
+/// <param name="Expects">"key:value,value" strings: the only values of a string key the model implements</param>
 internal sealed record ModelInfo(
-    TypeLocationInfo Type, string? ModelType, string ContextField, EquatableArray<ConfigFieldInfo> Config, ModuleInfo Root, EquatableArray<ModuleInfo> Blocks);
+    TypeLocationInfo Type, string? ModelType, string ContextField, EquatableArray<ConfigFieldInfo> Config, ModuleInfo Root, EquatableArray<ModuleInfo> Blocks,
+    EquatableArray<string> Unsupported, EquatableArray<string> Expects);
 
 /// <summary>The outcome of reading a [Model]: the model (null when it cannot be compiled) and what went wrong.</summary>
 internal sealed record ModelResult(string MetadataName, ModelInfo? Model, EquatableArray<DiagnosticInfo> Diagnostics);

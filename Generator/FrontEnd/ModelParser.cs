@@ -60,7 +60,13 @@ internal static class ModelParser
             type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString(),
             type.Name,
             type.DeclaredAccessibility == Accessibility.Public ? "public" : "internal");
-        var model = new ModelInfo(location, modelType, contextField, config.ToEquatableArray(), root, blocks.ToEquatableArray());
+        var unsupported = (NamedString(attribute, "Unsupported") ?? "").Split(new[] { '|' }, System.StringSplitOptions.RemoveEmptyEntries).Select(k => k.Trim());
+        var expects = (NamedString(attribute, "Expects") ?? "").Split(new[] { ';' }, System.StringSplitOptions.RemoveEmptyEntries).Select(e => e.Trim()).ToList();
+        foreach (var e in expects.Where(e => e.IndexOf(':') <= 0))
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, LocationInfo.From(syntax.Identifier.GetLocation()), type.Name, $"Expects entry \"{e}\" should read key:value[,value]"));
+        if (diagnostics.Count > 0)
+            return new ModelResult(metadataName, null, diagnostics.ToEquatableArray());
+        var model = new ModelInfo(location, modelType, contextField, config.ToEquatableArray(), root, blocks.ToEquatableArray(), unsupported.ToEquatableArray(), expects.ToEquatableArray());
         return new ModelResult(metadataName, model, diagnostics.ToEquatableArray());
     }
 

@@ -7,7 +7,7 @@ namespace Tessera.Models;
 /// stored [in, out], fused c_attn split into q | k | v, gelu_new, and a head tied to the token embedding.
 /// Shapes: T = tokens, C = Dim, V = Vocab, H = Heads, F = Inner.
 /// </summary>
-[Model(ModelType = "gpt2", ContextLength = nameof(ContextLength))]
+[Model(ModelType = "gpt2", ContextLength = nameof(ContextLength), Unsupported = "scale_attn_by_inverse_layer_idx|reorder_and_upcast_attn", Expects = "activation_function:gelu_new,gelu_pytorch_tanh")]
 public partial class Gpt2
 {
     [Config("n_embd|hidden_size")] static int Dim;

@@ -8,7 +8,7 @@ namespace Tessera.Models;
 /// attention, SwiGLU MLP, a head tied to the embedding only when tie_word_embeddings says so.
 /// Shapes: T = tokens, C = Dim, V = Vocab, H = Heads, Hkv = KvHeads, d = HeadDim, F = Intermediate.
 /// </summary>
-[Model(ModelType = "llama", ContextLength = nameof(ContextLength))]
+[Model(ModelType = "llama", ContextLength = nameof(ContextLength), Unsupported = "rope_scaling|attention_bias|mlp_bias", Expects = "hidden_act:silu")]
 public partial class Llama
 {
     [Config("hidden_size")] static int Dim;

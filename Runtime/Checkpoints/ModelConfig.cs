@@ -113,6 +113,21 @@ public sealed class ModelConfig
         if (actual != compiled) throw Mismatch(keys, field, actual ? "true" : "false", compiled ? "true" : "false");
     }
 
+    /// <summary>Refuses a config that sets a feature the model does not implement (rope_scaling, ...): null and false count as unset.</summary>
+    public void RequireUnset(string key, string model)
+    {
+        if (_root.TryGetProperty(key, out var value) && value.ValueKind is not (JsonValueKind.Null or JsonValueKind.False))
+            throw new CheckpointException($"{Path}: \"{key}\" is {value.GetRawText()}, which {model} does not implement yet; its logits would differ from the reference implementation's.");
+    }
+
+    /// <summary>Refuses a string setting the model does not implement (an activation, ...); an absent key is the model's default.</summary>
+    public void RequireOneOf(string key, string[] implemented, string model)
+    {
+        if (!_root.TryGetProperty(key, out var value) || value.ValueKind == JsonValueKind.Null) return;
+        if (value.ValueKind != JsonValueKind.String || !implemented.Contains(value.GetString()))
+            throw new CheckpointException($"{Path}: \"{key}\" is {value.GetRawText()}, but {model} implements {string.Join(" or ", implemented.Select(v => "\"" + v + "\""))}.");
+    }
+
     /// <summary>Sizes must be positive: a zero head count would only fail later, far from its cause.</summary>
     public int Positive(int value, string keys, string field) =>
         value > 0 ? value : throw new CheckpointException($"{Path}: \"{keys}\" (for {field}) must be positive, found {value}.");

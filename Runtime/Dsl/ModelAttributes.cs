@@ -12,6 +12,18 @@ public sealed class ModelAttribute : Attribute
 
     /// <summary>The [Config] field holding the context length (the KV cache's capacity). Defaults to "ContextLength".</summary>
     public string ContextLength { get; set; } = "ContextLength";
+
+    /// <summary>
+    /// Config keys this definition does not implement, '|'-separated (e.g. "rope_scaling"): a checkpoint whose config
+    /// sets one (to anything but null or false) is refused when it loads, instead of running with different maths.
+    /// </summary>
+    public string? Unsupported { get; set; }
+
+    /// <summary>
+    /// String config values this definition implements, as "key:value,value;key:value" (e.g. "hidden_act:silu"): a
+    /// checkpoint that sets the key to another value is refused when it loads. An absent key is accepted.
+    /// </summary>
+    public string? Expects { get; set; }
 }
 
 /// <summary>

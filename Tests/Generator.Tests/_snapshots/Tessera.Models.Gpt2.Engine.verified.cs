@@ -125,6 +125,9 @@ partial class Gpt2
         public Engine(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)
         {
             var config = checkpoint.Config;
+            config.RequireUnset("scale_attn_by_inverse_layer_idx", "Gpt2");
+            config.RequireUnset("reorder_and_upcast_attn", "Gpt2");
+            config.RequireOneOf("activation_function", ["gelu_new", "gelu_pytorch_tanh"], "Gpt2");
             Dim = config.Positive(config.GetInt("n_embd|hidden_size", nameof(Dim)), "n_embd|hidden_size", nameof(Dim));
             LayerCount = config.Positive(config.GetInt("n_layer|num_hidden_layers", nameof(LayerCount)), "n_layer|num_hidden_layers", nameof(LayerCount));
             Heads = config.Positive(config.GetInt("n_head|num_attention_heads", nameof(Heads)), "n_head|num_attention_heads", nameof(Heads));

@@ -119,6 +119,10 @@ partial class Llama
         public Engine(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)
         {
             var config = checkpoint.Config;
+            config.RequireUnset("rope_scaling", "Llama");
+            config.RequireUnset("attention_bias", "Llama");
+            config.RequireUnset("mlp_bias", "Llama");
+            config.RequireOneOf("hidden_act", ["silu"], "Llama");
             Dim = config.Positive(config.GetInt("hidden_size", nameof(Dim)), "hidden_size", nameof(Dim));
             Intermediate = config.Positive(config.GetInt("intermediate_size", nameof(Intermediate)), "intermediate_size", nameof(Intermediate));
             LayerCount = config.Positive(config.GetInt("num_hidden_layers", nameof(LayerCount)), "num_hidden_layers", nameof(LayerCount));

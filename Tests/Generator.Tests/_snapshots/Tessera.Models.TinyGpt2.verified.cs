@@ -122,6 +122,9 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     public TinyGpt2(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)
     {
         var config = checkpoint.Config;
+        config.RequireUnset("scale_attn_by_inverse_layer_idx", "Gpt2");
+        config.RequireUnset("reorder_and_upcast_attn", "Gpt2");
+        config.RequireOneOf("activation_function", ["gelu_new", "gelu_pytorch_tanh"], "Gpt2");
         config.ExpectInt("n_embd|hidden_size", nameof(Dim), Dim);
         config.ExpectInt("n_layer|num_hidden_layers", nameof(LayerCount), LayerCount);
         config.ExpectInt("n_head|num_attention_heads", nameof(Heads), Heads);

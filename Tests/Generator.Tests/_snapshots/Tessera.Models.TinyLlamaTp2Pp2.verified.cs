@@ -127,6 +127,10 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     public TinyLlamaTp2Pp2(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)
     {
         var config = checkpoint.Config;
+        config.RequireUnset("rope_scaling", "Llama");
+        config.RequireUnset("attention_bias", "Llama");
+        config.RequireUnset("mlp_bias", "Llama");
+        config.RequireOneOf("hidden_act", ["silu"], "Llama");
         config.ExpectInt("hidden_size", nameof(Dim), Dim);
         config.ExpectInt("intermediate_size", nameof(Intermediate), Intermediate);
         config.ExpectInt("num_hidden_layers", nameof(LayerCount), LayerCount);

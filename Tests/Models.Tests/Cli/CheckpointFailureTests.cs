@@ -194,4 +194,23 @@ public sealed class CheckpointFailureTests
         Assert.Equal("previous", File.ReadAllText(scratch.OutPath));
         Assert.Single(Directory.GetFileSystemEntries(scratch.OutDirectory));
     }
+
+    [Fact]
+    public void Logits_WithAConfigFeatureTheModelDoesNotImplement_FailsNamingIt_InsteadOfRunningOtherMaths()
+    {
+        // Llama 3.1+ checkpoints set rope_scaling (type "llama3"): running them with plain RoPE would give wrong logits.
+        using var scratch = new ScratchCheckpoint();
+        scratch.EditConfig("rope_scaling", JsonNode.Parse("""{"rope_type": "llama3", "factor": 32.0}"""));
+        AssertFailsWith(Logits(scratch), "rope_scaling", "does not implement");
+        scratch.AssertNothingWritten();
+    }
+
+    [Fact]
+    public void Logits_WithAnActivationTheModelDoesNotImplement_FailsNamingIt()
+    {
+        using var scratch = new ScratchCheckpoint();
+        scratch.EditConfig("hidden_act", "gelu");
+        AssertFailsWith(Logits(scratch), "hidden_act", "\"gelu\"", "silu");
+        scratch.AssertNothingWritten();
+    }
 }
