@@ -34,12 +34,12 @@ internal static class CudaEngineWriter
                     writer.WriteLine($"defines.Append(\"#define {field.Name} \").Append({value}).Append('\\n');");
                 }
                 writer.WriteLine("defines.Append(\"#define TensorDegree \").Append(TensorDegree.ToString(global::System.Globalization.CultureInfo.InvariantCulture)).Append('\\n');");
-                writer.WriteLine("return defines.Append(CudaKernels).ToString();");
+                writer.WriteLine("return defines.Append(global::Tessera.Cuda.CudaPrelude.Source).Append(CudaKernels).ToString();");
             }
         }
         else
         {
-            writer.WriteLine("private string CudaProgramOfThisRank() => CudaKernels;");
+            writer.WriteLine("private string CudaProgramOfThisRank() => global::Tessera.Cuda.CudaPrelude.Source + CudaKernels;");
         }
         writer.WriteLine();
         writer.WriteLine("/// <summary>This rank on a CUDA device (several virtual devices may share one GPU, each with its own stream).</summary>");

@@ -19,7 +19,7 @@ internal static class CudaSourceWriter
         string source = CudaKernelWriter.Write(compiled, context.Sizes.Constants, context.Plan?.Tensor);
 
         writer.WriteLine("/// <summary>");
-        writer.WriteLine("/// The CUDA C of every kernel but the matrix products (those run on cuBLAS). Sizes are macros:");
+        writer.WriteLine("/// The CUDA C of every kernel but the matrix products (those run on cuBLAS), after Tessera.Cuda.CudaPrelude. Sizes are macros:");
         writer.WriteLine(context.Sizes.IsSpecialised
             ? "/// defined here, from the config this unit was compiled for."
             : "/// <see cref=\"CudaProgram\"/> defines them from a config before NVRTC compiles the text.");
@@ -38,7 +38,7 @@ internal static class CudaSourceWriter
             {
                 writer.WriteLine("_ = config;");
                 writer.WriteLine("if (tensorDegree != TensorDegree) throw new global::System.ArgumentOutOfRangeException(nameof(tensorDegree), $\"this unit was compiled for tensor degree {TensorDegree}\");");
-                writer.WriteLine("return CudaKernels;");
+                writer.WriteLine("return global::Tessera.Cuda.CudaPrelude.Source + CudaKernels;");
                 return;
             }
             context.Sizes.WriteBinding(model, writer, declareLocals: true);
@@ -52,7 +52,7 @@ internal static class CudaSourceWriter
                 writer.WriteLine($"defines.Append(\"#define {field.Name} \").Append({value}).Append('\\n');");
             }
             writer.WriteLine("defines.Append(\"#define TensorDegree \").Append(tensorDegree.ToString(global::System.Globalization.CultureInfo.InvariantCulture)).Append('\\n');");
-            writer.WriteLine("return defines.Append(CudaKernels).ToString();");
+            writer.WriteLine("return defines.Append(global::Tessera.Cuda.CudaPrelude.Source).Append(CudaKernels).ToString();");
         }
     }
 }

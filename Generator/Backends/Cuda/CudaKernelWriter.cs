@@ -13,13 +13,11 @@ namespace Tessera.Generator.Backends.Cuda;
 /// product, fused element-wise loops, feature-axis slices, and the argmax of the logits. Sizes are named as in the
 /// C# kernels and defined as macros, so NVRTC folds them as constants: a specialised unit bakes the macros into its
 /// source, the shape-generic engine prepends them from config.json before compiling at load time.
-/// File order per kernel follows ggml: helpers, then each __global__ kernel with its shape contract.
+/// Each __global__ kernel comes with its shape contract; the helpers they share (block reductions, activations,
+/// BLOCK) live once in the runtime's CudaPrelude.
 /// </summary>
 internal static class CudaKernelWriter
 {
-    /// <summary>Threads per block of row kernels (one block per row): a multiple of the warp size.</summary>
-    public const int BlockSize = 256;
-
     public static string Write(CompiledModel compiled, IReadOnlyDictionary<string, object>? constants, int? tensorDegree)
     {
         var writer = new IndentedTextWriter();
@@ -32,9 +30,7 @@ internal static class CudaKernelWriter
                 writer.WriteLine($"#define {field.Name} {Literal(field.Kind, (double)constants[field.Name])}");
             writer.WriteLine($"#define TensorDegree {tensorDegree ?? 1}");
         }
-        writer.WriteLine($"#define BLOCK {BlockSize}");
-        writer.WriteLine();
-        writer.WriteLines(Helpers);
+        writer.WriteLine("// Helpers (block reductions, activations) and BLOCK come from Tessera.Cuda.CudaPrelude, prepended at compile time.");
         writer.WriteLine();
         writer.WriteLine("extern \"C\" {");
         writer.WriteLine();
@@ -325,61 +321,4 @@ internal static class CudaKernelWriter
             _ => $"{Other(0)} * {Other(1)}",
         };
     }
-
-    private const string Helpers = """
-        #define NEG_INF __int_as_float(0xff800000)
-
-        __device__ __forceinline__ float silu_f(float x) { return x / (1.0f + expf(-x)); }
-        // gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-        __device__ __forceinline__ float gelu_f(float x) { return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))); }
-
-        __device__ __forceinline__ float warp_sum(float v) { for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o); return v; }
-        __device__ __forceinline__ float warp_max(float v) { for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o)); return v; }
-
-        // Block-wide reductions through one float per warp in shared memory; every thread gets the result.
-        __device__ float block_sum(float v)
-        {
-            __shared__ float partial[BLOCK / 32];
-            v = warp_sum(v);
-            __syncthreads();
-            if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = v;
-            __syncthreads();
-            float total = 0.0f;
-            for (int w = 0; w < BLOCK / 32; w++) total += partial[w];
-            return total;
-        }
-
-        __device__ float block_max(float v)
-        {
-            __shared__ float partial[BLOCK / 32];
-            v = warp_max(v);
-            __syncthreads();
-            if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = v;
-            __syncthreads();
-            float m = NEG_INF;
-            for (int w = 0; w < BLOCK / 32; w++) m = fmaxf(m, partial[w]);
-            return m;
-        }
-
-        // The largest value of the block and, among equal values, the smallest index.
-        __device__ void argmax_block(float& best, int& index)
-        {
-            __shared__ float values[BLOCK];
-            __shared__ int indices[BLOCK];
-            values[threadIdx.x] = best;
-            indices[threadIdx.x] = index;
-            __syncthreads();
-            for (int stride = BLOCK / 2; stride > 0; stride >>= 1)
-            {
-                if (threadIdx.x < stride)
-                {
-                    float v = values[threadIdx.x + stride]; int i = indices[threadIdx.x + stride];
-                    if (v > values[threadIdx.x] || (v == values[threadIdx.x] && i < indices[threadIdx.x])) { values[threadIdx.x] = v; indices[threadIdx.x] = i; }
-                }
-                __syncthreads();
-            }
-            best = values[0];
-            index = indices[0];
-        }
-        """;
 }
