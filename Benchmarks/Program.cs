@@ -3,7 +3,7 @@ using Tessera.Benchmarks;
 
 // dotnet run -c Release --project Benchmarks -- --filter '*MatMul*'   BenchmarkDotNet suite (short runs)
 // dotnet run -c Release --project Benchmarks -- gflops [seconds]      stopwatch GFLOP/s of MatMul vs the machine's peak
-// dotnet run -c Release --project Benchmarks -- tokens [DIR|medium] [prompt] [new]   whole-process prefill/decode tokens/s
+// dotnet run -c Release --project Benchmarks -- tokens [DIR|medium] [prompt] [new] [f32|bf16]   whole-process prefill/decode tokens/s
 // dotnet run -c Release --project Benchmarks -- plans [DIR|tiny-llama|medium] [sequences] [prompt] [steps]   tokens/s per parallel plan vs one device
 if (args.Length > 0 && args[0] == "plans")
 {

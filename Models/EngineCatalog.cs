@@ -65,7 +65,8 @@ public static class EngineCatalog
 
         using var checkpoint = Checkpoint.Open(directory);
         var architecture = ArchitectureOf(checkpoint.Config);
-        if (kind == EngineKind.Generic) return (ITransformerEngine)architecture.Rank(checkpoint, RankContext.Single);
+        var single = RankContext.Single with { Precision = plan?.Precision ?? Tessera.Cpu.WeightPrecision.F32 };
+        if (kind == EngineKind.Generic) return (ITransformerEngine)architecture.Rank(checkpoint, single);
 
         var errors = new List<string>();
         foreach (var specialised in architecture.Specialised)

@@ -205,7 +205,12 @@ internal static class EngineWriter
                     WeightsWriter.WriteLoad(model.Blocks[0], block, model.Blocks[0].Weights, "w", $"$\"{layers.Prefix}.{{i}}.\"", writer);
                 }
             }
-            writer.WriteLine("_weightBytes = checkpoint.BytesLoaded;");
+            // What this rank holds, each array once (a tied head shares its embedding's array).
+            string rootArrays = $"new object?[] {{ {string.Join(", ", WeightsWriter.Arrays(model.Root, "_weights"))} }}";
+            string all = model.Root.Layers is not null && compiled.Block is not null
+                ? $"global::System.Linq.Enumerable.Concat({rootArrays}, global::System.Linq.Enumerable.SelectMany(_layers, w => new object?[] {{ {string.Join(", ", WeightsWriter.Arrays(model.Blocks[0], "w"))} }}))"
+                : rootArrays;
+            writer.WriteLine($"_weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf({all});");
         }
     }
 

@@ -29,7 +29,7 @@ internal static class WeightsWriter
                     _ => "",
                 };
                 writer.WriteLine($"/// <remarks>{Shape(w)}{sharding}, from \"{w.TensorPrefix}.weight\"{(w.Transposed ? " (stored [in, out], transposed on load)" : "")}.</remarks>");
-                writer.WriteLine($"public float[] {w.Name} = null!;");
+                writer.WriteLine($"public {FieldType(w)} {w.Name} = null!;");
                 if (HasBias(w))
                 {
                     writer.WriteLine($"/// <remarks>({(w.Kind == ModuleKind.Linear ? w.Out : w.In)}), from \"{w.TensorPrefix}.bias\".</remarks>");
@@ -58,6 +58,13 @@ internal static class WeightsWriter
                 string share = slice == WeightSlice.Whole ? $"{target}.{w.TiedTo} ?? {sliceOfTied}" : $"TensorDegree == 1 && {target}.{w.TiedTo} is not null ? {target}.{w.TiedTo} : {sliceOfTied}";
                 load = w.TiedWhen is null ? share : $"{w.TiedWhen} ? ({share}) : {own}";
             }
+            if (w.Kind == ModuleKind.Linear)
+            {
+                // Matrix weights are held as the rank asks (F32, or BF16 for memory-bound decode).
+                var outFeatures = slice == WeightSlice.Rows ? ShardingPlan.Local(SizeExpr.Parse(w.Out!)) : SizeExpr.Parse(w.Out!);
+                var inFeatures = slice == WeightSlice.Columns ? ShardingPlan.Local(SizeExpr.Parse(w.In!)) : SizeExpr.Parse(w.In!);
+                load = $"global::Tessera.Cpu.WeightMatrix.Create({load}, {outFeatures}, {inFeatures}, rank.Precision)";
+            }
             writer.WriteLine($"{target}.{w.Name} = {load};");
             if (HasBias(w))
             {
@@ -83,6 +90,13 @@ internal static class WeightsWriter
             _ => $"checkpoint.LoadMatrix({args})",
         };
     }
+
+    /// <summary>Products take a WeightMatrix (F32 or BF16); embeddings and norms stay float[].</summary>
+    public static string FieldType(WeightFieldInfo w) => w.Kind == ModuleKind.Linear ? "global::Tessera.Cpu.WeightMatrix" : "float[]";
+
+    /// <summary>Every array a module's weights hold, as C# expressions, for the memory accounting.</summary>
+    public static IEnumerable<string> Arrays(ModuleInfo module, string target) =>
+        module.Weights.SelectMany(w => HasBias(w) ? new[] { $"{target}.{w.Name}", $"{target}.{w.Name}Bias" } : new[] { $"{target}.{w.Name}" });
 
     private static bool HasBias(WeightFieldInfo w) => w.Bias || w.Kind == ModuleKind.LayerNorm;
 

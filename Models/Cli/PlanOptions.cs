@@ -15,14 +15,19 @@ internal sealed class PlanOptions
     public Option<string?> DeviceMemory { get; } = new("--device-memory") { Description = "Each device's memory, e.g. 80GB: the plan's weights plus KV cache must fit" };
     public Option<string?> Devices { get; } = new("--devices") { Description = "Devices to run on, cpu:N or cuda:N (N virtual devices, = dp x pp x tp; several may share one GPU; default: CPU)" };
 
-    public IEnumerable<Option> All => [Data, Pipeline, Tensor, MicroBatches, LayersPerStage, DeviceMemory, Devices];
+    public Option<Tessera.Cpu.WeightPrecision> Weights { get; } = new("--weights") { Description = "How matrix weights are held: F32, or BF16 (half the bytes; decode reads the weights, so about twice as fast)", DefaultValueFactory = _ => Tessera.Cpu.WeightPrecision.F32 };
+
+    public IEnumerable<Option> All => [Data, Pipeline, Tensor, MicroBatches, LayersPerStage, DeviceMemory, Devices, Weights];
 
     /// <summary>The plan the flags describe, or null when they describe one device and no plan options.</summary>
     public ParallelPlan? Read(ParseResult result, bool always = false)
     {
         var plan = new ParallelPlan(result.GetValue(Data), result.GetValue(Pipeline), result.GetValue(Tensor), result.GetValue(MicroBatches),
             ParseSplit(result.GetValue(LayersPerStage)),
-            result.GetValue(DeviceMemory) is { } memory ? ByteSize.Parse(memory) : null);
+            result.GetValue(DeviceMemory) is { } memory ? ByteSize.Parse(memory) : null)
+        {
+            Precision = result.GetValue(Weights),
+        };
         if (result.GetValue(Devices) is { } devices)
         {
             int colon = devices.IndexOf(':');

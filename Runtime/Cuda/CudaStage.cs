@@ -21,6 +21,7 @@ public sealed class CudaStage : IDisposable
     private readonly Dictionary<string, CudaBuffer> _slots = new(StringComparer.Ordinal);
     private readonly ConditionalWeakTable<float[], CudaBuffer> _weights = new();
     private readonly List<CudaBuffer> _weightBuffers = new();
+    private readonly ConditionalWeakTable<Cpu.WeightMatrix, CudaBuffer> _widened = new();
     private readonly ConditionalWeakTable<KvCache, SequenceCache> _caches = new();
     private readonly List<SequenceCache> _cacheList = new();
     private float[] _staging = [];
@@ -62,6 +63,16 @@ public sealed class CudaStage : IDisposable
         buffer.Upload(host);
         _weights.Add(host, buffer);
         _weightBuffers.Add(buffer);
+        return buffer;
+    }
+
+    /// <summary>The device copy of a host weight matrix (uploaded as F32 whatever its host precision).</summary>
+    public CudaBuffer Weight(Cpu.WeightMatrix host)
+    {
+        if (host.F32 is { } f32) return Weight(f32);
+        if (_widened.TryGetValue(host, out var buffer)) return buffer;
+        buffer = Weight(host.ToF32());
+        _widened.Add(host, buffer);
         return buffer;
     }
 

@@ -65,7 +65,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, IDisposable
                 {
                     int rank = data * p * t + j * t + tensor;
                     var context = new RankContext(rank, data, j, p, ranges[j].First, ranges[j].End, _groups[data * p + j][tensor],
-                        j > 0 ? links[data, tensor, j - 1] : null, j + 1 < p ? links[data, tensor, j] : null);
+                        j > 0 ? links[data, tensor, j - 1] : null, j + 1 < p ? links[data, tensor, j] : null, plan.Precision);
                     _ranks[rank] = new Rank(_devices[rank], context);
                 }
     }

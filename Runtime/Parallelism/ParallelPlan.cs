@@ -18,6 +18,9 @@ public sealed record ParallelPlan(
     /// <summary>D * P * T.</summary>
     public int DeviceCount => Data * Pipeline * Tensor;
 
+    /// <summary>How every rank holds its matrix weights (BF16 halves the bytes decode reads).</summary>
+    public Cpu.WeightPrecision Precision { get; init; } = Cpu.WeightPrecision.F32;
+
     /// <summary>Parses a device memory size ("80GB", "512MiB", "1.5GB"); see <see cref="ByteSize.Parse"/>.</summary>
     public static long ParseMemory(string text) => ByteSize.Parse(text);
 

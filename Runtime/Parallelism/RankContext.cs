@@ -67,7 +67,9 @@ public sealed class SingleRankGroup : ITensorGroup
 /// <param name="Tensor">the tensor group (its Rank and Size are this rank's tensor index and degree)</param>
 /// <param name="Previous">link from the previous stage (null on the first)</param>
 /// <param name="Next">link to the next stage (null on the last)</param>
-public sealed record RankContext(int Rank, int DataRank, int Stage, int Stages, int FirstLayer, int EndLayer, ITensorGroup Tensor, IStageLink? Previous, IStageLink? Next)
+/// <param name="Precision">how this rank holds its matrix weights</param>
+public sealed record RankContext(int Rank, int DataRank, int Stage, int Stages, int FirstLayer, int EndLayer, ITensorGroup Tensor, IStageLink? Previous, IStageLink? Next,
+    Cpu.WeightPrecision Precision = Cpu.WeightPrecision.F32)
 {
     /// <summary>One device holding the whole model.</summary>
     public static RankContext Single { get; } = new(0, 0, 0, 1, 0, -1, SingleRankGroup.Instance, null, null);

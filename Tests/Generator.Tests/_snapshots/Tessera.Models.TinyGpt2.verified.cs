@@ -49,7 +49,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         /// <remarks>(Dim), from "ln_f.bias".</remarks>
         public float[] NormBias = null!;
         /// <remarks>(Vocab, Dim), rows split across the tensor group, from "lm_head.weight".</remarks>
-        public float[] Head = null!;
+        public global::Tessera.Cpu.WeightMatrix Head = null!;
     }
 
     /// <summary>The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).</summary>
@@ -60,11 +60,11 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         /// <remarks>(Dim), from "ln_1.bias".</remarks>
         public float[] AttnNormBias = null!;
         /// <remarks>(3 * Dim, Dim), rows split across the tensor group, from "attn.c_attn.weight" (stored [in, out], transposed on load).</remarks>
-        public float[] Qkv = null!;
+        public global::Tessera.Cpu.WeightMatrix Qkv = null!;
         /// <remarks>(3 * Dim), from "attn.c_attn.bias".</remarks>
         public float[] QkvBias = null!;
         /// <remarks>(Dim, Dim), columns split across the tensor group, from "attn.c_proj.weight" (stored [in, out], transposed on load).</remarks>
-        public float[] Proj = null!;
+        public global::Tessera.Cpu.WeightMatrix Proj = null!;
         /// <remarks>(Dim), from "attn.c_proj.bias".</remarks>
         public float[] ProjBias = null!;
         /// <remarks>(Dim), from "ln_2.weight".</remarks>
@@ -72,11 +72,11 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         /// <remarks>(Dim), from "ln_2.bias".</remarks>
         public float[] MlpNormBias = null!;
         /// <remarks>(Inner, Dim), rows split across the tensor group, from "mlp.c_fc.weight" (stored [in, out], transposed on load).</remarks>
-        public float[] Fc = null!;
+        public global::Tessera.Cpu.WeightMatrix Fc = null!;
         /// <remarks>(Inner), from "mlp.c_fc.bias".</remarks>
         public float[] FcBias = null!;
         /// <remarks>(Dim, Inner), columns split across the tensor group, from "mlp.c_proj.weight" (stored [in, out], transposed on load).</remarks>
-        public float[] Down = null!;
+        public global::Tessera.Cpu.WeightMatrix Down = null!;
         /// <remarks>(Dim), from "mlp.c_proj.bias".</remarks>
         public float[] DownBias = null!;
     }
@@ -150,7 +150,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         {
             _weights.Norm = checkpoint.LoadVector("" + "ln_f.weight", Dim, $"Norm: (Dim = {Dim})");
             _weights.NormBias = checkpoint.LoadVector("" + "ln_f.bias", Dim, $"Norm bias: (Dim = {Dim})");
-            _weights.Head = TensorDegree == 1 && _weights.TokenEmbed is not null ? _weights.TokenEmbed : checkpoint.LoadMatrixRowShard("" + "wte.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
+            _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(TensorDegree == 1 && _weights.TokenEmbed is not null ? _weights.TokenEmbed : checkpoint.LoadMatrixRowShard("" + "wte.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Vocab / TensorDegree, Dim, rank.Precision);
         }
         _layers = new BlockWeights[EndLayer - FirstLayer];
         for (int i = FirstLayer; i < EndLayer; i++)
@@ -158,18 +158,18 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             var w = _layers[i - FirstLayer] = new BlockWeights();
             w.AttnNorm = checkpoint.LoadVector($"h.{i}." + "ln_1.weight", Dim, $"AttnNorm: (Dim = {Dim})");
             w.AttnNormBias = checkpoint.LoadVector($"h.{i}." + "ln_1.bias", Dim, $"AttnNorm bias: (Dim = {Dim})");
-            w.Qkv = checkpoint.LoadMatrixRowShard($"h.{i}." + "attn.c_attn.weight", 3 * Dim, Dim, global::Tessera.WeightLayout.InOut, $"Qkv: Out = 3 * Dim = {3 * Dim}, In = Dim = {Dim}", 3, TensorRank, TensorDegree);
+            w.Qkv = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"h.{i}." + "attn.c_attn.weight", 3 * Dim, Dim, global::Tessera.WeightLayout.InOut, $"Qkv: Out = 3 * Dim = {3 * Dim}, In = Dim = {Dim}", 3, TensorRank, TensorDegree), 3 * Dim / TensorDegree, Dim, rank.Precision);
             w.QkvBias = checkpoint.LoadVectorShard($"h.{i}." + "attn.c_attn.bias", 3 * Dim, $"Qkv bias: (3 * Dim = {3 * Dim})", 3, TensorRank, TensorDegree);
-            w.Proj = checkpoint.LoadMatrixColumnShard($"h.{i}." + "attn.c_proj.weight", Dim, Dim, global::Tessera.WeightLayout.InOut, $"Proj: Out = Dim = {Dim}, In = Dim = {Dim}", TensorRank, TensorDegree);
+            w.Proj = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"h.{i}." + "attn.c_proj.weight", Dim, Dim, global::Tessera.WeightLayout.InOut, $"Proj: Out = Dim = {Dim}, In = Dim = {Dim}", TensorRank, TensorDegree), Dim, Dim / TensorDegree, rank.Precision);
             w.ProjBias = checkpoint.LoadVector($"h.{i}." + "attn.c_proj.bias", Dim, $"Proj bias: (Dim = {Dim})");
             w.MlpNorm = checkpoint.LoadVector($"h.{i}." + "ln_2.weight", Dim, $"MlpNorm: (Dim = {Dim})");
             w.MlpNormBias = checkpoint.LoadVector($"h.{i}." + "ln_2.bias", Dim, $"MlpNorm bias: (Dim = {Dim})");
-            w.Fc = checkpoint.LoadMatrixRowShard($"h.{i}." + "mlp.c_fc.weight", Inner, Dim, global::Tessera.WeightLayout.InOut, $"Fc: Out = Inner = {Inner}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
+            w.Fc = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"h.{i}." + "mlp.c_fc.weight", Inner, Dim, global::Tessera.WeightLayout.InOut, $"Fc: Out = Inner = {Inner}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Inner / TensorDegree, Dim, rank.Precision);
             w.FcBias = checkpoint.LoadVectorShard($"h.{i}." + "mlp.c_fc.bias", Inner, $"Fc bias: (Inner = {Inner})", 1, TensorRank, TensorDegree);
-            w.Down = checkpoint.LoadMatrixColumnShard($"h.{i}." + "mlp.c_proj.weight", Dim, Inner, global::Tessera.WeightLayout.InOut, $"Down: Out = Dim = {Dim}, In = Inner = {Inner}", TensorRank, TensorDegree);
+            w.Down = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"h.{i}." + "mlp.c_proj.weight", Dim, Inner, global::Tessera.WeightLayout.InOut, $"Down: Out = Dim = {Dim}, In = Inner = {Inner}", TensorRank, TensorDegree), Dim, Inner / TensorDegree, rank.Precision);
             w.DownBias = checkpoint.LoadVector($"h.{i}." + "mlp.c_proj.bias", Dim, $"Down bias: (Dim = {Dim})");
         }
-        _weightBytes = checkpoint.BytesLoaded;
+        _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(global::System.Linq.Enumerable.Concat(new object?[] { _weights.TokenEmbed, _weights.PositionEmbed, _weights.Norm, _weights.NormBias, _weights.Head }, global::System.Linq.Enumerable.SelectMany(_layers, w => new object?[] { w.AttnNorm, w.AttnNormBias, w.Qkv, w.QkvBias, w.Proj, w.ProjBias, w.MlpNorm, w.MlpNormBias, w.Fc, w.FcBias, w.Down, w.DownBias })));
     }
 
     /// <inheritdoc/>

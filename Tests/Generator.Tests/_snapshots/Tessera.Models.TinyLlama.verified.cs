@@ -49,7 +49,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
         /// <remarks>(Dim), from "model.norm.weight".</remarks>
         public float[] Norm = null!;
         /// <remarks>(Vocab, Dim), rows split across the tensor group, from "lm_head.weight".</remarks>
-        public float[] Head = null!;
+        public global::Tessera.Cpu.WeightMatrix Head = null!;
     }
 
     /// <summary>The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).</summary>
@@ -58,21 +58,21 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
         /// <remarks>(Dim), from "input_layernorm.weight".</remarks>
         public float[] AttnNorm = null!;
         /// <remarks>(Heads * HeadDim, Dim), rows split across the tensor group, from "self_attn.q_proj.weight".</remarks>
-        public float[] Q = null!;
+        public global::Tessera.Cpu.WeightMatrix Q = null!;
         /// <remarks>(KvHeads * HeadDim, Dim), rows split across the tensor group, from "self_attn.k_proj.weight".</remarks>
-        public float[] K = null!;
+        public global::Tessera.Cpu.WeightMatrix K = null!;
         /// <remarks>(KvHeads * HeadDim, Dim), rows split across the tensor group, from "self_attn.v_proj.weight".</remarks>
-        public float[] V = null!;
+        public global::Tessera.Cpu.WeightMatrix V = null!;
         /// <remarks>(Dim, Heads * HeadDim), columns split across the tensor group, from "self_attn.o_proj.weight".</remarks>
-        public float[] O = null!;
+        public global::Tessera.Cpu.WeightMatrix O = null!;
         /// <remarks>(Dim), from "post_attention_layernorm.weight".</remarks>
         public float[] MlpNorm = null!;
         /// <remarks>(Intermediate, Dim), rows split across the tensor group, from "mlp.gate_proj.weight".</remarks>
-        public float[] Gate = null!;
+        public global::Tessera.Cpu.WeightMatrix Gate = null!;
         /// <remarks>(Intermediate, Dim), rows split across the tensor group, from "mlp.up_proj.weight".</remarks>
-        public float[] Up = null!;
+        public global::Tessera.Cpu.WeightMatrix Up = null!;
         /// <remarks>(Dim, Intermediate), columns split across the tensor group, from "mlp.down_proj.weight".</remarks>
-        public float[] Down = null!;
+        public global::Tessera.Cpu.WeightMatrix Down = null!;
     }
 
     private readonly LlamaWeights _weights = new();
@@ -147,23 +147,23 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
         if (rank.IsLastStage)
         {
             _weights.Norm = checkpoint.LoadVector("" + "model.norm.weight", Dim, $"Norm: (Dim = {Dim})");
-            _weights.Head = Tied ? (TensorDegree == 1 && _weights.Embed is not null ? _weights.Embed : checkpoint.LoadMatrixRowShard("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree)) : checkpoint.LoadMatrixRowShard("" + "lm_head.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
+            _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(Tied ? (TensorDegree == 1 && _weights.Embed is not null ? _weights.Embed : checkpoint.LoadMatrixRowShard("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree)) : checkpoint.LoadMatrixRowShard("" + "lm_head.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Vocab / TensorDegree, Dim, rank.Precision);
         }
         _layers = new BlockWeights[EndLayer - FirstLayer];
         for (int i = FirstLayer; i < EndLayer; i++)
         {
             var w = _layers[i - FirstLayer] = new BlockWeights();
             w.AttnNorm = checkpoint.LoadVector($"model.layers.{i}." + "input_layernorm.weight", Dim, $"AttnNorm: (Dim = {Dim})");
-            w.Q = checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.q_proj.weight", Heads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
-            w.K = checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.k_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
-            w.V = checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.v_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
-            w.O = checkpoint.LoadMatrixColumnShard($"model.layers.{i}." + "self_attn.o_proj.weight", Dim, Heads * HeadDim, global::Tessera.WeightLayout.OutIn, $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}", TensorRank, TensorDegree);
+            w.Q = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.q_proj.weight", Heads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Heads * HeadDim / TensorDegree, Dim, rank.Precision);
+            w.K = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.k_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), KvHeads * HeadDim / TensorDegree, Dim, rank.Precision);
+            w.V = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.v_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), KvHeads * HeadDim / TensorDegree, Dim, rank.Precision);
+            w.O = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"model.layers.{i}." + "self_attn.o_proj.weight", Dim, Heads * HeadDim, global::Tessera.WeightLayout.OutIn, $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}", TensorRank, TensorDegree), Dim, Heads * HeadDim / TensorDegree, rank.Precision);
             w.MlpNorm = checkpoint.LoadVector($"model.layers.{i}." + "post_attention_layernorm.weight", Dim, $"MlpNorm: (Dim = {Dim})");
-            w.Gate = checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "mlp.gate_proj.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"Gate: Out = Intermediate = {Intermediate}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
-            w.Up = checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "mlp.up_proj.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"Up: Out = Intermediate = {Intermediate}, In = Dim = {Dim}", 1, TensorRank, TensorDegree);
-            w.Down = checkpoint.LoadMatrixColumnShard($"model.layers.{i}." + "mlp.down_proj.weight", Dim, Intermediate, global::Tessera.WeightLayout.OutIn, $"Down: Out = Dim = {Dim}, In = Intermediate = {Intermediate}", TensorRank, TensorDegree);
+            w.Gate = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "mlp.gate_proj.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"Gate: Out = Intermediate = {Intermediate}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Intermediate / TensorDegree, Dim, rank.Precision);
+            w.Up = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "mlp.up_proj.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"Up: Out = Intermediate = {Intermediate}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Intermediate / TensorDegree, Dim, rank.Precision);
+            w.Down = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"model.layers.{i}." + "mlp.down_proj.weight", Dim, Intermediate, global::Tessera.WeightLayout.OutIn, $"Down: Out = Dim = {Dim}, In = Intermediate = {Intermediate}", TensorRank, TensorDegree), Dim, Intermediate / TensorDegree, rank.Precision);
         }
-        _weightBytes = checkpoint.BytesLoaded;
+        _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(global::System.Linq.Enumerable.Concat(new object?[] { _weights.Embed, _weights.Norm, _weights.Head }, global::System.Linq.Enumerable.SelectMany(_layers, w => new object?[] { w.AttnNorm, w.Q, w.K, w.V, w.O, w.MlpNorm, w.Gate, w.Up, w.Down })));
     }
 
     /// <inheritdoc/>

@@ -1,0 +1,149 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using Tessera.Parallelism;
+
+namespace Tessera.Cpu;
+
+// Products with a WeightMatrix. F32 weights go to the F32 kernels. BF16 weights: decode and small batches (fewer
+// than GemmMinRows rows) stream the 2-byte weights once and widen them in registers (a bf16 is the top half of an
+// f32, so widening is a shift), accumulating in F32 — half the bytes of F32 for memory-bound decode. Prefill is
+// compute-bound: the weights are widened once into a pooled F32 copy and the F32 GEMM runs.
+public static partial class CpuKernels
+{
+    /// <summary>y (T, N) = x (T, K) · wᵀ for F32 or BF16 weights; the epilogue as in the F32 overload.</summary>
+    public static void MatMul(float[] x, int rows, int k, WeightMatrix w, int n, float[] y, Epilogue? epilogue = null)
+    {
+        if (w.F32 is { } f32)
+        {
+            MatMul(x, rows, k, f32, n, y, epilogue);
+            return;
+        }
+        if (w.Rows != n || w.Cols != k)
+            throw new ArgumentException($"MatMul with a ({w.Rows}, {w.Cols}) weight matrix cannot make ({n}, {k}).", nameof(w));
+        CheckLength(x, (long)rows * k, nameof(x));
+        CheckLength(y, (long)rows * n, nameof(y));
+        if (rows == 0 || n == 0) return;
+
+        var bf16 = w.BF16!;
+        if (rows >= GemmMinRows || !Vector512.IsHardwareAccelerated || k < 32)
+        {
+            var widened = ArrayPool<float>.Shared.Rent(n * k);
+            try
+            {
+                CpuParallel.ForRanges(n, CpuParallel.Workers(n, k), (n0, n1) =>
+                {
+                    for (long i = (long)n0 * k; i < (long)n1 * k; i++) widened[i] = WeightMatrix.FromBf16(bf16[i]);
+                });
+                MatMul(x, rows, k, widened, n, y, epilogue);
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(widened);
+            }
+            return;
+        }
+
+        int chunks = (n + EpilogueChunk - 1) / EpilogueChunk;
+        int workers = CpuParallel.Workers(chunks, 2L * rows * k * Math.Min(n, EpilogueChunk));
+        CpuParallel.ForRanges(chunks, workers, (start, end) =>
+        {
+            for (int c = start; c < end; c++)
+            {
+                int n0 = c * EpilogueChunk, n1 = Math.Min(n, n0 + EpilogueChunk);
+                Bf16Chunk(x, rows, k, bf16, n, y, n0, n1);
+                if (epilogue != null)
+                    for (int r = 0; r < rows; r++) epilogue(y.AsSpan(r * n + n0, n1 - n0), r, n0);
+            }
+        });
+    }
+
+    /// <summary>A row-parallel product with F32 or BF16 weights (see the F32 overload).</summary>
+    public static void RowParallelMatMul(float[] x, int rows, int k, WeightMatrix w, int n, float[] y, ITensorGroup group, Epilogue? epilogue = null)
+    {
+        if (group.Size == 1)
+        {
+            MatMul(x, rows, k, w, n, y, epilogue);
+            return;
+        }
+        MatMul(x, rows, k, w, n, y);
+        group.AllReduceSum(y, rows * n);
+        if (epilogue is not null)
+            for (int r = 0; r < rows; r++) epilogue(y.AsSpan(r * n, n), r, 0);
+    }
+
+    /// <summary>Columns [n0, n1) of every row: each weight row is read once, 32 values at a time, for all x rows.</summary>
+    // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Bf16Chunk(float[] xArray, int rows, int k, ushort[] wArray, int n, float[] yArray, int n0, int n1)
+    {
+        if (rows == 1)
+        {
+            Bf16Gemv(xArray, k, wArray, yArray, n0, n1);
+            return;
+        }
+        Span<Vector512<float>> acc = stackalloc Vector512<float>[2 * rows];
+        fixed (float* x = xArray, y = yArray)
+        fixed (ushort* w = wArray)
+        {
+            for (int j = n0; j < n1; j++)
+            {
+                ushort* wr = w + (long)j * k;
+                acc.Clear();
+                int i = 0;
+                for (; i + 32 <= k; i += 32)
+                {
+                    var bits = Vector512.Load(wr + i);
+                    var lo = Vector512.ShiftLeft(Vector512.WidenLower(bits), 16).AsSingle();
+                    var hi = Vector512.ShiftLeft(Vector512.WidenUpper(bits), 16).AsSingle();
+                    for (int r = 0; r < rows; r++)
+                    {
+                        float* xr = x + (long)r * k + i;
+                        acc[2 * r] = Vector512.FusedMultiplyAdd(Vector512.Load(xr), lo, acc[2 * r]);
+                        acc[2 * r + 1] = Vector512.FusedMultiplyAdd(Vector512.Load(xr + 16), hi, acc[2 * r + 1]);
+                    }
+                }
+                for (int r = 0; r < rows; r++)
+                {
+                    float sum = Vector512.Sum(acc[2 * r] + acc[2 * r + 1]);
+                    for (int t = i; t < k; t++) sum += x[(long)r * k + t] * WeightMatrix.FromBf16(wr[t]);
+                    y[(long)r * n + j] = sum;
+                }
+            }
+        }
+    }
+
+    /// <summary>Decode (one x row): four accumulators in registers, 64 weights per step, one sequential stream.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Bf16Gemv(float[] xArray, int k, ushort[] wArray, float[] yArray, int n0, int n1)
+    {
+        fixed (float* x = xArray, y = yArray)
+        fixed (ushort* w = wArray)
+        {
+            for (int j = n0; j < n1; j++)
+            {
+                ushort* wr = w + (long)j * k;
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                int i = 0;
+                for (; i + 64 <= k; i += 64)
+                {
+                    var b0 = Vector512.Load(wr + i);
+                    var b1 = Vector512.Load(wr + i + 32);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.ShiftLeft(Vector512.WidenLower(b0), 16).AsSingle(), a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 16), Vector512.ShiftLeft(Vector512.WidenUpper(b0), 16).AsSingle(), a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 32), Vector512.ShiftLeft(Vector512.WidenLower(b1), 16).AsSingle(), a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 48), Vector512.ShiftLeft(Vector512.WidenUpper(b1), 16).AsSingle(), a3);
+                }
+                for (; i + 32 <= k; i += 32)
+                {
+                    var b = Vector512.Load(wr + i);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.ShiftLeft(Vector512.WidenLower(b), 16).AsSingle(), a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 16), Vector512.ShiftLeft(Vector512.WidenUpper(b), 16).AsSingle(), a1);
+                }
+                float sum = Vector512.Sum((a0 + a1) + (a2 + a3));
+                for (; i < k; i++) sum += x[i] * WeightMatrix.FromBf16(wr[i]);
+                y[j] = sum;
+            }
+        }
+    }
+}

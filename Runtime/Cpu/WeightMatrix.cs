@@ -1,0 +1,96 @@
+using System.Runtime.CompilerServices;
+
+namespace Tessera.Cpu;
+
+/// <summary>How matrix weights are held in memory.</summary>
+public enum WeightPrecision
+{
+    /// <summary>4 bytes per weight, exact.</summary>
+    F32,
+
+    /// <summary>
+    /// 2 bytes per weight (bfloat16: F32's exponent, 8 bits of mantissa), widened to F32 inside the kernels, which
+    /// still accumulate in F32. Decode reads half the bytes, and decode is bound by reading the weights.
+    /// </summary>
+    BF16,
+}
+
+/// <summary>A (N, K) = [out, in] weight matrix, in F32 or BF16. The matrix kernels take either.</summary>
+public sealed class WeightMatrix
+{
+    private WeightMatrix(int rows, int cols, float[]? f32, ushort[]? bf16)
+    {
+        Rows = rows;
+        Cols = cols;
+        F32 = f32;
+        BF16 = bf16;
+    }
+
+    /// <summary>N, the output features.</summary>
+    public int Rows { get; }
+
+    /// <summary>K, the input features.</summary>
+    public int Cols { get; }
+
+    /// <summary>The weights as F32 (null when held as BF16).</summary>
+    public float[]? F32 { get; }
+
+    /// <summary>The weights as BF16 bits (null when held as F32).</summary>
+    public ushort[]? BF16 { get; }
+
+    public WeightPrecision Precision => F32 is not null ? WeightPrecision.F32 : WeightPrecision.BF16;
+
+    /// <summary>Bytes held.</summary>
+    public long Bytes => F32 is not null ? F32.LongLength * sizeof(float) : BF16!.LongLength * sizeof(ushort);
+
+    /// <summary>The same storage object for accounting (a tied head shares its embedding's array).</summary>
+    public object Storage => (object?)F32 ?? BF16!;
+
+    /// <summary>Wraps (F32: no copy) or rounds to BF16 (round to nearest even) a loaded [out, in] matrix.</summary>
+    public static WeightMatrix Create(float[] data, int rows, int cols, WeightPrecision precision)
+    {
+        if ((long)rows * cols != data.LongLength)
+            throw new ArgumentException($"A ({rows}, {cols}) weight matrix needs {(long)rows * cols} values, not {data.LongLength}.", nameof(data));
+        if (precision == WeightPrecision.F32) return new WeightMatrix(rows, cols, data, null);
+        var bits = new ushort[data.Length];
+        for (int i = 0; i < data.Length; i++) bits[i] = ToBf16(data[i]);
+        return new WeightMatrix(rows, cols, null, bits);
+    }
+
+    /// <summary>The weights as F32 (a fresh copy when held as BF16): for back ends that upload F32.</summary>
+    public float[] ToF32()
+    {
+        if (F32 is not null) return F32;
+        var data = new float[BF16!.Length];
+        for (int i = 0; i < data.Length; i++) data[i] = FromBf16(BF16[i]);
+        return data;
+    }
+
+    /// <summary>F32 → BF16 with round-to-nearest-even; NaN stays NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort ToBf16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if ((bits & 0x7FFF_FFFF) > 0x7F80_0000) return (ushort)((bits >> 16) | 0x40); // quiet NaN
+        return (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float FromBf16(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
+
+    /// <summary>Bytes of weights held by an engine, each array counted once (tied weights share one).</summary>
+    public static long BytesOf(IEnumerable<object?> weights)
+    {
+        var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        long bytes = 0;
+        foreach (var weight in weights)
+        {
+            switch (weight)
+            {
+                case WeightMatrix m when seen.Add(m.Storage): bytes += m.Bytes; break;
+                case float[] a when seen.Add(a): bytes += a.LongLength * sizeof(float); break;
+            }
+        }
+        return bytes;
+    }
+}
