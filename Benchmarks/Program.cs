@@ -10,6 +10,12 @@ if (args.Length > 0 && args[0] == "plans")
     Tessera.Benchmarks.EndToEnd.PlanThroughput.Run(args[1..]);
     return;
 }
+// dotnet run -c Release --project Benchmarks -- gpu DIR   GPU workloads on one CUDA device (Benchmarks/gpu/run.sh drives it)
+if (args.Length > 1 && args[0] == "gpu")
+{
+    Tessera.Benchmarks.EndToEnd.GpuThroughput.Run(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "tokens")
 {
     Tessera.Benchmarks.EndToEnd.TokensPerSecond.Run(args[1..]);
