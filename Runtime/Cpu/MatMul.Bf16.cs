@@ -8,7 +8,7 @@ namespace Tessera.Cpu;
 // Products with a WeightMatrix. F32 weights go to the F32 kernels. BF16 weights: decode and small batches (fewer
 // than GemmMinRows rows) stream the 2-byte weights once and widen them in registers (a bf16 is the top half of an
 // f32, so widening is a shift), accumulating in F32 — half the bytes of F32 for memory-bound decode. Prefill is
-// compute-bound: the weights are widened once into a pooled F32 copy and the F32 GEMM runs.
+// compute-bound: the GEMM widens each column chunk of the weights into a worker's buffer as it goes.
 public static partial class CpuKernels
 {
     /// <summary>y (T, N) = x (T, K) · wᵀ for F32 or BF16 weights; the epilogue as in the F32 overload.</summary>
@@ -26,21 +26,14 @@ public static partial class CpuKernels
         if (rows == 0 || n == 0) return;
 
         var bf16 = w.BF16!;
-        if (rows >= GemmMinRows || !Vector512.IsHardwareAccelerated || k < 32)
+        if (rows >= GemmMinRows && Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
         {
-            var widened = ArrayPool<float>.Shared.Rent(n * k);
-            try
-            {
-                CpuParallel.ForRanges(n, CpuParallel.Workers(n, k), (n0, n1) =>
-                {
-                    for (long i = (long)n0 * k; i < (long)n1 * k; i++) widened[i] = WeightMatrix.FromBf16(bf16[i]);
-                });
-                MatMul(x, rows, k, widened, n, y, epilogue);
-            }
-            finally
-            {
-                ArrayPool<float>.Shared.Return(widened);
-            }
+            GemmMatMul(x, rows, k, null, bf16, n, y, epilogue);
+            return;
+        }
+        if (!Vector512.IsHardwareAccelerated || k < 32)
+        {
+            MatMul(x, rows, k, w.ToF32(), n, y, epilogue);
             return;
         }
 

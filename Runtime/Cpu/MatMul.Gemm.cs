@@ -21,7 +21,11 @@ public static partial class CpuKernels
     // the extra passes over y, and K <= 1024 (most projections) needs one pass anyway.
     private const int GemmDepth = 1024;
 
-    private static unsafe void GemmMatMul(float[] x, int rows, int k, float[] w, int n, float[] y, Epilogue? epilogue)
+    private static unsafe void GemmMatMul(float[] x, int rows, int k, float[] w, int n, float[] y, Epilogue? epilogue) =>
+        GemmMatMul(x, rows, k, w, null, n, y, epilogue);
+
+    /// <summary>The GEMM with F32 weights, or with BF16 weights (<paramref name="wBf16"/>) widened a column chunk at a time.</summary>
+    private static unsafe void GemmMatMul(float[] x, int rows, int k, float[]? w, ushort[]? wBf16, int n, float[] y, Epilogue? epilogue)
     {
         int tiles = (rows + GemmRows - 1) / GemmRows;
         long packed = (long)tiles * GemmRows * k;
@@ -46,7 +50,24 @@ public static partial class CpuKernels
             int chunkCols = (((n + chunks - 1) / chunks) + GemmCols - 1) / GemmCols * GemmCols;
             chunks = (n + chunkCols - 1) / chunkCols;
             CpuParallel.ForRanges(tiles * chunks, workers, (start, end) =>
-                GemmItems(xp, rows, k, w, n, y, epilogue, chunks, chunkCols, start, end));
+            {
+                if (w is not null)
+                {
+                    GemmItems(xp, rows, k, w, null, n, y, epilogue, chunks, chunkCols, start, end);
+                    return;
+                }
+                // BF16: each item widens its column chunk of w into this worker's F32 buffer (the chunk stays in
+                // cache for the tile); the widening costs 1 / (2 x 64 x tiles) of the chunk's multiply-adds.
+                var widened = ArrayPool<float>.Shared.Rent(chunkCols * k);
+                try
+                {
+                    GemmItems(xp, rows, k, widened, wBf16, n, y, epilogue, chunks, chunkCols, start, end);
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(widened);
+                }
+            });
         }
         finally
         {
@@ -71,16 +92,29 @@ public static partial class CpuKernels
 
     // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void GemmItems(float[] xpArray, int rows, int k, float[] wArray, int n, float[] yArray, Epilogue? epilogue,
+    /// <param name="wArray">the F32 weights, or (when <paramref name="bf16"/> is set) a chunk-sized buffer to widen into</param>
+    private static unsafe void GemmItems(float[] xpArray, int rows, int k, float[] wArray, ushort[]? bf16, int n, float[] yArray, Epilogue? epilogue,
         int chunks, int chunkCols, int start, int end)
     {
         float* block = stackalloc float[GemmCols * GemmRows];
-        fixed (float* xp = xpArray, w = wArray, y = yArray)
+        int widenedChunk = -1;
+        fixed (float* xp = xpArray, wBuffer = wArray, y = yArray)
         {
             for (int item = start; item < end; item++)
             {
                 int tile = item / chunks, t0 = tile * GemmRows, tr = Math.Min(GemmRows, rows - t0);
                 int n0 = item % chunks * chunkCols, n1 = Math.Min(n, n0 + chunkCols);
+                float* w = wBuffer;
+                if (bf16 is not null)
+                {
+                    if (widenedChunk != item % chunks)
+                    {
+                        int count = (n1 - n0) * k;
+                        WeightMatrix.Widen(bf16.AsSpan(n0 * k, count), new Span<float>(wBuffer, count));
+                        widenedChunk = item % chunks;
+                    }
+                    w = wBuffer - (long)n0 * k; // so that w + j * k addresses row j of the chunk
+                }
                 float* xt = xp + (long)tile * GemmRows * k;
                 // K in slices of GemmDepth: the slice of the x tile re-read for every 6 columns stays in L2 (a whole
                 // 64 x 8192 tile would not); later slices add into y.

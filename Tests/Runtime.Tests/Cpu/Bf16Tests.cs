@@ -22,7 +22,8 @@ public class Bf16Tests
     [InlineData(1, 64, 33)]   // decode: the register GEMV
     [InlineData(1, 100, 7)]   // decode with a K tail
     [InlineData(3, 96, 130)]  // small batch: every weight row read once for all rows
-    [InlineData(17, 64, 40)]  // prefill: widened once, then the F32 GEMM
+    [InlineData(17, 64, 40)]  // prefill: the GEMM widens each column chunk as it goes
+    [InlineData(70, 1100, 300)] // prefill over several tiles, column chunks and K slices
     [InlineData(2, 7, 5)]     // K below one vector
     public void MatMul_WithBf16Weights_EqualsTheF32ProductOfTheRoundedWeights(int rows, int k, int n)
     {
