@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Tessera.Models;
 
@@ -21,14 +20,14 @@ public static class GpuThroughput
             int[] Prompt(int length) => Enumerable.Range(0, length).Select(_ => random.Next(vocab)).ToArray();
 
             // Warm-up: compiles (or loads from the kernel cache) and uploads the weights.
-            Measure(engine, Enumerable.Range(0, 2).Select(_ => Prompt(16)).ToArray(), 2);
+            BatchedGeneration.Measure(engine, Enumerable.Range(0, 2).Select(_ => Prompt(16)).ToArray(), 2);
 
             int[][] prefill = Enumerable.Range(0, 8).Select(_ => Prompt(512)).ToArray();
-            var (prefillRate, _) = Measure(engine, prefill, 0);
+            var (prefillRate, _) = BatchedGeneration.Measure(engine, prefill, 0);
             Report("prefill_8x512", prefillRate);
             foreach (int batch in new[] { 1, 16 })
             {
-                var (_, decodeRate) = Measure(engine, Enumerable.Range(0, batch).Select(_ => Prompt(32)).ToArray(), 64);
+                var (_, decodeRate) = BatchedGeneration.Measure(engine, Enumerable.Range(0, batch).Select(_ => Prompt(32)).ToArray(), 64);
                 Report($"decode_batch{batch}", decodeRate);
             }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"workload\":\"weight_bytes\",\"value\":{engine.WeightBytes}}}"));
@@ -41,20 +40,4 @@ public static class GpuThroughput
 
     private static void Report(string workload, double tokensPerSecond) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"workload\":\"{workload}\",\"tokens_per_second\":{tokensPerSecond:F1}}}"));
-
-    private static (double Prefill, double Decode) Measure(ITransformerEngine engine, int[][] prompts, int steps)
-    {
-        var caches = prompts.Select(_ => engine.CreateCache()).ToArray();
-        var clock = Stopwatch.StartNew();
-        float[] logits = engine.Forward(TokenBatch.ForSequences(caches, prompts, lastLogitsOnly: true));
-        double prefill = prompts.Sum(p => p.Length) / clock.Elapsed.TotalSeconds;
-        int vocab = engine.Shape.VocabSize;
-        clock.Restart();
-        for (int step = 0; step < steps; step++)
-        {
-            int[][] next = Enumerable.Range(0, prompts.Length).Select(s => new[] { GreedyDecoder.ArgMax(logits.AsSpan(s * vocab, vocab)) }).ToArray();
-            logits = engine.Forward(TokenBatch.ForSequences(caches, next, lastLogitsOnly: true));
-        }
-        return (prefill, prompts.Length * steps / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
-    }
 }

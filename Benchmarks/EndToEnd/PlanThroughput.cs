@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Tessera.Models;
 using Tessera.Parallelism;
@@ -45,8 +44,8 @@ public static class PlanThroughput
             var engine = EngineCatalog.Open(directory, EngineKind.Generic, plan);
             try
             {
-                Measure(engine, prompts[..Math.Min(2, sequences)].Select(p => p[..Math.Min(8, p.Length)]).ToArray(), 2); // warm-up
-                var (prefill, decode) = Measure(engine, prompts, steps);
+                BatchedGeneration.Measure(engine, prompts[..Math.Min(2, sequences)].Select(p => p[..Math.Min(8, p.Length)]).ToArray(), 2); // warm-up
+                var (prefill, decode) = BatchedGeneration.Measure(engine, prompts, steps);
                 if (plan is null) (basePrefill, baseDecode) = (prefill, decode);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{name,-24} {prefill,14:F1} {prefill / basePrefill,7:F2} {decode,13:F1} {decode / baseDecode,7:F2}"));
@@ -56,21 +55,5 @@ public static class PlanThroughput
                 (engine as IDisposable)?.Dispose();
             }
         }
-    }
-
-    private static (double Prefill, double Decode) Measure(ITransformerEngine engine, int[][] prompts, int steps)
-    {
-        var caches = prompts.Select(_ => engine.CreateCache()).ToArray();
-        var clock = Stopwatch.StartNew();
-        float[] logits = engine.Forward(TokenBatch.ForSequences(caches, prompts, lastLogitsOnly: true));
-        double prefill = prompts.Sum(p => p.Length) / clock.Elapsed.TotalSeconds;
-        int vocab = engine.Shape.VocabSize;
-        clock.Restart();
-        for (int step = 0; step < steps; step++)
-        {
-            int[][] next = Enumerable.Range(0, prompts.Length).Select(s => new[] { GreedyDecoder.ArgMax(logits.AsSpan(s * vocab, vocab)) }).ToArray();
-            logits = engine.Forward(TokenBatch.ForSequences(caches, next, lastLogitsOnly: true));
-        }
-        return (prefill, prompts.Length * steps / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
     }
 }

@@ -51,7 +51,11 @@ public static partial class CpuKernels
         });
     }
 
-    /// <summary>A row-parallel product with F32 or BF16 weights (see the F32 overload).</summary>
+    /// <summary>
+    /// A row-parallel product (Megatron) with F32 or BF16 weights: this rank multiplies its slice of the input
+    /// features, the group all-reduces the partial sums, and only then does the epilogue run (bias, residual add): it
+    /// must see the whole sum, once. With a group of one this is a plain MatMul with the epilogue fused.
+    /// </summary>
     public static void RowParallelMatMul(float[] x, int rows, int k, WeightMatrix w, int n, float[] y, ITensorGroup group, Epilogue? epilogue = null)
     {
         if (group.Size == 1)
