@@ -28,7 +28,7 @@ internal static class PlanValidation
         var bad = facts.Splits.Where(s => s.Size % plan.Tensor != 0).ToList();
         if (bad.Count > 0)
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TensorDegreeDoesNotDivide, plan.LocationOf("Tensor"), Show(plan.Tensor),
-                string.Join(", ", bad.Select(s => $"{s.What} = {s.Size}")), string.Join(", ", WorkingDegrees(facts))));
+                string.Join(", ", bad.Select(s => $"{s.What} = {s.Size}")), string.Join(", ", Tessera.Parallelism.PlanArithmetic.WorkingTensorDegrees(facts.Splits.Select(s => s.Size)))));
 
         int[]? split = null;
         if (plan.LayersPerStage is { } text)
@@ -52,7 +52,7 @@ internal static class PlanValidation
 
         if (plan.DeviceMemory is { } memory)
         {
-            if (!TryParseBytes(memory, out double budget))
+            if (!Tessera.Parallelism.PlanArithmetic.TryParseBytes(memory, out long budget) || budget <= 0)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDegree, plan.LocationOf("DeviceMemory"), "DeviceMemory", "\"" + memory + "\"", "write a size such as 80GB or 512MiB"));
                 return null;
@@ -72,19 +72,6 @@ internal static class PlanValidation
         return new FoldedPlan(plan.Data, plan.Pipeline, plan.Tensor, plan.MicroBatches, split);
     }
 
-    private static IEnumerable<int> WorkingDegrees(BoundFacts facts)
-    {
-        int gcd = 0;
-        foreach (var (_, size) in facts.Splits) gcd = Gcd(gcd, Math.Abs(size));
-        return gcd == 0 ? [1] : Enumerable.Range(1, gcd).Where(d => gcd % d == 0);
-    }
-
-    private static int Gcd(int a, int b)
-    {
-        while (b != 0) (a, b) = (b, a % b);
-        return a;
-    }
-
     private static int[]? ParseSplit(string text, out string? problem)
     {
         var parts = text.Split(',');
@@ -99,24 +86,6 @@ internal static class PlanValidation
         }
         problem = null;
         return result;
-    }
-
-    /// <summary>Sizes with units, as the runtime's ByteSize reads them (decimal GB, binary GiB).</summary>
-    private static bool TryParseBytes(string text, out double bytes)
-    {
-        var units = new (string Unit, double Factor)[] { ("TiB", 1L << 40), ("GiB", 1L << 30), ("MiB", 1L << 20), ("KiB", 1L << 10), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3), ("B", 1) };
-        string s = text.Trim();
-        double factor = 1;
-        foreach (var (unit, f) in units)
-            if (s.EndsWith(unit, StringComparison.OrdinalIgnoreCase))
-            {
-                factor = f;
-                s = s.Substring(0, s.Length - unit.Length).Trim();
-                break;
-            }
-        bool ok = double.TryParse(s, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value) && value > 0;
-        bytes = value * factor;
-        return ok;
     }
 
     private static string Format(double bytes) =>

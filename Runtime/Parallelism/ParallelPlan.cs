@@ -63,13 +63,8 @@ public sealed record ParallelPlan(
     }
 
     /// <summary>The tensor degrees that divide every split size (the common divisors), ascending.</summary>
-    public static IReadOnlyList<int> WorkingTensorDegrees(ModelFacts facts)
-    {
-        int gcd = 0;
-        foreach (var (_, size) in facts.TensorSplits) gcd = Gcd(gcd, Math.Abs(size));
-        if (gcd == 0) return [1];
-        return Enumerable.Range(1, gcd).Where(d => gcd % d == 0).ToArray();
-    }
+    public static IReadOnlyList<int> WorkingTensorDegrees(ModelFacts facts) =>
+        PlanArithmetic.WorkingTensorDegrees(facts.TensorSplits.Select(s => s.Size));
 
     /// <summary>The layer split this plan runs with: the hand-given one, or the balanced one.</summary>
     public int[] ResolveSplit(ModelFacts facts) => LayersPerStage?.ToArray() ?? StagePartitioner.Balance(facts, Pipeline);
@@ -136,12 +131,6 @@ public sealed record ParallelPlan(
             $"a device needs {ByteSize.Format(weights + kv)} but has {ByteSize.Format(budget)}: the largest device ({where}" +
             (Tensor > 1 ? $", 1/{Tensor} of it" : "") + $") holds {ByteSize.Format(weights)} of weights + {ByteSize.Format(kv)} of KV cache " +
             $"for one {facts.ContextLength}-token sequence. Use more stages or a larger tensor degree, or a device with more memory.");
-    }
-
-    private static int Gcd(int a, int b)
-    {
-        while (b != 0) (a, b) = (b, a % b);
-        return a;
     }
 
     /// <summary>"dp2 x pp2 x tp2 (8 devices), 4 micro-batches, layers [3, 1], 80 GB per device".</summary>
