@@ -25,16 +25,7 @@ internal static class CudaEngineWriter
             writer.WriteLine("/// <summary>This rank's CUDA program: the kernels with the sizes it was loaded with (and its tensor degree) defined.</summary>");
             using (writer.WriteBlock("private string CudaProgramOfThisRank()"))
             {
-                writer.WriteLine("var defines = new global::System.Text.StringBuilder();");
-                foreach (var field in model.Config.Where(f => f.Kind != ConfigKind.Bool))
-                {
-                    string value = field.Kind == ConfigKind.Int
-                        ? $"{field.Name}.ToString(global::System.Globalization.CultureInfo.InvariantCulture)"
-                        : $"global::Tessera.Cuda.CudaLiterals.Float({field.Name})";
-                    writer.WriteLine($"defines.Append(\"#define {field.Name} \").Append({value}).Append('\\n');");
-                }
-                writer.WriteLine("defines.Append(\"#define TensorDegree \").Append(TensorDegree.ToString(global::System.Globalization.CultureInfo.InvariantCulture)).Append('\\n');");
-                writer.WriteLine("return defines.Append(global::Tessera.Cuda.CudaPrelude.Source).Append(CudaKernels).ToString();");
+                CudaSourceWriter.WriteProgramWithDefines(model, "TensorDegree", writer);
             }
         }
         else

@@ -42,17 +42,25 @@ internal static class CudaSourceWriter
                 return;
             }
             context.Sizes.WriteBinding(model, writer, declareLocals: true);
-            var fields = model.Config.Where(f => f.Kind != ConfigKind.Bool).ToList();
-            writer.WriteLine("var defines = new global::System.Text.StringBuilder();");
-            foreach (var field in fields)
-            {
-                string value = field.Kind == ConfigKind.Int
-                    ? $"{field.Name}.ToString(global::System.Globalization.CultureInfo.InvariantCulture)"
-                    : $"global::Tessera.Cuda.CudaLiterals.Float({field.Name})";
-                writer.WriteLine($"defines.Append(\"#define {field.Name} \").Append({value}).Append('\\n');");
-            }
-            writer.WriteLine("defines.Append(\"#define TensorDegree \").Append(tensorDegree.ToString(global::System.Globalization.CultureInfo.InvariantCulture)).Append('\\n');");
-            writer.WriteLine("return defines.Append(global::Tessera.Cuda.CudaPrelude.Source).Append(CudaKernels).ToString();");
+            WriteProgramWithDefines(model, "tensorDegree", writer);
         }
+    }
+
+    /// <summary>
+    /// Statements returning the CUDA program with every size in scope (config fields by name, and the tensor degree
+    /// <paramref name="tensorDegree"/>) defined as a macro: shared by CudaProgram and a loaded engine's own program.
+    /// </summary>
+    public static void WriteProgramWithDefines(ModelInfo model, string tensorDegree, IndentedTextWriter writer)
+    {
+        writer.WriteLine("var defines = new global::System.Text.StringBuilder();");
+        foreach (var field in model.Config.Where(f => f.Kind != ConfigKind.Bool))
+        {
+            string value = field.Kind == ConfigKind.Int
+                ? $"{field.Name}.ToString(global::System.Globalization.CultureInfo.InvariantCulture)"
+                : $"global::Tessera.Cuda.CudaLiterals.Float({field.Name})";
+            writer.WriteLine($"defines.Append(\"#define {field.Name} \").Append({value}).Append('\\n');");
+        }
+        writer.WriteLine($"defines.Append(\"#define TensorDegree \").Append({tensorDegree}.ToString(global::System.Globalization.CultureInfo.InvariantCulture)).Append('\\n');");
+        writer.WriteLine("return defines.Append(global::Tessera.Cuda.CudaPrelude.Source).Append(CudaKernels).ToString();");
     }
 }
