@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
+using Tessera.Runtime.Tests.Checkpoints;
 
 namespace Tessera.Models.Tests.Cli;
 
@@ -54,40 +55,12 @@ internal static class SafetensorsFixture
     /// <summary>Writes <paramref name="tensors"/> in order, the header padded with spaces to 8 bytes as the reference writer does.</summary>
     public static void Write(string path, IEnumerable<RawTensor> tensors)
     {
-        var list = tensors.ToList();
-        using var json = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(json))
-        {
-            writer.WriteStartObject();
-            writer.WriteStartObject("__metadata__");
-            writer.WriteString("format", "pt");
-            writer.WriteEndObject();
-            long offset = 0;
-            foreach (var t in list)
-            {
-                writer.WriteStartObject(t.Name);
-                writer.WriteString("dtype", t.DType);
-                writer.WriteStartArray("shape");
-                foreach (var d in t.Shape) writer.WriteNumberValue(d);
-                writer.WriteEndArray();
-                writer.WriteStartArray("data_offsets");
-                writer.WriteNumberValue(offset);
-                writer.WriteNumberValue(offset + t.Data.Length);
-                writer.WriteEndArray();
-                writer.WriteEndObject();
-                offset += t.Data.Length;
-            }
-            writer.WriteEndObject();
-        }
-        var header = json.ToArray();
-        int padded = (header.Length + 7) / 8 * 8;
-        using var file = new FileStream(path, FileMode.Create, FileAccess.Write);
-        Span<byte> length = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64LittleEndian(length, padded);
-        file.Write(length);
-        file.Write(header);
-        for (int i = header.Length; i < padded; i++) file.WriteByte((byte)' ');
-        foreach (var t in list) file.Write(t.Data);
+        var (header, data) = SafetensorsWriter.Header(tensors.Select(t => new TensorBytes(t.Name, t.DType, t.Shape, t.Data)).ToArray());
+        var bytes = Encoding.UTF8.GetBytes(header);
+        var padded = new byte[(bytes.Length + 7) / 8 * 8];
+        Array.Fill(padded, (byte)' ');
+        bytes.CopyTo(padded, 0);
+        SafetensorsWriter.WriteRaw(path, padded, data);
     }
 
     /// <summary>Rewrites a file with <paramref name="edit"/> applied to its tensor list.</summary>
