@@ -60,7 +60,8 @@ public static class EngineCatalog
         {
             if (kind == EngineKind.Specialised)
                 throw new PlanException("A specialised unit folds its plan at build time ([Compile(..., Tensor = 2, Pipeline = 2)]); give plan flags to the generic engine.");
-            return ParallelEngine.Create(directory, plan!, ArchitectureOf(directory).Rank, ArchitectureOf(directory).Facts);
+            var ofPlan = ArchitectureOf(directory);
+            return ParallelEngine.Create(directory, plan!, ofPlan.Rank, ofPlan.Facts);
         }
 
         using var checkpoint = Checkpoint.Open(directory);
