@@ -21,6 +21,12 @@ public enum DeviceKind
 
     /// <summary>CUDA devices: each virtual device a context and stream; several may share one physical GPU.</summary>
     Cuda,
+
+    /// <summary>
+    /// The CUDA back end on the CPU emulator (kernels compiled by g++, cuBLAS emulated): the same generated rank
+    /// programs, buffers and launches as <see cref="Cuda"/>, for checking them where there is no GPU. Slow.
+    /// </summary>
+    CudaEmulator,
 }
 
 /// <summary>The architectures this assembly compiles, by Hugging Face model_type, and their engines.</summary>
@@ -54,7 +60,7 @@ public static class EngineCatalog
     /// </summary>
     public static ITransformerEngine Open(string directory, EngineKind kind = EngineKind.Generic, ParallelPlan? plan = null, DeviceKind device = DeviceKind.Cpu)
     {
-        if (device == DeviceKind.Cuda) return OpenOnCuda(directory, kind, plan ?? new ParallelPlan());
+        if (device != DeviceKind.Cpu) return OpenOnCuda(directory, kind, plan ?? new ParallelPlan(), emulated: device == DeviceKind.CudaEmulator);
         bool parallel = plan is not null && (plan.DeviceCount > 1 || plan.MicroBatches > 1 || plan.LayersPerStage is not null || plan.DeviceMemoryBytes is not null);
         if (parallel)
         {
@@ -86,19 +92,22 @@ public static class EngineCatalog
 
     /// <summary>
     /// The generic engine's ranks on CUDA: virtual device i on GPU i mod (GPUs present), each with its own stream, so
-    /// every plan runs on a single GPU too. Kernels compile once per machine (NVRTC, cached on disk by hash).
+    /// every plan runs on a single GPU too. Kernels compile once per machine (NVRTC, cached on disk by hash). With
+    /// <paramref name="emulated"/>, every virtual device is a context of the CPU emulator instead.
     /// </summary>
-    private static ITransformerEngine OpenOnCuda(string directory, EngineKind kind, ParallelPlan plan)
+    private static ITransformerEngine OpenOnCuda(string directory, EngineKind kind, ParallelPlan plan, bool emulated)
     {
         if (kind == EngineKind.Specialised)
             throw new PlanException("The CUDA back end runs the shape-generic engine: drop --engine Specialised.");
-        if (!Tessera.Cuda.CudaProbe.TryGetDevice(out string reason))
-            throw new PlanException($"No CUDA device can be used: {reason}.");
+        string reason;
+        if (emulated ? !Tessera.Cuda.CudaContext.CanEmulate(out reason) : !Tessera.Cuda.CudaProbe.TryGetDevice(out reason))
+            throw new PlanException(emulated ? $"The CUDA emulator cannot run here: {reason}." : $"No CUDA device can be used: {reason}.");
         var gpus = Tessera.Cuda.CudaProbe.Devices;
         var kernels = new Tessera.Cuda.KernelCache(new Tessera.Cuda.NvrtcCompiler());
         var architecture = ArchitectureOf(directory);
         return ParallelEngine.Create(directory, plan,
-            (checkpoint, rank) => architecture.CudaRank(checkpoint, rank, Tessera.Cuda.CudaContext.Create(gpus[rank.Rank % gpus.Count].Ordinal), kernels),
+            (checkpoint, rank) => architecture.CudaRank(checkpoint, rank,
+                emulated ? Tessera.Cuda.CudaContext.CreateEmulated() : Tessera.Cuda.CudaContext.Create(gpus[rank.Rank % gpus.Count].Ordinal), kernels),
             architecture.Facts);
     }
 

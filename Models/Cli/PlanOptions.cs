@@ -13,7 +13,7 @@ internal sealed class PlanOptions
     public Option<int> MicroBatches { get; } = new("--micro-batches", "-m") { Description = "Micro-batches per forward (GPipe); 1 with --pp is layer-wise model parallelism", DefaultValueFactory = _ => 1 };
     public Option<string?> LayersPerStage { get; } = new("--layers-per-stage") { Description = "Layers per stage by hand, e.g. 3,1 (default: balanced by the cost model)" };
     public Option<string?> DeviceMemory { get; } = new("--device-memory") { Description = "Each device's memory, e.g. 80GB: the plan's weights plus KV cache must fit" };
-    public Option<string?> Devices { get; } = new("--devices") { Description = "Devices to run on, cpu:N or cuda:N (N virtual devices, = dp x pp x tp; several may share one GPU; default: CPU)" };
+    public Option<string?> Devices { get; } = new("--devices") { Description = "Devices to run on, cpu:N, cuda:N or cuda-emulator:N (N virtual devices, = dp x pp x tp; several may share one GPU; the emulator runs the CUDA back end on the CPU; default: CPU)" };
 
     public Option<Tessera.Cpu.WeightPrecision> Weights { get; } = new("--weights") { Description = "How matrix weights are held: F32, or BF16 (half the bytes; decode reads the weights, so about twice as fast)", DefaultValueFactory = _ => Tessera.Cpu.WeightPrecision.F32 };
 
@@ -32,8 +32,8 @@ internal sealed class PlanOptions
         {
             int colon = devices.IndexOf(':');
             string kind = colon < 0 ? "" : devices[..colon];
-            if (kind is not ("cpu" or "cuda") || !int.TryParse(devices.AsSpan(colon + 1), NumberStyles.Integer, CultureInfo.InvariantCulture, out int count) || count < 1)
-                throw new FormatException($"--devices '{devices}': write cpu:N or cuda:N.");
+            if (kind is not ("cpu" or "cuda" or "cuda-emulator") || !int.TryParse(devices.AsSpan(colon + 1), NumberStyles.Integer, CultureInfo.InvariantCulture, out int count) || count < 1)
+                throw new FormatException($"--devices '{devices}': write cpu:N, cuda:N or cuda-emulator:N.");
             if (count != plan.DeviceCount)
                 throw new PlanException($"--devices {devices} gives {count} device(s) but the plan needs dp x pp x tp = {plan.Data} x {plan.Pipeline} x {plan.Tensor} = {plan.DeviceCount}.");
         }
@@ -41,9 +41,13 @@ internal sealed class PlanOptions
         return single && !always ? null : plan;
     }
 
-    /// <summary>Where the ranks run: --devices cuda:N puts them on CUDA devices, anything else on CPU virtual devices.</summary>
-    public DeviceKind Device(ParseResult result) =>
-        result.GetValue(Devices) is { } devices && devices.StartsWith("cuda:", StringComparison.Ordinal) ? DeviceKind.Cuda : DeviceKind.Cpu;
+    /// <summary>Where the ranks run: --devices cuda:N on CUDA devices, cuda-emulator:N on the CUDA emulator, anything else on CPU virtual devices.</summary>
+    public DeviceKind Device(ParseResult result) => result.GetValue(Devices) switch
+    {
+        { } d when d.StartsWith("cuda:", StringComparison.Ordinal) => DeviceKind.Cuda,
+        { } d when d.StartsWith("cuda-emulator:", StringComparison.Ordinal) => DeviceKind.CudaEmulator,
+        _ => DeviceKind.Cpu,
+    };
 
     private static int[]? ParseSplit(string? text)
     {

@@ -19,7 +19,7 @@ public sealed unsafe class CudaBlas : IDisposable
     public CudaBlas(CudaContext context)
     {
         _context = context;
-        _api = CublasApi.TryGet(out var reason) ?? throw new CudaException($"cuBLAS is not available: {reason}");
+        _api = context.BlasApi(out var reason) ?? throw new CudaException($"cuBLAS is not available: {reason}");
         context.MakeCurrent();
         IntPtr handle;
         CublasApi.Check(_api.Create(&handle), "cublasCreate_v2");

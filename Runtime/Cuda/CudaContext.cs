@@ -20,10 +20,12 @@ public sealed unsafe class CudaContext : IDisposable
     private readonly IntPtr _context;
     private readonly int _device;
     private IntPtr _stream;
+    private readonly CublasApi? _blas;
 
-    private CudaContext(CudaDriverApi api, CudaDeviceInfo info, int device, IntPtr context, IntPtr stream)
+    private CudaContext(CudaDriverApi api, CudaDeviceInfo info, int device, IntPtr context, IntPtr stream, CublasApi? blas = null)
     {
         _api = api;
+        _blas = blas;
         Device = info;
         _device = device;
         _context = context;
@@ -55,6 +57,28 @@ public sealed unsafe class CudaContext : IDisposable
         return new CudaContext(api, info, device, context, stream);
     }
 
+    /// <summary>
+    /// A context on the CUDA emulator: the same driver calls, buffers, launches and cuBLAS products, run on the CPU
+    /// with every kernel compiled by g++ (one fiber per GPU thread). For checking the CUDA back end where there is no
+    /// GPU, as ILGPU's CPU accelerator is for ILGPU; slow, and only as exact as g++'s float arithmetic.
+    /// </summary>
+    /// <exception cref="CudaException">No g++ on the PATH, or not Linux on x86-64.</exception>
+    public static CudaContext CreateEmulated()
+    {
+        if (Emulation.EmulatedModuleCompiler.FindCompiler(out var reason) is null) throw new CudaException(reason);
+        var api = Emulation.EmulatedDriver.Api;
+        IntPtr context, stream;
+        api.Check(api.DevicePrimaryCtxRetain(&context, 0), "cuDevicePrimaryCtxRetain");
+        api.Check(api.StreamCreate(&stream, 0), "cuStreamCreate");
+        return new CudaContext(api, Emulation.EmulatedDriver.Device, 0, context, stream, Emulation.EmulatedBlas.Api);
+    }
+
+    /// <summary>Whether the emulator can run here; if not, <paramref name="reason"/> says why.</summary>
+    public static bool CanEmulate(out string reason) => Emulation.EmulatedModuleCompiler.FindCompiler(out reason) is not null;
+
+    /// <summary>Whether this context is the CPU emulator's rather than a GPU's.</summary>
+    public bool IsEmulated => ReferenceEquals(_api, Emulation.EmulatedDriver.Api);
+
     /// <summary>The GPU this context runs on.</summary>
     public CudaDeviceInfo Device { get; }
 
@@ -72,6 +96,13 @@ public sealed unsafe class CudaContext : IDisposable
     }
 
     internal CudaDriverApi Api => _api;
+
+    /// <summary>cuBLAS for this context: the emulator's on an emulated context, else the library's (null with a reason when missing).</summary>
+    internal CublasApi? BlasApi(out string reason)
+    {
+        reason = "";
+        return _blas ?? CublasApi.TryGet(out reason);
+    }
 
     /// <summary>Whether <see cref="Dispose"/> has run.</summary>
     public bool IsDisposed => _stream == IntPtr.Zero;
@@ -105,6 +136,19 @@ public sealed unsafe class CudaContext : IDisposable
 
     /// <summary>Loads a PTX module (JIT-compiled by the driver for this GPU).</summary>
     public CudaModule LoadModule(string ptx) => CudaModule.Load(this, ptx);
+
+    /// <summary>
+    /// Compiles a CUDA C program for this context and loads it: NVRTC through <paramref name="kernels"/> (once per
+    /// machine) to PTX for this GPU's architecture, or, on an emulated context, g++ to a library of the same kernels.
+    /// </summary>
+    /// <param name="source">the CUDA C, its kernels <c>extern "C"</c></param>
+    /// <param name="name">the file name compile errors are reported against</param>
+    /// <param name="kernels">the NVRTC compiler and its disk cache (unused on an emulated context)</param>
+    /// <exception cref="CudaException">The program does not compile (the message carries the compiler's log).</exception>
+    public CudaModule LoadProgram(string source, string name, KernelCache kernels) =>
+        IsEmulated
+            ? LoadModule(Emulation.EmulatedModuleCompiler.Image(source))
+            : LoadModule(kernels.GetOrCompile(source, name, Architecture).GetPtxOrThrow());
 
     /// <summary>An event on this context's stream, for timing.</summary>
     public CudaEvent CreateEvent() => new(this);

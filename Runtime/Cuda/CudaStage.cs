@@ -36,8 +36,7 @@ public sealed class CudaStage : IDisposable
         Context = context;
         Layers = layers;
         KvWidth = kvWidth;
-        string ptx = kernels.GetOrCompile(program, "tessera_model.cu", context.Architecture).GetPtxOrThrow();
-        _module = context.LoadModule(ptx);
+        _module = context.LoadProgram(program, "tessera_model.cu", kernels);
         Blas = new CudaBlas(context);
     }
 

@@ -16,6 +16,10 @@ internal static class TestNvrtc
     /// <summary>One compiler for the whole run (NVRTC loads once per process anyway).</summary>
     public static NvrtcCompiler Compiler => Shared.Value;
 
+    /// <summary>A kernel cache over <see cref="Compiler"/> in a folder of this test run (so runs do not share PTX).</summary>
+    public static KernelCache Cache { get; } = new(new NvrtcCompiler(LibraryPath),
+        Path.Combine(Path.GetTempPath(), "tessera-test-kernels-" + Environment.ProcessId));
+
     /// <summary>Null when NVRTC is usable, else the skip reason.</summary>
     public static string? SkipReason => Compiler.IsAvailable
         ? null
