@@ -38,7 +38,7 @@ internal static class CudaEngineWriter
         writer.WriteLine();
         writer.WriteLine("/// <summary>");
         writer.WriteLine("/// The CUDA rank program: matrix products on cuBLAS, everything else in the generated kernels of <see cref=\"CudaKernels\"/>,");
-        writer.WriteLine("/// one buffer per CPU workspace slot. Collectives and stage boundaries pass through host memory.");
+        writer.WriteLine("/// one buffer per CPU workspace slot. Between virtual devices on one GPU, collectives and stage boundaries stay on the device.");
         writer.WriteLine("/// </summary>");
         using (writer.WriteBlock("public sealed class Gpu : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram, global::System.IDisposable"))
         {
@@ -134,7 +134,7 @@ internal static class CudaEngineWriter
                 writer.WriteLine($"stageInput = {root.Buffers[layers.Anchor.Inputs[0]]};");
             }
             using (writer.WriteBlock("else"))
-                writer.WriteLine($"stageInput = _gpu.Floats(\"stage_input\", _rank.Previous!.Receive(rows * ({width})), rows * ({width}));");
+                writer.WriteLine($"stageInput = _gpu.ReceiveActivations(_rank.Previous!, rows * ({width}));");
             string name = root.Buffers[layers.Output];
             writer.WriteLine($"global::Tessera.Cuda.CudaBuffer {name} = stageInput, {name}Spare = {root.Buffers.LayerSpare[layers.Output]};");
             using (writer.WriteBlock("for (int layer = FirstLayer; layer < EndLayer; layer++)"))
@@ -144,7 +144,7 @@ internal static class CudaEngineWriter
             }
             using (writer.WriteBlock("if (!_rank.IsLastStage)"))
             {
-                writer.WriteLine($"_rank.Next!.Send(_gpu.Download({name}, rows * ({width})), rows * ({width}));");
+                writer.WriteLine($"_gpu.SendActivations(_rank.Next!, {name}, rows * ({width}));");
                 writer.WriteLine("batch.Commit();");
                 writer.WriteLine("return null;");
             }
@@ -154,7 +154,7 @@ internal static class CudaEngineWriter
 
     private static void WriteHead(EngineWriter.EngineContext context, IEnumerable<Kernel> kernels, IndentedTextWriter writer)
     {
-        writer.WriteLine($"var logits = new float[batch.LogitRows.Length * ({context.Compiled.Vocab})];");
+        writer.WriteLine("float[] logits = [];");
         foreach (var kernel in kernels) CudaHostWriter.Write(kernel, context.Compiled.Root, "_engine._weights", writer);
         writer.WriteLine("batch.Commit();");
         writer.WriteLine("return logits;");

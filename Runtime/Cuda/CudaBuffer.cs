@@ -80,6 +80,20 @@ public sealed unsafe class CudaBuffer : IDisposable
         if (destination._context != _context) api.Check(api.StreamSynchronize(_context.Stream), "cuStreamSynchronize");
     }
 
+    /// <summary>
+    /// Queues a copy of <paramref name="bytes"/> of <paramref name="source"/> (any context on the same GPU) into this
+    /// buffer, on this buffer's stream. The source must be complete: its producer synchronised its own stream.
+    /// </summary>
+    public void CopyFrom(CudaBuffer source, long bytes, long sourceOffsetBytes = 0, long offsetBytes = 0)
+    {
+        source.CheckRange(sourceOffsetBytes, bytes);
+        CheckRange(offsetBytes, bytes);
+        if (bytes == 0) return;
+        var api = Bind();
+        api.Check(api.MemcpyDtoDAsync(DevicePointer + (ulong)offsetBytes, source.DevicePointer + (ulong)sourceOffsetBytes, (nuint)bytes, _context.Stream),
+            "cuMemcpyDtoDAsync_v2");
+    }
+
     /// <summary>Queues filling the buffer with the 32-bit pattern <paramref name="value"/> (0 clears; <c>BitConverter.SingleToUInt32Bits(1f)</c> fills ones).</summary>
     public void Fill(uint value)
     {

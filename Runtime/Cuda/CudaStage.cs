@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Tessera.Parallelism;
 
@@ -8,20 +9,26 @@ namespace Tessera.Cuda;
 /// by NVRTC once per machine through the <see cref="KernelCache"/>), cuBLAS, its weights in device memory, activation
 /// buffers that grow with the batch, and the KV cache of each sequence. Generated code calls these few primitives
 /// in the same order as the CPU kernels, so both back ends read alike.
-/// Collectives and stage boundaries go through host memory (the transports are the CPU ones): correct on any set of
-/// devices; device-to-device copies are the next step on one physical GPU.
+/// Between virtual devices on one GPU, collectives read the peers' device buffers directly (the ranks meet through
+/// <see cref="ITensorGroup.Exchange"/>) and stage boundaries pass device buffers (<see cref="IStageLink.SendMessage"/>):
+/// no host round trip. Between different GPUs they fall back to host memory.
 /// </summary>
 public sealed class CudaStage : IDisposable
 {
     /// <summary>Threads per block of the generated kernels (their BLOCK macro).</summary>
     public const int Block = 256;
 
+    /// <summary>Up to this many rows, a product with bf16 weights runs the GEMV kernel (weights read once); above, TF32 cuBLAS.</summary>
+    public const int GemvMaxRows = 8;
+
     private readonly CudaModule _module;
     private readonly Dictionary<string, CudaFunction> _functions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CudaBuffer> _slots = new(StringComparer.Ordinal);
     private readonly ConditionalWeakTable<float[], CudaBuffer> _weights = new();
     private readonly List<CudaBuffer> _weightBuffers = new();
-    private readonly ConditionalWeakTable<Cpu.WeightMatrix, CudaBuffer> _widened = new();
+    private readonly ConditionalWeakTable<Cpu.WeightMatrix, CudaBuffer> _matrices = new();
+    private readonly HashSet<CudaBuffer> _bf16 = new(ReferenceEqualityComparer.Instance);
+    private readonly ConcurrentBag<CudaBuffer> _outbox = new(); // device buffers for outgoing activations, given back by the receiver
     private readonly ConditionalWeakTable<KvCache, SequenceCache> _caches = new();
     private readonly List<SequenceCache> _cacheList = new();
     private float[] _staging = [];
@@ -65,13 +72,17 @@ public sealed class CudaStage : IDisposable
         return buffer;
     }
 
-    /// <summary>The device copy of a host weight matrix (uploaded as F32 whatever its host precision).</summary>
+    /// <summary>The device copy of a host weight matrix, in its precision: bf16 matrices stay bf16 on the device (half the bytes).</summary>
     public CudaBuffer Weight(Cpu.WeightMatrix host)
     {
         if (host.F32 is { } f32) return Weight(f32);
-        if (_widened.TryGetValue(host, out var buffer)) return buffer;
-        buffer = Weight(host.ToF32());
-        _widened.Add(host, buffer);
+        if (_matrices.TryGetValue(host, out var buffer)) return buffer;
+        var bits = host.BF16!;
+        buffer = Context.Allocate<ushort>(Math.Max(1, bits.LongLength));
+        buffer.Upload(bits);
+        _matrices.Add(host, buffer);
+        _weightBuffers.Add(buffer);
+        _bf16.Add(buffer);
         return buffer;
     }
 
@@ -110,8 +121,28 @@ public sealed class CudaStage : IDisposable
         return host;
     }
 
-    /// <summary>y (T, N) = x (T, K) · wᵀ on cuBLAS.</summary>
-    public void Gemm(CudaBuffer y, CudaBuffer x, CudaBuffer w, int rows, int n, int k) => Blas.Gemm(y, x, w, rows, n, k);
+    /// <summary>
+    /// y (T, N) = x (T, K) · wᵀ. F32 weights: cuBLAS sgemm. BF16 weights: the GEMV kernel up to <see cref="GemvMaxRows"/>
+    /// rows (decode reads each weight once, as bf16), else the matrix widened to fp32 on the device and multiplied on
+    /// TF32 tensor cores (exact for bf16 weights; the activations keep 10 mantissa bits rather than bf16's 7).
+    /// </summary>
+    public void Gemm(CudaBuffer y, CudaBuffer x, CudaBuffer w, int rows, int n, int k)
+    {
+        if (!_bf16.Contains(w))
+        {
+            Blas.Gemm(y, x, w, rows, n, k);
+            return;
+        }
+        if (rows <= GemvMaxRows)
+        {
+            _module.Launch(Function("tessera_gemv_bf16"), (int)Math.Min(int.MaxValue, ((long)n * 32 + Block - 1) / Block), Block, 0, y, x, w, rows, n, k);
+            return;
+        }
+        long count = (long)n * k;
+        var widened = Slot("widened_weight", count);
+        LaunchElements("tessera_widen_bf16", count, widened, w, count);
+        Blas.GemmTf32(y, x, widened, rows, n, k);
+    }
 
     /// <summary>A kernel with one block per row.</summary>
     public void LaunchRows(string kernel, int rows, params object[] args) => _module.Launch(Function(kernel), rows, Block, 0, args);
@@ -148,15 +179,125 @@ public sealed class CudaStage : IDisposable
     /// <summary>The longest context any row of the batch attends to (for the attention kernel's shared memory).</summary>
     public static int LongestContext(TokenBatch batch) => batch.Positions.Max() + 1;
 
-    /// <summary>Sums a row-parallel product's partial results over the tensor group (through host memory).</summary>
+    /// <summary>
+    /// Sums a row-parallel product's partial results over the tensor group. On one GPU: every rank adds its peers'
+    /// buffers, read in place, in rank order (so all ranks get bit-identical sums, as on the CPU), into a scratch
+    /// buffer, and copies it back once all have read. Across GPUs: through host memory.
+    /// </summary>
     public void AllReduce(CudaBuffer y, int count, ITensorGroup group)
     {
         if (group.Size == 1) return;
-        if (_staging.Length < count) _staging = new float[count];
-        y.Download<float>(_staging.AsSpan(0, count));
-        group.AllReduceSum(_staging, count);
-        y.Upload<float>(_staging.AsSpan(0, count));
+        long bytes = (long)count * sizeof(float);
+        Context.Synchronize(); // the partial sum is complete before peers read it
+        var parts = group.Exchange(new DevicePart(y, Context), bytes * (group.Size - 1));
+        if (!OnThisGpu(parts))
+        {
+            if (_staging.Length < count) _staging = new float[count];
+            y.Download<float>(_staging.AsSpan(0, count));
+            group.AllReduceSum(_staging, count);
+            y.Upload<float>(_staging.AsSpan(0, count));
+            return;
+        }
+        var sum = Slot("all_reduce_sum", count);
+        sum.CopyFrom(((DevicePart)parts[0]!).Buffer, bytes);
+        for (int r = 1; r < parts.Count; r++) LaunchElements("tessera_add_inplace", count, sum, ((DevicePart)parts[r]!).Buffer, (long)count);
+        Context.Synchronize();
+        group.Exchange(null); // every rank has read every partial: each may now overwrite its own
+        y.CopyFrom(sum, bytes);
     }
+
+    /// <summary>
+    /// The logits of the head's output on the host: this rank's (rows, localWidth), or with a vocab-sharded head the
+    /// full rows gathered from every tensor rank (on the device when the ranks share a GPU).
+    /// </summary>
+    public float[] Logits(CudaBuffer local, int rows, int localWidth, ITensorGroup group)
+    {
+        int count = rows * localWidth;
+        if (group.Size == 1) return Download(local, count);
+        Context.Synchronize();
+        var parts = group.Exchange(new DevicePart(local, Context), (long)count * sizeof(float) * (group.Size - 1));
+        if (!OnThisGpu(parts))
+        {
+            var full = new float[count * group.Size];
+            group.AllGatherColumns(Download(local, count), rows, localWidth, full);
+            return full;
+        }
+        int fullWidth = localWidth * group.Size;
+        var gathered = Slot("logits_all_ranks", (long)rows * fullWidth);
+        for (int r = 0; r < parts.Count; r++)
+            _module.Launch(Function("tessera_scatter_columns"), rows, Block, 0, gathered, ((DevicePart)parts[r]!).Buffer, localWidth, fullWidth, r * localWidth);
+        var logits = Download(gathered, rows * fullWidth); // waits for the copies, so peers may reuse their buffers after the barrier
+        group.Exchange(null);
+        return logits;
+    }
+
+    /// <summary>
+    /// The rows of <paramref name="hidden"/> (T, width) whose logits the batch wants, so the head multiplies only those:
+    /// the buffer itself when every row is wanted, else a gathered copy.
+    /// </summary>
+    public CudaBuffer LogitRowsOf(CudaBuffer hidden, TokenBatch batch, int width)
+    {
+        if (batch.AllLogitRows) return hidden;
+        var ids = Ints("logit_rows", batch.LogitRows);
+        var rows = Slot("head_rows", (long)batch.LogitRows.Length * width);
+        _module.Launch(Function("tessera_gather_rows"), batch.LogitRows.Length, Block, 0, rows, hidden, ids, width);
+        return rows;
+    }
+
+    /// <summary>
+    /// Sends the first <paramref name="count"/> floats of <paramref name="activations"/> to the next stage: as a device
+    /// buffer of ours that the receiver copies from and gives back (a device-to-device copy on each side).
+    /// </summary>
+    public void SendActivations(IStageLink next, CudaBuffer activations, int count)
+    {
+        long bytes = Math.Max(4, (long)count * sizeof(float));
+        CudaBuffer? message = null;
+        while (message is null && _outbox.TryTake(out var spare))
+        {
+            if (spare.ByteSize >= bytes) message = spare;
+            else spare.Dispose();
+        }
+        message ??= Context.Allocate(bytes);
+        message.CopyFrom(activations, (long)count * sizeof(float));
+        Context.Synchronize(); // complete before the receiver's stream reads it
+        next.SendMessage(new DeviceActivations(message, count, _outbox), (long)count * sizeof(float));
+    }
+
+    /// <summary>The previous stage's activations in this stage's "stage_input" buffer (a float[] message is uploaded).</summary>
+    public CudaBuffer ReceiveActivations(IStageLink previous, int count)
+    {
+        var input = Slot("stage_input", count);
+        switch (previous.ReceiveMessage())
+        {
+            case float[] host when host.Length >= count:
+                input.Upload<float>(host.AsSpan(0, count));
+                return input;
+            case DeviceActivations device when device.Count >= count:
+                input.CopyFrom(device.Buffer, (long)count * sizeof(float));
+                Context.Synchronize(); // our copy is done: the sender may reuse its buffer
+                device.ReturnTo.Add(device.Buffer);
+                return input;
+            case var other:
+                throw new InvalidOperationException($"Expected {count} floats from the previous stage but got {Describe(other)}; the stages disagree on the activation shape.");
+        }
+    }
+
+    private static string Describe(object message) => message switch
+    {
+        float[] host => $"{host.Length} floats",
+        DeviceActivations device => $"{device.Count} floats on the device",
+        _ => message.GetType().Name,
+    };
+
+    /// <summary>Whether every part lives on this context's GPU, so device pointers can be read across ranks.</summary>
+    private bool OnThisGpu(IReadOnlyList<object?> parts) =>
+        parts.All(p => p is DevicePart part && part.Context.IsEmulated == Context.IsEmulated && part.Context.Device.Ordinal == Context.Device.Ordinal);
+
+    /// <summary>A rank's buffer in a device collective.</summary>
+    private sealed record DevicePart(CudaBuffer Buffer, CudaContext Context);
+
+    /// <summary>Activations in flight between stages: the sender's buffer, given back to its outbox once copied.</summary>
+    private sealed record DeviceActivations(CudaBuffer Buffer, int Count, ConcurrentBag<CudaBuffer> ReturnTo);
 
     private SequenceCache CacheOf(KvCache handle)
     {
@@ -178,6 +319,7 @@ public sealed class CudaStage : IDisposable
         foreach (var b in _slots.Values) b.Dispose();
         foreach (var b in _weightBuffers) b.Dispose();
         foreach (var c in _cacheList) c.Dispose();
+        while (_outbox.TryTake(out var b)) b.Dispose();
         Blas.Dispose();
         _module.Dispose();
     }

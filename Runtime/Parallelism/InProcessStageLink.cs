@@ -1,13 +1,13 @@
 namespace Tessera.Parallelism;
 
 /// <summary>
-/// A one-way link between neighbouring pipeline stages in this process: a bounded blocking queue of copies. Send copies
-/// the data (the sender may reuse its buffer at once) and blocks while the queue is full; Receive blocks until a
-/// message arrives.
+/// A one-way link between neighbouring pipeline stages in this process: a bounded blocking queue. Send copies the data
+/// (the sender may reuse its buffer at once), SendMessage passes an object as is (a device stage's buffer), and both
+/// block while the queue is full; Receive blocks until a message arrives.
 /// </summary>
 public sealed class InProcessStageLink : IStageLink, IDisposable
 {
-    private readonly Queue<float[]> _queue = new();
+    private readonly Queue<object> _queue = new();
     private readonly object _gate = new();
     private Exception? _abort;
     private long _bytesSent;
@@ -36,30 +36,41 @@ public sealed class InProcessStageLink : IStageLink, IDisposable
     public void Send(float[] data, int count)
     {
         if (count < 0 || count > data.Length) throw new ArgumentOutOfRangeException(nameof(count), $"{Name}: count {count} is outside the buffer of {data.Length}.");
-        var copy = data.AsSpan(0, count).ToArray();
-        lock (_gate)
-        {
-            while (_queue.Count >= Capacity && _abort is null) Monitor.Wait(_gate);
-            if (_abort is { } reason) throw AbortableBarrier.Aborted(reason);
-            _queue.Enqueue(copy);
-            Monitor.PulseAll(_gate);
-        }
-        Interlocked.Add(ref _bytesSent, (long)count * sizeof(float));
+        SendMessage(data.AsSpan(0, count).ToArray(), (long)count * sizeof(float));
     }
 
     public float[] Receive(int count)
     {
-        float[] message;
+        if (ReceiveMessage() is not float[] message)
+            throw new InvalidOperationException($"{Name}: expected {count} floats but the previous stage sent a device message; both ends must use one transport.");
+        if (message.Length < count)
+            throw new InvalidOperationException($"{Name}: expected {count} floats but the previous stage sent {message.Length}; the stages disagree on the activation shape.");
+        return message;
+    }
+
+    public void SendMessage(object message, long bytes)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        lock (_gate)
+        {
+            while (_queue.Count >= Capacity && _abort is null) Monitor.Wait(_gate);
+            if (_abort is { } reason) throw AbortableBarrier.Aborted(reason);
+            _queue.Enqueue(message);
+            Monitor.PulseAll(_gate);
+        }
+        Interlocked.Add(ref _bytesSent, bytes);
+    }
+
+    public object ReceiveMessage()
+    {
         lock (_gate)
         {
             while (_queue.Count == 0 && _abort is null) Monitor.Wait(_gate);
             if (_abort is { } reason) throw AbortableBarrier.Aborted(reason);
-            message = _queue.Dequeue();
+            var message = _queue.Dequeue();
             Monitor.PulseAll(_gate);
+            return message;
         }
-        if (message.Length < count)
-            throw new InvalidOperationException($"{Name}: expected {count} floats but the previous stage sent {message.Length}; the stages disagree on the activation shape.");
-        return message;
     }
 
     /// <summary>Wakes a blocked sender or receiver (and fails later calls) with a <see cref="ParallelAbortedException"/>.</summary>

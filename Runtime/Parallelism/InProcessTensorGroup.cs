@@ -19,6 +19,7 @@ public sealed class InProcessTensorGroup : IDisposable
     private readonly AbortableBarrier _barrier;
     private readonly float[]?[][] _staging; // [parity][rank]
     private readonly int[][] _counts;       // [parity][rank]: what each rank passed, to catch ranks that disagree
+    private readonly object?[][] _parts;    // [parity][rank]: what each rank passed to Exchange
 
     public InProcessTensorGroup(int size)
     {
@@ -27,6 +28,7 @@ public sealed class InProcessTensorGroup : IDisposable
         _barrier = new AbortableBarrier(size);
         _staging = [new float[size][], new float[size][]];
         _counts = [new int[size], new int[size]];
+        _parts = [new object?[size], new object?[size]];
         _members = Enumerable.Range(0, size).Select(r => new Member(this, r)).ToArray();
     }
 
@@ -93,6 +95,17 @@ public sealed class InProcessTensorGroup : IDisposable
                 for (int row = 0; row < rows; row++)
                     Array.Copy(slots[r]!, (long)row * localWidth, full, (long)row * fullWidth + r * localWidth, localWidth);
             Interlocked.Add(ref _bytesSent, n * sizeof(float) * (group.Size - 1));
+        }
+
+        public IReadOnlyList<object?> Exchange(object? contribution, long bytes = 0)
+        {
+            Interlocked.Add(ref _bytesSent, bytes);
+            if (group.Size == 1) return [contribution];
+            // Same parity scheme as the staging buffers: a slot is rewritten two calls later, when every rank has read it.
+            int parity = Calls++ & 1;
+            group._parts[parity][rank] = contribution;
+            group._barrier.SignalAndWait();
+            return (object?[])group._parts[parity].Clone();
         }
 
         /// <summary>Copies this rank's contribution into its staging slot and waits for every rank's.</summary>

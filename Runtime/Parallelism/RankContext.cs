@@ -20,6 +20,14 @@ public interface ITensorGroup
     /// </summary>
     void AllGatherColumns(float[] local, int rows, int localWidth, float[] full);
 
+    /// <summary>
+    /// A rendezvous: waits for every rank of the group and returns what each passed, in rank order. Device collectives
+    /// are built on it: ranks exchange handles to device buffers, then read their peers' memory directly.
+    /// </summary>
+    /// <param name="contribution">this rank's part (null for a plain barrier)</param>
+    /// <param name="bytes">bytes this rank moves in the collective the rendezvous serves, for the communication report</param>
+    IReadOnlyList<object?> Exchange(object? contribution, long bytes = 0);
+
     /// <summary>Bytes this rank has sent through the group (for the communication report).</summary>
     long BytesSent { get; }
 }
@@ -32,6 +40,16 @@ public interface IStageLink
 
     /// <summary>Receives the next message; the result holds at least <paramref name="count"/> floats.</summary>
     float[] Receive(int count);
+
+    /// <summary>
+    /// Hands <paramref name="message"/> itself (not a copy) to the other end: how device stages pass a device buffer
+    /// they will not touch again until the receiver gives it back.
+    /// </summary>
+    /// <param name="bytes">the bytes the message stands for, for the communication report</param>
+    void SendMessage(object message, long bytes);
+
+    /// <summary>Receives the next message sent with <see cref="SendMessage"/> (or a float[] sent with <see cref="Send"/>).</summary>
+    object ReceiveMessage();
 
     long BytesSent { get; }
 }
@@ -48,6 +66,8 @@ public sealed class SingleRankGroup : ITensorGroup
     public long BytesSent => 0;
 
     public void AllReduceSum(float[] data, int count) { }
+
+    public IReadOnlyList<object?> Exchange(object? contribution, long bytes = 0) => [contribution];
 
     public void AllGatherColumns(float[] local, int rows, int localWidth, float[] full) =>
         Array.Copy(local, full, (long)rows * localWidth);

@@ -45,28 +45,29 @@ internal static class CudaHostWriter
                     var slice = sharding.SliceOf(node);
                     var inFeatures = slice == WeightSlice.Columns ? ShardingPlan.Local(SizeExpr.Parse(linear.In!)) : SizeExpr.Parse(linear.In!);
                     var outFeatures = slice == WeightSlice.Rows ? ShardingPlan.Local(SizeExpr.Parse(linear.Out!)) : SizeExpr.Parse(linear.Out!);
-                    string output = kernel.IsHead ? "headOutput" : Buf(kernel.Output);
+                    string output = Buf(kernel.Output), input = Buf(node.Inputs[0]), rows = "rows";
                     if (kernel.IsHead)
-                        writer.WriteLine($"var headOutput = _gpu.Slot(\"head_output\", (long)rows * ({outFeatures}));");
-                    writer.WriteLine($"_gpu.Gemm({output}, {Buf(node.Inputs[0])}, {W()}, rows, {outFeatures}, {inFeatures});");
+                    {
+                        // The head multiplies only the rows whose logits are wanted (the last of each sequence in a prefill).
+                        writer.WriteLine("int logitRows = batch.LogitRows.Length;");
+                        writer.WriteLine($"var headInput = _gpu.LogitRowsOf({input}, batch, {inFeatures});");
+                        writer.WriteLine($"var headOutput = _gpu.Slot(\"head_output\", (long)logitRows * ({outFeatures}));");
+                        (output, input, rows) = ("headOutput", "headInput", "logitRows");
+                    }
+                    writer.WriteLine($"_gpu.Gemm({output}, {input}, {W()}, {rows}, {outFeatures}, {inFeatures});");
                     if (slice == WeightSlice.Columns)
-                        writer.WriteLine($"_gpu.AllReduce({output}, rows * ({outFeatures}), _rank.Tensor);");
+                        writer.WriteLine($"_gpu.AllReduce({output}, {rows} * ({outFeatures}), _rank.Tensor);");
                     if (CudaKernelWriter.HasEpilogue(kernel))
                     {
-                        var args = new List<string> { output, $"(long)rows * ({outFeatures})" };
+                        var args = new List<string> { output, $"(long){rows} * ({outFeatures})" };
                         if (linear.Bias) args.Add(W("Bias"));
                         args.AddRange(CudaKernelWriter.EpilogueOperands(kernel).Select(Buf));
-                        writer.WriteLine($"_gpu.LaunchElements({Name("epilogue")}, (long)rows * ({outFeatures}), {string.Join(", ", args)});");
+                        writer.WriteLine($"_gpu.LaunchElements({Name("epilogue")}, (long){rows} * ({outFeatures}), {string.Join(", ", args)});");
                     }
                     if (kernel.IsHead)
                     {
-                        // The logits of the wanted rows come back to the host; a vocab-sharded head gathers its columns there.
-                        writer.WriteLine($"int localVocab = {outFeatures};");
-                        writer.WriteLine("var all = _gpu.Download(headOutput, rows * localVocab);");
-                        writer.WriteLine("var wanted = new float[batch.LogitRows.Length * localVocab];");
-                        writer.WriteLine("for (int i = 0; i < batch.LogitRows.Length; i++) global::System.Array.Copy(all, (long)batch.LogitRows[i] * localVocab, wanted, (long)i * localVocab, localVocab);");
-                        writer.WriteLine("if (TensorDegree == 1) logits = wanted;");
-                        writer.WriteLine("else _rank.Tensor.AllGatherColumns(wanted, batch.LogitRows.Length, localVocab, logits);");
+                        writer.WriteLine("// The logits come back to the host; a vocab-sharded head gathers every rank's columns first.");
+                        writer.WriteLine($"logits = _gpu.Logits(headOutput, logitRows, {outFeatures}, _rank.Tensor);");
                     }
                     break;
                 }

@@ -50,11 +50,6 @@ internal static class CudaKernelWriter
                 """);
         }
         writer.WriteLine();
-        writer.WriteLine("// data[i] += other[i]: the sum step of an all-reduce between virtual devices.");
-        writer.WriteLine("__global__ void add_inplace_kernel(float* __restrict__ data, const float* __restrict__ other, long long count)");
-        using (writer.WriteBlock())
-            writer.WriteLine("for (long long i = blockIdx.x * (long long)BLOCK + threadIdx.x; i < count; i += (long long)gridDim.x * BLOCK) data[i] += other[i];");
-        writer.WriteLine();
         writer.WriteLine("} // extern \"C\"");
         return writer.ToString();
     }
@@ -72,7 +67,7 @@ internal static class CudaKernelWriter
     public static IEnumerable<string> KernelNames(CompiledModel compiled) =>
         new[] { compiled.Root, compiled.Block }.Where(m => m is not null)
             .SelectMany(m => m!.Kernels.SelectMany(k => NamesOf(k, m!)))
-            .Concat(new[] { "argmax_forward_kernel", "add_inplace_kernel" });
+            .Concat(new[] { "argmax_forward_kernel" });
 
     private static IEnumerable<string> NamesOf(Kernel kernel, CompiledModule module) => kernel.Kind switch
     {

@@ -45,13 +45,24 @@ internal static unsafe class EmulatedBlas
     private static int GemmEx(IntPtr handle, int transA, int transB, int m, int n, int k, void* alpha, ulong a, int aType, int lda,
         ulong b, int bType, int ldb, void* beta, ulong c, int cType, int ldc, int computeType, int algorithm)
     {
-        if (computeType != 68) return NotSupported; // CUBLAS_COMPUTE_32F: scalars are floats
-        return Gemm(transA, transB, m, n, k, *(float*)alpha, a, aType, lda, b, bType, ldb, *(float*)beta, c, cType, ldc);
+        // CUBLAS_COMPUTE_32F (68), or CUBLAS_COMPUTE_32F_FAST_TF32 (77): tensor cores read fp32 inputs as TF32, so the
+        // emulator rounds them to TF32's 10 mantissa bits, and its results carry the same error as the GPU's.
+        if (computeType is not (68 or 77)) return NotSupported;
+        return Gemm(transA, transB, m, n, k, *(float*)alpha, a, aType, lda, b, bType, ldb, *(float*)beta, c, cType, ldc, tf32: computeType == 77);
+    }
+
+    /// <summary>fp32 rounded to the nearest TF32 (1 sign, 8 exponent, 10 mantissa bits), ties to even.</summary>
+    public static float RoundToTf32(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if ((bits & 0x7f800000) == 0x7f800000) return value; // inf, nan
+        bits += 0xfff + ((bits >> 13) & 1);
+        return BitConverter.UInt32BitsToSingle(bits & 0xffffe000);
     }
 
     /// <summary>C (m,n) = alpha · op(A) (m,k) · op(B) (k,n) + beta · C, column-major; beta = 0 ignores C's contents, as cuBLAS does.</summary>
     private static int Gemm(int transA, int transB, int m, int n, int k, float alpha, ulong a, int aType, int lda,
-        ulong b, int bType, int ldb, float beta, ulong c, int cType, int ldc)
+        ulong b, int bType, int ldb, float beta, ulong c, int cType, int ldc, bool tf32 = false)
     {
         if (m < 0 || n < 0 || k < 0 || transA is < 0 or > 1 || transB is < 0 or > 1) return InvalidValue;
         if (lda < Math.Max(1, transA == 0 ? m : k) || ldb < Math.Max(1, transB == 0 ? k : n) || ldc < Math.Max(1, m)) return InvalidValue;
@@ -65,6 +76,11 @@ internal static unsafe class EmulatedBlas
         for (int j = 0; j < n; j++)
             for (int p = 0; p < k; p++)
                 columnsOfB[(long)j * k + p] = Read(b, bType, transB == 0 ? p + (long)j * ldb : j + (long)p * ldb);
+        if (tf32)
+        {
+            for (long i = 0; i < rowsOfA.LongLength; i++) rowsOfA[i] = RoundToTf32(rowsOfA[i]);
+            for (long i = 0; i < columnsOfB.LongLength; i++) columnsOfB[i] = RoundToTf32(columnsOfB[i]);
+        }
         for (int j = 0; j < n; j++)
             for (int i = 0; i < m; i++)
             {

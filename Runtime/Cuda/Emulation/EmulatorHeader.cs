@@ -10,7 +10,7 @@ namespace Tessera.Cuda.Emulation;
 internal static class EmulatorHeader
 {
     /// <summary>Bumped whenever the header changes meaning; part of the compiled-module cache key.</summary>
-    public const string Version = "tessera-cuda-emulator-2";
+    public const string Version = "tessera-cuda-emulator-3";
 
     public const string Source = """
         // Tessera CUDA emulator: CUDA C compiled for the CPU by g++, one fiber per GPU thread (x86-64 System V).
@@ -25,6 +25,10 @@ internal static class EmulatorHeader
         #include <algorithm>
 
         struct uint3 { unsigned int x, y, z; };
+        struct alignas(8) uint2 { unsigned int x, y; };
+        struct alignas(16) uint4 { unsigned int x, y, z, w; };
+        struct alignas(8) float2 { float x, y; };
+        struct alignas(16) float4 { float x, y, z, w; };
 
         #define __global__
         #define __device__

@@ -494,17 +494,11 @@ partial class Gpt2
             if (threadIdx.x == 0) next[blockIdx.x] = index;
         }
 
-        // data[i] += other[i]: the sum step of an all-reduce between virtual devices.
-        __global__ void add_inplace_kernel(float* __restrict__ data, const float* __restrict__ other, long long count)
-        {
-            for (long long i = blockIdx.x * (long long)BLOCK + threadIdx.x; i < count; i += (long long)gridDim.x * BLOCK) data[i] += other[i];
-        }
-
         } // extern "C"
         """;
 
         /// <summary>The kernels <see cref="CudaKernels"/> defines, in launch order.</summary>
-        public static readonly string[] CudaKernelNames = ["gpt2_x_gather_kernel", "gpt2_normOut_layernorm_kernel", "block_attnNormOut_layernorm_kernel", "block_qkv_epilogue_kernel", "block_q_chunk_kernel", "block_k_chunk_kernel", "block_v_chunk_kernel", "block_attention_kv_append_kernel", "block_attention_attention_kernel", "block_x2_epilogue_kernel", "block_mlpNormOut_layernorm_kernel", "block_gelu_epilogue_kernel", "block_result_epilogue_kernel", "argmax_forward_kernel", "add_inplace_kernel"];
+        public static readonly string[] CudaKernelNames = ["gpt2_x_gather_kernel", "gpt2_normOut_layernorm_kernel", "block_attnNormOut_layernorm_kernel", "block_qkv_epilogue_kernel", "block_q_chunk_kernel", "block_k_chunk_kernel", "block_v_chunk_kernel", "block_attention_kv_append_kernel", "block_attention_attention_kernel", "block_x2_epilogue_kernel", "block_mlpNormOut_layernorm_kernel", "block_gelu_epilogue_kernel", "block_result_epilogue_kernel", "argmax_forward_kernel"];
 
         /// <summary>The CUDA program of one rank: its sizes (and tensor degree) defined, then the kernels.</summary>
         public static string CudaProgram(global::Tessera.Checkpoints.ModelConfig config, int tensorDegree)
@@ -548,7 +542,7 @@ partial class Gpt2
 
         /// <summary>
         /// The CUDA rank program: matrix products on cuBLAS, everything else in the generated kernels of <see cref="CudaKernels"/>,
-        /// one buffer per CPU workspace slot. Collectives and stage boundaries pass through host memory.
+        /// one buffer per CPU workspace slot. Between virtual devices on one GPU, collectives and stage boundaries stay on the device.
         /// </summary>
         public sealed class Gpu : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram, global::System.IDisposable
         {
@@ -620,7 +614,7 @@ partial class Gpt2
                     }
                     else
                     {
-                        stageInput = _gpu.Floats("stage_input", _rank.Previous!.Receive(rows * (Dim)), rows * (Dim));
+                        stageInput = _gpu.ReceiveActivations(_rank.Previous!, rows * (Dim));
                     }
                     global::Tessera.Cuda.CudaBuffer x2 = stageInput, x2Spare = _model1;
                     for (int layer = FirstLayer; layer < EndLayer; layer++)
@@ -630,22 +624,20 @@ partial class Gpt2
                     }
                     if (!_rank.IsLastStage)
                     {
-                        _rank.Next!.Send(_gpu.Download(x2, rows * (Dim)), rows * (Dim));
+                        _gpu.SendActivations(_rank.Next!, x2, rows * (Dim));
                         batch.Commit();
                         return null;
                     }
-                    var logits = new float[batch.LogitRows.Length * (Vocab)];
+                    float[] logits = [];
                     // normOut (T, Dim) = Norm(x)
                     _gpu.LaunchRows("gpt2_normOut_layernorm_kernel", rows, x2, _gpu.Weight(_engine._weights.Norm), _gpu.Weight(_engine._weights.NormBias), _model2);
                     // result (T, Vocab / TensorDegree) = Head(Norm(x))
-                    var headOutput = _gpu.Slot("head_output", (long)rows * (Vocab / TensorDegree));
-                    _gpu.Gemm(headOutput, _model2, _gpu.Weight(_engine._weights.Head), rows, Vocab / TensorDegree, Dim);
-                    int localVocab = Vocab / TensorDegree;
-                    var all = _gpu.Download(headOutput, rows * localVocab);
-                    var wanted = new float[batch.LogitRows.Length * localVocab];
-                    for (int i = 0; i < batch.LogitRows.Length; i++) global::System.Array.Copy(all, (long)batch.LogitRows[i] * localVocab, wanted, (long)i * localVocab, localVocab);
-                    if (TensorDegree == 1) logits = wanted;
-                    else _rank.Tensor.AllGatherColumns(wanted, batch.LogitRows.Length, localVocab, logits);
+                    int logitRows = batch.LogitRows.Length;
+                    var headInput = _gpu.LogitRowsOf(_model2, batch, Dim);
+                    var headOutput = _gpu.Slot("head_output", (long)logitRows * (Vocab / TensorDegree));
+                    _gpu.Gemm(headOutput, headInput, _gpu.Weight(_engine._weights.Head), logitRows, Vocab / TensorDegree, Dim);
+                    // The logits come back to the host; a vocab-sharded head gathers every rank's columns first.
+                    logits = _gpu.Logits(headOutput, logitRows, Vocab / TensorDegree, _rank.Tensor);
                     batch.Commit();
                     return logits;
                 }
