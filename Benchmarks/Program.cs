@@ -10,7 +10,7 @@ if (args.Length > 0 && args[0] == "plans")
     Tessera.Benchmarks.EndToEnd.PlanThroughput.Run(args[1..]);
     return;
 }
-// dotnet run -c Release --project Benchmarks -- gpu DIR   GPU workloads on one CUDA device (Benchmarks/gpu/run.sh drives it)
+// dotnet run -c Release --project Benchmarks -- gpu DIR [bf16|f32]   GPU workloads on one CUDA device (Benchmarks/gpu/run.sh drives it)
 if (args.Length > 1 && args[0] == "gpu")
 {
     Tessera.Benchmarks.EndToEnd.GpuThroughput.Run(args[1..]);

@@ -12,7 +12,9 @@ public static class GpuThroughput
     public static void Run(string[] args)
     {
         string directory = args[0];
-        var engine = EngineCatalog.Open(directory, EngineKind.Generic, null, DeviceKind.Cuda);
+        // Weights as the checkpoint's bf16 (GEMV kernel for decode, TF32 products for prefill) or widened to f32 (cuBLAS sgemm).
+        var precision = args.Length > 1 && args[1].Equals("f32", StringComparison.OrdinalIgnoreCase) ? Tessera.Cpu.WeightPrecision.F32 : Tessera.Cpu.WeightPrecision.BF16;
+        var engine = EngineCatalog.Open(directory, EngineKind.Generic, new Tessera.Parallelism.ParallelPlan { Precision = precision }, DeviceKind.Cuda);
         try
         {
             var random = new Random(3);

@@ -69,8 +69,8 @@ def torch_rates(model, vocab):
     return rates
 
 
-def tessera_rates(app, path):
-    result = subprocess.run([app, "gpu", path], check=True, capture_output=True, text=True)
+def tessera_rates(app, path, precision):
+    result = subprocess.run([app, "gpu", path, precision], check=True, capture_output=True, text=True)
     rates = {}
     for line in result.stdout.splitlines():
         if line.startswith("{"):
@@ -98,8 +98,9 @@ def main():
             print(f"torch.compile {dtype_name} unavailable: {error}")
         del model
         torch.cuda.empty_cache()
-    tessera = tessera_rates(args.tessera, args.dir)
-    columns["tessera fp32 weights"] = tessera
+    tessera = tessera_rates(args.tessera, args.dir, "bf16")
+    columns["tessera bf16 weights"] = tessera
+    columns["tessera fp32 weights"] = tessera_rates(args.tessera, args.dir, "f32")
 
     workloads = ["prefill_8x512", "decode_batch1", "decode_batch16"]
     print(f"device: {torch.cuda.get_device_name()}, device-to-device bandwidth {bw:.0f} GB/s")
@@ -109,11 +110,11 @@ def main():
     for name, rates in columns.items():
         if name.startswith("tessera"):
             continue
-        print(f"{'tessera / ' + name:28}" + "".join(f"{tessera.get(w, float('nan')) / rates[w]:>18.2f}" for w in workloads))
+        print(f"{'tessera bf16 / ' + name:28}" + "".join(f"{tessera.get(w, float('nan')) / rates[w]:>18.2f}" for w in workloads))
     weight_bytes = tessera.get("weight_bytes")
     if weight_bytes:
         floor = bw * 1e9 / weight_bytes
-        print(f"decode batch 1: {tessera['decode_batch1']:.1f} tokens/s = {tessera['decode_batch1'] / floor:.0%} of the floor "
+        print(f"tessera bf16 decode batch 1: {tessera['decode_batch1']:.1f} tokens/s = {tessera['decode_batch1'] / floor:.0%} of the floor "
               f"{floor:.1f} tokens/s ({weight_bytes / 1e9:.2f} GB of weights at {bw:.0f} GB/s)")
 
 
