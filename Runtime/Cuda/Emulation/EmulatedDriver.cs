@@ -352,6 +352,7 @@ internal static unsafe class EmulatedDriver
             InvalidImage => "the CUDA emulator loads CUDA C source only (CudaContext.LoadProgram)",
             InvalidPtx => "the CUDA emulator could not compile the program with g++",
             NotSupported => "the CUDA emulator does not support this call",
+            719 => "the CUDA emulator found the block deadlocked: threads wait at a barrier (__syncthreads, a warp shuffle) that others never reach",
             InvalidValue => "invalid argument (for a copy: a range outside every emulated allocation)",
             _ => CudaErrorNames.Driver(code) ?? "unknown error",
         };

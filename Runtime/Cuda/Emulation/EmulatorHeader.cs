@@ -10,7 +10,7 @@ namespace Tessera.Cuda.Emulation;
 internal static class EmulatorHeader
 {
     /// <summary>Bumped whenever the header changes meaning; part of the compiled-module cache key.</summary>
-    public const string Version = "tessera-cuda-emulator-3";
+    public const string Version = "tessera-cuda-emulator-4";
 
     public const string Source = """
         // Tessera CUDA emulator: CUDA C compiled for the CPU by g++, one fiber per GPU thread (x86-64 System V).
@@ -52,6 +52,8 @@ internal static class EmulatorHeader
             void* scheduler_sp = nullptr;
             uint3 block_idx{}, block_dim{}, grid_dim{};
             unsigned sync_count = 0, sync_generation = 0;
+            unsigned long long idle_spins = 0; // waits resumed with nothing changed since: all of them means a deadlock
+            bool deadlocked = false;
             unsigned warp_count[MaxThreads / 32]{}, warp_generation[MaxThreads / 32]{}, warp_live[MaxThreads / 32]{};
             alignas(16) unsigned char exchange[MaxThreads / 32][32][8];
             unsigned char* dynamic_shared = nullptr;
@@ -90,11 +92,27 @@ internal static class EmulatorHeader
         inline unsigned linear_thread() { const uint3 t = self().thread; const uint3 d = g_block->block_dim; return t.x + d.x * (t.y + d.y * t.z); }
         inline void yield() { tessera_emu_switch(&self().sp, g_block->scheduler_sp); }
 
+        // Something happened (an arrival, a release, an exit): waiting threads may now proceed.
+        inline void progress() { g_block->idle_spins = 0; }
+
+        // Waits for the scheduler's next turn. When every live thread has been resumed several times over with nothing
+        // happening, the block can never finish (threads wait at barriers others never reach): abandon it.
+        inline void wait_turn()
+        {
+            Block& b = *g_block;
+            if (++b.idle_spins > 4ull * (unsigned long long)b.live + 64)
+            {
+                b.deadlocked = true;
+                for (;;) yield(); // never resumed: the scheduler drops the block
+            }
+            yield();
+        }
+
         // A barrier completes when every live thread of its group has arrived; threads that have exited count as arrived.
         inline void release_if_complete()
         {
             Block& b = *g_block;
-            if (b.sync_count > 0 && b.sync_count >= (unsigned)b.live) { b.sync_count = 0; b.sync_generation++; }
+            if (b.sync_count > 0 && b.sync_count >= (unsigned)b.live) { b.sync_count = 0; b.sync_generation++; progress(); }
         }
 
         inline void sync_threads()
@@ -102,16 +120,18 @@ internal static class EmulatorHeader
             Block& b = *g_block;
             const unsigned generation = b.sync_generation;
             b.sync_count++;
+            progress();
             release_if_complete();
-            while (b.sync_generation == generation) yield();
+            while (b.sync_generation == generation) wait_turn();
         }
 
         inline void sync_warp(unsigned warp)
         {
             Block& b = *g_block;
             const unsigned generation = b.warp_generation[warp];
+            progress();
             if (++b.warp_count[warp] >= b.warp_live[warp]) { b.warp_count[warp] = 0; b.warp_generation[warp]++; return; }
-            while (b.warp_generation[warp] == generation) yield();
+            while (b.warp_generation[warp] == generation) wait_turn();
         }
 
         template <typename T> T shuffle(T value, int source_lane, bool is_xor, int delta_down)
@@ -138,6 +158,7 @@ internal static class EmulatorHeader
             f.done = true;
             b.live--;
             b.warp_live[linear_thread() >> 5]--;
+            progress();
             release_if_complete();
             for (unsigned w = 0; w < (unsigned)(b.count + 31) / 32; w++)
                 if (b.warp_count[w] > 0 && b.warp_count[w] >= b.warp_live[w]) { b.warp_count[w] = 0; b.warp_generation[w]++; }
@@ -155,7 +176,8 @@ internal static class EmulatorHeader
             }
         };
 
-        // Returns 0, or 1 (CUDA_ERROR_INVALID_VALUE) for a block the GPU would refuse.
+        // Returns 0, 1 (CUDA_ERROR_INVALID_VALUE) for a block the GPU would refuse, or 719 (CUDA_ERROR_LAUNCH_FAILED) for a
+        // block whose threads deadlocked.
         inline int run_grid(void (*body)(void*), void* arg, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared_bytes)
         {
             const unsigned long long threads = (unsigned long long)bx * by * bz;
@@ -181,6 +203,8 @@ internal static class EmulatorHeader
                 b.block_idx = {x, y, z};
                 b.live = b.count;
                 b.sync_count = 0;
+                b.idle_spins = 0;
+                b.deadlocked = false;
                 for (int w = 0; w < (b.count + 31) / 32; w++) { b.warp_count[w] = 0; b.warp_live[w] = (unsigned)std::min(32, b.count - w * 32); }
                 for (int i = 0; i < b.count; i++)
                 {
@@ -205,6 +229,7 @@ internal static class EmulatorHeader
                         any = true;
                         b.current = i;
                         tessera_emu_switch(&b.scheduler_sp, b.fibers[i].sp);
+                        if (b.deadlocked) { g_block = outer; return 719; }
                     }
                 }
             }

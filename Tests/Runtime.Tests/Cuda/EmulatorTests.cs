@@ -130,6 +130,29 @@ public class EmulatorTests
     }
 
     [EmulatorFact]
+    public void ADeadlockedBlock_FailsTheLaunch_InsteadOfHanging()
+    {
+        // Half of each warp shuffles while the other half waits at __syncthreads: neither barrier can complete.
+        using var gpu = CudaContext.CreateEmulated();
+        using var module = DeviceLayerChecks.Load(gpu, """
+            extern "C" __global__ void divergent(float* out)
+            {
+                float v = threadIdx.x;
+                if ((threadIdx.x & 31) < 16) v = __shfl_xor_sync(0xffffffffu, v, 1);
+                __syncthreads();
+                out[threadIdx.x] = v;
+            }
+            """, "divergent.cu");
+        using var output = gpu.Allocate<float>(64);
+        var e = Assert.Throws<CudaException>(() => module.Launch(module.GetFunction("divergent"), 1, 64, 0, output));
+        Assert.Contains("CUDA_ERROR_LAUNCH_FAILED", e.Message);
+        Assert.Contains("deadlocked", e.Message);
+
+        // The emulator is usable afterwards.
+        DeviceLayerChecks.Saxpy_RunsWithParamsAndStructArguments(gpu);
+    }
+
+    [EmulatorFact]
     public void ACompileError_ThrowsWithTheCompilersLog()
     {
         using var gpu = CudaContext.CreateEmulated();
