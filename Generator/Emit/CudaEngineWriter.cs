@@ -154,7 +154,6 @@ internal static class CudaEngineWriter
 
     private static void WriteHead(EngineWriter.EngineContext context, IEnumerable<Kernel> kernels, IndentedTextWriter writer)
     {
-        writer.WriteLine("float[] logits = [];");
         foreach (var kernel in kernels) CudaHostWriter.Write(kernel, context.Compiled.Root, "_engine._weights", writer);
         writer.WriteLine("batch.Commit();");
         writer.WriteLine("return logits;");

@@ -188,9 +188,7 @@ public sealed class CudaStage : IDisposable
     {
         if (group.Size == 1) return;
         long bytes = (long)count * sizeof(float);
-        Context.Synchronize(); // the partial sum is complete before peers read it
-        var parts = group.Exchange(new DevicePart(y, Context), bytes * (group.Size - 1));
-        if (!OnThisGpu(parts))
+        if (PeersOnThisGpu(y, group, bytes * (group.Size - 1)) is not { } partials)
         {
             if (_staging.Length < count) _staging = new float[count];
             y.Download<float>(_staging.AsSpan(0, count));
@@ -199,8 +197,8 @@ public sealed class CudaStage : IDisposable
             return;
         }
         var sum = Slot("all_reduce_sum", count);
-        sum.CopyFrom(((DevicePart)parts[0]!).Buffer, bytes);
-        for (int r = 1; r < parts.Count; r++) LaunchElements("tessera_add_inplace", count, sum, ((DevicePart)parts[r]!).Buffer, (long)count);
+        sum.CopyFrom(partials[0], bytes);
+        for (int r = 1; r < partials.Length; r++) LaunchElements("tessera_add_inplace", count, sum, partials[r], (long)count);
         Context.Synchronize();
         group.Exchange(null); // every rank has read every partial: each may now overwrite its own
         y.CopyFrom(sum, bytes);
@@ -214,9 +212,7 @@ public sealed class CudaStage : IDisposable
     {
         int count = rows * localWidth;
         if (group.Size == 1) return Download(local, count);
-        Context.Synchronize();
-        var parts = group.Exchange(new DevicePart(local, Context), (long)count * sizeof(float) * (group.Size - 1));
-        if (!OnThisGpu(parts))
+        if (PeersOnThisGpu(local, group, (long)count * sizeof(float) * (group.Size - 1)) is not { } shards)
         {
             var full = new float[count * group.Size];
             group.AllGatherColumns(Download(local, count), rows, localWidth, full);
@@ -224,8 +220,8 @@ public sealed class CudaStage : IDisposable
         }
         int fullWidth = localWidth * group.Size;
         var gathered = Slot("logits_all_ranks", (long)rows * fullWidth);
-        for (int r = 0; r < parts.Count; r++)
-            _module.Launch(Function("tessera_scatter_columns"), rows, Block, 0, gathered, ((DevicePart)parts[r]!).Buffer, localWidth, fullWidth, r * localWidth);
+        for (int r = 0; r < shards.Length; r++)
+            _module.Launch(Function("tessera_scatter_columns"), rows, Block, 0, gathered, shards[r], localWidth, fullWidth, r * localWidth);
         var logits = Download(gathered, rows * fullWidth); // waits for the copies, so peers may reuse their buffers after the barrier
         group.Exchange(null);
         return logits;
@@ -250,17 +246,17 @@ public sealed class CudaStage : IDisposable
     /// </summary>
     public void SendActivations(IStageLink next, CudaBuffer activations, int count)
     {
-        long bytes = Math.Max(4, (long)count * sizeof(float));
+        long bytes = (long)count * sizeof(float);
         CudaBuffer? message = null;
         while (message is null && _outbox.TryTake(out var spare))
         {
             if (spare.ByteSize >= bytes) message = spare;
             else spare.Dispose();
         }
-        message ??= Context.Allocate(bytes);
-        message.CopyFrom(activations, (long)count * sizeof(float));
+        message ??= Context.Allocate(Math.Max(4, bytes));
+        message.CopyFrom(activations, bytes);
         Context.Synchronize(); // complete before the receiver's stream reads it
-        next.SendMessage(new DeviceActivations(message, count, _outbox), (long)count * sizeof(float));
+        next.SendMessage(new DeviceActivations(message, count, _outbox), bytes);
     }
 
     /// <summary>The previous stage's activations in this stage's "stage_input" buffer (a float[] message is uploaded).</summary>
@@ -289,9 +285,18 @@ public sealed class CudaStage : IDisposable
         _ => message.GetType().Name,
     };
 
-    /// <summary>Whether every part lives on this context's GPU, so device pointers can be read across ranks.</summary>
-    private bool OnThisGpu(IReadOnlyList<object?> parts) =>
-        parts.All(p => p is DevicePart part && part.Context.IsEmulated == Context.IsEmulated && part.Context.Device.Ordinal == Context.Device.Ordinal);
+    /// <summary>
+    /// The rendezvous of a device collective: waits until <paramref name="mine"/> is complete, meets the group, and
+    /// returns every rank's buffer in rank order when all live on this context's GPU (so they can be read in place),
+    /// or null when some rank is elsewhere (every rank sees the same parts, so all take the same path).
+    /// </summary>
+    private CudaBuffer[]? PeersOnThisGpu(CudaBuffer mine, ITensorGroup group, long bytes)
+    {
+        Context.Synchronize();
+        var parts = group.Exchange(new DevicePart(mine, Context), bytes);
+        bool onThisGpu = parts.All(p => p is DevicePart part && part.Context.IsEmulated == Context.IsEmulated && part.Context.Device.Ordinal == Context.Device.Ordinal);
+        return onThisGpu ? parts.Select(p => ((DevicePart)p!).Buffer).ToArray() : null;
+    }
 
     /// <summary>A rank's buffer in a device collective.</summary>
     private sealed record DevicePart(CudaBuffer Buffer, CudaContext Context);

@@ -67,7 +67,7 @@ internal static class CudaHostWriter
                     if (kernel.IsHead)
                     {
                         writer.WriteLine("// The logits come back to the host; a vocab-sharded head gathers every rank's columns first.");
-                        writer.WriteLine($"logits = _gpu.Logits(headOutput, logitRows, {outFeatures}, _rank.Tensor);");
+                        writer.WriteLine($"var logits = _gpu.Logits(headOutput, logitRows, {outFeatures}, _rank.Tensor);");
                     }
                     break;
                 }

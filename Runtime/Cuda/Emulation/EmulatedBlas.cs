@@ -97,7 +97,7 @@ internal static unsafe class EmulatedBlas
     {
         (int)CudaDataType.F32 => ((float*)address)[index],
         (int)CudaDataType.F16 => (float)((Half*)address)[index],
-        _ => BitConverter.UInt32BitsToSingle((uint)((ushort*)address)[index] << 16),
+        _ => Cpu.WeightMatrix.FromBf16(((ushort*)address)[index]),
     };
 
     private static void Write(ulong address, int type, long index, float value)

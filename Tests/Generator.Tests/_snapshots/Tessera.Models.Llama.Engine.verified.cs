@@ -653,7 +653,6 @@ partial class Llama
                         batch.Commit();
                         return null;
                     }
-                    float[] logits = [];
                     // normOut (T, Dim) = Norm(x)
                     _gpu.LaunchRows("llama_normOut_rmsnorm_kernel", rows, x2, _gpu.Weight(_engine._weights.Norm), _model2);
                     // result (T, Vocab / TensorDegree) = Head(Norm(x))
@@ -662,7 +661,7 @@ partial class Llama
                     var headOutput = _gpu.Slot("head_output", (long)logitRows * (Vocab / TensorDegree));
                     _gpu.Gemm(headOutput, headInput, _gpu.Weight(_engine._weights.Head), logitRows, Vocab / TensorDegree, Dim);
                     // The logits come back to the host; a vocab-sharded head gathers every rank's columns first.
-                    logits = _gpu.Logits(headOutput, logitRows, Vocab / TensorDegree, _rank.Tensor);
+                    var logits = _gpu.Logits(headOutput, logitRows, Vocab / TensorDegree, _rank.Tensor);
                     batch.Commit();
                     return logits;
                 }

@@ -566,7 +566,6 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                     batch.Commit();
                     return null;
                 }
-                float[] logits = [];
                 // normOut (T, Dim) = Norm(x)
                 _gpu.LaunchRows("gpt2_normOut_layernorm_kernel", rows, x2, _gpu.Weight(_engine._weights.Norm), _gpu.Weight(_engine._weights.NormBias), _model2);
                 // result (T, Vocab / TensorDegree) = Head(Norm(x))
@@ -575,7 +574,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 var headOutput = _gpu.Slot("head_output", (long)logitRows * (Vocab / TensorDegree));
                 _gpu.Gemm(headOutput, headInput, _gpu.Weight(_engine._weights.Head), logitRows, Vocab / TensorDegree, Dim);
                 // The logits come back to the host; a vocab-sharded head gathers every rank's columns first.
-                logits = _gpu.Logits(headOutput, logitRows, Vocab / TensorDegree, _rank.Tensor);
+                var logits = _gpu.Logits(headOutput, logitRows, Vocab / TensorDegree, _rank.Tensor);
                 batch.Commit();
                 return logits;
             }

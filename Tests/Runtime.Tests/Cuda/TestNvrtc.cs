@@ -17,8 +17,10 @@ internal static class TestNvrtc
     public static NvrtcCompiler Compiler => Shared.Value;
 
     /// <summary>A kernel cache over <see cref="Compiler"/> in a folder of this test run (so runs do not share PTX).</summary>
-    public static KernelCache Cache { get; } = new(new NvrtcCompiler(LibraryPath),
-        Path.Combine(Path.GetTempPath(), "tessera-test-kernels-" + Environment.ProcessId));
+    public static KernelCache Cache => SharedCache.Value;
+
+    private static readonly Lazy<KernelCache> SharedCache = new(() =>
+        new KernelCache(Compiler, Path.Combine(Path.GetTempPath(), "tessera-test-kernels-" + Environment.ProcessId)));
 
     /// <summary>Null when NVRTC is usable, else the skip reason.</summary>
     public static string? SkipReason => Compiler.IsAvailable
