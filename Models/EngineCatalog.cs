@@ -39,7 +39,7 @@ public static class EngineCatalog
     /// <param name="CudaRank">the generated rank program on a CUDA context</param>
     private sealed record Architecture(
         string ModelType, Func<Checkpoint, RankContext, IRankProgram> Rank, Func<ModelConfig, ModelFacts> Facts, Func<Checkpoint, ITransformerEngine>[] Specialised,
-        Func<Checkpoint, RankContext, Tessera.Cuda.CudaContext, Tessera.Cuda.KernelCache, IRankProgram> CudaRank);
+        Func<Checkpoint, RankContext, Tessera.Cuda.CudaContext, Tessera.Cuda.KernelCache, IRankProgram>? CudaRank);
 
     private static readonly Architecture[] Architectures =
     [
@@ -47,11 +47,13 @@ public static class EngineCatalog
             static (c, r, gpu, kernels) => new Llama.Engine(c, r).OnCuda(gpu, kernels)),
         new("gpt2", static (c, r) => new Gpt2.Engine(c, r), Gpt2.Engine.Facts, [static c => new TinyGpt2(c)],
             static (c, r, gpu, kernels) => new Gpt2.Engine(c, r).OnCuda(gpu, kernels)),
+        // No CUDA rank program yet: the CUDA back end does not lower Route and Mixture.
+        new("mixtral", static (c, r) => new Mixtral.Engine(c, r), Mixtral.Engine.Facts, [static c => new TinyMixtral(c)], CudaRank: null),
     ];
 
     public static IEnumerable<string> ModelTypes => Architectures.Select(a => a.ModelType);
 
-    /// <summary>The folder of a bundled checkpoint ("tiny-llama", "tiny-gpt2"), next to the executable.</summary>
+    /// <summary>The folder of a bundled checkpoint ("tiny-llama", "tiny-gpt2", "tiny-mixtral"), next to the executable.</summary>
     public static string Bundled(string name) => Path.Combine(AppContext.BaseDirectory, "Checkpoints", name);
 
     /// <summary>
@@ -61,7 +63,8 @@ public static class EngineCatalog
     public static ITransformerEngine Open(string directory, EngineKind kind = EngineKind.Generic, ParallelPlan? plan = null, DeviceKind device = DeviceKind.Cpu)
     {
         if (device != DeviceKind.Cpu) return OpenOnCuda(directory, kind, plan ?? new ParallelPlan(), emulated: device == DeviceKind.CudaEmulator);
-        bool parallel = plan is not null && (plan.DeviceCount > 1 || plan.MicroBatches > 1 || plan.LayersPerStage is not null || plan.DeviceMemoryBytes is not null);
+        // Anything but the single-device plan (whatever the weight precision) goes through the plan's checks and devices.
+        bool parallel = plan is not null && plan with { Precision = Tessera.Cpu.WeightPrecision.F32 } != new ParallelPlan();
         if (parallel)
         {
             if (kind == EngineKind.Specialised)
@@ -99,14 +102,16 @@ public static class EngineCatalog
     {
         if (kind == EngineKind.Specialised)
             throw new PlanException("The CUDA back end runs the shape-generic engine: drop --engine Specialised.");
+        var architecture = ArchitectureOf(directory);
+        var cudaRank = architecture.CudaRank
+            ?? throw new PlanException($"The CUDA back end does not run {architecture.ModelType} models yet (mixture-of-experts routing has no GPU kernels): run it on CPU devices.");
         string reason;
         if (emulated ? !Tessera.Cuda.CudaContext.CanEmulate(out reason) : !Tessera.Cuda.CudaProbe.TryGetDevice(out reason))
             throw new PlanException(emulated ? $"The CUDA emulator cannot run here: {reason}." : $"No CUDA device can be used: {reason}.");
         var gpus = Tessera.Cuda.CudaProbe.Devices;
         var kernels = new Tessera.Cuda.KernelCache(new Tessera.Cuda.NvrtcCompiler());
-        var architecture = ArchitectureOf(directory);
         return ParallelEngine.Create(directory, plan,
-            (checkpoint, rank) => architecture.CudaRank(checkpoint, rank,
+            (checkpoint, rank) => cudaRank(checkpoint, rank,
                 emulated ? Tessera.Cuda.CudaContext.CreateEmulated() : Tessera.Cuda.CudaContext.Create(gpus[rank.Rank % gpus.Count].Ordinal), kernels),
             architecture.Facts);
     }

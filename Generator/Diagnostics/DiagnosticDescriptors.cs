@@ -175,6 +175,28 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true,
         helpLinkUri: HelpLink);
 
+    /// <summary>Format: "Route picks {0} = {1} experts per token but needs between 1 and {2}" — a router's top-k out of range.</summary>
+    public static readonly DiagnosticDescriptor TopKOutOfRange = new(
+        id: "TSR0017",
+        title: "Router top-k out of range",
+        messageFormat: "Route picks {0} = {1} experts per token, but top-k routing needs at least 1 and at most the layer's experts ({2}) (config '{3}')",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        description: "Each token goes to its k most probable experts, so k must be between 1 and the number of experts of the layer.",
+        helpLinkUri: HelpLink);
+
+    /// <summary>Format: "Expert = {0} does not divide the {1} experts of '{2}' ({3}); degrees that work: {4}".</summary>
+    public static readonly DiagnosticDescriptor ExpertDegreeDoesNotDivide = new(
+        id: "TSR0018",
+        title: "Expert degree does not divide the experts",
+        messageFormat: "Expert = {0} does not divide the {1} experts of '{2}' ({3}); degrees that work: {4}",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        description: "Expert parallelism gives every expert rank the same number of whole experts.",
+        helpLinkUri: HelpLink);
+
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } =
         typeof(DiagnosticDescriptors).GetFields()
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor))

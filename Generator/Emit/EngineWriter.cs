@@ -34,8 +34,7 @@ internal static class EngineWriter
         WriteStageProgram,
         WriteBlocks,
         WriteFacts,
-        CudaSourceWriter.Write,
-        CudaEngineWriter.Write,
+        WriteGpu,
     ];
 
     /// <summary>What the member writers need.</summary>
@@ -50,6 +49,23 @@ internal static class EngineWriter
         writer.WriteSeparated(Members, member => member(context, writer));
 
     private static ModelInfo Model(EngineContext c) => c.Compiled.Model;
+
+    /// <summary>The CUDA back end's members, or why a model has none.</summary>
+    private static void WriteGpu(EngineContext context, IndentedTextWriter writer)
+    {
+        if (ExpertsWriter.HasExperts(context))
+        {
+            ExpertsWriter.WriteNoCuda(writer);
+            return;
+        }
+        CudaSourceWriter.Write(context, writer);
+        writer.WriteLine();
+        CudaEngineWriter.Write(context, writer);
+    }
+
+    /// <summary>What an engine class implements: a transformer engine, a rank program, and what its model adds.</summary>
+    public static string Interfaces(EngineContext context) =>
+        string.Join(", ", new[] { "global::Tessera.ITransformerEngine", "global::Tessera.Parallelism.IRankProgram" }.Concat(ExpertsWriter.Interfaces(context)));
 
     private static void WriteSizes(EngineContext context, IndentedTextWriter writer) =>
         context.Sizes.WriteDeclarations(Model(context), writer);
@@ -70,6 +86,7 @@ internal static class EngineWriter
         writer.WriteLine("private readonly int TensorRank;");
         writer.WriteLine("private readonly int FirstLayer;");
         writer.WriteLine("private readonly int EndLayer;");
+        if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WritePlan(context, writer);
     }
 
     private static void WriteWeights(EngineContext context, IndentedTextWriter writer)
@@ -113,14 +130,15 @@ internal static class EngineWriter
             writer.WriteLine($"_localLogits = TensorDegree == 1 ? [] : new float[rows * ({ShardingPlan.Local(compiled.Vocab)})];");
             writer.WriteLine("_workspaceRows = rows;");
         }
+        if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteWorkspace(context, writer);
     }
 
-    private static List<string> LocalWidths(BufferSlot slot, CompiledModule module) =>
+    internal static List<string> LocalWidths(BufferSlot slot, CompiledModule module) =>
         module.Graph.Values.Where(v => slot.Holds.Contains(v.Name)).Select(v => module.Sharding.LocalWidth(v).ToString()).Distinct().ToList() is { Count: > 0 } widths
             ? widths
             : slot.Widths.Select(w => w.ToString()).ToList();
 
-    private static string MaxOf(List<string> widths) =>
+    internal static string MaxOf(List<string> widths) =>
         widths.Count == 1 ? $"({widths[0]})" : $"global::System.Math.Max({widths[0]}, {MaxOf(widths.Skip(1).ToList())})";
 
     private static void WriteConstructors(EngineContext context, IndentedTextWriter writer)
@@ -162,6 +180,7 @@ internal static class EngineWriter
             string layerCount = model.Root.Layers?.Count ?? "0";
             writer.WriteLine("FirstLayer = rank.FirstLayer;");
             writer.WriteLine($"EndLayer = rank.EndLayer < 0 ? {layerCount} : rank.EndLayer;");
+            if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteRankBinding(context, writer);
             if (compiled.TensorParallelLimitation is { } limitation)
             {
                 writer.WriteLine("if (TensorDegree > 1)");
@@ -203,13 +222,19 @@ internal static class EngineWriter
                 {
                     writer.WriteLine($"var w = _layers[i - FirstLayer] = new {WeightsWriter.ClassName(model.Blocks[0])}();");
                     WeightsWriter.WriteLoad(model.Blocks[0], block, model.Blocks[0].Weights, "w", $"$\"{layers.Prefix}.{{i}}.\"", writer);
+                    if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteLoad(context, $"{layers.Prefix}.{{i}}.", writer);
                 }
             }
             // What this rank holds, each array once (a tied head shares its embedding's array).
             string rootArrays = $"new object?[] {{ {string.Join(", ", WeightsWriter.Arrays(model.Root, "_weights"))} }}";
-            string all = model.Root.Layers is not null && compiled.Block is not null
-                ? $"global::System.Linq.Enumerable.Concat({rootArrays}, global::System.Linq.Enumerable.SelectMany(_layers, w => new object?[] {{ {string.Join(", ", WeightsWriter.Arrays(model.Blocks[0], "w"))} }}))"
-                : rootArrays;
+            string all = rootArrays;
+            if (model.Root.Layers is not null && compiled.Block is not null)
+            {
+                string blockArrays = $"new object?[] {{ {string.Join(", ", WeightsWriter.Arrays(model.Blocks[0], "w"))} }}";
+                if (ExpertsWriter.HasExperts(context))
+                    blockArrays = $"global::System.Linq.Enumerable.Concat({blockArrays}, {ExpertsWriter.Arrays(context, "w")})";
+                all = $"global::System.Linq.Enumerable.Concat({rootArrays}, global::System.Linq.Enumerable.SelectMany(_layers, w => {blockArrays}))";
+            }
             writer.WriteLine($"_weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf({all});");
         }
     }
@@ -227,7 +252,10 @@ internal static class EngineWriter
         {
             writer.WriteLine($"if (!({check.ToCSharp()}))");
             writer.IncreaseIndent();
-            writer.WriteLine($"throw new global::Tessera.Checkpoints.CheckpointException($\"{{config.Path}}: the sizes do not fit {compiled.Model.Type.Name}: {Escape(check.Subject)} expects {Escape(check.Expected)} = {{{check.Right}}} but is given {Escape(check.Left.ToString())} = {{{check.Left}}}.\");");
+            if (check.IsTopKBound)
+                writer.WriteLine($"throw new global::Tessera.Checkpoints.CheckpointException($\"{{config.Path}}: {compiled.Model.Type.Name} routes each token to {Escape(check.Left.ToString())} = {{{check.Left}}} experts, but top-k routing needs at least 1 and at most the layer's {compiled.ExpertsField!.Count} = {{{compiled.ExpertsField.Count}}}.\");");
+            else
+                writer.WriteLine($"throw new global::Tessera.Checkpoints.CheckpointException($\"{{config.Path}}: the sizes do not fit {compiled.Model.Type.Name}: {Escape(check.Subject)} expects {Escape(check.Expected)} = {{{check.Right}}} but is given {Escape(check.Left.ToString())} = {{{check.Left}}}.\");");
             writer.DecreaseIndent();
         }
     }
@@ -245,7 +273,7 @@ internal static class EngineWriter
         writer.WriteLine("public long WeightBytes => _weightBytes;");
         writer.WriteLine();
         writer.WriteLine("/// <inheritdoc/>");
-        writer.WriteLine("public long WorkspaceBytes => 4L * (" + string.Join(" + ", compiled.Root.Buffers.Slots.Concat(compiled.Block?.Buffers.Slots ?? []).Select(s => s.Name + ".Length").Append("_headRows.Length").Append("_localLogits.Length")) + ");");
+        writer.WriteLine("public long WorkspaceBytes => 4L * (" + string.Join(" + ", compiled.Root.Buffers.Slots.Concat(compiled.Block?.Buffers.Slots ?? []).Concat(compiled.Expert?.Buffers.Slots ?? []).Select(s => s.Name + ".Length").Append("_headRows.Length").Append("_localLogits.Length")) + ");");
         writer.WriteLine();
         writer.WriteLine("/// <inheritdoc/>");
         writer.WriteLine("global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;");
@@ -257,8 +285,10 @@ internal static class EngineWriter
         writer.WriteLine("/// <summary>The whole forward on one device (a plan of one rank).</summary>");
         writer.WriteLine("public float[] Forward(global::Tessera.TokenBatch batch) =>");
         writer.IncreaseIndent();
-        writer.WriteLine("_rank.Stages == 1 && TensorDegree == 1 ? RunStage(batch)! : throw new global::System.InvalidOperationException(\"This engine is one rank of a parallel plan: run it through a ParallelEngine.\");");
+        string single = ExpertsWriter.HasExperts(context) ? "_rank.Stages == 1 && TensorDegree == 1 && ExpertDegree == 1" : "_rank.Stages == 1 && TensorDegree == 1";
+        writer.WriteLine($"{single} ? RunStage(batch)! : throw new global::System.InvalidOperationException(\"This engine is one rank of a parallel plan: run it through a ParallelEngine.\");");
         writer.DecreaseIndent();
+        if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteProperties(writer);
     }
 
     private static void WriteStageProgram(EngineContext context, IndentedTextWriter writer)
@@ -384,6 +414,7 @@ internal static class EngineWriter
             foreach (var kernel in block.Kernels)
                 CpuKernelWriter.Write(kernel, block, "w", writer);
         }
+        if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteMethod(context, writer);
     }
 
     private static void WriteFacts(EngineContext context, IndentedTextWriter writer) => FactsWriter.Write(context, writer);
@@ -397,4 +428,8 @@ internal static class EngineWriter
 /// <param name="Tensor">tensor-parallel degree</param>
 /// <param name="MicroBatches">micro-batches per forward</param>
 /// <param name="LayerSplit">layers per stage</param>
-internal sealed record FoldedPlan(int Data, int Pipeline, int Tensor, int MicroBatches, int[] LayerSplit);
+/// <param name="Expert">expert-parallel degree</param>
+internal sealed record FoldedPlan(int Data, int Pipeline, int Tensor, int MicroBatches, int[] LayerSplit, int Expert = 1)
+{
+    public int DeviceCount => Data * Pipeline * Expert * Tensor;
+}

@@ -30,8 +30,18 @@ internal static class FactsWriter
             writer.IncreaseIndent();
             writer.WriteLine($"\"{model.Type.Name}\",");
             writer.WriteLine($"Layers: {layers},");
-            writer.WriteLine($"LayerFlopsPerToken: {Flops(blockLinears)},");
-            writer.WriteLine($"LayerWeightBytes: {Bytes(blockLinears)},");
+            if (compiled.Expert is { } expert)
+            {
+                // A mixture-of-experts layer: every token runs through k experts, the layer holds all E of them.
+                string count = compiled.ExpertsField!.Count, k = compiled.ExpertsPerToken!.ToString();
+                writer.WriteLine($"LayerFlopsPerToken: {Flops(blockLinears)} + (double)({k}) * {Flops(expert.Module.Weights)},");
+                writer.WriteLine($"LayerWeightBytes: {Bytes(blockLinears)} + (long)({count}) * {Bytes(expert.Module.Weights)},");
+            }
+            else
+            {
+                writer.WriteLine($"LayerFlopsPerToken: {Flops(blockLinears)},");
+                writer.WriteLine($"LayerWeightBytes: {Bytes(blockLinears)},");
+            }
             writer.WriteLine($"EmbeddingWeightBytes: {Bytes(prologue)},");
             writer.WriteLine($"HeadFlopsPerToken: {Flops(epilogue)},");
             writer.WriteLine($"HeadWeightBytes: {Bytes(epilogue)},");
@@ -41,7 +51,15 @@ internal static class FactsWriter
             writer.WriteLine($"ContextLength: {model.ContextField},");
             // What tensor parallelism splits: Out of a column-parallel product, In of a row-parallel one, heads.
             var splits = compiled.TensorSplits.Select(s => $"(\"{s.Size}\", {s.Size})").ToList();
-            writer.WriteLine(splits.Count == 0 ? "TensorSplits: []);" : $"TensorSplits: [{string.Join(", ", splits)}]);");
+            string end = compiled.Expert is null ? ");" : ",";
+            writer.WriteLine(splits.Count == 0 ? $"TensorSplits: []{end}" : $"TensorSplits: [{string.Join(", ", splits)}]{end}");
+            if (compiled.Expert is { } moe)
+            {
+                string count = compiled.ExpertsField!.Count;
+                writer.WriteLine($"Experts: {count},");
+                writer.WriteLine($"ExpertsPerToken: {compiled.ExpertsPerToken},");
+                writer.WriteLine($"LayerExpertWeightBytes: (long)({count}) * {Bytes(moe.Module.Weights)});");
+            }
             writer.DecreaseIndent();
         }
     }

@@ -28,7 +28,7 @@ internal static class SourceFiles
             writer.WriteLine("/// Dimension letters: T = tokens in the batch (rows), V = vocabulary, widths are named by config fields.");
             writer.WriteLine("/// </summary>");
             writer.WriteLine(EngineWriter.GeneratedCodeAttribute);
-            using (writer.WriteBlock("public sealed class Engine : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram"))
+            using (writer.WriteBlock($"public sealed class Engine : {EngineWriter.Interfaces(context)}"))
                 EngineWriter.WriteMembers(context, writer);
         }
         return End(writer, type.Namespace);
@@ -43,10 +43,10 @@ internal static class SourceFiles
         writer.WriteLine("/// Dimension letters: T = tokens in the batch (rows), V = vocabulary, widths are named by config fields.");
         writer.WriteLine("/// </summary>");
         writer.WriteLine(EngineWriter.GeneratedCodeAttribute);
-        using (writer.WriteBlock($"partial class {unit.Name} : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram"))
+        using (writer.WriteBlock($"partial class {unit.Name} : {EngineWriter.Interfaces(context)}"))
         {
             var plan = context.Plan!;
-            if (plan.Data * plan.Pipeline * plan.Tensor == 1)
+            if (plan.DeviceCount == 1)
             {
                 writer.WriteLine("/// <summary>Opens a checkpoint folder whose config matches the one this unit was compiled for.</summary>");
                 using (writer.WriteBlock($"public static {unit.Name} Load(string checkpointDirectory)"))
@@ -57,8 +57,16 @@ internal static class SourceFiles
             }
             else
             {
-                writer.WriteLine($"/// <summary>The folded plan: {plan.Data * plan.Pipeline * plan.Tensor} CPU devices, rank = data * {plan.Pipeline * plan.Tensor} + stage * {plan.Tensor} + tensor rank.</summary>");
-                writer.WriteLine($"public static global::Tessera.Parallelism.ParallelPlan Plan {{ get; }} = new(Data: {plan.Data}, Pipeline: {plan.Pipeline}, Tensor: {plan.Tensor}, MicroBatches: {plan.MicroBatches}, LayersPerStage: [{string.Join(", ", plan.LayerSplit)}]);");
+                if (plan.Expert == 1)
+                {
+                    writer.WriteLine($"/// <summary>The folded plan: {plan.DeviceCount} CPU devices, rank = data * {plan.Pipeline * plan.Tensor} + stage * {plan.Tensor} + tensor rank.</summary>");
+                    writer.WriteLine($"public static global::Tessera.Parallelism.ParallelPlan Plan {{ get; }} = new(Data: {plan.Data}, Pipeline: {plan.Pipeline}, Tensor: {plan.Tensor}, MicroBatches: {plan.MicroBatches}, LayersPerStage: [{string.Join(", ", plan.LayerSplit)}]);");
+                }
+                else
+                {
+                    writer.WriteLine($"/// <summary>The folded plan: {plan.DeviceCount} CPU devices, rank = data * {plan.Pipeline * plan.Expert * plan.Tensor} + stage * {plan.Expert * plan.Tensor} + expert rank * {plan.Tensor} + tensor rank.</summary>");
+                    writer.WriteLine($"public static global::Tessera.Parallelism.ParallelPlan Plan {{ get; }} = new(Data: {plan.Data}, Pipeline: {plan.Pipeline}, Tensor: {plan.Tensor}, MicroBatches: {plan.MicroBatches}, LayersPerStage: [{string.Join(", ", plan.LayerSplit)}], Expert: {plan.Expert});");
+                }
                 writer.WriteLine();
                 WriteSchedule(plan, writer);
                 writer.WriteLine();

@@ -36,6 +36,11 @@ internal static class WeightsWriter
                     writer.WriteLine($"public float[] {w.Name}Bias = null!;");
                 }
             }
+            if (module.Experts is { } experts)
+            {
+                writer.WriteLine($"/// <remarks>This rank's experts, from \"{experts.Prefix}.{{e}}.\": index e - FirstExpert (all of them unless the plan splits experts).</remarks>");
+                writer.WriteLine($"public {experts.BlockType}Weights[] {experts.Name} = null!;");
+            }
         }
     }
 

@@ -12,7 +12,8 @@ namespace Tessera.Generator.FrontEnd;
 
 /// <summary>
 /// Lowers one Forward body to <see cref="ForwardStep"/>s with the semantic model: locals become SSA values, module
-/// field calls, Tessera.Ops calls and + / * become steps, a foreach over a [Layers] field becomes one Layers step.
+/// field calls, Tessera.Ops calls and + / * become steps, a foreach over a [Layers] field becomes one Layers step,
+/// Mixture(experts, x, routing) over an [Experts] field one Mixture step.
 /// Anything else is reported where it stands (TSR0001, TSR0002) and lowering goes on, so one build shows every error.
 /// </summary>
 internal sealed class ForwardReader
@@ -20,6 +21,7 @@ internal sealed class ForwardReader
     private readonly SemanticModel _semantic;
     private readonly IReadOnlyCollection<string> _moduleFields;
     private readonly LayersFieldInfo? _layers;
+    private readonly ExpertsFieldInfo? _experts;
     private readonly IReadOnlyCollection<string> _configFields;
     private readonly List<DiagnosticInfo> _diagnostics;
     private readonly CancellationToken _token;
@@ -28,21 +30,22 @@ internal sealed class ForwardReader
     private readonly HashSet<string> _caches = new();
     private int _result = -1;
 
-    private ForwardReader(SemanticModel semantic, IReadOnlyCollection<string> moduleFields, LayersFieldInfo? layers,
+    private ForwardReader(SemanticModel semantic, IReadOnlyCollection<string> moduleFields, LayersFieldInfo? layers, ExpertsFieldInfo? experts,
         IReadOnlyCollection<string> configFields, List<DiagnosticInfo> diagnostics, CancellationToken token)
     {
         _semantic = semantic;
         _moduleFields = moduleFields;
         _layers = layers;
+        _experts = experts;
         _configFields = configFields;
         _diagnostics = diagnostics;
         _token = token;
     }
 
     public static ForwardProgram Read(MethodDeclarationSyntax method, SemanticModel semantic, IReadOnlyCollection<string> moduleFields,
-        LayersFieldInfo? layers, IReadOnlyCollection<string> configFields, List<DiagnosticInfo> diagnostics, CancellationToken token)
+        LayersFieldInfo? layers, ExpertsFieldInfo? experts, IReadOnlyCollection<string> configFields, List<DiagnosticInfo> diagnostics, CancellationToken token)
     {
-        var reader = new ForwardReader(semantic, moduleFields, layers, configFields, diagnostics, token);
+        var reader = new ForwardReader(semantic, moduleFields, layers, experts, configFields, diagnostics, token);
         reader.ReadMethod(method);
         return new ForwardProgram(reader._steps.ToEquatableArray(), reader._result);
     }
@@ -218,18 +221,52 @@ internal sealed class ForwardReader
         {
             var inputs = new List<int>();
             var args = new List<string>();
-            foreach (var argument in call.ArgumentList.Arguments)
+            string? experts = null;
+            foreach (var (parameter, argument) in InParameterOrder(symbol, call))
             {
+                if (argument is null)
+                {
+                    // An optional argument left out: its default, as written in Tessera.Ops.
+                    args.Add(parameter.ExplicitDefaultValue is bool b ? (b ? "true" : "false") : System.Convert.ToString(parameter.ExplicitDefaultValue, System.Globalization.CultureInfo.InvariantCulture) ?? "0");
+                    continue;
+                }
                 var type = _semantic.GetTypeInfo(argument.Expression, _token).Type;
-                if (IsType(type, WellKnownNames.Tensor)) inputs.Add(ReadExpression(argument.Expression, null));
+                if (IsType(type, WellKnownNames.Tensor) || IsType(type, WellKnownNames.Routing)) inputs.Add(ReadExpression(argument.Expression, null));
                 else if (IsType(type, WellKnownNames.KvCache)) { if (!IsCache(argument.Expression)) Report(DiagnosticDescriptors.UnsupportedExpression, argument, argument.ToString()); }
+                else if (type is IArrayTypeSymbol) experts = ReadExperts(argument.Expression);
                 else args.Add(ReadSize(argument.Expression));
             }
+            if (symbol.Name == "Mixture")
+                return Add(StepKind.Mixture, experts ?? "<error>", inputs.ToArray(), [], name ?? "mixture", call.ToString(), call);
             return Add(StepKind.Op, symbol.Name, inputs.ToArray(), args.ToArray(), name ?? LowerFirst(symbol.Name), call.ToString(), call);
         }
 
         Report(DiagnosticDescriptors.UnsupportedExpression, call.Expression, call.Expression.ToString());
         return Poison(name ?? "error", call);
+    }
+
+    /// <summary>The arguments of an op call matched to its parameters (named ones by name), in parameter order; null for an omitted optional one.</summary>
+    private static IEnumerable<(IParameterSymbol Parameter, ArgumentSyntax? Argument)> InParameterOrder(IMethodSymbol method, InvocationExpressionSyntax call)
+    {
+        var byParameter = new ArgumentSyntax?[method.Parameters.Length];
+        var arguments = call.ArgumentList.Arguments;
+        for (int i = 0; i < arguments.Count; i++)
+        {
+            int index = arguments[i].NameColon is { } named ? method.Parameters.IndexOf(method.Parameters.FirstOrDefault(p => p.Name == named.Name.Identifier.ValueText)) : i;
+            if (index >= 0 && index < byParameter.Length) byParameter[index] = arguments[i];
+        }
+        for (int i = 0; i < byParameter.Length; i++)
+            if (byParameter[i] is not null || method.Parameters[i].HasExplicitDefaultValue)
+                yield return (method.Parameters[i], byParameter[i]);
+    }
+
+    /// <summary>The experts argument of Mixture: this module's [Experts] field, by name.</summary>
+    private string? ReadExperts(ExpressionSyntax expression)
+    {
+        if (_experts is not null && expression is IdentifierNameSyntax id && _semantic.GetSymbolInfo(id, _token).Symbol is IFieldSymbol { Name: var field } && field == _experts.Name)
+            return field;
+        Report(DiagnosticDescriptors.UnsupportedExpression, expression, expression.ToString() + " (Mixture takes this block's [Experts] field)");
+        return null;
     }
 
     /// <summary>A size argument: literals and [Config] fields combined with + - * / and parentheses, kept as text.</summary>
@@ -238,6 +275,8 @@ internal sealed class ForwardReader
         switch (expression)
         {
             case LiteralExpressionSyntax literal when literal.IsKind(SyntaxKind.NumericLiteralExpression):
+                return literal.Token.ValueText;
+            case LiteralExpressionSyntax literal when literal.IsKind(SyntaxKind.TrueLiteralExpression) || literal.IsKind(SyntaxKind.FalseLiteralExpression):
                 return literal.Token.ValueText;
             case IdentifierNameSyntax id when _semantic.GetSymbolInfo(id, _token).Symbol is IFieldSymbol f && _configFields.Contains(f.Name):
                 return f.Name;

@@ -46,6 +46,14 @@ internal sealed record WeightFieldInfo(
 /// <param name="Location">the declaration</param>
 internal sealed record LayersFieldInfo(string Name, string BlockType, string Prefix, string Count, LocationInfo? Location);
 
+/// <summary>An [Experts] field: the experts of a mixture-of-experts layer, an array of an expert block type.</summary>
+/// <param name="Name">field name</param>
+/// <param name="BlockType">the expert block type's name</param>
+/// <param name="Prefix">tensor prefix of expert e, relative to the block: "{Prefix}.{e}."</param>
+/// <param name="Count">config field holding the number of experts</param>
+/// <param name="Location">the declaration</param>
+internal sealed record ExpertsFieldInfo(string Name, string BlockType, string Prefix, string Count, LocationInfo? Location);
+
 /// <summary>What a step of a Forward body does.</summary>
 internal enum StepKind
 {
@@ -66,6 +74,9 @@ internal enum StepKind
 
     /// <summary>The layers loop: Target = the [Layers] field; input = the value carried through the blocks.</summary>
     Layers,
+
+    /// <summary>Ops.Mixture(experts, x, routing): Target = the [Experts] field; inputs = x and the routing.</summary>
+    Mixture,
 }
 
 /// <summary>One step of a Forward body, in SSA form: every step defines value <see cref="Id"/>.</summary>
@@ -88,7 +99,8 @@ internal sealed record ForwardProgram(EquatableArray<ForwardStep> Steps, int Res
 /// <param name="Weights">its module fields in declaration order</param>
 /// <param name="Layers">its [Layers] field, if any</param>
 /// <param name="Forward">its lowered Forward body</param>
-internal sealed record ModuleInfo(string TypeName, EquatableArray<WeightFieldInfo> Weights, LayersFieldInfo? Layers, ForwardProgram Forward);
+/// <param name="Experts">its [Experts] field, if any</param>
+internal sealed record ModuleInfo(string TypeName, EquatableArray<WeightFieldInfo> Weights, LayersFieldInfo? Layers, ForwardProgram Forward, ExpertsFieldInfo? Experts = null);
 
 /// <summary>Where the model class is declared.</summary>
 /// <param name="Namespace">containing namespace ("" for the global namespace)</param>
@@ -107,7 +119,7 @@ internal sealed record TypeLocationInfo(string Namespace, string Name, string Ac
 /// <param name="ContextField">config field holding the context length</param>
 /// <param name="Config">its [Config] fields</param>
 /// <param name="Root">the model's own module</param>
-/// <param name="Blocks">nested blocks used by [Layers] fields</param>
+/// <param name="Blocks">nested blocks: the one of the [Layers] field first, then the experts of its [Experts] field, if any</param>
 /// <param name="Unsupported">config keys the model refuses when set</param>
 /// <param name="Expects">"key:value,value" strings: the only values of a string key the model implements</param>
 internal sealed record ModelInfo(
@@ -137,9 +149,10 @@ internal sealed record CompileUnitInfo(
 /// <param name="LayersPerStage">a hand-given split ("3,1"), or null</param>
 /// <param name="DeviceMemory">a device memory budget ("80GB"), or null</param>
 /// <param name="Locations">the named arguments' locations</param>
-internal sealed record PlanInfo(int Data, int Pipeline, int Tensor, int MicroBatches, string? LayersPerStage, string? DeviceMemory, EquatableArray<ArgumentLocation> Locations)
+/// <param name="Expert">expert-parallel degree</param>
+internal sealed record PlanInfo(int Data, int Pipeline, int Tensor, int MicroBatches, string? LayersPerStage, string? DeviceMemory, EquatableArray<ArgumentLocation> Locations, int Expert = 1)
 {
-    public bool IsSingleDevice => Data == 1 && Pipeline == 1 && Tensor == 1;
+    public bool IsSingleDevice => Data == 1 && Pipeline == 1 && Tensor == 1 && Expert == 1;
 
     public LocationInfo? LocationOf(string argument) => Locations.FirstOrDefault(l => l.Name == argument)?.Location;
 }

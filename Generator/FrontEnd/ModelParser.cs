@@ -11,7 +11,7 @@ using Tessera.Generator.Helpers;
 namespace Tessera.Generator.FrontEnd;
 
 /// <summary>
-/// The front end for [Model] classes: reads [Config], [Weight] and [Layers] fields and the Forward bodies (through
+/// The front end for [Model] classes: reads [Config], [Weight], [Layers] and [Experts] fields and the Forward bodies (through
 /// <see cref="ForwardReader"/>) into a <see cref="ModelInfo"/>. No Roslyn object survives past this class.
 /// </summary>
 internal static class ModelParser
@@ -39,15 +39,27 @@ internal static class ModelParser
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, LocationInfo.From(syntax.Identifier.GetLocation()),
                 type.Name, $"the context length names [Config] field '{contextField}', which does not exist (set [Model(ContextLength = ...)])"));
 
-        var root = ReadModule(type, context.SemanticModel.Compilation, configNames, diagnostics, token);
+        var root = ReadModule(type, type, context.SemanticModel.Compilation, configNames, diagnostics, token);
         var blocks = new List<ModuleInfo>();
+        if (root?.Experts is { } misplaced)
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, misplaced.Location, misplaced.Name, "experts belong to a block of the [Layers] field (a mixture-of-experts layer), not to the model itself"));
         if (root?.Layers is { } layers)
         {
             var blockType = type.GetTypeMembers(layers.BlockType).FirstOrDefault();
             if (blockType is null)
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, layers.Location, layers.Name, "the block type must be nested in the model class"));
-            else if (ReadModule(blockType, context.SemanticModel.Compilation, configNames, diagnostics, token) is { } block)
+            else if (ReadModule(blockType, type, context.SemanticModel.Compilation, configNames, diagnostics, token) is { } block)
+            {
                 blocks.Add(block);
+                // A mixture-of-experts block: its experts are a module of their own, compiled like a block.
+                if (block.Experts is { } experts && FindNested(blockType, type, experts.BlockType) is { } expertType
+                    && ReadModule(expertType, type, context.SemanticModel.Compilation, configNames, diagnostics, token) is { } expert)
+                {
+                    if (expert.Layers is not null || expert.Experts is not null)
+                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, experts.Location, experts.Name, "an expert holds weights only: no [Layers] or [Experts] of its own"));
+                    blocks.Add(expert);
+                }
+            }
         }
 
         foreach (var c in config)
@@ -75,7 +87,12 @@ internal static class ModelParser
     {
         "TensorDegree", "TensorRank", "FirstLayer", "EndLayer", "Stages", "Shape", "WeightBytes", "WorkspaceBytes",
         "Forward", "RunStage", "CreateCache", "Facts", "Load", "Schedule", "Plan", "EnsureWorkspace",
+        "ExpertDegree", "ExpertRank", "FirstExpert", "EndExpert", "ExpertLoad",
     };
+
+    /// <summary>A class nested in the block (or, failing that, in the model) by name.</summary>
+    private static INamedTypeSymbol? FindNested(INamedTypeSymbol block, INamedTypeSymbol model, string name) =>
+        block.GetTypeMembers(name).FirstOrDefault() ?? model.GetTypeMembers(name).FirstOrDefault();
 
     private static List<ConfigFieldInfo> ReadConfigFields(INamedTypeSymbol type, List<DiagnosticInfo> diagnostics)
     {
@@ -113,10 +130,11 @@ internal static class ModelParser
         return result;
     }
 
-    private static ModuleInfo? ReadModule(INamedTypeSymbol type, Compilation compilation, HashSet<string> configNames, List<DiagnosticInfo> diagnostics, CancellationToken token)
+    private static ModuleInfo? ReadModule(INamedTypeSymbol type, INamedTypeSymbol model, Compilation compilation, HashSet<string> configNames, List<DiagnosticInfo> diagnostics, CancellationToken token)
     {
         var weights = new List<WeightFieldInfo>();
         LayersFieldInfo? layers = null;
+        ExpertsFieldInfo? experts = null;
         foreach (var field in type.GetMembers().OfType<IFieldSymbol>())
         {
             var location = LocationInfo.From(field.Locations.FirstOrDefault());
@@ -136,6 +154,24 @@ internal static class ModelParser
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, location, field.Name, $"the layer count names [Config] field '{count}', which does not exist"));
                 layers = new LayersFieldInfo(field.Name, element.Name, layersAttribute.ConstructorArguments.FirstOrDefault().Value as string ?? "", count, location);
             }
+            else if (Find(field, WellKnownNames.ExpertsAttribute) is { } expertsAttribute)
+            {
+                if (field.Type is not IArrayTypeSymbol { ElementType: INamedTypeSymbol element }
+                    || !(SymbolEqualityComparer.Default.Equals(element.ContainingType, type) || SymbolEqualityComparer.Default.Equals(element.ContainingType, model)))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, location, field.Name, "an [Experts] field must be an array of an expert class nested in the block or the model"));
+                    continue;
+                }
+                if (experts is not null)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, location, field.Name, $"a block has one [Experts] field ('{experts.Name}' already is)"));
+                    continue;
+                }
+                string count = NamedString(expertsAttribute, "Count") ?? "ExpertCount";
+                if (!configNames.Contains(count))
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, location, field.Name, $"the expert count names [Config] field '{count}', which does not exist"));
+                experts = new ExpertsFieldInfo(field.Name, element.Name, expertsAttribute.ConstructorArguments.FirstOrDefault().Value as string ?? "", count, location);
+            }
         }
 
         // Tied modules must name a module of the same class.
@@ -153,8 +189,8 @@ internal static class ModelParser
         }
 
         var semantic = compilation.GetSemanticModel(forward.SyntaxTree);
-        var program = ForwardReader.Read(forward, semantic, weights.Select(w => w.Name).ToList(), layers, configNames, diagnostics, token);
-        return new ModuleInfo(type.Name, weights.ToEquatableArray(), layers, program);
+        var program = ForwardReader.Read(forward, semantic, weights.Select(w => w.Name).ToList(), layers, experts, configNames, diagnostics, token);
+        return new ModuleInfo(type.Name, weights.ToEquatableArray(), layers, program, experts);
     }
 
     private static WeightFieldInfo? ReadWeight(IFieldSymbol field, AttributeData attribute, LocationInfo? location, HashSet<string> configNames, List<DiagnosticInfo> diagnostics)

@@ -26,6 +26,10 @@ internal enum OpKind
     Chunk,
     /// <summary>The loop over a [Layers] field; its body is the block's graph.</summary>
     Layers,
+    /// <summary>A router's top-k decision from its logits (T, E); the value is the routing, not activations.</summary>
+    Route,
+    /// <summary>The experts of an [Experts] field over the tokens routed to each; its body is the expert's graph.</summary>
+    Mixture,
 }
 
 /// <summary>A tensor of the IR: (T, Width) activations, or the token ids.</summary>
@@ -64,7 +68,10 @@ internal sealed class IrNode(int index, OpKind kind, IrValue output, IReadOnlyLi
     /// <summary>The [Layers] field (Layers nodes).</summary>
     public LayersFieldInfo? LayersField { get; init; }
 
-    /// <summary>Size arguments of ops (Rope: heads, theta; Attention: heads, kvHeads; Chunk: index, count).</summary>
+    /// <summary>The [Experts] field (Mixture nodes).</summary>
+    public ExpertsFieldInfo? ExpertsField { get; init; }
+
+    /// <summary>Size arguments of ops (Rope: heads, theta; Attention: heads, kvHeads; Chunk: index, count; Route: k, renormalize).</summary>
     public IReadOnlyList<SizeExpr> Arguments { get; init; } = new List<SizeExpr>();
 
     /// <summary>The expression in the model source, quoted in generated comments.</summary>

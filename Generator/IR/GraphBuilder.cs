@@ -27,6 +27,7 @@ internal static class GraphBuilder
                 StepKind.Parameter => new IrNode(nodes.Count, isModel ? OpKind.Tokens : OpKind.Input, output, inputs),
                 StepKind.Module => ModuleNode(nodes.Count, module.Weights.First(w => w.Name == step.Target), output, inputs),
                 StepKind.Layers => new IrNode(nodes.Count, OpKind.Layers, output, inputs) { LayersField = module.Layers },
+                StepKind.Mixture => new IrNode(nodes.Count, OpKind.Mixture, output, inputs) { ExpertsField = module.Experts },
                 StepKind.Add => new IrNode(nodes.Count, OpKind.Add, output, inputs),
                 StepKind.Mul => new IrNode(nodes.Count, OpKind.Mul, output, inputs),
                 _ => new IrNode(nodes.Count, OpKindOf(step.Target), output, inputs) { Arguments = step.Args.Select(SizeExpr.Parse).ToList() },
@@ -35,6 +36,7 @@ internal static class GraphBuilder
             {
                 Module = node.Module,
                 LayersField = node.LayersField,
+                ExpertsField = node.ExpertsField,
                 Arguments = node.Arguments,
                 Source = step.Source,
                 Location = step.Location,
@@ -67,6 +69,7 @@ internal static class GraphBuilder
         "Silu" => OpKind.Silu,
         "Gelu" => OpKind.Gelu,
         "Chunk" => OpKind.Chunk,
+        "Route" => OpKind.Route,
         _ => throw new System.InvalidOperationException($"op '{name}' has no lowering"),
     };
 

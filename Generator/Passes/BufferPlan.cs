@@ -27,6 +27,9 @@ internal sealed class BufferPlan
 
     public string this[IrValue value] => _location[value];
 
+    /// <summary>The routings of the graph's Route kernels, in order: each is an engine field (an ExpertRouter) named by its location.</summary>
+    public List<IrValue> Routers { get; } = new();
+
     /// <summary>For a Layers output: the spare buffer the loop ping-pongs with (the output itself is a local).</summary>
     public Dictionary<IrValue, string> LayerSpare { get; } = new();
 
@@ -53,6 +56,13 @@ internal sealed class BufferPlan
             if (kernel.IsHead)
             {
                 plan._location[output] = "logits";
+            }
+            else if (kernel.Kind == KernelKind.Route)
+            {
+                // A routing is not activations: it lives in the engine's router (one per Route of the graph).
+                int routers = plan._location.Values.Count(l => l.StartsWith("_router", System.StringComparison.Ordinal));
+                plan._location[output] = routers == 0 ? "_router" : "_router" + (routers + 1);
+                plan.Routers.Add(output);
             }
             else if (output == graph.Result && resultName is not null)
             {

@@ -25,11 +25,12 @@ internal sealed record CompiledModule(ModuleInfo Module, IrGraph Graph, IReadOnl
 /// </summary>
 internal sealed class CompiledModel
 {
-    private CompiledModel(ModelInfo model, CompiledModule root, CompiledModule? block, IReadOnlyList<ShapeConstraint> runtimeChecks)
+    private CompiledModel(ModelInfo model, CompiledModule root, CompiledModule? block, CompiledModule? expert, IReadOnlyList<ShapeConstraint> runtimeChecks)
     {
         Model = model;
         Root = root;
         Block = block;
+        Expert = expert;
         RuntimeChecks = runtimeChecks;
     }
 
@@ -38,6 +39,18 @@ internal sealed class CompiledModel
     public CompiledModule Root { get; }
 
     public CompiledModule? Block { get; }
+
+    /// <summary>The expert of the block's [Experts] field (a mixture-of-experts model), compiled like a block.</summary>
+    public CompiledModule? Expert { get; }
+
+    /// <summary>The block's Mixture node, if the model has experts.</summary>
+    public IrNode? Mixture => Block?.Graph.Nodes.FirstOrDefault(n => n.Kind == OpKind.Mixture);
+
+    /// <summary>The block's [Experts] field.</summary>
+    public ExpertsFieldInfo? ExpertsField => Mixture?.ExpertsField;
+
+    /// <summary>Experts per token: k of the Route the Mixture reads.</summary>
+    public SizeExpr? ExpertsPerToken => Mixture?.Inputs[1].Producer.Arguments[0];
 
     /// <summary>Conditions on sizes that only config.json can decide: checked when the generic engine loads.</summary>
     public IReadOnlyList<ShapeConstraint> RuntimeChecks { get; }
@@ -57,7 +70,9 @@ internal sealed class CompiledModel
     {
         var rootGraph = GraphBuilder.Build(model.Root, isModel: true, model);
         var blockGraph = model.Blocks.Length > 0 ? GraphBuilder.Build(model.Blocks[0], isModel: false, model) : null;
-        var constraints = ShapeInference.Run(rootGraph, blockGraph);
+        var expertModule = model.Blocks.Length > 0 && model.Blocks[0] is { Experts: { } experts } ? model.Blocks.FirstOrDefault(b => b.TypeName == experts.BlockType) : null;
+        var expertGraph = expertModule is null ? null : GraphBuilder.Build(expertModule, isModel: false, model);
+        var constraints = ShapeInference.Run(rootGraph, blockGraph, expertGraph);
 
         var runtime = new List<ShapeConstraint>();
         foreach (var c in constraints)
@@ -65,22 +80,28 @@ internal sealed class CompiledModel
             if (c.IsTriviallyTrue) continue;
             if (sizes is null)
             {
+                // An int [Config] field is bound positive, so "at least 1" of one holds once it is bound.
+                if (c.Relation == Relation.AtLeast && c.Left is SizeExpr.Name && c.Right is SizeExpr.Number { Value: 1 }) continue;
                 if (!runtime.Any(r => r.ToCSharp() == c.ToCSharp())) runtime.Add(c);
                 continue;
             }
             double? left = c.Left.Evaluate(n => sizes.TryGetValue(n, out var v) ? v : null);
             double? right = c.Right.Evaluate(n => sizes.TryGetValue(n, out var v) ? v : null);
-            bool holds = left is not null && right is not null && (c.IsDivisibility ? right != 0 && left % right == 0 : left == right);
-            if (!holds)
-            {
+            bool holds = left is not null && right is not null && c.Holds(left.Value, right.Value);
+            if (holds) continue;
+            if (c.IsTopKBound)
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TopKOutOfRange, c.Location, c.Left.ToString(), Format(left),
+                    c.Relation == Relation.AtLeast ? "1" : $"{c.Right} = {Format(right)}", configPath ?? ""));
+            else
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, c.Location, c.Subject,
                     $"{c.Expected} = {Format(right)}", $"width {c.Left} = {Format(left)}", configPath ?? ""));
-            }
         }
 
         var root = Plan(rootGraph, isModel: true, "_model", "tokens", null);
         var block = blockGraph is null ? null : Plan(blockGraph, isModel: false, "_block", "input", "output");
-        return new CompiledModel(model, root with { Module = model.Root }, block is null ? null : block with { Module = model.Blocks[0] }, runtime);
+        var expert = expertGraph is null ? null : Plan(expertGraph, isModel: false, "_expert", "input", "output");
+        return new CompiledModel(model, root with { Module = model.Root }, block is null ? null : block with { Module = model.Blocks[0] },
+            expert is null ? null : expert with { Module = expertModule! }, runtime);
     }
 
     private static CompiledModule Plan(IrGraph graph, bool isModel, string prefix, string input, string? result)
@@ -93,11 +114,13 @@ internal sealed class CompiledModel
     /// <summary>Everything the tensor degree must divide, once per size, with who needs it.</summary>
     public IReadOnlyList<(SizeExpr Size, string What)> TensorSplits =>
         Root.Sharding.Divisibility.Concat(Block?.Sharding.Divisibility ?? Enumerable.Empty<(SizeExpr Size, string What)>())
+            .Concat(Expert?.Sharding.Divisibility ?? Enumerable.Empty<(SizeExpr Size, string What)>())
             .GroupBy(d => d.Size.ToString()).Select(g => (g.First().Size, string.Join(", ", g.Select(d => d.What).Distinct()))).ToList();
 
     /// <summary>Why tensor parallelism cannot run this model as annotated (a split value read whole mid-graph), or null.</summary>
     public string? TensorParallelLimitation =>
         Root.Sharding.GatherBefore.Where(v => v != Root.Graph.Result).Concat(Block?.Sharding.GatherBefore.Where(v => v != Block.Graph.Result) ?? Enumerable.Empty<IrValue>())
+            .Concat(Expert?.Sharding.GatherBefore.Where(v => v != Expert.Graph.Result) ?? Enumerable.Empty<IrValue>())
             .Select(v => $"'{v.Name}' is split across the tensor group but read whole").FirstOrDefault();
 
     private static string Format(double? v) => v is null ? "?" : v.Value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);

@@ -29,6 +29,8 @@ internal static class Fusion
                 OpKind.Attention => new Kernel(KernelKind.Attention, node, []),
                 OpKind.Chunk => new Kernel(KernelKind.Chunk, node, []),
                 OpKind.Layers => new Kernel(KernelKind.Layers, node, []),
+                OpKind.Route => new Kernel(KernelKind.Route, node, []),
+                OpKind.Mixture => new Kernel(KernelKind.Mixture, node, []),
                 _ => new Kernel(KernelKind.Elementwise, node, Chain(node, graph, allowOperands: true)),
             };
             if (kernel.Kind == KernelKind.MatMul && isModel && kernel.Output == graph.Result) kernel.IsHead = true;

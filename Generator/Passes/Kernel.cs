@@ -18,6 +18,10 @@ internal enum KernelKind
     Elementwise,
     Chunk,
     Layers,
+    /// <summary>A router's top-k choice: softmax, top-k, weights (the runtime's ExpertRouter).</summary>
+    Route,
+    /// <summary>Dispatch each token to its experts, run every held expert once over its tokens, combine weighted.</summary>
+    Mixture,
 }
 
 /// <summary>

@@ -17,13 +17,20 @@ internal static class PlanValidation
     public static FoldedPlan? Validate(PlanInfo plan, BoundFacts facts, string modelName, List<DiagnosticInfo> diagnostics)
     {
         int errors = diagnostics.Count;
-        foreach (var (name, value) in new[] { ("Data", plan.Data), ("Pipeline", plan.Pipeline), ("Tensor", plan.Tensor), ("MicroBatches", plan.MicroBatches) })
+        foreach (var (name, value) in new[] { ("Data", plan.Data), ("Pipeline", plan.Pipeline), ("Tensor", plan.Tensor), ("Expert", plan.Expert), ("MicroBatches", plan.MicroBatches) })
             if (value < 1)
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDegree, plan.LocationOf(name), name, Show(value), "a plan degree must be at least 1"));
         if (diagnostics.Count > errors) return null;
 
         if (plan.Pipeline > facts.Layers)
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MoreStagesThanLayers, plan.LocationOf("Pipeline"), Show(plan.Pipeline), modelName, Show(facts.Layers)));
+
+        if (plan.Expert > 1 && facts.Experts == 0)
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDegree, plan.LocationOf("Expert"), "Expert", Show(plan.Expert),
+                $"'{modelName}' has no [Experts] to split: expert parallelism splits the experts of mixture-of-experts layers"));
+        else if (facts.Experts > 0 && facts.Experts % plan.Expert != 0)
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ExpertDegreeDoesNotDivide, plan.LocationOf("Expert"), Show(plan.Expert), Show(facts.Experts), modelName,
+                $"{facts.ExpertCountField} = {Show(facts.Experts)}", string.Join(", ", Enumerable.Range(1, facts.Experts).Where(d => facts.Experts % d == 0).Select(Show))));
 
         var bad = facts.Splits.Where(s => s.Size % plan.Tensor != 0).ToList();
         if (bad.Count > 0)
@@ -59,7 +66,8 @@ internal static class PlanValidation
             }
             for (int stage = 0; stage < split.Length; stage++)
             {
-                double weights = (split[stage] * facts.LayerBytes + (stage == 0 ? facts.EmbeddingBytes : 0) + (stage == split.Length - 1 ? facts.HeadBytes : 0)) / plan.Tensor;
+                double layerBytes = facts.LayerBytes - facts.LayerExpertBytes + facts.LayerExpertBytes / plan.Expert;
+                double weights = (split[stage] * layerBytes + (stage == 0 ? facts.EmbeddingBytes : 0) + (stage == split.Length - 1 ? facts.HeadBytes : 0)) / plan.Tensor;
                 double kv = facts.KvBytesPerTokenPerLayer * facts.Context * split[stage] / plan.Tensor;
                 if (weights + kv > budget)
                 {
@@ -69,7 +77,7 @@ internal static class PlanValidation
                 }
             }
         }
-        return new FoldedPlan(plan.Data, plan.Pipeline, plan.Tensor, plan.MicroBatches, split);
+        return new FoldedPlan(plan.Data, plan.Pipeline, plan.Tensor, plan.MicroBatches, split, plan.Expert);
     }
 
     private static int[]? ParseSplit(string text, out string? problem)

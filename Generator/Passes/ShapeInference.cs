@@ -6,25 +6,26 @@ namespace Tessera.Generator.Passes;
 
 /// <summary>
 /// Gives every IR value its width (an expression over config fields) and collects the conditions the sizes must meet
-/// for the model to make sense. The root graph's Layers node passes its input width to the block graph.
+/// for the model to make sense. The root graph's Layers node passes its input width to the block graph, and a block's
+/// Mixture node its tokens' width to the expert graph.
 /// </summary>
 internal static class ShapeInference
 {
-    public static List<ShapeConstraint> Run(IrGraph root, IrGraph? block)
+    public static List<ShapeConstraint> Run(IrGraph root, IrGraph? block, IrGraph? expert = null)
     {
         var constraints = new List<ShapeConstraint>();
-        Infer(root, block, constraints);
+        Infer(root, block, expert, constraints);
         return constraints;
     }
 
-    private static void Infer(IrGraph graph, IrGraph? block, List<ShapeConstraint> constraints)
+    private static void Infer(IrGraph graph, IrGraph? block, IrGraph? expert, List<ShapeConstraint> constraints)
     {
         foreach (var node in graph.Nodes)
         {
             var inputs = node.Inputs;
             string subject = node.Module is { } m ? $"{node.Kind} '{m.Name}'" : $"{node.Kind}";
-            void Equal(SizeExpr given, SizeExpr expected) => constraints.Add(new ShapeConstraint(given, expected, false, subject, node.Location));
-            void Divisible(SizeExpr given, SizeExpr by) => constraints.Add(new ShapeConstraint(given, by, true, subject, node.Location));
+            void Equal(SizeExpr given, SizeExpr expected) => constraints.Add(new ShapeConstraint(given, expected, Relation.Equal, subject, node.Location));
+            void Divisible(SizeExpr given, SizeExpr by) => constraints.Add(new ShapeConstraint(given, by, Relation.Divisible, subject, node.Location));
 
             switch (node.Kind)
             {
@@ -81,11 +82,33 @@ internal static class ShapeInference
                     if (block is not null)
                     {
                         block.Input.Width = inputs[0].Width;
-                        Infer(block, null, constraints);
-                        constraints.Add(new ShapeConstraint(block.Result.Width, inputs[0].Width, false,
+                        Infer(block, null, expert, constraints);
+                        constraints.Add(new ShapeConstraint(block.Result.Width, inputs[0].Width, Relation.Equal,
                             $"the residual stream through '{node.LayersField!.Name}' (a block must return the width it is given)", node.Location));
                     }
                     break;
+                case OpKind.Route:
+                    // The routing of each token: k (expert, weight) pairs.
+                    node.Output.Width = node.Arguments[0];
+                    break;
+                case OpKind.Mixture:
+                    {
+                        var experts = node.ExpertsField!;
+                        var count = SizeExpr.Named(experts.Count);
+                        var route = inputs[1].Producer;
+                        // One router logit per expert; 1 <= k <= experts (top-k bounds: reported as such, at the Route call).
+                        constraints.Add(new ShapeConstraint(route.Inputs[0].Width, count, Relation.Equal, $"the router logits of '{experts.Name}' (one per expert)", route.Location));
+                        constraints.Add(new ShapeConstraint(route.Arguments[0], SizeExpr.Constant(1), Relation.AtLeast, "Route", route.Location));
+                        constraints.Add(new ShapeConstraint(route.Arguments[0], count, Relation.AtMost, "Route", route.Location));
+                        node.Output.Width = inputs[0].Width;
+                        if (expert is not null)
+                        {
+                            expert.Input.Width = inputs[0].Width;
+                            Infer(expert, null, null, constraints);
+                            node.Output.Width = expert.Result.Width;
+                        }
+                        break;
+                    }
             }
         }
     }

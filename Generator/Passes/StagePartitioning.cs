@@ -16,8 +16,10 @@ namespace Tessera.Generator.Passes;
 /// <param name="KvBytesPerTokenPerLayer">keys and values of one token in one layer</param>
 /// <param name="Context">the context length</param>
 /// <param name="Splits">what the tensor degree must divide</param>
+/// <param name="Experts">experts per layer (0: dense), with the config field that holds the count</param>
+/// <param name="LayerExpertBytes">the experts' share of <paramref name="LayerBytes"/></param>
 internal sealed record BoundFacts(int Layers, double LayerFlops, double LayerBytes, double EmbeddingBytes, double HeadFlops, double HeadBytes,
-    double KvBytesPerTokenPerLayer, double Context, IReadOnlyList<(string What, int Size)> Splits)
+    double KvBytesPerTokenPerLayer, double Context, IReadOnlyList<(string What, int Size)> Splits, int Experts = 0, string ExpertCountField = "", double LayerExpertBytes = 0)
 {
     public static BoundFacts Compute(CompiledModel compiled, IReadOnlyDictionary<string, double> sizes)
     {
@@ -34,11 +36,17 @@ internal sealed record BoundFacts(int Layers, double LayerFlops, double LayerByt
         var block = compiled.Block?.Module.Weights.ToList() ?? new List<WeightFieldInfo>();
         var epilogue = Modules(compiled.Root.Epilogue);
         double kv = compiled.KvWidth?.Evaluate(n => sizes.TryGetValue(n, out var v) ? v : null) ?? 0;
+        // A mixture-of-experts layer runs k experts per token and holds all of them.
+        var expert = compiled.Expert?.Module.Weights.ToList();
+        double experts = expert is null ? 0 : Eval(compiled.ExpertsField!.Count);
+        double k = expert is null ? 0 : compiled.ExpertsPerToken!.Evaluate(n => sizes.TryGetValue(n, out var v) ? v : null) ?? 0;
+        double expertBytes = expert is null ? 0 : experts * Bytes(expert);
         return new BoundFacts(
             compiled.Model.Root.Layers is { } layers ? (int)Eval(layers.Count) : 1,
-            Flops(block), Bytes(block), Bytes(Modules(compiled.Root.Prologue)), Flops(epilogue), Bytes(epilogue),
+            Flops(block) + (expert is null ? 0 : k * Flops(expert)), Bytes(block) + expertBytes, Bytes(Modules(compiled.Root.Prologue)), Flops(epilogue), Bytes(epilogue),
             2 * 4 * kv, Eval(compiled.Model.ContextField),
-            compiled.TensorSplits.Select(s => (s.Size.ToString(), (int)(s.Size.Evaluate(n => sizes.TryGetValue(n, out var v) ? v : null) ?? 0))).ToList());
+            compiled.TensorSplits.Select(s => (s.Size.ToString(), (int)(s.Size.Evaluate(n => sizes.TryGetValue(n, out var v) ? v : null) ?? 0))).ToList(),
+            (int)experts, compiled.ExpertsField?.Count ?? "", expertBytes);
     }
 }
 

@@ -14,3 +14,14 @@ public partial class TinyGpt2;
 /// </summary>
 [Compile(typeof(Llama), Config = "Checkpoints/tiny-llama/config.json", Tensor = 2, Pipeline = 2, MicroBatches = 4)]
 public partial class TinyLlamaTp2Pp2;
+
+/// <summary>The bundled tiny Mixtral (4 experts, top-2), specialised.</summary>
+[Compile(typeof(Mixtral), Config = "Checkpoints/tiny-mixtral/config.json")]
+public partial class TinyMixtral;
+
+/// <summary>
+/// The tiny Mixtral folded into an expert x tensor hybrid: two expert ranks (two experts each, attention for their own
+/// sequences), each expert split over two tensor-parallel ranks. <c>TinyMixtralEp2Tp2.Load(dir)</c> starts the four CPU devices.
+/// </summary>
+[Compile(typeof(Mixtral), Config = "Checkpoints/tiny-mixtral/config.json", Expert = 2, Tensor = 2)]
+public partial class TinyMixtralEp2Tp2;

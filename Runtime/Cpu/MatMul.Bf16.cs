@@ -56,7 +56,7 @@ public static partial class CpuKernels
     /// features, the group all-reduces the partial sums, and only then does the epilogue run (bias, residual add): it
     /// must see the whole sum, once. With a group of one this is a plain MatMul with the epilogue fused.
     /// </summary>
-    public static void RowParallelMatMul(float[] x, int rows, int k, WeightMatrix w, int n, float[] y, ITensorGroup group, Epilogue? epilogue = null)
+    public static void RowParallelMatMul(float[] x, int rows, int k, WeightMatrix w, int n, float[] y, ICollectiveGroup group, Epilogue? epilogue = null)
     {
         if (group.Size == 1)
         {

@@ -10,7 +10,7 @@ namespace Tessera.Cuda;
 /// buffers that grow with the batch, and the KV cache of each sequence. Generated code calls these few primitives
 /// in the same order as the CPU kernels, so both back ends read alike.
 /// Between virtual devices on one GPU, collectives read the peers' device buffers directly (the ranks meet through
-/// <see cref="ITensorGroup.Exchange"/>) and stage boundaries pass device buffers (<see cref="IStageLink.SendMessage"/>):
+/// <see cref="ICollectiveGroup.Exchange"/>) and stage boundaries pass device buffers (<see cref="IStageLink.SendMessage"/>):
 /// no host round trip. Between different GPUs they fall back to host memory.
 /// </summary>
 public sealed class CudaStage : IDisposable
@@ -184,7 +184,7 @@ public sealed class CudaStage : IDisposable
     /// buffers, read in place, in rank order (so all ranks get bit-identical sums, as on the CPU), into a scratch
     /// buffer, and copies it back once all have read. Across GPUs: through host memory.
     /// </summary>
-    public void AllReduce(CudaBuffer y, int count, ITensorGroup group)
+    public void AllReduce(CudaBuffer y, int count, ICollectiveGroup group)
     {
         if (group.Size == 1) return;
         long bytes = (long)count * sizeof(float);
@@ -208,7 +208,7 @@ public sealed class CudaStage : IDisposable
     /// The logits of the head's output on the host: this rank's (rows, localWidth), or with a vocab-sharded head the
     /// full rows gathered from every tensor rank (on the device when the ranks share a GPU).
     /// </summary>
-    public float[] Logits(CudaBuffer local, int rows, int localWidth, ITensorGroup group)
+    public float[] Logits(CudaBuffer local, int rows, int localWidth, ICollectiveGroup group)
     {
         int count = rows * localWidth;
         if (group.Size == 1) return Download(local, count);
@@ -290,7 +290,7 @@ public sealed class CudaStage : IDisposable
     /// returns every rank's buffer in rank order when all live on this context's GPU (so they can be read in place),
     /// or null when some rank is elsewhere (every rank sees the same parts, so all take the same path).
     /// </summary>
-    private CudaBuffer[]? PeersOnThisGpu(CudaBuffer mine, ITensorGroup group, long bytes)
+    private CudaBuffer[]? PeersOnThisGpu(CudaBuffer mine, ICollectiveGroup group, long bytes)
     {
         Context.Synchronize();
         var parts = group.Exchange(new DevicePart(mine, Context), bytes);

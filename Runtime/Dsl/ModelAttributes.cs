@@ -90,6 +90,19 @@ public sealed class LayersAttribute(string prefix) : Attribute
     public string Count { get; set; } = "LayerCount";
 }
 
+/// <summary>
+/// The experts of a mixture-of-experts layer: an array of an expert block type stored as "{prefix}.{e}.…" (e.g.
+/// "block_sparse_moe.experts" holds "block_sparse_moe.experts.3.w1.weight"); the count comes from the config field
+/// named by <see cref="Count"/>. Under expert parallelism each expert rank holds Count / ep of them.
+/// </summary>
+[AttributeUsage(AttributeTargets.Field)]
+public sealed class ExpertsAttribute(string prefix) : Attribute
+{
+    public string Prefix { get; } = prefix;
+
+    public string Count { get; set; } = "ExpertCount";
+}
+
 /// <summary>Megatron column parallelism: the output features are split across the tensor-parallel group.</summary>
 [AttributeUsage(AttributeTargets.Field)]
 public sealed class ColumnParallelAttribute : Attribute;
@@ -117,6 +130,10 @@ public sealed class CompileAttribute(Type model) : Attribute
     public int Data { get; set; } = 1;
     public int Pipeline { get; set; } = 1;
     public int Tensor { get; set; } = 1;
+
+    /// <summary>Expert-parallel degree: the experts of every mixture-of-experts layer split this many ways (it must divide them).</summary>
+    public int Expert { get; set; } = 1;
+
     public int MicroBatches { get; set; } = 1;
 
     /// <summary>Layers per pipeline stage given by hand, e.g. "3,1" (one entry per stage, every layer once); by default the cost model balances them.</summary>

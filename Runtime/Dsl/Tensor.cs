@@ -11,6 +11,12 @@ public readonly struct Tensor
     public static Tensor operator *(Tensor a, Tensor b) => throw Dsl.NotExecutable();
 }
 
+/// <summary>
+/// A router's decision in a <c>Forward</c> body (<see cref="Ops.Route"/>): which k experts each token goes to, with
+/// which weights. Only <see cref="Ops.Mixture"/> reads it.
+/// </summary>
+public readonly struct Routing;
+
 /// <summary>Module types of the vocabulary. Calling a field of one of these types in Forward applies the module.</summary>
 public delegate Tensor Embedding(Tensor tokens);
 

@@ -18,20 +18,31 @@ public sealed partial class ParallelEngine
         sb.AppendLine(inv, $"layers per stage: [{string.Join(", ", LayerSplit)}] ({(SplitWasBalanced ? "balanced by the cost model" : "given by hand")}), {Facts.Layers} layers");
         sb.AppendLine();
 
-        var rows = new List<string[]> { new[] { "device", "data", "stage", "tensor", "layers", "also holds", "weights", "KV cache", "activations", "sent" } };
+        bool experts = Facts.Experts > 0;
+        var header = new List<string> { "device", "data", "stage" };
+        if (experts) header.Add("experts");
+        header.AddRange(["tensor", "layers", "also holds", "weights", "KV cache", "activations", "sent"]);
+        var rows = new List<string[]> { header.ToArray() };
         foreach (var rank in _ranks)
         {
             var c = rank.Context;
             var extras = new List<string>();
             if (c.IsFirstStage) extras.Add("embeddings");
             if (c.IsLastStage) extras.Add(Plan.Tensor > 1 ? $"head (vocab 1/{Plan.Tensor})" : "head");
-            rows.Add([
-                rank.Device.Name, c.DataRank.ToString(inv), c.Stage.ToString(inv), $"{c.TensorRank}/{c.TensorDegree}",
+            var row = new List<string> { rank.Device.Name, c.DataRank.ToString(inv), c.Stage.ToString(inv) };
+            if (experts)
+            {
+                int each = Facts.Experts / c.ExpertDegree, first = c.ExpertRank * each;
+                row.Add(each == 1 ? $"{first}" : $"{first}-{first + each - 1}");
+            }
+            row.AddRange([
+                $"{c.TensorRank}/{c.TensorDegree}",
                 c.EndLayer - c.FirstLayer == 1 ? $"{c.FirstLayer}" : $"{c.FirstLayer}-{c.EndLayer - 1}",
                 extras.Count == 0 ? "-" : string.Join(", ", extras),
                 ByteSize.Format(rank.Device.Memory.Weights), ByteSize.Format(rank.Device.Memory.KvCache),
                 ByteSize.Format(rank.Device.Memory.Activations), ByteSize.Format(BytesSent(rank.Index)),
             ]);
+            rows.Add(row.ToArray());
         }
         AppendTable(sb, rows);
         string ofBudget = Plan.DeviceMemoryBytes is long budget ? $" of {ByteSize.Format(budget)}" : "";
@@ -52,7 +63,15 @@ public sealed partial class ParallelEngine
             sb.AppendLine(inv, $"  tensor all-reduce: 2 per layer x {ring:0.##} x {ByteSize.Format(activation)} = about {ByteSize.Format((long)perDevice)} per device of a stage (ring)");
             sb.AppendLine(inv, $"  head all-gather: about {ByteSize.Format((long)gather)} per logit row per last-stage device");
         }
-        if (Plan.Pipeline == 1 && Plan.Tensor == 1) sb.AppendLine("  none: replicas do not talk during a forward");
+        if (Plan.Expert > 1)
+        {
+            // Each token goes to k experts; a chosen expert on another expert rank costs its row there and back. With
+            // experts spread evenly, (E - 1) / E of the choices leave the rank.
+            double away = (Plan.Expert - 1.0) / Plan.Expert;
+            double perLayer = 2 * Facts.ExpertsPerToken * away * activation;
+            sb.AppendLine(inv, $"  expert all-to-all: 2 per layer (dispatch, combine) x {Facts.ExpertsPerToken} experts x {away:0.##} away x {ByteSize.Format(activation)} = about {ByteSize.Format((long)perLayer)} per token per layer");
+        }
+        if (Plan.Pipeline == 1 && Plan.Tensor == 1 && Plan.Expert == 1) sb.AppendLine("  none: replicas do not talk during a forward");
         sb.AppendLine(inv, $"  measured so far: {ByteSize.Format(BytesSentPerDevice.Sum())} sent over all devices");
         sb.AppendLine();
 

@@ -5,23 +5,26 @@ using Tessera.Checkpoints;
 namespace Tessera.Parallelism;
 
 /// <summary>
-/// Runs a model under a <see cref="ParallelPlan"/> on D * P * T virtual CPU devices: one generated
-/// <see cref="IRankProgram"/> per device, data-parallel replicas side by side, each replica a GPipe pipeline of
-/// tensor-parallel stages. To a caller it is one engine: same <see cref="Forward"/>, same logits, same caches.
+/// Runs a model under a <see cref="ParallelPlan"/> on D * P * E * T virtual CPU devices: one generated
+/// <see cref="IRankProgram"/> per device, data-parallel replicas side by side, each replica a GPipe pipeline of stages,
+/// each stage E expert ranks (each holding 1/E of the experts and running the dense parts for its own sequences) of T
+/// tensor-parallel ranks. To a caller it is one engine: same <see cref="Forward"/>, same logits, same caches.
 /// </summary>
 /// <remarks>
-/// Layout (as TensorRT-LLM's Mapping): rank = data * (P * T) + stage * T + tensor, and device i runs rank i. The caller's
-/// caches are handles (<see cref="KvCache.CreateHandle"/>); the keys and values live on the devices, one rank-local
-/// cache per handle and rank, created by the program on its own device.
+/// Layout (as TensorRT-LLM's Mapping): rank = data * (P * E * T) + stage * (E * T) + expert * T + tensor, and device i
+/// runs rank i. The caller's caches are handles (<see cref="KvCache.CreateHandle"/>); the keys and values live on the
+/// devices, one rank-local cache per handle and rank, created by the program on its own device.
 /// </remarks>
-public sealed partial class ParallelEngine : ITransformerEngine, IDisposable
+public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpertRouted, IDisposable
 {
     private readonly Rank[] _ranks;
     private readonly CpuDevice[] _devices;
-    private readonly InProcessTensorGroup[] _groups;   // [data * P + stage]
-    private readonly InProcessStageLink[] _links;      // every stage boundary of every (data, tensor) chain
+    private readonly InProcessGroup[] _groups;          // tensor groups, [(data * P + stage) * E + expert]
+    private readonly InProcessGroup[] _expertGroups;    // expert groups, [(data * P + stage) * T + tensor]
+    private readonly InProcessStageLink[] _links;       // every stage boundary of every (data, expert, tensor) chain
     private readonly AbortableBarrier[] _clockBarriers; // [data]: the stages of a replica advance clock by clock
     private readonly RequestPartitioner _partitioner;
+    private readonly RequestPartitioner _expertPartitioner; // a replica's sequences over its expert ranks
     private readonly ConditionalWeakTable<KvCache, HandleState> _handles = new();
     private readonly object _forwardGate = new();
     private RankFailedException? _failure;
@@ -35,39 +38,47 @@ public sealed partial class ParallelEngine : ITransformerEngine, IDisposable
         SplitWasBalanced = splitBalanced;
         Schedule = new PipelineSchedule(plan.Pipeline, plan.MicroBatches);
         _partitioner = new RequestPartitioner(plan.Data);
-        int d = plan.Data, p = plan.Pipeline, t = plan.Tensor;
+        _expertPartitioner = new RequestPartitioner(plan.Expert);
+        int d = plan.Data, p = plan.Pipeline, x = plan.Expert, t = plan.Tensor;
         var ranges = StagePartitioner.LayerRanges(split);
 
         _devices = Enumerable.Range(0, plan.DeviceCount).Select(i => new CpuDevice(i)).ToArray();
         // Each device's kernels get its share of the cores (at least one), as if each were its own processor.
         int share = Math.Max(1, Environment.ProcessorCount / _devices.Length);
         Task.WaitAll(_devices.Select(d => d.Run(() => Cpu.CpuKernels.ThreadsOfThisThread = share)).ToArray());
-        _groups = Enumerable.Range(0, d * p).Select(_ => new InProcessTensorGroup(t)).ToArray();
-        _clockBarriers = Enumerable.Range(0, d).Select(_ => new AbortableBarrier(p * t)).ToArray();
+        _groups = Enumerable.Range(0, d * p * x).Select(_ => new InProcessGroup(t)).ToArray();
+        _expertGroups = Enumerable.Range(0, d * p * t).Select(_ => new InProcessGroup(x)).ToArray();
+        _clockBarriers = Enumerable.Range(0, d).Select(_ => new AbortableBarrier(p * x * t)).ToArray();
         // A link holds a whole forward's micro-batches, so a stage that runs ahead never waits on a slow consumer's queue.
         int capacity = Math.Max(2, plan.MicroBatches);
-        var links = new InProcessStageLink?[d, t, Math.Max(0, p - 1)];
+        var links = new InProcessStageLink?[d, x, t, Math.Max(0, p - 1)];
         var allLinks = new List<InProcessStageLink>();
         for (int data = 0; data < d; data++)
-            for (int tensor = 0; tensor < t; tensor++)
-                for (int j = 0; j + 1 < p; j++)
-                {
-                    var link = new InProcessStageLink(capacity, $"d{data} t{tensor}: stage {j} -> {j + 1}");
-                    links[data, tensor, j] = link;
-                    allLinks.Add(link);
-                }
+            for (int expert = 0; expert < x; expert++)
+                for (int tensor = 0; tensor < t; tensor++)
+                    for (int j = 0; j + 1 < p; j++)
+                    {
+                        string chain = x > 1 ? $"d{data} e{expert} t{tensor}" : $"d{data} t{tensor}";
+                        var link = new InProcessStageLink(capacity, $"{chain}: stage {j} -> {j + 1}");
+                        links[data, expert, tensor, j] = link;
+                        allLinks.Add(link);
+                    }
         _links = allLinks.ToArray();
 
         _ranks = new Rank[plan.DeviceCount];
         for (int data = 0; data < d; data++)
             for (int j = 0; j < p; j++)
-                for (int tensor = 0; tensor < t; tensor++)
-                {
-                    int rank = data * p * t + j * t + tensor;
-                    var context = new RankContext(rank, data, j, p, ranges[j].First, ranges[j].End, _groups[data * p + j][tensor],
-                        j > 0 ? links[data, tensor, j - 1] : null, j + 1 < p ? links[data, tensor, j] : null, plan.Precision);
-                    _ranks[rank] = new Rank(_devices[rank], context);
-                }
+                for (int expert = 0; expert < x; expert++)
+                    for (int tensor = 0; tensor < t; tensor++)
+                    {
+                        int rank = ((data * p + j) * x + expert) * t + tensor;
+                        var context = new RankContext(rank, data, j, p, ranges[j].First, ranges[j].End, _groups[(data * p + j) * x + expert][tensor],
+                            j > 0 ? links[data, expert, tensor, j - 1] : null, j + 1 < p ? links[data, expert, tensor, j] : null, plan.Precision)
+                        {
+                            Experts = _expertGroups[(data * p + j) * t + tensor][expert],
+                        };
+                        _ranks[rank] = new Rank(_devices[rank], context);
+                    }
     }
 
     /// <summary>
@@ -135,11 +146,26 @@ public sealed partial class ParallelEngine : ITransformerEngine, IDisposable
     /// <summary>Bytes of weights over all devices (replicas count once each: they really are held D times).</summary>
     public long WeightBytes => _devices.Sum(d => d.Memory.Weights);
 
-    /// <summary>Bytes device <paramref name="device"/> has sent so far: to the next stage and through its tensor group.</summary>
+    /// <summary>Bytes device <paramref name="device"/> has sent so far: to the next stage, through its tensor group and its expert group.</summary>
     public long BytesSent(int device)
     {
         var context = _ranks[device].Context;
-        return (context.Next?.BytesSent ?? 0) + context.Tensor.BytesSent;
+        return (context.Next?.BytesSent ?? 0) + context.Tensor.BytesSent + context.Experts.BytesSent;
+    }
+
+    /// <summary>
+    /// Where the routers sent the tokens, summed over the ranks (each replica, stage and expert rank routes its own
+    /// tokens; the tensor ranks of a group route the same ones, so only tensor rank 0 counts). Empty for a dense model.
+    /// </summary>
+    public Experts.ExpertLoad ExpertLoad
+    {
+        get
+        {
+            var loads = _ranks.Where(r => r.Context.TensorRank == 0).Select(r => r.Program).OfType<Experts.IExpertRouted>().Select(p => p.ExpertLoad).ToList();
+            var total = new Experts.ExpertLoad(loads.Count == 0 ? 0 : loads[0].Layers, Math.Max(1, Facts.Experts));
+            foreach (var load in loads) total.Add(load);
+            return total;
+        }
     }
 
     /// <summary><see cref="BytesSent(int)"/> of every device.</summary>
@@ -189,17 +215,28 @@ public sealed partial class ParallelEngine : ITransformerEngine, IDisposable
         for (int s = 1; s < n; s++) firstLogitRow[s] = firstLogitRow[s - 1] + logitRows[s - 1];
         var job = new ForwardJob(tokens.Select(t => t.ToArray()).ToArray(), !batch.AllLogitRows, batch.Caches);
 
-        // (b) Per replica: contiguous micro-batches of its sequences, as even as possible; (c) its schedule.
+        // (b) Per replica: its sequences over its expert ranks (each runs the dense parts for its own sequences; a sequence
+        // with cached positions goes back to the rank holding them), then contiguous micro-batches of each expert rank's
+        // sequences, as even as possible (micro-batch i of the replica is the i-th part of every expert rank's share; a
+        // part may be empty: that rank still takes part in the all-to-alls); (c) the replica's schedule.
         var replicas = new ReplicaWork?[Plan.Data];
         for (int r = 0; r < Plan.Data; r++)
         {
             var sequences = partition.SequencesOfReplica[r];
             if (sequences.Length == 0) continue;
-            int m = Math.Min(Plan.MicroBatches, sequences.Length);
-            var sizes = RequestPartitioner.EvenSizes(sequences.Length, m);
-            var microBatches = new int[m][];
-            for (int i = 0, next = 0; i < m; next += sizes[i], i++) microBatches[i] = sequences[next..(next + sizes[i])];
-            replicas[r] = new ReplicaWork(sequences, microBatches, new PipelineSchedule(Plan.Pipeline, m), _clockBarriers[r]);
+            var pinnedExpert = sequences.Select(s => states[s].ExpertRank >= 0 && batch.Caches[s].Length > 0 ? states[s].ExpertRank : -1).ToArray();
+            var ofExpertRank = _expertPartitioner.Partition(pinnedExpert).SequencesOfReplica.Select(part => part.Select(i => sequences[i]).ToArray()).ToArray();
+            for (int x = 0; x < ofExpertRank.Length; x++)
+                foreach (int s in ofExpertRank[x]) states[s].ExpertRank = x;
+            int m = Math.Min(Plan.MicroBatches, ofExpertRank.Max(part => part.Length));
+            var microBatches = new int[m][][];
+            for (int i = 0; i < m; i++) microBatches[i] = new int[ofExpertRank.Length][];
+            for (int x = 0; x < ofExpertRank.Length; x++)
+            {
+                var sizes = RequestPartitioner.EvenSizes(ofExpertRank[x].Length, m);
+                for (int i = 0, next = 0; i < m; next += sizes[i], i++) microBatches[i][x] = ofExpertRank[x][next..(next + sizes[i])];
+            }
+            replicas[r] = new ReplicaWork(ofExpertRank, microBatches, new PipelineSchedule(Plan.Pipeline, m), _clockBarriers[r]);
         }
 
         var trace = new ScheduleTrace(_ranks.Select(rank => new TraceLane(rank.Index, rank.Device.Name, rank.Context.DataRank,
@@ -229,15 +266,16 @@ public sealed partial class ParallelEngine : ITransformerEngine, IDisposable
         {
             if (replica is null) continue;
             for (int i = 0; i < replica.MicroBatches.Length; i++)
-            {
-                var logits = replica.Results[i]!;
-                long offset = 0;
-                foreach (int s in replica.MicroBatches[i])
+                for (int x = 0; x < replica.MicroBatches[i].Length; x++)
                 {
-                    Array.Copy(logits, offset, output, (long)firstLogitRow[s] * vocab, (long)logitRows[s] * vocab);
-                    offset += (long)logitRows[s] * vocab;
+                    var logits = replica.Results[i, x]!;
+                    long offset = 0;
+                    foreach (int s in replica.MicroBatches[i][x])
+                    {
+                        Array.Copy(logits, offset, output, (long)firstLogitRow[s] * vocab, (long)logitRows[s] * vocab);
+                        offset += (long)logitRows[s] * vocab;
+                    }
                 }
-            }
         }
         batch.Commit();
         foreach (var rank in _ranks) rank.Device.Memory.SetActivations(rank.Program!.WorkspaceBytes);
@@ -254,7 +292,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, IDisposable
         {
             // The handles are the truth: a handle that was truncated or reset rewinds this rank's caches with it.
             var local = new Dictionary<int, KvCache>();
-            foreach (int s in work.Sequences)
+            foreach (int s in work.SequencesOfExpertRank[context.ExpertRank])
             {
                 var handle = job.Handles[s];
                 var cache = rank.Local.GetValue(handle, _ => NewLocalCache(rank));
@@ -271,7 +309,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, IDisposable
                 microBatch = work.Schedule.MicroBatchAt(context.Stage, c);
                 if (microBatch is int i)
                 {
-                    var sequences = work.MicroBatches[i];
+                    var sequences = work.MicroBatches[i][context.ExpertRank];
                     var start = trace.Now;
                     OnStep?.Invoke(rank.Index, c, i);
                     var localBatch = TokenBatch.ForSequences(sequences.Select(s => local[s]).ToArray(), sequences.Select(s => job.Tokens[s]).ToArray(), job.LastLogitsOnly);
@@ -282,7 +320,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, IDisposable
                         long expected = (long)localBatch.LogitRows.Length * Facts.VocabSize;
                         if (logits is null || logits.LongLength < expected)
                             throw new InvalidOperationException($"the last stage returned {(logits is null ? "no logits" : $"{logits.Length} floats")}; expected {expected} ({localBatch.LogitRows.Length} rows x vocab {Facts.VocabSize}).");
-                        work.Results[i] = logits;
+                        work.Results[i, context.ExpertRank] = logits;
                     }
                 }
                 // Clock by clock, as GPipe's schedule is drawn: what a stage receives at clock c was sent at c - 1, so a
@@ -308,14 +346,14 @@ public sealed partial class ParallelEngine : ITransformerEngine, IDisposable
     private void Fail(RankFailedException failure)
     {
         if (Interlocked.CompareExchange(ref _failure, failure, null) is not null) return;
-        foreach (var g in _groups) g.Abort(failure);
+        foreach (var g in _groups.Concat(_expertGroups)) g.Abort(failure);
         foreach (var l in _links) l.Abort(failure);
         foreach (var b in _clockBarriers) b.Abort(failure);
     }
 
     private void ResetTransports()
     {
-        foreach (var g in _groups) g.Reset();
+        foreach (var g in _groups.Concat(_expertGroups)) g.Reset();
         foreach (var l in _links) l.Reset();
         foreach (var b in _clockBarriers) b.Reset();
     }
@@ -348,7 +386,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         var closed = new ObjectDisposedException(nameof(ParallelEngine));
-        foreach (var g in _groups) g.Abort(closed);
+        foreach (var g in _groups.Concat(_expertGroups)) g.Abort(closed);
         foreach (var l in _links) l.Abort(closed);
         foreach (var b in _clockBarriers) b.Abort(closed);
         foreach (var d in _devices) d.Dispose();
@@ -375,26 +413,30 @@ public sealed partial class ParallelEngine : ITransformerEngine, IDisposable
         public ConditionalWeakTable<KvCache, KvCache> Local { get; } = new();
     }
 
-    /// <summary>Which replica holds a handle's sequence (-1: none yet).</summary>
+    /// <summary>Which replica, and which expert rank in it, holds a handle's sequence (-1: none yet).</summary>
     private sealed class HandleState
     {
         public int Replica = -1;
+        public int ExpertRank = -1;
     }
 
     /// <summary>The caller's batch, per sequence: its new tokens and its handle.</summary>
     private sealed record ForwardJob(int[][] Tokens, bool LastLogitsOnly, KvCache[] Handles);
 
-    /// <summary>One replica's part of a forward; Results[i] = the logits of micro-batch i (from its last stage, tensor rank 0).</summary>
-    private sealed class ReplicaWork(int[] sequences, int[][] microBatches, PipelineSchedule schedule, AbortableBarrier clock)
+    /// <summary>
+    /// One replica's part of a forward: MicroBatches[i][x] = the sequences expert rank x runs in micro-batch i;
+    /// Results[i, x] = their logits (from the last stage's expert rank x, tensor rank 0).
+    /// </summary>
+    private sealed class ReplicaWork(int[][] sequencesOfExpertRank, int[][][] microBatches, PipelineSchedule schedule, AbortableBarrier clock)
     {
-        public int[] Sequences { get; } = sequences;
+        public int[][] SequencesOfExpertRank { get; } = sequencesOfExpertRank;
 
-        public int[][] MicroBatches { get; } = microBatches;
+        public int[][][] MicroBatches { get; } = microBatches;
 
         public PipelineSchedule Schedule { get; } = schedule;
 
         public AbortableBarrier Clock { get; } = clock;
 
-        public float[]?[] Results { get; } = new float[microBatches.Length][];
+        public float[]?[,] Results { get; } = new float[microBatches.Length, sequencesOfExpertRank.Length][];
     }
 }

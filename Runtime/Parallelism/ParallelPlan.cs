@@ -4,7 +4,8 @@ namespace Tessera.Parallelism;
 
 /// <summary>
 /// How one model is spread over devices: <see cref="Data"/> replicas x <see cref="Pipeline"/> stages x
-/// <see cref="Tensor"/> shards, the batch cut into <see cref="MicroBatches"/> for the pipeline.
+/// <see cref="Expert"/> expert ranks x <see cref="Tensor"/> shards, the batch cut into <see cref="MicroBatches"/> for the
+/// pipeline.
 /// </summary>
 /// <param name="Data">D, data-parallel replicas (each holds the whole model, serves its share of the sequences)</param>
 /// <param name="Pipeline">P, pipeline stages (contiguous blocks of layers; P = 1 means no pipeline)</param>
@@ -12,11 +13,16 @@ namespace Tessera.Parallelism;
 /// <param name="MicroBatches">m, micro-batches per replica and forward (GPipe); with m = 1 a pipeline is layer-wise model parallelism</param>
 /// <param name="LayersPerStage">a hand-given split (one entry per stage, e.g. [3, 1]); null: balanced by <see cref="StagePartitioner"/></param>
 /// <param name="DeviceMemoryBytes">each device's memory, checked against its weights plus one full-context KV cache; null: unchecked</param>
+/// <param name="Expert">
+/// E, expert-parallel degree: the experts of every mixture-of-experts layer split E ways (each expert rank holds 1/E of
+/// them, each expert tensor-parallel over T), the dense parts data-parallel over the expert ranks (each runs attention
+/// for its own sequences), tokens sent to their experts' owners and back with all-to-alls
+/// </param>
 public sealed record ParallelPlan(
-    int Data = 1, int Pipeline = 1, int Tensor = 1, int MicroBatches = 1, int[]? LayersPerStage = null, long? DeviceMemoryBytes = null)
+    int Data = 1, int Pipeline = 1, int Tensor = 1, int MicroBatches = 1, int[]? LayersPerStage = null, long? DeviceMemoryBytes = null, int Expert = 1)
 {
-    /// <summary>D * P * T.</summary>
-    public int DeviceCount => Data * Pipeline * Tensor;
+    /// <summary>D * P * E * T.</summary>
+    public int DeviceCount => Data * Pipeline * Expert * Tensor;
 
     /// <summary>How every rank holds its matrix weights (BF16 halves the bytes decode reads).</summary>
     public Cpu.WeightPrecision Precision { get; init; } = Cpu.WeightPrecision.F32;
@@ -34,6 +40,11 @@ public sealed record ParallelPlan(
         if (Data < 1) problems.Add($"the data-parallel degree must be at least 1 (dp = {Data}).");
         if (Pipeline < 1) problems.Add($"the pipeline degree must be at least 1 (pp = {Pipeline}).");
         if (Tensor < 1) problems.Add($"the tensor-parallel degree must be at least 1 (tp = {Tensor}).");
+        if (Expert < 1) problems.Add($"the expert-parallel degree must be at least 1 (ep = {Expert}).");
+        else if (Expert > 1 && facts.Experts == 0)
+            problems.Add($"ep = {Expert} but {facts.ModelName} has no experts: expert parallelism splits the experts of mixture-of-experts layers (use dp, pp or tp).");
+        else if (facts.Experts > 0 && facts.Experts % Expert != 0)
+            problems.Add($"ep = {Expert} does not divide the {facts.Experts} experts of {facts.ModelName}; degrees that work: {string.Join(", ", WorkingExpertDegrees(facts))}.");
         if (MicroBatches < 1) problems.Add($"micro-batches must be at least 1 (got {MicroBatches}).");
         if (Pipeline > facts.Layers)
             problems.Add($"pp = {Pipeline} stages but {facts.ModelName} has {facts.Layers} layers: every stage needs at least one layer, so at most pp = {facts.Layers}.");
@@ -66,20 +77,26 @@ public sealed record ParallelPlan(
     public static IReadOnlyList<int> WorkingTensorDegrees(ModelFacts facts) =>
         PlanArithmetic.WorkingTensorDegrees(facts.TensorSplits.Select(s => s.Size));
 
+    /// <summary>The expert degrees that divide the experts, ascending (1 alone for a model without experts).</summary>
+    public static IReadOnlyList<int> WorkingExpertDegrees(ModelFacts facts) =>
+        facts.Experts == 0 ? [1] : Enumerable.Range(1, facts.Experts).Where(d => facts.Experts % d == 0).ToArray();
+
     /// <summary>The layer split this plan runs with: the hand-given one, or the balanced one.</summary>
     public int[] ResolveSplit(ModelFacts facts) => LayersPerStage?.ToArray() ?? StagePartitioner.Balance(facts, Pipeline);
 
     /// <summary>
-    /// Approximate bytes of the device of each stage: (its layers' weights + embeddings on the first stage + head on the
-    /// last) / T, plus the KV cache of one full-context sequence for its layers / T. Tensor parallelism splits the
-    /// weights and the KV heads, so dividing the whole stage by T is close enough for a plan check.
+    /// Approximate bytes of the device of each stage: (its layers' weights, of which its 1/E of the experts, +
+    /// embeddings on the first stage + head on the last) / T, plus the KV cache of one full-context sequence for its
+    /// layers / T. Tensor parallelism splits the weights and the KV heads, so dividing the whole stage by T is close
+    /// enough for a plan check.
     /// </summary>
-    public static (long Weights, long KvCache)[] BytesPerStageDevice(ModelFacts facts, int[] split, int tensor)
+    public static (long Weights, long KvCache)[] BytesPerStageDevice(ModelFacts facts, int[] split, int tensor, int expert = 1)
     {
         var result = new (long, long)[split.Length];
+        long layerBytes = facts.LayerWeightBytes - facts.LayerExpertWeightBytes + facts.LayerExpertWeightBytes / Math.Max(1, expert);
         for (int j = 0; j < split.Length; j++)
         {
-            long weights = split[j] * facts.LayerWeightBytes
+            long weights = split[j] * layerBytes
                            + (j == 0 ? facts.EmbeddingWeightBytes : 0)
                            + (j == split.Length - 1 ? facts.HeadWeightBytes : 0);
             long kv = facts.KvBytesPerTokenPerLayer * facts.ContextLength * split[j];
@@ -118,7 +135,7 @@ public sealed record ParallelPlan(
     private void CheckMemory(ModelFacts facts, long budget, List<string> problems)
     {
         var split = ResolveSplit(facts);
-        var perStage = BytesPerStageDevice(facts, split, Tensor);
+        var perStage = BytesPerStageDevice(facts, split, Tensor, Expert);
         int worst = 0;
         for (int j = 1; j < perStage.Length; j++)
             if (perStage[j].Weights + perStage[j].KvCache > perStage[worst].Weights + perStage[worst].KvCache) worst = j;
@@ -129,16 +146,17 @@ public sealed record ParallelPlan(
         string where = Pipeline > 1 ? $"stage {worst}: layers {first}-{first + split[worst] - 1}{extras}" : $"all {facts.Layers} layers{extras}";
         problems.Add(
             $"a device needs {ByteSize.Format(weights + kv)} but has {ByteSize.Format(budget)}: the largest device ({where}" +
-            (Tensor > 1 ? $", 1/{Tensor} of it" : "") + $") holds {ByteSize.Format(weights)} of weights + {ByteSize.Format(kv)} of KV cache " +
-            $"for one {facts.ContextLength}-token sequence. Use more stages or a larger tensor degree, or a device with more memory.");
+            (Expert > 1 ? $", 1/{Expert} of the experts" : "") + (Tensor > 1 ? $", 1/{Tensor} of it" : "") + $") holds {ByteSize.Format(weights)} of weights + {ByteSize.Format(kv)} of KV cache " +
+            $"for one {facts.ContextLength}-token sequence. Use more stages, a larger tensor{(facts.Experts > 0 ? " or expert" : "")} degree, or a device with more memory.");
     }
 
-    /// <summary>"dp2 x pp2 x tp2 (8 devices), 4 micro-batches, layers [3, 1], 80 GB per device".</summary>
+    /// <summary>"dp2 x pp2 x ep2 x tp2 (16 devices), 4 micro-batches, layers [3, 1], 80 GB per device".</summary>
     public override string ToString()
     {
         var parts = new List<string>();
         if (Data != 1) parts.Add($"dp{Data}");
         if (Pipeline != 1) parts.Add($"pp{Pipeline}");
+        if (Expert != 1) parts.Add($"ep{Expert}");
         if (Tensor != 1) parts.Add($"tp{Tensor}");
         string text = (parts.Count == 0 ? "single device" : string.Join(" x ", parts)) +
                       $" ({DeviceCount.ToString(CultureInfo.InvariantCulture)} device{(DeviceCount == 1 ? "" : "s")}), {MicroBatches} micro-batch{(MicroBatches == 1 ? "" : "es")}";

@@ -1,10 +1,12 @@
 namespace Tessera.Parallelism;
 
 /// <summary>
-/// Tensor-parallel collectives among the ranks of one tensor group (same data replica, same pipeline stage).
-/// Every rank of the group calls each collective in the same order, from its own device's worker.
+/// The collectives among the ranks of one group: a tensor group (same data replica, pipeline stage and expert rank:
+/// all-reduce after row-parallel products, all-gather of a vocab-sharded head) or an expert group (same replica, stage
+/// and tensor rank: the all-to-all that sends tokens to their experts and back). Every rank of the group calls each
+/// collective in the same order, from its own device's worker.
 /// </summary>
-public interface ITensorGroup
+public interface ICollectiveGroup
 {
     /// <summary>This rank's index in the group, 0 .. Size-1.</summary>
     int Rank { get; }
@@ -27,6 +29,14 @@ public interface ITensorGroup
     /// <param name="contribution">this rank's part (null for a plain barrier)</param>
     /// <param name="bytes">bytes this rank moves in the collective the rendezvous serves, for the communication report</param>
     IReadOnlyList<object?> Exchange(object? contribution, long bytes = 0);
+
+    /// <summary>
+    /// All-to-all with a block per pair of ranks (MPI's alltoallv): this rank passes <paramref name="send"/>[r], the
+    /// floats for rank r (any length, possibly empty, its own block included), and gets back the blocks every rank
+    /// passed for it, in source rank order. How expert parallelism dispatches tokens to their experts' owners and
+    /// returns the results.
+    /// </summary>
+    float[][] AllToAll(float[][] send);
 
     /// <summary>Bytes this rank has sent through the group (for the communication report).</summary>
     long BytesSent { get; }
@@ -55,7 +65,7 @@ public interface IStageLink
 }
 
 /// <summary>The group of one rank: a single rank, collectives are no-ops.</summary>
-public sealed class SingleRankGroup : ITensorGroup
+public sealed class SingleRankGroup : ICollectiveGroup
 {
     public static SingleRankGroup Instance { get; } = new();
 
@@ -69,14 +79,22 @@ public sealed class SingleRankGroup : ITensorGroup
 
     public IReadOnlyList<object?> Exchange(object? contribution, long bytes = 0) => [contribution];
 
+    public float[][] AllToAll(float[][] send)
+    {
+        ArgumentNullException.ThrowIfNull(send);
+        if (send.Length != 1) throw new ArgumentException($"An all-to-all passes one block per rank: 1, not {send.Length}.", nameof(send));
+        return [(float[])send[0].Clone()];
+    }
+
     public void AllGatherColumns(float[] local, int rows, int localWidth, float[] full) =>
         Array.Copy(local, full, (long)rows * localWidth);
 }
 
 /// <summary>
-/// Where one rank sits in a plan and what it owns: its tensor shard, its contiguous block of layers, its links.
-/// Rank layout (as TensorRT-LLM's Mapping): rank = data * (P * T) + stage * T + tensor, tensor varying fastest, so a
-/// tensor group's ranks are neighbours.
+/// Where one rank sits in a plan and what it owns: its tensor shard, its contiguous block of layers, its experts, its
+/// links. Rank layout (as TensorRT-LLM's Mapping, with the expert axis between stage and tensor):
+/// rank = data * (P * E * T) + stage * (E * T) + expert * T + tensor, tensor varying fastest, so a tensor group's ranks
+/// are neighbours and an expert group's ranks are T apart.
 /// </summary>
 /// <param name="Rank">global rank</param>
 /// <param name="DataRank">replica index</param>
@@ -88,7 +106,7 @@ public sealed class SingleRankGroup : ITensorGroup
 /// <param name="Previous">link from the previous stage (null on the first)</param>
 /// <param name="Next">link to the next stage (null on the last)</param>
 /// <param name="Precision">how this rank holds its matrix weights</param>
-public sealed record RankContext(int Rank, int DataRank, int Stage, int Stages, int FirstLayer, int EndLayer, ITensorGroup Tensor, IStageLink? Previous, IStageLink? Next,
+public sealed record RankContext(int Rank, int DataRank, int Stage, int Stages, int FirstLayer, int EndLayer, ICollectiveGroup Tensor, IStageLink? Previous, IStageLink? Next,
     Cpu.WeightPrecision Precision = Cpu.WeightPrecision.F32)
 {
     /// <summary>One device holding the whole model.</summary>
@@ -101,6 +119,17 @@ public sealed record RankContext(int Rank, int DataRank, int Stage, int Stages, 
     public int TensorRank => Tensor.Rank;
 
     public int TensorDegree => Tensor.Size;
+
+    /// <summary>
+    /// The expert group: the ranks of this replica and stage with this tensor rank, one per expert rank. Each holds
+    /// 1/Size of every mixture-of-experts layer's experts and runs attention for its own sequences; tokens travel to
+    /// their experts' owners and back through its all-to-all. A single rank when the plan has no expert parallelism.
+    /// </summary>
+    public ICollectiveGroup Experts { get; init; } = SingleRankGroup.Instance;
+
+    public int ExpertRank => Experts.Rank;
+
+    public int ExpertDegree => Experts.Size;
 }
 
 /// <summary>
@@ -132,7 +161,7 @@ public interface IRankProgram
 /// <summary>Sizes and costs of a model, computed from its config before any weight is loaded: what plans are checked and balanced with.</summary>
 /// <param name="ModelName">the [Model] class</param>
 /// <param name="Layers">L</param>
-/// <param name="LayerFlopsPerToken">multiply-adds x 2 of one layer's matrix products, per token</param>
+/// <param name="LayerFlopsPerToken">multiply-adds x 2 of one layer's matrix products, per token (with k of its experts)</param>
 /// <param name="LayerWeightBytes">F32 bytes of one layer's weights</param>
 /// <param name="EmbeddingWeightBytes">bytes of the first stage's extra weights (embeddings)</param>
 /// <param name="HeadFlopsPerToken">the last stage's extra work per token (final norm + head)</param>
@@ -142,7 +171,10 @@ public interface IRankProgram
 /// <param name="VocabSize">V</param>
 /// <param name="ContextLength">the most positions a sequence may have</param>
 /// <param name="TensorSplits">what tensor parallelism splits, with its size: the tensor degree must divide each ("Heads", 8)</param>
+/// <param name="Experts">experts per mixture-of-experts layer (0: a dense model); the expert degree must divide it</param>
+/// <param name="ExpertsPerToken">k, the experts each token runs through (top-k routing)</param>
+/// <param name="LayerExpertWeightBytes">the part of <paramref name="LayerWeightBytes"/> that is experts (all of them)</param>
 public sealed record ModelFacts(
     string ModelName, int Layers, double LayerFlopsPerToken, long LayerWeightBytes, long EmbeddingWeightBytes,
     double HeadFlopsPerToken, long HeadWeightBytes, long KvBytesPerTokenPerLayer, int ActivationWidth, int VocabSize, int ContextLength,
-    IReadOnlyList<(string What, int Size)> TensorSplits);
+    IReadOnlyList<(string What, int Size)> TensorSplits, int Experts = 0, int ExpertsPerToken = 0, long LayerExpertWeightBytes = 0);

@@ -2,11 +2,12 @@ using Tessera.Checkpoints;
 
 namespace Tessera.Models.Tests;
 
-/// <summary>The bundled fixtures and their reference outputs (computed by llama2.c and llm.c, not by us).</summary>
+/// <summary>The bundled fixtures and their reference outputs (computed by llama2.c, llm.c and an fp64 Hugging Face Mixtral, not by us).</summary>
 public static class Fixtures
 {
     public const string TinyLlama = "tiny-llama";
     public const string TinyGpt2 = "tiny-gpt2";
+    public const string TinyMixtral = "tiny-mixtral";
 
     public static string Directory(string name)
     {

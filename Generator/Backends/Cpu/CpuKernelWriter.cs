@@ -89,9 +89,37 @@ internal static class CpuKernelWriter
                 WriteElementwise(kernel, plan, sharding, writer);
                 break;
 
+            case KernelKind.Route:
+                writer.WriteLine($"{Buf(node.Output)}.Route({Buf(node.Inputs[0])}, rows, {node.Inputs[0].Width}, {node.Arguments[0]}, renormalize: {node.Arguments[1]}, layer);");
+                break;
+
+            case KernelKind.Mixture:
+                WriteMixture(kernel, module, writer);
+                break;
+
             case KernelKind.Layers:
                 throw new System.InvalidOperationException("The layers loop is stage glue, written by EngineWriter.");
         }
+    }
+
+    /// <summary>
+    /// Sparse experts: the router gathers each held expert's tokens (an all-to-all to their owners under expert
+    /// parallelism), each held expert runs once over its tokens, and the weighted results come back to their rows.
+    /// An expert no token chose is skipped, so its weights are not read.
+    /// </summary>
+    private static void WriteMixture(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
+    {
+        var node = kernel.Anchor;
+        var plan = module.Buffers;
+        string router = plan[node.Inputs[1]];
+        string expertMethod = node.ExpertsField!.BlockType;
+        writer.WriteLine($"{router}.Dispatch({plan[node.Inputs[0]]}, {node.Inputs[0].Width}, _rank.Experts);");
+        using (writer.WriteBlock("for (int expert = FirstExpert; expert < EndExpert; expert++)"))
+        {
+            writer.WriteLine($"int expertRows = {router}.RowsOf(expert);");
+            writer.WriteLine($"if (expertRows > 0) {expertMethod}(layer, expert, expertRows, {router}.InputOf(expert), {router}.OutputOf(expert, {node.Output.Width}));");
+        }
+        writer.WriteLine($"{router}.Combine({plan[kernel.Output]}, {node.Output.Width}, _rank.Experts);");
     }
 
     private static string IdsOf(IrNode gather) => gather.Kind == OpKind.PositionEmbedding ? "Positions" : "Tokens";
@@ -103,6 +131,17 @@ internal static class CpuKernelWriter
         if (kernel.Kind == KernelKind.MatMul && sharding.SliceOf(kernel.Anchor) == WeightSlice.Columns) notes.Add("row-parallel, all-reduce");
         if (kernel.Fused.Count > 0 && kernel.Kind == KernelKind.MatMul) notes.Add($"epilogue: {string.Join(", ", kernel.Fused.Select(n => n.Kind))}");
         if (kernel.Fused.Count > 0 && kernel.Kind == KernelKind.Elementwise) notes.Add($"fused: {string.Join(", ", kernel.Nodes.Select(n => n.Kind))}");
+        if (kernel.Kind == KernelKind.Route)
+        {
+            string renormalize = kernel.Anchor.Arguments[1].ToString() switch
+            {
+                "true" => "weights renormalised",
+                "false" => "weights as the softmax gives them",
+                var flag => $"weights renormalised when {flag}",
+            };
+            notes.Add($"softmax over {kernel.Anchor.Inputs[0].Width} experts, top {kernel.Anchor.Arguments[0]}, {renormalize}");
+        }
+        if (kernel.Kind == KernelKind.Mixture) notes.Add("each held expert over its tokens only; all-to-all to the experts' ranks and back under expert parallelism");
         return notes.Count == 0 ? "" : $"  [{string.Join("; ", notes)}]";
     }
 

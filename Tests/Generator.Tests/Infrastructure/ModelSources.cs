@@ -19,6 +19,6 @@ public static class ModelSources
 
     public static GeneratorRun RunZoo() =>
         GeneratorHarness.Run(
-            [Architecture("Llama"), Architecture("Gpt2"), Architecture("Specialised")],
-            [Config("tiny-llama"), Config("tiny-gpt2")]);
+            [Architecture("Llama"), Architecture("Gpt2"), Architecture("Mixtral"), Architecture("Specialised")],
+            [Config("tiny-llama"), Config("tiny-gpt2"), Config("tiny-mixtral")]);
 }

@@ -16,6 +16,9 @@ public sealed class PlanEquivalenceTests
         foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2 })
             foreach (var plan in new[] { "dp2", "mp2", "pp2-m4", "pp3-uneven", "tp2", "tp4", "tp2-pp2", "dp2-tp2-pp2" })
                 data.Add(fixture, plan);
+        // The mixture of experts: expert parallelism alone and in hybrids, and the dense strategies on a sparse model.
+        foreach (var plan in new[] { "ep2", "ep4", "ep2-tp2", "ep2-pp3", "ep2-dp2", "ep2-pp3-m3", "tp2", "pp3", "dp2-ep2-tp2" })
+            data.Add(Fixtures.TinyMixtral, plan);
         return data;
     }
 
@@ -30,6 +33,14 @@ public sealed class PlanEquivalenceTests
         "tp4" => new ParallelPlan(Tensor: 4),
         "tp2-pp2" => new ParallelPlan(Tensor: 2, Pipeline: 2, MicroBatches: 2),
         "dp2-tp2-pp2" => new ParallelPlan(Data: 2, Tensor: 2, Pipeline: 2, MicroBatches: 2),
+        "ep2" => new ParallelPlan(Expert: 2),
+        "ep4" => new ParallelPlan(Expert: 4),
+        "ep2-tp2" => new ParallelPlan(Expert: 2, Tensor: 2),
+        "ep2-pp3" => new ParallelPlan(Expert: 2, Pipeline: 3),
+        "ep2-pp3-m3" => new ParallelPlan(Expert: 2, Pipeline: 3, MicroBatches: 3),
+        "ep2-dp2" => new ParallelPlan(Expert: 2, Data: 2),
+        "pp3" => new ParallelPlan(Pipeline: 3, MicroBatches: 2),
+        "dp2-ep2-tp2" => new ParallelPlan(Data: 2, Expert: 2, Tensor: 2),
         _ => throw new ArgumentException(name),
     };
 

@@ -13,7 +13,7 @@ public sealed class CudaStageTransportTests
     private static CudaStage NewStage(CudaContext context) => new(context, CudaPrelude.Source, TestNvrtc.Cache, layers: 0, kvWidth: 1);
 
     /// <summary>A tensor group whose host collectives fail: anything that passes through it stayed on the device.</summary>
-    private sealed class DeviceOnly(ITensorGroup inner) : ITensorGroup
+    private sealed class DeviceOnly(ICollectiveGroup inner) : ICollectiveGroup
     {
         public int Rank => inner.Rank;
         public int Size => inner.Size;
@@ -21,6 +21,7 @@ public sealed class CudaStageTransportTests
         public void AllReduceSum(float[] data, int count) => throw new InvalidOperationException("went through host memory");
         public void AllGatherColumns(float[] local, int rows, int localWidth, float[] full) => throw new InvalidOperationException("went through host memory");
         public IReadOnlyList<object?> Exchange(object? contribution, long bytes = 0) => inner.Exchange(contribution, bytes);
+        public float[][] AllToAll(float[][] send) => throw new InvalidOperationException("went through host memory");
     }
 
     private static void OnEveryRank(int ranks, Action<int> body)
@@ -40,7 +41,7 @@ public sealed class CudaStageTransportTests
     public void AllReduce_OnOneGpu_SumsEveryRanksPartial_OnTheDevice_IdenticallyOnEveryRank()
     {
         const int ranks = 3, count = 1000;
-        using var group = new InProcessTensorGroup(ranks);
+        using var group = new InProcessGroup(ranks);
         var results = new float[ranks][];
         OnEveryRank(ranks, r =>
         {
@@ -69,7 +70,7 @@ public sealed class CudaStageTransportTests
     public void Logits_OfAVocabShardedHead_GatherEveryRanksColumns_OnTheDevice()
     {
         const int ranks = 2, rows = 3, width = 5;
-        using var group = new InProcessTensorGroup(ranks);
+        using var group = new InProcessGroup(ranks);
         var results = new float[ranks][];
         OnEveryRank(ranks, r =>
         {

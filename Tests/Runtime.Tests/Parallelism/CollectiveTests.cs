@@ -20,7 +20,7 @@ public sealed class CollectiveTests
     public void AllReduceSum_GivesEveryRankTheSameBits_InRankOrder()
     {
         const int size = 4;
-        using var group = new InProcessTensorGroup(size);
+        using var group = new InProcessGroup(size);
         var random = new Random(7);
         // Several calls of different sizes, to exercise the double-buffered staging.
         int[] counts = [5, 1000, 3, 17, 1000, 64];
@@ -60,7 +60,7 @@ public sealed class CollectiveTests
     public void AllGatherColumns_PutsRankRsColumnsInItsBlockOfEveryRow()
     {
         const int size = 3, rows = 2, width = 2;
-        using var group = new InProcessTensorGroup(size);
+        using var group = new InProcessGroup(size);
         var results = new float[size][];
         OnRanks(size, r =>
         {
@@ -76,22 +76,49 @@ public sealed class CollectiveTests
     }
 
     [Fact]
+    public void AllToAll_DeliversBlockRToRankR_InSourceOrder_WithAnySizes()
+    {
+        const int size = 3;
+        using var group = new InProcessGroup(size);
+        var received = new float[size][][][];
+        OnRanks(size, r =>
+        {
+            received[r] = new float[2][][];
+            for (int call = 0; call < 2; call++)
+            {
+                // Rank r sends (r + 1) * (d + call) floats to rank d, each 100 r + 10 d + call; some blocks are empty.
+                var send = Enumerable.Range(0, size).Select(d => Enumerable.Repeat(100f * r + 10 * d + call, (r + 1) * (d + call)).ToArray()).ToArray();
+                received[r][call] = group[r].AllToAll(send);
+                foreach (var block in send) Array.Fill(block, -1f); // the sender may reuse its blocks at once
+            }
+        });
+        for (int d = 0; d < size; d++)
+            for (int call = 0; call < 2; call++)
+                for (int source = 0; source < size; source++)
+                    Assert.Equal(Enumerable.Repeat(100f * source + 10 * d + call, (source + 1) * (d + call)), received[d][call][source]);
+        // Rank 0 sent 1 * (1 + 2) floats to others in call 0 and 1 * (2 + 3) in call 1.
+        Assert.Equal((3 + 5) * 4, group[0].BytesSent);
+    }
+
+    [Fact]
     public void SingleRankGroups_AreNoOps()
     {
-        using var group = new InProcessTensorGroup(1);
+        using var group = new InProcessGroup(1);
         var data = new float[] { 1, 2, 3 };
         group[0].AllReduceSum(data, 3);
         Assert.Equal([1f, 2, 3], data);
         var full = new float[3];
         group[0].AllGatherColumns(data, 1, 3, full);
         Assert.Equal(data, full);
+        Assert.Equal([data], group[0].AllToAll([data]));
+        Assert.Equal([data], SingleRankGroup.Instance.AllToAll([data]));
         Assert.Equal(0, group.BytesSent);
     }
 
     [Fact]
     public void RanksThatDisagreeOnTheSize_AllFail_NoneHangs()
     {
-        using var group = new InProcessTensorGroup(2);
+        using var group = new InProcessGroup(2);
         var errors = new Exception?[2];
         OnRanks(2, r =>
         {
@@ -104,7 +131,7 @@ public sealed class CollectiveTests
     [Fact]
     public void Abort_WakesARankWaitingForItsPeers_AndResetReopens()
     {
-        using var group = new InProcessTensorGroup(2);
+        using var group = new InProcessGroup(2);
         var waiting = Task.Factory.StartNew(() => group[0].AllReduceSum(new float[4], 4), TaskCreationOptions.LongRunning);
         Thread.Sleep(50);
         Assert.False(waiting.IsCompleted);

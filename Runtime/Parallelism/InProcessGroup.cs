@@ -3,9 +3,9 @@ using System.Numerics.Tensors;
 namespace Tessera.Parallelism;
 
 /// <summary>
-/// The collectives of one tensor group whose ranks live in this process: each rank copies its contribution into a
+/// The collectives of one group (tensor or expert) whose ranks live in this process: each rank copies its contribution into a
 /// shared staging area, waits at a barrier, then reads everyone's. <see cref="this[int]"/> is the
-/// <see cref="ITensorGroup"/> a rank uses.
+/// <see cref="ICollectiveGroup"/> a rank uses.
 /// </summary>
 /// <remarks>
 /// The sum is taken in rank order (rank 0 + rank 1 + ...) on every rank, so all ranks get bit-identical results; a
@@ -13,7 +13,7 @@ namespace Tessera.Parallelism;
 /// Staging is double-buffered by call parity, so one barrier per collective suffices: a rank can only reuse a buffer
 /// two calls later, after every other rank has passed the barrier of the call in between and so finished reading it.
 /// </remarks>
-public sealed class InProcessTensorGroup : IDisposable
+public sealed class InProcessGroup : IDisposable
 {
     private readonly Member[] _members;
     private readonly AbortableBarrier _barrier;
@@ -21,9 +21,9 @@ public sealed class InProcessTensorGroup : IDisposable
     private readonly int[][] _counts;       // [parity][rank]: what each rank passed, to catch ranks that disagree
     private readonly object?[][] _parts;    // [parity][rank]: what each rank passed to Exchange
 
-    public InProcessTensorGroup(int size)
+    public InProcessGroup(int size)
     {
-        if (size < 1) throw new ArgumentOutOfRangeException(nameof(size), $"A tensor group needs at least one rank (got {size}).");
+        if (size < 1) throw new ArgumentOutOfRangeException(nameof(size), $"A group needs at least one rank (got {size}).");
         Size = size;
         _barrier = new AbortableBarrier(size);
         _staging = [new float[size][], new float[size][]];
@@ -35,7 +35,7 @@ public sealed class InProcessTensorGroup : IDisposable
     public int Size { get; }
 
     /// <summary>The view of rank <paramref name="rank"/>, which it passes in its <see cref="RankContext"/>.</summary>
-    public ITensorGroup this[int rank] => _members[rank];
+    public ICollectiveGroup this[int rank] => _members[rank];
 
     /// <summary>Bytes sent by all ranks together.</summary>
     public long BytesSent => _members.Sum(m => m.BytesSent);
@@ -50,9 +50,9 @@ public sealed class InProcessTensorGroup : IDisposable
         foreach (var m in _members) m.Calls = 0;
     }
 
-    public void Dispose() => Abort(new ObjectDisposedException(nameof(InProcessTensorGroup), "The tensor group was disposed."));
+    public void Dispose() => Abort(new ObjectDisposedException(nameof(InProcessGroup), "The group was disposed."));
 
-    private sealed class Member(InProcessTensorGroup group, int rank) : ITensorGroup
+    private sealed class Member(InProcessGroup group, int rank) : ICollectiveGroup
     {
         private long _bytesSent;
 
@@ -108,6 +108,30 @@ public sealed class InProcessTensorGroup : IDisposable
             return (object?[])group._parts[parity].Clone();
         }
 
+        public float[][] AllToAll(float[][] send)
+        {
+            ArgumentNullException.ThrowIfNull(send);
+            if (send.Length != group.Size)
+                throw new ArgumentException($"An all-to-all passes one block per rank of the group: {group.Size}, not {send.Length}.", nameof(send));
+            // Each block is copied once, by its sender, into an array nobody else writes: receivers keep it as it is.
+            var staged = new float[group.Size][];
+            long bytes = 0;
+            for (int r = 0; r < group.Size; r++)
+            {
+                staged[r] = (float[])send[r].Clone();
+                if (r != rank) bytes += (long)staged[r].Length * sizeof(float);
+            }
+            Interlocked.Add(ref _bytesSent, bytes);
+            if (group.Size == 1) return staged;
+            int parity = Calls++ & 1;
+            group._parts[parity][rank] = staged;
+            group._barrier.SignalAndWait();
+            var received = new float[group.Size][];
+            for (int source = 0; source < group.Size; source++)
+                received[source] = ((float[][])group._parts[parity][source]!)[rank];
+            return received;
+        }
+
         /// <summary>Copies this rank's contribution into its staging slot and waits for every rank's.</summary>
         private int Stage(ReadOnlySpan<float> contribution)
         {
@@ -125,7 +149,7 @@ public sealed class InProcessTensorGroup : IDisposable
         {
             var counts = group._counts[parity];
             if (counts.Any(c => c != counts[0]))
-                throw new InvalidOperationException($"{what}: the ranks of a tensor group passed different sizes ({string.Join(", ", counts)}); every rank must call each collective with the same shape.");
+                throw new InvalidOperationException($"{what}: the ranks of a group passed different sizes ({string.Join(", ", counts)}); every rank must call each collective with the same shape.");
         }
     }
 }

@@ -1,0 +1,144 @@
+using System.Collections.Generic;
+using System.Linq;
+using Tessera.Generator.Backends.Cpu;
+using Tessera.Generator.Helpers;
+using Tessera.Generator.Passes;
+
+namespace Tessera.Generator.Emit;
+
+/// <summary>
+/// The members a mixture-of-experts model adds to its engine: where this rank sits on the expert axis and which experts
+/// it holds, the router (one per Route of the block) with the expert load it counts, the expert's workspace, the
+/// loading of this rank's experts, and one method that runs an expert over the rows routed to it. A dense model gets
+/// none of these, so its engine reads as before.
+/// </summary>
+internal static class ExpertsWriter
+{
+    private const string Experts = "global::Tessera.Experts";
+
+    public static bool HasExperts(EngineWriter.EngineContext context) => context.Compiled.Expert is not null;
+
+    /// <summary>The expert axis of the plan: degree (folded in a unit), this rank's index and its experts.</summary>
+    public static void WritePlan(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        if (context.Plan is { } plan)
+            writer.WriteLine($"private const int ExpertDegree = {plan.Expert}; // folded: [Compile(Expert = {plan.Expert})]");
+        else
+            writer.WriteLine("private readonly int ExpertDegree;");
+        writer.WriteLine("private readonly int ExpertRank;");
+        writer.WriteLine($"// This rank's experts, [FirstExpert, EndExpert) of every layer's {context.Compiled.ExpertsField!.Count}: ExpertCount / ExpertDegree contiguous ones.");
+        writer.WriteLine("private readonly int FirstExpert;");
+        writer.WriteLine("private readonly int EndExpert;");
+    }
+
+    /// <summary>The routers, the expert load and the expert's activation buffers (sized by the rows an expert gets).</summary>
+    public static void WriteWorkspace(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        var expert = compiled.Expert!;
+        writer.WriteLine();
+        writer.WriteLine("// Where the routers sent the tokens, per layer and expert (counted on this rank).");
+        writer.WriteLine($"private readonly {Experts}.ExpertLoad _expertLoad;");
+        foreach (var routing in compiled.Block!.Buffers.Routers)
+        {
+            writer.WriteLine($"// The router of '{routing.Name}': each token's top-k experts, the tokens of each held expert, their weighted results.");
+            writer.WriteLine($"private readonly {Experts}.ExpertRouter {compiled.Block.Buffers[routing]};");
+        }
+        writer.WriteLine($"// The {expert.Module.TypeName}'s buffers, (rows routed to one expert, width) each; an expert may get more rows than the batch has.");
+        writer.WriteLine("private int _expertWorkspaceRows;");
+        foreach (var slot in expert.Buffers.Slots)
+            writer.WriteLine($"private float[] {slot.Name} = []; // {string.Join(", ", slot.Holds.Distinct())}");
+        writer.WriteLine();
+        using (writer.WriteBlock("private void EnsureExpertWorkspace(int rows)"))
+        {
+            writer.WriteLine("if (rows <= _expertWorkspaceRows) return;");
+            foreach (var slot in expert.Buffers.Slots)
+                writer.WriteLine($"{slot.Name} = new float[rows * {EngineWriter.MaxOf(EngineWriter.LocalWidths(slot, expert))}];");
+            writer.WriteLine("_expertWorkspaceRows = rows;");
+        }
+    }
+
+    /// <summary>Constructor statements: the expert axis from the rank context, the experts this rank holds, the routers.</summary>
+    public static void WriteRankBinding(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        string count = compiled.ExpertsField!.Count;
+        string name = compiled.Model.Type.Name;
+        if (context.Plan is null) writer.WriteLine("ExpertDegree = rank.ExpertDegree;");
+        else
+        {
+            writer.WriteLine("if (rank.ExpertDegree != ExpertDegree)");
+            writer.IncreaseIndent();
+            writer.WriteLine($"throw new global::Tessera.Parallelism.PlanException($\"{context.ClassName} was compiled for expert degree {{ExpertDegree}}; this rank is in a plan with {{rank.ExpertDegree}}.\");");
+            writer.DecreaseIndent();
+        }
+        writer.WriteLine("ExpertRank = rank.ExpertRank;");
+        writer.WriteLine($"if ({count} % ExpertDegree != 0)");
+        writer.IncreaseIndent();
+        writer.WriteLine($"throw new global::Tessera.Parallelism.PlanException($\"ep = {{ExpertDegree}} does not divide the {{{count}}} experts of {name}: every expert rank holds as many whole experts.\");");
+        writer.DecreaseIndent();
+        writer.WriteLine($"FirstExpert = ExpertRank * ({count} / ExpertDegree);");
+        writer.WriteLine($"EndExpert = FirstExpert + {count} / ExpertDegree;");
+        writer.WriteLine($"_expertLoad = new {Experts}.ExpertLoad({compiled.Model.Root.Layers!.Count}, {count});");
+        foreach (var routing in compiled.Block!.Buffers.Routers)
+            writer.WriteLine($"{compiled.Block.Buffers[routing]} = new {Experts}.ExpertRouter({count}, FirstExpert, EndExpert, _expertLoad);");
+    }
+
+    /// <summary>Statements in the layer loop (layer i, block weights w): this rank's experts of layer i only.</summary>
+    public static void WriteLoad(EngineWriter.EngineContext context, string layerPrefix, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        var expert = compiled.Expert!;
+        var field = compiled.ExpertsField!;
+        string type = WeightsWriter.ClassName(expert.Module);
+        writer.WriteLine($"w.{field.Name} = new {type}[EndExpert - FirstExpert];");
+        using (writer.WriteBlock("for (int e = FirstExpert; e < EndExpert; e++)"))
+        {
+            writer.WriteLine($"var x = w.{field.Name}[e - FirstExpert] = new {type}();");
+            WeightsWriter.WriteLoad(expert.Module, expert, expert.Module.Weights, "x", $"$\"{layerPrefix}{field.Prefix}.{{e}}.\"", writer);
+        }
+    }
+
+    /// <summary>The arrays of one layer's held experts, for the weight accounting: a C# expression of object?s.</summary>
+    public static string Arrays(EngineWriter.EngineContext context, string block)
+    {
+        var expert = context.Compiled.Expert!;
+        return $"global::System.Linq.Enumerable.SelectMany({block}.{context.Compiled.ExpertsField!.Name}, x => new object?[] {{ {string.Join(", ", WeightsWriter.Arrays(expert.Module, "x"))} }})";
+    }
+
+    public static void WriteProperties(IndentedTextWriter writer)
+    {
+        writer.WriteLine();
+        writer.WriteLine("/// <inheritdoc/>");
+        writer.WriteLine($"public {Experts}.ExpertLoad ExpertLoad => _expertLoad;");
+    }
+
+    /// <summary>One expert over the rows routed to it: the expert's kernels with rows = those rows, its own workspace.</summary>
+    public static void WriteMethod(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        var expert = compiled.Expert!;
+        string field = compiled.ExpertsField!.Name;
+        writer.WriteLine();
+        writer.WriteLine($"/// <summary>One {expert.Module.TypeName} (a held expert of layer <paramref name=\"layer\"/>): <paramref name=\"input\"/> (rows, {expert.Graph.Input.Width}) to <paramref name=\"output\"/> (rows, {expert.Graph.Result.Width}), rows = the tokens routed to it.</summary>");
+        using (writer.WriteBlock($"private void {expert.Module.TypeName}(int layer, int expert, int rows, float[] input, float[] output)"))
+        {
+            writer.WriteLine($"var w = _layers[layer - FirstLayer].{field}[expert - FirstExpert];");
+            writer.WriteLine("EnsureExpertWorkspace(rows);");
+            writer.WriteLine();
+            foreach (var kernel in expert.Kernels)
+                CpuKernelWriter.Write(kernel, expert, "w", writer);
+        }
+    }
+
+    /// <summary>Why a mixture-of-experts engine has no CUDA rank program yet, in the generated file where it would be.</summary>
+    public static void WriteNoCuda(IndentedTextWriter writer)
+    {
+        writer.WriteLine("// No CUDA program: the CUDA back end does not lower Route and Mixture; this model runs on CPU devices (the GPU");
+        writer.WriteLine("// back end's move to ILGPU carries mixture-of-experts kernels).");
+    }
+
+    /// <summary>The interfaces an engine of this model implements beyond the rank program's.</summary>
+    public static IEnumerable<string> Interfaces(EngineWriter.EngineContext context) =>
+        HasExperts(context) ? [$"{Experts}.IExpertRouted"] : [];
+}
