@@ -3,22 +3,36 @@ using Tessera.Parallelism;
 
 namespace Tessera.Models.Cli;
 
-/// <summary><c>tessera plan</c>: loads a plan's shards on CPU virtual devices, runs one sample forward and reports where everything went.</summary>
+/// <summary>
+/// <c>tessera plan</c>: loads a plan's shards on CPU virtual devices, runs one sample forward and reports where
+/// everything went (and, for a mixture of experts, how the routers spread the sample's tokens), as text or as JSON.
+/// </summary>
 internal static class PlanCommand
 {
-    public static int Run(string directory, ParallelPlan plan, string? svgPath)
+    public static int Run(string directory, ParallelPlan plan, string? svgPath, bool json = false)
     {
         var facts = EngineCatalog.Facts(directory);
         plan.ThrowIfInvalid(facts);
         using var engine = (ParallelEngine)EngineCatalog.Open(directory, EngineKind.Generic, plan);
 
-        // A sample forward: one sequence per micro-batch per replica, so the trace shows the schedule.
-        int sequences = Math.Max(1, plan.MicroBatches) * plan.Data;
+        // A sample forward: one sequence per micro-batch per replica and expert rank, so the trace shows the schedule
+        // and every expert rank runs attention for a sequence of its own.
+        int sequences = Math.Max(1, plan.MicroBatches) * plan.Data * plan.Expert;
         var random = new Random(1);
         int[][] prompts = Enumerable.Range(0, sequences).Select(_ => Enumerable.Range(0, Math.Min(8, facts.ContextLength)).Select(_ => random.Next(facts.VocabSize)).ToArray()).ToArray();
         engine.Forward(TokenBatch.ForSequences(prompts.Select(_ => engine.CreateCache()).ToArray(), prompts));
 
+        if (json)
+        {
+            var report = engine.ReportJson();
+            report["sample"] = new System.Text.Json.Nodes.JsonObject { ["sequences"] = sequences, ["tokens_per_sequence"] = prompts[0].Length };
+            Console.WriteLine(report.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            if (svgPath is not null) File.WriteAllText(svgPath, engine.Schedule.ToSvg(engine.LastTrace));
+            return 0;
+        }
         Console.WriteLine(engine.Report());
+        if (facts.Experts > 0)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"(the load is that of the sample forward: {sequences} random sequence(s) of {prompts[0].Length} tokens)"));
         if (svgPath is not null)
         {
             File.WriteAllText(svgPath, engine.Schedule.ToSvg(engine.LastTrace));

@@ -28,9 +28,10 @@ public static class Program
         var serve = ServeCommand.Create(checkpoint, engine, plan);
 
         var svg = new Option<string?>("--svg") { Description = "Write the pipeline schedule of a sample forward as an SVG timeline (devices as rows, clocks as columns)" };
-        var planCommand = new Command("plan", "Load a plan and print its device map, per-device memory, communication per token and predicted bubble.") { checkpoint, svg };
+        var json = new Option<bool>("--json") { Description = "Print the report as JSON (devices, memory, bubble, expert load) instead of text" };
+        var planCommand = new Command("plan", "Load a plan and print its device map, per-device memory, communication per token, predicted bubble and, for a mixture of experts, the router's load.") { checkpoint, svg, json };
         foreach (var option in plan.All) planCommand.Options.Add(option);
-        planCommand.SetAction(r => Run(() => PlanCommand.Run(r.GetValue(checkpoint)!, plan.Read(r, always: true)!, r.GetValue(svg))));
+        planCommand.SetAction(r => Run(() => PlanCommand.Run(r.GetValue(checkpoint)!, plan.Read(r, always: true)!, r.GetValue(svg), r.GetValue(json))));
 
         var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate, serve, planCommand, TokenizeCommand.Create(), TokenizerTrainCommand.Create() };
         return root.Parse(args).Invoke();

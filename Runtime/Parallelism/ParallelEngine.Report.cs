@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json.Nodes;
 
 namespace Tessera.Parallelism;
 
@@ -79,7 +80,49 @@ public sealed partial class ParallelEngine
         if (LastTrace is { } trace)
             sb.AppendLine(inv, $"last forward: {trace.TotalIdleSlots} of {trace.TotalSlots} device slots idle ({trace.IdleFraction.ToString("P1", inv)}), {trace.Span.TotalMilliseconds:0.##} ms");
         sb.Append(Schedule.ToText());
+        if (Facts.Experts > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine();
+            sb.Append(ExpertLoad.ToText(Plan.Expert));
+        }
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// The plan summary as data: {"model", "plan", "layers_per_stage", "devices": [{"rank", "device", "data", "stage",
+    /// "expert_rank", "tensor", "first_layer", "end_layer", "weight_bytes", "kv_cache_bytes", "activation_bytes",
+    /// "total_bytes", "sent_bytes"}], "bubble": {"predicted", "measured"}, "expert_load"} (expert_load: null for a
+    /// dense model, else <see cref="Experts.ExpertLoad.ToJson"/> of the routing so far).
+    /// </summary>
+    public JsonObject ReportJson()
+    {
+        var devices = new JsonArray();
+        foreach (var rank in _ranks)
+        {
+            var c = rank.Context;
+            var memory = rank.Device.Memory;
+            devices.Add(new JsonObject
+            {
+                ["rank"] = rank.Index, ["device"] = rank.Device.Name, ["data"] = c.DataRank, ["stage"] = c.Stage,
+                ["expert_rank"] = c.ExpertRank, ["tensor"] = c.TensorRank, ["first_layer"] = c.FirstLayer, ["end_layer"] = c.EndLayer,
+                ["weight_bytes"] = memory.Weights, ["kv_cache_bytes"] = memory.KvCache, ["activation_bytes"] = memory.Activations,
+                ["total_bytes"] = memory.Total, ["sent_bytes"] = BytesSent(rank.Index),
+            });
+        }
+        return new JsonObject
+        {
+            ["model"] = Facts.ModelName,
+            ["plan"] = new JsonObject
+            {
+                ["dp"] = Plan.Data, ["pp"] = Plan.Pipeline, ["ep"] = Plan.Expert, ["tp"] = Plan.Tensor, ["micro_batches"] = Plan.MicroBatches,
+                ["devices"] = Plan.DeviceCount,
+            },
+            ["layers_per_stage"] = new JsonArray(LayerSplit.Select(n => (JsonNode)n).ToArray()),
+            ["devices"] = devices,
+            ["bubble"] = new JsonObject { ["predicted"] = Schedule.IdleFraction, ["measured"] = LastTrace?.IdleFraction },
+            ["expert_load"] = Facts.Experts > 0 ? ExpertLoad.ToJson(Plan.Expert) : null,
+        };
     }
 
     private static void AppendTable(StringBuilder sb, List<string[]> rows)

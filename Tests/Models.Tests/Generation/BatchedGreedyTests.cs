@@ -4,8 +4,8 @@ using Tessera.Parallelism;
 namespace Tessera.Models.Tests.Generation;
 
 /// <summary>
-/// Continuous batching changes nothing under greedy decoding: on both bundled models, on one device and under pipeline
-/// and data parallelism, every request of a queue longer than the slots gets exactly the tokens it gets alone.
+/// Continuous batching changes nothing under greedy decoding: on the bundled models, on one device and under pipeline,
+/// data and expert parallelism, every request of a queue longer than the slots gets exactly the tokens it gets alone.
 /// </summary>
 public sealed class BatchedGreedyTests
 {
@@ -17,6 +17,9 @@ public sealed class BatchedGreedyTests
         foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2 })
             foreach (var plan in new[] { "single", "pp2-m2", "dp2" })
                 data.Add(fixture, plan);
+        // Sequences come and go across expert ranks: each must return to the rank that holds its keys and values.
+        foreach (var plan in new[] { "single", "ep2", "ep2-pp2-m2" })
+            data.Add(Fixtures.TinyMixtral, plan);
         return data;
     }
 
@@ -25,6 +28,8 @@ public sealed class BatchedGreedyTests
         "single" => null,
         "pp2-m2" => new ParallelPlan(Pipeline: 2, MicroBatches: 2),
         "dp2" => new ParallelPlan(Data: 2),
+        "ep2" => new ParallelPlan(Expert: 2),
+        "ep2-pp2-m2" => new ParallelPlan(Expert: 2, Pipeline: 2, MicroBatches: 2),
         _ => throw new ArgumentException(name),
     };
 
