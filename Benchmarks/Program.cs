@@ -10,6 +10,12 @@ if (args.Length > 0 && args[0] == "plans")
     Tessera.Benchmarks.EndToEnd.PlanThroughput.Run(args[1..]);
     return;
 }
+// dotnet run -c Release --project Benchmarks -- moe [DIR|mixtral-small] [prompt] [new]   mixture of experts: sparse vs dense variant, weight bytes/token, ep2 and ep2 x tp2 vs one device
+if (args.Length > 0 && args[0] == "moe")
+{
+    Tessera.Benchmarks.EndToEnd.MoeThroughput.Run(args[1..]);
+    return;
+}
 // dotnet run -c Release --project Benchmarks -- gpu DIR [bf16|f32]   GPU workloads on one CUDA device (Benchmarks/gpu/run.sh drives it)
 if (args.Length > 1 && args[0] == "gpu")
 {

@@ -109,6 +109,27 @@ public sealed class MoeShapeTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(1, 1, 8, 8)]   // EP8 x TP8
+    [InlineData(2, 1, 8, 4)]   // EP8 x TP4 x DP2
+    [InlineData(1, 2, 8, 4)]   // EP8 x PP2 x TP4
+    public void TheSeedsMixtralPlans_On64Devices_EqualOneDevice(int dp, int pp, int ep, int tp)
+    {
+        // Mixtral-8x7B's layout in miniature: 8 experts, top-2, 8 KV heads (so tp 8 divides them).
+        var shape = new MixtralShape(Dim: 64, Intermediate: 32, Layers: 2, Heads: 8, KvHeads: 8, Vocab: 64, Experts: 8, ExpertsPerToken: 2);
+        string directory = Path.Combine(_root, "model");
+        MixtralReference.WriteRandomCheckpoint(directory, shape, seed: 8);
+        int[][] prompts = [Prompt(6, shape.Vocab, 1), Prompt(3, shape.Vocab, 2), Prompt(9, shape.Vocab, 3)];
+        var single = EngineCatalog.Open(directory);
+        float[] expected = single.Forward(TokenBatch.ForSequences(prompts.Select(_ => single.CreateCache()).ToArray(), prompts));
+
+        using var parallel = (ParallelEngine)EngineCatalog.Open(directory, EngineKind.Generic, new ParallelPlan(Data: dp, Pipeline: pp, Expert: ep, Tensor: tp));
+        float[] actual = parallel.Forward(TokenBatch.ForSequences(prompts.Select(_ => parallel.CreateCache()).ToArray(), prompts));
+
+        Assert.Equal(64, parallel.Devices.Count);
+        Assert.True(Fixtures.RelativeError(actual, expected) <= Tolerance, $"{parallel.Plan}: {Fixtures.RelativeError(actual, expected):E3}");
+    }
+
     [Fact]
     public void AMixtureOfOneExpert_IsTheDenseLlamaWithThatExpertAsItsMlp()
     {
