@@ -65,10 +65,13 @@ internal static class WeightsWriter
             }
             if (w.Kind == ModuleKind.Linear)
             {
-                // Matrix weights are held as the rank asks (F32, or BF16 for memory-bound decode).
+                // Matrix weights are held as the rank asks (F32, or BF16 for memory-bound decode), but a router's stay
+                // F32: its top-k choice is discontinuous (a rounded logit can send a token elsewhere) and it is small.
                 var outFeatures = slice == WeightSlice.Rows ? ShardingPlan.Local(SizeExpr.Parse(w.Out!)) : SizeExpr.Parse(w.Out!);
                 var inFeatures = slice == WeightSlice.Columns ? ShardingPlan.Local(SizeExpr.Parse(w.In!)) : SizeExpr.Parse(w.In!);
-                load = $"global::Tessera.Cpu.WeightMatrix.Create({load}, {outFeatures}, {inFeatures}, rank.Precision)";
+                bool router = node is not null && node.Output.Consumers.Any(c => c.Kind == OpKind.Route);
+                string precision = router ? "global::Tessera.Cpu.WeightPrecision.F32" : "rank.Precision";
+                load = $"global::Tessera.Cpu.WeightMatrix.Create({load}, {outFeatures}, {inFeatures}, {precision})";
             }
             writer.WriteLine($"{target}.{w.Name} = {load};");
             if (HasBias(w))

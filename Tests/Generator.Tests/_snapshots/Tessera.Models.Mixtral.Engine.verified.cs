@@ -211,7 +211,7 @@ partial class Mixtral
                 w.V = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.v_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), KvHeads * HeadDim / TensorDegree, Dim, rank.Precision);
                 w.O = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"model.layers.{i}." + "self_attn.o_proj.weight", Dim, Heads * HeadDim, global::Tessera.WeightLayout.OutIn, $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}", TensorRank, TensorDegree), Dim, Heads * HeadDim / TensorDegree, rank.Precision);
                 w.MlpNorm = checkpoint.LoadVector($"model.layers.{i}." + "post_attention_layernorm.weight", Dim, $"MlpNorm: (Dim = {Dim})");
-                w.Router = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrix($"model.layers.{i}." + "block_sparse_moe.gate.weight", ExpertCount, Dim, global::Tessera.WeightLayout.OutIn, $"Router: Out = ExpertCount = {ExpertCount}, In = Dim = {Dim}"), ExpertCount, Dim, rank.Precision);
+                w.Router = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrix($"model.layers.{i}." + "block_sparse_moe.gate.weight", ExpertCount, Dim, global::Tessera.WeightLayout.OutIn, $"Router: Out = ExpertCount = {ExpertCount}, In = Dim = {Dim}"), ExpertCount, Dim, global::Tessera.Cpu.WeightPrecision.F32);
                 w.Experts = new ExpertWeights[EndExpert - FirstExpert];
                 for (int e = FirstExpert; e < EndExpert; e++)
                 {

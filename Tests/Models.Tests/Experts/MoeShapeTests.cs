@@ -131,6 +131,37 @@ public sealed class MoeShapeTests : IDisposable
     }
 
     [Fact]
+    public void Bf16Weights_OnAMixtureOfExperts_AreExactArithmeticOnTheRoundedWeights_WithTheRouterKeptF32()
+    {
+        // bf16 moves tiny-mixtral's logits by up to ~1e-2 of the largest (7-bit mantissas through 3 layers of 8
+        // products); what the engine must get right is the arithmetic: the plain fp64 reference on the same weights
+        // rounded to bf16 (all but the routers, which stay F32 so that rounding cannot send a token elsewhere).
+        var fixture = Fixtures.Load(Fixtures.TinyMixtral);
+        var shape = new MixtralShape(Dim: 64, Intermediate: 128, Layers: 3, Heads: 8, KvHeads: 4, Vocab: 512, Experts: 4, ExpertsPerToken: 2);
+        string rounded = Path.Combine(_root, "bf16");
+        Directory.CreateDirectory(rounded);
+        File.Copy(Path.Combine(Fixtures.Directory(Fixtures.TinyMixtral), "config.json"), Path.Combine(rounded, "config.json"));
+        static bool IsMatrix(Cli.RawTensor t) => t.Shape.Length == 2 && !t.Name.EndsWith("block_sparse_moe.gate.weight", StringComparison.Ordinal)
+                                                 && t.Name != "model.embed_tokens.weight";
+        Cli.SafetensorsFixture.Write(Path.Combine(rounded, "model.safetensors"),
+            Cli.SafetensorsFixture.Read(Path.Combine(Fixtures.Directory(Fixtures.TinyMixtral), "model.safetensors")).Select(t => IsMatrix(t)
+                ? t with { Data = t.Floats().Select(v => Tessera.Cpu.WeightMatrix.FromBf16(Tessera.Cpu.WeightMatrix.ToBf16(v))).SelectMany(BitConverter.GetBytes).ToArray() }
+                : t));
+        var (expected, counts) = new MixtralReference(rounded, shape).Forward(fixture.Tokens);
+
+        var engine = EngineCatalog.Open(Fixtures.Directory(Fixtures.TinyMixtral), EngineKind.Generic, new ParallelPlan { Precision = Tessera.Cpu.WeightPrecision.BF16 });
+        float[] logits = engine.Forward(TokenBatch.ForSequence(engine.CreateCache(), fixture.Tokens));
+
+        Assert.True(RelativeError(logits, expected) <= Tolerance, $"bf16 engine vs fp64 on bf16 weights: {RelativeError(logits, expected):E3}");
+        Assert.True(Fixtures.RelativeError(logits, fixture.Logits) <= 2e-2, $"bf16 vs the f32 reference: {Fixtures.RelativeError(logits, fixture.Logits):E3}");
+        var load = ((IExpertRouted)engine).ExpertLoad;
+        for (int layer = 0; layer < shape.Layers; layer++)
+            for (int e = 0; e < shape.Experts; e++)
+                Assert.Equal(counts[layer, e], load[layer, e]);
+        Assert.Equal(fixture.Greedy, GreedyDecoder.Generate(engine, fixture.Tokens, fixture.Greedy.Length).Tokens);
+    }
+
+    [Fact]
     public void AMixtureOfOneExpert_IsTheDenseLlamaWithThatExpertAsItsMlp()
     {
         // softmax over one expert is 1: the layer is exactly Llama's SwiGLU MLP with w1/w3/w2 as gate/up/down.
