@@ -93,8 +93,8 @@ public sealed class TransformerGenerator : IIncrementalGenerator
             return new GeneratedFile(null, null, diagnostics.ToEquatableArray());
 
         string planText = unit.Plan.IsSingleDevice ? ""
-            : plan.Expert == 1 ? $", folded into a plan of {plan.Data} x {plan.Pipeline} x {plan.Tensor} (data x pipeline x tensor) devices with {plan.MicroBatches} micro-batch(es)"
-            : $", folded into a plan of {plan.Data} x {plan.Pipeline} x {plan.Expert} x {plan.Tensor} (data x pipeline x expert x tensor) devices with {plan.MicroBatches} micro-batch(es)";
+            : plan.Expert == 1 && plan.Sequence == 1 ? $", folded into a plan of {plan.Data} x {plan.Pipeline} x {plan.Tensor} (data x pipeline x tensor) devices with {plan.MicroBatches} micro-batch(es)"
+            : $", folded into a plan of {plan.Data} x {plan.Pipeline} x {plan.Sequence} x {plan.Expert} x {plan.Tensor} (data x pipeline x sequence x expert x tensor) devices with {plan.MicroBatches} micro-batch(es)";
         var context = new EngineWriter.EngineContext(compiled, SizeBinding.Specialised(sizes), unit.Type.Name,
             $"A specialised engine of <see cref=\"{model.Model.Type.FullyQualifiedName}\"/> for \"{unit.ConfigPath}\": every size is a constant{planText}.", plan);
         return new GeneratedFile($"{unit.Type.MetadataName}.g.cs", SourceFiles.SpecialisedEngine(context, unit.Type), diagnostics.ToEquatableArray());

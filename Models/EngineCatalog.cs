@@ -102,6 +102,8 @@ public static class EngineCatalog
     {
         if (kind == EngineKind.Specialised)
             throw new PlanException("The CUDA back end runs the shape-generic engine: drop --engine Specialised.");
+        if (plan.Sequence > 1)
+            throw new PlanException("The CUDA back end does not run sequence parallelism yet (its attention kernel has no sharded cache): run --sp on CPU devices.");
         var architecture = ArchitectureOf(directory);
         var cudaRank = architecture.CudaRank
             ?? throw new PlanException($"The CUDA back end does not run {architecture.ModelType} models yet (mixture-of-experts routing has no GPU kernels): run it on CPU devices.");

@@ -81,7 +81,7 @@ internal static class CudaEngineWriter
             writer.WriteLine($"public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.CreateHandle({model.ContextField});");
             writer.WriteLine("/// <inheritdoc/>");
             writer.WriteLine("public float[] Forward(global::Tessera.TokenBatch batch) =>");
-            writer.WriteLine("    _rank.Stages == 1 && TensorDegree == 1 ? RunStage(batch)! : throw new global::System.InvalidOperationException(\"This engine is one rank of a parallel plan: run it through a ParallelEngine.\");");
+            writer.WriteLine("    _rank.IsWholeModel ? RunStage(batch)! : throw new global::System.InvalidOperationException(\"This engine is one rank of a parallel plan: run it through a ParallelEngine.\");");
             writer.WriteLine("/// <inheritdoc/>");
             writer.WriteLine("public void Dispose() => _gpu.Dispose();");
             writer.WriteLine();

@@ -171,6 +171,13 @@ internal static class EngineWriter
                 writer.IncreaseIndent();
                 writer.WriteLine($"throw new global::Tessera.Parallelism.PlanException($\"{context.ClassName} was compiled for tensor degree {{TensorDegree}} and {{Stages}} stage(s); this rank is in a plan with {{rank.TensorDegree}} and {{rank.Stages}}.\");");
                 writer.DecreaseIndent();
+                if (plan.Sequence > 1)
+                {
+                    writer.WriteLine($"if (rank.SequenceDegree != {plan.Sequence}) // folded: [Compile(Sequence = {plan.Sequence})]");
+                    writer.IncreaseIndent();
+                    writer.WriteLine($"throw new global::Tessera.Parallelism.PlanException($\"{context.ClassName} was compiled for sequence degree {plan.Sequence}; this rank is in a plan with {{rank.SequenceDegree}}.\");");
+                    writer.DecreaseIndent();
+                }
             }
             else
             {
@@ -279,14 +286,13 @@ internal static class EngineWriter
         writer.WriteLine("global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;");
         writer.WriteLine();
         string localKv = compiled.KvWidth is { } kv ? ShardingPlan.Local(kv).ToString() : "1";
-        writer.WriteLine("/// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads.</summary>");
-        writer.WriteLine($"public global::Tessera.KvCache CreateCache() => new(EndLayer - FirstLayer, {model.ContextField}, {localKv}, FirstLayer);");
+        writer.WriteLine("/// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads (and, under sequence parallelism, its tokens).</summary>");
+        writer.WriteLine($"public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.Create(EndLayer - FirstLayer, {model.ContextField}, {localKv}, FirstLayer, _rank.SequenceDegree);");
         writer.WriteLine();
         writer.WriteLine("/// <summary>The whole forward on one device (a plan of one rank).</summary>");
         writer.WriteLine("public float[] Forward(global::Tessera.TokenBatch batch) =>");
         writer.IncreaseIndent();
-        string single = ExpertsWriter.HasExperts(context) ? "_rank.Stages == 1 && TensorDegree == 1 && ExpertDegree == 1" : "_rank.Stages == 1 && TensorDegree == 1";
-        writer.WriteLine($"{single} ? RunStage(batch)! : throw new global::System.InvalidOperationException(\"This engine is one rank of a parallel plan: run it through a ParallelEngine.\");");
+        writer.WriteLine("_rank.IsWholeModel ? RunStage(batch)! : throw new global::System.InvalidOperationException(\"This engine is one rank of a parallel plan: run it through a ParallelEngine.\");");
         writer.DecreaseIndent();
         if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteProperties(writer);
     }
@@ -429,7 +435,8 @@ internal static class EngineWriter
 /// <param name="MicroBatches">micro-batches per forward</param>
 /// <param name="LayerSplit">layers per stage</param>
 /// <param name="Expert">expert-parallel degree</param>
-internal sealed record FoldedPlan(int Data, int Pipeline, int Tensor, int MicroBatches, int[] LayerSplit, int Expert = 1)
+/// <param name="Sequence">sequence-parallel degree</param>
+internal sealed record FoldedPlan(int Data, int Pipeline, int Tensor, int MicroBatches, int[] LayerSplit, int Expert = 1, int Sequence = 1)
 {
-    public int DeviceCount => Data * Pipeline * Expert * Tensor;
+    public int DeviceCount => Data * Pipeline * Sequence * Expert * Tensor;
 }

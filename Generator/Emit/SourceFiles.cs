@@ -57,15 +57,16 @@ internal static class SourceFiles
             }
             else
             {
-                if (plan.Expert == 1)
+                if (plan.Expert == 1 && plan.Sequence == 1)
                 {
                     writer.WriteLine($"/// <summary>The folded plan: {plan.DeviceCount} CPU devices, rank = data * {plan.Pipeline * plan.Tensor} + stage * {plan.Tensor} + tensor rank.</summary>");
                     writer.WriteLine($"public static global::Tessera.Parallelism.ParallelPlan Plan {{ get; }} = new(Data: {plan.Data}, Pipeline: {plan.Pipeline}, Tensor: {plan.Tensor}, MicroBatches: {plan.MicroBatches}, LayersPerStage: [{string.Join(", ", plan.LayerSplit)}]);");
                 }
                 else
                 {
-                    writer.WriteLine($"/// <summary>The folded plan: {plan.DeviceCount} CPU devices, rank = data * {plan.Pipeline * plan.Expert * plan.Tensor} + stage * {plan.Expert * plan.Tensor} + expert rank * {plan.Tensor} + tensor rank.</summary>");
-                    writer.WriteLine($"public static global::Tessera.Parallelism.ParallelPlan Plan {{ get; }} = new(Data: {plan.Data}, Pipeline: {plan.Pipeline}, Tensor: {plan.Tensor}, MicroBatches: {plan.MicroBatches}, LayersPerStage: [{string.Join(", ", plan.LayerSplit)}], Expert: {plan.Expert});");
+                    int perStage = plan.Sequence * plan.Expert * plan.Tensor;
+                    writer.WriteLine($"/// <summary>The folded plan: {plan.DeviceCount} CPU devices, rank = data * {plan.Pipeline * perStage} + stage * {perStage} + sequence rank * {plan.Expert * plan.Tensor} + expert rank * {plan.Tensor} + tensor rank.</summary>");
+                    writer.WriteLine($"public static global::Tessera.Parallelism.ParallelPlan Plan {{ get; }} = new(Data: {plan.Data}, Pipeline: {plan.Pipeline}, Tensor: {plan.Tensor}, MicroBatches: {plan.MicroBatches}, LayersPerStage: [{string.Join(", ", plan.LayerSplit)}], Expert: {plan.Expert}, Sequence: {plan.Sequence});");
                 }
                 writer.WriteLine();
                 WriteSchedule(plan, writer);

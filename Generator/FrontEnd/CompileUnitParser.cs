@@ -35,10 +35,10 @@ internal static class CompileUnitParser
 
         int Int(string name, int fallback) => attribute.NamedArguments.FirstOrDefault(a => a.Key == name).Value.Value is int v ? v : fallback;
         string? Text(string name) => attribute.NamedArguments.FirstOrDefault(a => a.Key == name).Value.Value as string;
-        var locations = new[] { "Data", "Pipeline", "Tensor", "Expert", "MicroBatches", "LayersPerStage", "DeviceMemory" }
+        var locations = new[] { "Data", "Pipeline", "Tensor", "Expert", "Sequence", "MicroBatches", "LayersPerStage", "DeviceMemory" }
             .Select(n => new ArgumentLocation(n, Argument(n) ?? LocationInfo.From(attributeSyntax)));
         var plan = new PlanInfo(Int("Data", 1), Int("Pipeline", 1), Int("Tensor", 1), Int("MicroBatches", 1),
-            Text("LayersPerStage"), Text("DeviceMemory"), locations.ToEquatableArray(), Int("Expert", 1));
+            Text("LayersPerStage"), Text("DeviceMemory"), locations.ToEquatableArray(), Int("Expert", 1), Int("Sequence", 1));
         string? config = attribute.NamedArguments.FirstOrDefault(a => a.Key == "Config").Value.Value as string;
         var configLocation = Argument("Config") ?? LocationInfo.From(attributeSyntax);
         if (config is null)

@@ -150,9 +150,11 @@ internal sealed record CompileUnitInfo(
 /// <param name="DeviceMemory">a device memory budget ("80GB"), or null</param>
 /// <param name="Locations">the named arguments' locations</param>
 /// <param name="Expert">expert-parallel degree</param>
-internal sealed record PlanInfo(int Data, int Pipeline, int Tensor, int MicroBatches, string? LayersPerStage, string? DeviceMemory, EquatableArray<ArgumentLocation> Locations, int Expert = 1)
+/// <param name="Sequence">sequence-parallel degree</param>
+internal sealed record PlanInfo(int Data, int Pipeline, int Tensor, int MicroBatches, string? LayersPerStage, string? DeviceMemory, EquatableArray<ArgumentLocation> Locations,
+    int Expert = 1, int Sequence = 1)
 {
-    public bool IsSingleDevice => Data == 1 && Pipeline == 1 && Tensor == 1 && Expert == 1;
+    public bool IsSingleDevice => Data == 1 && Pipeline == 1 && Tensor == 1 && Expert == 1 && Sequence == 1;
 
     public LocationInfo? LocationOf(string argument) => Locations.FirstOrDefault(l => l.Name == argument)?.Location;
 }

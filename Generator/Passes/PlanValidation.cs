@@ -17,7 +17,7 @@ internal static class PlanValidation
     public static FoldedPlan? Validate(PlanInfo plan, BoundFacts facts, string modelName, List<DiagnosticInfo> diagnostics)
     {
         int errors = diagnostics.Count;
-        foreach (var (name, value) in new[] { ("Data", plan.Data), ("Pipeline", plan.Pipeline), ("Tensor", plan.Tensor), ("Expert", plan.Expert), ("MicroBatches", plan.MicroBatches) })
+        foreach (var (name, value) in new[] { ("Data", plan.Data), ("Pipeline", plan.Pipeline), ("Tensor", plan.Tensor), ("Expert", plan.Expert), ("Sequence", plan.Sequence), ("MicroBatches", plan.MicroBatches) })
             if (value < 1)
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDegree, plan.LocationOf(name), name, Show(value), "a plan degree must be at least 1"));
         if (diagnostics.Count > errors) return null;
@@ -68,7 +68,7 @@ internal static class PlanValidation
             {
                 double layerBytes = facts.LayerBytes - facts.LayerExpertBytes + facts.LayerExpertBytes / plan.Expert;
                 double weights = (split[stage] * layerBytes + (stage == 0 ? facts.EmbeddingBytes : 0) + (stage == split.Length - 1 ? facts.HeadBytes : 0)) / plan.Tensor;
-                double kv = facts.KvBytesPerTokenPerLayer * facts.Context * split[stage] / plan.Tensor;
+                double kv = facts.KvBytesPerTokenPerLayer * Math.Ceiling(facts.Context / plan.Sequence) * split[stage] / plan.Tensor;
                 if (weights + kv > budget)
                 {
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DeviceMemoryExceeded, plan.LocationOf("DeviceMemory"), Format(weights + kv), memory,
@@ -77,7 +77,7 @@ internal static class PlanValidation
                 }
             }
         }
-        return new FoldedPlan(plan.Data, plan.Pipeline, plan.Tensor, plan.MicroBatches, split, plan.Expert);
+        return new FoldedPlan(plan.Data, plan.Pipeline, plan.Tensor, plan.MicroBatches, split, plan.Expert, plan.Sequence);
     }
 
     private static int[]? ParseSplit(string text, out string? problem)

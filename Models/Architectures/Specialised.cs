@@ -25,3 +25,10 @@ public partial class TinyMixtral;
 /// </summary>
 [Compile(typeof(Mixtral), Config = "Checkpoints/tiny-mixtral/config.json", Expert = 2, Tensor = 2)]
 public partial class TinyMixtralEp2Tp2;
+
+/// <summary>
+/// The tiny Llama folded into a sequence x tensor hybrid: each sequence's tokens split over two sequence ranks (each
+/// keeping the keys and values of its own tokens), each rank's layers split over two tensor-parallel ranks.
+/// </summary>
+[Compile(typeof(Llama), Config = "Checkpoints/tiny-llama/config.json", Sequence = 2, Tensor = 2)]
+public partial class TinyLlamaSp2Tp2;

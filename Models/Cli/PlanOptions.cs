@@ -4,12 +4,13 @@ using Tessera.Parallelism;
 
 namespace Tessera.Models.Cli;
 
-/// <summary>The plan flags shared by logits, generate, serve and plan: --dp/--pp/--ep/--tp/--micro-batches/--layers-per-stage/--device-memory/--devices.</summary>
+/// <summary>The plan flags shared by logits, generate, serve and plan: --dp/--pp/--sp/--ep/--tp/--micro-batches/--layers-per-stage/--device-memory/--devices.</summary>
 internal sealed class PlanOptions
 {
     public Option<int> Data { get; } = new("--dp") { Description = "Data-parallel replicas", DefaultValueFactory = _ => 1 };
     public Option<int> Pipeline { get; } = new("--pp") { Description = "Pipeline stages (contiguous blocks of layers)", DefaultValueFactory = _ => 1 };
     public Option<int> Tensor { get; } = new("--tp") { Description = "Tensor-parallel degree (Megatron column/row split of every layer)", DefaultValueFactory = _ => 1 };
+    public Option<int> Sequence { get; } = new("--sp") { Description = "Sequence-parallel degree: each sequence's tokens split over sp devices (zig-zag blocks of a prompt), attention exact across them; each device keeps the KV cache of its own tokens", DefaultValueFactory = _ => 1 };
     public Option<int> Expert { get; } = new("--ep") { Description = "Expert-parallel degree (mixture-of-experts models): each expert rank holds 1/ep of the experts and runs attention for its own sequences; tokens reach their experts by all-to-all", DefaultValueFactory = _ => 1 };
     public Option<int> MicroBatches { get; } = new("--micro-batches", "-m") { Description = "Micro-batches per forward (GPipe); 1 with --pp is layer-wise model parallelism", DefaultValueFactory = _ => 1 };
     public Option<string?> LayersPerStage { get; } = new("--layers-per-stage") { Description = "Layers per stage by hand, e.g. 3,1 (default: balanced by the cost model)" };
@@ -18,14 +19,14 @@ internal sealed class PlanOptions
 
     public Option<Tessera.Cpu.WeightPrecision> Weights { get; } = new("--weights") { Description = "How matrix weights are held: F32, or BF16 (half the bytes; decode reads the weights, so about twice as fast)", DefaultValueFactory = _ => Tessera.Cpu.WeightPrecision.F32 };
 
-    public IEnumerable<Option> All => [Data, Pipeline, Tensor, Expert, MicroBatches, LayersPerStage, DeviceMemory, Devices, Weights];
+    public IEnumerable<Option> All => [Data, Pipeline, Sequence, Tensor, Expert, MicroBatches, LayersPerStage, DeviceMemory, Devices, Weights];
 
     /// <summary>The plan the flags describe, or null when they describe one device and no plan options.</summary>
     public ParallelPlan? Read(ParseResult result, bool always = false)
     {
         var plan = new ParallelPlan(result.GetValue(Data), result.GetValue(Pipeline), result.GetValue(Tensor), result.GetValue(MicroBatches),
             ParseSplit(result.GetValue(LayersPerStage)),
-            result.GetValue(DeviceMemory) is { } memory ? ByteSize.Parse(memory) : null, result.GetValue(Expert))
+            result.GetValue(DeviceMemory) is { } memory ? ByteSize.Parse(memory) : null, result.GetValue(Expert), result.GetValue(Sequence))
         {
             Precision = result.GetValue(Weights),
         };
@@ -36,9 +37,9 @@ internal sealed class PlanOptions
             if (kind is not ("cpu" or "cuda" or "cuda-emulator") || !int.TryParse(devices.AsSpan(colon + 1), NumberStyles.Integer, CultureInfo.InvariantCulture, out int count) || count < 1)
                 throw new FormatException($"--devices '{devices}': write cpu:N, cuda:N or cuda-emulator:N.");
             if (count != plan.DeviceCount)
-                throw new PlanException(plan.Expert == 1
+                throw new PlanException(plan.Expert == 1 && plan.Sequence == 1
                     ? $"--devices {devices} gives {count} device(s) but the plan needs dp x pp x tp = {plan.Data} x {plan.Pipeline} x {plan.Tensor} = {plan.DeviceCount}."
-                    : $"--devices {devices} gives {count} device(s) but the plan needs dp x pp x ep x tp = {plan.Data} x {plan.Pipeline} x {plan.Expert} x {plan.Tensor} = {plan.DeviceCount}.");
+                    : $"--devices {devices} gives {count} device(s) but the plan needs dp x pp x sp x ep x tp = {plan.Data} x {plan.Pipeline} x {plan.Sequence} x {plan.Expert} x {plan.Tensor} = {plan.DeviceCount}.");
         }
         bool single = plan == new ParallelPlan();
         return single && !always ? null : plan;

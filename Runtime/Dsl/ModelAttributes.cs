@@ -134,6 +134,9 @@ public sealed class CompileAttribute(Type model) : Attribute
     /// <summary>Expert-parallel degree: the experts of every mixture-of-experts layer split this many ways (it must divide them).</summary>
     public int Expert { get; set; } = 1;
 
+    /// <summary>Sequence-parallel degree: each sequence's tokens split this many ways, attention exact across them.</summary>
+    public int Sequence { get; set; } = 1;
+
     public int MicroBatches { get; set; } = 1;
 
     /// <summary>Layers per pipeline stage given by hand, e.g. "3,1" (one entry per stage, every layer once); by default the cost model balances them.</summary>

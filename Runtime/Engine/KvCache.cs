@@ -4,10 +4,17 @@ namespace Tessera;
 /// The keys and values of one sequence, per layer: (S, kvHeads * d) rows, S = the context length.
 /// <see cref="Length"/> is the number of positions already filled; a forward over a <see cref="TokenBatch"/> appends.
 /// </summary>
+/// <remarks>
+/// A <em>shard</em> (<see cref="CreateShard"/>, sequence parallelism) holds only some positions of its sequence, those
+/// its rank computed: row i ("slot" i) holds position <see cref="SlotPositions"/>[i], <see cref="Length"/> counts its
+/// slots, and its storage grows with use instead of holding the whole context, so a device's KV memory is its share.
+/// </remarks>
 public sealed class KvCache
 {
     private readonly float[][] _keys;
     private readonly float[][] _values;
+    private int[]? _slotPositions; // shards only: the position each slot holds
+    private readonly int _growth;  // shards only: slots added when it grows
 
     public KvCache(int layers, int capacity, int kvWidth, int firstLayer = 0)
     {
@@ -40,6 +47,104 @@ public sealed class KvCache
         _values = [];
     }
 
+    /// <summary>
+    /// A shard of a sequence's cache for one rank of a sequence-parallel group: it starts with room for
+    /// <paramref name="initialSlots"/> positions and grows by as many (up to <paramref name="capacity"/>) as slots are
+    /// appended with <see cref="AppendSlots"/>, so it never holds more than that beyond what it uses.
+    /// </summary>
+    public static KvCache CreateShard(int layers, int capacity, int kvWidth, int firstLayer, int initialSlots)
+    {
+        if (initialSlots < 1 || initialSlots > capacity)
+            throw new ArgumentOutOfRangeException(nameof(initialSlots), $"A shard starts with 1 to {capacity} slots, not {initialSlots}.");
+        return new KvCache(layers, capacity, kvWidth, firstLayer, initialSlots);
+    }
+
+    private KvCache(int layers, int capacity, int kvWidth, int firstLayer, int slots)
+    {
+        if (layers < 0 || capacity <= 0 || kvWidth <= 0)
+            throw new ArgumentOutOfRangeException(nameof(capacity), "A KV cache needs a positive capacity and width.");
+        FirstLayer = firstLayer;
+        Capacity = capacity;
+        KvWidth = kvWidth;
+        _keys = new float[layers][];
+        _values = new float[layers][];
+        for (int l = 0; l < layers; l++)
+        {
+            _keys[l] = new float[(long)slots * kvWidth];
+            _values[l] = new float[(long)slots * kvWidth];
+        }
+        _slotPositions = new int[slots];
+        _growth = slots;
+    }
+
+    /// <summary>True for a shard (<see cref="CreateShard"/>): slot i holds position <see cref="SlotPositions"/>[i].</summary>
+    public bool IsShard => _slotPositions is not null;
+
+    /// <summary>A shard's positions, one per filled slot (<see cref="Length"/> of them), in the order they were appended.</summary>
+    public ReadOnlySpan<int> SlotPositions => _slotPositions is { } positions ? positions.AsSpan(0, Length) : throw new InvalidOperationException("Only a shard has slot positions; a whole cache holds position p at row p.");
+
+    /// <summary>The positions of a shard's first <paramref name="slots"/> slots: the committed ones and those appended by the batch in flight.</summary>
+    public ReadOnlySpan<int> SlotPositionsUpTo(int slots)
+    {
+        var positions = _slotPositions ?? throw new InvalidOperationException("Only a shard has slot positions; a whole cache holds position p at row p.");
+        if (slots < 0 || slots > positions.Length) throw new ArgumentOutOfRangeException(nameof(slots), $"The shard has room for {positions.Length} slots, not {slots}.");
+        return positions.AsSpan(0, slots);
+    }
+
+    /// <summary>
+    /// Makes room in a shard for the positions <paramref name="positions"/> after its <see cref="Length"/> slots and
+    /// records them (for every layer: the caller then writes each layer's keys and values at slots Length..); the
+    /// slots count once the batch commits. Returns the first new slot. Re-fetch <see cref="Keys"/> after this: the
+    /// storage may have grown.
+    /// </summary>
+    public int AppendSlots(ReadOnlySpan<int> positions)
+    {
+        var slots = _slotPositions ?? throw new InvalidOperationException("Only a shard appends slots; a whole cache writes position p at row p.");
+        int needed = Length + positions.Length;
+        if (needed > Capacity) throw new ContextOverflowException(needed, Capacity);
+        if (needed > slots.Length)
+        {
+            int grown = (int)Math.Min(Capacity, Math.Max(needed, (long)slots.Length + _growth));
+            Array.Resize(ref _slotPositions, grown);
+            for (int l = 0; l < _keys.Length; l++)
+            {
+                Array.Resize(ref _keys[l], grown * KvWidth);
+                Array.Resize(ref _values[l], grown * KvWidth);
+            }
+        }
+        positions.CopyTo(_slotPositions.AsSpan(Length));
+        return Length;
+    }
+
+    /// <summary>
+    /// Forgets every position from <paramref name="length"/> on: <see cref="Truncate"/> for a whole cache; a shard drops
+    /// the slots holding such positions and closes the gaps.
+    /// </summary>
+    public void RewindTo(int length)
+    {
+        if (_slotPositions is not { } positions)
+        {
+            if (length < Length) Truncate(length);
+            return;
+        }
+        int kept = 0;
+        for (int slot = 0; slot < Length; slot++)
+        {
+            if (positions[slot] >= length) continue;
+            if (kept != slot)
+            {
+                positions[kept] = positions[slot];
+                for (int l = 0; l < _keys.Length; l++)
+                {
+                    Array.Copy(_keys[l], (long)slot * KvWidth, _keys[l], (long)kept * KvWidth, KvWidth);
+                    Array.Copy(_values[l], (long)slot * KvWidth, _values[l], (long)kept * KvWidth, KvWidth);
+                }
+            }
+            kept++;
+        }
+        Length = kept;
+    }
+
     /// <summary>True for a cache made by <see cref="CreateHandle"/>: it tracks positions but stores nothing.</summary>
     public bool IsHandle => KvWidth == 0;
 
@@ -57,8 +162,8 @@ public sealed class KvCache
     /// <summary>Positions filled so far.</summary>
     public int Length { get; internal set; }
 
-    /// <summary>Bytes held by keys and values.</summary>
-    public long Bytes => 2L * Layers * Capacity * KvWidth * sizeof(float);
+    /// <summary>Bytes held by keys and values (a shard: what it has allocated so far).</summary>
+    public long Bytes => 2L * Layers * (_slotPositions?.Length ?? Capacity) * KvWidth * sizeof(float);
 
     public float[] Keys(int layer) => _keys[layer - FirstLayer];
 
@@ -70,6 +175,15 @@ public sealed class KvCache
         if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length), $"A cache of {Length} positions cannot be truncated to {length}.");
         Length = length;
     }
+
+    /// <summary>
+    /// The cache a rank program makes for one sequence: the whole sequence's (<paramref name="sequenceDegree"/> 1), or
+    /// this rank's shard of it under sequence parallelism, starting with room for its share of the context.
+    /// </summary>
+    public static KvCache Create(int layers, int capacity, int kvWidth, int firstLayer, int sequenceDegree) =>
+        sequenceDegree <= 1
+            ? new KvCache(layers, capacity, kvWidth, firstLayer)
+            : CreateShard(layers, capacity, kvWidth, firstLayer, Math.Min(capacity, Math.Max(16, (capacity + 4 * sequenceDegree - 1) / (4 * sequenceDegree))));
 
     /// <summary>Forgets every position (the buffers are reused).</summary>
     public void Reset() => Length = 0;

@@ -75,6 +75,39 @@ public sealed class TokenBatch
         return new TokenBatch(ids, positions, seq, caches.ToArray(), logitRows.ToArray());
     }
 
+    /// <summary>
+    /// One rank's rows of a sequence-parallel batch: for each sequence, the tokens this rank holds and their positions
+    /// (any subset of the sequence's new positions, possibly none: every rank of the group sees every sequence, so
+    /// they agree on the sequence indices), appended to the rank's cache shards. <paramref name="wantsLogits"/>[s][t]
+    /// says whether token t of sequence s is a logit row.
+    /// </summary>
+    public static TokenBatch ForShard(IReadOnlyList<KvCache> caches, IReadOnlyList<int[]> tokens, IReadOnlyList<int[]> positions, IReadOnlyList<bool[]> wantsLogits)
+    {
+        if (caches.Count != tokens.Count || tokens.Count != positions.Count || tokens.Count != wantsLogits.Count)
+            throw new ArgumentException("A shard batch needs tokens, positions and logit flags for every cache.");
+        int rows = tokens.Sum(t => t.Length);
+        var ids = new int[rows];
+        var pos = new int[rows];
+        var seq = new int[rows];
+        var logitRows = new List<int>();
+        int r = 0;
+        for (int s = 0; s < tokens.Count; s++)
+        {
+            if (positions[s].Length != tokens[s].Length || wantsLogits[s].Length != tokens[s].Length)
+                throw new ArgumentException($"Sequence {s}: {tokens[s].Length} tokens but {positions[s].Length} positions and {wantsLogits[s].Length} logit flags.");
+            for (int t = 0; t < tokens[s].Length; t++, r++)
+            {
+                if (positions[s][t] >= caches[s].Capacity)
+                    throw new ContextOverflowException(positions[s][t] + 1, caches[s].Capacity);
+                ids[r] = tokens[s][t];
+                pos[r] = positions[s][t];
+                seq[r] = s;
+                if (wantsLogits[s][t]) logitRows.Add(r);
+            }
+        }
+        return new TokenBatch(ids, pos, seq, caches.ToArray(), logitRows.ToArray());
+    }
+
     /// <summary>Marks the batch's tokens as cached: each cache's length grows by its sequence's rows. Called by engines after a forward.</summary>
     public void Commit()
     {

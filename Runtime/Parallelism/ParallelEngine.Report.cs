@@ -20,7 +20,9 @@ public sealed partial class ParallelEngine
         sb.AppendLine();
 
         bool experts = Facts.Experts > 0;
+        bool sequence = Plan.Sequence > 1;
         var header = new List<string> { "device", "data", "stage" };
+        if (sequence) header.Add("sequence");
         if (experts) header.Add("experts");
         header.AddRange(["tensor", "layers", "also holds", "weights", "KV cache", "activations", "sent"]);
         var rows = new List<string[]> { header.ToArray() };
@@ -31,6 +33,7 @@ public sealed partial class ParallelEngine
             if (c.IsFirstStage) extras.Add("embeddings");
             if (c.IsLastStage) extras.Add(Plan.Tensor > 1 ? $"head (vocab 1/{Plan.Tensor})" : "head");
             var row = new List<string> { rank.Device.Name, c.DataRank.ToString(inv), c.Stage.ToString(inv) };
+            if (sequence) row.Add($"{c.SequenceRank}/{c.SequenceDegree}");
             if (experts)
             {
                 int each = Facts.Experts / c.ExpertDegree, first = c.ExpertRank * each;
@@ -72,7 +75,14 @@ public sealed partial class ParallelEngine
             double perLayer = 2 * Facts.ExpertsPerToken * away * activation;
             sb.AppendLine(inv, $"  expert all-to-all: 2 per layer (dispatch, combine) x {Facts.ExpertsPerToken} experts x {away:0.##} away x {ByteSize.Format(activation)} = about {ByteSize.Format((long)perLayer)} per token per layer");
         }
-        if (Plan.Pipeline == 1 && Plan.Tensor == 1 && Plan.Expert == 1) sb.AppendLine("  none: replicas do not talk during a forward");
+        if (Plan.Sequence > 1)
+        {
+            // Each token's query (its rank's heads) goes to the other sequence ranks, and each of them returns a partial
+            // output with its log-sum-exp per head; keys and values stay where they were computed.
+            long query = (long)Facts.ActivationWidth * sizeof(float) / Plan.Tensor;
+            sb.AppendLine(inv, $"  sequence attention: per layer, each token's query to {Plan.Sequence - 1} other rank(s) and a partial result back, about {ByteSize.Format(2 * (Plan.Sequence - 1) * query)} per token per layer (keys and values do not move)");
+        }
+        if (Plan.Pipeline == 1 && Plan.Tensor == 1 && Plan.Expert == 1 && Plan.Sequence == 1) sb.AppendLine("  none: replicas do not talk during a forward");
         sb.AppendLine(inv, $"  measured so far: {ByteSize.Format(BytesSentPerDevice.Sum())} sent over all devices");
         sb.AppendLine();
 
@@ -105,7 +115,7 @@ public sealed partial class ParallelEngine
             devices.Add(new JsonObject
             {
                 ["rank"] = rank.Index, ["device"] = rank.Device.Name, ["data"] = c.DataRank, ["stage"] = c.Stage,
-                ["expert_rank"] = c.ExpertRank, ["tensor"] = c.TensorRank, ["first_layer"] = c.FirstLayer, ["end_layer"] = c.EndLayer,
+                ["sequence_rank"] = c.SequenceRank, ["expert_rank"] = c.ExpertRank, ["tensor"] = c.TensorRank, ["first_layer"] = c.FirstLayer, ["end_layer"] = c.EndLayer,
                 ["weight_bytes"] = memory.Weights, ["kv_cache_bytes"] = memory.KvCache, ["activation_bytes"] = memory.Activations,
                 ["total_bytes"] = memory.Total, ["sent_bytes"] = BytesSent(rank.Index),
             });
@@ -115,7 +125,7 @@ public sealed partial class ParallelEngine
             ["model"] = Facts.ModelName,
             ["plan"] = new JsonObject
             {
-                ["dp"] = Plan.Data, ["pp"] = Plan.Pipeline, ["ep"] = Plan.Expert, ["tp"] = Plan.Tensor, ["micro_batches"] = Plan.MicroBatches,
+                ["dp"] = Plan.Data, ["pp"] = Plan.Pipeline, ["sp"] = Plan.Sequence, ["ep"] = Plan.Expert, ["tp"] = Plan.Tensor, ["micro_batches"] = Plan.MicroBatches,
                 ["devices"] = Plan.DeviceCount,
             },
             ["layers_per_stage"] = new JsonArray(LayerSplit.Select(n => (JsonNode)n).ToArray()),

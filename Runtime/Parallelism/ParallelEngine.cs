@@ -5,23 +5,25 @@ using Tessera.Checkpoints;
 namespace Tessera.Parallelism;
 
 /// <summary>
-/// Runs a model under a <see cref="ParallelPlan"/> on D * P * E * T virtual CPU devices: one generated
+/// Runs a model under a <see cref="ParallelPlan"/> on D * P * S * E * T virtual CPU devices: one generated
 /// <see cref="IRankProgram"/> per device, data-parallel replicas side by side, each replica a GPipe pipeline of stages,
-/// each stage E expert ranks (each holding 1/E of the experts and running the dense parts for its own sequences) of T
-/// tensor-parallel ranks. To a caller it is one engine: same <see cref="Forward"/>, same logits, same caches.
+/// each stage S sequence ranks (each computing its share of every sequence's tokens) of E expert ranks (each holding
+/// 1/E of the experts and running the dense parts for its own sequences) of T tensor-parallel ranks. To a caller it is
+/// one engine: same <see cref="Forward"/>, same logits, same caches.
 /// </summary>
 /// <remarks>
-/// Layout (as TensorRT-LLM's Mapping): rank = data * (P * E * T) + stage * (E * T) + expert * T + tensor, and device i
-/// runs rank i. The caller's caches are handles (<see cref="KvCache.CreateHandle"/>); the keys and values live on the
+/// Layout (as TensorRT-LLM's Mapping): rank = data * (P * S * E * T) + stage * (S * E * T) + sequence * (E * T) +
+/// expert * T + tensor, and device i runs rank i. The caller's caches are handles (<see cref="KvCache.CreateHandle"/>); the keys and values live on the
 /// devices, one rank-local cache per handle and rank, created by the program on its own device.
 /// </remarks>
 public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpertRouted, IDisposable
 {
     private readonly Rank[] _ranks;
     private readonly CpuDevice[] _devices;
-    private readonly InProcessGroup[] _groups;          // tensor groups, [(data * P + stage) * E + expert]
-    private readonly InProcessGroup[] _expertGroups;    // expert groups, [(data * P + stage) * T + tensor]
-    private readonly InProcessStageLink[] _links;       // every stage boundary of every (data, expert, tensor) chain
+    private readonly InProcessGroup[] _groups;          // tensor groups, [((data * P + stage) * S + sequence) * E + expert]
+    private readonly InProcessGroup[] _expertGroups;    // expert groups, [((data * P + stage) * S + sequence) * T + tensor]
+    private readonly InProcessGroup[] _sequenceGroups;  // sequence groups, [((data * P + stage) * E + expert) * T + tensor]
+    private readonly InProcessStageLink[] _links;       // every stage boundary of every (data, sequence, expert, tensor) chain
     private readonly AbortableBarrier[] _clockBarriers; // [data]: the stages of a replica advance clock by clock
     private readonly RequestPartitioner _partitioner;
     private readonly RequestPartitioner _expertPartitioner; // a replica's sequences over its expert ranks
@@ -39,46 +41,52 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
         Schedule = new PipelineSchedule(plan.Pipeline, plan.MicroBatches);
         _partitioner = new RequestPartitioner(plan.Data);
         _expertPartitioner = new RequestPartitioner(plan.Expert);
-        int d = plan.Data, p = plan.Pipeline, x = plan.Expert, t = plan.Tensor;
+        int d = plan.Data, p = plan.Pipeline, sp = plan.Sequence, x = plan.Expert, t = plan.Tensor;
         var ranges = StagePartitioner.LayerRanges(split);
 
         _devices = Enumerable.Range(0, plan.DeviceCount).Select(i => new CpuDevice(i)).ToArray();
         // Each device's kernels get its share of the cores (at least one), as if each were its own processor.
         int share = Math.Max(1, Environment.ProcessorCount / _devices.Length);
         Task.WaitAll(_devices.Select(d => d.Run(() => Cpu.CpuKernels.ThreadsOfThisThread = share)).ToArray());
-        _groups = Enumerable.Range(0, d * p * x).Select(_ => new InProcessGroup(t)).ToArray();
-        _expertGroups = Enumerable.Range(0, d * p * t).Select(_ => new InProcessGroup(x)).ToArray();
-        _clockBarriers = Enumerable.Range(0, d).Select(_ => new AbortableBarrier(p * x * t)).ToArray();
+        // Groups are indexed by the coordinates they do not vary: replica, stage, then the other two of (sequence, expert, tensor).
+        _groups = Enumerable.Range(0, d * p * sp * x).Select(_ => new InProcessGroup(t)).ToArray();
+        _expertGroups = Enumerable.Range(0, d * p * sp * t).Select(_ => new InProcessGroup(x)).ToArray();
+        _sequenceGroups = Enumerable.Range(0, d * p * x * t).Select(_ => new InProcessGroup(sp)).ToArray();
+        _clockBarriers = Enumerable.Range(0, d).Select(_ => new AbortableBarrier(p * sp * x * t)).ToArray();
         // A link holds a whole forward's micro-batches, so a stage that runs ahead never waits on a slow consumer's queue.
         int capacity = Math.Max(2, plan.MicroBatches);
-        var links = new InProcessStageLink?[d, x, t, Math.Max(0, p - 1)];
+        var links = new InProcessStageLink?[d, sp, x, t, Math.Max(0, p - 1)];
         var allLinks = new List<InProcessStageLink>();
         for (int data = 0; data < d; data++)
-            for (int expert = 0; expert < x; expert++)
-                for (int tensor = 0; tensor < t; tensor++)
-                    for (int j = 0; j + 1 < p; j++)
-                    {
-                        string chain = x > 1 ? $"d{data} e{expert} t{tensor}" : $"d{data} t{tensor}";
-                        var link = new InProcessStageLink(capacity, $"{chain}: stage {j} -> {j + 1}");
-                        links[data, expert, tensor, j] = link;
-                        allLinks.Add(link);
-                    }
+            for (int q = 0; q < sp; q++)
+                for (int expert = 0; expert < x; expert++)
+                    for (int tensor = 0; tensor < t; tensor++)
+                        for (int j = 0; j + 1 < p; j++)
+                        {
+                            string chain = $"d{data}" + (sp > 1 ? $" s{q}" : "") + (x > 1 ? $" e{expert}" : "") + $" t{tensor}";
+                            var link = new InProcessStageLink(capacity, $"{chain}: stage {j} -> {j + 1}");
+                            links[data, q, expert, tensor, j] = link;
+                            allLinks.Add(link);
+                        }
         _links = allLinks.ToArray();
 
         _ranks = new Rank[plan.DeviceCount];
         for (int data = 0; data < d; data++)
             for (int j = 0; j < p; j++)
-                for (int expert = 0; expert < x; expert++)
-                    for (int tensor = 0; tensor < t; tensor++)
-                    {
-                        int rank = ((data * p + j) * x + expert) * t + tensor;
-                        var context = new RankContext(rank, data, j, p, ranges[j].First, ranges[j].End, _groups[(data * p + j) * x + expert][tensor],
-                            j > 0 ? links[data, expert, tensor, j - 1] : null, j + 1 < p ? links[data, expert, tensor, j] : null, plan.Precision)
+                for (int q = 0; q < sp; q++)
+                    for (int expert = 0; expert < x; expert++)
+                        for (int tensor = 0; tensor < t; tensor++)
                         {
-                            Experts = _expertGroups[(data * p + j) * t + tensor][expert],
-                        };
-                        _ranks[rank] = new Rank(_devices[rank], context);
-                    }
+                            int stage = data * p + j;
+                            int rank = ((stage * sp + q) * x + expert) * t + tensor;
+                            var context = new RankContext(rank, data, j, p, ranges[j].First, ranges[j].End, _groups[(stage * sp + q) * x + expert][tensor],
+                                j > 0 ? links[data, q, expert, tensor, j - 1] : null, j + 1 < p ? links[data, q, expert, tensor, j] : null, plan.Precision)
+                            {
+                                Experts = _expertGroups[(stage * sp + q) * t + tensor][expert],
+                                Sequence = _sequenceGroups[(stage * x + expert) * t + tensor][q],
+                            };
+                            _ranks[rank] = new Rank(_devices[rank], context);
+                        }
     }
 
     /// <summary>
@@ -146,11 +154,11 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
     /// <summary>Bytes of weights over all devices (replicas count once each: they really are held D times).</summary>
     public long WeightBytes => _devices.Sum(d => d.Memory.Weights);
 
-    /// <summary>Bytes device <paramref name="device"/> has sent so far: to the next stage, through its tensor group and its expert group.</summary>
+    /// <summary>Bytes device <paramref name="device"/> has sent so far: to the next stage and through its tensor, expert and sequence groups.</summary>
     public long BytesSent(int device)
     {
         var context = _ranks[device].Context;
-        return (context.Next?.BytesSent ?? 0) + context.Tensor.BytesSent + context.Experts.BytesSent;
+        return (context.Next?.BytesSent ?? 0) + context.Tensor.BytesSent + context.Experts.BytesSent + context.Sequence.BytesSent;
     }
 
     /// <summary>
@@ -213,7 +221,10 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
         foreach (int row in batch.LogitRows) logitRows[batch.SequenceOfRow[row]]++;
         var firstLogitRow = new int[n];
         for (int s = 1; s < n; s++) firstLogitRow[s] = firstLogitRow[s - 1] + logitRows[s - 1];
-        var job = new ForwardJob(tokens.Select(t => t.ToArray()).ToArray(), !batch.AllLogitRows, batch.Caches);
+        // Under sequence parallelism each new token has a sequence rank, which computes it and keeps its keys and values.
+        var placement = tokens.Select((t, s) => SequencePlacement.Ranks(batch.Caches[s].Length, t.Count, Plan.Sequence)).ToArray();
+        var job = new ForwardJob(tokens.Select(t => t.ToArray()).ToArray(), !batch.AllLogitRows, batch.Caches,
+            batch.Caches.Select(c => c.Length).ToArray(), placement);
 
         // (b) Per replica: its sequences over its expert ranks (each runs the dense parts for its own sequences; a sequence
         // with cached positions goes back to the rank holding them), then contiguous micro-batches of each expert rank's
@@ -236,7 +247,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
                 var sizes = RequestPartitioner.EvenSizes(ofExpertRank[x].Length, m);
                 for (int i = 0, next = 0; i < m; next += sizes[i], i++) microBatches[i][x] = ofExpertRank[x][next..(next + sizes[i])];
             }
-            replicas[r] = new ReplicaWork(ofExpertRank, microBatches, new PipelineSchedule(Plan.Pipeline, m), _clockBarriers[r]);
+            replicas[r] = new ReplicaWork(ofExpertRank, microBatches, new PipelineSchedule(Plan.Pipeline, m), _clockBarriers[r], Plan.Sequence);
         }
 
         var trace = new ScheduleTrace(_ranks.Select(rank => new TraceLane(rank.Index, rank.Device.Name, rank.Context.DataRank,
@@ -267,15 +278,22 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
             if (replica is null) continue;
             for (int i = 0; i < replica.MicroBatches.Length; i++)
                 for (int x = 0; x < replica.MicroBatches[i].Length; x++)
-                {
-                    var logits = replica.Results[i, x]!;
-                    long offset = 0;
-                    foreach (int s in replica.MicroBatches[i][x])
+                    for (int q = 0; q < Plan.Sequence; q++)
                     {
-                        Array.Copy(logits, offset, output, (long)firstLogitRow[s] * vocab, (long)logitRows[s] * vocab);
-                        offset += (long)logitRows[s] * vocab;
+                        // Sequence rank q's logit rows: its tokens that want logits, sequence after sequence, in token order.
+                        var logits = replica.Results[i, x, q]!;
+                        long offset = 0;
+                        foreach (int s in replica.MicroBatches[i][x])
+                        {
+                            int count = job.Tokens[s].Length;
+                            for (int t = 0; t < count; t++)
+                            {
+                                if (job.Placement[s][t] != q || (job.LastLogitsOnly && t != count - 1)) continue;
+                                Array.Copy(logits, offset, output, (long)(firstLogitRow[s] + (job.LastLogitsOnly ? 0 : t)) * vocab, vocab);
+                                offset += vocab;
+                            }
+                        }
                     }
-                }
         }
         batch.Commit();
         foreach (var rank in _ranks) rank.Device.Memory.SetActivations(rank.Program!.WorkspaceBytes);
@@ -296,7 +314,12 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
             {
                 var handle = job.Handles[s];
                 var cache = rank.Local.GetValue(handle, _ => NewLocalCache(rank));
-                if (cache.Length > handle.Length) cache.Truncate(handle.Length);
+                if (cache.IsShard)
+                {
+                    // A shard holds some of the positions: those the handle no longer has go.
+                    cache.RewindTo(handle.Length);
+                }
+                else if (cache.Length > handle.Length) cache.Truncate(handle.Length);
                 else if (cache.Length < handle.Length)
                     throw new InvalidOperationException(
                         $"the rank-local cache of sequence {s} holds {cache.Length} positions but its handle {handle.Length}: did the rank program commit its batch?");
@@ -312,15 +335,18 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
                     var sequences = work.MicroBatches[i][context.ExpertRank];
                     var start = trace.Now;
                     OnStep?.Invoke(rank.Index, c, i);
-                    var localBatch = TokenBatch.ForSequences(sequences.Select(s => local[s]).ToArray(), sequences.Select(s => job.Tokens[s]).ToArray(), job.LastLogitsOnly);
+                    var localBatch = Plan.Sequence == 1
+                        ? TokenBatch.ForSequences(sequences.Select(s => local[s]).ToArray(), sequences.Select(s => job.Tokens[s]).ToArray(), job.LastLogitsOnly)
+                        : job.ShardOf(sequences, context.SequenceRank, local);
                     var logits = rank.Program!.RunStage(localBatch);
+                    foreach (int s in sequences) AccountKvGrowth(rank, local[s]);
                     trace.Record(new TraceStep(rank.Index, context.DataRank, context.Stage, context.TensorRank, c, i, start, trace.Now));
                     if (context.IsLastStage && context.TensorRank == 0)
                     {
                         long expected = (long)localBatch.LogitRows.Length * Facts.VocabSize;
                         if (logits is null || logits.LongLength < expected)
                             throw new InvalidOperationException($"the last stage returned {(logits is null ? "no logits" : $"{logits.Length} floats")}; expected {expected} ({localBatch.LogitRows.Length} rows x vocab {Facts.VocabSize}).");
-                        work.Results[i, context.ExpertRank] = logits;
+                        work.Results[i, context.ExpertRank, context.SequenceRank] = logits;
                     }
                 }
                 // Clock by clock, as GPipe's schedule is drawn: what a stage receives at clock c was sent at c - 1, so a
@@ -339,21 +365,32 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
     {
         var cache = rank.Program!.CreateCache();
         rank.Device.Memory.AddKvCache(cache.Bytes);
+        rank.KvAccounted.Add(cache, new StrongBox<long>(cache.Bytes));
         return cache;
+    }
+
+    /// <summary>A shard grows with use: the device's ledger follows.</summary>
+    private static void AccountKvGrowth(Rank rank, KvCache cache)
+    {
+        var accounted = rank.KvAccounted.GetValue(cache, c => new StrongBox<long>(0));
+        long bytes = cache.Bytes;
+        if (bytes == accounted.Value) return;
+        rank.Device.Memory.AddKvCache(bytes - accounted.Value);
+        accounted.Value = bytes;
     }
 
     /// <summary>The first failure wins; it stops every transport so that no rank stays blocked waiting for the failed one.</summary>
     private void Fail(RankFailedException failure)
     {
         if (Interlocked.CompareExchange(ref _failure, failure, null) is not null) return;
-        foreach (var g in _groups.Concat(_expertGroups)) g.Abort(failure);
+        foreach (var g in _groups.Concat(_expertGroups).Concat(_sequenceGroups)) g.Abort(failure);
         foreach (var l in _links) l.Abort(failure);
         foreach (var b in _clockBarriers) b.Abort(failure);
     }
 
     private void ResetTransports()
     {
-        foreach (var g in _groups.Concat(_expertGroups)) g.Reset();
+        foreach (var g in _groups.Concat(_expertGroups).Concat(_sequenceGroups)) g.Reset();
         foreach (var l in _links) l.Reset();
         foreach (var b in _clockBarriers) b.Reset();
     }
@@ -386,7 +423,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         var closed = new ObjectDisposedException(nameof(ParallelEngine));
-        foreach (var g in _groups.Concat(_expertGroups)) g.Abort(closed);
+        foreach (var g in _groups.Concat(_expertGroups).Concat(_sequenceGroups)) g.Abort(closed);
         foreach (var l in _links) l.Abort(closed);
         foreach (var b in _clockBarriers) b.Abort(closed);
         foreach (var d in _devices) d.Dispose();
@@ -411,6 +448,9 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
 
         /// <summary>Handle -> this rank's cache of that sequence; entries go when the caller drops the handle.</summary>
         public ConditionalWeakTable<KvCache, KvCache> Local { get; } = new();
+
+        /// <summary>Local cache -> the bytes of it this device's ledger counts.</summary>
+        public ConditionalWeakTable<KvCache, StrongBox<long>> KvAccounted { get; } = new();
     }
 
     /// <summary>Which replica, and which expert rank in it, holds a handle's sequence (-1: none yet).</summary>
@@ -420,14 +460,35 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
         public int ExpertRank = -1;
     }
 
-    /// <summary>The caller's batch, per sequence: its new tokens and its handle.</summary>
-    private sealed record ForwardJob(int[][] Tokens, bool LastLogitsOnly, KvCache[] Handles);
+    /// <summary>
+    /// The caller's batch, per sequence: its new tokens, its handle, the position of its first new token and the
+    /// sequence rank of each new token.
+    /// </summary>
+    private sealed record ForwardJob(int[][] Tokens, bool LastLogitsOnly, KvCache[] Handles, int[] Starts, int[][] Placement)
+    {
+        /// <summary>Sequence rank <paramref name="q"/>'s part of a micro-batch: every sequence, each with the tokens placed on q (maybe none).</summary>
+        public TokenBatch ShardOf(int[] sequences, int q, Dictionary<int, KvCache> local)
+        {
+            var tokens = new int[sequences.Length][];
+            var positions = new int[sequences.Length][];
+            var wantsLogits = new bool[sequences.Length][];
+            for (int i = 0; i < sequences.Length; i++)
+            {
+                int s = sequences[i], count = Tokens[s].Length;
+                var mine = Enumerable.Range(0, count).Where(t => Placement[s][t] == q).ToArray();
+                tokens[i] = mine.Select(t => Tokens[s][t]).ToArray();
+                positions[i] = mine.Select(t => Starts[s] + t).ToArray();
+                wantsLogits[i] = mine.Select(t => !LastLogitsOnly || t == count - 1).ToArray();
+            }
+            return TokenBatch.ForShard(sequences.Select(s => local[s]).ToArray(), tokens, positions, wantsLogits);
+        }
+    }
 
     /// <summary>
     /// One replica's part of a forward: MicroBatches[i][x] = the sequences expert rank x runs in micro-batch i;
-    /// Results[i, x] = their logits (from the last stage's expert rank x, tensor rank 0).
+    /// Results[i, x, q] = the logits of their tokens on sequence rank q (from the last stage's ranks (q, x), tensor rank 0).
     /// </summary>
-    private sealed class ReplicaWork(int[][] sequencesOfExpertRank, int[][][] microBatches, PipelineSchedule schedule, AbortableBarrier clock)
+    private sealed class ReplicaWork(int[][] sequencesOfExpertRank, int[][][] microBatches, PipelineSchedule schedule, AbortableBarrier clock, int sequenceDegree)
     {
         public int[][] SequencesOfExpertRank { get; } = sequencesOfExpertRank;
 
@@ -437,6 +498,6 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
 
         public AbortableBarrier Clock { get; } = clock;
 
-        public float[]?[,] Results { get; } = new float[microBatches.Length, sequencesOfExpertRank.Length][];
+        public float[]?[,,] Results { get; } = new float[microBatches.Length, sequencesOfExpertRank.Length, sequenceDegree][];
     }
 }

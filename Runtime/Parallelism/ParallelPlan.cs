@@ -4,8 +4,8 @@ namespace Tessera.Parallelism;
 
 /// <summary>
 /// How one model is spread over devices: <see cref="Data"/> replicas x <see cref="Pipeline"/> stages x
-/// <see cref="Expert"/> expert ranks x <see cref="Tensor"/> shards, the batch cut into <see cref="MicroBatches"/> for the
-/// pipeline.
+/// <see cref="Sequence"/> sequence ranks x <see cref="Expert"/> expert ranks x <see cref="Tensor"/> shards, the batch cut
+/// into <see cref="MicroBatches"/> for the pipeline.
 /// </summary>
 /// <param name="Data">D, data-parallel replicas (each holds the whole model, serves its share of the sequences)</param>
 /// <param name="Pipeline">P, pipeline stages (contiguous blocks of layers; P = 1 means no pipeline)</param>
@@ -18,11 +18,18 @@ namespace Tessera.Parallelism;
 /// them, each expert tensor-parallel over T), the dense parts data-parallel over the expert ranks (each runs attention
 /// for its own sequences), tokens sent to their experts' owners and back with all-to-alls
 /// </param>
+/// <param name="Sequence">
+/// S, sequence-parallel degree: each sequence's new tokens split over S ranks (zig-zag blocks of a prompt, so causal
+/// work is even; single tokens round-robin), every token-wise layer on each rank's own tokens, attention exact over
+/// all positions from partial results merged by log-sum-exp; each rank keeps the keys and values of its own tokens, so
+/// a device holds ~1/S of every sequence's KV cache
+/// </param>
 public sealed record ParallelPlan(
-    int Data = 1, int Pipeline = 1, int Tensor = 1, int MicroBatches = 1, int[]? LayersPerStage = null, long? DeviceMemoryBytes = null, int Expert = 1)
+    int Data = 1, int Pipeline = 1, int Tensor = 1, int MicroBatches = 1, int[]? LayersPerStage = null, long? DeviceMemoryBytes = null, int Expert = 1,
+    int Sequence = 1)
 {
-    /// <summary>D * P * E * T.</summary>
-    public int DeviceCount => Data * Pipeline * Expert * Tensor;
+    /// <summary>D * P * S * E * T.</summary>
+    public int DeviceCount => Data * Pipeline * Sequence * Expert * Tensor;
 
     /// <summary>How every rank holds its matrix weights (BF16 halves the bytes decode reads).</summary>
     public Cpu.WeightPrecision Precision { get; init; } = Cpu.WeightPrecision.F32;
@@ -40,6 +47,7 @@ public sealed record ParallelPlan(
         if (Data < 1) problems.Add($"the data-parallel degree must be at least 1 (dp = {Data}).");
         if (Pipeline < 1) problems.Add($"the pipeline degree must be at least 1 (pp = {Pipeline}).");
         if (Tensor < 1) problems.Add($"the tensor-parallel degree must be at least 1 (tp = {Tensor}).");
+        if (Sequence < 1) problems.Add($"the sequence-parallel degree must be at least 1 (sp = {Sequence}).");
         if (Expert < 1) problems.Add($"the expert-parallel degree must be at least 1 (ep = {Expert}).");
         else if (Expert > 1 && facts.Experts == 0)
             problems.Add($"ep = {Expert} but {facts.ModelName} has no experts: expert parallelism splits the experts of mixture-of-experts layers (use dp, pp or tp).");
@@ -88,9 +96,9 @@ public sealed record ParallelPlan(
     /// Approximate bytes of the device of each stage: (its layers' weights, of which its 1/E of the experts, +
     /// embeddings on the first stage + head on the last) / T, plus the KV cache of one full-context sequence for its
     /// layers / T. Tensor parallelism splits the weights and the KV heads, so dividing the whole stage by T is close
-    /// enough for a plan check.
+    /// enough for a plan check. Sequence parallelism divides the KV cache by S (each rank keeps its own tokens').
     /// </summary>
-    public static (long Weights, long KvCache)[] BytesPerStageDevice(ModelFacts facts, int[] split, int tensor, int expert = 1)
+    public static (long Weights, long KvCache)[] BytesPerStageDevice(ModelFacts facts, int[] split, int tensor, int expert = 1, int sequence = 1)
     {
         var result = new (long, long)[split.Length];
         long layerBytes = facts.LayerWeightBytes - facts.LayerExpertWeightBytes + facts.LayerExpertWeightBytes / Math.Max(1, expert);
@@ -99,7 +107,7 @@ public sealed record ParallelPlan(
             long weights = split[j] * layerBytes
                            + (j == 0 ? facts.EmbeddingWeightBytes : 0)
                            + (j == split.Length - 1 ? facts.HeadWeightBytes : 0);
-            long kv = facts.KvBytesPerTokenPerLayer * facts.ContextLength * split[j];
+            long kv = facts.KvBytesPerTokenPerLayer * ((facts.ContextLength + sequence - 1) / Math.Max(1, sequence)) * split[j];
             result[j] = (weights / tensor, kv / tensor);
         }
         return result;
@@ -135,7 +143,7 @@ public sealed record ParallelPlan(
     private void CheckMemory(ModelFacts facts, long budget, List<string> problems)
     {
         var split = ResolveSplit(facts);
-        var perStage = BytesPerStageDevice(facts, split, Tensor, Expert);
+        var perStage = BytesPerStageDevice(facts, split, Tensor, Expert, Sequence);
         int worst = 0;
         for (int j = 1; j < perStage.Length; j++)
             if (perStage[j].Weights + perStage[j].KvCache > perStage[worst].Weights + perStage[worst].KvCache) worst = j;
@@ -150,12 +158,13 @@ public sealed record ParallelPlan(
             $"for one {facts.ContextLength}-token sequence. Use more stages, a larger tensor{(facts.Experts > 0 ? " or expert" : "")} degree, or a device with more memory.");
     }
 
-    /// <summary>"dp2 x pp2 x ep2 x tp2 (16 devices), 4 micro-batches, layers [3, 1], 80 GB per device".</summary>
+    /// <summary>"dp2 x pp2 x sp2 x tp2 (16 devices), 4 micro-batches, layers [3, 1], 80 GB per device".</summary>
     public override string ToString()
     {
         var parts = new List<string>();
         if (Data != 1) parts.Add($"dp{Data}");
         if (Pipeline != 1) parts.Add($"pp{Pipeline}");
+        if (Sequence != 1) parts.Add($"sp{Sequence}");
         if (Expert != 1) parts.Add($"ep{Expert}");
         if (Tensor != 1) parts.Add($"tp{Tensor}");
         string text = (parts.Count == 0 ? "single device" : string.Join(" x ", parts)) +

@@ -92,9 +92,9 @@ public sealed class SingleRankGroup : ICollectiveGroup
 
 /// <summary>
 /// Where one rank sits in a plan and what it owns: its tensor shard, its contiguous block of layers, its experts, its
-/// links. Rank layout (as TensorRT-LLM's Mapping, with the expert axis between stage and tensor):
-/// rank = data * (P * E * T) + stage * (E * T) + expert * T + tensor, tensor varying fastest, so a tensor group's ranks
-/// are neighbours and an expert group's ranks are T apart.
+/// tokens, its links. Rank layout (as TensorRT-LLM's Mapping, with the sequence and expert axes between stage and tensor):
+/// rank = data * (P * S * E * T) + stage * (S * E * T) + sequence * (E * T) + expert * T + tensor, tensor varying
+/// fastest, so a tensor group's ranks are neighbours, an expert group's are T apart and a sequence group's E * T.
 /// </summary>
 /// <param name="Rank">global rank</param>
 /// <param name="DataRank">replica index</param>
@@ -116,6 +116,9 @@ public sealed record RankContext(int Rank, int DataRank, int Stage, int Stages, 
 
     public bool IsLastStage => Stage == Stages - 1;
 
+    /// <summary>True for a rank that holds the whole model and every token: a plan of one device.</summary>
+    public bool IsWholeModel => Stages == 1 && TensorDegree == 1 && ExpertDegree == 1 && SequenceDegree == 1;
+
     public int TensorRank => Tensor.Rank;
 
     public int TensorDegree => Tensor.Size;
@@ -130,6 +133,17 @@ public sealed record RankContext(int Rank, int DataRank, int Stage, int Stages, 
     public int ExpertRank => Experts.Rank;
 
     public int ExpertDegree => Experts.Size;
+
+    /// <summary>
+    /// The sequence group: the ranks of this replica and stage with this expert and tensor rank, one per sequence rank.
+    /// Each computes its own tokens of every sequence and keeps their keys and values; attention gathers the queries
+    /// and merges partial results through it. A single rank when the plan has no sequence parallelism.
+    /// </summary>
+    public ICollectiveGroup Sequence { get; init; } = SingleRankGroup.Instance;
+
+    public int SequenceRank => Sequence.Rank;
+
+    public int SequenceDegree => Sequence.Size;
 }
 
 /// <summary>

@@ -72,7 +72,8 @@ internal static class CpuKernelWriter
             case KernelKind.Attention:
                 {
                     var heads = node.Arguments[0];
-                    writer.WriteLine($"{Kernels}.Attention({Buf(node.Inputs[0])}, {Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, {Buf(node.Output)}, batch, layer, {Heads(0)}, {Heads(1)}, {SizeExpr.Divide(node.Inputs[0].Width, heads)});");
+                    // Under sequence parallelism the rank's rows attend over every rank's cache shard (a group of one: the plain kernel).
+                    writer.WriteLine($"{Kernels}.Attention({Buf(node.Inputs[0])}, {Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, {Buf(node.Output)}, batch, layer, {Heads(0)}, {Heads(1)}, {SizeExpr.Divide(node.Inputs[0].Width, heads)}, _rank.Sequence);");
                     break;
                 }
 

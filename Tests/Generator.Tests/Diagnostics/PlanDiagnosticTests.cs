@@ -34,6 +34,12 @@ public sealed class PlanDiagnosticTests : DiagnosticTestBase
     }
 
     [Fact]
+    public void ASequenceDegreeBelowOne_IsReported()
+    {
+        AssertSingle("TSR0014", ShardedModel + Unit("Sequence = [|0|]"));
+    }
+
+    [Fact]
     public void FewerThanOneMicroBatch_IsReported()
     {
         AssertSingle("TSR0014", ShardedModel + Unit("MicroBatches = [|0|]"));

@@ -184,12 +184,12 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     /// <inheritdoc/>
     global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;
 
-    /// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads.</summary>
-    public global::Tessera.KvCache CreateCache() => new(EndLayer - FirstLayer, ContextLength, Dim / TensorDegree, FirstLayer);
+    /// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads (and, under sequence parallelism, its tokens).</summary>
+    public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.Create(EndLayer - FirstLayer, ContextLength, Dim / TensorDegree, FirstLayer, _rank.SequenceDegree);
 
     /// <summary>The whole forward on one device (a plan of one rank).</summary>
     public float[] Forward(global::Tessera.TokenBatch batch) =>
-        _rank.Stages == 1 && TensorDegree == 1 ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
+        _rank.IsWholeModel ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
 
     /// <inheritdoc/>
     public float[]? RunStage(global::Tessera.TokenBatch batch)
@@ -245,7 +245,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         // v (T, Dim / TensorDegree) = Chunk(qkv, 2, 3)
         global::Tessera.Cpu.CpuKernels.CopyColumns(_block1, rows, 3 * Dim / TensorDegree, 2 * (3 * Dim / TensorDegree / 3), 3 * Dim / TensorDegree / 3, _block3);
         // attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads)
-        global::Tessera.Cpu.CpuKernels.Attention(_block0, _block2, _block3, _block1, batch, layer, Heads / TensorDegree, Heads / TensorDegree, Dim / Heads);
+        global::Tessera.Cpu.CpuKernels.Attention(_block0, _block2, _block3, _block1, batch, layer, Heads / TensorDegree, Heads / TensorDegree, Dim / Heads, _rank.Sequence);
         // x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block1, rows, Dim / TensorDegree, w.Proj, Dim, _block0, _rank.Tensor, (segment, row, column) =>
         {
@@ -527,7 +527,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.CreateHandle(ContextLength);
         /// <inheritdoc/>
         public float[] Forward(global::Tessera.TokenBatch batch) =>
-            _rank.Stages == 1 && TensorDegree == 1 ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
+            _rank.IsWholeModel ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
         /// <inheritdoc/>
         public void Dispose() => _gpu.Dispose();
 

@@ -227,12 +227,12 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine, global::Tessera.
     /// <inheritdoc/>
     global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;
 
-    /// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads.</summary>
-    public global::Tessera.KvCache CreateCache() => new(EndLayer - FirstLayer, ContextLength, KvHeads * HeadDim / TensorDegree, FirstLayer);
+    /// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads (and, under sequence parallelism, its tokens).</summary>
+    public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.Create(EndLayer - FirstLayer, ContextLength, KvHeads * HeadDim / TensorDegree, FirstLayer, _rank.SequenceDegree);
 
     /// <summary>The whole forward on one device (a plan of one rank).</summary>
     public float[] Forward(global::Tessera.TokenBatch batch) =>
-        _rank.Stages == 1 && TensorDegree == 1 && ExpertDegree == 1 ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
+        _rank.IsWholeModel ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
 
     /// <inheritdoc/>
     public global::Tessera.Experts.ExpertLoad ExpertLoad => _expertLoad;
@@ -289,7 +289,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine, global::Tessera.
         // vOut (T, KvHeads * HeadDim / TensorDegree) = V(h)  [column-parallel]
         global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.V, KvHeads * HeadDim / TensorDegree, _block3);
         // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
-        global::Tessera.Cpu.CpuKernels.Attention(_block1, _block2, _block3, _block0, batch, layer, Heads / TensorDegree, KvHeads / TensorDegree, HeadDim);
+        global::Tessera.Cpu.CpuKernels.Attention(_block1, _block2, _block3, _block0, batch, layer, Heads / TensorDegree, KvHeads / TensorDegree, HeadDim, _rank.Sequence);
         // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block0, rows, Heads * HeadDim / TensorDegree, w.O, Dim, _block1, _rank.Tensor, (segment, row, column) =>
         {

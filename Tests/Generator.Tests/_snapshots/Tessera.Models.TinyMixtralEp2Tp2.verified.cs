@@ -7,14 +7,14 @@
 namespace Tessera.Models;
 
 /// <summary>
-/// A specialised engine of <see cref="global::Tessera.Models.Mixtral"/> for "Checkpoints/tiny-mixtral/config.json": every size is a constant, folded into a plan of 1 x 1 x 2 x 2 (data x pipeline x expert x tensor) devices with 1 micro-batch(es).
+/// A specialised engine of <see cref="global::Tessera.Models.Mixtral"/> for "Checkpoints/tiny-mixtral/config.json": every size is a constant, folded into a plan of 1 x 1 x 1 x 2 x 2 (data x pipeline x sequence x expert x tensor) devices with 1 micro-batch(es).
 /// Dimension letters: T = tokens in the batch (rows), V = vocabulary, widths are named by config fields.
 /// </summary>
 [global::System.CodeDom.Compiler.GeneratedCode("Tessera.Generator", "<ASSEMBLY_VERSION>")]
 partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram, global::Tessera.Experts.IExpertRouted
 {
-    /// <summary>The folded plan: 4 CPU devices, rank = data * 4 + stage * 4 + expert rank * 2 + tensor rank.</summary>
-    public static global::Tessera.Parallelism.ParallelPlan Plan { get; } = new(Data: 1, Pipeline: 1, Tensor: 2, MicroBatches: 1, LayersPerStage: [3], Expert: 2);
+    /// <summary>The folded plan: 4 CPU devices, rank = data * 4 + stage * 4 + sequence rank * 4 + expert rank * 2 + tensor rank.</summary>
+    public static global::Tessera.Parallelism.ParallelPlan Plan { get; } = new(Data: 1, Pipeline: 1, Tensor: 2, MicroBatches: 1, LayersPerStage: [3], Expert: 2, Sequence: 1);
 
     /// <summary>
     /// The GPipe schedule, [stage, clock] = micro-batch (-1: idle). 1 stage(s) x 1 clocks; bubble 0/1 of each stage's slots.
@@ -237,12 +237,12 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
     /// <inheritdoc/>
     global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;
 
-    /// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads.</summary>
-    public global::Tessera.KvCache CreateCache() => new(EndLayer - FirstLayer, ContextLength, KvHeads * HeadDim / TensorDegree, FirstLayer);
+    /// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads (and, under sequence parallelism, its tokens).</summary>
+    public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.Create(EndLayer - FirstLayer, ContextLength, KvHeads * HeadDim / TensorDegree, FirstLayer, _rank.SequenceDegree);
 
     /// <summary>The whole forward on one device (a plan of one rank).</summary>
     public float[] Forward(global::Tessera.TokenBatch batch) =>
-        _rank.Stages == 1 && TensorDegree == 1 && ExpertDegree == 1 ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
+        _rank.IsWholeModel ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
 
     /// <inheritdoc/>
     public global::Tessera.Experts.ExpertLoad ExpertLoad => _expertLoad;
@@ -299,7 +299,7 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
         // vOut (T, KvHeads * HeadDim / TensorDegree) = V(h)  [column-parallel]
         global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.V, KvHeads * HeadDim / TensorDegree, _block3);
         // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
-        global::Tessera.Cpu.CpuKernels.Attention(_block1, _block2, _block3, _block0, batch, layer, Heads / TensorDegree, KvHeads / TensorDegree, HeadDim);
+        global::Tessera.Cpu.CpuKernels.Attention(_block1, _block2, _block3, _block0, batch, layer, Heads / TensorDegree, KvHeads / TensorDegree, HeadDim, _rank.Sequence);
         // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block0, rows, Heads * HeadDim / TensorDegree, w.O, Dim, _block1, _rank.Tensor, (segment, row, column) =>
         {

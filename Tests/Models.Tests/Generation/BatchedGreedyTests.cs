@@ -18,8 +18,11 @@ public sealed class BatchedGreedyTests
             foreach (var plan in new[] { "single", "pp2-m2", "dp2" })
                 data.Add(fixture, plan);
         // Sequences come and go across expert ranks: each must return to the rank that holds its keys and values.
-        foreach (var plan in new[] { "single", "ep2", "ep2-pp2-m2" })
+        foreach (var plan in new[] { "single", "ep2", "ep2-pp2-m2", "sp2" })
             data.Add(Fixtures.TinyMixtral, plan);
+        // Sequences joining and leaving while each one's cache is spread over the sequence ranks.
+        data.Add(Fixtures.TinyLlama, "sp2");
+        data.Add(Fixtures.TinyGpt2, "sp3-pp2-m2");
         return data;
     }
 
@@ -29,6 +32,8 @@ public sealed class BatchedGreedyTests
         "pp2-m2" => new ParallelPlan(Pipeline: 2, MicroBatches: 2),
         "dp2" => new ParallelPlan(Data: 2),
         "ep2" => new ParallelPlan(Expert: 2),
+        "sp2" => new ParallelPlan(Sequence: 2),
+        "sp3-pp2-m2" => new ParallelPlan(Sequence: 3, Pipeline: 2, MicroBatches: 2),
         "ep2-pp2-m2" => new ParallelPlan(Expert: 2, Pipeline: 2, MicroBatches: 2),
         _ => throw new ArgumentException(name),
     };

@@ -16,6 +16,12 @@ public sealed class PlanEquivalenceTests
         foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2 })
             foreach (var plan in new[] { "dp2", "mp2", "pp2-m4", "pp3-uneven", "tp2", "tp4", "tp2-pp2", "dp2-tp2-pp2" })
                 data.Add(fixture, plan);
+        // Sequence parallelism on every fixture: the 5 prompts (3 to 24 tokens) include ones shorter than sp (ranks with
+        // no token of a sequence) and lengths sp does not divide.
+        foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2, Fixtures.TinyMixtral })
+            foreach (var plan in new[] { "sp2", "sp3", "sp4", "sp2-tp2", "sp2-pp2", "dp2-sp2" })
+                data.Add(fixture, plan);
+        data.Add(Fixtures.TinyMixtral, "sp2-ep2");
         // The mixture of experts: expert parallelism alone and in hybrids, and the dense strategies on a sparse model.
         foreach (var plan in new[] { "ep2", "ep4", "ep2-tp2", "ep2-pp3", "ep2-dp2", "ep2-pp3-m3", "tp2", "pp3", "dp2-ep2-tp2" })
             data.Add(Fixtures.TinyMixtral, plan);
@@ -33,6 +39,13 @@ public sealed class PlanEquivalenceTests
         "tp4" => new ParallelPlan(Tensor: 4),
         "tp2-pp2" => new ParallelPlan(Tensor: 2, Pipeline: 2, MicroBatches: 2),
         "dp2-tp2-pp2" => new ParallelPlan(Data: 2, Tensor: 2, Pipeline: 2, MicroBatches: 2),
+        "sp2" => new ParallelPlan(Sequence: 2),
+        "sp3" => new ParallelPlan(Sequence: 3),
+        "sp4" => new ParallelPlan(Sequence: 4),
+        "sp2-tp2" => new ParallelPlan(Sequence: 2, Tensor: 2),
+        "sp2-pp2" => new ParallelPlan(Sequence: 2, Pipeline: 2, MicroBatches: 2),
+        "dp2-sp2" => new ParallelPlan(Data: 2, Sequence: 2),
+        "sp2-ep2" => new ParallelPlan(Sequence: 2, Expert: 2),
         "ep2" => new ParallelPlan(Expert: 2),
         "ep4" => new ParallelPlan(Expert: 4),
         "ep2-tp2" => new ParallelPlan(Expert: 2, Tensor: 2),
@@ -93,6 +106,7 @@ public sealed class PlanEquivalenceTests
     [Theory]
     [InlineData(Fixtures.TinyLlama)]
     [InlineData(Fixtures.TinyGpt2)]
+    [InlineData(Fixtures.TinyMixtral)]
     public void GreedyGeneration_ThroughATp2Pp2Plan_EqualsTheReference(string fixture)
     {
         var reference = Fixtures.Load(fixture);
