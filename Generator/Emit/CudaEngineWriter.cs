@@ -66,7 +66,7 @@ internal static class CudaEngineWriter
                 writer.WriteLine("TensorRank = engine.TensorRank;");
                 writer.WriteLine("FirstLayer = engine.FirstLayer;");
                 writer.WriteLine("EndLayer = engine.EndLayer;");
-                string kv = compiled.KvWidth is { } kvWidth ? ShardingPlan.Local(kvWidth).ToString() : "1";
+                string kv = compiled.LocalKvWidth?.ToString() ?? "1";
                 writer.WriteLine($"_gpu = new global::Tessera.Cuda.CudaStage(context, engine.CudaProgramOfThisRank(), kernels, EndLayer - FirstLayer, {kv});");
             }
             writer.WriteLine();

@@ -127,7 +127,7 @@ internal static class EngineWriter
             foreach (var (slot, module) in slots)
                 writer.WriteLine($"{slot.Name} = new float[rows * {MaxOf(LocalWidths(slot, module))}];");
             writer.WriteLine($"_headRows = new float[rows * ({compiled.Width})];");
-            writer.WriteLine($"_localLogits = TensorDegree == 1 ? [] : new float[rows * ({ShardingPlan.Local(compiled.Vocab)})];");
+            writer.WriteLine($"_localLogits = TensorDegree == 1 ? [] : new float[rows * ({compiled.LocalVocab})];");
             writer.WriteLine("_workspaceRows = rows;");
         }
         if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteWorkspace(context, writer);
@@ -285,7 +285,7 @@ internal static class EngineWriter
         writer.WriteLine("/// <inheritdoc/>");
         writer.WriteLine("global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;");
         writer.WriteLine();
-        string localKv = compiled.KvWidth is { } kv ? ShardingPlan.Local(kv).ToString() : "1";
+        string localKv = compiled.LocalKvWidth?.ToString() ?? "1";
         writer.WriteLine("/// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads (and, under sequence parallelism, its tokens).</summary>");
         writer.WriteLine($"public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.Create(EndLayer - FirstLayer, {model.ContextField}, {localKv}, FirstLayer, _rank.SequenceDegree);");
         writer.WriteLine();

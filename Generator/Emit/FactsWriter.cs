@@ -50,16 +50,21 @@ internal static class FactsWriter
             writer.WriteLine($"VocabSize: {compiled.Vocab},");
             writer.WriteLine($"ContextLength: {model.ContextField},");
             // What tensor parallelism splits: Out of a column-parallel product, In of a row-parallel one, heads.
-            var splits = compiled.TensorSplits.Select(s => $"(\"{s.Size}\", {s.Size})").ToList();
-            string end = compiled.Expert is null ? ");" : ",";
-            writer.WriteLine(splits.Count == 0 ? $"TensorSplits: []{end}" : $"TensorSplits: [{string.Join(", ", splits)}]{end}");
+            // Key/value heads may also be replicated: the degree divides them or is a multiple of them.
+            var optional = new List<string>();
+            var replicable = compiled.TensorReplicableSplits.Select(s => $"(\"{s.Size}\", {s.Size})").ToList();
+            if (replicable.Count > 0) optional.Add($"ReplicableTensorSplits: [{string.Join(", ", replicable)}]");
             if (compiled.Expert is { } moe)
             {
                 string count = compiled.ExpertsField!.Count;
-                writer.WriteLine($"Experts: {count},");
-                writer.WriteLine($"ExpertsPerToken: {compiled.ExpertsPerToken},");
-                writer.WriteLine($"LayerExpertWeightBytes: (long)({count}) * {Bytes(moe.Module.Weights)});");
+                optional.Add($"Experts: {count}");
+                optional.Add($"ExpertsPerToken: {compiled.ExpertsPerToken}");
+                optional.Add($"LayerExpertWeightBytes: (long)({count}) * {Bytes(moe.Module.Weights)}");
             }
+            var splits = compiled.TensorSplits.Select(s => $"(\"{s.Size}\", {s.Size})").ToList();
+            writer.WriteLine((splits.Count == 0 ? "TensorSplits: []" : $"TensorSplits: [{string.Join(", ", splits)}]") + (optional.Count == 0 ? ");" : ","));
+            for (int i = 0; i < optional.Count; i++)
+                writer.WriteLine(optional[i] + (i == optional.Count - 1 ? ");" : ","));
             writer.DecreaseIndent();
         }
     }

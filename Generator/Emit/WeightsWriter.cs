@@ -52,14 +52,15 @@ internal static class WeightsWriter
             var node = compiled.Graph.Nodes.FirstOrDefault(n => n.Module?.Name == w.Name);
             var slice = node is null ? WeightSlice.Whole : compiled.Sharding.SliceOf(node);
             int groups = node is null ? 1 : compiled.Sharding[node.Output].Groups;
-            string own = Load(w, $"{prefix} + \"{w.TensorPrefix}", slice, groups);
+            string? heads = slice == WeightSlice.HeadRows ? compiled.Sharding.HeadsOf(node!).ToString() : null;
+            string own = Load(w, $"{prefix} + \"{w.TensorPrefix}", slice, groups, heads);
             string load = own;
             if (w.TiedTo is not null)
             {
                 // Tied weights (tie_word_embeddings) reuse the other module's tensor: the same array when this rank
                 // holds it whole, else this module's own slice of that tensor.
                 var tied = module.Weights.First(t => t.Name == w.TiedTo);
-                string sliceOfTied = Load(w, $"{prefix} + \"{tied.TensorPrefix}", slice, groups);
+                string sliceOfTied = Load(w, $"{prefix} + \"{tied.TensorPrefix}", slice, groups, heads);
                 string share = slice == WeightSlice.Whole ? $"{target}.{w.TiedTo} ?? {sliceOfTied}" : $"TensorDegree == 1 && {target}.{w.TiedTo} is not null ? {target}.{w.TiedTo} : {sliceOfTied}";
                 load = w.TiedWhen is null ? share : $"{w.TiedWhen} ? ({share}) : {own}";
             }
@@ -67,8 +68,8 @@ internal static class WeightsWriter
             {
                 // Matrix weights are held as the rank asks (F32, or BF16 for memory-bound decode), but a router's stay
                 // F32: its top-k choice is discontinuous (a rounded logit can send a token elsewhere) and it is small.
-                var outFeatures = slice == WeightSlice.Rows ? ShardingPlan.Local(SizeExpr.Parse(w.Out!)) : SizeExpr.Parse(w.Out!);
-                var inFeatures = slice == WeightSlice.Columns ? ShardingPlan.Local(SizeExpr.Parse(w.In!)) : SizeExpr.Parse(w.In!);
+                var outFeatures = node is null ? SizeExpr.Parse(w.Out!) : compiled.Sharding.LocalOut(node);
+                var inFeatures = node is null ? SizeExpr.Parse(w.In!) : compiled.Sharding.LocalIn(node);
                 bool router = node is not null && node.Output.Consumers.Any(c => c.Kind == OpKind.Route);
                 string precision = router ? "global::Tessera.Cpu.WeightPrecision.F32" : "rank.Precision";
                 load = $"global::Tessera.Cpu.WeightMatrix.Create({load}, {outFeatures}, {inFeatures}, {precision})";
@@ -78,15 +79,20 @@ internal static class WeightsWriter
             {
                 string length = w.Kind == ModuleKind.Linear ? w.Out! : w.In!;
                 string what = $"$\"{w.Name} bias: ({length} = {{{length}}})\"";
-                string bias = slice == WeightSlice.Rows
-                    ? $"checkpoint.LoadVectorShard({prefix} + \"{w.TensorPrefix}.bias\", {length}, {what}, {groups}, TensorRank, TensorDegree)"
-                    : $"checkpoint.LoadVector({prefix} + \"{w.TensorPrefix}.bias\", {length}, {what})";
+                string biasName = $"{prefix} + \"{w.TensorPrefix}.bias\"";
+                string bias = slice switch
+                {
+                    WeightSlice.Rows => $"checkpoint.LoadVectorShard({biasName}, {length}, {what}, {groups}, TensorRank, TensorDegree)",
+                    WeightSlice.HeadRows => $"checkpoint.LoadVectorHeadShard({biasName}, {length}, {what}, {heads}, TensorRank, TensorDegree)",
+                    WeightSlice.PaddedRows => $"checkpoint.LoadVectorPaddedShard({biasName}, {length}, {what}, TensorRank, TensorDegree)",
+                    _ => $"checkpoint.LoadVector({biasName}, {length}, {what})",
+                };
                 writer.WriteLine($"{target}.{w.Name}Bias = {bias};");
             }
         }
     }
 
-    private static string Load(WeightFieldInfo w, string name, WeightSlice slice, int groups)
+    private static string Load(WeightFieldInfo w, string name, WeightSlice slice, int groups, string? heads)
     {
         if (w.Kind is ModuleKind.RmsNorm or ModuleKind.LayerNorm)
             return $"checkpoint.LoadVector({name}.weight\", {w.In}, $\"{w.Name}: ({w.In} = {{{w.In}}})\")";
@@ -95,6 +101,8 @@ internal static class WeightsWriter
         {
             WeightSlice.Rows => $"checkpoint.LoadMatrixRowShard({args}, {groups}, TensorRank, TensorDegree)",
             WeightSlice.Columns => $"checkpoint.LoadMatrixColumnShard({args}, TensorRank, TensorDegree)",
+            WeightSlice.HeadRows => $"checkpoint.LoadMatrixHeadShard({args}, {heads}, TensorRank, TensorDegree)",
+            WeightSlice.PaddedRows => $"checkpoint.LoadMatrixPaddedRowShard({args}, TensorRank, TensorDegree)",
             _ => $"checkpoint.LoadMatrix({args})",
         };
     }

@@ -30,6 +30,10 @@ internal abstract record SizeExpr
 
     public static SizeExpr Multiply(SizeExpr left, SizeExpr right) => new Binary('*', left, right);
 
+    /// <summary>ceil(left / right) in integer arithmetic: (left + right - 1) / right.</summary>
+    public static SizeExpr CeilDivide(SizeExpr left, SizeExpr right) =>
+        right is Number { Value: 1 } ? left : new Binary('/', new Binary('-', new Binary('+', left, right), new Number(1)), right);
+
     /// <summary>The value with every name bound, or null if a name is unbound.</summary>
     public abstract double? Evaluate(Func<string, double?> lookup);
 

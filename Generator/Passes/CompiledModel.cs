@@ -64,6 +64,19 @@ internal sealed class CompiledModel
     /// <summary>The K/V width of one layer's cache (kvHeads * headDim), from the block's Attention.</summary>
     public SizeExpr? KvWidth => Block?.Graph.Nodes.FirstOrDefault(n => n.Kind == OpKind.Attention)?.Inputs[1].Width;
 
+    /// <summary>The K/V width one tensor rank caches: its share of the key/value heads, or the one it replicates.</summary>
+    public SizeExpr? LocalKvWidth => Block?.Graph.Nodes.FirstOrDefault(n => n.Kind == OpKind.Attention) is { } attention
+        ? Block.Sharding.LocalWidth(attention.Inputs[1])
+        : null;
+
+    /// <summary>The logit columns one tensor rank computes: the vocabulary, or its share of a vocab-parallel head (padded).</summary>
+    public SizeExpr LocalVocab => Root.Sharding.LocalWidth(Root.Graph.Result);
+
+    /// <summary>What the tensor degree must divide or be a multiple of (key/value heads, replicated past the degree).</summary>
+    public IReadOnlyList<(SizeExpr Size, string What)> TensorReplicableSplits =>
+        (Block?.Sharding.HeadReplication ?? new List<(SizeExpr Size, string What)>())
+            .GroupBy(d => d.Size.ToString()).Select(g => (g.First().Size, string.Join(", ", g.Select(d => d.What).Distinct()))).ToList();
+
     /// <param name="sizes">the config's values for a specialised unit, or null for the shape-generic engine</param>
     /// <param name="configPath">for messages</param>
     public static CompiledModel Compile(ModelInfo model, IReadOnlyDictionary<string, double>? sizes, string? configPath, List<DiagnosticInfo> diagnostics)

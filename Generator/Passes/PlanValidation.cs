@@ -32,10 +32,13 @@ internal static class PlanValidation
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ExpertDegreeDoesNotDivide, plan.LocationOf("Expert"), Show(plan.Expert), Show(facts.Experts), modelName,
                 $"{facts.ExpertCountField} = {Show(facts.Experts)}", string.Join(", ", Enumerable.Range(1, facts.Experts).Where(d => facts.Experts % d == 0).Select(Show))));
 
-        var bad = facts.Splits.Where(s => s.Size % plan.Tensor != 0).ToList();
+        var replicable = facts.ReplicableSplits ?? new List<(string What, int Size)>();
+        var bad = facts.Splits.Where(s => s.Size % plan.Tensor != 0).Select(s => $"{s.What} = {Show(s.Size)}")
+            .Concat(replicable.Where(s => !Tessera.Parallelism.PlanArithmetic.Works(s.Size, plan.Tensor)).Select(s => $"{s.What} = {Show(s.Size)} (nor is it a multiple of them)"))
+            .ToList();
         if (bad.Count > 0)
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TensorDegreeDoesNotDivide, plan.LocationOf("Tensor"), Show(plan.Tensor),
-                string.Join(", ", bad.Select(s => $"{s.What} = {s.Size}")), string.Join(", ", Tessera.Parallelism.PlanArithmetic.WorkingTensorDegrees(facts.Splits.Select(s => s.Size)))));
+                string.Join(", ", bad), string.Join(", ", Tessera.Parallelism.PlanArithmetic.WorkingTensorDegrees(facts.Splits.Select(s => s.Size), replicable.Select(s => s.Size)))));
 
         int[]? split = null;
         if (plan.LayersPerStage is { } text)

@@ -18,7 +18,16 @@ internal enum ShardKind
 /// <summary>A value's sharding.</summary>
 /// <param name="Kind">replicated or split</param>
 /// <param name="Groups">equal parts of the feature axis, each split separately</param>
-internal sealed record ShardState(ShardKind Kind, int Groups = 1)
+/// <param name="Heads">
+/// when the feature axis is this many attention heads split by whole heads, with replication allowed: each rank holds
+/// ceil(Heads / degree) heads — its share when the degree divides them, else (a degree that is a multiple of them) the
+/// one head its query heads read, as vLLM replicates key/value heads past the tensor degree
+/// </param>
+/// <param name="Padded">
+/// when the split may be uneven: each rank holds ceil(width / degree) features, those past the width zero (a
+/// vocab-parallel head whose vocabulary the degree does not divide; the padding is dropped when gathered)
+/// </param>
+internal sealed record ShardState(ShardKind Kind, int Groups = 1, SizeExpr? Heads = null, bool Padded = false)
 {
     public static ShardState Replicated { get; } = new(ShardKind.Replicated);
 
@@ -26,7 +35,18 @@ internal sealed record ShardState(ShardKind Kind, int Groups = 1)
 }
 
 /// <summary>How a module's weight is sliced on each rank.</summary>
-internal enum WeightSlice { Whole, Rows, Columns }
+internal enum WeightSlice
+{
+    Whole,
+    /// <summary>Output features split evenly (column parallelism).</summary>
+    Rows,
+    /// <summary>Input features split evenly (row parallelism).</summary>
+    Columns,
+    /// <summary>Output features by whole heads, replicated past the degree (<see cref="ShardState.Heads"/>).</summary>
+    HeadRows,
+    /// <summary>Output features split in ceil(out / degree) rows, zero-padded (<see cref="ShardState.Padded"/>).</summary>
+    PaddedRows,
+}
 
 /// <summary>
 /// Sharding propagation (Megatron-style) over one graph, from the [ColumnParallel] / [RowParallel] / [Replicated]
@@ -35,12 +55,16 @@ internal enum WeightSlice { Whole, Rows, Columns }
 /// all-reduce turns back into a replicated value; anything that needs whole rows (norms, the residual stream, the
 /// result) all-gathers a split first. The pass records every decision the back ends need: each value's layout, each
 /// weight's slice, and where the collectives go. It is general over the feature axis and both collectives; it knows
-/// nothing of "attention blocks" as such.
+/// of attention only that its key and value inputs are split by whole heads (which may be replicated past the degree,
+/// so grouped- and multi-query models split at any degree their query heads allow), and of the model's result only
+/// that a product computing it may be split unevenly (a vocabulary the degree does not divide: padded, then dropped).
 /// </summary>
 internal sealed class ShardingPlan
 {
     private readonly Dictionary<IrValue, ShardState> _values = new();
     private readonly Dictionary<IrNode, WeightSlice> _weights = new();
+    private readonly Dictionary<IrNode, SizeExpr> _headSplitLinears = new(); // K/V products: split by these heads
+    private IrValue? _paddableResult;
 
     /// <summary>Row-parallel products: their output is all-reduced before any element-wise work reads it.</summary>
     public HashSet<IrNode> AllReduceAfter { get; } = new();
@@ -51,18 +75,52 @@ internal sealed class ShardingPlan
     /// <summary>What the tensor degree must divide, as size expressions with who needs it.</summary>
     public List<(SizeExpr Size, string What)> Divisibility { get; } = new();
 
+    /// <summary>What the tensor degree must divide or be a multiple of (key/value heads, replicated past the degree).</summary>
+    public List<(SizeExpr Size, string What)> HeadReplication { get; } = new();
+
     public ShardState this[IrValue value] => _values.TryGetValue(value, out var s) ? s : ShardState.Replicated;
 
     public WeightSlice SliceOf(IrNode node) => _weights.TryGetValue(node, out var s) ? s : WeightSlice.Whole;
 
-    /// <summary>The width this rank holds: width / TensorDegree when split.</summary>
-    public SizeExpr LocalWidth(IrValue value) => this[value].IsSplit ? Local(value.Width) : value.Width;
+    /// <summary>The width this rank holds: width / TensorDegree when split (whole heads, or padded, as the split says).</summary>
+    public SizeExpr LocalWidth(IrValue value) => LocalOf(this[value], value.Width);
 
-    public static SizeExpr Local(SizeExpr size) => SizeExpr.Divide(size, SizeExpr.Named("TensorDegree"));
+    /// <summary>How many of <paramref name="heads"/> heads of a value this rank holds (all of them when it is not split).</summary>
+    public SizeExpr LocalHeads(IrValue value, SizeExpr heads) => this[value] switch
+    {
+        { IsSplit: false } => heads,
+        { Heads: not null } => SizeExpr.CeilDivide(heads, Degree),
+        _ => Local(heads),
+    };
+
+    /// <summary>The output features of a product on this rank.</summary>
+    public SizeExpr LocalOut(IrNode linear) => SliceOf(linear) is WeightSlice.Rows or WeightSlice.HeadRows or WeightSlice.PaddedRows
+        ? LocalOf(this[linear.Output], SizeExpr.Parse(linear.Module!.Out!))
+        : SizeExpr.Parse(linear.Module!.Out!);
+
+    /// <summary>The input features of a product on this rank.</summary>
+    public SizeExpr LocalIn(IrNode linear) => SliceOf(linear) == WeightSlice.Columns ? Local(SizeExpr.Parse(linear.Module!.In!)) : SizeExpr.Parse(linear.Module!.In!);
+
+    /// <summary>The heads a head-split product (a key/value projection) is split by.</summary>
+    public SizeExpr HeadsOf(IrNode linear) => _headSplitLinears[linear];
+
+    private static SizeExpr Degree => SizeExpr.Named("TensorDegree");
+
+    private static SizeExpr LocalOf(ShardState state, SizeExpr width) => state switch
+    {
+        { IsSplit: false } => width,
+        { Heads: { } heads } => SizeExpr.Multiply(SizeExpr.CeilDivide(heads, Degree), SizeExpr.Divide(width, heads)),
+        { Padded: true } => SizeExpr.CeilDivide(width, Degree),
+        _ => Local(width),
+    };
+
+    public static SizeExpr Local(SizeExpr size) => SizeExpr.Divide(size, Degree);
 
     public static ShardingPlan Run(IrGraph graph, bool isModel)
     {
         var plan = new ShardingPlan();
+        plan.FindHeadSplits(graph);
+        if (isModel) plan._paddableResult = graph.Result;
         foreach (var node in graph.Nodes) plan.Visit(node);
         // The residual stream between blocks and the logits leave whole.
         if (plan[graph.Result].IsSplit)
@@ -86,9 +144,25 @@ internal sealed class ShardingPlan
                         RequireReplicated(inputs[0], node);
                         int groups = ChunkGroups(node.Output);
                         var outFeatures = SizeExpr.Parse(module.Out!);
-                        Divisibility.Add((groups == 1 ? outFeatures : SizeExpr.Divide(outFeatures, SizeExpr.Constant(groups)), $"the output features of '{module.Name}'"));
-                        _weights[node] = WeightSlice.Rows;
-                        _values[node.Output] = new ShardState(ShardKind.Split, groups);
+                        if (_headSplitLinears.TryGetValue(node, out var heads))
+                        {
+                            // A key/value projection: whole heads per rank, replicated when the degree exceeds them.
+                            HeadReplication.Add((heads, "the key/value heads"));
+                            _weights[node] = WeightSlice.HeadRows;
+                            _values[node.Output] = new ShardState(ShardKind.Split, Heads: heads);
+                        }
+                        else if (node.Output == _paddableResult && groups == 1)
+                        {
+                            // The model's result (the vocab-parallel head): any degree, the last rank's columns padded.
+                            _weights[node] = WeightSlice.PaddedRows;
+                            _values[node.Output] = new ShardState(ShardKind.Split, Padded: true);
+                        }
+                        else
+                        {
+                            Divisibility.Add((groups == 1 ? outFeatures : SizeExpr.Divide(outFeatures, SizeExpr.Constant(groups)), $"the output features of '{module.Name}'"));
+                            _weights[node] = WeightSlice.Rows;
+                            _values[node.Output] = new ShardState(ShardKind.Split, groups);
+                        }
                     }
                     else if (module.Sharding == Sharding.RowParallel)
                     {
@@ -111,7 +185,7 @@ internal sealed class ShardingPlan
 
             case OpKind.Rope:
                 _values[node.Output] = this[inputs[0]];
-                if (this[inputs[0]].IsSplit) Divisibility.Add((node.Arguments[0], "the heads of Rope"));
+                if (this[inputs[0]] is { IsSplit: true, Heads: null }) Divisibility.Add((node.Arguments[0], "the heads of Rope"));
                 break;
 
             case OpKind.Attention:
@@ -120,7 +194,7 @@ internal sealed class ShardingPlan
                 if (this[inputs[0]].IsSplit)
                 {
                     Divisibility.Add((node.Arguments[0], "the query heads"));
-                    Divisibility.Add((node.Arguments[1], "the key/value heads"));
+                    if (this[inputs[1]].Heads is null) Divisibility.Add((node.Arguments[1], "the key/value heads"));
                 }
                 _values[node.Output] = this[inputs[0]].IsSplit ? new ShardState(ShardKind.Split) : ShardState.Replicated;
                 break;
@@ -150,6 +224,22 @@ internal sealed class ShardingPlan
                 _values[node.Output] = ShardState.Replicated;
                 break;
         }
+    }
+
+    /// <summary>
+    /// The column-parallel products whose output only feeds an attention's keys or values (directly or through RoPE):
+    /// split by the attention's key/value heads, whole heads per rank.
+    /// </summary>
+    private void FindHeadSplits(IrGraph graph)
+    {
+        foreach (var attention in graph.Nodes.Where(n => n.Kind == OpKind.Attention))
+            for (int input = 1; input <= 2; input++)
+            {
+                var value = attention.Inputs[input];
+                while (value.Consumers.Count == 1 && value.Producer.Kind == OpKind.Rope) value = value.Producer.Inputs[0];
+                if (value.Consumers.Count == 1 && value.Producer is { Kind: OpKind.Linear, Module.Sharding: Sharding.ColumnParallel } linear && ChunkGroups(value) == 1)
+                    _headSplitLinears[linear] = attention.Arguments[1];
+            }
     }
 
     private void RequireReplicated(IrValue value, IrNode reader)

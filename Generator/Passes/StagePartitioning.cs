@@ -18,8 +18,10 @@ namespace Tessera.Generator.Passes;
 /// <param name="Splits">what the tensor degree must divide</param>
 /// <param name="Experts">experts per layer (0: dense), with the config field that holds the count</param>
 /// <param name="LayerExpertBytes">the experts' share of <paramref name="LayerBytes"/></param>
+/// <param name="ReplicableSplits">what the tensor degree must divide or be a multiple of (key/value heads)</param>
 internal sealed record BoundFacts(int Layers, double LayerFlops, double LayerBytes, double EmbeddingBytes, double HeadFlops, double HeadBytes,
-    double KvBytesPerTokenPerLayer, double Context, IReadOnlyList<(string What, int Size)> Splits, int Experts = 0, string ExpertCountField = "", double LayerExpertBytes = 0)
+    double KvBytesPerTokenPerLayer, double Context, IReadOnlyList<(string What, int Size)> Splits, int Experts = 0, string ExpertCountField = "", double LayerExpertBytes = 0,
+    IReadOnlyList<(string What, int Size)>? ReplicableSplits = null)
 {
     public static BoundFacts Compute(CompiledModel compiled, IReadOnlyDictionary<string, double> sizes)
     {
@@ -46,7 +48,8 @@ internal sealed record BoundFacts(int Layers, double LayerFlops, double LayerByt
             Flops(block) + (expert is null ? 0 : k * Flops(expert)), Bytes(block) + expertBytes, Bytes(Modules(compiled.Root.Prologue)), Flops(epilogue), Bytes(epilogue),
             2 * 4 * kv, Eval(compiled.Model.ContextField),
             compiled.TensorSplits.Select(s => (s.Size.ToString(), (int)(s.Size.Evaluate(n => sizes.TryGetValue(n, out var v) ? v : null) ?? 0))).ToList(),
-            (int)experts, compiled.ExpertsField?.Count ?? "", expertBytes);
+            (int)experts, compiled.ExpertsField?.Count ?? "", expertBytes,
+            compiled.TensorReplicableSplits.Select(s => (s.Size.ToString(), (int)(s.Size.Evaluate(n => sizes.TryGetValue(n, out var v) ? v : null) ?? 0))).ToList());
     }
 }
 

@@ -129,6 +129,38 @@ public sealed class Checkpoint : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// The rows of the heads this rank's query heads read, when the output features are <paramref name="heads"/> heads
+    /// (the key/value projection of grouped-query attention): heads [rank * heads / degree, ...) — its share,
+    /// heads / degree of them, when the degree divides the heads, or the one head it shares with degree / heads - 1
+    /// other ranks when the degree is a multiple of them (replicated, as vLLM does). Either way ceil(heads / degree)
+    /// heads, as [that * out/heads, in].
+    /// </summary>
+    public float[] LoadMatrixHeadShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int heads, int rank, int degree)
+    {
+        if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what);
+        if (heads % degree != 0 && degree % heads != 0)
+            throw new ArgumentOutOfRangeException(nameof(degree), $"tensor degree {degree} neither divides nor is a multiple of the {heads} heads of \"{name}\".");
+        int headSize = outFeatures / heads, first = (int)((long)rank * heads / degree), count = (heads + degree - 1) / degree;
+        return LoadMatrix(name, outFeatures, inFeatures, layout, what, outStart: first * headSize, outCount: count * headSize);
+    }
+
+    /// <summary>
+    /// This rank's rows of a vocab-parallel matrix whose rows <paramref name="degree"/> may not divide (a head of
+    /// 50,257 tokens): ceil(out / degree) rows from rank * that, the rows past the last one zero ([padded, in]).
+    /// </summary>
+    public float[] LoadMatrixPaddedRowShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int rank, int degree)
+    {
+        if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what);
+        int part = (outFeatures + degree - 1) / degree, start = Math.Min(outFeatures, rank * part), count = Math.Min(part, outFeatures - start);
+        var result = new float[(long)part * inFeatures];
+        if (count > 0)
+            LoadMatrix(name, outFeatures, inFeatures, layout, what, outStart: start, outCount: count).CopyTo(result, 0);
+        else
+            CheckShape(Entry(name), layout == WeightLayout.OutIn ? [outFeatures, inFeatures] : [inFeatures, outFeatures], what);
+        return result;
+    }
+
     /// <summary>This rank's columns of a row-parallel matrix: [out, in/degree].</summary>
     public float[] LoadMatrixColumnShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int rank, int degree) =>
         degree == 1 ? LoadMatrix(name, outFeatures, inFeatures, layout, what)
@@ -142,6 +174,24 @@ public sealed class Checkpoint : IDisposable
         var result = new float[part * groups];
         for (int g = 0; g < groups; g++)
             LoadVector(name, length, what, start: g * block + rank * part, count: part).CopyTo(result, g * part);
+        return result;
+    }
+
+    /// <summary>This rank's part of a head-split bias (a key/value projection's), as <see cref="LoadMatrixHeadShard"/> splits its rows.</summary>
+    public float[] LoadVectorHeadShard(string name, int length, string what, int heads, int rank, int degree)
+    {
+        if (degree == 1) return LoadVector(name, length, what);
+        int headSize = length / heads, first = (int)((long)rank * heads / degree), count = (heads + degree - 1) / degree;
+        return LoadVector(name, length, what, start: first * headSize, count: count * headSize);
+    }
+
+    /// <summary>This rank's part of a vocab-parallel bias, zero-padded as <see cref="LoadMatrixPaddedRowShard"/> pads its rows.</summary>
+    public float[] LoadVectorPaddedShard(string name, int length, string what, int rank, int degree)
+    {
+        if (degree == 1) return LoadVector(name, length, what);
+        int part = (length + degree - 1) / degree, start = Math.Min(length, rank * part), count = Math.Min(part, length - start);
+        var result = new float[part];
+        if (count > 0) LoadVector(name, length, what, start: start, count: count).CopyTo(result, 0);
         return result;
     }
 

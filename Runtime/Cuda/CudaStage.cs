@@ -208,7 +208,18 @@ public sealed class CudaStage : IDisposable
     /// The logits of the head's output on the host: this rank's (rows, localWidth), or with a vocab-sharded head the
     /// full rows gathered from every tensor rank (on the device when the ranks share a GPU).
     /// </summary>
-    public float[] Logits(CudaBuffer local, int rows, int localWidth, ICollectiveGroup group)
+    /// <param name="vocab">the vocabulary when the head is padded to the degree (its columns past it are dropped); 0: not padded</param>
+    public float[] Logits(CudaBuffer local, int rows, int localWidth, ICollectiveGroup group, int vocab = 0)
+    {
+        var logits = GatherLogits(local, rows, localWidth, group);
+        int width = localWidth * group.Size;
+        if (vocab <= 0 || vocab == width) return logits;
+        var trimmed = new float[(long)rows * vocab];
+        Cpu.CpuKernels.CopyColumns(logits, rows, width, 0, vocab, trimmed);
+        return trimmed;
+    }
+
+    private float[] GatherLogits(CudaBuffer local, int rows, int localWidth, ICollectiveGroup group)
     {
         int count = rows * localWidth;
         if (group.Size == 1) return Download(local, count);

@@ -59,10 +59,14 @@ public sealed record ParallelPlan(
         if (Tensor >= 1)
         {
             var bad = facts.TensorSplits.Where(s => s.Size % Tensor != 0).ToList();
-            if (bad.Count > 0)
+            var badHeads = facts.Replicable.Where(s => !PlanArithmetic.Works(s.Size, Tensor)).ToList();
+            if (bad.Count > 0 || badHeads.Count > 0)
             {
-                problems.Add($"tp = {Tensor} does not divide {string.Join(", ", bad.Select(s => $"{s.What} = {s.Size}"))}; " +
-                             $"degrees that work: {string.Join(", ", WorkingTensorDegrees(facts))}.");
+                var reasons = new List<string>();
+                if (bad.Count > 0) reasons.Add($"does not divide {string.Join(", ", bad.Select(s => $"{s.What} = {s.Size}"))}");
+                if (badHeads.Count > 0)
+                    reasons.Add($"neither divides nor is a multiple of {string.Join(", ", badHeads.Select(s => $"{s.What} = {s.Size}"))} (past them, each rank holds the one key/value head its query heads read)");
+                problems.Add($"tp = {Tensor} {string.Join(" and ", reasons)}; degrees that work: {string.Join(", ", WorkingTensorDegrees(facts))}.");
             }
         }
         bool splitOk = ValidateSplit(facts, problems);
@@ -83,7 +87,7 @@ public sealed record ParallelPlan(
 
     /// <summary>The tensor degrees that divide every split size (the common divisors), ascending.</summary>
     public static IReadOnlyList<int> WorkingTensorDegrees(ModelFacts facts) =>
-        PlanArithmetic.WorkingTensorDegrees(facts.TensorSplits.Select(s => s.Size));
+        PlanArithmetic.WorkingTensorDegrees(facts.TensorSplits.Select(s => s.Size), facts.Replicable.Select(s => s.Size));
 
     /// <summary>The expert degrees that divide the experts, ascending (1 alone for a model without experts).</summary>
     public static IReadOnlyList<int> WorkingExpertDegrees(ModelFacts facts) =>
@@ -108,10 +112,17 @@ public sealed record ParallelPlan(
                            + (j == 0 ? facts.EmbeddingWeightBytes : 0)
                            + (j == split.Length - 1 ? facts.HeadWeightBytes : 0);
             long kv = facts.KvBytesPerTokenPerLayer * ((facts.ContextLength + sequence - 1) / Math.Max(1, sequence)) * split[j];
-            result[j] = (weights / tensor, kv / tensor);
+            result[j] = (weights / tensor, kv / KvShare(facts, tensor));
         }
         return result;
     }
+
+    /// <summary>
+    /// How many ways tensor parallelism splits the KV cache: the degree, but at most the key/value heads (past them each
+    /// rank keeps a replica of the one head its query heads read).
+    /// </summary>
+    public static int KvShare(ModelFacts facts, int tensor) =>
+        facts.Replicable.Count == 0 ? tensor : Math.Max(1, Math.Min(tensor, facts.Replicable.Min(s => s.Size)));
 
     private bool ValidateSplit(ModelFacts facts, List<string> problems)
     {

@@ -19,13 +19,21 @@ namespace Tessera.Parallelism
             ("B", 1L),
         };
 
-        /// <summary>The tensor degrees that divide every size (the divisors of their gcd), ascending.</summary>
-        public static int[] WorkingTensorDegrees(IEnumerable<int> sizes)
+        /// <summary>
+        /// The tensor degrees that divide every size (the divisors of their gcd) and that divide, or are a multiple of,
+        /// every replicable size (key/value heads, replicated past the degree), ascending.
+        /// </summary>
+        public static int[] WorkingTensorDegrees(IEnumerable<int> sizes, IEnumerable<int>? replicable = null)
         {
             int gcd = 0;
             foreach (int size in sizes) gcd = Gcd(gcd, Math.Abs(size));
-            return gcd == 0 ? new[] { 1 } : Enumerable.Range(1, gcd).Where(d => gcd % d == 0).ToArray();
+            var heads = (replicable ?? Enumerable.Empty<int>()).ToList();
+            if (gcd == 0) return new[] { 1 };
+            return Enumerable.Range(1, gcd).Where(d => gcd % d == 0 && heads.All(h => Works(h, d))).ToArray();
         }
+
+        /// <summary>Whether degree <paramref name="degree"/> can split <paramref name="heads"/> replicable heads: it divides them or is a multiple of them.</summary>
+        public static bool Works(int heads, int degree) => heads > 0 && degree > 0 && (heads % degree == 0 || degree % heads == 0);
 
         /// <summary>Parses a size with an optional unit (B, KB, MB, GB, TB decimal; KiB, MiB, GiB, TiB binary), case-insensitive.</summary>
         public static bool TryParseBytes(string? text, out long bytes)

@@ -188,7 +188,16 @@ public interface IRankProgram
 /// <param name="Experts">experts per mixture-of-experts layer (0: a dense model); the expert degree must divide it</param>
 /// <param name="ExpertsPerToken">k, the experts each token runs through (top-k routing)</param>
 /// <param name="LayerExpertWeightBytes">the part of <paramref name="LayerWeightBytes"/> that is experts (all of them)</param>
+/// <param name="ReplicableTensorSplits">
+/// what the tensor degree must divide or be a multiple of: key/value heads, which each rank replicates when the degree
+/// exceeds them ("KvHeads", 8)
+/// </param>
 public sealed record ModelFacts(
     string ModelName, int Layers, double LayerFlopsPerToken, long LayerWeightBytes, long EmbeddingWeightBytes,
     double HeadFlopsPerToken, long HeadWeightBytes, long KvBytesPerTokenPerLayer, int ActivationWidth, int VocabSize, int ContextLength,
-    IReadOnlyList<(string What, int Size)> TensorSplits, int Experts = 0, int ExpertsPerToken = 0, long LayerExpertWeightBytes = 0);
+    IReadOnlyList<(string What, int Size)> TensorSplits, int Experts = 0, int ExpertsPerToken = 0, long LayerExpertWeightBytes = 0,
+    IReadOnlyList<(string What, int Size)>? ReplicableTensorSplits = null)
+{
+    /// <summary><see cref="ReplicableTensorSplits"/>, empty when there are none.</summary>
+    public IReadOnlyList<(string What, int Size)> Replicable => ReplicableTensorSplits ?? [];
+}

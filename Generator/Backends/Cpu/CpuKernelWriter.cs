@@ -26,8 +26,8 @@ internal static class CpuKernelWriter
         string Buf(IrValue v) => plan[v];
         string W(string suffix = "") => $"{weights}.{node.Module!.Name}{suffix}";
         SizeExpr Local(IrValue v) => sharding.LocalWidth(v);
-        // Head counts of an op on a split value are this rank's heads.
-        SizeExpr Heads(int argument) => sharding[node.Inputs[0]].IsSplit ? ShardingPlan.Local(node.Arguments[argument]) : node.Arguments[argument];
+        // Head counts of an op on a split value are this rank's heads (of the input that carries them).
+        SizeExpr Heads(int argument, int input) => sharding.LocalHeads(node.Inputs[input], node.Arguments[argument]);
 
         writer.WriteLine($"// {kernel.Output.Name} (T, {Local(kernel.Output)}) = {kernel.Describe()}{FusedNote(kernel, sharding)}");
         switch (kernel.Kind)
@@ -65,7 +65,7 @@ internal static class CpuKernelWriter
                     var heads = node.Arguments[0];
                     if (!kernel.InPlace)
                         writer.WriteLine($"global::System.Array.Copy({Buf(node.Inputs[0])}, {Buf(node.Output)}, rows * ({Local(node.Inputs[0])}));");
-                    writer.WriteLine($"{Kernels}.Rope({Buf(node.Output)}, rows, {Heads(0)}, {SizeExpr.Divide(width, heads)}, batch.Positions, {node.Arguments[1]});");
+                    writer.WriteLine($"{Kernels}.Rope({Buf(node.Output)}, rows, {Heads(0, 0)}, {SizeExpr.Divide(width, heads)}, batch.Positions, {node.Arguments[1]});");
                     break;
                 }
 
@@ -73,7 +73,7 @@ internal static class CpuKernelWriter
                 {
                     var heads = node.Arguments[0];
                     // Under sequence parallelism the rank's rows attend over every rank's cache shard (a group of one: the plain kernel).
-                    writer.WriteLine($"{Kernels}.Attention({Buf(node.Inputs[0])}, {Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, {Buf(node.Output)}, batch, layer, {Heads(0)}, {Heads(1)}, {SizeExpr.Divide(node.Inputs[0].Width, heads)}, _rank.Sequence);");
+                    writer.WriteLine($"{Kernels}.Attention({Buf(node.Inputs[0])}, {Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, {Buf(node.Output)}, batch, layer, {Heads(0, 0)}, {Heads(1, 1)}, {SizeExpr.Divide(node.Inputs[0].Width, heads)}, _rank.Sequence);");
                     break;
                 }
 
@@ -129,6 +129,8 @@ internal static class CpuKernelWriter
     {
         var notes = new List<string>();
         if (kernel.Kind == KernelKind.MatMul && sharding.SliceOf(kernel.Anchor) == WeightSlice.Rows) notes.Add("column-parallel");
+        if (kernel.Kind == KernelKind.MatMul && sharding.SliceOf(kernel.Anchor) == WeightSlice.HeadRows) notes.Add("column-parallel by whole key/value heads, replicated past them");
+        if (kernel.Kind == KernelKind.MatMul && sharding.SliceOf(kernel.Anchor) == WeightSlice.PaddedRows) notes.Add("vocab-parallel, padded to the degree");
         if (kernel.Kind == KernelKind.MatMul && sharding.SliceOf(kernel.Anchor) == WeightSlice.Columns) notes.Add("row-parallel, all-reduce");
         if (kernel.Fused.Count > 0 && kernel.Kind == KernelKind.MatMul) notes.Add($"epilogue: {string.Join(", ", kernel.Fused.Select(n => n.Kind))}");
         if (kernel.Fused.Count > 0 && kernel.Kind == KernelKind.Elementwise) notes.Add($"fused: {string.Join(", ", kernel.Nodes.Select(n => n.Kind))}");
@@ -155,8 +157,8 @@ internal static class CpuKernelWriter
         var slice = sharding.SliceOf(node);
         string input = plan[node.Inputs[0]];
         string rows = "rows";
-        SizeExpr inFeatures = slice == WeightSlice.Columns ? ShardingPlan.Local(SizeExpr.Parse(linear.In!)) : SizeExpr.Parse(linear.In!);
-        SizeExpr outFeatures = slice == WeightSlice.Rows ? ShardingPlan.Local(SizeExpr.Parse(linear.Out!)) : SizeExpr.Parse(linear.Out!);
+        SizeExpr inFeatures = sharding.LocalIn(node);
+        SizeExpr outFeatures = sharding.LocalOut(node);
         string output = plan[kernel.Output];
         if (kernel.IsHead)
         {
@@ -181,7 +183,7 @@ internal static class CpuKernelWriter
         if (!hasEpilogue)
         {
             writer.WriteLine(call + ");");
-            WriteHeadGather(kernel, sharding, outFeatures, writer);
+            WriteHeadGather(kernel, sharding, outFeatures, linear, writer);
             return;
         }
 
@@ -200,12 +202,16 @@ internal static class CpuKernelWriter
                 current = step.Output;
             }
         }
-        WriteHeadGather(kernel, sharding, outFeatures, writer);
+        WriteHeadGather(kernel, sharding, outFeatures, linear, writer);
     }
 
-    private static void WriteHeadGather(Kernel kernel, ShardingPlan sharding, SizeExpr localVocab, IndentedTextWriter writer)
+    private static void WriteHeadGather(Kernel kernel, ShardingPlan sharding, SizeExpr localVocab, FrontEnd.WeightFieldInfo head, IndentedTextWriter writer)
     {
-        if (kernel.IsHead && sharding[kernel.Output].IsSplit)
+        if (!kernel.IsHead || !sharding[kernel.Output].IsSplit) return;
+        if (sharding[kernel.Output].Padded)
+            // Every rank's columns, the padding past the vocabulary dropped.
+            writer.WriteLine($"if (TensorDegree > 1) {Kernels}.GatherLogits(_rank.Tensor, _localLogits, logitRows, {localVocab}, {head.Out}, logits);");
+        else
             writer.WriteLine($"if (TensorDegree > 1) _rank.Tensor.AllGatherColumns(_localLogits, logitRows, {localVocab}, logits);");
     }
 

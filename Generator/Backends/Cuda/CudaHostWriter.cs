@@ -22,7 +22,7 @@ internal static class CudaHostWriter
         string Buf(IrValue v) => plan[v];
         string W(string suffix = "") => $"_gpu.Weight({weights}.{node.Module!.Name}{suffix})";
         string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
-        string Heads(int argument) => (sharding[node.Inputs[0]].IsSplit ? ShardingPlan.Local(node.Arguments[argument]) : node.Arguments[argument]).ToString();
+        string Heads(int argument, int input) => sharding.LocalHeads(node.Inputs[input], node.Arguments[argument]).ToString();
 
         writer.WriteLine($"// {kernel.Output.Name} (T, {sharding.LocalWidth(kernel.Output)}) = {kernel.Describe()}");
         switch (kernel.Kind)
@@ -43,8 +43,8 @@ internal static class CudaHostWriter
                 {
                     var linear = node.Module!;
                     var slice = sharding.SliceOf(node);
-                    var inFeatures = slice == WeightSlice.Columns ? ShardingPlan.Local(SizeExpr.Parse(linear.In!)) : SizeExpr.Parse(linear.In!);
-                    var outFeatures = slice == WeightSlice.Rows ? ShardingPlan.Local(SizeExpr.Parse(linear.Out!)) : SizeExpr.Parse(linear.Out!);
+                    var inFeatures = sharding.LocalIn(node);
+                    var outFeatures = sharding.LocalOut(node);
                     string output = Buf(kernel.Output), input = Buf(node.Inputs[0]), rows = "rows";
                     if (kernel.IsHead)
                     {
@@ -67,7 +67,9 @@ internal static class CudaHostWriter
                     if (kernel.IsHead)
                     {
                         writer.WriteLine("// The logits come back to the host; a vocab-sharded head gathers every rank's columns first.");
-                        writer.WriteLine($"var logits = _gpu.Logits(headOutput, logitRows, {outFeatures}, _rank.Tensor);");
+                        writer.WriteLine(sharding[kernel.Output].Padded
+                            ? $"var logits = _gpu.Logits(headOutput, logitRows, {outFeatures}, _rank.Tensor, vocab: {linear.Out});"
+                            : $"var logits = _gpu.Logits(headOutput, logitRows, {outFeatures}, _rank.Tensor);");
                     }
                     break;
                 }
@@ -87,7 +89,7 @@ internal static class CudaHostWriter
             case KernelKind.Attention:
                 writer.WriteLine("var (keyRows, valueRows) = _gpu.CacheRows(batch, layer, FirstLayer);");
                 writer.WriteLine($"_gpu.LaunchRows({Name("kv_append")}, rows, {Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, keyRows, valueRows, positions);");
-                writer.WriteLine($"_gpu.LaunchAttention({Name("attention")}, rows, {Heads(0)}, global::Tessera.Cuda.CudaStage.LongestContext(batch), {Buf(node.Inputs[0])}, {Buf(node.Output)}, keyRows, valueRows, positions);");
+                writer.WriteLine($"_gpu.LaunchAttention({Name("attention")}, rows, {Heads(0, 0)}, global::Tessera.Cuda.CudaStage.LongestContext(batch), {Buf(node.Inputs[0])}, {Buf(node.Output)}, keyRows, valueRows, positions);");
                 break;
 
             case KernelKind.Elementwise:

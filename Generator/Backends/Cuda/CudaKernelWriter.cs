@@ -92,7 +92,7 @@ internal static class CudaKernelWriter
         var node = kernel.Anchor;
         var sharding = module.Sharding;
         string Local(IrValue v) => sharding.LocalWidth(v).ToString();
-        string Heads(int argument) => (sharding[node.Inputs[0]].IsSplit ? ShardingPlan.Local(node.Arguments[argument]) : node.Arguments[argument]).ToString();
+        string Heads(int argument, int input) => sharding.LocalHeads(node.Inputs[input], node.Arguments[argument]).ToString();
         string header = $"// {kernel.Output.Name} (T, {Local(kernel.Output)}) = {kernel.Describe()}";
         switch (kernel.Kind)
         {
@@ -118,7 +118,7 @@ internal static class CudaKernelWriter
                 {
                     writer.WriteLine(header + "  [epilogue after cuBLAS]");
                     var operands = EpilogueOperands(kernel);
-                    string width = (sharding.SliceOf(node) == WeightSlice.Rows ? ShardingPlan.Local(SizeExpr.Parse(node.Module!.Out!)) : SizeExpr.Parse(node.Module!.Out!)).ToString();
+                    string width = sharding.LocalOut(node).ToString();
                     var parameters = new List<string> { "float* __restrict__ y", "long long count" };
                     if (node.Module.Bias) parameters.Add("const float* __restrict__ bias");
                     parameters.AddRange(operands.Select(o => $"const float* __restrict__ in_{o.Name}"));
@@ -190,7 +190,7 @@ internal static class CudaKernelWriter
                             const int half = ({{headDim}}) / 2;
                             const double position = positions[blockIdx.x];
                             float* row = x + (long long)blockIdx.x * ({{width}});
-                            for (int t = threadIdx.x; t < ({{Heads(0)}}) * half; t += BLOCK)
+                            for (int t = threadIdx.x; t < ({{Heads(0, 0)}}) * half; t += BLOCK)
                             {
                                 const int head = t / half, j = t % half;
                                 const double angle = position * pow((double)({{node.Arguments[1]}}), -2.0 * j / ({{headDim}}));
@@ -229,7 +229,7 @@ internal static class CudaKernelWriter
                         writer.WriteLines($$"""
                             extern __shared__ float scores[];
                             const int row = blockIdx.x, head = blockIdx.y;
-                            const int kv = head / (({{Heads(0)}}) / ({{Heads(1)}})); // grouped-query: query heads share a kv head
+                            const int kv = head / (({{Heads(0, 0)}}) / ({{Heads(1, 1)}})); // grouped-query: query heads share a kv head
                             const int context = positions[row] + 1;
                             const float* qh = q + (long long)row * ({{width}}) + head * ({{headDim}});
                             const float* keys = key_rows[row] + kv * ({{headDim}});

@@ -22,7 +22,7 @@ public sealed class PlanDiagnosticTests : DiagnosticTestBase
         string message = run.Diagnostics[0].GetMessage();
         Assert.Contains("Tensor = 3 does not divide", message);
         Assert.Contains("Ffn = 16", message);
-        Assert.Contains("Vocab = 32", message);
+        Assert.DoesNotContain("Vocab", message);   // the vocab-parallel head is padded to any degree
         Assert.Contains("degrees that work: 1, 2, 4, 8, 16", message);
     }
 

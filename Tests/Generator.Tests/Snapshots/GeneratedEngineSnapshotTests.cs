@@ -64,7 +64,7 @@ public sealed class GeneratedEngineSnapshotTests
         Assert.Contains("_rank.Next!.Send(", unit);
         Assert.Contains("_rank.Previous!.Receive(", unit);
         Assert.Contains("RowParallelMatMul", unit);
-        Assert.Contains("AllGatherColumns", unit);
+        Assert.Contains("GatherLogits(_rank.Tensor", unit);
         Assert.Contains("public static readonly int[,] Schedule", unit);
     }
 
@@ -114,6 +114,6 @@ public sealed class GeneratedEngineSnapshotTests
         Assert.Contains("if (rank.SequenceDegree != 2)", unit);
         Assert.Contains("Sequence: 2);", unit);
         Assert.Contains("HeadDim, _rank.Sequence);", unit);                       // attention merges every rank's partials
-        Assert.Contains("global::Tessera.KvCache.Create(EndLayer - FirstLayer, ContextLength, KvHeads * HeadDim / TensorDegree, FirstLayer, _rank.SequenceDegree)", unit);
+        Assert.Contains("global::Tessera.KvCache.Create(EndLayer - FirstLayer, ContextLength, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, FirstLayer, _rank.SequenceDegree)", unit);
     }
 }

@@ -114,7 +114,7 @@ partial class Gpt2
             _block2 = new float[rows * global::System.Math.Max(Dim / TensorDegree, (Dim))];
             _block3 = new float[rows * global::System.Math.Max(Dim / TensorDegree, (Inner / TensorDegree))];
             _headRows = new float[rows * (Dim)];
-            _localLogits = TensorDegree == 1 ? [] : new float[rows * (Vocab / TensorDegree)];
+            _localLogits = TensorDegree == 1 ? [] : new float[rows * ((Vocab + TensorDegree - 1) / TensorDegree)];
             _workspaceRows = rows;
         }
 
@@ -156,7 +156,7 @@ partial class Gpt2
             {
                 _weights.Norm = checkpoint.LoadVector("" + "ln_f.weight", Dim, $"Norm: (Dim = {Dim})");
                 _weights.NormBias = checkpoint.LoadVector("" + "ln_f.bias", Dim, $"Norm bias: (Dim = {Dim})");
-                _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(TensorDegree == 1 && _weights.TokenEmbed is not null ? _weights.TokenEmbed : checkpoint.LoadMatrixRowShard("" + "wte.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Vocab / TensorDegree, Dim, rank.Precision);
+                _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(TensorDegree == 1 && _weights.TokenEmbed is not null ? _weights.TokenEmbed : checkpoint.LoadMatrixPaddedRowShard("" + "wte.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", TensorRank, TensorDegree), (Vocab + TensorDegree - 1) / TensorDegree, Dim, rank.Precision);
             }
             _layers = new BlockWeights[EndLayer - FirstLayer];
             for (int i = FirstLayer; i < EndLayer; i++)
@@ -235,12 +235,12 @@ partial class Gpt2
                 var logits = new float[batch.LogitRows.Length * (Vocab)];
                 // normOut (T, Dim) = Norm(x)
                 global::Tessera.Cpu.CpuKernels.LayerNorm(x2, _weights.Norm, _weights.NormBias, _model2, rows, Dim, Eps);
-                // result (T, Vocab / TensorDegree) = Head(Norm(x))  [column-parallel]
+                // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the degree]
                 int logitRows = batch.LogitRows.Length;
                 float[] headInput = batch.AllLogitRows ? _model2 : global::Tessera.Cpu.CpuKernels.GatherRows(_model2, Dim, batch.LogitRows, _headRows);
                 float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
-                global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, Vocab / TensorDegree, headOutput);
-                if (TensorDegree > 1) _rank.Tensor.AllGatherColumns(_localLogits, logitRows, Vocab / TensorDegree, logits);
+                global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, (Vocab + TensorDegree - 1) / TensorDegree, headOutput);
+                if (TensorDegree > 1) global::Tessera.Cpu.CpuKernels.GatherLogits(_rank.Tensor, _localLogits, logitRows, (Vocab + TensorDegree - 1) / TensorDegree, Vocab, logits);
                 batch.Commit();
                 return logits;
             }
@@ -311,7 +311,7 @@ partial class Gpt2
                 ActivationWidth: Dim,
                 VocabSize: Vocab,
                 ContextLength: ContextLength,
-                TensorSplits: [("Vocab", Vocab), ("Dim", Dim), ("Heads", Heads), ("Inner", Inner)]);
+                TensorSplits: [("Dim", Dim), ("Heads", Heads), ("Inner", Inner)]);
         }
 
         /// <summary>
@@ -630,13 +630,13 @@ partial class Gpt2
                     }
                     // normOut (T, Dim) = Norm(x)
                     _gpu.LaunchRows("gpt2_normOut_layernorm_kernel", rows, x2, _gpu.Weight(_engine._weights.Norm), _gpu.Weight(_engine._weights.NormBias), _model2);
-                    // result (T, Vocab / TensorDegree) = Head(Norm(x))
+                    // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))
                     int logitRows = batch.LogitRows.Length;
                     var headInput = _gpu.LogitRowsOf(_model2, batch, Dim);
-                    var headOutput = _gpu.Slot("head_output", (long)logitRows * (Vocab / TensorDegree));
-                    _gpu.Gemm(headOutput, headInput, _gpu.Weight(_engine._weights.Head), logitRows, Vocab / TensorDegree, Dim);
+                    var headOutput = _gpu.Slot("head_output", (long)logitRows * ((Vocab + TensorDegree - 1) / TensorDegree));
+                    _gpu.Gemm(headOutput, headInput, _gpu.Weight(_engine._weights.Head), logitRows, (Vocab + TensorDegree - 1) / TensorDegree, Dim);
                     // The logits come back to the host; a vocab-sharded head gathers every rank's columns first.
-                    var logits = _gpu.Logits(headOutput, logitRows, Vocab / TensorDegree, _rank.Tensor);
+                    var logits = _gpu.Logits(headOutput, logitRows, (Vocab + TensorDegree - 1) / TensorDegree, _rank.Tensor, vocab: Vocab);
                     batch.Commit();
                     return logits;
                 }

@@ -112,10 +112,10 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
         _model2 = new float[rows * (Dim)];
         _block0 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
         _block1 = new float[rows * global::System.Math.Max(Heads * HeadDim / TensorDegree, (Dim))];
-        _block2 = new float[rows * global::System.Math.Max(KvHeads * HeadDim / TensorDegree, (Intermediate / TensorDegree))];
-        _block3 = new float[rows * global::System.Math.Max(KvHeads * HeadDim / TensorDegree, (Intermediate / TensorDegree))];
+        _block2 = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Intermediate / TensorDegree))];
+        _block3 = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Intermediate / TensorDegree))];
         _headRows = new float[rows * (Dim)];
-        _localLogits = TensorDegree == 1 ? [] : new float[rows * (Vocab / TensorDegree)];
+        _localLogits = TensorDegree == 1 ? [] : new float[rows * ((Vocab + TensorDegree - 1) / TensorDegree)];
         _workspaceRows = rows;
     }
 
@@ -159,7 +159,7 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
         if (rank.IsLastStage)
         {
             _weights.Norm = checkpoint.LoadVector("" + "model.norm.weight", Dim, $"Norm: (Dim = {Dim})");
-            _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(Tied ? (TensorDegree == 1 && _weights.Embed is not null ? _weights.Embed : checkpoint.LoadMatrixRowShard("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree)) : checkpoint.LoadMatrixRowShard("" + "lm_head.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Vocab / TensorDegree, Dim, rank.Precision);
+            _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(Tied ? (TensorDegree == 1 && _weights.Embed is not null ? _weights.Embed : checkpoint.LoadMatrixPaddedRowShard("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", TensorRank, TensorDegree)) : checkpoint.LoadMatrixPaddedRowShard("" + "lm_head.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", TensorRank, TensorDegree), (Vocab + TensorDegree - 1) / TensorDegree, Dim, rank.Precision);
         }
         _layers = new BlockWeights[EndLayer - FirstLayer];
         for (int i = FirstLayer; i < EndLayer; i++)
@@ -167,8 +167,8 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
             var w = _layers[i - FirstLayer] = new BlockWeights();
             w.AttnNorm = checkpoint.LoadVector($"model.layers.{i}." + "input_layernorm.weight", Dim, $"AttnNorm: (Dim = {Dim})");
             w.Q = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.q_proj.weight", Heads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Heads * HeadDim / TensorDegree, Dim, rank.Precision);
-            w.K = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.k_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), KvHeads * HeadDim / TensorDegree, Dim, rank.Precision);
-            w.V = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.v_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), KvHeads * HeadDim / TensorDegree, Dim, rank.Precision);
+            w.K = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixHeadShard($"model.layers.{i}." + "self_attn.k_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", KvHeads, TensorRank, TensorDegree), (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim, rank.Precision);
+            w.V = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixHeadShard($"model.layers.{i}." + "self_attn.v_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", KvHeads, TensorRank, TensorDegree), (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim, rank.Precision);
             w.O = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"model.layers.{i}." + "self_attn.o_proj.weight", Dim, Heads * HeadDim, global::Tessera.WeightLayout.OutIn, $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}", TensorRank, TensorDegree), Dim, Heads * HeadDim / TensorDegree, rank.Precision);
             w.MlpNorm = checkpoint.LoadVector($"model.layers.{i}." + "post_attention_layernorm.weight", Dim, $"MlpNorm: (Dim = {Dim})");
             w.Gate = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "mlp.gate_proj.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"Gate: Out = Intermediate = {Intermediate}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Intermediate / TensorDegree, Dim, rank.Precision);
@@ -191,7 +191,7 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
     global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;
 
     /// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads (and, under sequence parallelism, its tokens).</summary>
-    public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.Create(EndLayer - FirstLayer, ContextLength, KvHeads * HeadDim / TensorDegree, FirstLayer, _rank.SequenceDegree);
+    public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.Create(EndLayer - FirstLayer, ContextLength, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, FirstLayer, _rank.SequenceDegree);
 
     /// <summary>The whole forward on one device (a plan of one rank).</summary>
     public float[] Forward(global::Tessera.TokenBatch batch) =>
@@ -219,12 +219,12 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
             var logits = new float[batch.LogitRows.Length * (Vocab)];
             // normOut (T, Dim) = Norm(x)
             global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _model2, rows, Dim, Eps);
-            // result (T, Vocab / TensorDegree) = Head(Norm(x))  [column-parallel]
+            // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the degree]
             int logitRows = batch.LogitRows.Length;
             float[] headInput = batch.AllLogitRows ? _model2 : global::Tessera.Cpu.CpuKernels.GatherRows(_model2, Dim, batch.LogitRows, _headRows);
             float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
-            global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, Vocab / TensorDegree, headOutput);
-            if (TensorDegree > 1) _rank.Tensor.AllGatherColumns(_localLogits, logitRows, Vocab / TensorDegree, logits);
+            global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, (Vocab + TensorDegree - 1) / TensorDegree, headOutput);
+            if (TensorDegree > 1) global::Tessera.Cpu.CpuKernels.GatherLogits(_rank.Tensor, _localLogits, logitRows, (Vocab + TensorDegree - 1) / TensorDegree, Vocab, logits);
             batch.Commit();
             return logits;
         }
@@ -242,14 +242,14 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
         global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Q, Heads * HeadDim / TensorDegree, _block1);
         // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
         global::Tessera.Cpu.CpuKernels.Rope(_block1, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
-        // kOut (T, KvHeads * HeadDim / TensorDegree) = K(h)  [column-parallel]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.K, KvHeads * HeadDim / TensorDegree, _block2);
-        // k (T, KvHeads * HeadDim / TensorDegree) = Rope(K(h), KvHeads, Theta)
-        global::Tessera.Cpu.CpuKernels.Rope(_block2, rows, KvHeads / TensorDegree, HeadDim, batch.Positions, Theta);
-        // vOut (T, KvHeads * HeadDim / TensorDegree) = V(h)  [column-parallel]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.V, KvHeads * HeadDim / TensorDegree, _block3);
+        // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value heads, replicated past them]
+        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _block2);
+        // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
+        global::Tessera.Cpu.CpuKernels.Rope(_block2, rows, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, batch.Positions, Theta);
+        // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value heads, replicated past them]
+        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _block3);
         // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
-        global::Tessera.Cpu.CpuKernels.Attention(_block1, _block2, _block3, _block0, batch, layer, Heads / TensorDegree, KvHeads / TensorDegree, HeadDim, _rank.Sequence);
+        global::Tessera.Cpu.CpuKernels.Attention(_block1, _block2, _block3, _block0, batch, layer, Heads / TensorDegree, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, _rank.Sequence);
         // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block0, rows, Heads * HeadDim / TensorDegree, w.O, Dim, _block1, _rank.Tensor, (segment, row, column) =>
         {
@@ -290,7 +290,8 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
             ActivationWidth: Dim,
             VocabSize: Vocab,
             ContextLength: ContextLength,
-            TensorSplits: [("Vocab", Vocab), ("Heads * HeadDim", Heads * HeadDim), ("Heads", Heads), ("KvHeads * HeadDim", KvHeads * HeadDim), ("KvHeads", KvHeads), ("Intermediate", Intermediate)]);
+            TensorSplits: [("Heads * HeadDim", Heads * HeadDim), ("Heads", Heads), ("Intermediate", Intermediate)],
+            ReplicableTensorSplits: [("KvHeads", KvHeads)]);
     }
 
     /// <summary>
@@ -364,14 +365,14 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
         }
     }
 
-    // k (T, KvHeads * HeadDim / TensorDegree) = Rope(K(h), KvHeads, Theta)  [in place]
+    // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)  [in place]
     __global__ void block_k_rope_kernel(float* __restrict__ x, const int* __restrict__ positions)
     {
         // rotate_half: pairs (j, j + d/2) of each head, angle = position * theta^(-2j/d), in double as the CPU kernel does.
         const int half = (HeadDim) / 2;
         const double position = positions[blockIdx.x];
-        float* row = x + (long long)blockIdx.x * (KvHeads * HeadDim / TensorDegree);
-        for (int t = threadIdx.x; t < (KvHeads / TensorDegree) * half; t += BLOCK)
+        float* row = x + (long long)blockIdx.x * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
+        for (int t = threadIdx.x; t < ((KvHeads + TensorDegree - 1) / TensorDegree) * half; t += BLOCK)
         {
             const int head = t / half, j = t % half;
             const double angle = position * pow((double)(Theta), -2.0 * j / (HeadDim));
@@ -387,9 +388,9 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
     __global__ void block_attention_kv_append_kernel(const float* __restrict__ k, const float* __restrict__ v, float* const* __restrict__ key_rows, float* const* __restrict__ value_rows, const int* __restrict__ positions)
     {
         const int row = blockIdx.x;
-        float* key = key_rows[row] + (long long)positions[row] * (KvHeads * HeadDim / TensorDegree);
-        float* value = value_rows[row] + (long long)positions[row] * (KvHeads * HeadDim / TensorDegree);
-        for (int i = threadIdx.x; i < (KvHeads * HeadDim / TensorDegree); i += BLOCK) { key[i] = k[(long long)row * (KvHeads * HeadDim / TensorDegree) + i]; value[i] = v[(long long)row * (KvHeads * HeadDim / TensorDegree) + i]; }
+        float* key = key_rows[row] + (long long)positions[row] * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
+        float* value = value_rows[row] + (long long)positions[row] * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
+        for (int i = threadIdx.x; i < ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim); i += BLOCK) { key[i] = k[(long long)row * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) + i]; value[i] = v[(long long)row * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) + i]; }
     }
 
     // (2/2) causal attention over the cache, one block per (row, query head), scores in dynamic shared memory: attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
@@ -397,7 +398,7 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
     {
         extern __shared__ float scores[];
         const int row = blockIdx.x, head = blockIdx.y;
-        const int kv = head / ((Heads / TensorDegree) / (KvHeads / TensorDegree)); // grouped-query: query heads share a kv head
+        const int kv = head / ((Heads / TensorDegree) / ((KvHeads + TensorDegree - 1) / TensorDegree)); // grouped-query: query heads share a kv head
         const int context = positions[row] + 1;
         const float* qh = q + (long long)row * (Heads * HeadDim / TensorDegree) + head * (HeadDim);
         const float* keys = key_rows[row] + kv * (HeadDim);
@@ -406,7 +407,7 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
         float local_max = NEG_INF;
         for (int p = threadIdx.x; p < context; p += BLOCK)
         {
-            const float* key = keys + (long long)p * (KvHeads * HeadDim / TensorDegree);
+            const float* key = keys + (long long)p * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
             float s = 0.0f;
             for (int i = 0; i < (HeadDim); i++) s += qh[i] * key[i];
             scores[p] = s * scale;
@@ -421,7 +422,7 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
         for (int i = threadIdx.x; i < (HeadDim); i += BLOCK)
         {
             float acc = 0.0f;
-            for (int p = 0; p < context; p++) acc += scores[p] * values[(long long)p * (KvHeads * HeadDim / TensorDegree) + i];
+            for (int p = 0; p < context; p++) acc += scores[p] * values[(long long)p * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) + i];
             oh[i] = acc / sum;
         }
     }
@@ -529,7 +530,7 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
             TensorRank = engine.TensorRank;
             FirstLayer = engine.FirstLayer;
             EndLayer = engine.EndLayer;
-            _gpu = new global::Tessera.Cuda.CudaStage(context, engine.CudaProgramOfThisRank(), kernels, EndLayer - FirstLayer, KvHeads * HeadDim / TensorDegree);
+            _gpu = new global::Tessera.Cuda.CudaStage(context, engine.CudaProgramOfThisRank(), kernels, EndLayer - FirstLayer, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
         }
 
         /// <inheritdoc/>
@@ -584,13 +585,13 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
                 }
                 // normOut (T, Dim) = Norm(x)
                 _gpu.LaunchRows("llama_normOut_rmsnorm_kernel", rows, x2, _gpu.Weight(_engine._weights.Norm), _model2);
-                // result (T, Vocab / TensorDegree) = Head(Norm(x))
+                // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))
                 int logitRows = batch.LogitRows.Length;
                 var headInput = _gpu.LogitRowsOf(_model2, batch, Dim);
-                var headOutput = _gpu.Slot("head_output", (long)logitRows * (Vocab / TensorDegree));
-                _gpu.Gemm(headOutput, headInput, _gpu.Weight(_engine._weights.Head), logitRows, Vocab / TensorDegree, Dim);
+                var headOutput = _gpu.Slot("head_output", (long)logitRows * ((Vocab + TensorDegree - 1) / TensorDegree));
+                _gpu.Gemm(headOutput, headInput, _gpu.Weight(_engine._weights.Head), logitRows, (Vocab + TensorDegree - 1) / TensorDegree, Dim);
                 // The logits come back to the host; a vocab-sharded head gathers every rank's columns first.
-                var logits = _gpu.Logits(headOutput, logitRows, Vocab / TensorDegree, _rank.Tensor);
+                var logits = _gpu.Logits(headOutput, logitRows, (Vocab + TensorDegree - 1) / TensorDegree, _rank.Tensor, vocab: Vocab);
                 batch.Commit();
                 return logits;
             }
@@ -603,20 +604,20 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
             int rows = batch.Rows;
             var _block0 = _gpu.Slot("_block0", (long)rows * global::System.Math.Max((Dim), Heads * HeadDim / TensorDegree));
             var _block1 = _gpu.Slot("_block1", (long)rows * global::System.Math.Max((Heads * HeadDim / TensorDegree), Dim));
-            var _block2 = _gpu.Slot("_block2", (long)rows * global::System.Math.Max((KvHeads * HeadDim / TensorDegree), Intermediate / TensorDegree));
-            var _block3 = _gpu.Slot("_block3", (long)rows * global::System.Math.Max((KvHeads * HeadDim / TensorDegree), Intermediate / TensorDegree));
+            var _block2 = _gpu.Slot("_block2", (long)rows * global::System.Math.Max(((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim), Intermediate / TensorDegree));
+            var _block3 = _gpu.Slot("_block3", (long)rows * global::System.Math.Max(((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim), Intermediate / TensorDegree));
             // h (T, Dim) = AttnNorm(x)
             _gpu.LaunchRows("block_h_rmsnorm_kernel", rows, input, _gpu.Weight(w.AttnNorm), _block0);
             // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)
             _gpu.Gemm(_block1, _block0, _gpu.Weight(w.Q), rows, Heads * HeadDim / TensorDegree, Dim);
             // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
             _gpu.LaunchRows("block_q_rope_kernel", rows, _block1, positions);
-            // kOut (T, KvHeads * HeadDim / TensorDegree) = K(h)
-            _gpu.Gemm(_block2, _block0, _gpu.Weight(w.K), rows, KvHeads * HeadDim / TensorDegree, Dim);
-            // k (T, KvHeads * HeadDim / TensorDegree) = Rope(K(h), KvHeads, Theta)
+            // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)
+            _gpu.Gemm(_block2, _block0, _gpu.Weight(w.K), rows, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim);
+            // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
             _gpu.LaunchRows("block_k_rope_kernel", rows, _block2, positions);
-            // vOut (T, KvHeads * HeadDim / TensorDegree) = V(h)
-            _gpu.Gemm(_block3, _block0, _gpu.Weight(w.V), rows, KvHeads * HeadDim / TensorDegree, Dim);
+            // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)
+            _gpu.Gemm(_block3, _block0, _gpu.Weight(w.V), rows, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim);
             // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
             var (keyRows, valueRows) = _gpu.CacheRows(batch, layer, FirstLayer);
             _gpu.LaunchRows("block_attention_kv_append_kernel", rows, _block2, _block3, keyRows, valueRows, positions);

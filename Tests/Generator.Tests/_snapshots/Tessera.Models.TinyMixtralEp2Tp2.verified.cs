@@ -128,10 +128,10 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
         _model2 = new float[rows * (Dim)];
         _block0 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
         _block1 = new float[rows * global::System.Math.Max(Heads * HeadDim / TensorDegree, (Dim))];
-        _block2 = new float[rows * global::System.Math.Max(KvHeads * HeadDim / TensorDegree, (ExpertCount))];
-        _block3 = new float[rows * global::System.Math.Max(KvHeads * HeadDim / TensorDegree, (Dim))];
+        _block2 = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (ExpertCount))];
+        _block3 = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Dim))];
         _headRows = new float[rows * (Dim)];
-        _localLogits = TensorDegree == 1 ? [] : new float[rows * (Vocab / TensorDegree)];
+        _localLogits = TensorDegree == 1 ? [] : new float[rows * ((Vocab + TensorDegree - 1) / TensorDegree)];
         _workspaceRows = rows;
     }
 
@@ -200,7 +200,7 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
         if (rank.IsLastStage)
         {
             _weights.Norm = checkpoint.LoadVector("" + "model.norm.weight", Dim, $"Norm: (Dim = {Dim})");
-            _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(Tied ? (TensorDegree == 1 && _weights.Embed is not null ? _weights.Embed : checkpoint.LoadMatrixRowShard("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree)) : checkpoint.LoadMatrixRowShard("" + "lm_head.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Vocab / TensorDegree, Dim, rank.Precision);
+            _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(Tied ? (TensorDegree == 1 && _weights.Embed is not null ? _weights.Embed : checkpoint.LoadMatrixPaddedRowShard("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", TensorRank, TensorDegree)) : checkpoint.LoadMatrixPaddedRowShard("" + "lm_head.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", TensorRank, TensorDegree), (Vocab + TensorDegree - 1) / TensorDegree, Dim, rank.Precision);
         }
         _layers = new BlockWeights[EndLayer - FirstLayer];
         for (int i = FirstLayer; i < EndLayer; i++)
@@ -208,8 +208,8 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
             var w = _layers[i - FirstLayer] = new BlockWeights();
             w.AttnNorm = checkpoint.LoadVector($"model.layers.{i}." + "input_layernorm.weight", Dim, $"AttnNorm: (Dim = {Dim})");
             w.Q = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.q_proj.weight", Heads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Heads * HeadDim / TensorDegree, Dim, rank.Precision);
-            w.K = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.k_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), KvHeads * HeadDim / TensorDegree, Dim, rank.Precision);
-            w.V = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.v_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), KvHeads * HeadDim / TensorDegree, Dim, rank.Precision);
+            w.K = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixHeadShard($"model.layers.{i}." + "self_attn.k_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", KvHeads, TensorRank, TensorDegree), (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim, rank.Precision);
+            w.V = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixHeadShard($"model.layers.{i}." + "self_attn.v_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", KvHeads, TensorRank, TensorDegree), (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim, rank.Precision);
             w.O = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"model.layers.{i}." + "self_attn.o_proj.weight", Dim, Heads * HeadDim, global::Tessera.WeightLayout.OutIn, $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}", TensorRank, TensorDegree), Dim, Heads * HeadDim / TensorDegree, rank.Precision);
             w.MlpNorm = checkpoint.LoadVector($"model.layers.{i}." + "post_attention_layernorm.weight", Dim, $"MlpNorm: (Dim = {Dim})");
             w.Router = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrix($"model.layers.{i}." + "block_sparse_moe.gate.weight", ExpertCount, Dim, global::Tessera.WeightLayout.OutIn, $"Router: Out = ExpertCount = {ExpertCount}, In = Dim = {Dim}"), ExpertCount, Dim, global::Tessera.Cpu.WeightPrecision.F32);
@@ -238,7 +238,7 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
     global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;
 
     /// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads (and, under sequence parallelism, its tokens).</summary>
-    public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.Create(EndLayer - FirstLayer, ContextLength, KvHeads * HeadDim / TensorDegree, FirstLayer, _rank.SequenceDegree);
+    public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.Create(EndLayer - FirstLayer, ContextLength, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, FirstLayer, _rank.SequenceDegree);
 
     /// <summary>The whole forward on one device (a plan of one rank).</summary>
     public float[] Forward(global::Tessera.TokenBatch batch) =>
@@ -269,12 +269,12 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
             var logits = new float[batch.LogitRows.Length * (Vocab)];
             // normOut (T, Dim) = Norm(x)
             global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _model2, rows, Dim, Eps);
-            // result (T, Vocab / TensorDegree) = Head(Norm(x))  [column-parallel]
+            // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the degree]
             int logitRows = batch.LogitRows.Length;
             float[] headInput = batch.AllLogitRows ? _model2 : global::Tessera.Cpu.CpuKernels.GatherRows(_model2, Dim, batch.LogitRows, _headRows);
             float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
-            global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, Vocab / TensorDegree, headOutput);
-            if (TensorDegree > 1) _rank.Tensor.AllGatherColumns(_localLogits, logitRows, Vocab / TensorDegree, logits);
+            global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, (Vocab + TensorDegree - 1) / TensorDegree, headOutput);
+            if (TensorDegree > 1) global::Tessera.Cpu.CpuKernels.GatherLogits(_rank.Tensor, _localLogits, logitRows, (Vocab + TensorDegree - 1) / TensorDegree, Vocab, logits);
             batch.Commit();
             return logits;
         }
@@ -292,14 +292,14 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
         global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Q, Heads * HeadDim / TensorDegree, _block1);
         // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
         global::Tessera.Cpu.CpuKernels.Rope(_block1, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
-        // kOut (T, KvHeads * HeadDim / TensorDegree) = K(h)  [column-parallel]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.K, KvHeads * HeadDim / TensorDegree, _block2);
-        // k (T, KvHeads * HeadDim / TensorDegree) = Rope(K(h), KvHeads, Theta)
-        global::Tessera.Cpu.CpuKernels.Rope(_block2, rows, KvHeads / TensorDegree, HeadDim, batch.Positions, Theta);
-        // vOut (T, KvHeads * HeadDim / TensorDegree) = V(h)  [column-parallel]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.V, KvHeads * HeadDim / TensorDegree, _block3);
+        // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value heads, replicated past them]
+        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _block2);
+        // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
+        global::Tessera.Cpu.CpuKernels.Rope(_block2, rows, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, batch.Positions, Theta);
+        // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value heads, replicated past them]
+        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _block3);
         // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
-        global::Tessera.Cpu.CpuKernels.Attention(_block1, _block2, _block3, _block0, batch, layer, Heads / TensorDegree, KvHeads / TensorDegree, HeadDim, _rank.Sequence);
+        global::Tessera.Cpu.CpuKernels.Attention(_block1, _block2, _block3, _block0, batch, layer, Heads / TensorDegree, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, _rank.Sequence);
         // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block0, rows, Heads * HeadDim / TensorDegree, w.O, Dim, _block1, _rank.Tensor, (segment, row, column) =>
         {
@@ -361,7 +361,8 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
             ActivationWidth: Dim,
             VocabSize: Vocab,
             ContextLength: ContextLength,
-            TensorSplits: [("Vocab", Vocab), ("Heads * HeadDim", Heads * HeadDim), ("Heads", Heads), ("KvHeads * HeadDim", KvHeads * HeadDim), ("KvHeads", KvHeads), ("Intermediate", Intermediate)],
+            TensorSplits: [("Heads * HeadDim", Heads * HeadDim), ("Heads", Heads), ("Intermediate", Intermediate)],
+            ReplicableTensorSplits: [("KvHeads", KvHeads)],
             Experts: ExpertCount,
             ExpertsPerToken: ExpertsPerToken,
             LayerExpertWeightBytes: (long)(ExpertCount) * 4L * ((long)(Intermediate) * (Dim) + (long)(Intermediate) * (Dim) + (long)(Dim) * (Intermediate)));

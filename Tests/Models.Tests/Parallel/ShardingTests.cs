@@ -18,7 +18,8 @@ public sealed class ShardingTests
         long layers = facts.Layers * facts.LayerWeightBytes;
         foreach (var device in engine.Devices)
         {
-            // Norms and biases of row-parallel products and the embedding stay whole: the layer share is 1/tp up to them.
+            // Norms and biases of row-parallel products and the embedding stay whole: the layer share is 1/tp up to them
+            // (and the 4 KV heads of tiny-llama are split 4 ways at most: replicated past that).
             long weights = device.Memory.Weights;
             Assert.InRange(weights, layers / tp, layers / tp + facts.EmbeddingWeightBytes + facts.HeadWeightBytes / tp + layers / 10);
         }
@@ -44,7 +45,10 @@ public sealed class ShardingTests
         // q, k, v, o, gate, up, down: 64*64 + 32*64 + 32*64 + 64*64 + 3 * 176*64 multiply-adds per token.
         Assert.Equal(2.0 * (4096 + 2048 + 2048 + 4096 + 3 * 11264), llama.LayerFlopsPerToken);
         Assert.Equal(2L * 4 * 32, llama.KvBytesPerTokenPerLayer);
-        Assert.Equal(["Heads", "Heads * HeadDim", "Intermediate", "KvHeads", "KvHeads * HeadDim", "Vocab"], llama.TensorSplits.Select(s => s.What).Order(StringComparer.Ordinal).ToArray());
+        // The degree must divide the query heads and the MLP; the KV heads it may divide or be a multiple of (replicated
+        // past them); the vocabulary it need not divide at all (the head is padded).
+        Assert.Equal(["Heads", "Heads * HeadDim", "Intermediate"], llama.TensorSplits.Select(s => s.What).Order(StringComparer.Ordinal).ToArray());
+        Assert.Equal([("KvHeads", 4)], llama.Replicable);
     }
 
     [Fact]
