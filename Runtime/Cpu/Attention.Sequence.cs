@@ -98,21 +98,66 @@ public static partial class CpuKernels
     /// <summary>
     /// Partial attention of query rows <paramref name="rowsOfSequence"/> (of one sequence) over the first
     /// <paramref name="slots"/> slots of its shard, masked by absolute position: result[i] = (o (heads * d), l (heads))
-    /// at o: i * width, l: n * width + i * heads. A row that sees no slot gets o = 0, l = -inf.
+    /// at o: i * width, l: n * width + i * heads. A row that sees no slot gets o = 0, l = -inf. Few rows (decode) are
+    /// attended row by row over the cache in place; many rows (a prompt) as matrix products per key/value head.
     /// </summary>
     private static void AttendShard(float[] incoming, int queryOffset, int[] rowsOfSequence, int[] positions, KvCache shard, int slots, int layer,
         int heads, int kvHeads, int d, float[] result, int n)
     {
-        int width = heads * d, kvWidth = kvHeads * d, group = heads / kvHeads, count = rowsOfSequence.Length;
-        var lse = result.AsSpan(n * width);
+        var lse = result.AsSpan(n * heads * d);
         if (slots == 0)
         {
             foreach (int i in rowsOfSequence)
                 for (int h = 0; h < heads; h++) lse[i * heads + h] = float.NegativeInfinity;
             return;
         }
+        if (rowsOfSequence.Length < PrefillGemmRows)
+            AttendShardRows(incoming, queryOffset, rowsOfSequence, positions, shard, slots, layer, heads, kvHeads, d, result, n);
+        else
+            AttendShardGemm(incoming, queryOffset, rowsOfSequence, positions, shard, slots, layer, heads, kvHeads, d, result, n);
+    }
+
+    /// <summary>Row by row: scores against the cached keys where they lie, the weighted sum of the values the same way.</summary>
+    private static unsafe void AttendShardRows(float[] incoming, int queryOffset, int[] rowsOfSequence, int[] positions, KvCache shard, int slots, int layer,
+        int heads, int kvHeads, int d, float[] result, int n)
+    {
+        int width = heads * d, kvWidth = kvHeads * d, group = heads / kvHeads;
         float scale = 1f / MathF.Sqrt(d);
-        var keyPositions = shard.SlotPositionsUpTo(slots);
+        var keyPositions = shard.SlotPositionsUpTo(slots).ToArray();
+        float[] keysArray = shard.Keys(layer), valuesArray = shard.Values(layer);
+        int items = rowsOfSequence.Length * heads;
+        CpuParallel.ForEach(items, CpuParallel.Workers(items, 4L * slots * d), item =>
+        {
+            int i = rowsOfSequence[item / heads], h = item % heads, kv = h / group;
+            float[] scores = ArrayPool<float>.Shared.Rent(slots);
+            try
+            {
+                fixed (float* q = &incoming[queryOffset + (long)i * width + h * d], keys = keysArray, values = valuesArray, output = &result[(long)i * width + h * d])
+                {
+                    for (int p = 0; p < slots; p++)
+                        scores[p] = Dot(q, keys + (long)p * kvWidth + kv * d, d);
+                    float l = PartialSoftmax(scores.AsSpan(0, slots), keyPositions, positions[i], scale);
+                    result[n * width + i * heads + h] = l;
+                    new Span<float>(output, d).Clear();
+                    for (int p = 0; p < slots; p++)
+                        if (scores[p] != 0) Axpy(scores[p], values + (long)p * kvWidth + kv * d, output, d);
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(scores);
+            }
+        });
+    }
+
+    /// <summary>Many rows: per key/value head, S = Q Kᵀ and O = softmax(S) V as matrix products over the shard's slots.</summary>
+    private static void AttendShardGemm(float[] incoming, int queryOffset, int[] rowsOfSequence, int[] positions, KvCache shard, int slots, int layer,
+        int heads, int kvHeads, int d, float[] result, int n)
+    {
+        int width = heads * d, kvWidth = kvHeads * d, group = heads / kvHeads, count = rowsOfSequence.Length;
+        var lse = result.AsSpan(n * width);
+        float scale = 1f / MathF.Sqrt(d);
+        var keyPositions = shard.SlotPositionsUpTo(slots).ToArray();
         float[] keys = shard.Keys(layer), values = shard.Values(layer);
         var pool = ArrayPool<float>.Shared;
         float[] qh = pool.Rent(count * d), kh = pool.Rent(slots * d), vhT = pool.Rent(d * slots), scores = pool.Rent(count * slots), oh = pool.Rent(count * d);
@@ -130,28 +175,11 @@ public static partial class CpuKernels
                     for (int t = 0; t < count; t++)
                         Array.Copy(incoming, queryOffset + (long)rowsOfSequence[t] * width + h * d, qh, (long)t * d, d);
                     MatMul(qh, count, d, kh, slots, scores);
-                    // Each row: the slots at positions up to its own, softmax without normalising the output yet.
-                    for (int t = 0; t < count; t++)
+                    CpuParallel.ForRanges(count, CpuParallel.Workers(count, 8L * slots), (t0, t1) =>
                     {
-                        var row = scores.AsSpan(t * slots, slots);
-                        int position = positions[rowsOfSequence[t]];
-                        float max = float.NegativeInfinity;
-                        for (int p = 0; p < slots; p++)
-                            if (keyPositions[p] <= position) max = MathF.Max(max, row[p] * scale);
-                        double sum = 0;
-                        for (int p = 0; p < slots; p++)
-                        {
-                            float e = keyPositions[p] <= position ? MathF.Exp(row[p] * scale - max) : 0f;
-                            row[p] = e;
-                            sum += e;
-                        }
-                        if (sum > 0)
-                        {
-                            float inverse = (float)(1 / sum);
-                            for (int p = 0; p < slots; p++) row[p] *= inverse;
-                        }
-                        lse[rowsOfSequence[t] * heads + h] = sum > 0 ? max + (float)Math.Log(sum) : float.NegativeInfinity;
-                    }
+                        for (int t = t0; t < t1; t++)
+                            result[n * width + rowsOfSequence[t] * heads + h] = PartialSoftmax(scores.AsSpan(t * slots, slots), keyPositions, positions[rowsOfSequence[t]], scale);
+                    });
                     MatMul(scores, count, slots, vhT, d, oh);
                     for (int t = 0; t < count; t++)
                         Array.Copy(oh, (long)t * d, result, (long)rowsOfSequence[t] * width + h * d, d);
@@ -166,6 +194,27 @@ public static partial class CpuKernels
             pool.Return(scores);
             pool.Return(oh);
         }
+    }
+
+    /// <summary>
+    /// In place: row (raw q·k scores over slots) becomes the softmax of scale · row over the slots at positions up to
+    /// <paramref name="position"/> (the others 0); returns its log-sum-exp, -inf when no slot is visible.
+    /// </summary>
+    private static float PartialSoftmax(Span<float> row, int[] keyPositions, int position, float scale)
+    {
+        for (int p = 0; p < row.Length; p++)
+            row[p] = keyPositions[p] <= position ? row[p] * scale : float.NegativeInfinity;
+        float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
+        if (float.IsNegativeInfinity(max))
+        {
+            row.Clear();
+            return float.NegativeInfinity;
+        }
+        System.Numerics.Tensors.TensorPrimitives.Subtract(row, max, row);
+        System.Numerics.Tensors.TensorPrimitives.Exp(row, row);
+        float sum = System.Numerics.Tensors.TensorPrimitives.Sum(row);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(row, 1f / sum, row);
+        return max + MathF.Log(sum);
     }
 
     /// <summary>output row r, head h = the merge of every rank's partial (o_r, l_r) for it: weights exp(l_r - max l), normalised.</summary>

@@ -51,18 +51,19 @@ public sealed class SequenceParallelTests
     }
 
     [Theory]
-    [InlineData(2, 1)]
-    [InlineData(3, 2)]
-    [InlineData(4, 4)]
-    public void AttentionFromPartialResults_OverEveryRanksShard_EqualsOneDevicesAttention(int ranks, int kvHeads)
+    [InlineData(2, 1, 13)]
+    [InlineData(3, 2, 13)]
+    [InlineData(4, 4, 13)]
+    [InlineData(2, 2, 45)]   // a prompt whose every rank gets 16 rows or more: the matrix-product path
+    public void AttentionFromPartialResults_OverEveryRanksShard_EqualsOneDevicesAttention(int ranks, int kvHeads, int promptLength)
     {
-        // Two sequences: a 13-token prompt on an empty cache, and 2 new tokens after 9 cached ones; the same batch on one
-        // device and split over the ranks by SequencePlacement, attention layer by layer through two layers.
-        const int heads = 4, d = 8, context = 32, layers = 2;
+        // Two sequences: a prompt on an empty cache, and 2 new tokens after 9 cached ones; the same batch on one device
+        // and split over the ranks by SequencePlacement, attention layer by layer through two layers.
+        const int heads = 4, d = 8, context = 64, layers = 2;
         int kvWidth = kvHeads * d, width = heads * d;
         var random = new Random(3);
         float[] Random(int n) => Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
-        int[] starts = [0, 9], counts = [13, 2];
+        int[] starts = [0, 9], counts = [promptLength, 2];
         // Cached positions of sequence 1 (written by an earlier forward) and every new row's q, k, v per layer.
         var history = Enumerable.Range(0, layers).Select(_ => (K: Random(9 * kvWidth), V: Random(9 * kvWidth))).ToArray();
         int rows = counts.Sum();
@@ -76,7 +77,7 @@ public sealed class SequenceParallelTests
             Array.Copy(history[l].V, whole[1].Values(l), 9 * kvWidth);
         }
         TokenBatch.ForSequences([whole[1]], [new int[9]]).Commit();
-        var batch = TokenBatch.ForSequences(whole, [new int[13], new int[2]]);
+        var batch = TokenBatch.ForSequences(whole, [new int[promptLength], new int[2]]);
         var expected = new float[layers][];
         for (int l = 0; l < layers; l++)
         {
@@ -85,7 +86,7 @@ public sealed class SequenceParallelTests
         }
 
         // The ranks: each gets its tokens' rows; sequence 1's cached positions are spread as decode steps would have.
-        var placement = new[] { SequencePlacement.Ranks(0, 13, ranks), SequencePlacement.Ranks(9, 2, ranks) };
+        var placement = new[] { SequencePlacement.Ranks(0, promptLength, ranks), SequencePlacement.Ranks(9, 2, ranks) };
         var historyPlacement = Enumerable.Range(0, 9).Select(p => p % ranks).ToArray();
         using var group = new InProcessGroup(ranks);
         var actual = new float[ranks][][];
@@ -109,7 +110,7 @@ public sealed class SequenceParallelTests
             {
                 var mine = Enumerable.Range(0, counts[s]).Where(t => placement[s][t] == q).ToArray();
                 positions[s] = mine.Select(t => starts[s] + t).ToArray();
-                rowOf[q].AddRange(mine.Select(t => (s == 0 ? 0 : 13) + t));
+                rowOf[q].AddRange(mine.Select(t => (s == 0 ? 0 : promptLength) + t));
             }
             var local = TokenBatch.ForShard(shards, [new int[positions[0].Length], new int[positions[1].Length]], positions,
                 [new bool[positions[0].Length], new bool[positions[1].Length]]);
