@@ -49,6 +49,13 @@ internal static class FactsWriter
             writer.WriteLine($"ActivationWidth: {compiled.Width},");
             writer.WriteLine($"VocabSize: {compiled.Vocab},");
             writer.WriteLine($"ContextLength: {model.ContextField},");
+            // What every tensor rank holds whole (norms, replicated tensors, biases after an all-reduce), what of the head
+            // is the embedding's when they are tied, and the key/value heads: the cost model's per-device figures.
+            writer.WriteLine($"LayerWholeWeightBytes: {WholeBytes(compiled.Block, blockLinears)},");
+            writer.WriteLine($"EmbeddingWholeWeightBytes: {WholeBytes(compiled.Root, prologue)},");
+            writer.WriteLine($"HeadWholeWeightBytes: {WholeBytes(compiled.Root, epilogue)},");
+            writer.WriteLine($"TiedHeadWeightBytes: {TiedBytes(epilogue)},");
+            writer.WriteLine($"KvHeads: {compiled.KvHeads?.ToString() ?? "0"},");
             // What tensor parallelism splits: Out of a column-parallel product, In of a row-parallel one, heads.
             // Key/value heads may also be replicated: the degree divides them or is a multiple of them.
             var optional = new List<string>();
@@ -71,6 +78,26 @@ internal static class FactsWriter
 
     private static List<WeightFieldInfo> Modules(IEnumerable<Kernel> kernels) =>
         kernels.SelectMany(k => k.Nodes).Select(n => n.Module).OfType<WeightFieldInfo>().Distinct().ToList();
+
+    /// <summary>F32 bytes of the tensors every tensor rank holds whole.</summary>
+    private static string WholeBytes(CompiledModule? module, IEnumerable<WeightFieldInfo> modules)
+    {
+        var terms = WeightShares.Of(module, modules).Where(t => t.Whole).Select(t => Long(t.Parameters)).ToList();
+        return terms.Count == 0 ? "0L" : $"4L * ({string.Join(" + ", terms)})";
+    }
+
+    /// <summary>F32 bytes of a head matrix that is the embedding's when the weights are tied (a config flag, or always).</summary>
+    private static string TiedBytes(IEnumerable<WeightFieldInfo> modules)
+    {
+        var tied = modules.FirstOrDefault(m => m.Kind == ModuleKind.Linear && m.TiedTo is not null);
+        if (tied is null) return "0L";
+        string bytes = $"4L * (long)({tied.Out}) * ({tied.In})";
+        return tied.TiedWhen is null ? bytes : $"{tied.TiedWhen} ? {bytes} : 0L";
+    }
+
+    /// <summary>(long)(a) * (b) ... of a product, so large checkpoints do not overflow int arithmetic.</summary>
+    private static string Long(SizeExpr parameters) =>
+        parameters is SizeExpr.Binary { Operator: '*' } product ? $"(long)({product.Left}) * ({product.Right})" : $"(long)({parameters})";
 
     /// <summary>2 x multiply-adds of the matrix products, per token.</summary>
     private static string Flops(IEnumerable<WeightFieldInfo> modules)

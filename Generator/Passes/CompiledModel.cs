@@ -69,6 +69,9 @@ internal sealed class CompiledModel
         ? Block.Sharding.LocalWidth(attention.Inputs[1])
         : null;
 
+    /// <summary>The key/value heads of the block's Attention, if it has one.</summary>
+    public SizeExpr? KvHeads => Block?.Graph.Nodes.FirstOrDefault(n => n.Kind == OpKind.Attention)?.Arguments[1];
+
     /// <summary>The logit columns one tensor rank computes: the vocabulary, or its share of a vocab-parallel head (padded).</summary>
     public SizeExpr LocalVocab => Root.Sharding.LocalWidth(Root.Graph.Result);
 

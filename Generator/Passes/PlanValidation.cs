@@ -69,9 +69,9 @@ internal static class PlanValidation
             }
             for (int stage = 0; stage < split.Length; stage++)
             {
-                double layerBytes = facts.LayerBytes - facts.LayerExpertBytes + facts.LayerExpertBytes / plan.Expert;
-                double weights = (split[stage] * layerBytes + (stage == 0 ? facts.EmbeddingBytes : 0) + (stage == split.Length - 1 ? facts.HeadBytes : 0)) / plan.Tensor;
-                double kv = facts.KvBytesPerTokenPerLayer * Math.Ceiling(facts.Context / plan.Sequence) * split[stage] / plan.Tensor;
+                // The runtime's numbers (Runtime/Planning/ModelCost.cs): F32 weights and cache, one full-context sequence.
+                double weights = 4 * facts.Cost.DeviceParameters(split[stage], stage == 0, stage == split.Length - 1, plan.Tensor, plan.Expert);
+                double kv = facts.Cost.DeviceKvBytes(split[stage], facts.Context, plan.Tensor, plan.Sequence, 4);
                 if (weights + kv > budget)
                 {
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DeviceMemoryExceeded, plan.LocationOf("DeviceMemory"), Format(weights + kv), memory,

@@ -97,32 +97,20 @@ public sealed record ParallelPlan(
     public int[] ResolveSplit(ModelFacts facts) => LayersPerStage?.ToArray() ?? StagePartitioner.Balance(facts, Pipeline);
 
     /// <summary>
-    /// Approximate bytes of the device of each stage: (its layers' weights, of which its 1/E of the experts, +
-    /// embeddings on the first stage + head on the last) / T, plus the KV cache of one full-context sequence for its
-    /// layers / T. Tensor parallelism splits the weights and the KV heads, so dividing the whole stage by T is close
-    /// enough for a plan check. Sequence parallelism divides the KV cache by S (each rank keeps its own tokens').
+    /// Bytes of the device of each stage, by the cost model (<see cref="Planning.ModelCost"/>): its layers (1/ep of
+    /// the experts) plus the embeddings on the first stage and the head on the last, the tensor-split parts 1/tp and the
+    /// rest whole, at <paramref name="bytesPerWeight"/>; plus the KV cache of one full-context sequence for its layers,
+    /// split by tp up to the KV heads (replicated past them) and by sp.
     /// </summary>
-    public static (long Weights, long KvCache)[] BytesPerStageDevice(ModelFacts facts, int[] split, int tensor, int expert = 1, int sequence = 1)
+    public static (long Weights, long KvCache)[] BytesPerStageDevice(ModelFacts facts, int[] split, int tensor, int expert = 1, int sequence = 1, double bytesPerWeight = 4)
     {
+        var cost = facts.Cost;
         var result = new (long, long)[split.Length];
-        long layerBytes = facts.LayerWeightBytes - facts.LayerExpertWeightBytes + facts.LayerExpertWeightBytes / Math.Max(1, expert);
         for (int j = 0; j < split.Length; j++)
-        {
-            long weights = split[j] * layerBytes
-                           + (j == 0 ? facts.EmbeddingWeightBytes : 0)
-                           + (j == split.Length - 1 ? facts.HeadWeightBytes : 0);
-            long kv = facts.KvBytesPerTokenPerLayer * ((facts.ContextLength + sequence - 1) / Math.Max(1, sequence)) * split[j];
-            result[j] = (weights / tensor, kv / KvShare(facts, tensor));
-        }
+            result[j] = ((long)(cost.DeviceParameters(split[j], j == 0, j == split.Length - 1, tensor, expert) * bytesPerWeight),
+                         (long)cost.DeviceKvBytes(split[j], facts.ContextLength, tensor, sequence, sizeof(float)));
         return result;
     }
-
-    /// <summary>
-    /// How many ways tensor parallelism splits the KV cache: the degree, but at most the key/value heads (past them each
-    /// rank keeps a replica of the one head its query heads read).
-    /// </summary>
-    public static int KvShare(ModelFacts facts, int tensor) =>
-        facts.Replicable.Count == 0 ? tensor : Math.Max(1, Math.Min(tensor, facts.Replicable.Min(s => s.Size)));
 
     private bool ValidateSplit(ModelFacts facts, List<string> problems)
     {
@@ -154,7 +142,7 @@ public sealed record ParallelPlan(
     private void CheckMemory(ModelFacts facts, long budget, List<string> problems)
     {
         var split = ResolveSplit(facts);
-        var perStage = BytesPerStageDevice(facts, split, Tensor, Expert, Sequence);
+        var perStage = BytesPerStageDevice(facts, split, Tensor, Expert, Sequence, Precision == Cpu.WeightPrecision.BF16 ? 2 : 4);
         int worst = 0;
         for (int j = 1; j < perStage.Length; j++)
             if (perStage[j].Weights + perStage[j].KvCache > perStage[worst].Weights + perStage[worst].KvCache) worst = j;

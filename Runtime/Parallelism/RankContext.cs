@@ -188,6 +188,11 @@ public interface IRankProgram
 /// <param name="Experts">experts per mixture-of-experts layer (0: a dense model); the expert degree must divide it</param>
 /// <param name="ExpertsPerToken">k, the experts each token runs through (top-k routing)</param>
 /// <param name="LayerExpertWeightBytes">the part of <paramref name="LayerWeightBytes"/> that is experts (all of them)</param>
+/// <param name="LayerWholeWeightBytes">the part of a layer's bytes every tensor rank holds whole (norms, biases after all-reduces, a router)</param>
+/// <param name="EmbeddingWholeWeightBytes">the part of the embeddings every tensor rank holds whole (a replicated table)</param>
+/// <param name="HeadWholeWeightBytes">the part of the head's bytes every tensor rank holds whole (the final norm)</param>
+/// <param name="TiedHeadWeightBytes">the head matrix's bytes when it is the embedding's (tied weights), else 0</param>
+/// <param name="KvHeads">key/value heads of the attention (0: none)</param>
 /// <param name="ReplicableTensorSplits">
 /// what the tensor degree must divide or be a multiple of: key/value heads, which each rank replicates when the degree
 /// exceeds them ("KvHeads", 8)
@@ -196,8 +201,18 @@ public sealed record ModelFacts(
     string ModelName, int Layers, double LayerFlopsPerToken, long LayerWeightBytes, long EmbeddingWeightBytes,
     double HeadFlopsPerToken, long HeadWeightBytes, long KvBytesPerTokenPerLayer, int ActivationWidth, int VocabSize, int ContextLength,
     IReadOnlyList<(string What, int Size)> TensorSplits, int Experts = 0, int ExpertsPerToken = 0, long LayerExpertWeightBytes = 0,
-    IReadOnlyList<(string What, int Size)>? ReplicableTensorSplits = null)
+    IReadOnlyList<(string What, int Size)>? ReplicableTensorSplits = null,
+    long LayerWholeWeightBytes = 0, long EmbeddingWholeWeightBytes = 0, long HeadWholeWeightBytes = 0, long TiedHeadWeightBytes = 0, int KvHeads = 0)
 {
     /// <summary><see cref="ReplicableTensorSplits"/>, empty when there are none.</summary>
     public IReadOnlyList<(string What, int Size)> Replicable => ReplicableTensorSplits ?? [];
+
+    /// <summary>The same sizes for the cost model, in parameters: what plans are balanced, checked and advised with.</summary>
+    internal Planning.ModelCost Cost => new(
+        Layers, LayerWeightBytes / 4.0, LayerWholeWeightBytes / 4.0, LayerExpertWeightBytes / 4.0, Experts, ExpertsPerToken,
+        EmbeddingWeightBytes / 4.0, EmbeddingWholeWeightBytes / 4.0, HeadWeightBytes / 4.0, HeadWholeWeightBytes / 4.0, TiedHeadWeightBytes / 4.0,
+        LayerFlopsPerToken, HeadFlopsPerToken, KvBytesPerTokenPerLayer / 4.0, KvHeads, ActivationWidth, VocabSize, ContextLength);
+
+    /// <summary>Every parameter of the model once (a tied head's matrix counted with the embedding), from its config alone.</summary>
+    public long Parameters => (long)Cost.Parameters;
 }

@@ -6,28 +6,12 @@ namespace Tessera.Parallelism;
 /// </summary>
 public static class StagePartitioner
 {
-    /// <summary>Compute throughput assumed by the cost model (a modest CPU), in FLOP/s.</summary>
-    public const double FlopsPerSecond = 100e9;
-
-    /// <summary>Memory bandwidth assumed by the cost model, in bytes/s.</summary>
-    public const double BytesPerSecond = 50e9;
-
     /// <summary>
-    /// Estimated seconds of one layer: its FLOPs per token at <see cref="FlopsPerSecond"/> plus streaming its weights once
-    /// at <see cref="BytesPerSecond"/>. A simple roofline-like sum: decode is bandwidth-bound, prefill compute-bound, and
-    /// the mix ranks stages the same way either way.
+    /// Estimated seconds of the stage that holds layers [first, end): its layers, plus the embeddings if first, plus
+    /// the head if last, by the one cost model (<see cref="Planning.ModelCost.StageSeconds"/>), which [Compile] units
+    /// fold their splits with too.
     /// </summary>
-    public static double LayerSeconds(ModelFacts facts) =>
-        facts.LayerFlopsPerToken / FlopsPerSecond + facts.LayerWeightBytes / BytesPerSecond;
-
-    /// <summary>Estimated seconds of the stage that holds layers [first, end): its layers, plus the embeddings if first, plus the head if last.</summary>
-    public static double StageSeconds(ModelFacts facts, int first, int end)
-    {
-        double cost = (end - first) * LayerSeconds(facts);
-        if (first == 0) cost += facts.EmbeddingWeightBytes / BytesPerSecond; // a gather: bytes, no FLOPs worth counting
-        if (end == facts.Layers) cost += facts.HeadFlopsPerToken / FlopsPerSecond + facts.HeadWeightBytes / BytesPerSecond;
-        return cost;
-    }
+    public static double StageSeconds(ModelFacts facts, int first, int end) => facts.Cost.StageSeconds(first, end);
 
     /// <summary>
     /// Layers per stage minimising the most expensive stage; contiguous, every stage at least one layer. Among equally
@@ -39,7 +23,7 @@ public static class StagePartitioner
         if (stages < 1 || stages > layers)
             throw new ArgumentOutOfRangeException(nameof(stages), $"{stages} stages cannot be cut from {layers} layers (each stage needs at least one).");
 
-        return ContiguousPartition.Balance(layers, stages, (first, end) => StageSeconds(facts, first, end));
+        return facts.Cost.Balance(stages);
     }
 
     /// <summary>The layers [First, End) of each stage of a split.</summary>

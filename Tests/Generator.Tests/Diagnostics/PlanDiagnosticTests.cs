@@ -62,9 +62,11 @@ public sealed class PlanDiagnosticTests : DiagnosticTestBase
     }
 
     [Fact]
-    public void APlanThatFits_HalvesThePerDeviceFigureWithTensorParallelism()
+    public void TensorParallelism_HalvesTheSplitWeights_NotTheReplicatedEmbedding()
     {
+        // Embedding 32*8 floats whole on every rank; up, down and the vocab-parallel head (128 + 128 + 256) halved:
+        // (256 + 256) * 4 bytes = 2.05 KB, where halving everything would claim 1.54 KB.
         var run = AssertSingle("TSR0016", ShardedModel + Unit("Tensor = 2, DeviceMemory = [|\"1KB\"|]"));
-        Assert.Contains("A device needs 1.54 KB", run.Diagnostics[0].GetMessage());
+        Assert.Contains("A device needs 2.05 KB", run.Diagnostics[0].GetMessage());
     }
 }

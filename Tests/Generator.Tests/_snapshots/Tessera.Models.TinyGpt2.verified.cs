@@ -284,6 +284,11 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             ActivationWidth: Dim,
             VocabSize: Vocab,
             ContextLength: ContextLength,
+            LayerWholeWeightBytes: 4L * ((long)(2) * (Dim) + (long)(Dim) + (long)(2) * (Dim) + (long)(Dim)),
+            EmbeddingWholeWeightBytes: 4L * ((long)(Vocab) * (Dim) + (long)(ContextLength) * (Dim)),
+            HeadWholeWeightBytes: 4L * ((long)(2) * (Dim)),
+            TiedHeadWeightBytes: 4L * (long)(Vocab) * (Dim),
+            KvHeads: Heads,
             TensorSplits: [("Dim", Dim), ("Heads", Heads), ("Inner", Inner)]);
     }
 

@@ -321,6 +321,11 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             ActivationWidth: Dim,
             VocabSize: Vocab,
             ContextLength: ContextLength,
+            LayerWholeWeightBytes: 4L * ((long)(Dim) + (long)(Dim)),
+            EmbeddingWholeWeightBytes: 4L * ((long)(Vocab) * (Dim)),
+            HeadWholeWeightBytes: 4L * ((long)(Dim)),
+            TiedHeadWeightBytes: Tied ? 4L * (long)(Vocab) * (Dim) : 0L,
+            KvHeads: KvHeads,
             TensorSplits: [("Heads * HeadDim", Heads * HeadDim), ("Heads", Heads), ("Intermediate", Intermediate)],
             ReplicableTensorSplits: [("KvHeads", KvHeads)]);
     }
