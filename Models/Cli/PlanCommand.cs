@@ -1,5 +1,6 @@
 using System.Globalization;
 using Tessera.Parallelism;
+using Tessera.Planning;
 
 namespace Tessera.Models.Cli;
 
@@ -9,6 +10,20 @@ namespace Tessera.Models.Cli;
 /// </summary>
 internal static class PlanCommand
 {
+    /// <summary>
+    /// <c>tessera plan --dry-run</c>: the plan's memory from config.json alone — no weights read, no device started, so it
+    /// plans 64 GPUs as readily as 2 — as text or as JSON.
+    /// </summary>
+    public static int DryRun(string directory, ParallelPlan plan, PlanDType weights, PlanDType? kvCache, int batch, int? context, long? deviceMemory, bool json)
+    {
+        var facts = EngineCatalog.Facts(directory);
+        // The budget is reported against (fits or not), not refused: a dry run is how one finds out.
+        deviceMemory ??= plan.DeviceMemoryBytes;
+        var estimate = MemoryEstimate.Of(facts, plan with { DeviceMemoryBytes = null }, weights, kvCache ?? weights, batch, context ?? facts.ContextLength, deviceMemory);
+        Console.WriteLine(json ? estimate.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) : estimate.ToText());
+        return 0;
+    }
+
     public static int Run(string directory, ParallelPlan plan, string? svgPath, bool json = false)
     {
         var facts = EngineCatalog.Facts(directory);

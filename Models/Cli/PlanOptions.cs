@@ -17,18 +17,24 @@ internal sealed class PlanOptions
     public Option<string?> DeviceMemory { get; } = new("--device-memory") { Description = "Each device's memory, e.g. 80GB: the plan's weights plus KV cache must fit" };
     public Option<string?> Devices { get; } = new("--devices") { Description = "Devices to run on, cpu:N, cuda:N or cuda-emulator:N (N virtual devices, = dp x pp x ep x tp; several may share one GPU; the emulator runs the CUDA back end on the CPU; default: CPU)" };
 
-    public Option<Tessera.Cpu.WeightPrecision> Weights { get; } = new("--weights") { Description = "How matrix weights are held: F32, or BF16 (half the bytes; decode reads the weights, so about twice as fast)", DefaultValueFactory = _ => Tessera.Cpu.WeightPrecision.F32 };
+    public Option<Tessera.Planning.PlanDType> Weights { get; } = new("--weights") { Description = "How matrix weights are held: F32, or BF16 (half the bytes; decode reads the weights, so about twice as fast); F16 for planning only (plan --dry-run, advise)", DefaultValueFactory = _ => Tessera.Planning.PlanDType.F32 };
 
     public IEnumerable<Option> All => [Data, Pipeline, Sequence, Tensor, Expert, MicroBatches, LayersPerStage, DeviceMemory, Devices, Weights];
 
     /// <summary>The plan the flags describe, or null when they describe one device and no plan options.</summary>
-    public ParallelPlan? Read(ParseResult result, bool always = false)
+    /// <param name="planning">true for a dry run, which takes any dtype it can price</param>
+    public ParallelPlan? Read(ParseResult result, bool always = false, bool planning = false)
     {
         var plan = new ParallelPlan(result.GetValue(Data), result.GetValue(Pipeline), result.GetValue(Tensor), result.GetValue(MicroBatches),
             ParseSplit(result.GetValue(LayersPerStage)),
             result.GetValue(DeviceMemory) is { } memory ? ByteSize.Parse(memory) : null, result.GetValue(Expert), result.GetValue(Sequence))
         {
-            Precision = result.GetValue(Weights),
+            Precision = result.GetValue(Weights) switch
+            {
+                Tessera.Planning.PlanDType.BF16 => Tessera.Cpu.WeightPrecision.BF16,
+                Tessera.Planning.PlanDType.F16 when !planning => throw new FormatException("--weights F16 is for planning (plan --dry-run, advise): the engines hold weights as F32 or BF16."),
+                _ => Tessera.Cpu.WeightPrecision.F32,
+            },
         };
         if (result.GetValue(Devices) is { } devices)
         {

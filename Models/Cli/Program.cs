@@ -29,9 +29,16 @@ public static class Program
 
         var svg = new Option<string?>("--svg") { Description = "Write the pipeline schedule of a sample forward as an SVG timeline (devices as rows, clocks as columns)" };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON (devices, memory, bubble, expert load) instead of text" };
-        var planCommand = new Command("plan", "Load a plan and print its device map, per-device memory, communication per token, predicted bubble and, for a mixture of experts, the router's load.") { checkpoint, svg, json };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Plan from config.json alone (no weights read, no devices started): parameters, weight and KV cache bytes, per-device memory" };
+        var batch = new Option<int>("--batch") { Description = "Dry run: sequences held at once (their KV cache)", DefaultValueFactory = _ => 1 };
+        var context = new Option<int?>("--context") { Description = "Dry run: positions per sequence (default: the model's context length)" };
+        var kvDType = new Option<Tessera.Planning.PlanDType?>("--kv-dtype") { Description = "Dry run: how the KV cache is held, F32, BF16 or F16 (default: as the weights)" };
+        var planCommand = new Command("plan", "Load a plan and print its device map, per-device memory, communication per token, predicted bubble and, for a mixture of experts, the router's load; or, with --dry-run, its memory from config.json alone.")
+            { checkpoint, svg, json, dryRun, batch, context, kvDType };
         foreach (var option in plan.All) planCommand.Options.Add(option);
-        planCommand.SetAction(r => Run(() => PlanCommand.Run(r.GetValue(checkpoint)!, plan.Read(r, always: true)!, r.GetValue(svg), r.GetValue(json))));
+        planCommand.SetAction(r => Run(() => r.GetValue(dryRun)
+            ? PlanCommand.DryRun(r.GetValue(checkpoint)!, plan.Read(r, always: true, planning: true)!, r.GetValue(plan.Weights), r.GetValue(kvDType), r.GetValue(batch), r.GetValue(context), null, r.GetValue(json))
+            : PlanCommand.Run(r.GetValue(checkpoint)!, plan.Read(r, always: true)!, r.GetValue(svg), r.GetValue(json))));
 
         var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate, serve, planCommand, TokenizeCommand.Create(), TokenizerTrainCommand.Create() };
         return root.Parse(args).Invoke();

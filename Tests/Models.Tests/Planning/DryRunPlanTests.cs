@@ -1,0 +1,105 @@
+using System.Text.Json.Nodes;
+using Tessera.Models.Tests.Cli;
+using Tessera.Parallelism;
+using Tessera.Planning;
+using static Tessera.Models.Tests.Cli.TesseraCli;
+
+namespace Tessera.Models.Tests.Planning;
+
+/// <summary>
+/// Planning from config.json alone: the published parameter counts of real checkpoints, reproduced from their public
+/// configs; their FP16 sizes; and <c>tessera plan --dry-run</c> on a folder that holds nothing but config.json.
+/// </summary>
+[Collection(CliCollection.Name)]
+public sealed class DryRunPlanTests
+{
+    /// <summary>Models/Configs/NAME: the published config.json of a checkpoint, without its weights.</summary>
+    internal static string Config(string name)
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Compiler.sln"))) dir = dir.Parent;
+        return Path.Combine(dir!.FullName, "Models", "Configs", name);
+    }
+
+    [Theory]
+    [InlineData("llama-2-7b", 6_738_415_616L)]
+    [InlineData("llama-2-13b", 13_015_864_320L)]
+    [InlineData("llama-3-8b", 8_030_261_248L)]
+    [InlineData("llama-2-70b", 68_976_648_192L)]
+    [InlineData("mixtral-8x7b", 46_702_792_704L)]
+    public void TheParameterCount_FromThePublicConfig_IsThePublishedOne(string model, long published)
+    {
+        Assert.Equal(published, EngineCatalog.Facts(Config(model)).Parameters);
+    }
+
+    [Theory]
+    [InlineData("llama-2-7b", 14, 13.48)]
+    [InlineData("llama-2-13b", 26, 26.03)]
+    [InlineData("llama-3-8b", 16, 16.06)]
+    [InlineData("llama-2-70b", 140, 137.95)]
+    public void TheFp16Weights_AreTheSizesPeopleQuote(string model, int quotedGigabytes, double exactGigabytes)
+    {
+        // People quote 2 bytes x the nominal size ("7B ~ 14 GB"); the exact figure is 2 bytes x the exact count.
+        var estimate = MemoryEstimate.Of(EngineCatalog.Facts(Config(model)), new ParallelPlan(), PlanDType.F16, PlanDType.F16, batch: 1, context: 1024);
+        Assert.Equal(exactGigabytes, Math.Round(estimate.WeightBytes / 1e9, 2));
+        Assert.InRange(estimate.WeightBytes / 1e9, 0.95 * quotedGigabytes, 1.05 * quotedGigabytes);
+    }
+
+    [Fact]
+    public void ATiedHead_IsCountedOnce()
+    {
+        // GPT-2's head is its token embedding: 0.12B parameters for the small model, not 0.16B.
+        var facts = EngineCatalog.Facts(Fixtures.Directory(Fixtures.TinyGpt2));
+        long embedding = 384L * 64, positions = 64L * 64, layer = 2 * 2 * 64 + (64 * 192 + 192) + (64 * 64 + 64) + (64 * 256 + 256) + (256 * 64 + 64);
+        Assert.Equal(embedding + positions + 3 * layer + 2 * 64, facts.Parameters);
+    }
+
+    [Fact]
+    public void ADryRun_OnAFolderWithOnlyConfigJson_PrintsParametersBytesAndEveryDevice_AsJson()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "tessera-dry-run-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            File.Copy(Path.Combine(Config("llama-3-8b"), "config.json"), Path.Combine(folder, "config.json"));
+
+            var result = Run("plan", "--checkpoint", folder, "--dry-run", "--json", "--weights", "BF16", "--pp", "8", "--tp", "8",
+                "--batch", "32", "--context", "4096", "--device-memory", "80GB");
+
+            Assert.True(result.ExitCode == 0, result.ToString());
+            var json = JsonNode.Parse(result.Out)!;
+            Assert.Equal(8_030_261_248L, (long)json["parameters"]!);
+            Assert.Equal(2 * 8_030_261_248L, (long)json["weight_bytes"]!);
+            // 32 sequences x 4096 positions x 32 layers x 2 (K, V) x 8 KV heads x 128 x 2 bytes.
+            Assert.Equal(32L * 4096 * 32 * 2 * 8 * 128 * 2, (long)json["kv_cache_bytes"]!);
+            var devices = json["devices"]!.AsArray();
+            Assert.Equal(64, devices.Count);
+            Assert.All(devices, d => Assert.Equal((long)d!["weight_bytes"]! + (long)d["kv_cache_bytes"]! + (long)d["activation_bytes"]!, (long)d["total_bytes"]!));
+            // 64 GPUs share the weights: about 1/64 of them each, but every tensor rank of the first stage holds the whole embedding.
+            Assert.InRange((long)devices[0]!["weight_bytes"]!, 2 * 8_030_261_248L / 64, 2 * 8_030_261_248L / 64 + 2L * 128256 * 4096);
+            Assert.True((bool)json["fits"]!);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void ADryRun_ThatDoesNotFit_SaysSo_InsteadOfFailing()
+    {
+        var result = Run("plan", "--checkpoint", Config("llama-2-70b"), "--dry-run", "--weights", "F16", "--dp", "8", "--device-memory", "80GB");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("parameters        68,976,648,192", result.Out);
+        Assert.Contains("does not fit: a device needs 140.89 GB but has 80 GB", result.Out);
+    }
+
+    [Fact]
+    public void ADryRun_OfAnInvalidPlan_FailsWithOneLine()
+    {
+        var result = Run("plan", "--checkpoint", Config("llama-3-8b"), "--dry-run", "--tp", "3");
+
+        AssertFailsWith(result, "tp = 3 does not divide", "degrees that work");
+    }
+}
