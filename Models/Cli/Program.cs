@@ -40,7 +40,7 @@ public static class Program
             ? PlanCommand.DryRun(r.GetValue(checkpoint)!, plan.Read(r, always: true, planning: true)!, r.GetValue(plan.Weights), r.GetValue(kvDType), r.GetValue(batch), r.GetValue(context), null, r.GetValue(json))
             : PlanCommand.Run(r.GetValue(checkpoint)!, plan.Read(r, always: true)!, r.GetValue(svg), r.GetValue(json))));
 
-        var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate, serve, planCommand, TokenizeCommand.Create(), TokenizerTrainCommand.Create() };
+        var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate, serve, planCommand, AdviseCommand.Create(checkpoint, plan), TokenizeCommand.Create(), TokenizerTrainCommand.Create() };
         return root.Parse(args).Invoke();
     }
 

@@ -24,7 +24,7 @@ public enum PlanDType
 /// <param name="EndLayer">one past its last layer</param>
 /// <param name="WeightBytes">its weights at the weight dtype</param>
 /// <param name="KvCacheBytes">its share of the KV cache of the batch's sequences, at the cache dtype</param>
-/// <param name="ActivationBytes">its activation workspace for a full-context prefill of its sequences (an upper estimate)</param>
+/// <param name="ActivationBytes">its activation workspace for a prefill step of its sequences (chunks of at most <see cref="MemoryEstimate.PrefillChunkTokens"/> rows)</param>
 public sealed record DeviceEstimate(int Rank, int DataRank, int Stage, int SequenceRank, int ExpertRank, int TensorRank, int FirstLayer, int EndLayer,
     long WeightBytes, long KvCacheBytes, long ActivationBytes)
 {
@@ -91,6 +91,12 @@ public sealed class MemoryEstimate
     public static double BytesOf(PlanDType dtype) => dtype == PlanDType.F32 ? 4 : 2;
 
     /// <summary>
+    /// The most token rows a device runs in one step when activations are sized: longer prompts prefill in chunks of
+    /// this many (vLLM's max_num_batched_tokens is of this order), so the workspace does not grow with the batch.
+    /// </summary>
+    public const int PrefillChunkTokens = 8192;
+
+    /// <summary>
     /// The estimate for <paramref name="plan"/> (checked as the engines check it: a <see cref="PlanException"/> lists what
     /// cannot work). Sequences are spread over the replicas and, within one, over the expert ranks (which run attention
     /// for their own sequences); each keeps its cache where its tokens are computed (1/sp of the positions).
@@ -118,8 +124,9 @@ public sealed class MemoryEstimate
                             bool first = stage == 0, last = stage == plan.Pipeline - 1;
                             double weightBytes = cost.DeviceParameters(layers, first, last, plan.Tensor, plan.Expert) * BytesOf(weights);
                             double kv = cost.DeviceKvBytes(layers, (double)context * sequencesPerDevice, plan.Tensor, plan.Sequence, BytesOf(kvCache));
-                            double rows = Math.Ceiling((double)context / plan.Sequence) * sequencesPerDevice;
-                            double activations = cost.DeviceActivationBytes(rows, plan.Tensor);
+                            // Prompts prefill in chunks of at most PrefillChunkTokens rows, as serving engines do.
+                            double rows = Math.Min(PrefillChunkTokens, Math.Ceiling((double)context / plan.Sequence) * sequencesPerDevice);
+                            double activations = cost.DeviceActivationBytes(rows, Math.Min(rows, sequencesPerDevice), plan.Tensor);
                             devices.Add(new DeviceEstimate(devices.Count, data, stage, q, x, t, ranges[stage].First, ranges[stage].End,
                                 (long)weightBytes, (long)kv, (long)activations));
                         }

@@ -146,9 +146,11 @@ namespace Tessera.Planning
             layersInStage * KvValuesPerTokenPerLayer * Math.Ceiling(tokens / Math.Max(1, sequence)) / KvShare(tensor) * bytesPerValue;
 
         /// <summary>
-        /// An estimate of the activation workspace of one device running <paramref name="rows"/> tokens at once: a handful
-        /// of (rows, width) buffers and the rows' logits. Small next to weights and cache; reported, not optimised.
+        /// An estimate of the activation workspace of one device running <paramref name="rows"/> tokens at once, of which
+        /// <paramref name="logitRows"/> want logits: a handful of (rows, width) F32 buffers and the logit rows (its share of
+        /// the vocabulary). Small next to weights and cache; reported, not optimised.
         /// </summary>
-        public double DeviceActivationBytes(double rows, int tensor) => rows * (8.0 * ActivationWidth + Math.Ceiling((double)Vocab / Math.Max(1, tensor))) * 4;
+        public double DeviceActivationBytes(double rows, double logitRows, int tensor) =>
+            (rows * 8.0 * ActivationWidth + logitRows * Math.Ceiling((double)Vocab / Math.Max(1, tensor))) * 4;
     }
 }
