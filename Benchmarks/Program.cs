@@ -5,6 +5,12 @@ using Tessera.Benchmarks;
 // dotnet run -c Release --project Benchmarks -- gflops [seconds]      stopwatch GFLOP/s of MatMul vs the machine's peak
 // dotnet run -c Release --project Benchmarks -- tokens [DIR|medium] [prompt] [new] [f32|bf16]   whole-process prefill/decode tokens/s
 // dotnet run -c Release --project Benchmarks -- plans [DIR|tiny-llama|medium] [sequences] [prompt] [steps]   tokens/s per parallel plan vs one device
+// dotnet run -c Release --project Benchmarks -- advise-check [DIR|medium] [sequences] [prompt] [steps]   the advisor's predictions vs CPU measurements
+if (args.Length > 0 && args[0] == "advise-check")
+{
+    Tessera.Benchmarks.EndToEnd.AdvisorCheck.Run(args[1..]);
+    return;
+}
 // dotnet run -c Release --project Benchmarks -- sp [DIR|llama-4k] [prompt] [steps]   a long prompt's prefill under sequence parallelism vs one device, KV per device
 if (args.Length > 0 && args[0] == "sp")
 {

@@ -50,7 +50,7 @@ public sealed record CpuCalibration(double Flops, double BandwidthBytesPerSecond
         devices = Math.Max(1, devices);
         var link = new LinkSpec("in-process", LinkBandwidthBytesPerSecond, LinkLatencySeconds);
         return new DeviceSpec($"cpu ({Environment.ProcessorCount} cores, 1/{devices})", MemoryBytes / devices, BandwidthBytesPerSecond / devices,
-            Flops / devices, Flops / devices, link, link, "measured by CpuCalibration on this machine");
+            Flops / devices, Flops / devices, link, link, "measured by CpuCalibration on this machine", OverlapsComputeAndMemory: false);
     }
 
     private static float[] Filled(int n)

@@ -11,8 +11,12 @@ namespace Tessera.Planning;
 /// <param name="IntraNodeLink">the link between devices of one node</param>
 /// <param name="InterNodeLink">the link between nodes (per device)</param>
 /// <param name="Source">where the figures come from</param>
+/// <param name="OverlapsComputeAndMemory">
+/// whether a step's arithmetic hides its memory traffic (a GPU's thousands of threads: the step takes the longer of
+/// the two) or adds to it (a CPU core does one then the other: the sum)
+/// </param>
 public sealed record DeviceSpec(string Name, long MemoryBytes, double BandwidthBytesPerSecond, double Bf16Flops, double Fp32Flops,
-    LinkSpec IntraNodeLink, LinkSpec InterNodeLink, string Source)
+    LinkSpec IntraNodeLink, LinkSpec InterNodeLink, string Source, bool OverlapsComputeAndMemory = true)
 {
     /// <summary>Throughput for a weight dtype: tensor cores for BF16/F16, the FP32 units for F32.</summary>
     public double FlopsFor(PlanDType dtype) => dtype == PlanDType.F32 ? Fp32Flops : Bf16Flops;

@@ -46,7 +46,8 @@ public sealed record PlanPrediction(ParallelPlan Plan, long BytesPerDevice, bool
 
 /// <summary>
 /// Predicts a plan's memory and speed from the cost model (<see cref="ModelCost"/>) and a device's published figures:
-/// each stage's time is a roofline, max(FLOPs / sustained FLOP/s, bytes read / sustained bandwidth), plus its
+/// each stage's time is a roofline, max(FLOPs / sustained FLOP/s, bytes read / sustained bandwidth) (their sum on a
+/// device that does not overlap them, a CPU), plus its
 /// collectives (α + β: a latency per message and bytes over the link its group spans), and a GPipe forward takes
 /// (m + p - 1) stage times. Deliberately simple: it ranks plans and gets their order of magnitude; it does not model
 /// kernels' shapes, overlap of communication with compute, or scheduler effects (checked against CPU measurements:
@@ -162,7 +163,9 @@ public sealed class PlanPredictor(ModelFacts facts, Cluster cluster, Workload wo
         double weightParameters = _cost.DeviceParameters(layers, first, last, tp, plan.Expert) - layers * (1 - touched) * expertParameters / plan.Expert / tp;
         double bytes = weightParameters * MemoryEstimate.BytesOf(workload.Weights)
                        + sequences * context / plan.Sequence * layers * _cost.KvValuesPerTokenPerLayer / _cost.KvShare(tp) * MemoryEstimate.BytesOf(workload.KvCache);
-        double compute = Math.Max(flops / (Cluster.Device.FlopsFor(workload.Weights) * ComputeEfficiency), bytes / (Cluster.Device.BandwidthBytesPerSecond * BandwidthEfficiency));
+        double arithmetic = flops / (Cluster.Device.FlopsFor(workload.Weights) * ComputeEfficiency);
+        double streaming = bytes / (Cluster.Device.BandwidthBytesPerSecond * BandwidthEfficiency);
+        double compute = Cluster.Device.OverlapsComputeAndMemory ? Math.Max(arithmetic, streaming) : arithmetic + streaming;
 
         // Communication, per layer: two all-reduces (tp), two all-to-alls (ep), queries out and partials back (sp).
         double message = rows * _cost.ActivationWidth * ActivationBytes, communication = 0;
