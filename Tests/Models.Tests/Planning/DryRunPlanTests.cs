@@ -92,7 +92,7 @@ public sealed class DryRunPlanTests
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("parameters        68,976,648,192", result.Out);
-        Assert.Contains("does not fit: a device needs 13", result.Out);   // 137.95 GB of weights alone
+        Assert.Contains("does not fit: a device needs 14", result.Out);   // 137.95 GB of weights, then the cache and activations
         Assert.Contains("but has 80 GB", result.Out);
     }
 
