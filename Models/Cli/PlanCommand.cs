@@ -17,7 +17,7 @@ internal static class PlanCommand
     public static int DryRun(string directory, ParallelPlan plan, PlanDType weights, PlanDType? kvCache, int batch, int? context, long? deviceMemory, bool json)
     {
         var facts = EngineCatalog.Facts(directory);
-        // The budget is reported against (fits or not), not refused: a dry run is how one finds out.
+        // The budget (--gpu, else --device-memory) is reported against (fits or not), not refused: a dry run is how one finds out.
         deviceMemory ??= plan.DeviceMemoryBytes;
         var estimate = MemoryEstimate.Of(facts, plan with { DeviceMemoryBytes = null }, weights, kvCache ?? weights, batch, context ?? facts.ContextLength, deviceMemory);
         Console.WriteLine(json ? estimate.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) : estimate.ToText());

@@ -33,11 +33,14 @@ public static class Program
         var batch = new Option<int>("--batch") { Description = "Dry run: sequences held at once (their KV cache)", DefaultValueFactory = _ => 1 };
         var context = new Option<int?>("--context") { Description = "Dry run: positions per sequence (default: the model's context length)" };
         var kvDType = new Option<Tessera.Planning.PlanDType?>("--kv-dtype") { Description = "Dry run: how the KV cache is held, F32, BF16 or F16 (default: as the weights)" };
+        var gpu = new Option<string?>("--gpu") { Description = "Dry run: check the plan fits this GPU's usable memory, 90 % of it as the advisor counts (a name of the catalogue: H100, A100-80GB, L4, ...)" };
         var planCommand = new Command("plan", "Load a plan and print its device map, per-device memory, communication per token, predicted bubble and, for a mixture of experts, the router's load; or, with --dry-run, its memory from config.json alone.")
-            { checkpoint, svg, json, dryRun, batch, context, kvDType };
+            { checkpoint, svg, json, dryRun, batch, context, kvDType, gpu };
         foreach (var option in plan.All) planCommand.Options.Add(option);
         planCommand.SetAction(r => Run(() => r.GetValue(dryRun)
-            ? PlanCommand.DryRun(r.GetValue(checkpoint)!, plan.Read(r, always: true, planning: true)!, r.GetValue(plan.Weights), r.GetValue(kvDType), r.GetValue(batch), r.GetValue(context), null, r.GetValue(json))
+            ? PlanCommand.DryRun(r.GetValue(checkpoint)!, plan.Read(r, always: true, planning: true)!, r.GetValue(plan.Weights), r.GetValue(kvDType), r.GetValue(batch), r.GetValue(context),
+                // A catalogue GPU: the memory a plan may use, as the advisor counts it (the rest: runtime and allocator).
+                r.GetValue(gpu) is { } name ? new Tessera.Planning.Cluster(Tessera.Planning.GpuCatalogue.Find(name), 1, 1).UsableMemoryBytes : null, r.GetValue(json))
             : PlanCommand.Run(r.GetValue(checkpoint)!, plan.Read(r, always: true)!, r.GetValue(svg), r.GetValue(json))));
 
         var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate, serve, planCommand, AdviseCommand.Create(checkpoint, plan), TokenizeCommand.Create(), TokenizerTrainCommand.Create() };

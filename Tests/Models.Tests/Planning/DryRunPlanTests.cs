@@ -97,6 +97,18 @@ public sealed class DryRunPlanTests
     }
 
     [Fact]
+    public void ADryRun_ForACatalogueGpu_ChecksItsMemory()
+    {
+        var fits = Run("plan", "--checkpoint", Config("llama-2-70b"), "--dry-run", "--weights", "BF16", "--tp", "2", "--gpu", "H100");
+        var doesNot = Run("plan", "--checkpoint", Config("llama-2-70b"), "--dry-run", "--weights", "BF16", "--gpu", "h200");
+
+        Assert.Contains("fits: the largest device needs", fits.Out);
+        Assert.Contains("of its 72 GB", fits.Out);          // 90 % of 80 GB: what a plan may use, as the advisor counts
+        Assert.Contains("does not fit", doesNot.Out);
+        Assert.Contains("but has 126.9 GB", doesNot.Out);   // 138 GB of weights in 90 % of 141 GB
+    }
+
+    [Fact]
     public void ADryRun_OfAnInvalidPlan_FailsWithOneLine()
     {
         var result = Run("plan", "--checkpoint", Config("llama-3-8b"), "--dry-run", "--tp", "3");
