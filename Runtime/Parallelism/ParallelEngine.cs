@@ -27,7 +27,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
     private readonly AbortableBarrier[] _clockBarriers; // [data]: the stages of a replica advance clock by clock
     private readonly RequestPartitioner _partitioner;
     private readonly RequestPartitioner _expertPartitioner; // a replica's sequences over its expert ranks
-    private readonly ConditionalWeakTable<KvCache, HandleState> _handles = new();
+    private readonly ConditionalWeakTable<KvCache, SequenceHome> _handles = new();
     private readonly object _forwardGate = new();
     private RankFailedException? _failure;
     private int _disposed;
@@ -184,7 +184,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var handle = KvCache.CreateHandle(Facts.ContextLength);
-        _handles.Add(handle, new HandleState());
+        _handles.Add(handle, new SequenceHome());
         return handle;
     }
 
@@ -204,57 +204,22 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
     private float[] ForwardLocked(TokenBatch batch)
     {
         int n = batch.Caches.Length;
-        var states = new HandleState[n];
+        var homes = new SequenceHome[n];
         for (int s = 0; s < n; s++)
-            if (!_handles.TryGetValue(batch.Caches[s], out states[s]!))
+            if (!_handles.TryGetValue(batch.Caches[s], out homes[s]!))
                 throw new ArgumentException($"The cache of sequence {s} was not made by this engine's CreateCache(): a parallel engine keeps the keys and values on its devices, behind its own handles.", nameof(batch));
-
-        // (a) Sequences to replicas. A sequence with cached positions must go back where its keys and values are.
-        var pinned = Enumerable.Range(0, n).Select(s => states[s].Replica >= 0 && batch.Caches[s].Length > 0 ? states[s].Replica : -1).ToArray();
-        var partition = _partitioner.Partition(pinned);
-        for (int s = 0; s < n; s++) states[s].Replica = partition.Locate(s).Replica;
 
         var tokens = new List<int>[n];
         for (int s = 0; s < n; s++) tokens[s] = [];
         for (int row = 0; row < batch.Rows; row++) tokens[batch.SequenceOfRow[row]].Add(batch.Tokens[row]);
-        var logitRows = new int[n];
-        foreach (int row in batch.LogitRows) logitRows[batch.SequenceOfRow[row]]++;
-        var firstLogitRow = new int[n];
-        for (int s = 1; s < n; s++) firstLogitRow[s] = firstLogitRow[s - 1] + logitRows[s - 1];
-        // Under sequence parallelism each new token has a sequence rank, which computes it and keeps its keys and values.
-        var placement = tokens.Select((t, s) => SequencePlacement.Ranks(batch.Caches[s].Length, t.Count, Plan.Sequence)).ToArray();
-        var job = new ForwardJob(tokens.Select(t => t.ToArray()).ToArray(), !batch.AllLogitRows, batch.Caches,
-            batch.Caches.Select(c => c.Length).ToArray(), placement);
-
-        // (b) Per replica: its sequences over its expert ranks (each runs the dense parts for its own sequences; a sequence
-        // with cached positions goes back to the rank holding them), then contiguous micro-batches of each expert rank's
-        // sequences, as even as possible (micro-batch i of the replica is the i-th part of every expert rank's share; a
-        // part may be empty: that rank still takes part in the all-to-alls); (c) the replica's schedule.
-        var replicas = new ReplicaWork?[Plan.Data];
-        for (int r = 0; r < Plan.Data; r++)
-        {
-            var sequences = partition.SequencesOfReplica[r];
-            if (sequences.Length == 0) continue;
-            var pinnedExpert = sequences.Select(s => states[s].ExpertRank >= 0 && batch.Caches[s].Length > 0 ? states[s].ExpertRank : -1).ToArray();
-            var ofExpertRank = _expertPartitioner.Partition(pinnedExpert).SequencesOfReplica.Select(part => part.Select(i => sequences[i]).ToArray()).ToArray();
-            for (int x = 0; x < ofExpertRank.Length; x++)
-                foreach (int s in ofExpertRank[x]) states[s].ExpertRank = x;
-            int m = Math.Min(Plan.MicroBatches, ofExpertRank.Max(part => part.Length));
-            var microBatches = new int[m][][];
-            for (int i = 0; i < m; i++) microBatches[i] = new int[ofExpertRank.Length][];
-            for (int x = 0; x < ofExpertRank.Length; x++)
-            {
-                var sizes = RequestPartitioner.EvenSizes(ofExpertRank[x].Length, m);
-                for (int i = 0, next = 0; i < m; next += sizes[i], i++) microBatches[i][x] = ofExpertRank[x][next..(next + sizes[i])];
-            }
-            replicas[r] = new ReplicaWork(ofExpertRank, microBatches, new PipelineSchedule(Plan.Pipeline, m), _clockBarriers[r], Plan.Sequence);
-        }
+        var job = ForwardJob.Of(tokens.Select(t => t.ToArray()).ToArray(), !batch.AllLogitRows, batch.Caches.Select(c => c.Length).ToArray(), Plan.Sequence);
+        var replicas = ForwardSchedule.Distribute(Plan, job, homes, _partitioner, _expertPartitioner);
 
         var trace = new ScheduleTrace(_ranks.Select(rank => new TraceLane(rank.Index, rank.Device.Name, rank.Context.DataRank,
             rank.Context.Stage, rank.Context.TensorRank, replicas[rank.Context.DataRank]?.Schedule.Clocks ?? 0)).ToArray());
         _failure = null;
         var tasks = _ranks.Where(rank => replicas[rank.Context.DataRank] is not null)
-            .Select(rank => rank.Device.Run(() => RunRank(rank, replicas[rank.Context.DataRank]!, job, trace))).ToArray();
+            .Select(rank => rank.Device.Run(() => RunRank(rank, replicas[rank.Context.DataRank]!, job, batch.Caches, trace))).ToArray();
         try
         {
             Task.WaitAll(tasks);
@@ -271,88 +236,40 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
         }
 
         // (d) Logits back in the caller's row order.
-        int vocab = Facts.VocabSize;
-        var output = new float[(long)batch.LogitRows.Length * vocab];
-        foreach (var replica in replicas)
-        {
-            if (replica is null) continue;
-            for (int i = 0; i < replica.MicroBatches.Length; i++)
-                for (int x = 0; x < replica.MicroBatches[i].Length; x++)
-                    for (int q = 0; q < Plan.Sequence; q++)
-                    {
-                        // Sequence rank q's logit rows: its tokens that want logits, sequence after sequence, in token order.
-                        var logits = replica.Results[i, x, q]!;
-                        long offset = 0;
-                        foreach (int s in replica.MicroBatches[i][x])
-                        {
-                            int count = job.Tokens[s].Length;
-                            for (int t = 0; t < count; t++)
-                            {
-                                if (job.Placement[s][t] != q || (job.LastLogitsOnly && t != count - 1)) continue;
-                                Array.Copy(logits, offset, output, (long)(firstLogitRow[s] + (job.LastLogitsOnly ? 0 : t)) * vocab, vocab);
-                                offset += vocab;
-                            }
-                        }
-                    }
-        }
+        var output = ForwardSchedule.AssembleLogits(Plan, job, replicas, Facts.VocabSize);
         batch.Commit();
         foreach (var rank in _ranks) rank.Device.Memory.SetActivations(rank.Program!.WorkspaceBytes);
         LastTrace = trace;
         return output;
     }
 
-    /// <summary>One rank's share of a forward, on its device: walk the replica's clocks, run a step where the schedule says so.</summary>
-    private void RunRank(Rank rank, ReplicaWork work, ForwardJob job, ScheduleTrace trace)
+    /// <summary>One rank's share of a forward, on its device: its sequences' local caches, then its walk through the schedule.</summary>
+    private void RunRank(Rank rank, ReplicaWork work, ForwardJob job, KvCache[] handles, ScheduleTrace trace)
     {
         var context = rank.Context;
         int? clock = null, microBatch = null;
         try
         {
-            // The handles are the truth: a handle that was truncated or reset rewinds this rank's caches with it.
             var local = new Dictionary<int, KvCache>();
             foreach (int s in work.SequencesOfExpertRank[context.ExpertRank])
             {
-                var handle = job.Handles[s];
-                var cache = rank.Local.GetValue(handle, _ => NewLocalCache(rank));
-                if (cache.IsShard)
-                {
-                    // A shard holds some of the positions: those the handle no longer has go.
-                    cache.RewindTo(handle.Length);
-                }
-                else if (cache.Length > handle.Length) cache.Truncate(handle.Length);
-                else if (cache.Length < handle.Length)
-                    throw new InvalidOperationException(
-                        $"the rank-local cache of sequence {s} holds {cache.Length} positions but its handle {handle.Length}: did the rank program commit its batch?");
+                var cache = rank.Local.GetValue(handles[s], _ => NewLocalCache(rank));
+                ForwardSchedule.Align(cache, handles[s].Length, s);
                 local[s] = cache;
             }
-
-            for (int c = 0; c < work.Schedule.Clocks; c++)
-            {
-                clock = c;
-                microBatch = work.Schedule.MicroBatchAt(context.Stage, c);
-                if (microBatch is int i)
+            var start = TimeSpan.Zero;
+            ForwardSchedule.RunRank(Plan, context, rank.Program!, work, job, s => local[s], Facts.VocabSize, _clockBarriers[context.DataRank].SignalAndWait,
+                onStep: (c, i) =>
                 {
-                    var sequences = work.MicroBatches[i][context.ExpertRank];
-                    var start = trace.Now;
+                    start = trace.Now;
                     OnStep?.Invoke(rank.Index, c, i);
-                    var localBatch = Plan.Sequence == 1
-                        ? TokenBatch.ForSequences(sequences.Select(s => local[s]).ToArray(), sequences.Select(s => job.Tokens[s]).ToArray(), job.LastLogitsOnly)
-                        : job.ShardOf(sequences, context.SequenceRank, local);
-                    var logits = rank.Program!.RunStage(localBatch);
+                },
+                afterStep: (c, i, sequences) =>
+                {
                     foreach (int s in sequences) AccountKvGrowth(rank, local[s]);
                     trace.Record(new TraceStep(rank.Index, context.DataRank, context.Stage, context.TensorRank, c, i, start, trace.Now));
-                    if (context.IsLastStage && context.TensorRank == 0)
-                    {
-                        long expected = (long)localBatch.LogitRows.Length * Facts.VocabSize;
-                        if (logits is null || logits.LongLength < expected)
-                            throw new InvalidOperationException($"the last stage returned {(logits is null ? "no logits" : $"{logits.Length} floats")}; expected {expected} ({localBatch.LogitRows.Length} rows x vocab {Facts.VocabSize}).");
-                        work.Results[i, context.ExpertRank, context.SequenceRank] = logits;
-                    }
-                }
-                // Clock by clock, as GPipe's schedule is drawn: what a stage receives at clock c was sent at c - 1, so a
-                // step's time is its own work, not a wait, and the trace shows exactly the table.
-                if (Plan.Pipeline > 1) work.Clock.SignalAndWait();
-            }
+                },
+                position: (c, i) => (clock, microBatch) = (c, i));
         }
         catch (Exception e) when (e is not ParallelAbortedException)
         {
@@ -451,53 +368,5 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
 
         /// <summary>Local cache -> the bytes of it this device's ledger counts.</summary>
         public ConditionalWeakTable<KvCache, StrongBox<long>> KvAccounted { get; } = new();
-    }
-
-    /// <summary>Which replica, and which expert rank in it, holds a handle's sequence (-1: none yet).</summary>
-    private sealed class HandleState
-    {
-        public int Replica = -1;
-        public int ExpertRank = -1;
-    }
-
-    /// <summary>
-    /// The caller's batch, per sequence: its new tokens, its handle, the position of its first new token and the
-    /// sequence rank of each new token.
-    /// </summary>
-    private sealed record ForwardJob(int[][] Tokens, bool LastLogitsOnly, KvCache[] Handles, int[] Starts, int[][] Placement)
-    {
-        /// <summary>Sequence rank <paramref name="q"/>'s part of a micro-batch: every sequence, each with the tokens placed on q (maybe none).</summary>
-        public TokenBatch ShardOf(int[] sequences, int q, Dictionary<int, KvCache> local)
-        {
-            var tokens = new int[sequences.Length][];
-            var positions = new int[sequences.Length][];
-            var wantsLogits = new bool[sequences.Length][];
-            for (int i = 0; i < sequences.Length; i++)
-            {
-                int s = sequences[i], count = Tokens[s].Length;
-                var mine = Enumerable.Range(0, count).Where(t => Placement[s][t] == q).ToArray();
-                tokens[i] = mine.Select(t => Tokens[s][t]).ToArray();
-                positions[i] = mine.Select(t => Starts[s] + t).ToArray();
-                wantsLogits[i] = mine.Select(t => !LastLogitsOnly || t == count - 1).ToArray();
-            }
-            return TokenBatch.ForShard(sequences.Select(s => local[s]).ToArray(), tokens, positions, wantsLogits);
-        }
-    }
-
-    /// <summary>
-    /// One replica's part of a forward: MicroBatches[i][x] = the sequences expert rank x runs in micro-batch i;
-    /// Results[i, x, q] = the logits of their tokens on sequence rank q (from the last stage's ranks (q, x), tensor rank 0).
-    /// </summary>
-    private sealed class ReplicaWork(int[][] sequencesOfExpertRank, int[][][] microBatches, PipelineSchedule schedule, AbortableBarrier clock, int sequenceDegree)
-    {
-        public int[][] SequencesOfExpertRank { get; } = sequencesOfExpertRank;
-
-        public int[][][] MicroBatches { get; } = microBatches;
-
-        public PipelineSchedule Schedule { get; } = schedule;
-
-        public AbortableBarrier Clock { get; } = clock;
-
-        public float[]?[,,] Results { get; } = new float[microBatches.Length, sequencesOfExpertRank.Length, sequenceDegree][];
     }
 }
