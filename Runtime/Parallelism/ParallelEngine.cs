@@ -78,7 +78,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
                         for (int tensor = 0; tensor < t; tensor++)
                         {
                             int stage = data * p + j;
-                            int rank = ((stage * sp + q) * x + expert) * t + tensor;
+                            int rank = plan.RankOf(data, j, q, expert, tensor);
                             var context = new RankContext(rank, data, j, p, ranges[j].First, ranges[j].End, _groups[(stage * sp + q) * x + expert][tensor],
                                 j > 0 ? links[data, q, expert, tensor, j - 1] : null, j + 1 < p ? links[data, q, expert, tensor, j] : null, plan.Precision)
                             {
@@ -148,8 +148,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
     /// </summary>
     public Action<int, int, int>? OnStep { get; set; }
 
-    public ModelShape Shape => new(Facts.ModelName, Facts.VocabSize, Facts.ContextLength, Facts.Layers, Facts.ActivationWidth,
-        (int)(Facts.KvBytesPerTokenPerLayer / (2 * sizeof(float))));
+    public ModelShape Shape => Facts.Shape;
 
     /// <summary>Bytes of weights over all devices (replicas count once each: they really are held D times).</summary>
     public long WeightBytes => _devices.Sum(d => d.Memory.Weights);

@@ -31,6 +31,16 @@ public sealed record ParallelPlan(
     /// <summary>D * P * S * E * T.</summary>
     public int DeviceCount => Data * Pipeline * Sequence * Expert * Tensor;
 
+    /// <summary>
+    /// The global rank of a coordinate (as TensorRT-LLM's Mapping, the sequence and expert axes between stage and
+    /// tensor): data * (P * S * E * T) + stage * (S * E * T) + sequence * (E * T) + expert * T + tensor.
+    /// </summary>
+    public int RankOf(int data, int stage, int sequence, int expert, int tensor) => (((data * Pipeline + stage) * Sequence + sequence) * Expert + expert) * Tensor + tensor;
+
+    /// <summary>The coordinate of a global rank: the inverse of <see cref="RankOf"/>.</summary>
+    public (int Data, int Stage, int Sequence, int Expert, int Tensor) CoordinatesOf(int rank) =>
+        (rank / (Tensor * Expert * Sequence * Pipeline), rank / (Tensor * Expert * Sequence) % Pipeline, rank / (Tensor * Expert) % Sequence, rank / Tensor % Expert, rank % Tensor);
+
     /// <summary>How every rank holds its matrix weights (BF16 halves the bytes decode reads).</summary>
     public Cpu.WeightPrecision Precision { get; init; } = Cpu.WeightPrecision.F32;
 

@@ -213,6 +213,9 @@ public sealed record ModelFacts(
         EmbeddingWeightBytes / 4.0, EmbeddingWholeWeightBytes / 4.0, HeadWeightBytes / 4.0, HeadWholeWeightBytes / 4.0, TiedHeadWeightBytes / 4.0,
         LayerFlopsPerToken, HeadFlopsPerToken, KvBytesPerTokenPerLayer / 4.0, KvHeads, ActivationWidth, VocabSize, ContextLength);
 
+    /// <summary>The sizes a caller of an engine over these facts sees (its KV width: the F32 floats of one token's keys in one layer).</summary>
+    public ModelShape Shape => new(ModelName, VocabSize, ContextLength, Layers, ActivationWidth, (int)(KvBytesPerTokenPerLayer / (2 * sizeof(float))));
+
     /// <summary>Every parameter of the model once (a tied head's matrix counted with the embedding), from its config alone.</summary>
     public long Parameters => (long)Cost.Parameters;
 }

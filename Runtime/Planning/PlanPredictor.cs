@@ -79,17 +79,17 @@ public sealed class PlanPredictor(ModelFacts facts, Cluster cluster, Workload wo
     public PlanPrediction Predict(ParallelPlan plan)
     {
         var split = plan.ResolveSplit(Facts);
-        var memory = MemoryEstimate.Of(Facts, plan, workload.Weights, workload.KvCache, workload.Batch, Math.Min(workload.Context, Facts.ContextLength));
+        var memory = MemoryEstimate.Of(Facts, plan, Workload.Weights, Workload.KvCache, Workload.Batch, Math.Min(Workload.Context, Facts.ContextLength));
         var largest = memory.LargestDevice;
         bool fits = largest.TotalBytes <= Cluster.UsableMemoryBytes;
         int maxBatch = MaxBatch(plan);
-        double ttft = Prefill(plan, split, workload.Batch);
-        var (tpot, communication) = Decode(plan, split, workload.Batch);
+        double ttft = Prefill(plan, split, Workload.Batch);
+        var (tpot, communication) = Decode(plan, split, Workload.Batch);
         double throughput = 0;
         if (maxBatch > 0)
         {
             double prefill = Prefill(plan, split, maxBatch), step = Decode(plan, split, maxBatch).Seconds;
-            throughput = (double)maxBatch * workload.Output / (prefill + Math.Max(0, workload.Output - 1) * step);
+            throughput = (double)maxBatch * Workload.Output / (prefill + Math.Max(0, Workload.Output - 1) * step);
         }
         var links = new Dictionary<string, string>();
         foreach (var (axis, degree) in new[] { ("tp", plan.Tensor), ("ep", plan.Expert), ("sp", plan.Sequence), ("pp", plan.Pipeline), ("dp", plan.Data) })
@@ -102,8 +102,8 @@ public sealed class PlanPredictor(ModelFacts facts, Cluster cluster, Workload wo
     /// <summary>The most requests of the workload's context that fit every device at once (0 when not even one).</summary>
     public int MaxBatch(ParallelPlan plan)
     {
-        int context = Math.Min(workload.Context, Facts.ContextLength);
-        bool Fits(int batch) => MemoryEstimate.Of(Facts, plan, workload.Weights, workload.KvCache, batch, context).LargestDevice.TotalBytes <= Cluster.UsableMemoryBytes;
+        int context = Math.Min(Workload.Context, Facts.ContextLength);
+        bool Fits(int batch) => MemoryEstimate.Of(Facts, plan, Workload.Weights, Workload.KvCache, batch, context).LargestDevice.TotalBytes <= Cluster.UsableMemoryBytes;
         if (!Fits(1)) return 0;
         int low = 1, high = 2;
         while (high < 1 << 24 && Fits(high)) (low, high) = (high, high * 2);
@@ -119,8 +119,8 @@ public sealed class PlanPredictor(ModelFacts facts, Cluster cluster, Workload wo
     private double Prefill(ParallelPlan plan, int[] split, int batch)
     {
         var (sequences, m) = PerMicroBatch(plan, batch);
-        double rows = sequences * Math.Ceiling((double)workload.Prompt / plan.Sequence);
-        double stage = split.Select((layers, j) => StageSeconds(plan, layers, j == 0, j == split.Length - 1, rows, sequences, sequences * workload.Prompt, workload.Prompt / 2.0, logitRows: sequences).Total).Max();
+        double rows = sequences * Math.Ceiling((double)Workload.Prompt / plan.Sequence);
+        double stage = split.Select((layers, j) => StageSeconds(plan, layers, j == 0, j == split.Length - 1, rows, sequences, sequences * Workload.Prompt, Workload.Prompt / 2.0, logitRows: sequences).Total).Max();
         return (m + plan.Pipeline - 1) * stage;
     }
 
@@ -129,7 +129,7 @@ public sealed class PlanPredictor(ModelFacts facts, Cluster cluster, Workload wo
     {
         var (sequences, m) = PerMicroBatch(plan, batch);
         double rows = Math.Max(1, sequences / plan.Sequence);
-        double context = workload.Prompt + workload.Output / 2.0;
+        double context = Workload.Prompt + Workload.Output / 2.0;
         var stages = split.Select((layers, j) => StageSeconds(plan, layers, j == 0, j == split.Length - 1, rows, sequences, sequences, context, logitRows: sequences)).ToList();
         var slowest = stages.MaxBy(s => s.Total);
         return ((m + plan.Pipeline - 1) * slowest.Total, (m + plan.Pipeline - 1) * slowest.Communication);
@@ -161,9 +161,9 @@ public sealed class PlanPredictor(ModelFacts facts, Cluster cluster, Workload wo
         double expertParameters = _cost.LayerExpertParameters;
         double touched = _cost.Experts == 0 ? 1 : 1 - Math.Pow(1 - (double)_cost.ExpertsPerToken / _cost.Experts, tokensAcrossExpertRanks);
         double weightParameters = _cost.DeviceParameters(layers, first, last, tp, plan.Expert) - layers * (1 - touched) * expertParameters / plan.Expert / tp;
-        double bytes = weightParameters * MemoryEstimate.BytesOf(workload.Weights)
-                       + sequences * context / plan.Sequence * layers * _cost.KvValuesPerTokenPerLayer / _cost.KvShare(tp) * MemoryEstimate.BytesOf(workload.KvCache);
-        double arithmetic = flops / (Cluster.Device.FlopsFor(workload.Weights) * ComputeEfficiency);
+        double bytes = weightParameters * MemoryEstimate.BytesOf(Workload.Weights)
+                       + sequences * context / plan.Sequence * layers * _cost.KvValuesPerTokenPerLayer / _cost.KvShare(tp) * MemoryEstimate.BytesOf(Workload.KvCache);
+        double arithmetic = flops / (Cluster.Device.FlopsFor(Workload.Weights) * ComputeEfficiency);
         double streaming = bytes / (Cluster.Device.BandwidthBytesPerSecond * BandwidthEfficiency);
         double compute = Cluster.Device.OverlapsComputeAndMemory ? Math.Max(arithmetic, streaming) : arithmetic + streaming;
 
