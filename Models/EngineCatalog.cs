@@ -60,8 +60,14 @@ public static class EngineCatalog
     /// Opens a checkpoint with the engine of its architecture: on one device, or over the devices of
     /// <paramref name="plan"/> (a <see cref="ParallelEngine"/>: one CPU worker per device, each loading only its shard).
     /// </summary>
+    /// <remarks>
+    /// Under <c>mpirun</c> with more than one process, each process runs one rank of the plan (<see cref="Tessera.Mpi.MpiEngine"/>):
+    /// rank 0 gets the engine; every other process follows rank 0's forwards and exits when rank 0 disposes it (this
+    /// method never returns there).
+    /// </remarks>
     public static ITransformerEngine Open(string directory, EngineKind kind = EngineKind.Generic, ParallelPlan? plan = null, DeviceKind device = DeviceKind.Cpu)
     {
+        if (Tessera.Mpi.MpiWorld.IsMultiProcess) return OpenUnderMpi(directory, kind, plan ?? new ParallelPlan(), device);
         if (device != DeviceKind.Cpu) return OpenOnCuda(directory, kind, plan ?? new ParallelPlan(), emulated: device == DeviceKind.CudaEmulator);
         // Anything but the single-device plan (whatever the weight precision) goes through the plan's checks and devices.
         bool parallel = plan is not null && plan with { Precision = Tessera.Cpu.WeightPrecision.F32 } != new ParallelPlan();
@@ -91,6 +97,17 @@ public static class EngineCatalog
             }
         }
         throw new CheckpointException($"No specialised engine was compiled for this checkpoint's config: {string.Join(" / ", errors)}");
+    }
+
+    /// <summary>One rank of the plan per process of the MPI job: the shape-generic CPU engine's rank program, as in-process.</summary>
+    private static ITransformerEngine OpenUnderMpi(string directory, EngineKind kind, ParallelPlan plan, DeviceKind device)
+    {
+        if (device != DeviceKind.Cpu)
+            throw new PlanException("Under mpirun the ranks run on CPU: CUDA ranks as processes need NCCL for their collectives, which is not built yet. Run --devices cuda without mpirun.");
+        if (kind == EngineKind.Specialised)
+            throw new PlanException("Under mpirun each process runs one rank of the shape-generic engine: drop --engine Specialised.");
+        var architecture = ArchitectureOf(directory);
+        return Tessera.Mpi.MpiEngine.Start(directory, plan, architecture.Rank, architecture.Facts);
     }
 
     /// <summary>

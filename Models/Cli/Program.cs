@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Tessera.Checkpoints;
+using Tessera.Mpi;
+using Tessera.Parallelism;
 
 namespace Tessera.Models.Cli;
 
@@ -10,16 +12,29 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        if (MpiWorld.IsLaunched)
+        {
+            // mpirun gives rank 0 a terminal for its stdin and stdout, and .NET's console would switch that terminal to
+            // keypad mode with an escape sequence (terminfo's keypad_xmit) that lands in the job's output. No rank reads
+            // keys: a terminal without capabilities keeps the output clean.
+            Environment.SetEnvironmentVariable("TERM", "dumb");
+        }
+
         var checkpoint = new Option<string>("--checkpoint", "-c")
         {
             Description = "Checkpoint folder (config.json + model.safetensors). Default: the bundled tiny-llama.",
             DefaultValueFactory = _ => EngineCatalog.Bundled("tiny-llama"),
         };
-        var tokens = new Option<string>("--tokens", "-t") { Description = "Prompt token ids, comma-separated: 1,2,3", Required = true };
+        var tokens = new Option<string[]>("--tokens", "-t")
+        {
+            Description = "Prompt token ids, comma-separated: 1,2,3. Repeat it for a batch of prompts, run in one forward",
+            Required = true,
+            AllowMultipleArgumentsPerToken = false,
+        };
         var engine = new Option<EngineKind>("--engine") { Description = "generic (sizes from config.json) or specialised (a [Compile] unit)", DefaultValueFactory = _ => EngineKind.Generic };
 
         var plan = new PlanOptions();
-        var output = new Option<string>("--out", "-o") { Description = "Where to write the logits (.safetensors, one F32 tensor 'logits' [tokens, vocab])", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Where to write the logits (.safetensors, one F32 tensor 'logits' [tokens, vocab]; a batch's rows prompt after prompt)", Required = true };
         var logits = new Command("logits", "Compute the logits at every prompt position and write them as safetensors.") { checkpoint, tokens, engine, output };
         foreach (var option in plan.All) logits.Options.Add(option);
         logits.SetAction(r => Run(() => Logits(r.GetValue(checkpoint)!, r.GetValue(tokens)!, r.GetValue(engine), plan.Read(r), plan.Device(r), r.GetValue(output)!)));
@@ -44,7 +59,28 @@ public static class Program
             : PlanCommand.Run(r.GetValue(checkpoint)!, plan.Read(r, always: true)!, r.GetValue(svg), r.GetValue(json))));
 
         var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate, serve, planCommand, AdviseCommand.Create(checkpoint, plan), TokenizeCommand.Create(), TokenizerTrainCommand.Create() };
-        return root.Parse(args).Invoke();
+        var parsed = root.Parse(args);
+        try
+        {
+            if (MpiWorld.IsMultiProcess)
+            {
+                // Every process parses the same arguments: rank 0 speaks for the job, the others stay silent.
+                if (MpiWorld.LaunchedRank != 0 && parsed.Errors.Count > 0) return 1;
+                if (parsed.Errors.Count == 0 && parsed.CommandResult.Command is { } command && command != logits && command != generate && command != serve)
+                    return Run(() => throw new PlanException($"Under mpirun only logits, generate and serve run (one process per rank of the plan): run `tessera {command.Name}` without mpirun."));
+            }
+            return parsed.Invoke();
+        }
+        finally
+        {
+            if (MpiWorld.IsMultiProcess)
+            {
+                // A command that ends without disposing its engine must not leave the other ranks waiting for rank 0;
+                // and every process ends in step, so that rank 0's error line is printed before mpirun stops the job.
+                MpiEngine.ShutdownCurrent();
+                MpiWorld.Close();
+            }
+        }
     }
 
     /// <summary>Parallel engines own device threads: dispose them when the command ends.</summary>
@@ -64,6 +100,8 @@ public static class Program
         catch (Exception e) when (e is CheckpointException or ContextOverflowException or ArgumentException or FormatException or IOException or UnauthorizedAccessException
                                        or Tessera.Parallelism.PlanException or Tessera.Parallelism.RankFailedException)
         {
+            // Under mpirun every process meets the same bad arguments or config before its rank starts: rank 0 says why.
+            if (MpiWorld.IsLaunched && MpiWorld.LaunchedRank != 0) return 1;
             Console.Error.WriteLine($"error: {OneLine(e)}");
             return 1;
         }
@@ -83,13 +121,15 @@ public static class Program
         return string.Join(" ", message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
-    private static int Logits(string directory, string tokenText, EngineKind kind, Tessera.Parallelism.ParallelPlan? plan, DeviceKind device, string output)
+    private static int Logits(string directory, string[] tokenTexts, EngineKind kind, Tessera.Parallelism.ParallelPlan? plan, DeviceKind device, string output)
     {
-        int[] ids = TokenList.Parse(tokenText);
+        int[][] prompts = tokenTexts.Select(TokenList.Parse).ToArray();
         using var owner = Own(EngineCatalog.Open(directory, kind, plan, device), out var model);
-        var values = model.Forward(TokenBatch.ForSequence(model.CreateCache(), ids));
-        SafetensorsWriter.Write(output, [new SafetensorsWriter.Tensor("logits", [ids.Length, model.Shape.VocabSize], Floats: values)]);
-        Console.WriteLine($"wrote logits [{ids.Length}, {model.Shape.VocabSize}] to {output} ({model.Shape.ModelName}, {kind} engine)");
+        var values = model.Forward(TokenBatch.ForSequences(prompts.Select(_ => model.CreateCache()).ToArray(), prompts));
+        int rows = prompts.Sum(p => p.Length);
+        SafetensorsWriter.Write(output, [new SafetensorsWriter.Tensor("logits", [rows, model.Shape.VocabSize], Floats: values)]);
+        Console.WriteLine($"wrote logits [{rows}, {model.Shape.VocabSize}] to {output} ({model.Shape.ModelName}, {kind} engine" +
+                          (prompts.Length > 1 ? $", {prompts.Length} prompts in one batch)" : ")"));
         return 0;
     }
 }
