@@ -17,6 +17,22 @@ if (args.Length > 0 && args[0] == "sp")
     Tessera.Benchmarks.EndToEnd.SequenceParallelPrefill.Run(args[1..]);
     return;
 }
+// dotnet run -c Release --project Benchmarks -- mpi [DIR|medium] [sequences] [prompt] [steps]   dp2/pp2/tp2 as threads vs as processes under mpirun; all-reduce latency and bandwidth
+if (args.Length > 0 && args[0] == "mpi")
+{
+    Tessera.Benchmarks.EndToEnd.MultiProcessThroughput.Run(args[1..]);
+    return;
+}
+if (args.Length > 5 && args[0] == "mpi-rank")
+{
+    Tessera.Benchmarks.EndToEnd.MultiProcessThroughput.RunRank(args[1..]);
+    return;
+}
+if (args.Length > 0 && args[0] == "mpi-allreduce")
+{
+    Tessera.Benchmarks.EndToEnd.MultiProcessThroughput.RunAllReduce();
+    return;
+}
 if (args.Length > 0 && args[0] == "plans")
 {
     Tessera.Benchmarks.EndToEnd.PlanThroughput.Run(args[1..]);
