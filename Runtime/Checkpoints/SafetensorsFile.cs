@@ -116,8 +116,31 @@ public sealed class SafetensorsFile : IDisposable
                     throw new CheckpointException($"{path}: corrupt safetensors header: tensor \"{p.Name}\": {ex.Message}.", ex);
                 }
             }
+            CheckDataIsIndexedEntirely(path, entries.Values, dataBytes);
             return entries;
         }
+    }
+
+    /// <summary>
+    /// As the safetensors reference implementation validates: the tensors, by offset, tile the data section exactly —
+    /// the first at 0, each where the previous ends, the last at its end. A gap, an overlap or trailing bytes mean a
+    /// header that does not describe its data (a header length one byte short shifts every tensor by a byte and reads
+    /// as NaN weights), so the file is refused rather than read wrong.
+    /// </summary>
+    private static void CheckDataIsIndexedEntirely(string path, IEnumerable<SafetensorsEntry> entries, long dataBytes)
+    {
+        long next = 0;
+        foreach (var entry in entries.OrderBy(e => e.Begin).ThenBy(e => e.End))
+        {
+            if (entry.Begin != next)
+                throw new CheckpointException(entry.Begin < next
+                    ? $"{path}: corrupt safetensors header: tensor \"{entry.Name}\" at bytes [{entry.Begin}, {entry.End}) overlaps the tensor before it, which ends at {next}."
+                    : $"{path}: corrupt safetensors header: bytes [{next}, {entry.Begin}) of the data section belong to no tensor (tensor \"{entry.Name}\" starts at {entry.Begin}).");
+            next = entry.End;
+        }
+        if (next != dataBytes)
+            throw new CheckpointException(
+                $"{path}: corrupt safetensors header: the tensors end at byte {next} of a {dataBytes}-byte data section; the header length or the data offsets are wrong.");
     }
 
     /// <summary>

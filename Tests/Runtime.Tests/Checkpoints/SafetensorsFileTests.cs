@@ -110,4 +110,25 @@ public sealed class SafetensorsFileTests : IDisposable
         file.ReadF32(file.Entries["a"], 0, 1, 0, 2, result);
         Assert.Equal([1f, 2], result);
     }
+
+    [Fact]
+    public void HeaderLengthOneByteShort_IsRejected_InsteadOfReadingEveryTensorShiftedByAByte()
+    {
+        // The padding space that ends the header now counts as data: the JSON still parses, every offset is off by one.
+        var (header, data) = SafetensorsWriter.Header(TensorBytes.F32("a", [2], [1, 2]));
+        var bytes = Encoding.UTF8.GetBytes(header + " ");
+        SafetensorsWriter.WriteRaw(PathOf, bytes, data, declaredHeaderLength: bytes.Length - 1);
+        Assert.Contains("the tensors end at byte 8 of a 9-byte data section", OpenFails().Message);
+    }
+
+    [Theory]
+    [InlineData("""{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}""", 8, "overlaps")]
+    [InlineData("""{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [8, 12]}}""", 12, "belong to no tensor")]
+    [InlineData("""{"a": {"dtype": "F32", "shape": [1], "data_offsets": [2, 6]}}""", 6, "bytes [0, 2)")]
+    [InlineData("""{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}""", 8, "end at byte 4 of a 8-byte data section")]
+    public void DataNotTiledExactlyByTheTensors_IsRejected(string header, int dataBytes, string why)
+    {
+        SafetensorsWriter.WriteRaw(PathOf, Encoding.UTF8.GetBytes(header), new byte[dataBytes]);
+        Assert.Contains(why, OpenFails().Message);
+    }
 }
