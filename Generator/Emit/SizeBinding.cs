@@ -82,6 +82,10 @@ internal sealed class SizeBinding
             {
                 writer.WriteLine($"{(declareLocals ? "int " : "")}{field.Name} = config.Positive(config.GetInt(\"{field.Keys}\", nameof({field.Name}){fallback}), \"{field.Keys}\", nameof({field.Name}));");
             }
+            else if (field.Positive)
+            {
+                writer.WriteLine($"{(declareLocals ? TypeOf(field.Kind) + " " : "")}{field.Name} = config.Positive(config.Get{method}(\"{field.Keys}\", nameof({field.Name}){fallback}), \"{field.Keys}\", nameof({field.Name}));");
+            }
             else
             {
                 writer.WriteLine($"{(declareLocals ? TypeOf(field.Kind) + " " : "")}{field.Name} = config.Get{method}(\"{field.Keys}\", nameof({field.Name}){fallback});");

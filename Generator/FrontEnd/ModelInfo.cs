@@ -19,7 +19,7 @@ internal enum Sharding { Unspecified, Replicated, ColumnParallel, RowParallel }
 /// <param name="Kind">int, float or bool</param>
 /// <param name="Default">a literal or expression used when no key is present</param>
 /// <param name="Location">the field's declaration</param>
-internal sealed record ConfigFieldInfo(string Name, string Keys, ConfigKind Kind, string? Default, LocationInfo? Location);
+internal sealed record ConfigFieldInfo(string Name, string Keys, ConfigKind Kind, string? Default, LocationInfo? Location, bool Positive = false);
 
 /// <summary>A module field bound to checkpoint tensors by [Weight].</summary>
 /// <param name="Name">field name</param>

@@ -125,7 +125,8 @@ internal static class ModelParser
                 continue;
             }
             string key = attribute.ConstructorArguments.FirstOrDefault().Value as string ?? "";
-            result.Add(new ConfigFieldInfo(field.Name, key, kind.Value, NamedString(attribute, "Default"), location));
+            bool positive = attribute.NamedArguments.FirstOrDefault(a => a.Key == "Positive").Value.Value is true;
+            result.Add(new ConfigFieldInfo(field.Name, key, kind.Value, NamedString(attribute, "Default"), location, positive));
         }
         return result;
     }

@@ -16,7 +16,7 @@ public partial class Gpt2
     [Config("n_inner", Default = "4 * Dim")] static int Inner;
     [Config("vocab_size")] static int Vocab;
     [Config("n_positions|max_position_embeddings")] static int ContextLength;
-    [Config("layer_norm_epsilon", Default = "0.00001")] static float Eps;
+    [Config("layer_norm_epsilon", Default = "0.00001", Positive = true)] static float Eps;
 
     [Weight("wte", Out = nameof(Vocab), In = nameof(Dim)), Replicated] Embedding TokenEmbed;                  // (V, C)
     [Weight("wpe", Out = nameof(ContextLength), In = nameof(Dim)), Replicated] PositionEmbedding PositionEmbed; // (ctx, C)

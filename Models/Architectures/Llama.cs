@@ -19,8 +19,8 @@ public partial class Llama
     [Config("head_dim", Default = "Dim / Heads")] static int HeadDim;
     [Config("vocab_size")] static int Vocab;
     [Config("max_position_embeddings")] static int ContextLength;
-    [Config("rms_norm_eps", Default = "0.000001")] static float Eps;
-    [Config("rope_theta", Default = "10000")] static float Theta;
+    [Config("rms_norm_eps", Default = "0.000001", Positive = true)] static float Eps;
+    [Config("rope_theta", Default = "10000", Positive = true)] static float Theta;
     [Config("tie_word_embeddings", Default = "false")] static bool Tied;
 
     [Weight("model.embed_tokens", Out = nameof(Vocab), In = nameof(Dim)), Replicated] Embedding Embed;      // (V, C)

@@ -21,8 +21,8 @@ public partial class Mixtral
     [Config("head_dim", Default = "Dim / Heads")] static int HeadDim;
     [Config("vocab_size")] static int Vocab;
     [Config("max_position_embeddings")] static int ContextLength;
-    [Config("rms_norm_eps", Default = "0.000001")] static float Eps;
-    [Config("rope_theta", Default = "1000000")] static float Theta;
+    [Config("rms_norm_eps", Default = "0.000001", Positive = true)] static float Eps;
+    [Config("rope_theta", Default = "1000000", Positive = true)] static float Theta;
     [Config("tie_word_embeddings", Default = "false")] static bool Tied;
     [Config("num_local_experts")] static int ExpertCount;
     [Config("num_experts_per_tok")] static int ExpertsPerToken;

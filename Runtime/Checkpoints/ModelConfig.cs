@@ -132,6 +132,11 @@ public sealed class ModelConfig
     public int Positive(int value, string keys, string field) =>
         value > 0 ? value : throw new CheckpointException($"{Path}: \"{keys}\" (for {field}) must be positive, found {value}.");
 
+    /// <summary>A number declared positive ([Config(Positive = true)]): zero or less (an epsilon, RoPE's base) would turn every logit into NaN.</summary>
+    public float Positive(float value, string keys, string field) =>
+        value > 0 && float.IsFinite(value) ? value
+            : throw new CheckpointException($"{Path}: \"{keys}\" (for {field}) must be a positive number, found {Format(value)}: the model's logits would be NaN.");
+
     private CheckpointException Mismatch(string keys, string field, string actual, string compiled) =>
         new($"{Path}: \"{keys}\" (for {field}) is {actual}, but this engine was compiled for {compiled}. Use the shape-generic engine, or a [Compile] unit built from this config.");
 

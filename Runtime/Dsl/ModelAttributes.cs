@@ -38,6 +38,12 @@ public sealed class ConfigAttribute(string key) : Attribute
 
     /// <summary>A value used when the key is absent or null: a literal, or an expression over other config fields ("4 * Dim").</summary>
     public string? Default { get; set; }
+
+    /// <summary>
+    /// A number that must be greater than zero (a norm's epsilon, RoPE's base): a config that sets it to zero or less
+    /// is refused when the engine loads, instead of running into NaN logits. Sizes (int fields) are always checked so.
+    /// </summary>
+    public bool Positive { get; set; }
 }
 
 /// <summary>How a matrix weight is laid out in the checkpoint.</summary>

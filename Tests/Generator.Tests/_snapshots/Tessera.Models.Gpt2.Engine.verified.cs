@@ -134,7 +134,7 @@ partial class Gpt2
             Inner = config.Positive(config.GetInt("n_inner", nameof(Inner), fallback: 4 * Dim), "n_inner", nameof(Inner));
             Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             ContextLength = config.Positive(config.GetInt("n_positions|max_position_embeddings", nameof(ContextLength)), "n_positions|max_position_embeddings", nameof(ContextLength));
-            Eps = config.GetFloat("layer_norm_epsilon", nameof(Eps), fallback: (float)(1E-05));
+            Eps = config.Positive(config.GetFloat("layer_norm_epsilon", nameof(Eps), fallback: (float)(1E-05)), "layer_norm_epsilon", nameof(Eps));
 
             // Shape conditions that only the config can decide (a specialised unit checks them at build time).
             if (!((Dim) % (Heads) == 0))
@@ -298,7 +298,7 @@ partial class Gpt2
             int Inner = config.Positive(config.GetInt("n_inner", nameof(Inner), fallback: 4 * Dim), "n_inner", nameof(Inner));
             int Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             int ContextLength = config.Positive(config.GetInt("n_positions|max_position_embeddings", nameof(ContextLength)), "n_positions|max_position_embeddings", nameof(ContextLength));
-            float Eps = config.GetFloat("layer_norm_epsilon", nameof(Eps), fallback: (float)(1E-05));
+            float Eps = config.Positive(config.GetFloat("layer_norm_epsilon", nameof(Eps), fallback: (float)(1E-05)), "layer_norm_epsilon", nameof(Eps));
             return new global::Tessera.Parallelism.ModelFacts(
                 "Gpt2",
                 Layers: LayerCount,
@@ -514,7 +514,7 @@ partial class Gpt2
             int Inner = config.Positive(config.GetInt("n_inner", nameof(Inner), fallback: 4 * Dim), "n_inner", nameof(Inner));
             int Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             int ContextLength = config.Positive(config.GetInt("n_positions|max_position_embeddings", nameof(ContextLength)), "n_positions|max_position_embeddings", nameof(ContextLength));
-            float Eps = config.GetFloat("layer_norm_epsilon", nameof(Eps), fallback: (float)(1E-05));
+            float Eps = config.Positive(config.GetFloat("layer_norm_epsilon", nameof(Eps), fallback: (float)(1E-05)), "layer_norm_epsilon", nameof(Eps));
             var defines = new global::System.Text.StringBuilder();
             defines.Append("#define Dim ").Append(Dim.ToString(global::System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
             defines.Append("#define LayerCount ").Append(LayerCount.ToString(global::System.Globalization.CultureInfo.InvariantCulture)).Append('\n');

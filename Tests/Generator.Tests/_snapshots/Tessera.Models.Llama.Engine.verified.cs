@@ -131,8 +131,8 @@ partial class Llama
             HeadDim = config.Positive(config.GetInt("head_dim", nameof(HeadDim), fallback: Dim / Heads), "head_dim", nameof(HeadDim));
             Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             ContextLength = config.Positive(config.GetInt("max_position_embeddings", nameof(ContextLength)), "max_position_embeddings", nameof(ContextLength));
-            Eps = config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06));
-            Theta = config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(10000));
+            Eps = config.Positive(config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06)), "rms_norm_eps", nameof(Eps));
+            Theta = config.Positive(config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(10000)), "rope_theta", nameof(Theta));
             Tied = config.GetBool("tie_word_embeddings", nameof(Tied), fallback: false);
 
             // Shape conditions that only the config can decide (a specialised unit checks them at build time).
@@ -296,8 +296,8 @@ partial class Llama
             int HeadDim = config.Positive(config.GetInt("head_dim", nameof(HeadDim), fallback: Dim / Heads), "head_dim", nameof(HeadDim));
             int Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             int ContextLength = config.Positive(config.GetInt("max_position_embeddings", nameof(ContextLength)), "max_position_embeddings", nameof(ContextLength));
-            float Eps = config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06));
-            float Theta = config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(10000));
+            float Eps = config.Positive(config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06)), "rms_norm_eps", nameof(Eps));
+            float Theta = config.Positive(config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(10000)), "rope_theta", nameof(Theta));
             bool Tied = config.GetBool("tie_word_embeddings", nameof(Tied), fallback: false);
             return new global::Tessera.Parallelism.ModelFacts(
                 "Llama",
@@ -524,8 +524,8 @@ partial class Llama
             int HeadDim = config.Positive(config.GetInt("head_dim", nameof(HeadDim), fallback: Dim / Heads), "head_dim", nameof(HeadDim));
             int Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             int ContextLength = config.Positive(config.GetInt("max_position_embeddings", nameof(ContextLength)), "max_position_embeddings", nameof(ContextLength));
-            float Eps = config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06));
-            float Theta = config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(10000));
+            float Eps = config.Positive(config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06)), "rms_norm_eps", nameof(Eps));
+            float Theta = config.Positive(config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(10000)), "rope_theta", nameof(Theta));
             bool Tied = config.GetBool("tie_word_embeddings", nameof(Tied), fallback: false);
             var defines = new global::System.Text.StringBuilder();
             defines.Append("#define Dim ").Append(Dim.ToString(global::System.Globalization.CultureInfo.InvariantCulture)).Append('\n');

@@ -163,8 +163,8 @@ partial class Mixtral
             HeadDim = config.Positive(config.GetInt("head_dim", nameof(HeadDim), fallback: Dim / Heads), "head_dim", nameof(HeadDim));
             Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             ContextLength = config.Positive(config.GetInt("max_position_embeddings", nameof(ContextLength)), "max_position_embeddings", nameof(ContextLength));
-            Eps = config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06));
-            Theta = config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(1000000));
+            Eps = config.Positive(config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06)), "rms_norm_eps", nameof(Eps));
+            Theta = config.Positive(config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(1000000)), "rope_theta", nameof(Theta));
             Tied = config.GetBool("tie_word_embeddings", nameof(Tied), fallback: false);
             ExpertCount = config.Positive(config.GetInt("num_local_experts", nameof(ExpertCount)), "num_local_experts", nameof(ExpertCount));
             ExpertsPerToken = config.Positive(config.GetInt("num_experts_per_tok", nameof(ExpertsPerToken)), "num_experts_per_tok", nameof(ExpertsPerToken));
@@ -370,8 +370,8 @@ partial class Mixtral
             int HeadDim = config.Positive(config.GetInt("head_dim", nameof(HeadDim), fallback: Dim / Heads), "head_dim", nameof(HeadDim));
             int Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             int ContextLength = config.Positive(config.GetInt("max_position_embeddings", nameof(ContextLength)), "max_position_embeddings", nameof(ContextLength));
-            float Eps = config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06));
-            float Theta = config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(1000000));
+            float Eps = config.Positive(config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06)), "rms_norm_eps", nameof(Eps));
+            float Theta = config.Positive(config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(1000000)), "rope_theta", nameof(Theta));
             bool Tied = config.GetBool("tie_word_embeddings", nameof(Tied), fallback: false);
             int ExpertCount = config.Positive(config.GetInt("num_local_experts", nameof(ExpertCount)), "num_local_experts", nameof(ExpertCount));
             int ExpertsPerToken = config.Positive(config.GetInt("num_experts_per_tok", nameof(ExpertsPerToken)), "num_experts_per_tok", nameof(ExpertsPerToken));

@@ -213,4 +213,19 @@ public sealed class CheckpointFailureTests
         AssertFailsWith(Logits(scratch), "hidden_act", "\"gelu\"", "silu");
         scratch.AssertNothingWritten();
     }
+
+    [Theory]
+    [InlineData("tiny-llama", "rope_theta", 0.0)]
+    [InlineData("tiny-llama", "rope_theta", -10000.0)]
+    [InlineData("tiny-llama", "rms_norm_eps", -1e-5)]
+    [InlineData("tiny-mixtral", "rope_theta", -1.0)]
+    [InlineData("tiny-gpt2", "layer_norm_epsilon", 0.0)]
+    public void Logits_WithAConfigNumberThatWouldMakeEveryLogitNaN_FailsNamingTheKey_AndWritesNothing(string model, string key, double value)
+    {
+        using var scratch = new ScratchCheckpoint(model);
+        scratch.EditConfig(key, JsonValue.Create(value));
+
+        AssertFailsWith(Logits(scratch), key, "must be a positive number");
+        scratch.AssertNothingWritten();
+    }
 }
