@@ -36,8 +36,9 @@ public static partial class CpuKernels
         {
             var cache = batch.Caches[batch.SequenceOfRow[r]];
             int pos = batch.Positions[r];
-            Array.Copy(k, r * kvWidth, cache.Keys(layer), pos * kvWidth, kvWidth);
-            Array.Copy(v, r * kvWidth, cache.Values(layer), pos * kvWidth, kvWidth);
+            cache.ReserveRows(pos + 1);
+            Array.Copy(k, (long)r * kvWidth, cache.Keys(layer), (long)pos * kvWidth, kvWidth);
+            Array.Copy(v, (long)r * kvWidth, cache.Values(layer), (long)pos * kvWidth, kvWidth);
             longest = Math.Max(longest, pos + 1);
         }
 

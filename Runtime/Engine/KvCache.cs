@@ -1,7 +1,7 @@
 namespace Tessera;
 
 /// <summary>
-/// The keys and values of one sequence, per layer: (S, kvHeads * d) rows, S = the context length.
+/// The keys and values of one sequence, per layer: (S, kvHeads * d) rows, S up to the context length (allocated as used).
 /// <see cref="Length"/> is the number of positions already filled; a forward over a <see cref="TokenBatch"/> appends.
 /// </summary>
 /// <remarks>
@@ -16,6 +16,13 @@ public sealed class KvCache
     private int[]? _slotPositions; // shards only: the position each slot holds
     private readonly int _growth;  // shards only: slots added when it grows
 
+    /// <summary>Rows a whole cache starts with; it doubles as positions are written (<see cref="ReserveRows"/>), up to the capacity.</summary>
+    public const int InitialRows = 64;
+
+    /// <summary>
+    /// A whole cache: position p at row p. Its storage grows with use (from <see cref="InitialRows"/>, doubling), so a
+    /// model with a context of millions of positions costs a short prompt only what the prompt fills.
+    /// </summary>
     public KvCache(int layers, int capacity, int kvWidth, int firstLayer = 0)
     {
         if (layers < 0 || capacity <= 0 || kvWidth <= 0)
@@ -25,11 +32,35 @@ public sealed class KvCache
         KvWidth = kvWidth;
         _keys = new float[layers][];
         _values = new float[layers][];
+        int rows = Math.Min(capacity, InitialRows);
         for (int l = 0; l < layers; l++)
         {
-            _keys[l] = new float[capacity * kvWidth];
-            _values[l] = new float[capacity * kvWidth];
+            _keys[l] = new float[(long)rows * kvWidth];
+            _values[l] = new float[(long)rows * kvWidth];
         }
+        _allocatedRows = rows;
+    }
+
+    private int _allocatedRows; // whole caches: rows each layer's storage holds
+
+    /// <summary>
+    /// Makes a whole cache hold rows [0, <paramref name="rows"/>) in every layer, growing its storage (at least
+    /// doubling, at most to the capacity). Re-fetch <see cref="Keys"/> and <see cref="Values"/> after this.
+    /// </summary>
+    public void ReserveRows(int rows)
+    {
+        if (IsShard) throw new InvalidOperationException("A shard grows through AppendSlots.");
+        if (rows <= _allocatedRows) return;
+        if (rows > Capacity) throw new ContextOverflowException(rows, Capacity);
+        int grown = (int)Math.Min(Capacity, Math.Max(rows, 2L * _allocatedRows));
+        if ((long)grown * KvWidth > Array.MaxLength)
+            throw new InvalidOperationException($"A KV cache layer of {grown} positions x {KvWidth} floats exceeds the largest array .NET allocates.");
+        for (int l = 0; l < _keys.Length; l++)
+        {
+            Array.Resize(ref _keys[l], grown * KvWidth);
+            Array.Resize(ref _values[l], grown * KvWidth);
+        }
+        _allocatedRows = grown;
     }
 
     /// <summary>
@@ -162,8 +193,8 @@ public sealed class KvCache
     /// <summary>Positions filled so far.</summary>
     public int Length { get; internal set; }
 
-    /// <summary>Bytes held by keys and values (a shard: what it has allocated so far).</summary>
-    public long Bytes => 2L * Layers * (_slotPositions?.Length ?? Capacity) * KvWidth * sizeof(float);
+    /// <summary>Bytes held by keys and values: what the cache has allocated so far.</summary>
+    public long Bytes => 2L * Layers * (_slotPositions?.Length ?? _allocatedRows) * KvWidth * sizeof(float);
 
     public float[] Keys(int layer) => _keys[layer - FirstLayer];
 

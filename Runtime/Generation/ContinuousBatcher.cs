@@ -49,7 +49,7 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
     private readonly MetricsCollector _metrics = new();
     private readonly Thread _loop;
     private long _nextId;
-    private long _kvCacheBytes;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<KvCache> _caches = new(); // every cache rented so far (they are reused)
     private bool _closed;
 
     /// <param name="engine">the model; used only by this batcher while it runs</param>
@@ -116,7 +116,7 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
     /// <summary>Memory per device: a parallel engine's devices, or the single device's weights and the batcher's KV caches.</summary>
     public IReadOnlyList<DeviceMemoryUsage> Memory() => Engine is ParallelEngine parallel
         ? parallel.Devices.Select(d => new DeviceMemoryUsage(d.Name, d.Memory.Weights, d.Memory.KvCache, d.Memory.Activations)).ToArray()
-        : [new DeviceMemoryUsage("cpu:0", Engine.WeightBytes, Interlocked.Read(ref _kvCacheBytes), 0)];
+        : [new DeviceMemoryUsage("cpu:0", Engine.WeightBytes, _caches.Sum(c => c.Bytes), 0)];
 
     /// <summary>Graceful shutdown: takes no new requests, finishes the queued and running ones, then stops. Cancelling aborts what is left.</summary>
     public async Task ShutdownAsync(CancellationToken cancellationToken = default)
@@ -264,12 +264,12 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         while (_queue.TryDequeue(out var sequence)) End(sequence, error);
     }
 
-    /// <summary>Caches are reused: a full-context cache is the largest allocation a request makes.</summary>
+    /// <summary>Caches are reused (a cache keeps the storage it grew to): their keys and values are the largest allocation a request makes.</summary>
     private KvCache RentCache()
     {
         if (_freeCaches.TryPop(out var cache)) return cache;
         cache = Engine.CreateCache();
-        Interlocked.Add(ref _kvCacheBytes, cache.Bytes);
+        _caches.Enqueue(cache);
         return cache;
     }
 

@@ -46,6 +46,22 @@ public sealed class HappyPathTests
     }
 
     [Theory]
+    [InlineData(60_000_000)]      // once: out of memory (the whole context's KV cache was allocated for 24 tokens)
+    [InlineData(100_000_000)]     // once: an overflow in the KV cache's constructor
+    [InlineData(int.MaxValue)]
+    public void Logits_OfAShortPromptOnAModelWithAHugeContext_CostOnlyWhatThePromptFills(int context)
+    {
+        using var scratch = new ScratchCheckpoint();
+        scratch.EditConfig("max_position_embeddings", System.Text.Json.Nodes.JsonValue.Create(context));
+        var reference = Reference("tiny-llama");
+
+        var result = Run("logits", "-c", scratch.Directory, "-t", Ids(reference.Tokens), "-o", scratch.OutPath);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.True(Fixtures.RelativeError(SafetensorsFixture.Tensor(scratch.OutPath, "logits").Floats(), reference.Logits.Floats()) <= 1e-4);
+    }
+
+    [Theory]
     [InlineData("tiny-llama", "Generic")]
     [InlineData("tiny-llama", "Specialised")]
     [InlineData("tiny-gpt2", "Generic")]

@@ -39,6 +39,19 @@ public class AttentionTests
         Check(heads: 4, kvHeads: 1, headDim: 64, cached: [5000, 100], fresh: [2, 1]);
 
     [Fact]
+    public void A_whole_cache_allocates_what_its_positions_use_not_its_context()
+    {
+        // A model with a context of 100 million positions: a 3-token prompt must not reserve it (it once threw overflow or ran out of memory).
+        var cache = new KvCache(layers: 2, capacity: 100_000_000, kvWidth: 8);
+        Assert.Equal(2L * 2 * KvCache.InitialRows * 8 * sizeof(float), cache.Bytes);
+
+        cache.ReserveRows(100);
+        Assert.Equal(2L * 2 * 128 * 8 * sizeof(float), cache.Bytes); // doubled
+        Assert.True(cache.Keys(1).Length >= 100 * 8);
+        Assert.Throws<ContextOverflowException>(() => new KvCache(1, 10, 8).ReserveRows(11));
+    }
+
+    [Fact]
     public void Attention_MatchesReference_ForOneDecodeRowOfGroupedHeads() =>
         Check(heads: 10, kvHeads: 5, headDim: 16, cached: [37], fresh: [1]);
 
@@ -95,6 +108,7 @@ public class AttentionTests
         for (int s = 0; s < cached.Length; s++)
         {
             caches[s] = new KvCache(layers, cached[s] + fresh[s] + 2, kvWidth, firstLayer);
+            caches[s].ReserveRows(caches[s].Capacity);
             for (int l = firstLayer; l < firstLayer + layers; l++)
             {
                 // Only the prefix is filled; positions past it are stale data the kernel must overwrite or ignore.

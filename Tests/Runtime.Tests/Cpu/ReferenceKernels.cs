@@ -99,6 +99,7 @@ internal static class ReferenceKernels
         {
             var cache = batch.Caches[batch.SequenceOfRow[r]];
             int pos = batch.Positions[r];
+            cache.ReserveRows(pos + 1);
             Array.Copy(k, r * kvWidth, cache.Keys(layer), pos * kvWidth, kvWidth);
             Array.Copy(v, r * kvWidth, cache.Values(layer), pos * kvWidth, kvWidth);
         }

@@ -114,7 +114,10 @@ public sealed class ToyRankProgram : IRankProgram
         for (int l = _first; l < _end; l++)
         {
             for (int r = 0; r < rows; r++)
+            {
+                batch.Caches[batch.SequenceOfRow[r]].ReserveRows(batch.Positions[r] + 1);
                 Array.Copy(x, r * c + _tensor * _colWidth, batch.Caches[batch.SequenceOfRow[r]].Keys(l), batch.Positions[r] * _colWidth, _colWidth);
+            }
             for (int r = 0; r < rows; r++)
             {
                 var keys = batch.Caches[batch.SequenceOfRow[r]].Keys(l);
