@@ -23,7 +23,51 @@ internal static class RequestFields
         {
             throw new ApiException(400, $"The request body is not valid JSON: {e.Message}", code: "invalid_json");
         }
-        return node as JsonObject ?? throw new ApiException(400, "The request body must be a JSON object.", code: "invalid_json");
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e)
+        {
+            // Kestrel refused the body (past its size limit, a malformed chunk).
+            throw new ApiException(e.StatusCode, $"The request body could not be read: {e.Message}", code: "invalid_request");
+        }
+        catch (IOException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Kestrel reports some malformed framing so: a chunk size past any length is "Bad chunk size data".
+            throw new ApiException(400, $"The request body could not be read: {e.Message}", code: "invalid_request");
+        }
+        var root = node as JsonObject ?? throw new ApiException(400, "The request body must be a JSON object.", code: "invalid_json");
+        CheckEveryValue(root, depth: 0);
+        return root;
+    }
+
+    /// <summary>
+    /// Reads the whole tree once, so that what JSON nodes defer to first use fails here as a 400: an object with a
+    /// repeated key (OpenAI's parser refuses it too; which value wins would be a guess), a string holding a lone
+    /// surrogate ("\ud800") or bytes that are not UTF-8.
+    /// </summary>
+    private static void CheckEveryValue(JsonNode? node, int depth)
+    {
+        try
+        {
+            switch (node)
+            {
+                case JsonObject obj:
+                    foreach (var (_, child) in obj) CheckEveryValue(child, depth + 1);
+                    break;
+                case JsonArray array:
+                    foreach (var child in array) CheckEveryValue(child, depth + 1);
+                    break;
+                case JsonValue value when value.GetValueKind() == JsonValueKind.String:
+                    _ = value.GetValue<string>();
+                    break;
+            }
+        }
+        catch (ArgumentException e) when (e is not ArgumentNullException)
+        {
+            throw new ApiException(400, "The request body is not valid JSON: an object repeats a key.", code: "invalid_json");
+        }
+        catch (InvalidOperationException)
+        {
+            throw new ApiException(400, "The request body holds a string that is not valid Unicode (a lone surrogate, or bytes that are not UTF-8).", code: "invalid_json");
+        }
     }
 
     /// <summary>The sampling options of the request.</summary>

@@ -11,6 +11,10 @@ public sealed class RequestErrorTests(ServerFixture server) : IClassFixture<Serv
     {
         { "/v1/completions", "{\"prompt\": \"Hi\",", HttpStatusCode.BadRequest, null, "invalid_json" },
         { "/v1/completions", "[1, 2]", HttpStatusCode.BadRequest, null, "invalid_json" },
+        { "/v1/completions", "{\"prompt\": \"Hi\", \"prompt\": \"Ho\"}", HttpStatusCode.BadRequest, null, "invalid_json" },   // once: 500, empty body
+        { "/v1/completions", "{\"prompt\": \"\\ud800\"}", HttpStatusCode.BadRequest, null, "invalid_json" },                   // a lone surrogate
+        { "/v1/completions", "{\"prompt\": \"Hi\", \"stop\": [\"\\udc00x\"]}", HttpStatusCode.BadRequest, null, "invalid_json" },
+        { "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"\\ud800\"}]}", HttpStatusCode.BadRequest, null, "invalid_json" },
         { "/v1/completions", "{\"max_tokens\": 4}", HttpStatusCode.BadRequest, "prompt", null },
         { "/v1/completions", "{\"prompt\": {\"text\": \"Hi\"}}", HttpStatusCode.BadRequest, "prompt", null },
         { "/v1/completions", "{\"prompt\": \"Hi\", \"max_tokens\": 0}", HttpStatusCode.BadRequest, "max_tokens", null },
@@ -50,6 +54,56 @@ public sealed class RequestErrorTests(ServerFixture server) : IClassFixture<Serv
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.NotNull(JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]);
+    }
+
+    [Fact]
+    public async Task ABodyWithBytesThatAreNotUtf8_Gets400WithAnErrorBody()
+    {
+        var bytes = Encoding.UTF8.GetBytes("{\"prompt\": \"Hi \"}").ToList();
+        bytes.InsertRange(bytes.Count - 2, new byte[] { 0xFF, 0xFE });
+        using var content = new ByteArrayContent(bytes.ToArray());
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+
+        using var response = await server.Client.PostAsync("/v1/completions", content);
+
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode}: {text}");
+        Assert.Equal("invalid_json", (string)JsonNode.Parse(text)!["error"]!["code"]!);
+    }
+
+    [Fact]
+    public async Task AChunkSizePastAnyLength_Gets400WithAnErrorBody()
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(server.Client.BaseAddress!.Host, server.Client.BaseAddress.Port);
+        using var stream = tcp.GetStream();
+        string request = "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                         "FFFFFFFFFFFFFFFF\r\n{\"prompt\": \"Hi\"}\r\n0\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+
+        string status = (await reader.ReadLineAsync())!;
+        string rest = await ReadUntilClosedOrBodyAsync(reader);
+
+        Assert.True(status.StartsWith("HTTP/1.1 400", StringComparison.Ordinal), status + "\n" + rest); // once: 500 with an empty body
+        Assert.Contains("\"error\"", rest);
+    }
+
+    private static async Task<string> ReadUntilClosedOrBodyAsync(StreamReader reader)
+    {
+        var text = new StringBuilder();
+        var timeout = Task.Delay(TimeSpan.FromSeconds(10));
+        var buffer = new char[4096];
+        while (true)
+        {
+            var read = reader.ReadAsync(buffer, 0, buffer.Length);
+            if (await Task.WhenAny(read, timeout) == timeout) break;
+            int n = await read;
+            if (n == 0) break;
+            text.Append(buffer, 0, n);
+            if (text.ToString().Contains("}}", StringComparison.Ordinal)) break;
+        }
+        return text.ToString();
     }
 
     [Fact]
