@@ -37,6 +37,23 @@ public sealed class BpeTokenizer : ITokenizer
     private readonly int[] _eos;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
 
+    /// <summary>Ids past the tokens present that a vocabulary may leave unused (real vocabularies are dense).</summary>
+    private const int MaxIdHoles = 1024;
+
+    private static int CheckedId(string source, string what, int id, long present, long limit) =>
+        id < 0 ? throw new Checkpoints.CheckpointException($"{source}: {what} has a negative id {id}.")
+        : id >= limit ? throw new Checkpoints.CheckpointException($"{source}: {what} has id {id}, but the tokenizer holds {present} tokens: ids must be below {limit}.")
+        : id;
+
+    /// <summary>A token as messages show it: control characters escaped, at most 40 characters.</summary>
+    private static string Printable(string token)
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (char c in token.Length > 40 ? token[..40] : token)
+            text.Append(char.IsControl(c) || char.IsSurrogate(c) ? $"\\u{(int)c:x4}" : c.ToString());
+        return token.Length > 40 ? text + "..." : text.ToString();
+    }
+
     internal BpeTokenizer(BpeDefinition definition)
     {
         _vocab = definition.Vocab;
@@ -48,22 +65,20 @@ public sealed class BpeTokenizer : ITokenizer
         _fuseUnk = definition.FuseUnk;
         _ignoreMerges = definition.IgnoreMerges;
 
+        // Ids index arrays of the vocabulary's size, so they are bounded by the tokens actually present (with room for a
+        // few holes): a 2 KB file naming id 1e9 must not make the tokenizer allocate gigabytes, nor 2^31-1 overflow.
+        long present = _vocab.Count + _added.Length, limit = present + MaxIdHoles;
         int size = 0;
-        foreach (int id in _vocab.Values) size = Math.Max(size, id + 1);
-        foreach (var token in _added) size = Math.Max(size, token.Id + 1);
+        foreach (var (token, id) in _vocab) size = Math.Max(size, CheckedId(definition.Source, $"token '{Printable(token)}'", id, present, limit) + 1);
+        foreach (var token in _added) size = Math.Max(size, CheckedId(definition.Source, $"added token '{Printable(token.Content)}'", token.Id, present, limit) + 1);
         VocabSize = size;
 
         _tokens = new string?[size];
-        foreach (var (token, id) in _vocab)
-        {
-            if (id < 0) throw new Checkpoints.CheckpointException($"{definition.Source}: token '{token}' has a negative id {id}.");
-            _tokens[id] = token;
-        }
+        foreach (var (token, id) in _vocab) _tokens[id] = token;
         _special = new bool[size];
         _addedByContent = new Dictionary<string, AddedToken>(StringComparer.Ordinal);
         foreach (var token in _added)
         {
-            if (token.Id < 0) throw new Checkpoints.CheckpointException($"{definition.Source}: added token '{token.Content}' has a negative id {token.Id}.");
             if (token.Content.Length == 0) throw new Checkpoints.CheckpointException($"{definition.Source}: added token {token.Id} is empty.");
             _tokens[token.Id] = token.Content;
             _special[token.Id] = token.Special;

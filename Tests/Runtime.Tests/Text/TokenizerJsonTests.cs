@@ -373,6 +373,28 @@ public sealed class TokenizerJsonTests : IDisposable
     }
 
     [Fact]
+    public void Load_OfAVocabularyWithAnIdFarPastItsTokens_IsRefusedWithoutAllocatingByThatId()
+    {
+        // Once: 7.9 GB and 15 s for this 40-byte file.
+        File.WriteAllText(_folder.File("vocab.json"), """{"a": 0, "b": 1000000000}""");
+        File.WriteAllText(_folder.File("merges.txt"), "#version: 0.2\n");
+        var before = GC.GetAllocatedBytesForCurrentThread();
+
+        var error = Assert.Throws<CheckpointException>(() => Tokenizers.Load(_folder.Path)).Message;
+
+        Assert.Contains("token 'b' has id 1000000000, but the tokenizer holds 2 tokens", error);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 100_000_000);
+    }
+
+    [Fact]
+    public void Load_OfAnAddedTokenWithTheLargestId_IsRefusedInsteadOfOverflowing()
+    {
+        var json = SentencePieceJson();
+        json["added_tokens"]!.AsArray().Add(new JsonObject { ["id"] = int.MaxValue, ["content"] = "<big>", ["special"] = true });
+        Assert.Contains($"added token '<big>' has id {int.MaxValue}", Assert.Throws<CheckpointException>(() => Write(json)).Message);
+    }
+
+    [Fact]
     public void Load_PrefersTokenizerJson_OverVocabAndMerges()
     {
         File.WriteAllText(_folder.File("vocab.json"), "not json");
