@@ -60,7 +60,19 @@ public sealed class ModelConfig
         return false;
     }
 
-    public string? GetString(string keys) => TryGet(keys, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+    public string? GetString(string keys)
+    {
+        if (!TryGet(keys, out var v) || v.ValueKind != JsonValueKind.String) return null;
+        try
+        {
+            return v.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            // JSON escapes can spell a lone surrogate ("\ud800"), which no .NET string decodes to.
+            throw new CheckpointException($"{Path}: \"{keys}\" is not valid Unicode text (a lone surrogate).");
+        }
+    }
 
     public int GetInt(string keys, string field, int? fallback = null)
     {

@@ -92,6 +92,7 @@ public sealed class SafetensorsFile : IDisposable
             var entries = new Dictionary<string, SafetensorsEntry>(StringComparer.Ordinal);
             foreach (var p in doc.RootElement.EnumerateObject())
             {
+                if (!IsValidName(p)) throw new CheckpointException($"{path}: corrupt safetensors header: a tensor name is not valid Unicode text (a lone surrogate, or bytes that are not UTF-8).");
                 if (p.Name == "__metadata__") continue;
                 try
                 {
@@ -118,6 +119,20 @@ public sealed class SafetensorsFile : IDisposable
             }
             CheckDataIsIndexedEntirely(path, entries.Values, dataBytes);
             return entries;
+        }
+    }
+
+    /// <summary>A name that JSON escapes spell as a lone surrogate ("\ud800"), or that is not UTF-8, cannot be read as a .NET string.</summary>
+    private static bool IsValidName(JsonProperty property)
+    {
+        try
+        {
+            _ = property.Name;
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
         }
     }
 

@@ -109,4 +109,12 @@ public sealed class ModelConfigTests : IDisposable
         var e = Assert.Throws<CheckpointException>(() => ModelConfig.Load(_folder.File("config.json")));
         Assert.Contains("not found", e.Message);
     }
+
+    [Fact]
+    public void AStringThatSpellsALoneSurrogate_IsACheckpointErrorNamingTheKey()
+    {
+        // Once: an InvalidOperationException's stack trace from the command line.
+        var config = Load("""{"model_type": "\ud800llama"}""");
+        Assert.Contains("\"model_type\" is not valid Unicode text", Assert.Throws<CheckpointException>(() => config.GetString("model_type")).Message);
+    }
 }

@@ -131,4 +131,20 @@ public sealed class SafetensorsFileTests : IDisposable
         SafetensorsWriter.WriteRaw(PathOf, Encoding.UTF8.GetBytes(header), new byte[dataBytes]);
         Assert.Contains(why, OpenFails().Message);
     }
+
+    [Fact]
+    public void ATensorNameThatSpellsALoneSurrogate_IsRejected()
+    {
+        SafetensorsWriter.WriteRaw(PathOf, Encoding.UTF8.GetBytes("""{"w\udc00": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}"""), new byte[8]);
+        Assert.Contains("a tensor name is not valid Unicode", OpenFails().Message);
+    }
+
+    [Fact]
+    public void ATensorNameWithBytesThatAreNotUtf8_IsRejected()
+    {
+        var header = Encoding.UTF8.GetBytes("""{"wX": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}""");
+        header[3] = 0xFF;
+        SafetensorsWriter.WriteRaw(PathOf, header, new byte[8]);
+        OpenFails();
+    }
 }
