@@ -41,7 +41,7 @@ public sealed class KvCache
         _allocatedRows = rows;
     }
 
-    private int _allocatedRows; // whole caches: rows each layer's storage holds
+    private int _allocatedRows; // rows (a shard: slots) each layer's storage holds
 
     /// <summary>
     /// Makes a whole cache hold rows [0, <paramref name="rows"/>) in every layer, growing its storage (at least
@@ -52,15 +52,20 @@ public sealed class KvCache
         if (IsShard) throw new InvalidOperationException("A shard grows through AppendSlots.");
         if (rows <= _allocatedRows) return;
         if (rows > Capacity) throw new ContextOverflowException(rows, Capacity);
-        int grown = (int)Math.Min(Capacity, Math.Max(rows, 2L * _allocatedRows));
-        if ((long)grown * KvWidth > Array.MaxLength)
-            throw new InvalidOperationException($"A KV cache layer of {grown} positions x {KvWidth} floats exceeds the largest array .NET allocates.");
+        ResizeLayers((int)Math.Min(Capacity, Math.Max(rows, 2L * _allocatedRows)));
+    }
+
+    /// <summary>Every layer's keys and values to <paramref name="rows"/> rows (a shard: slots), what they held kept.</summary>
+    private void ResizeLayers(int rows)
+    {
+        if ((long)rows * KvWidth > Array.MaxLength)
+            throw new InvalidOperationException($"A KV cache layer of {rows} positions x {KvWidth} floats exceeds the largest array .NET allocates.");
         for (int l = 0; l < _keys.Length; l++)
         {
-            Array.Resize(ref _keys[l], grown * KvWidth);
-            Array.Resize(ref _values[l], grown * KvWidth);
+            Array.Resize(ref _keys[l], rows * KvWidth);
+            Array.Resize(ref _values[l], rows * KvWidth);
         }
-        _allocatedRows = grown;
+        _allocatedRows = rows;
     }
 
     /// <summary>
@@ -105,6 +110,7 @@ public sealed class KvCache
             _values[l] = new float[(long)slots * kvWidth];
         }
         _slotPositions = new int[slots];
+        _allocatedRows = slots;
         _growth = slots;
     }
 
@@ -137,11 +143,7 @@ public sealed class KvCache
         {
             int grown = (int)Math.Min(Capacity, Math.Max(needed, (long)slots.Length + _growth));
             Array.Resize(ref _slotPositions, grown);
-            for (int l = 0; l < _keys.Length; l++)
-            {
-                Array.Resize(ref _keys[l], grown * KvWidth);
-                Array.Resize(ref _values[l], grown * KvWidth);
-            }
+            ResizeLayers(grown);
         }
         positions.CopyTo(_slotPositions.AsSpan(Length));
         return Length;
@@ -194,7 +196,7 @@ public sealed class KvCache
     public int Length { get; internal set; }
 
     /// <summary>Bytes held by keys and values: what the cache has allocated so far.</summary>
-    public long Bytes => 2L * Layers * (_slotPositions?.Length ?? _allocatedRows) * KvWidth * sizeof(float);
+    public long Bytes => 2L * Layers * _allocatedRows * KvWidth * sizeof(float);
 
     public float[] Keys(int layer) => _keys[layer - FirstLayer];
 

@@ -187,10 +187,7 @@ public sealed class MpiEngine : ITransformerEngine, IDisposable
         CpuKernels.CheckTokenIds(batch.Tokens, Facts.VocabSize);
         if (batch.Rows == 0) return [];
 
-        var tokens = new List<int>[n];
-        for (int s = 0; s < n; s++) tokens[s] = [];
-        for (int row = 0; row < batch.Rows; row++) tokens[batch.SequenceOfRow[row]].Add(batch.Tokens[row]);
-        var job = ForwardJob.Of(tokens.Select(t => t.ToArray()).ToArray(), !batch.AllLogitRows, batch.Caches.Select(c => c.Length).ToArray(), Plan.Sequence);
+        var job = ForwardJob.Of(batch, Plan.Sequence);
 
         lock (_forwardGate)
         {

@@ -20,6 +20,15 @@ internal sealed record ForwardJob(int[][] Tokens, bool LastLogitsOnly, int[] Sta
     public static ForwardJob Of(int[][] tokens, bool lastLogitsOnly, int[] starts, int sequenceDegree) =>
         new(tokens, lastLogitsOnly, starts, tokens.Select((t, s) => SequencePlacement.Ranks(starts[s], t.Length, sequenceDegree)).ToArray());
 
+    /// <summary>The caller's batch as a job: its rows regrouped by sequence, each starting at its cache's length.</summary>
+    public static ForwardJob Of(TokenBatch batch, int sequenceDegree)
+    {
+        var tokens = new List<int>[batch.Caches.Length];
+        for (int s = 0; s < tokens.Length; s++) tokens[s] = [];
+        for (int row = 0; row < batch.Rows; row++) tokens[batch.SequenceOfRow[row]].Add(batch.Tokens[row]);
+        return Of(tokens.Select(t => t.ToArray()).ToArray(), !batch.AllLogitRows, batch.Caches.Select(c => c.Length).ToArray(), sequenceDegree);
+    }
+
     /// <summary>Rows whose logits the caller gets, per sequence.</summary>
     public int LogitRowsOf(int sequence) => LastLogitsOnly ? 1 : Tokens[sequence].Length;
 }

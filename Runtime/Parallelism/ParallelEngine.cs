@@ -208,10 +208,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
             if (!_handles.TryGetValue(batch.Caches[s], out homes[s]!))
                 throw new ArgumentException($"The cache of sequence {s} was not made by this engine's CreateCache(): a parallel engine keeps the keys and values on its devices, behind its own handles.", nameof(batch));
 
-        var tokens = new List<int>[n];
-        for (int s = 0; s < n; s++) tokens[s] = [];
-        for (int row = 0; row < batch.Rows; row++) tokens[batch.SequenceOfRow[row]].Add(batch.Tokens[row]);
-        var job = ForwardJob.Of(tokens.Select(t => t.ToArray()).ToArray(), !batch.AllLogitRows, batch.Caches.Select(c => c.Length).ToArray(), Plan.Sequence);
+        var job = ForwardJob.Of(batch, Plan.Sequence);
         var replicas = ForwardSchedule.Distribute(Plan, job, homes, _partitioner, _expertPartitioner);
 
         var trace = new ScheduleTrace(_ranks.Select(rank => new TraceLane(rank.Index, rank.Device.Name, rank.Context.DataRank,
