@@ -24,8 +24,11 @@ namespace Tessera.Models.Serving;
 /// </summary>
 public sealed class CompletionServer : IAsyncDisposable
 {
-    /// <summary>How long a graceful stop waits for requests in flight.</summary>
-    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a graceful stop waits for requests in flight: a few seconds, so that SIGTERM ends the process promptly
+    /// (what is still running after it is cancelled with the batcher).
+    /// </summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(5);
 
     private readonly WebApplication _app;
 
@@ -41,9 +44,12 @@ public sealed class CompletionServer : IAsyncDisposable
     /// <summary>Starts listening on <paramref name="host"/>:<paramref name="port"/> (port 0: any free port).</summary>
     /// <param name="host">an IP address or "localhost"</param>
     /// <param name="modelName">the id of the one model served (requests naming another get a 404)</param>
+    /// <param name="options">per-request bounds (max_tokens, timeout); null: the defaults</param>
     public static async Task<CompletionServer> StartAsync(ContinuousBatcher batcher, ITokenizer tokenizer, string modelName,
-        string host = "127.0.0.1", int port = 0, CancellationToken cancellationToken = default)
+        string host = "127.0.0.1", int port = 0, ServerOptions? options = null, CancellationToken cancellationToken = default)
     {
+        options ??= new ServerOptions();
+        options.Validate();
         var address = host == "localhost" ? IPAddress.Loopback
             : IPAddress.TryParse(host, out var parsed) ? parsed
             : throw new ArgumentException($"--host '{host}' is not an IP address (write e.g. 127.0.0.1, 0.0.0.0 or localhost).");
@@ -56,7 +62,7 @@ public sealed class CompletionServer : IAsyncDisposable
         builder.WebHost.UseKestrel(k => k.Listen(address, port));
         var app = builder.Build();
 
-        var endpoints = new CompletionEndpoints(batcher, tokenizer, modelName);
+        var endpoints = new CompletionEndpoints(batcher, tokenizer, modelName, options);
         app.MapGet("/v1/models", (HttpContext http) => CompletionEndpoints.WriteJsonAsync(http, 200, endpoints.ModelList()));
         app.MapGet("/v1/models/{id}", (HttpContext http, string id) => id == modelName
             ? CompletionEndpoints.WriteJsonAsync(http, 200, endpoints.ModelCard())

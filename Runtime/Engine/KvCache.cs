@@ -52,8 +52,23 @@ public sealed class KvCache
         if (IsShard) throw new InvalidOperationException("A shard grows through AppendSlots.");
         if (rows <= _allocatedRows) return;
         if (rows > Capacity) throw new ContextOverflowException(rows, Capacity);
-        ResizeLayers((int)Math.Min(Capacity, Math.Max(rows, 2L * _allocatedRows)));
+        // Doubling keeps appends amortised O(1); the growth limit keeps it from overshooting what its owner budgeted.
+        long doubled = Math.Min(2L * _allocatedRows, GrowthLimit);
+        ResizeLayers((int)Math.Min(Capacity, Math.Max(rows, doubled)));
     }
+
+    /// <summary>
+    /// The rows a whole cache grows to at most by doubling (the capacity unless set): an owner that budgets memory by
+    /// positions (<see cref="Generation.BatcherLimits.KvCacheBytes"/>) sets it to the positions it counted. Rows asked
+    /// for explicitly past it are still given.
+    /// </summary>
+    public int GrowthLimit
+    {
+        get => _growthLimit == 0 ? Capacity : _growthLimit;
+        set => _growthLimit = value is > 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A growth limit is a positive number of rows.");
+    }
+
+    private int _growthLimit;
 
     /// <summary>Every layer's keys and values to <paramref name="rows"/> rows (a shard: slots), what they held kept.</summary>
     private void ResizeLayers(int rows)

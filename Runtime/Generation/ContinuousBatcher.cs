@@ -8,10 +8,11 @@ namespace Tessera.Generation;
 /// <summary>
 /// Serves generation requests with one engine by continuous batching (as Orca and vLLM do): requests wait in one queue;
 /// up to <see cref="MaxInFlight"/> of them hold a slot (a KV cache) at a time; every step runs ONE
-/// <see cref="TokenBatch"/> with the whole prompt of each newly admitted sequence (its prefill) and one token for each
-/// sequence already decoding, logits of the last row of each sequence only, then samples every sequence, streams its
-/// token, and frees the slot of each sequence that finished (stop token or string, max tokens, full context) so the next
-/// queued request joins the very next step.
+/// <see cref="TokenBatch"/> with the next chunk of the prompt of each sequence still being prefilled (at most
+/// <see cref="BatcherLimits.PrefillChunkTokens"/> prompt tokens per step in all) and one token for each sequence already
+/// decoding, logits of the last row of each sequence only, then samples every sequence whose prompt is done, streams
+/// its token, and frees the slot of each sequence that finished (stop token or string, max tokens, full context) so the
+/// next queued request joins the very next step.
 /// <code>
 /// using var batcher = new ContinuousBatcher(engine, tokenizer, maxInFlight: 8);
 /// var request = batcher.Submit(tokenizer.Encode("Once upon a time"), new SamplingOptions { MaxTokens = 32 });
@@ -49,19 +50,37 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
     private readonly MetricsCollector _metrics = new();
     private readonly Thread _loop;
     private long _nextId;
-    private readonly System.Collections.Concurrent.ConcurrentQueue<KvCache> _caches = new(); // every cache rented so far (they are reused)
+    private readonly ConcurrentDictionary<KvCache, byte> _caches = new(); // every cache alive (pooled ones are reused)
+    private readonly long _bytesPerPosition;
+    private long _reservedBytes; // KV bytes counted for the sequences in flight (with a KV-cache limit)
+    private int _inFlight; // _active.Count, for Submit's threads
     private bool _closed;
 
     /// <param name="engine">the model; used only by this batcher while it runs</param>
     /// <param name="tokenizer">turns tokens into streamed text and supplies the default stop tokens; null: ids only (no text, no stop strings)</param>
     /// <param name="maxInFlight">the most sequences that hold a KV cache and run together</param>
     public ContinuousBatcher(ITransformerEngine engine, ITokenizer? tokenizer = null, int maxInFlight = DefaultMaxInFlight)
+        : this(engine, tokenizer, new BatcherLimits { MaxInFlight = maxInFlight })
+    {
+    }
+
+    /// <param name="engine">the model; used only by this batcher while it runs</param>
+    /// <param name="tokenizer">turns tokens into streamed text and supplies the default stop tokens; null: ids only</param>
+    /// <param name="limits">sequences in flight, queue length, KV-cache memory and prompt tokens per step</param>
+    public ContinuousBatcher(ITransformerEngine engine, ITokenizer? tokenizer, BatcherLimits limits)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        if (maxInFlight < 1) throw new ArgumentOutOfRangeException(nameof(maxInFlight), maxInFlight, $"At least one sequence must be in flight (got {maxInFlight}).");
+        ArgumentNullException.ThrowIfNull(limits);
+        limits.Validate();
         Engine = engine;
         Tokenizer = tokenizer;
-        MaxInFlight = maxInFlight;
+        Limits = limits;
+        // Keys and values of every layer, fp32: what one position costs a whole (one-device) cache.
+        _bytesPerPosition = 2L * engine.Shape.Layers * engine.Shape.KvWidth * sizeof(float);
+        int firstRows = Math.Min(engine.Shape.ContextLength, KvCache.InitialRows);
+        if (limits.KvCacheBytes < firstRows * _bytesPerPosition)
+            throw new ArgumentOutOfRangeException(nameof(limits), limits.KvCacheBytes,
+                $"A KV-cache limit of {limits.KvCacheBytes} bytes holds less than one new cache ({firstRows} positions of {_bytesPerPosition} bytes).");
         _loop = new Thread(Run) { Name = "tessera-batcher", IsBackground = true };
         _loop.Start();
     }
@@ -70,11 +89,31 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
 
     public ITokenizer? Tokenizer { get; }
 
-    /// <summary>The most sequences that run together (each holds a KV cache of the full context).</summary>
-    public int MaxInFlight { get; }
+    /// <summary>The most sequences that run together (each holds a KV cache).</summary>
+    public int MaxInFlight => Limits.MaxInFlight;
+
+    public BatcherLimits Limits { get; }
+
+    /// <summary>
+    /// The most new tokens a request with a prompt of <paramref name="promptLength"/> tokens can be given: up to a full
+    /// context, and, under a KV-cache limit, what one sequence may hold. A server uses it for a request that names none.
+    /// </summary>
+    public int MaxNewTokens(int promptLength)
+    {
+        // A sequence of P prompt tokens and N new ones writes P + N - 1 positions (the last token is never fed back).
+        int positions = Math.Min(Engine.Shape.ContextLength, FittingPositions);
+        return Math.Max(1, positions - promptLength + 1);
+    }
+
+    /// <summary>The most positions one sequence may hold under the KV-cache limit (the context without one).</summary>
+    private int FittingPositions => Limits.KvCacheBytes is long limit
+        ? (int)Math.Min(int.MaxValue, limit / Math.Max(1, _bytesPerPosition))
+        : Engine.Shape.ContextLength;
 
     /// <summary>Queues a request for token ids; it runs as soon as a slot is free.</summary>
     /// <exception cref="ArgumentException">an empty prompt, options out of range, or stop strings without a tokenizer</exception>
+    /// <exception cref="KvCacheLimitException">the request could not fit in the KV-cache limit even alone</exception>
+    /// <exception cref="QueueFullException">as many requests as the limit already wait</exception>
     /// <exception cref="InvalidOperationException">the batcher is shutting down</exception>
     public GenerationStream Submit(ReadOnlySpan<int> prompt, SamplingOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -82,10 +121,16 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         options.Validate();
         if (prompt.IsEmpty) throw new ArgumentException("The prompt needs at least one token.", nameof(prompt));
         if (options.StopStrings.Count > 0 && Tokenizer is null) throw new ArgumentException("Stop strings need a tokenizer to turn tokens into text.", nameof(options));
+        int positions = PositionsToReserve(prompt.Length, options.MaxTokens);
+        if (Limits.KvCacheBytes is long limit && positions * _bytesPerPosition > limit)
+            throw new KvCacheLimitException(positions, positions * _bytesPerPosition, limit, FittingPositions);
         lock (_submitGate)
         {
             if (_closed) throw new InvalidOperationException("The batcher is shutting down and takes no new requests.");
-            var sequence = new GenerationSequence(++_nextId, prompt.ToArray(), options, Tokenizer, cancellationToken);
+            // Requests the free slots will take at the next step are not waiting.
+            int waiting = _queue.Count - (MaxInFlight - Volatile.Read(ref _inFlight));
+            if (waiting >= Limits.MaxQueued) throw new QueueFullException(waiting);
+            var sequence = new GenerationSequence(++_nextId, prompt.ToArray(), options, Tokenizer, cancellationToken) { ReservedPositions = positions };
             _queue.Enqueue(sequence);
             _wake.Release();
             return sequence.Stream;
@@ -116,7 +161,18 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
     /// <summary>Memory per device: a parallel engine's devices, or the single device's weights and the batcher's KV caches.</summary>
     public IReadOnlyList<DeviceMemoryUsage> Memory() => Engine is ParallelEngine parallel
         ? parallel.Devices.Select(d => new DeviceMemoryUsage(d.Name, d.Memory.Weights, d.Memory.KvCache, d.Memory.Activations)).ToArray()
-        : [new DeviceMemoryUsage("cpu:0", Engine.WeightBytes, _caches.Sum(c => c.Bytes), 0)];
+        : [new DeviceMemoryUsage("cpu:0", Engine.WeightBytes, _caches.Keys.Sum(c => c.Bytes), 0)];
+
+    /// <summary>
+    /// Positions counted for a request under a KV-cache limit: its prompt and max tokens up to the context, and at
+    /// least what a new cache allocates first.
+    /// </summary>
+    private int PositionsToReserve(int promptLength, int maxTokens)
+    {
+        int context = Engine.Shape.ContextLength;
+        long needed = Math.Min(context, (long)promptLength + maxTokens - 1);
+        return (int)Math.Max(needed, Math.Min(context, KvCache.InitialRows));
+    }
 
     /// <summary>Graceful shutdown: takes no new requests, finishes the queued and running ones, then stops. Cancelling aborts what is left.</summary>
     public async Task ShutdownAsync(CancellationToken cancellationToken = default)
@@ -186,11 +242,18 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Fills free slots from the queue, failing the requests that cannot run.</summary>
+    /// <summary>
+    /// Fills free slots from the queue in order, failing the requests that cannot run. Under a KV-cache limit the head of
+    /// the queue waits (and those behind it) until its positions fit beside those of the sequences in flight.
+    /// </summary>
     private void Admit()
     {
-        while (_active.Count < MaxInFlight && _queue.TryDequeue(out var sequence))
+        while (_active.Count < MaxInFlight && _queue.TryPeek(out var next))
         {
+            if (Limits.KvCacheBytes is long limit && _active.Count > 0 && !next.Cancellation.IsCancellationRequested
+                && _reservedBytes + next.ReservedPositions * _bytesPerPosition > limit)
+                break;
+            if (!_queue.TryDequeue(out var sequence)) break;
             if (sequence.Cancellation.IsCancellationRequested)
             {
                 End(sequence, new OperationCanceledException(sequence.Cancellation));
@@ -205,8 +268,20 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
                 End(sequence, e);
                 continue;
             }
-            sequence.Admit(RentCache());
+            KvCache cache;
+            try
+            {
+                cache = RentCache(sequence);
+            }
+            catch (Exception e) when (e is OutOfMemoryException or InsufficientMemoryException or InvalidOperationException or OverflowException)
+            {
+                // This request alone fails; the batcher and the requests after it go on.
+                End(sequence, new KvCacheAllocationException(sequence.ReservedPositions, e));
+                continue;
+            }
+            sequence.Admit(cache);
             _active.Add(sequence);
+            Volatile.Write(ref _inFlight, _active.Count);
         }
     }
 
@@ -216,12 +291,32 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
             End(sequence, new OperationCanceledException(sequence.Cancellation));
     }
 
-    /// <summary>One forward over every sequence in flight, then one sampled token each.</summary>
+    /// <summary>
+    /// One forward over the sequences in flight: each decoding sequence's last token, and the next prompt chunks of those
+    /// being prefilled, oldest first, within <see cref="BatcherLimits.PrefillChunkTokens"/>. Then one sampled token for
+    /// each sequence whose prompt is done.
+    /// </summary>
     private void Step()
     {
-        var sequences = _active.ToArray();
-        var batch = TokenBatch.ForSequences(sequences.Select(s => s.Cache!).ToArray(), sequences.Select(s => s.NextInput).ToArray(), lastLogitsOnly: true);
-        int prefillTokens = sequences.Where(s => s.IsPrefill).Sum(s => s.Prompt.Length);
+        var sequences = new List<GenerationSequence>(_active.Count);
+        var inputs = new List<int[]>(_active.Count);
+        int promptBudget = Limits.PrefillChunkTokens;
+        foreach (var sequence in _active.ToArray())
+        {
+            if (sequence.IsPrefill && promptBudget == 0) continue;
+            int[] input = sequence.NextInput(promptBudget);
+            if (sequence.IsPrefill) promptBudget -= input.Length;
+            if (!TryReserve(sequence, input.Length)) continue;
+            sequences.Add(sequence);
+            inputs.Add(input);
+        }
+        if (sequences.Count == 0) return;
+
+        var batch = TokenBatch.ForSequences(sequences.Select(s => s.Cache!).ToArray(), inputs, lastLogitsOnly: true);
+        int prefillTokens = 0, decodeTokens = 0;
+        for (int i = 0; i < sequences.Count; i++)
+            if (sequences[i].IsPrefill) prefillTokens += inputs[i].Length;
+            else decodeTokens++;
         long start = Stopwatch.GetTimestamp();
         float[] logits;
         try
@@ -235,18 +330,40 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
             return;
         }
         var elapsed = Stopwatch.GetElapsedTime(start);
-        _metrics.RecordStep(elapsed, prefillTokens, sequences.Length - sequences.Count(s => s.IsPrefill));
+        _metrics.RecordStep(elapsed, prefillTokens, decodeTokens);
 
         int vocab = Engine.Shape.VocabSize;
-        for (int i = 0; i < sequences.Length; i++)
+        for (int i = 0; i < sequences.Count; i++)
         {
             var sequence = sequences[i];
-            if (sequence.Accept(sequence.Sampler.Sample(logits.AsSpan(i * vocab, vocab)), elapsed) is FinishReason reason)
+            if (!sequence.Ran(inputs[i].Length, elapsed)) continue; // a chunk inside the prompt: its logits are not needed
+            if (sequence.Accept(sequence.Sampler.Sample(logits.AsSpan(i * vocab, vocab))) is FinishReason reason)
             {
                 ReturnCache(sequence);
                 _active.Remove(sequence);
+                Volatile.Write(ref _inFlight, _active.Count);
                 _metrics.RecordFinished(sequence.Finish(reason), sequence.Gaps);
             }
+        }
+    }
+
+    /// <summary>
+    /// Grows a whole cache for this step's rows before the forward, so that an allocation that fails fails this
+    /// sequence alone instead of the step's whole batch.
+    /// </summary>
+    private bool TryReserve(GenerationSequence sequence, int rows)
+    {
+        var cache = sequence.Cache!;
+        if (cache.IsHandle || cache.IsShard) return true;
+        try
+        {
+            cache.ReserveRows(cache.Length + rows);
+            return true;
+        }
+        catch (Exception e) when (e is OutOfMemoryException or InsufficientMemoryException or InvalidOperationException)
+        {
+            End(sequence, new KvCacheAllocationException(cache.Length + rows, e));
+            return false;
         }
     }
 
@@ -254,6 +371,7 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
     {
         ReturnCache(sequence);
         _active.Remove(sequence);
+        Volatile.Write(ref _inFlight, _active.Count);
         _metrics.RecordFailed();
         sequence.Fail(error);
     }
@@ -264,18 +382,33 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         while (_queue.TryDequeue(out var sequence)) End(sequence, error);
     }
 
-    /// <summary>Caches are reused (a cache keeps the storage it grew to): their keys and values are the largest allocation a request makes.</summary>
-    private KvCache RentCache()
+    /// <summary>
+    /// A cache for the sequence. Without a KV-cache limit caches are reused (a cache keeps the storage it grew to: keys
+    /// and values are the largest allocation a request makes). Under one, a cache grows at most to the positions counted
+    /// for its sequence and is released when the sequence ends, so what caches hold stays within the limit.
+    /// </summary>
+    private KvCache RentCache(GenerationSequence sequence)
     {
-        if (_freeCaches.TryPop(out var cache)) return cache;
-        cache = Engine.CreateCache();
-        _caches.Enqueue(cache);
+        if (Limits.KvCacheBytes is null && _freeCaches.TryPop(out var pooled)) return pooled;
+        var cache = Engine.CreateCache();
+        if (Limits.KvCacheBytes is not null)
+        {
+            cache.GrowthLimit = Math.Min(cache.Capacity, sequence.ReservedPositions);
+            _reservedBytes += sequence.ReservedPositions * _bytesPerPosition;
+        }
+        _caches.TryAdd(cache, 0);
         return cache;
     }
 
     private void ReturnCache(GenerationSequence sequence)
     {
         if (sequence.TakeCache() is not { } cache) return;
+        if (Limits.KvCacheBytes is not null)
+        {
+            _reservedBytes -= sequence.ReservedPositions * _bytesPerPosition;
+            _caches.TryRemove(cache, out _);
+            return;
+        }
         cache.Reset();
         _freeCaches.Push(cache);
     }

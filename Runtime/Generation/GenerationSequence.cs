@@ -53,27 +53,45 @@ internal sealed class GenerationSequence
     /// <summary>The sequence's cache while it holds a slot.</summary>
     public KvCache? Cache { get; private set; }
 
-    /// <summary>The rows to run next: the whole prompt first, then the last sampled token.</summary>
-    public int[] NextInput { get; private set; } = [];
+    /// <summary>Prompt tokens already run: the prefill is done when this reaches the prompt's length.</summary>
+    public int Prefilled { get; private set; }
 
-    public bool IsPrefill => _generated.Count == 0;
+    public bool IsPrefill => Prefilled < Prompt.Length;
+
+    /// <summary>Positions the sequence may come to hold, counted against a KV-cache budget while it runs.</summary>
+    public int ReservedPositions { get; set; }
 
     public void Admit(KvCache cache)
     {
         Cache = cache;
-        NextInput = Prompt;
         _admitted = Stopwatch.GetTimestamp();
     }
 
+    /// <summary>
+    /// The rows to run this step: while prefilling, the next at most <paramref name="promptBudget"/> prompt tokens
+    /// (chunked prefill); then the last sampled token.
+    /// </summary>
+    public int[] NextInput(int promptBudget) => IsPrefill
+        ? Prompt.AsSpan(Prefilled, Math.Min(promptBudget, Prompt.Length - Prefilled)).ToArray()
+        : [_generated[^1]];
+
+    /// <summary>
+    /// Records that a step ran <paramref name="rows"/> of its rows; returns true when the step's logits are its next
+    /// token's (a decode step, or the chunk that ends the prompt), false for a chunk inside the prompt.
+    /// </summary>
+    public bool Ran(int rows, TimeSpan stepTime)
+    {
+        if (!IsPrefill) return true;
+        Prefilled += rows;
+        _prefill += stepTime;
+        return !IsPrefill;
+    }
+
     /// <summary>Takes the sampled token: streams it, and returns why the sequence ends, or null when it goes on.</summary>
-    public FinishReason? Accept(int token, TimeSpan stepTime)
+    public FinishReason? Accept(int token)
     {
         long now = Stopwatch.GetTimestamp();
-        if (_generated.Count == 0)
-        {
-            _firstToken = now;
-            _prefill = stepTime;
-        }
+        if (_generated.Count == 0) _firstToken = now;
         else _gaps.Add(Stopwatch.GetElapsedTime(_lastToken, now));
         _lastToken = now;
         _generated.Add(token);
@@ -89,7 +107,6 @@ internal sealed class GenerationSequence
 
         _text.Append(shown);
         _channel.Writer.TryWrite(new GeneratedToken(token, shown, _generated.Count - 1));
-        NextInput = [token];
         return finish;
     }
 

@@ -40,7 +40,19 @@ public sealed class BatchedGreedyTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public async Task AQueueLongerThanTheSlots_GivesEveryRequestItsOwnGreedyContinuation(string fixture, string planName)
+    public Task AQueueLongerThanTheSlots_GivesEveryRequestItsOwnGreedyContinuation(string fixture, string planName) =>
+        RunQueue(fixture, planName, new BatcherLimits { MaxInFlight = 4 });
+
+    /// <summary>
+    /// Prompts prefilled 5 tokens a step over all sequences (chunks that start mid-prompt, on caches already holding
+    /// part of it, beside other sequences' decode rows): the same tokens as whole prefills.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public Task ChunkedPrefill_GivesEveryRequestTheSameGreedyContinuation(string fixture, string planName) =>
+        RunQueue(fixture, planName, new BatcherLimits { MaxInFlight = 4, PrefillChunkTokens = 5 });
+
+    private static async Task RunQueue(string fixture, string planName, BatcherLimits limits)
     {
         var reference = Fixtures.Load(fixture);
         // Prompts of 1 to 24 tokens, max tokens 3 to 15: sequences finish at different steps, so slots free unevenly.
@@ -53,7 +65,7 @@ public sealed class BatchedGreedyTests
         var engine = EngineCatalog.Open(Fixtures.Directory(fixture), EngineKind.Generic, PlanNamed(planName));
         try
         {
-            await using var batcher = new ContinuousBatcher(engine, maxInFlight: 4);
+            await using var batcher = new ContinuousBatcher(engine, null, limits);
             var requests = prompts.Select((p, i) => batcher.Submit(p, new SamplingOptions { MaxTokens = lengths[i], StopTokens = [] })).ToArray();
             var outputs = await Task.WhenAll(requests.Select(r => r.Completion)).WaitAsync(Timeout);
 

@@ -24,7 +24,14 @@ internal sealed class ToyEngine(int vocab = 300, int context = 32, Func<IReadOnl
 
     public int Next(IReadOnlyList<int> tokens) => _rule(tokens);
 
-    public KvCache CreateCache() => KvCache.CreateHandle(Shape.ContextLength);
+    /// <summary>Called before each cache is made (tests throw here, as a failed allocation would).</summary>
+    public Action? OnCreateCache { get; set; }
+
+    public KvCache CreateCache()
+    {
+        OnCreateCache?.Invoke();
+        return KvCache.CreateHandle(Shape.ContextLength);
+    }
 
     public float[] Forward(TokenBatch batch)
     {
