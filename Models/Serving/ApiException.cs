@@ -1,4 +1,4 @@
-using System.Text.Json.Nodes;
+using Tessera.Models.Serving.Contracts;
 
 namespace Tessera.Models.Serving;
 
@@ -6,7 +6,7 @@ namespace Tessera.Models.Serving;
 /// A request the server refuses, as OpenAI reports it: an HTTP status and
 /// <c>{"error": {"message", "type", "param", "code"}}</c>.
 /// </summary>
-/// <param name="status">400 for a bad request, 404 for an unknown model or route</param>
+/// <param name="status">400 for a bad request, 404 for an unknown model or route, 408/429/503 for limits</param>
 /// <param name="param">the request field at fault, or null</param>
 /// <param name="code">a machine-readable code (e.g. "context_length_exceeded", "model_not_found"), or null</param>
 internal sealed class ApiException(int status, string message, string? param = null, string? code = null, string type = "invalid_request_error")
@@ -20,10 +20,5 @@ internal sealed class ApiException(int status, string message, string? param = n
 
     public string Type { get; } = type;
 
-    public JsonObject ToJson() => ErrorBody(Message, Type, Param, Code);
-
-    public static JsonObject ErrorBody(string message, string type, string? param, string? code) => new()
-    {
-        ["error"] = new JsonObject { ["message"] = message, ["type"] = type, ["param"] = param, ["code"] = code },
-    };
+    public ErrorResponse ToBody() => new(new ErrorDetail(Message, Type, Param, Code));
 }

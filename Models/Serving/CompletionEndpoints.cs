@@ -1,15 +1,19 @@
-using System.Text.Json.Nodes;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Tessera.Generation;
+using Tessera.Models.Serving.Contracts;
 using Tessera.Text;
 
 namespace Tessera.Models.Serving;
 
 /// <summary>
-/// /v1/completions and /v1/chat/completions: parse and check the request (4xx before anything is queued), submit it to
-/// the shared <see cref="ContinuousBatcher"/> (so concurrent requests run in the same steps), and answer with one JSON
-/// body or, with <c>"stream": true</c>, server-sent events: one <c>data: {chunk}</c> per token, a chunk with the
-/// finish_reason, optionally the usage, then <c>data: [DONE]</c>. A client that disconnects cancels its request.
+/// /v1/completions and /v1/chat/completions: read the typed request and check it (4xx before anything is queued),
+/// submit it to the shared <see cref="ContinuousBatcher"/> (so concurrent requests run in the same steps), and answer
+/// with one JSON body or, with <c>"stream": true</c>, server-sent events: one chunk per token, a chunk with the
+/// finish_reason, optionally the usage, then <c>[DONE]</c>. A client that disconnects cancels its request; one past
+/// the server's request timeout is ended.
 /// </summary>
 internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer tokenizer, string modelName, ServerOptions options)
 {
@@ -18,79 +22,125 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
 
     private readonly long _started = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
-    public string ModelName => modelName;
+    public ModelCard ModelCard() => new(modelName, "model", _started, "tessera");
 
-    public JsonObject ModelCard() => new() { ["id"] = modelName, ["object"] = "model", ["created"] = _started, ["owned_by"] = "tessera" };
+    public ModelList ModelList() => new("list", [ModelCard()]);
 
-    public JsonObject ModelList() => new() { ["object"] = "list", ["data"] = new JsonArray(ModelCard()) };
+    public Task<IResult> CompletionsAsync(HttpContext http) => HandleAsync(http, ServingJson.Default.CompletionRequest,
+        request => (RequestTokens(request.Prompt!), "prompt"));
 
-    public Task CompletionsAsync(HttpContext http) => HandleAsync(http, chat: false);
+    public Task<IResult> ChatCompletionsAsync(HttpContext http) => HandleAsync(http, ServingJson.Default.ChatCompletionRequest,
+        request => (tokenizer.Encode(ChatTemplate.Render(request.Messages!)), "messages"));
 
-    public Task ChatCompletionsAsync(HttpContext http) => HandleAsync(http, chat: true);
+    private int[] RequestTokens(PromptInput prompt) => prompt.TokenIds ?? tokenizer.Encode(prompt.Text!);
 
-    private async Task HandleAsync(HttpContext http, bool chat)
+    private async Task<IResult> HandleAsync<T>(HttpContext http, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> contract,
+        Func<T, (int[] Tokens, string Param)> promptOf) where T : GenerationRequest
     {
-        // The request ends when the client goes away or its time is up, whichever comes first.
-        using var requestEnd = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        bool chat = typeof(T) == typeof(ChatCompletionRequest);
+        // The request ends when the client goes away or its time is up, whichever comes first. The source is disposed
+        // when the response is written (a stream outlives this method).
+        var requestEnd = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        http.Response.RegisterForDispose(requestEnd);
         if (options.RequestTimeout is { } timeout) requestEnd.CancelAfter(timeout);
         var ended = requestEnd.Token;
-        GenerationStream request;
-        bool stream, includeUsage;
+        GenerationStream generation;
+        T request;
         try
         {
-            var body = await RequestFields.ReadBodyAsync(http.Request.Body, ended);
-            if (RequestFields.Model(body) is string model && model != modelName)
+            request = await RequestReader.ReadAsync(http.Request.Body, contract, ended);
+            if (request.Model is { } model && model != modelName)
                 throw new ApiException(404, $"The model '{model}' does not exist: this server serves '{modelName}'.", "model", "model_not_found");
-            int[] prompt = chat ? tokenizer.Encode(ChatTemplate.Render(RequestFields.Messages(body))) : RequestFields.Prompt(body, text => tokenizer.Encode(text));
-            CheckPrompt(prompt, chat ? "messages" : "prompt");
+            var (prompt, param) = promptOf(request);
+            CheckPrompt(prompt, param);
             // Chat without max_tokens runs until a stop, the context or the KV-cache limit; both within the server's cap.
             int cap = Math.Min(options.MaxTokens ?? int.MaxValue, batcher.MaxNewTokens(prompt.Length));
-            var sampling = RequestFields.Sampling(body, chat ? cap : Math.Min(cap, DefaultCompletionTokens));
+            var sampling = request.ToSampling(chat ? cap : Math.Min(cap, DefaultCompletionTokens));
             if (options.MaxTokens is int most && sampling.MaxTokens > most)
                 throw new ApiException(400, $"max_tokens is {sampling.MaxTokens}, more than this server allows ({most}).", "max_tokens");
-            stream = RequestFields.Stream(body);
-            includeUsage = RequestFields.IncludeUsage(body);
-            request = Submit(prompt, sampling, ended);
+            generation = Submit(prompt, sampling, ended);
         }
         catch (ApiException e)
         {
-            if (e.Status == 429) http.Response.Headers.RetryAfter = "1";
-            await WriteJsonAsync(http, e.Status, e.ToJson());
-            return;
+            return Error(http, e);
+        }
+        catch (OperationCanceledException) when (ended.IsCancellationRequested)
+        {
+            return Error(http, Failure(new OperationCanceledException(), ended));
         }
 
-        var format = new OpenAiFormat($"{(chat ? "chatcmpl" : "cmpl")}-{request.Id}-{Guid.NewGuid():N}"[..32], DateTimeOffset.UtcNow.ToUnixTimeSeconds(), modelName, chat);
+        var format = new OpenAiFormat($"{(chat ? "chatcmpl" : "cmpl")}-{generation.Id}-{Guid.NewGuid():N}"[..32], DateTimeOffset.UtcNow.ToUnixTimeSeconds(), modelName, chat);
+        if (request.Stream == true)
+            return TypedResults.ServerSentEvents(Events(generation, format, chat, request.StreamOptions?.IncludeUsage == true, ended, http.RequestAborted));
         try
         {
-            if (stream) await StreamAsync(http, request, format, chat, includeUsage, ended, Failure);
-            else await WriteJsonAsync(http, 200, format.Response(await request.Completion));
+            return TypedResults.Json(format.Response(await generation.Completion), ServingJson.Wire.CompletionResponse);
         }
-        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        catch (Exception e)
         {
-            // The client went away; its request was cancelled with it.
-        }
-        catch (Exception e) when (!http.Response.HasStarted)
-        {
-            var error = Failure(e, ended);
-            await WriteJsonAsync(http, error.Status, error.ToJson());
+            // A client that went away reads nothing; the others learn why their request ended.
+            return Error(http, Failure(e, ended));
         }
     }
 
-    /// <summary>How a request that was queued but did not finish is reported.</summary>
-    private ApiException Failure(Exception e, CancellationToken deadline) => e switch
+    /// <summary>
+    /// The stream's events, each a chunk serialized by the contracts (the framework writes the <c>data:</c> framing and
+    /// flushes each). Past the headers an error can only travel as an event, as OpenAI's streams report them.
+    /// </summary>
+    private async IAsyncEnumerable<string> Events(GenerationStream generation, OpenAiFormat format, bool chat, bool includeUsage,
+        CancellationToken ended, [EnumeratorCancellation] CancellationToken aborted = default)
     {
-        OperationCanceledException when deadline.IsCancellationRequested =>
+        if (chat) yield return Serialize(format.RoleChunk());
+        while (true)
+        {
+            var (token, error) = await NextTokenAsync(generation, ended, aborted);
+            if (error is not null)
+            {
+                yield return JsonSerializer.Serialize(error.ToBody(), ServingJson.Wire.ErrorResponse);
+                yield return "[DONE]";
+                yield break;
+            }
+            if (token is null) break;
+            yield return Serialize(format.TokenChunk(token));
+        }
+        var output = await generation.Completion;
+        yield return Serialize(format.FinishChunk(output.FinishReason));
+        if (includeUsage) yield return Serialize(format.UsageChunk(output));
+        yield return "[DONE]";
+    }
+
+    /// <summary>The next token; (null, null) at the end; (null, error) when the request failed or timed out.</summary>
+    private async Task<(GeneratedToken? Token, ApiException? Error)> NextTokenAsync(GenerationStream generation, CancellationToken ended, CancellationToken aborted)
+    {
+        try
+        {
+            while (await generation.Reader.WaitToReadAsync(aborted))
+                if (generation.Reader.TryRead(out var token)) return (token, null);
+            return (null, null);
+        }
+        catch (Exception e) when (!aborted.IsCancellationRequested)
+        {
+            return (null, Failure(e, ended));
+        }
+    }
+
+    private static string Serialize(CompletionResponse chunk) => JsonSerializer.Serialize(chunk, ServingJson.Wire.CompletionResponse);
+
+    /// <summary>How a request that was queued but did not finish is reported.</summary>
+    private ApiException Failure(Exception e, CancellationToken ended) => e switch
+    {
+        OperationCanceledException when ended.IsCancellationRequested =>
             new ApiException(408, $"The request did not finish within the server's limit of {options.RequestTimeout?.TotalSeconds:0.###} s.", code: "request_timeout", type: "timeout_error"),
         KvCacheAllocationException => new ApiException(503, e.Message, code: "insufficient_memory", type: "server_error"),
         OperationCanceledException => new ApiException(503, "The server is shutting down: the request was cancelled.", code: "shutting_down", type: "server_error"),
         _ => new ApiException(500, $"Generation failed: {e.Message}", code: "server_error", type: "server_error"),
     };
 
-    private GenerationStream Submit(int[] prompt, SamplingOptions options, CancellationToken aborted)
+    private GenerationStream Submit(int[] prompt, SamplingOptions sampling, CancellationToken ended)
     {
         try
         {
-            return batcher.Submit(prompt, options, aborted);
+            return batcher.Submit(prompt, sampling, ended);
         }
         catch (QueueFullException e)
         {
@@ -127,41 +177,10 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         }
     }
 
-    private static async Task StreamAsync(HttpContext http, GenerationStream request, OpenAiFormat format, bool chat, bool includeUsage,
-        CancellationToken deadline, Func<Exception, CancellationToken, ApiException> failure)
+    /// <summary>An error answer; a 429 tells the client when to retry.</summary>
+    public static IResult Error(HttpContext http, ApiException e)
     {
-        var aborted = http.RequestAborted;
-        http.Response.StatusCode = 200;
-        http.Response.ContentType = "text/event-stream";
-        http.Response.Headers.CacheControl = "no-cache";
-        await http.Response.StartAsync(aborted);
-        if (chat) await WriteEventAsync(http, OpenAiFormat.Serialize(format.RoleChunk()));
-        try
-        {
-            await foreach (var token in request.Tokens(aborted))
-                await WriteEventAsync(http, OpenAiFormat.Serialize(format.TokenChunk(token)));
-            var output = await request.Completion;
-            await WriteEventAsync(http, OpenAiFormat.Serialize(format.FinishChunk(output.FinishReason)));
-            if (includeUsage) await WriteEventAsync(http, OpenAiFormat.Serialize(format.UsageChunk(output)));
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !aborted.IsCancellationRequested)
-        {
-            // Headers are gone: the error travels as an event, as OpenAI's streams report them.
-            await WriteEventAsync(http, OpenAiFormat.Serialize(failure(e, deadline).ToJson()));
-        }
-        await WriteEventAsync(http, "[DONE]");
-    }
-
-    private static async Task WriteEventAsync(HttpContext http, string data)
-    {
-        await http.Response.WriteAsync($"data: {data}\n\n", http.RequestAborted);
-        await http.Response.Body.FlushAsync(http.RequestAborted);
-    }
-
-    internal static async Task WriteJsonAsync(HttpContext http, int status, JsonNode body)
-    {
-        http.Response.StatusCode = status;
-        http.Response.ContentType = "application/json";
-        await http.Response.WriteAsync(OpenAiFormat.Serialize(body));
+        if (e.Status == 429) http.Response.Headers.RetryAfter = "1";
+        return TypedResults.Json(e.ToBody(), ServingJson.Wire.ErrorResponse, statusCode: e.Status);
     }
 }

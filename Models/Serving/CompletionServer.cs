@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tessera.Generation;
+using Tessera.Models.Serving.Contracts;
 using Tessera.Text;
 
 namespace Tessera.Models.Serving;
@@ -62,16 +63,30 @@ public sealed class CompletionServer : IAsyncDisposable
         builder.WebHost.UseKestrel(k => k.Listen(address, port));
         var app = builder.Build();
 
+        // A fault no endpoint foresaw is still answered in OpenAI's error shape, never as an empty 500.
+        app.Use(async (HttpContext http, RequestDelegate next) =>
+        {
+            try
+            {
+                await next(http);
+            }
+            catch (Exception e) when (!http.Response.HasStarted && !http.RequestAborted.IsCancellationRequested)
+            {
+                await CompletionEndpoints.Error(http, new ApiException(500, $"Internal error: {e.GetType().Name}: {e.Message}", code: "server_error", type: "server_error"))
+                    .ExecuteAsync(http);
+            }
+        });
         var endpoints = new CompletionEndpoints(batcher, tokenizer, modelName, options);
-        app.MapGet("/v1/models", (HttpContext http) => CompletionEndpoints.WriteJsonAsync(http, 200, endpoints.ModelList()));
+        app.MapGet("/v1/models", () => TypedResults.Json(endpoints.ModelList(), ServingJson.Wire.ModelList));
         app.MapGet("/v1/models/{id}", (HttpContext http, string id) => id == modelName
-            ? CompletionEndpoints.WriteJsonAsync(http, 200, endpoints.ModelCard())
-            : CompletionEndpoints.WriteJsonAsync(http, 404, new ApiException(404, $"The model '{id}' does not exist: this server serves '{modelName}'.", "model", "model_not_found").ToJson()));
-        app.MapPost("/v1/completions", endpoints.CompletionsAsync);
-        app.MapPost("/v1/chat/completions", endpoints.ChatCompletionsAsync);
-        app.MapGet("/metrics", (HttpContext http) => CompletionEndpoints.WriteJsonAsync(http, 200, MetricsJson.Of(batcher.Metrics)));
-        app.MapFallback((HttpContext http) => CompletionEndpoints.WriteJsonAsync(http, 404,
-            new ApiException(404, $"No route {http.Request.Method} {http.Request.Path}: try GET /v1/models, POST /v1/completions or POST /v1/chat/completions.", code: "not_found").ToJson()));
+            ? TypedResults.Json(endpoints.ModelCard(), ServingJson.Wire.ModelCard)
+            : CompletionEndpoints.Error(http, new ApiException(404, $"The model '{id}' does not exist: this server serves '{modelName}'.", "model", "model_not_found")));
+        // Typed as Func, not RequestDelegate: a RequestDelegate's Task<IResult> would be awaited and its result dropped.
+        app.MapPost("/v1/completions", (Func<HttpContext, Task<IResult>>)endpoints.CompletionsAsync);
+        app.MapPost("/v1/chat/completions", (Func<HttpContext, Task<IResult>>)endpoints.ChatCompletionsAsync);
+        app.MapGet("/metrics", () => TypedResults.Json(MetricsResponse.Of(batcher.Metrics), ServingJson.Wire.MetricsResponse));
+        app.MapFallback((HttpContext http) => CompletionEndpoints.Error(http, new ApiException(404,
+            $"No route {http.Request.Method} {http.Request.Path}: try GET /v1/models, POST /v1/completions or POST /v1/chat/completions.", code: "not_found")));
 
         await app.StartAsync(cancellationToken);
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -1,74 +1,44 @@
-using System.Text.Encodings.Web;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Tessera.Generation;
+using Tessera.Models.Serving.Contracts;
 
 namespace Tessera.Models.Serving;
 
-/// <summary>
-/// The response bodies of the OpenAI API, for one choice. Extension: every choice (and stream chunk) also carries
-/// <c>token_ids</c>, the generated ids, so clients can check outputs exactly.
-/// </summary>
+/// <summary>The response bodies of one request, whole or as stream chunks, as OpenAI's API shapes them.</summary>
 internal sealed class OpenAiFormat(string id, long created, string model, bool chat)
 {
-    private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    public static string Serialize(JsonNode node) => node.ToJsonString(Json);
+    private static readonly LogprobsPlaceholder NullLogprobs = new(true);
 
     /// <summary>OpenAI's finish_reason: "stop" for a stop token or string, "length" for max tokens or a full context.</summary>
     public static string FinishReasonOf(FinishReason reason) => reason == FinishReason.Stop ? "stop" : "length";
 
-    public static JsonObject Usage(int promptTokens, int completionTokens) => new()
-    {
-        ["prompt_tokens"] = promptTokens,
-        ["completion_tokens"] = completionTokens,
-        ["total_tokens"] = promptTokens + completionTokens,
-    };
+    public static Usage UsageOf(GenerationOutput output) =>
+        new(output.PromptTokens.Length, output.Tokens.Length, output.PromptTokens.Length + output.Tokens.Length);
 
     /// <summary>The whole answer (stream = false).</summary>
-    public JsonObject Response(GenerationOutput output)
+    public CompletionResponse Response(GenerationOutput output)
     {
         var choice = chat
-            ? new JsonObject { ["index"] = 0, ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = output.Text } }
-            : new JsonObject { ["index"] = 0, ["text"] = output.Text, ["logprobs"] = null };
-        choice["finish_reason"] = FinishReasonOf(output.FinishReason);
-        choice["token_ids"] = Ids(output.Tokens);
-        var response = Envelope(chat ? "chat.completion" : "text_completion");
-        response["choices"] = new JsonArray(choice);
-        response["usage"] = Usage(output.PromptTokens.Length, output.Tokens.Length);
-        return response;
+            ? new Choice { Message = new AssistantMessage("assistant", output.Text) }
+            : new Choice { Text = output.Text, Logprobs = NullLogprobs };
+        choice = choice with { FinishReason = FinishReasonOf(output.FinishReason), TokenIds = output.Tokens };
+        return new CompletionResponse(id, chat ? "chat.completion" : "text_completion", created, model, [choice], UsageOf(output));
     }
 
     /// <summary>The first chunk of a chat stream: the assistant's role.</summary>
-    public JsonObject RoleChunk() => Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, null);
+    public CompletionResponse RoleChunk() => Chunk(new Choice { Delta = new Delta("assistant", "") });
 
     /// <summary>One token's chunk.</summary>
-    public JsonObject TokenChunk(GeneratedToken token) =>
-        Chunk(chat ? new JsonObject { ["content"] = token.Text } : token.Text, null, [token.Id]);
+    public CompletionResponse TokenChunk(GeneratedToken token) => Chunk(
+        (chat ? new Choice { Delta = new Delta(null, token.Text) } : new Choice { Text = token.Text, Logprobs = NullLogprobs }) with { TokenIds = [token.Id] });
 
     /// <summary>The chunk that ends the choice.</summary>
-    public JsonObject FinishChunk(FinishReason reason) => Chunk(chat ? new JsonObject() : "", FinishReasonOf(reason), null);
+    public CompletionResponse FinishChunk(FinishReason reason) => Chunk(
+        (chat ? new Choice { Delta = new Delta(null, null) } : new Choice { Text = "", Logprobs = NullLogprobs }) with { FinishReason = FinishReasonOf(reason) });
 
     /// <summary>stream_options.include_usage: no choices, the usage.</summary>
-    public JsonObject UsageChunk(GenerationOutput output)
-    {
-        var chunk = Envelope(chat ? "chat.completion.chunk" : "text_completion");
-        chunk["choices"] = new JsonArray();
-        chunk["usage"] = Usage(output.PromptTokens.Length, output.Tokens.Length);
-        return chunk;
-    }
+    public CompletionResponse UsageChunk(GenerationOutput output) => new(id, ChunkKind, created, model, [], UsageOf(output));
 
-    private JsonObject Chunk(JsonNode content, string? finishReason, int[]? ids)
-    {
-        var choice = chat ? new JsonObject { ["index"] = 0, ["delta"] = content } : new JsonObject { ["index"] = 0, ["text"] = content, ["logprobs"] = null };
-        choice["finish_reason"] = finishReason;
-        if (ids is not null) choice["token_ids"] = Ids(ids);
-        var chunk = Envelope(chat ? "chat.completion.chunk" : "text_completion");
-        chunk["choices"] = new JsonArray(choice);
-        return chunk;
-    }
+    private string ChunkKind => chat ? "chat.completion.chunk" : "text_completion";
 
-    private JsonObject Envelope(string kind) => new() { ["id"] = id, ["object"] = kind, ["created"] = created, ["model"] = model };
-
-    private static JsonArray Ids(IEnumerable<int> ids) => new(ids.Select(i => (JsonNode)i).ToArray());
+    private CompletionResponse Chunk(Choice choice) => new(id, ChunkKind, created, model, [choice], null);
 }

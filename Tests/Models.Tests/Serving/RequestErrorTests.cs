@@ -30,6 +30,21 @@ public sealed class RequestErrorTests(ServerFixture server) : IClassFixture<Serv
         { "/v1/chat/completions", "{\"messages\": [{\"content\": \"hi\"}]}", HttpStatusCode.BadRequest, "messages.[0].role", null },
         { "/v1/chat/completions", $"{{\"messages\": [{{\"role\": \"user\", \"content\": \"{new string('x', 80)}\"}}]}}", HttpStatusCode.BadRequest, "messages", "context_length_exceeded" },
         { "/v1/chat/completions", "{\"model\": \"nope\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", HttpStatusCode.NotFound, "model", "model_not_found" },
+        // Typed contracts: the field at fault is named from the deserializer's path or the failing annotation.
+        { "/v1/completions", "{\"prompt\": \"Hi\", \"max_tokens\": 1e400}", HttpStatusCode.BadRequest, "max_tokens", null },
+        { "/v1/completions", "{\"prompt\": \"Hi\", \"max_tokens\": 2.5}", HttpStatusCode.BadRequest, "max_tokens", null },
+        { "/v1/completions", "{\"prompt\": \"Hi\", \"temperature\": 1e400}", HttpStatusCode.BadRequest, "temperature", null },
+        { "/v1/completions", "{\"prompt\": \"Hi\", \"n\": 2}", HttpStatusCode.BadRequest, "n", null },
+        { "/v1/completions", "{\"prompt\": \"Hi\", \"stop\": [\"\"]}", HttpStatusCode.BadRequest, "stop", null },
+        { "/v1/completions", "{\"prompt\": \"Hi\", \"stream\": \"yes\"}", HttpStatusCode.BadRequest, "stream", null },
+        { "/v1/completions", "{\"prompt\": []}", HttpStatusCode.BadRequest, "prompt", null },
+        { "/v1/completions", "{\"prompt\": [1, 2.5]}", HttpStatusCode.BadRequest, "prompt", null },
+        { "/v1/completions", "{\"prompt\": \"Hi\", \"stream_options\": 3}", HttpStatusCode.BadRequest, "stream_options", null },
+        { "/v1/completions", "{\"prompt\": \"Hi\", \"logit_bias\": " + new string('[', 100) + new string(']', 100) + "}", HttpStatusCode.BadRequest, null, "invalid_json" },
+        { "/v1/chat/completions", "{\"messages\": [null]}", HttpStatusCode.BadRequest, "messages.[0]", null },
+        { "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": 3}]}", HttpStatusCode.BadRequest, "messages.[0].content", null },
+        { "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\"}]}]}", HttpStatusCode.BadRequest, "messages.[0].content", null },
+        { "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\"}]}", HttpStatusCode.BadRequest, "messages.[0].content", null },
     };
 
     [Theory]
