@@ -44,6 +44,12 @@ if (args.Length > 0 && args[0] == "moe")
     Tessera.Benchmarks.EndToEnd.MoeThroughput.Run(args[1..]);
     return;
 }
+// dotnet run -c Release --project Benchmarks -- soak [DIR|tiny-llama] [clients] [seconds]   the HTTP server under N clients: identical outputs, no 5xx, flat memory
+if (args.Length > 0 && args[0] == "soak")
+{
+    Tessera.Benchmarks.EndToEnd.ServerSoak.Run(args[1..]);
+    return;
+}
 // dotnet run -c Release --project Benchmarks -- gpu DIR [bf16|f32]   GPU workloads on one CUDA device (Benchmarks/gpu/run.sh drives it)
 if (args.Length > 1 && args[0] == "gpu")
 {

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Tessera.Generation;
+using Tessera.Models;
+using Tessera.Models.Serving;
+using Tessera.Text;
+
+namespace Tessera.Benchmarks.EndToEnd;
+
+/// <summary>
+/// <c>soak [DIR|tiny-llama] [clients] [seconds]</c>: the OpenAI server on loopback under N concurrent clients for T
+/// seconds, each sending a fixed mix of requests: greedy and seeded completions, chat, streams, and hostile ones (bad
+/// JSON, a prompt past the context, a 1 MB prompt, an oversized max_tokens). Checks that identical requests get identical
+/// outputs, that every answer is 200 or the 4xx its request deserves (never a 5xx), and that memory stays flat:
+/// the process's working set and managed heap after a warm-up round and at the end.
+/// </summary>
+internal static class ServerSoak
+{
+    private sealed record Probe(string Name, string Path, string Body, int Status, bool Deterministic);
+
+    public static void Run(string[] args)
+    {
+        string directory = args.Length > 0 && Directory.Exists(args[0]) ? args[0] : EngineCatalog.Bundled(args.Length > 0 ? args[0] : "tiny-llama");
+        int clients = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 8;
+        double seconds = args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 30;
+        RunAsync(directory, clients, TimeSpan.FromSeconds(seconds)).GetAwaiter().GetResult();
+    }
+
+    private static Probe[] Probes(int context)
+    {
+        string big = new('x', 1 << 20);
+        return
+        [
+            new("greedy", "/v1/completions", """{"prompt": "Once upon a time", "max_tokens": 12, "temperature": 0}""", 200, true),
+            new("seeded", "/v1/completions", """{"prompt": "The cat", "max_tokens": 12, "temperature": 0.8, "top_p": 0.9, "seed": 7}""", 200, true),
+            new("chat", "/v1/chat/completions", """{"messages": [{"role": "user", "content": "Hello"}], "max_tokens": 8, "temperature": 0}""", 200, true),
+            new("stream", "/v1/completions", """{"prompt": "A", "max_tokens": 8, "temperature": 0, "stream": true}""", 200, true),
+            new("bad-json", "/v1/completions", """{"prompt": "A",""", 400, true),
+            new("duplicate-key", "/v1/completions", """{"prompt": "A", "prompt": "B"}""", 400, true),
+            new("past-context", "/v1/completions", $$"""{"prompt": [{{string.Join(",", Enumerable.Repeat(5, context + 1))}}]}""", 400, true),
+            new("1MB-prompt", "/v1/completions", $$"""{"prompt": "{{big}}"}""", 400, true),
+            new("huge-max-tokens", "/v1/completions", """{"prompt": "A", "max_tokens": 99999999, "temperature": 0}""", 200, true),
+        ];
+    }
+
+    private static async Task RunAsync(string directory, int clients, TimeSpan duration)
+    {
+        var tokenizer = Tokenizers.Load(directory);
+        var engine = EngineCatalog.Open(directory);
+        await using var batcher = new ContinuousBatcher(engine, tokenizer, new BatcherLimits { MaxInFlight = 8 });
+        await using var server = await CompletionServer.StartAsync(batcher, tokenizer, "soak");
+        using var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(120) };
+        var probes = Probes(engine.Shape.ContextLength);
+        var firstAnswer = new Dictionary<string, string>();
+        var latencies = new List<double>();
+        var counts = probes.ToDictionary(p => p.Name, _ => 0);
+        int wrongStatus = 0, differing = 0, serverErrors = 0;
+        var failures = new List<string>();
+
+        async Task<(int Status, string Body, double Ms)> SendAsync(Probe probe)
+        {
+            long start = Stopwatch.GetTimestamp();
+            using var response = await http.PostAsync(probe.Path, new StringContent(probe.Body, Encoding.UTF8, "application/json"));
+            string body = await response.Content.ReadAsStringAsync();
+            return ((int)response.StatusCode, body, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+
+        // Warm-up: every probe once; its answer is the one every later identical request must give.
+        foreach (var probe in probes) firstAnswer[probe.Name] = Normalise((await SendAsync(probe)).Body);
+        Settle();
+        long workingSetAfterWarmUp = Process.GetCurrentProcess().WorkingSet64, heapAfterWarmUp = GC.GetTotalMemory(forceFullCollection: true);
+
+        var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var gate = new object();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(client => Task.Run(async () =>
+        {
+            for (int i = client; Stopwatch.GetTimestamp() < end; i++)
+            {
+                var probe = probes[i % probes.Length];
+                var (status, body, ms) = await SendAsync(probe);
+                lock (gate)
+                {
+                    counts[probe.Name]++;
+                    latencies.Add(ms);
+                    if (status >= 500) serverErrors++;
+                    if (status != probe.Status)
+                    {
+                        wrongStatus++;
+                        if (failures.Count < 5) failures.Add($"{probe.Name}: {status} {body[..Math.Min(200, body.Length)]}");
+                    }
+                    else if (probe.Deterministic && Normalise(body) != firstAnswer[probe.Name])
+                    {
+                        differing++;
+                        if (failures.Count < 5) failures.Add($"{probe.Name}: output differs: {body[..Math.Min(200, body.Length)]}");
+                    }
+                }
+            }
+        })));
+        Settle();
+        long workingSetAtEnd = Process.GetCurrentProcess().WorkingSet64, heapAtEnd = GC.GetTotalMemory(forceFullCollection: true);
+
+        latencies.Sort();
+        int total = latencies.Count;
+        Console.WriteLine($"soak: {Path.GetFileName(directory)}, {clients} clients, {duration.TotalSeconds:0} s, {Environment.ProcessorCount} cores");
+        Console.WriteLine($"requests: {total} ({total / duration.TotalSeconds:0.#}/s); " + string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}")));
+        Console.WriteLine($"latency ms: p50 {Percentile(latencies, 0.5):0.0}, p99 {Percentile(latencies, 0.99):0.0}, max {(total > 0 ? latencies[^1] : 0):0.0}");
+        Console.WriteLine($"wrong status: {wrongStatus}; 5xx: {serverErrors}; identical requests with different outputs: {differing}");
+        Console.WriteLine($"memory: working set {Mib(workingSetAfterWarmUp)} after warm-up -> {Mib(workingSetAtEnd)} at the end; managed heap {Mib(heapAfterWarmUp)} -> {Mib(heapAtEnd)}");
+        foreach (var failure in failures) Console.WriteLine($"  {failure}");
+        Console.WriteLine(wrongStatus == 0 && differing == 0 && serverErrors == 0 ? "soak: OK" : "soak: FAILED");
+        if (wrongStatus + differing + serverErrors > 0) Environment.ExitCode = 1;
+    }
+
+    /// <summary>Ids and timestamps differ per request; the rest of the body must not.</summary>
+    private static string Normalise(string body)
+    {
+        var lines = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>
+        {
+            string json = line.StartsWith("data: ", StringComparison.Ordinal) ? line[6..] : line;
+            if (json == "[DONE]" || !json.StartsWith('{')) return json;
+            var node = JsonNode.Parse(json)!.AsObject();
+            node.Remove("id");
+            node.Remove("created");
+            return node.ToJsonString();
+        });
+        return string.Join("\n", lines);
+    }
+
+    private static void Settle()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+
+    private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
+
+    private static string Mib(long bytes) => $"{bytes / (1024.0 * 1024):0.0} MiB";
+}
