@@ -22,7 +22,7 @@ internal abstract record GenerationRequest
     [Range(0, double.MaxValue, ErrorMessage = "'temperature' must be a finite number >= 0.")]
     public double? Temperature { get; init; }
 
-    [Range(0, 1, MinimumIsExclusive = true, ErrorMessage = "'top_p' must be in (0, 1].")]
+    [Range(0.0, 1.0, MinimumIsExclusive = true, ErrorMessage = "'top_p' must be in (0, 1].")]
     public double? TopP { get; init; }
 
     /// <summary>vLLM's extension: 0 or -1 keep every token.</summary>

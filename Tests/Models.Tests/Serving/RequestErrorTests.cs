@@ -35,6 +35,7 @@ public sealed class RequestErrorTests(ServerFixture server) : IClassFixture<Serv
         { "/v1/completions", "{\"prompt\": \"Hi\", \"max_tokens\": 2.5}", HttpStatusCode.BadRequest, "max_tokens", null },
         { "/v1/completions", "{\"prompt\": \"Hi\", \"temperature\": 1e400}", HttpStatusCode.BadRequest, "temperature", null },
         { "/v1/completions", "{\"prompt\": \"Hi\", \"n\": 2}", HttpStatusCode.BadRequest, "n", null },
+        { "/v1/completions", "{\"prompt\": \"Hi\", \"top_p\": 2147483648}", HttpStatusCode.BadRequest, "top_p", null },   // found by the fuzz: 500
         { "/v1/completions", "{\"prompt\": \"Hi\", \"stop\": [\"\"]}", HttpStatusCode.BadRequest, "stop", null },
         { "/v1/completions", "{\"prompt\": \"Hi\", \"stream\": \"yes\"}", HttpStatusCode.BadRequest, "stream", null },
         { "/v1/completions", "{\"prompt\": []}", HttpStatusCode.BadRequest, "prompt", null },
