@@ -200,7 +200,7 @@ public sealed class CudaStage : IDisposable
         sum.CopyFrom(partials[0], bytes);
         for (int r = 1; r < partials.Length; r++) LaunchElements("tessera_add_inplace", count, sum, partials[r], (long)count);
         Context.Synchronize();
-        group.Exchange(null); // every rank has read every partial: each may now overwrite its own
+        group.Barrier(); // every rank has read every partial: each may now overwrite its own
         y.CopyFrom(sum, bytes);
     }
 
@@ -234,7 +234,7 @@ public sealed class CudaStage : IDisposable
         for (int r = 0; r < shards.Length; r++)
             _module.Launch(Function("tessera_scatter_columns"), rows, Block, 0, gathered, shards[r], localWidth, fullWidth, r * localWidth);
         var logits = Download(gathered, rows * fullWidth); // waits for the copies, so peers may reuse their buffers after the barrier
-        group.Exchange(null);
+        group.Barrier();
         return logits;
     }
 
@@ -267,7 +267,7 @@ public sealed class CudaStage : IDisposable
         message ??= Context.Allocate(Math.Max(4, bytes));
         message.CopyFrom(activations, bytes);
         Context.Synchronize(); // complete before the receiver's stream reads it
-        next.SendMessage(new DeviceActivations(message, count, _outbox), bytes);
+        next.SendDevice(new DeviceActivations(message, count, _outbox), bytes);
     }
 
     /// <summary>The previous stage's activations in this stage's "stage_input" buffer (a float[] message is uploaded).</summary>
@@ -276,25 +276,18 @@ public sealed class CudaStage : IDisposable
         var input = Slot("stage_input", count);
         switch (previous.ReceiveMessage())
         {
-            case float[] host when host.Length >= count:
+            case StageMessage.Host { Data: var host } when host.Length >= count:
                 input.Upload<float>(host.AsSpan(0, count));
                 return input;
-            case DeviceActivations device when device.Count >= count:
+            case StageMessage.Device { Payload: DeviceActivations device } when device.Count >= count:
                 input.CopyFrom(device.Buffer, (long)count * sizeof(float));
                 Context.Synchronize(); // our copy is done: the sender may reuse its buffer
                 device.ReturnTo.Add(device.Buffer);
                 return input;
             case var other:
-                throw new InvalidOperationException($"Expected {count} floats from the previous stage but got {Describe(other)}; the stages disagree on the activation shape.");
+                throw new InvalidOperationException($"Expected {count} floats from the previous stage but got {other.Describe()}; the stages disagree on the activation shape.");
         }
     }
-
-    private static string Describe(object message) => message switch
-    {
-        float[] host => $"{host.Length} floats",
-        DeviceActivations device => $"{device.Count} floats on the device",
-        _ => message.GetType().Name,
-    };
 
     /// <summary>
     /// The rendezvous of a device collective: waits until <paramref name="mine"/> is complete, meets the group, and
@@ -304,16 +297,22 @@ public sealed class CudaStage : IDisposable
     private CudaBuffer[]? PeersOnThisGpu(CudaBuffer mine, ICollectiveGroup group, long bytes)
     {
         Context.Synchronize();
-        var parts = group.Exchange(new DevicePart(mine, Context), bytes);
+        var parts = group.ExchangeDevice(new DevicePart(mine, Context), bytes);
         bool onThisGpu = parts.All(p => p is DevicePart part && part.Context.IsEmulated == Context.IsEmulated && part.Context.Device.Ordinal == Context.Device.Ordinal);
         return onThisGpu ? parts.Select(p => ((DevicePart)p!).Buffer).ToArray() : null;
     }
 
     /// <summary>A rank's buffer in a device collective.</summary>
-    private sealed record DevicePart(CudaBuffer Buffer, CudaContext Context);
+    private sealed record DevicePart(CudaBuffer Buffer, CudaContext Context) : IDevicePayload
+    {
+        public string Describe() => $"a {Buffer.ByteSize}-byte buffer on {(Context.IsEmulated ? "the emulator" : $"cuda:{Context.Device.Ordinal}")}";
+    }
 
     /// <summary>Activations in flight between stages: the sender's buffer, given back to its outbox once copied.</summary>
-    private sealed record DeviceActivations(CudaBuffer Buffer, int Count, ConcurrentBag<CudaBuffer> ReturnTo);
+    private sealed record DeviceActivations(CudaBuffer Buffer, int Count, ConcurrentBag<CudaBuffer> ReturnTo) : IDevicePayload
+    {
+        public string Describe() => $"{Count} floats on the device";
+    }
 
     private SequenceCache CacheOf(KvCache handle)
     {

@@ -46,14 +46,11 @@ public sealed class MpiGroup(MpiCommunicator communicator) : ICollectiveGroup
         Interlocked.Add(ref _bytesSent, (long)n * sizeof(float) * (Size - 1));
     }
 
-    /// <summary>A rendezvous: a barrier. Device buffers cannot cross processes, so only a null contribution is allowed.</summary>
-    public IReadOnlyList<object?> Exchange(object? contribution, long bytes = 0)
-    {
-        if (contribution is not null)
-            throw new NotSupportedException("Ranks in different processes cannot exchange device buffers; their collectives go through MPI (and NCCL on GPUs).");
-        communicator.Barrier();
-        return new object?[Size];
-    }
+    public void Barrier() => communicator.Barrier();
+
+    /// <summary>Device buffers cannot cross processes: device collectives between processes go through MPI (NCCL on GPUs).</summary>
+    public IReadOnlyList<IDevicePayload> ExchangeDevice(IDevicePayload mine, long bytes) =>
+        throw new NotSupportedException("Ranks in different processes cannot exchange device buffers; their collectives go through MPI (and NCCL on GPUs).");
 
     public float[][] AllToAll(float[][] send)
     {
@@ -112,9 +109,10 @@ public sealed class MpiStageLink(MpiCommunicator world, int peer, int tag) : ISt
         _pending.Clear();
     }
 
-    public void SendMessage(object message, long bytes) =>
+    public void SendDevice(IDevicePayload payload, long bytes) =>
         throw new NotSupportedException("Stages in different processes pass activations as floats; device buffers cannot cross processes.");
 
-    public object ReceiveMessage() =>
-        throw new NotSupportedException("Stages in different processes pass activations as floats; device buffers cannot cross processes.");
+    /// <summary>Host floats of the length the next message announces: between processes only floats travel.</summary>
+    public StageMessage ReceiveMessage() =>
+        throw new NotSupportedException("Between processes a stage receives floats of a known count: use Receive(count).");
 }

@@ -19,7 +19,8 @@ public sealed class InProcessGroup : IDisposable
     private readonly AbortableBarrier _barrier;
     private readonly float[]?[][] _staging; // [parity][rank]
     private readonly int[][] _counts;       // [parity][rank]: what each rank passed, to catch ranks that disagree
-    private readonly object?[][] _parts;    // [parity][rank]: what each rank passed to Exchange
+    private readonly IDevicePayload?[][] _parts;    // [parity][rank]: what each rank passed to ExchangeDevice
+    private readonly float[]?[][][] _blocks;        // [parity][rank]: the blocks each rank passed to AllToAll
 
     public InProcessGroup(int size)
     {
@@ -28,7 +29,8 @@ public sealed class InProcessGroup : IDisposable
         _barrier = new AbortableBarrier(size);
         _staging = [new float[size][], new float[size][]];
         _counts = [new int[size], new int[size]];
-        _parts = [new object?[size], new object?[size]];
+        _parts = [new IDevicePayload?[size], new IDevicePayload?[size]];
+        _blocks = [new float[]?[size][], new float[]?[size][]];
         _members = Enumerable.Range(0, size).Select(r => new Member(this, r)).ToArray();
     }
 
@@ -97,15 +99,21 @@ public sealed class InProcessGroup : IDisposable
             Interlocked.Add(ref _bytesSent, n * sizeof(float) * (group.Size - 1));
         }
 
-        public IReadOnlyList<object?> Exchange(object? contribution, long bytes = 0)
+        public void Barrier()
         {
+            if (group.Size > 1) group._barrier.SignalAndWait();
+        }
+
+        public IReadOnlyList<IDevicePayload> ExchangeDevice(IDevicePayload mine, long bytes)
+        {
+            ArgumentNullException.ThrowIfNull(mine);
             Interlocked.Add(ref _bytesSent, bytes);
-            if (group.Size == 1) return [contribution];
+            if (group.Size == 1) return [mine];
             // Same parity scheme as the staging buffers: a slot is rewritten two calls later, when every rank has read it.
             int parity = Calls++ & 1;
-            group._parts[parity][rank] = contribution;
+            group._parts[parity][rank] = mine;
             group._barrier.SignalAndWait();
-            return (object?[])group._parts[parity].Clone();
+            return group._parts[parity].Select(p => p!).ToArray();
         }
 
         public float[][] AllToAll(float[][] send)
@@ -124,11 +132,11 @@ public sealed class InProcessGroup : IDisposable
             Interlocked.Add(ref _bytesSent, bytes);
             if (group.Size == 1) return staged;
             int parity = Calls++ & 1;
-            group._parts[parity][rank] = staged;
+            group._blocks[parity][rank] = staged;
             group._barrier.SignalAndWait();
             var received = new float[group.Size][];
             for (int source = 0; source < group.Size; source++)
-                received[source] = ((float[][])group._parts[parity][source]!)[rank];
+                received[source] = group._blocks[parity][source]![rank]!;
             return received;
         }
 

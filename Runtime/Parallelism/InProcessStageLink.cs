@@ -2,12 +2,12 @@ namespace Tessera.Parallelism;
 
 /// <summary>
 /// A one-way link between neighbouring pipeline stages in this process: a bounded blocking queue. Send copies the data
-/// (the sender may reuse its buffer at once), SendMessage passes an object as is (a device stage's buffer), and both
+/// (the sender may reuse its buffer at once), SendDevice passes a device payload as is (a device stage's buffer), and both
 /// block while the queue is full; Receive blocks until a message arrives.
 /// </summary>
 public sealed class InProcessStageLink : IStageLink, IDisposable
 {
-    private readonly Queue<object> _queue = new();
+    private readonly Queue<StageMessage> _queue = new();
     private readonly object _gate = new();
     private Exception? _abort;
     private long _bytesSent;
@@ -36,21 +36,27 @@ public sealed class InProcessStageLink : IStageLink, IDisposable
     public void Send(float[] data, int count)
     {
         if (count < 0 || count > data.Length) throw new ArgumentOutOfRangeException(nameof(count), $"{Name}: count {count} is outside the buffer of {data.Length}.");
-        SendMessage(data.AsSpan(0, count).ToArray(), (long)count * sizeof(float));
+        Enqueue(new StageMessage.Host(data.AsSpan(0, count).ToArray()), (long)count * sizeof(float));
     }
 
     public float[] Receive(int count)
     {
-        if (ReceiveMessage() is not float[] message)
-            throw new InvalidOperationException($"{Name}: expected {count} floats but the previous stage sent a device message; both ends must use one transport.");
-        if (message.Length < count)
-            throw new InvalidOperationException($"{Name}: expected {count} floats but the previous stage sent {message.Length}; the stages disagree on the activation shape.");
-        return message;
+        var message = ReceiveMessage();
+        if (message is not StageMessage.Host { Data: var floats })
+            throw new InvalidOperationException($"{Name}: expected {count} floats but the previous stage sent {message.Describe()}; both ends must use one transport.");
+        if (floats.Length < count)
+            throw new InvalidOperationException($"{Name}: expected {count} floats but the previous stage sent {floats.Length}; the stages disagree on the activation shape.");
+        return floats;
     }
 
-    public void SendMessage(object message, long bytes)
+    public void SendDevice(IDevicePayload payload, long bytes)
     {
-        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(payload);
+        Enqueue(new StageMessage.Device(payload), bytes);
+    }
+
+    private void Enqueue(StageMessage message, long bytes)
+    {
         lock (_gate)
         {
             while (_queue.Count >= Capacity && _abort is null) Monitor.Wait(_gate);
@@ -61,7 +67,7 @@ public sealed class InProcessStageLink : IStageLink, IDisposable
         Interlocked.Add(ref _bytesSent, bytes);
     }
 
-    public object ReceiveMessage()
+    public StageMessage ReceiveMessage()
     {
         lock (_gate)
         {

@@ -20,7 +20,8 @@ public sealed class CudaStageTransportTests
         public long BytesSent => inner.BytesSent;
         public void AllReduceSum(float[] data, int count) => throw new InvalidOperationException("went through host memory");
         public void AllGatherColumns(float[] local, int rows, int localWidth, float[] full) => throw new InvalidOperationException("went through host memory");
-        public IReadOnlyList<object?> Exchange(object? contribution, long bytes = 0) => inner.Exchange(contribution, bytes);
+        public void Barrier() => inner.Barrier();
+        public IReadOnlyList<IDevicePayload> ExchangeDevice(IDevicePayload mine, long bytes) => inner.ExchangeDevice(mine, bytes);
         public float[][] AllToAll(float[][] send) => throw new InvalidOperationException("went through host memory");
     }
 

@@ -164,6 +164,41 @@ public sealed class CollectiveTests
         Assert.Contains("expected 2 floats", Assert.Throws<InvalidOperationException>(() => link.Receive(2)).Message);
     }
 
+    private sealed record FakeDeviceBuffer(int Floats) : IDevicePayload
+    {
+        public string Describe() => $"{Floats} floats on a fake device";
+    }
+
+    [Fact]
+    public void StageLink_CarriesHostFloatsAndDevicePayloadsAsDistinctCases_AndAFloatReceiverNamesWhatCameInstead()
+    {
+        var link = new InProcessStageLink(capacity: 4);
+        var device = new FakeDeviceBuffer(8);
+        link.Send([1, 2], 2);
+        link.SendDevice(device, bytes: 32);
+        link.SendDevice(device, bytes: 32);
+
+        Assert.Equal([1f, 2], Assert.IsType<StageMessage.Host>(link.ReceiveMessage()).Data);
+        Assert.Same(device, Assert.IsType<StageMessage.Device>(link.ReceiveMessage()).Payload);
+        Assert.Contains("8 floats on a fake device", Assert.Throws<InvalidOperationException>(() => link.Receive(8)).Message);
+        Assert.Equal(8 + 32 + 32, link.BytesSent);
+    }
+
+    [Fact]
+    public void ExchangeDevice_GivesEveryRankEveryRanksPayloadInRankOrder()
+    {
+        using var group = new InProcessGroup(3);
+        var seen = new IReadOnlyList<IDevicePayload>[3];
+        var ranks = Enumerable.Range(0, 3).Select(r => Task.Factory.StartNew(() =>
+        {
+            seen[r] = group[r].ExchangeDevice(new FakeDeviceBuffer(r), bytes: 4);
+            group[r].Barrier();
+        }, TaskCreationOptions.LongRunning)).ToArray();
+        Assert.True(Task.WaitAll(ranks, Timeout));
+
+        Assert.All(seen, parts => Assert.Equal([0, 1, 2], parts.Select(p => ((FakeDeviceBuffer)p).Floats)));
+    }
+
     [Fact]
     public void StageLink_ReceiveBlocksUntilSent_AndAFullLinkBlocksTheSender()
     {
