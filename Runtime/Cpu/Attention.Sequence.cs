@@ -6,7 +6,7 @@ namespace Tessera.Cpu;
 // Attention under sequence parallelism. Each rank of the sequence group holds some positions of every sequence (its
 // cache shard: the positions whose rows it computed) and computes the rows of its own tokens. Exact causal attention
 // over all positions is assembled from partial results, as ring attention and flash-decoding do:
-//   1. each rank appends its rows' keys and values to its shards;
+//   1. each rank has appended its rows' keys and values to its shards (AppendKv, before this kernel);
 //   2. the queries of every rank go to every rank (an all-gather, as one all-to-all);
 //   3. each rank attends every query over its own shard only, with the causal mask on absolute positions, and keeps
 //      for each (row, head) the normalised partial output o_r and its log-sum-exp l_r = log Σ exp(score);
@@ -21,12 +21,12 @@ public static partial class CpuKernels
     /// (<paramref name="sequence"/> of size 1: the ordinary single-rank kernel). Every rank of the group calls it,
     /// also with no rows, with the same sequences in the same order.
     /// </summary>
-    public static void Attention(float[] q, float[] k, float[] v, float[] output, TokenBatch batch, int layer, int heads, int kvHeads, int headDim, ICollectiveGroup sequence)
+    public static void Attention(float[] q, float[] output, TokenBatch batch, int layer, int heads, int kvHeads, int headDim, ICollectiveGroup sequence)
     {
         ArgumentNullException.ThrowIfNull(sequence);
         if (sequence.Size == 1)
         {
-            Attention(q, k, v, output, batch, layer, heads, kvHeads, headDim);
+            Attention(q, output, batch, layer, heads, kvHeads, headDim);
             return;
         }
         ArgumentNullException.ThrowIfNull(batch);
@@ -35,26 +35,9 @@ public static partial class CpuKernels
         int rows = batch.Rows, width = heads * headDim, kvWidth = kvHeads * headDim;
         CheckLength(q, (long)rows * width, nameof(q));
         CheckLength(output, (long)rows * width, nameof(output));
-        CheckLength(k, (long)rows * kvWidth, nameof(k));
-        CheckLength(v, (long)rows * kvWidth, nameof(v));
-
-        // 1. This rank's rows into its shards, at slots Length.. (the batch commits them after the forward).
-        var rowsOf = new List<int>[batch.Caches.Length];
-        for (int s = 0; s < rowsOf.Length; s++) rowsOf[s] = [];
-        for (int r = 0; r < rows; r++) rowsOf[batch.SequenceOfRow[r]].Add(r);
-        for (int s = 0; s < rowsOf.Length; s++)
-        {
-            if (rowsOf[s].Count == 0) continue;
-            var cache = batch.Caches[s];
-            int slot = cache.AppendSlots(rowsOf[s].Select(r => batch.Positions[r]).ToArray());
-            foreach (int r in rowsOf[s])
-            {
-                Array.Copy(k, (long)r * kvWidth, cache.Keys(layer), (long)slot * kvWidth, kvWidth);
-                Array.Copy(v, (long)r * kvWidth, cache.Values(layer), (long)slot * kvWidth, kvWidth);
-                slot++;
-            }
-        }
-        // Slots visible in this forward: the committed ones and this batch's.
+        // 1. This rank's rows are in its shards already, at slots Length.. (committed after the forward): the slots
+        // visible in this forward are the committed ones and this batch's.
+        var rowsOf = RowsOfEachSequence(batch);
         var visibleSlots = batch.Caches.Select((c, s) => c.Length + rowsOf[s].Count).ToArray();
 
         // 2. Every rank's queries, each row with its sequence and position (floats: exact below 2^24).

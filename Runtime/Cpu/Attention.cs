@@ -15,11 +15,11 @@ public static partial class CpuKernels
     private const int StackScores = 4096;
 
     /// <summary>
-    /// Writes each row's k and v (T, kvHeads * d) into its sequence's cache at its position, then computes causal
-    /// attention of q (T, heads * d) over positions 0..pos of that sequence into output (T, heads * d).
-    /// Query head h reads kv head h / (heads / kvHeads).
+    /// Causal attention of q (T, heads * d) over positions 0..pos of each row's sequence, read from its cache (where
+    /// <see cref="AppendKv"/> has put this batch's keys and values), into output (T, heads * d). Query head h reads kv
+    /// head h / (heads / kvHeads).
     /// </summary>
-    public static void Attention(float[] q, float[] k, float[] v, float[] output, TokenBatch batch, int layer, int heads, int kvHeads, int headDim)
+    public static void Attention(float[] q, float[] output, TokenBatch batch, int layer, int heads, int kvHeads, int headDim)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (heads <= 0 || kvHeads <= 0 || headDim <= 0 || heads % kvHeads != 0)
@@ -27,20 +27,8 @@ public static partial class CpuKernels
         int rows = batch.Rows, kvWidth = kvHeads * headDim, width = heads * headDim, group = heads / kvHeads;
         CheckLength(q, (long)rows * width, nameof(q));
         CheckLength(output, (long)rows * width, nameof(output));
-        CheckLength(k, (long)rows * kvWidth, nameof(k));
-        CheckLength(v, (long)rows * kvWidth, nameof(v));
-
-        // All rows are cached first: a row attends to earlier rows of its own sequence in the same batch.
         int longest = 0;
-        for (int r = 0; r < rows; r++)
-        {
-            var cache = batch.Caches[batch.SequenceOfRow[r]];
-            int pos = batch.Positions[r];
-            cache.ReserveRows(pos + 1);
-            Array.Copy(k, (long)r * kvWidth, cache.Keys(layer), (long)pos * kvWidth, kvWidth);
-            Array.Copy(v, (long)r * kvWidth, cache.Values(layer), (long)pos * kvWidth, kvWidth);
-            longest = Math.Max(longest, pos + 1);
-        }
+        for (int r = 0; r < rows; r++) longest = Math.Max(longest, batch.Positions[r] + 1);
 
         // Long runs of one sequence's consecutive rows (a prompt) go through matrix products; the rest row by row.
         var rowWise = new List<int>();

@@ -73,7 +73,9 @@ internal static class CpuKernelWriter
                 {
                     var heads = node.Arguments[0];
                     // Under sequence parallelism the rank's rows attend over every rank's cache shard (a group of one: the plain kernel).
-                    writer.WriteLine($"{Kernels}.Attention({Buf(node.Inputs[0])}, {Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, {Buf(node.Output)}, batch, layer, {Heads(0, 0)}, {Heads(1, 1)}, {SizeExpr.Divide(node.Inputs[0].Width, heads)}, _rank.Sequence);");
+                    // The cache write is a kernel of its own (as on the GPU): attention only reads the cache.
+                    writer.WriteLine($"{Kernels}.AppendKv({Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, batch, layer, {Local(node.Inputs[1])});");
+                    writer.WriteLine($"{Kernels}.Attention({Buf(node.Inputs[0])}, {Buf(node.Output)}, batch, layer, {Heads(0, 0)}, {Heads(1, 1)}, {SizeExpr.Divide(node.Inputs[0].Width, heads)}, _rank.Sequence);");
                     break;
                 }
 

@@ -245,7 +245,8 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         // v (T, Dim / TensorDegree) = Chunk(qkv, 2, 3)
         global::Tessera.Cpu.CpuKernels.CopyColumns(_block1, rows, 3 * Dim / TensorDegree, 2 * (3 * Dim / TensorDegree / 3), 3 * Dim / TensorDegree / 3, _block3);
         // attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads)
-        global::Tessera.Cpu.CpuKernels.Attention(_block0, _block2, _block3, _block1, batch, layer, Heads / TensorDegree, Heads / TensorDegree, Dim / Heads, _rank.Sequence);
+        global::Tessera.Cpu.CpuKernels.AppendKv(_block2, _block3, batch, layer, Dim / TensorDegree);
+        global::Tessera.Cpu.CpuKernels.Attention(_block0, _block1, batch, layer, Heads / TensorDegree, Heads / TensorDegree, Dim / Heads, _rank.Sequence);
         // x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block1, rows, Dim / TensorDegree, w.Proj, Dim, _block0, _rank.Tensor, (segment, row, column) =>
         {

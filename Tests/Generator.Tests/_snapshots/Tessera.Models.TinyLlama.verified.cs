@@ -237,7 +237,8 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
         // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value heads, replicated past them]
         global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _block3);
         // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
-        global::Tessera.Cpu.CpuKernels.Attention(_block1, _block2, _block3, _block0, batch, layer, Heads / TensorDegree, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, _rank.Sequence);
+        global::Tessera.Cpu.CpuKernels.AppendKv(_block2, _block3, batch, layer, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
+        global::Tessera.Cpu.CpuKernels.Attention(_block1, _block0, batch, layer, Heads / TensorDegree, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, _rank.Sequence);
         // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block0, rows, Heads * HeadDim / TensorDegree, w.O, Dim, _block1, _rank.Tensor, (segment, row, column) =>
         {
