@@ -69,11 +69,26 @@ public sealed class Checkpoint : IDisposable
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {
-            throw new CheckpointException($"{path}: malformed index: {e.Message}", e);
+            throw new CheckpointException($"{path}: malformed index: {FileText.Escaped(e.Message)}", e);
         }
     }
 
     public bool Has(string name) => _fileOfTensor.ContainsKey(name);
+
+    /// <summary>
+    /// A count from the config that sizes arrays before any tensor is read (layers, experts) must be one the checkpoint
+    /// holds: numbered tensors <c>{prefix}{i}{suffix}</c> for i = 0 .. count - 1. Checked on the last one, so a
+    /// num_hidden_layers of 2^31-1 is refused before an array of that many layers is allocated.
+    /// </summary>
+    /// <param name="key">the config key the count comes from, for the message</param>
+    public void RequireNumbered(string key, int count, string prefix, string suffix)
+    {
+        if (count <= 0 || Has($"{prefix}{count - 1}{suffix}")) return;
+        int held = 0;
+        while (Has($"{prefix}{held}{suffix}")) held++;
+        string there = held == 0 ? $"not even {prefix}0{suffix}" : $"{prefix}0{suffix} to {prefix}{held - 1}{suffix} are there";
+        throw new CheckpointException($"{Config.Path}: \"{key}\" is {count}, but the checkpoint holds {held}: it has no tensor \"{prefix}{count - 1}{suffix}\" ({there}).");
+    }
 
     public SafetensorsEntry Entry(string name) =>
         _fileOfTensor.TryGetValue(name, out var f) ? f.Entries[name]
@@ -218,10 +233,10 @@ public sealed class Checkpoint : IDisposable
     private void CheckShape(SafetensorsEntry entry, long[] expected, string what)
     {
         if (!TensorDTypes.TryParse(entry.DType, out _))
-            throw new CheckpointException($"{_fileOfTensor[entry.Name].Path}: tensor \"{entry.Name}\" has dtype {entry.DType}, but the model expects a floating-point weight (F32, F16 or BF16).");
+            throw new CheckpointException($"{_fileOfTensor[entry.Name].Path}: tensor {FileText.Quoted(entry.Name)} has dtype {FileText.Quoted(entry.DType)}, but the model expects a floating-point weight (F32, F16 or BF16).");
         if (!entry.Shape.SequenceEqual(expected))
             throw new CheckpointException(
-                $"{_fileOfTensor[entry.Name].Path}: tensor \"{entry.Name}\" has shape {entry.ShapeText}, but the compiled model expects [{string.Join(", ", expected)}] ({what}).");
+                $"{_fileOfTensor[entry.Name].Path}: tensor {FileText.Quoted(entry.Name)} has shape {entry.ShapeText}, but the compiled model expects [{string.Join(", ", expected)}] ({what}).");
     }
 
     public void Dispose()
