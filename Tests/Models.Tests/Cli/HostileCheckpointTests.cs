@@ -18,7 +18,8 @@ public sealed class HostileCheckpointTests
     /// <param name="Mutate">the mutation, applied to a scratch copy</param>
     /// <param name="Phrases">what the error line must contain; null when the run must succeed</param>
     /// <param name="NotShown">text the error line must not contain (an overflowed size, a raw control character)</param>
-    private sealed record Mutation(string Name, string Model, Action<ScratchCheckpoint> Mutate, string[]? Phrases, string[]? NotShown = null);
+    /// <param name="Plan">plan flags given to logits (the plan is made from the config before any tensor is read)</param>
+    private sealed record Mutation(string Name, string Model, Action<ScratchCheckpoint> Mutate, string[]? Phrases, string[]? NotShown = null, string[]? Plan = null);
 
     private const string Llama = "tiny-llama", Gpt2 = "tiny-gpt2", Mixtral = "tiny-mixtral";
 
@@ -69,6 +70,9 @@ public sealed class HostileCheckpointTests
         // Counts that size per-layer (per-expert) arrays are bounded by the tensors the checkpoint holds, before allocating.
         new("num_hidden_layers = 2^31-1", Llama, Config("num_hidden_layers", int.MaxValue), ["\"num_hidden_layers\"", "2147483647", "holds 4"]),
         new("num_hidden_layers = 5, one more than held", Llama, Config("num_hidden_layers", 5), ["\"num_hidden_layers\"", "is 5", "holds 4", "model.layers.4."]),
+        new("num_hidden_layers = 2^31-1, --pp 2", Llama, Config("num_hidden_layers", int.MaxValue), ["2147483647 layers", "--layers-per-stage"], Plan: ["--pp", "2"]),
+        new("num_hidden_layers = 2^31-1, --tp 2", Llama, Config("num_hidden_layers", int.MaxValue), ["\"num_hidden_layers\"", "holds 4"], Plan: ["--tp", "2"]),
+        new("num_hidden_layers = 1000, --pp 2", Llama, Config("num_hidden_layers", 1000), ["\"num_hidden_layers\"", "holds 4"], Plan: ["--pp", "2"]),
         new("n_layer = 2^31-1", Gpt2, Config("n_layer", int.MaxValue), ["\"n_layer\"", "2147483647", "holds 3"]),
         new("mixtral num_hidden_layers = 2^31-1", Mixtral, Config("num_hidden_layers", int.MaxValue), ["\"num_hidden_layers\"", "holds 3"]),
         new("num_local_experts = 2^31-1", Mixtral, Config("num_local_experts", int.MaxValue), ["\"num_local_experts\"", "2147483647", "holds 4"]),
@@ -155,7 +159,7 @@ public sealed class HostileCheckpointTests
         using var scratch = new ScratchCheckpoint(mutation.Model);
         mutation.Mutate(scratch);
 
-        var result = Run("logits", "--checkpoint", scratch.Directory, "--tokens", "1,2,3", "--out", scratch.OutPath);
+        var result = Run(["logits", "--checkpoint", scratch.Directory, "--tokens", "1,2,3", "--out", scratch.OutPath, .. mutation.Plan ?? []]);
 
         if (mutation.Phrases is null)
         {
