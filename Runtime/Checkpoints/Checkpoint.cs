@@ -136,6 +136,7 @@ public sealed class Checkpoint : IDisposable
     public float[] LoadMatrixRowShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int groups, int rank, int degree)
     {
         if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what);
+        CheckShape(name, layout, outFeatures, inFeatures, what);
         int block = outFeatures / groups, part = block / degree;
         var result = new float[(long)part * groups * inFeatures];
         for (int g = 0; g < groups; g++)
@@ -167,12 +168,11 @@ public sealed class Checkpoint : IDisposable
     public float[] LoadMatrixPaddedRowShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int rank, int degree)
     {
         if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what);
+        CheckShape(name, layout, outFeatures, inFeatures, what);
         int part = (outFeatures + degree - 1) / degree, start = Math.Min(outFeatures, rank * part), count = Math.Min(part, outFeatures - start);
         var result = new float[(long)part * inFeatures];
         if (count > 0)
             LoadMatrix(name, outFeatures, inFeatures, layout, what, outStart: start, outCount: count).CopyTo(result, 0);
-        else
-            CheckShape(Entry(name), layout == WeightLayout.OutIn ? [outFeatures, inFeatures] : [inFeatures, outFeatures], what);
         return result;
     }
 
@@ -185,8 +185,9 @@ public sealed class Checkpoint : IDisposable
     public float[] LoadVectorShard(string name, int length, string what, int groups, int rank, int degree)
     {
         if (degree == 1) return LoadVector(name, length, what);
+        CheckShape(Entry(name), [length], what);
         int block = length / groups, part = block / degree;
-        var result = new float[part * groups];
+        var result = new float[(long)part * groups];
         for (int g = 0; g < groups; g++)
             LoadVector(name, length, what, start: g * block + rank * part, count: part).CopyTo(result, g * part);
         return result;
@@ -204,6 +205,7 @@ public sealed class Checkpoint : IDisposable
     public float[] LoadVectorPaddedShard(string name, int length, string what, int rank, int degree)
     {
         if (degree == 1) return LoadVector(name, length, what);
+        CheckShape(Entry(name), [length], what);
         int part = (length + degree - 1) / degree, start = Math.Min(length, rank * part), count = Math.Min(part, length - start);
         var result = new float[part];
         if (count > 0) LoadVector(name, length, what, start: start, count: count).CopyTo(result, 0);
@@ -229,6 +231,13 @@ public sealed class Checkpoint : IDisposable
         if (start < 0 || count < 0 || start > size - count)
             throw new ArgumentOutOfRangeException(nameof(start), $"{what} [{start}, {start + count}) of \"{name}\" fall outside its {size} {what}.");
     }
+
+    /// <summary>
+    /// Shard loaders allocate their result from the config's sizes before reading a block: the tensor's shape is
+    /// checked first, so sizes the checkpoint does not have (an intermediate_size of 6e7) are refused, not allocated.
+    /// </summary>
+    private void CheckShape(string name, WeightLayout layout, int outFeatures, int inFeatures, string what) =>
+        CheckShape(Entry(name), layout == WeightLayout.OutIn ? [outFeatures, inFeatures] : [inFeatures, outFeatures], what);
 
     private void CheckShape(SafetensorsEntry entry, long[] expected, string what)
     {

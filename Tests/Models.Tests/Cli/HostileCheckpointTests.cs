@@ -73,6 +73,11 @@ public sealed class HostileCheckpointTests
         new("num_hidden_layers = 2^31-1, --pp 2", Llama, Config("num_hidden_layers", int.MaxValue), ["2147483647 layers", "--layers-per-stage"], Plan: ["--pp", "2"]),
         new("num_hidden_layers = 2^31-1, --tp 2", Llama, Config("num_hidden_layers", int.MaxValue), ["\"num_hidden_layers\"", "holds 4"], Plan: ["--tp", "2"]),
         new("num_hidden_layers = 1000, --pp 2", Llama, Config("num_hidden_layers", 1000), ["\"num_hidden_layers\"", "holds 4"], Plan: ["--pp", "2"]),
+        new("intermediate_size = 6e7, --tp 2 (found by the fuzz: 15 GB allocated)", Llama, Config("intermediate_size", 60_000_000), ["mlp.gate_proj.weight", "[176, 64]"], Plan: ["--tp", "2"]),
+        new("num_attention_heads = 1e8, --tp 2 (found by the fuzz: OverflowException)", Llama, Config("num_attention_heads", 100_000_000),
+            ["self_attn.q_proj.weight", "[64, 64]"], Plan: ["--tp", "2"]),
+        new("vocab_size = 2^31-1, --tp 2", Llama, Config("vocab_size", int.MaxValue), ["model.embed_tokens.weight", "[512, 64]"], Plan: ["--tp", "2"]),
+        new("n_embd = 2^29, --tp 2", Gpt2, Config("n_embd", 1 << 29), ["n_embd", "536870912"], Plan: ["--tp", "2"]),
         new("n_layer = 2^31-1", Gpt2, Config("n_layer", int.MaxValue), ["\"n_layer\"", "2147483647", "holds 3"]),
         new("mixtral num_hidden_layers = 2^31-1", Mixtral, Config("num_hidden_layers", int.MaxValue), ["\"num_hidden_layers\"", "holds 3"]),
         new("num_local_experts = 2^31-1", Mixtral, Config("num_local_experts", int.MaxValue), ["\"num_local_experts\"", "2147483647", "holds 4"]),
@@ -159,7 +164,12 @@ public sealed class HostileCheckpointTests
         using var scratch = new ScratchCheckpoint(mutation.Model);
         mutation.Mutate(scratch);
 
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var result = Run(["logits", "--checkpoint", scratch.Directory, "--tokens", "1,2,3", "--out", scratch.OutPath, .. mutation.Plan ?? []]);
+
+        // The models' weights are 1 MB: what a config claims must not be allocated before the tensors are checked.
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+        Assert.True(allocated < 256L << 20, $"logits allocated {allocated:N0} bytes\n{result}");
 
         if (mutation.Phrases is null)
         {
