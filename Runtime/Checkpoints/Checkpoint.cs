@@ -65,12 +65,26 @@ public sealed class Checkpoint : IDisposable
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            return doc.RootElement.GetProperty("weight_map").EnumerateObject().Select(p => p.Value.GetString()!).Distinct().Order(StringComparer.Ordinal).ToArray();
+            return doc.RootElement.GetProperty("weight_map").EnumerateObject().Select(p => ShardName(path, p)).Distinct().Order(StringComparer.Ordinal).ToArray();
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {
             throw new CheckpointException($"{path}: malformed index: {FileText.Escaped(e.Message)}", e);
         }
+    }
+
+    /// <summary>
+    /// A weight_map entry's shard: a file name in the checkpoint folder. A path ("../x", "/etc/passwd") would open a
+    /// file outside the checkpoint, and report its first bytes as a header length; null or a number names no file; a
+    /// control character (NUL included) is no shard name a writer meant, and would reach messages as a path.
+    /// </summary>
+    private static string ShardName(string path, JsonProperty entry)
+    {
+        string? shard = entry.Value.ValueKind == JsonValueKind.String ? entry.Value.GetString() : null;
+        if (shard is null or "" or "." or ".." || shard.IndexOfAny(['/', '\\']) >= 0 || shard.Any(char.IsControl) || System.IO.Path.IsPathRooted(shard))
+            throw new CheckpointException(
+                $"{path}: weight_map gives tensor {FileText.Quoted(entry.Name)} the shard {FileText.Json(entry.Value)}, but a shard must be a file name in the checkpoint folder.");
+        return shard;
     }
 
     public bool Has(string name) => _fileOfTensor.ContainsKey(name);

@@ -63,6 +63,21 @@ public sealed class HostileCheckpointTests
         h[newName] = entry;
     });
 
+    /// <summary>
+    /// The checkpoint as one shard listed by model.safetensors.index.json, whose weight_map gives <paramref name="normShard"/>
+    /// (JSON text) as the shard of model.norm.weight.
+    /// </summary>
+    private static Action<ScratchCheckpoint> Sharded(string normShard) => s =>
+    {
+        const string shard = "model-00001-of-00001.safetensors";
+        File.Move(s.ModelPath, Path.Combine(s.Directory, shard));
+        var map = new JsonObject();
+        foreach (var tensor in SafetensorsFixture.Read(Path.Combine(s.Directory, shard))) map[tensor.Name] = shard;
+        map[NormWeight] = "NORM-SHARD";
+        string index = new JsonObject { ["weight_map"] = map }.ToJsonString().Replace("\"NORM-SHARD\"", normShard);
+        File.WriteAllText(Path.Combine(s.Directory, "model.safetensors.index.json"), index);
+    };
+
     private const string NormWeight = "model.norm.weight"; // (64) F32, bytes [a, a + 256)
 
     private static readonly Mutation[] Mutations =
@@ -152,6 +167,15 @@ public sealed class HostileCheckpointTests
         new("header JSON garbage", Llama, s => SafetensorsFixture.Patch(s.ModelPath, 8, SafetensorsFixture.Ascii("{\"a\": [}")), ["corrupt safetensors header", "JSON"]),
         new("header a JSON array", Llama, s => SafetensorsFixture.Patch(s.ModelPath, 8, SafetensorsFixture.Ascii("[1]  ")), ["corrupt safetensors header"]),
         new("gpt2 header length - 1", Gpt2, HeaderLength(-1), ["corrupt safetensors header"]),
+
+        // model.safetensors.index.json: shards are files of the checkpoint folder, named by strings.
+        new("index: a valid single shard", Llama, Sharded("\"model-00001-of-00001.safetensors\""), null),
+        new("index: a shard of null", Llama, Sharded("null"), ["model.safetensors.index.json", $"\"{NormWeight}\"", "file name", "null"]),
+        new("index: a shard of 5", Llama, Sharded("5"), ["model.safetensors.index.json", $"\"{NormWeight}\"", "file name", "5"]),
+        new("index: a shard outside the folder (../)", Llama, Sharded("\"../tiny-llama/model-00001-of-00001.safetensors\""),
+            ["model.safetensors.index.json", $"\"{NormWeight}\"", "file name", "\"../tiny-llama/"]),
+        new("index: a shard at an absolute path", Llama, Sharded("\"/etc/passwd\""), ["model.safetensors.index.json", "file name", "\"/etc/passwd\""], ["header length"]),
+        new("index: a shard name with an escape sequence", Llama, Sharded("\"a\\u001bb.safetensors\""), ["model.safetensors.index.json", "\"a\\u001bb.safetensors\""], ["\u001b"]),
     ];
 
     public static TheoryData<string> Names => new(Mutations.Select(m => m.Name));
