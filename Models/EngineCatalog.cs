@@ -149,6 +149,6 @@ public static class EngineCatalog
         string modelType = config.GetString("model_type")
             ?? throw new CheckpointException($"{config.Path}: no \"model_type\", so the architecture is unknown (supported: {string.Join(", ", ModelTypes)}).");
         return Architectures.FirstOrDefault(a => a.ModelType == modelType)
-            ?? throw new CheckpointException($"{config.Path}: model_type \"{modelType}\" is not supported (supported: {string.Join(", ", ModelTypes)}).");
+            ?? throw new CheckpointException($"{config.Path}: model_type {FileText.Quoted(modelType)} is not supported (supported: {string.Join(", ", ModelTypes)}).");
     }
 }

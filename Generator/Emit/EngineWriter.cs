@@ -161,6 +161,7 @@ internal static class EngineWriter
                 writer.WriteLine($"config.RequireOneOf(\"{expect.Substring(0, colon)}\", [{string.Join(", ", values)}], \"{model.Type.Name}\");");
             }
             context.Sizes.WriteBinding(model, writer, declareLocals: false);
+            if (!context.Sizes.IsSpecialised) DerivedSizeChecks.Write(model, writer);
             WriteRuntimeChecks(context, writer);
 
             writer.WriteLine();
@@ -187,6 +188,7 @@ internal static class EngineWriter
             string layerCount = model.Root.Layers?.Count ?? "0";
             writer.WriteLine("FirstLayer = rank.FirstLayer;");
             writer.WriteLine($"EndLayer = rank.EndLayer < 0 ? {layerCount} : rank.EndLayer;");
+            WriteLayerCountCheck(model, writer);
             if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteRankBinding(context, writer);
             if (compiled.TensorParallelLimitation is { } limitation)
             {
@@ -245,6 +247,24 @@ internal static class EngineWriter
             writer.WriteLine($"_weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf({all});");
         }
     }
+
+    /// <summary>
+    /// The layer count sizes the per-layer arrays (and the experts' load table) before any layer's tensor is read, so
+    /// the checkpoint must hold that many layers first: a num_hidden_layers of 2^31-1 is one error, not an allocation.
+    /// </summary>
+    private static void WriteLayerCountCheck(ModelInfo model, IndentedTextWriter writer)
+    {
+        if (model.Root.Layers is not { } layers || NumberedTensorSuffix(model.Blocks[0]) is not { } suffix) return;
+        writer.WriteLine($"checkpoint.RequireNumbered(\"{ConfigKeyOf(model, layers.Count)}\", {layers.Count}, \"{layers.Prefix}.\", \"{suffix}\");");
+    }
+
+    /// <summary>The name of a block's first own tensor after its number: ".input_layernorm.weight".</summary>
+    internal static string? NumberedTensorSuffix(ModuleInfo block) =>
+        block.Weights.FirstOrDefault(w => w.TiedTo is null) is { } first ? $".{first.TensorPrefix}.weight" : null;
+
+    /// <summary>The config key a size field is read from (its first one), for messages.</summary>
+    internal static string ConfigKeyOf(ModelInfo model, string field) =>
+        model.Config.FirstOrDefault(f => f.Name == field)?.Keys.Split('|')[0] ?? field;
 
     private static HashSet<string> WeightsOf(IEnumerable<Kernel> kernels) =>
         new(kernels.SelectMany(k => k.Nodes).Select(n => n.Module?.Name).OfType<string>());

@@ -79,7 +79,12 @@ internal static class ExpertsWriter
         writer.DecreaseIndent();
         writer.WriteLine($"FirstExpert = ExpertRank * ({count} / ExpertDegree);");
         writer.WriteLine($"EndExpert = FirstExpert + {count} / ExpertDegree;");
-        writer.WriteLine($"_expertLoad = new {Experts}.ExpertLoad({compiled.Model.Root.Layers!.Count}, {count});");
+        // The expert count sizes the load table and the routers before any expert's tensor is read: it must be one the
+        // checkpoint holds (checked on layer 0, as the layer count was checked on the layers).
+        var model = compiled.Model;
+        if (EngineWriter.NumberedTensorSuffix(compiled.Expert!.Module) is { } suffix)
+            writer.WriteLine($"checkpoint.RequireNumbered(\"{EngineWriter.ConfigKeyOf(model, count)}\", {count}, \"{model.Root.Layers!.Prefix}.0.{compiled.ExpertsField!.Prefix}.\", \"{suffix}\");");
+        writer.WriteLine($"_expertLoad = new {Experts}.ExpertLoad({model.Root.Layers!.Count}, {count});");
         foreach (var routing in compiled.Block!.Buffers.Routers)
             writer.WriteLine($"{compiled.Block.Buffers[routing]} = new {Experts}.ExpertRouter({count}, FirstExpert, EndExpert, _expertLoad);");
     }

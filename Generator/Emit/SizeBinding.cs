@@ -74,6 +74,12 @@ internal sealed class SizeBinding
         {
             string method = field.Kind switch { ConfigKind.Int => "Int", ConfigKind.Float => "Float", _ => "Bool" };
             string fallback = field.Default is null ? "" : $", fallback: {DefaultExpression(field)}";
+            if (Constants is null && field.Kind == ConfigKind.Int && field.Default is not null)
+            {
+                // A default computed from other sizes (4 * Dim, Dim / Heads) must not wrap around, nor truncate.
+                fallback = $", fallback: {DerivedSizeChecks.Fallback(model, SizeExpr.Parse(field.Default))}";
+                DerivedSizeChecks.WriteExactQuotient(model, field, writer);
+            }
             if (Constants is not null)
             {
                 writer.WriteLine($"config.Expect{method}(\"{field.Keys}\", nameof({field.Name}), {field.Name}{fallback});");

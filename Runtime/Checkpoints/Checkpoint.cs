@@ -65,15 +65,44 @@ public sealed class Checkpoint : IDisposable
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            return doc.RootElement.GetProperty("weight_map").EnumerateObject().Select(p => p.Value.GetString()!).Distinct().Order(StringComparer.Ordinal).ToArray();
+            return doc.RootElement.GetProperty("weight_map").EnumerateObject().Select(p => ShardName(path, p)).Distinct().Order(StringComparer.Ordinal).ToArray();
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {
-            throw new CheckpointException($"{path}: malformed index: {e.Message}", e);
+            throw new CheckpointException($"{path}: malformed index: {FileText.Escaped(e.Message)}", e);
         }
     }
 
+    /// <summary>
+    /// A weight_map entry's shard: a file name in the checkpoint folder. A path ("../x", "/etc/passwd") would open a
+    /// file outside the checkpoint, and report its first bytes as a header length; null or a number names no file; a
+    /// control character (NUL included) is no shard name a writer meant, and would reach messages as a path.
+    /// </summary>
+    private static string ShardName(string path, JsonProperty entry)
+    {
+        string? shard = entry.Value.ValueKind == JsonValueKind.String ? entry.Value.GetString() : null;
+        if (shard is null or "" or "." or ".." || shard.IndexOfAny(['/', '\\']) >= 0 || shard.Any(char.IsControl) || System.IO.Path.IsPathRooted(shard))
+            throw new CheckpointException(
+                $"{path}: weight_map gives tensor {FileText.Quoted(entry.Name)} the shard {FileText.Json(entry.Value)}, but a shard must be a file name in the checkpoint folder.");
+        return shard;
+    }
+
     public bool Has(string name) => _fileOfTensor.ContainsKey(name);
+
+    /// <summary>
+    /// A count from the config that sizes arrays before any tensor is read (layers, experts) must be one the checkpoint
+    /// holds: numbered tensors <c>{prefix}{i}{suffix}</c> for i = 0 .. count - 1. Checked on the last one, so a
+    /// num_hidden_layers of 2^31-1 is refused before an array of that many layers is allocated.
+    /// </summary>
+    /// <param name="key">the config key the count comes from, for the message</param>
+    public void RequireNumbered(string key, int count, string prefix, string suffix)
+    {
+        if (count <= 0 || Has($"{prefix}{count - 1}{suffix}")) return;
+        int held = 0;
+        while (Has($"{prefix}{held}{suffix}")) held++;
+        string there = held == 0 ? $"not even {prefix}0{suffix}" : $"{prefix}0{suffix} to {prefix}{held - 1}{suffix} are there";
+        throw new CheckpointException($"{Config.Path}: \"{key}\" is {count}, but the checkpoint holds {held}: it has no tensor \"{prefix}{count - 1}{suffix}\" ({there}).");
+    }
 
     public SafetensorsEntry Entry(string name) =>
         _fileOfTensor.TryGetValue(name, out var f) ? f.Entries[name]
@@ -121,6 +150,7 @@ public sealed class Checkpoint : IDisposable
     public float[] LoadMatrixRowShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int groups, int rank, int degree)
     {
         if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what);
+        CheckShape(name, layout, outFeatures, inFeatures, what);
         int block = outFeatures / groups, part = block / degree;
         var result = new float[(long)part * groups * inFeatures];
         for (int g = 0; g < groups; g++)
@@ -152,12 +182,11 @@ public sealed class Checkpoint : IDisposable
     public float[] LoadMatrixPaddedRowShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int rank, int degree)
     {
         if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what);
+        CheckShape(name, layout, outFeatures, inFeatures, what);
         int part = (outFeatures + degree - 1) / degree, start = Math.Min(outFeatures, rank * part), count = Math.Min(part, outFeatures - start);
         var result = new float[(long)part * inFeatures];
         if (count > 0)
             LoadMatrix(name, outFeatures, inFeatures, layout, what, outStart: start, outCount: count).CopyTo(result, 0);
-        else
-            CheckShape(Entry(name), layout == WeightLayout.OutIn ? [outFeatures, inFeatures] : [inFeatures, outFeatures], what);
         return result;
     }
 
@@ -170,8 +199,9 @@ public sealed class Checkpoint : IDisposable
     public float[] LoadVectorShard(string name, int length, string what, int groups, int rank, int degree)
     {
         if (degree == 1) return LoadVector(name, length, what);
+        CheckShape(Entry(name), [length], what);
         int block = length / groups, part = block / degree;
-        var result = new float[part * groups];
+        var result = new float[(long)part * groups];
         for (int g = 0; g < groups; g++)
             LoadVector(name, length, what, start: g * block + rank * part, count: part).CopyTo(result, g * part);
         return result;
@@ -189,6 +219,7 @@ public sealed class Checkpoint : IDisposable
     public float[] LoadVectorPaddedShard(string name, int length, string what, int rank, int degree)
     {
         if (degree == 1) return LoadVector(name, length, what);
+        CheckShape(Entry(name), [length], what);
         int part = (length + degree - 1) / degree, start = Math.Min(length, rank * part), count = Math.Min(part, length - start);
         var result = new float[part];
         if (count > 0) LoadVector(name, length, what, start: start, count: count).CopyTo(result, 0);
@@ -215,13 +246,20 @@ public sealed class Checkpoint : IDisposable
             throw new ArgumentOutOfRangeException(nameof(start), $"{what} [{start}, {start + count}) of \"{name}\" fall outside its {size} {what}.");
     }
 
+    /// <summary>
+    /// Shard loaders allocate their result from the config's sizes before reading a block: the tensor's shape is
+    /// checked first, so sizes the checkpoint does not have (an intermediate_size of 6e7) are refused, not allocated.
+    /// </summary>
+    private void CheckShape(string name, WeightLayout layout, int outFeatures, int inFeatures, string what) =>
+        CheckShape(Entry(name), layout == WeightLayout.OutIn ? [outFeatures, inFeatures] : [inFeatures, outFeatures], what);
+
     private void CheckShape(SafetensorsEntry entry, long[] expected, string what)
     {
         if (!TensorDTypes.TryParse(entry.DType, out _))
-            throw new CheckpointException($"{_fileOfTensor[entry.Name].Path}: tensor \"{entry.Name}\" has dtype {entry.DType}, but the model expects a floating-point weight (F32, F16 or BF16).");
+            throw new CheckpointException($"{_fileOfTensor[entry.Name].Path}: tensor {FileText.Quoted(entry.Name)} has dtype {FileText.Quoted(entry.DType)}, but the model expects a floating-point weight (F32, F16 or BF16).");
         if (!entry.Shape.SequenceEqual(expected))
             throw new CheckpointException(
-                $"{_fileOfTensor[entry.Name].Path}: tensor \"{entry.Name}\" has shape {entry.ShapeText}, but the compiled model expects [{string.Join(", ", expected)}] ({what}).");
+                $"{_fileOfTensor[entry.Name].Path}: tensor {FileText.Quoted(entry.Name)} has shape {entry.ShapeText}, but the compiled model expects [{string.Join(", ", expected)}] ({what}).");
     }
 
     public void Dispose()

@@ -29,7 +29,7 @@ public sealed class ModelConfig
         }
         catch (JsonException e)
         {
-            throw new CheckpointException($"{path}: malformed JSON: {e.Message}", e);
+            throw new CheckpointException($"{path}: malformed JSON: {FileText.Escaped(e.Message)}", e);
         }
     }
 
@@ -44,7 +44,7 @@ public sealed class ModelConfig
         }
         catch (JsonException e)
         {
-            throw new CheckpointException($"{path}: malformed JSON: {e.Message}", e);
+            throw new CheckpointException($"{path}: malformed JSON: {FileText.Escaped(e.Message)}", e);
         }
     }
 
@@ -60,17 +60,20 @@ public sealed class ModelConfig
         return false;
     }
 
-    public string? GetString(string keys)
+    public string? GetString(string keys) => TryGet(keys, out var v) && v.ValueKind == JsonValueKind.String ? TextOf(v, keys) : null;
+
+    /// <summary>A string value as .NET text, or one clear error where there is none.</summary>
+    private string TextOf(JsonElement value, string keys)
     {
-        if (!TryGet(keys, out var v) || v.ValueKind != JsonValueKind.String) return null;
         try
         {
-            return v.GetString();
+            return value.GetString()!;
         }
         catch (InvalidOperationException)
         {
-            // JSON escapes can spell a lone surrogate ("\ud800"), which no .NET string decodes to.
-            throw new CheckpointException($"{Path}: \"{keys}\" is not valid Unicode text (a lone surrogate).");
+            // JSON escapes can spell a lone surrogate ("\ud800"), and the parser does not check that a string's bytes
+            // are UTF-8 until it is read: neither decodes to a .NET string.
+            throw new CheckpointException($"{Path}: \"{keys}\" is not valid Unicode text (a lone surrogate, or bytes that are not UTF-8).");
         }
     }
 
@@ -129,15 +132,15 @@ public sealed class ModelConfig
     public void RequireUnset(string key, string model)
     {
         if (_root.TryGetProperty(key, out var value) && value.ValueKind is not (JsonValueKind.Null or JsonValueKind.False))
-            throw new CheckpointException($"{Path}: \"{key}\" is {value.GetRawText()}, which {model} does not implement yet; its logits would differ from the reference implementation's.");
+            throw new CheckpointException($"{Path}: \"{key}\" is {FileText.Json(value)}, which {model} does not implement yet; its logits would differ from the reference implementation's.");
     }
 
     /// <summary>Refuses a string setting the model does not implement (an activation, ...); an absent key is the model's default.</summary>
     public void RequireOneOf(string key, string[] implemented, string model)
     {
         if (!_root.TryGetProperty(key, out var value) || value.ValueKind == JsonValueKind.Null) return;
-        if (value.ValueKind != JsonValueKind.String || !implemented.Contains(value.GetString()))
-            throw new CheckpointException($"{Path}: \"{key}\" is {value.GetRawText()}, but {model} implements {string.Join(" or ", implemented.Select(v => "\"" + v + "\""))}.");
+        if (value.ValueKind != JsonValueKind.String || !implemented.Contains(TextOf(value, key)))
+            throw new CheckpointException($"{Path}: \"{key}\" is {FileText.Json(value)}, but {model} implements {string.Join(" or ", implemented.Select(v => "\"" + v + "\""))}.");
     }
 
     /// <summary>Sizes must be positive: a zero head count would only fail later, far from its cause.</summary>
@@ -149,6 +152,29 @@ public sealed class ModelConfig
         value > 0 && float.IsFinite(value) ? value
             : throw new CheckpointException($"{Path}: \"{keys}\" (for {field}) must be a positive number, found {Format(value)}: the model's logits would be NaN.");
 
+    /// <summary>
+    /// A size the engine derives from config ints (Heads * HeadDim, a default of 4 * Dim), computed in 64 bits: one
+    /// past int.MaxValue is refused here, before an int that wrapped around sizes an array, passes a shape check by
+    /// chance or shows in a message.
+    /// </summary>
+    /// <param name="expression">the size as the model writes it ("Heads * HeadDim")</param>
+    /// <param name="value">the size in checked 64-bit arithmetic</param>
+    /// <param name="operands">the config values it is made of, for the message ("\"head_dim\" = 8, ...")</param>
+    public int DerivedSize(string expression, Func<long> value, string operands)
+    {
+        long size;
+        try
+        {
+            size = value();
+        }
+        catch (OverflowException)
+        {
+            size = long.MaxValue;
+        }
+        return size <= int.MaxValue ? (int)size
+            : throw new CheckpointException($"{Path}: {expression} ({operands}) is more than {int.MaxValue}: the config's sizes are too large for any checkpoint.");
+    }
+
     private CheckpointException Mismatch(string keys, string field, string actual, string compiled) =>
         new($"{Path}: \"{keys}\" (for {field}) is {actual}, but this engine was compiled for {compiled}. Use the shape-generic engine, or a [Compile] unit built from this config.");
 
@@ -156,7 +182,7 @@ public sealed class ModelConfig
         new($"{Path}: the model needs \"{keys.Replace("|", "\" or \"")}\" (for {field}) but the config does not have it.");
 
     private CheckpointException Invalid(string keys, string field, string expected, JsonElement v) =>
-        new($"{Path}: \"{keys}\" (for {field}) should be {expected}, found {v.GetRawText()}.");
+        new($"{Path}: \"{keys}\" (for {field}) should be {expected}, found {FileText.Json(v)}.");
 
     /// <summary>Formats a value for messages in the invariant culture.</summary>
     public static string Format(double v) => v.ToString("R", CultureInfo.InvariantCulture);

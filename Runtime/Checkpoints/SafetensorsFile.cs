@@ -82,7 +82,7 @@ public sealed class SafetensorsFile : IDisposable
         }
         catch (JsonException e)
         {
-            throw new CheckpointException($"{path}: corrupt safetensors header: not valid JSON ({e.Message}).", e);
+            throw new CheckpointException($"{path}: corrupt safetensors header: not valid JSON ({FileText.Escaped(e.Message)}).", e);
         }
 
         using (doc)
@@ -103,18 +103,18 @@ public sealed class SafetensorsFile : IDisposable
                     if (offsets.Length != 2) throw new FormatException("data_offsets must hold two numbers");
                     var entry = new SafetensorsEntry(p.Name, dtype, shape, offsets[0], offsets[1]);
                     int? size = TensorDTypes.TryParse(dtype, out var d) ? TensorDTypes.Size(d) : TensorDTypes.OtherSize(dtype);
-                    if (size is null) throw new FormatException($"unknown dtype \"{dtype}\"");
+                    if (size is null) throw new FormatException($"unknown dtype {FileText.Quoted(dtype)}");
                     if (shape.Any(x => x < 0)) throw new FormatException("negative dimension");
                     if (entry.Begin < 0 || entry.End < entry.Begin || entry.End > dataBytes)
                         throw new FormatException($"data_offsets [{entry.Begin}, {entry.End}) fall outside the {dataBytes}-byte data section");
                     if (entry.End - entry.Begin != checked(entry.ElementCount * size.Value))
-                        throw new FormatException($"{entry.End - entry.Begin} bytes do not hold {dtype} {entry.ShapeText}");
+                        throw new FormatException($"{entry.End - entry.Begin} bytes do not hold {FileText.Quoted(dtype)} {entry.ShapeText}");
                     // JSON allows repeated keys; a second tensor of the same name would make the first unreachable.
                     if (!entries.TryAdd(p.Name, entry)) throw new FormatException("the name appears twice");
                 }
                 catch (Exception ex) when (ex is FormatException or InvalidOperationException or KeyNotFoundException or OverflowException)
                 {
-                    throw new CheckpointException($"{path}: corrupt safetensors header: tensor \"{p.Name}\": {ex.Message}.", ex);
+                    throw new CheckpointException($"{path}: corrupt safetensors header: tensor {FileText.Quoted(p.Name)}: {ex.Message}.", ex);
                 }
             }
             CheckDataIsIndexedEntirely(path, entries.Values, dataBytes);
@@ -149,8 +149,8 @@ public sealed class SafetensorsFile : IDisposable
         {
             if (entry.Begin != next)
                 throw new CheckpointException(entry.Begin < next
-                    ? $"{path}: corrupt safetensors header: tensor \"{entry.Name}\" at bytes [{entry.Begin}, {entry.End}) overlaps the tensor before it, which ends at {next}."
-                    : $"{path}: corrupt safetensors header: bytes [{next}, {entry.Begin}) of the data section belong to no tensor (tensor \"{entry.Name}\" starts at {entry.Begin}).");
+                    ? $"{path}: corrupt safetensors header: tensor {FileText.Quoted(entry.Name)} at bytes [{entry.Begin}, {entry.End}) overlaps the tensor before it, which ends at {next}."
+                    : $"{path}: corrupt safetensors header: bytes [{next}, {entry.Begin}) of the data section belong to no tensor (tensor {FileText.Quoted(entry.Name)} starts at {entry.Begin}).");
             next = entry.End;
         }
         if (next != dataBytes)
@@ -165,15 +165,15 @@ public sealed class SafetensorsFile : IDisposable
     public void ReadF32(SafetensorsEntry entry, long rowStart, long rowCount, long colStart, long colCount, Span<float> destination)
     {
         if (!TensorDTypes.TryParse(entry.DType, out var dtype))
-            throw new CheckpointException($"{Path}: tensor \"{entry.Name}\" has dtype {entry.DType}; weights must be F32, F16 or BF16.");
+            throw new CheckpointException($"{Path}: tensor {FileText.Quoted(entry.Name)} has dtype {FileText.Quoted(entry.DType)}; weights must be F32, F16 or BF16.");
         long rowsInTensor = entry.Shape.Length == 2 ? entry.Shape[0] : 1;
         long cols = entry.Shape.Length == 2 ? entry.Shape[1] : entry.ElementCount;
         // Reads go through a raw pointer into the mapping: a block outside the tensor would read other tensors or
         // fault, so it is refused here.
         if (rowStart < 0 || rowCount < 0 || rowStart + rowCount > rowsInTensor)
-            throw new ArgumentOutOfRangeException(nameof(rowStart), $"{Path}: rows [{rowStart}, {rowStart + rowCount}) of tensor \"{entry.Name}\" {entry.ShapeText} are outside it.");
+            throw new ArgumentOutOfRangeException(nameof(rowStart), $"{Path}: rows [{rowStart}, {rowStart + rowCount}) of tensor {FileText.Quoted(entry.Name)} {entry.ShapeText} are outside it.");
         if (colStart < 0 || colCount < 0 || colStart + colCount > cols)
-            throw new ArgumentOutOfRangeException(nameof(colStart), $"{Path}: columns [{colStart}, {colStart + colCount}) of tensor \"{entry.Name}\" {entry.ShapeText} are outside it.");
+            throw new ArgumentOutOfRangeException(nameof(colStart), $"{Path}: columns [{colStart}, {colStart + colCount}) of tensor {FileText.Quoted(entry.Name)} {entry.ShapeText} are outside it.");
         if (destination.Length < rowCount * colCount)
             throw new ArgumentException($"The destination holds {destination.Length} floats, fewer than the {rowCount * colCount} read.", nameof(destination));
         int size = TensorDTypes.Size(dtype);
@@ -191,7 +191,7 @@ public sealed class SafetensorsFile : IDisposable
         if (!Entries.TryGetValue(name, out var entry))
             throw new CheckpointException($"{Path}: no tensor \"{name}\".");
         if (entry.DType != "I32")
-            throw new CheckpointException($"{Path}: tensor \"{name}\" has dtype {entry.DType}, expected I32.");
+            throw new CheckpointException($"{Path}: tensor {FileText.Quoted(name)} has dtype {FileText.Quoted(entry.DType)}, expected I32.");
         var result = new int[entry.ElementCount];
         byte* basePtr = null;
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);

@@ -22,9 +22,17 @@ public static class StagePartitioner
         int layers = facts.Layers;
         if (stages < 1 || stages > layers)
             throw new ArgumentOutOfRangeException(nameof(stages), $"{stages} stages cannot be cut from {layers} layers (each stage needs at least one).");
+        if (stages == 1) return [layers];
+        // The balancer is exact and O(stages x layers^2) in time, O(stages x layers) in memory: instant for real models
+        // (tens of layers), a hang or an overflow for a config that claims 2^31-1 of them before any tensor is read.
+        if (layers > MaxBalancedLayers)
+            throw new PlanException($"{layers} layers are more than the pipeline balancer splits (at most {MaxBalancedLayers}): check the config's layer count, or give the split with --layers-per-stage.");
 
         return facts.Cost.Balance(stages);
     }
+
+    /// <summary>The most layers <see cref="Balance"/> splits; real models have at most a few hundred.</summary>
+    public const int MaxBalancedLayers = 4_096;
 
     /// <summary>The layers [First, End) of each stage of a split.</summary>
     public static (int First, int End)[] LayerRanges(int[] split)

@@ -131,10 +131,13 @@ partial class Gpt2
             Dim = config.Positive(config.GetInt("n_embd|hidden_size", nameof(Dim)), "n_embd|hidden_size", nameof(Dim));
             LayerCount = config.Positive(config.GetInt("n_layer|num_hidden_layers", nameof(LayerCount)), "n_layer|num_hidden_layers", nameof(LayerCount));
             Heads = config.Positive(config.GetInt("n_head|num_attention_heads", nameof(Heads)), "n_head|num_attention_heads", nameof(Heads));
-            Inner = config.Positive(config.GetInt("n_inner", nameof(Inner), fallback: 4 * Dim), "n_inner", nameof(Inner));
+            Inner = config.Positive(config.GetInt("n_inner", nameof(Inner), fallback: config.DerivedSize("4 * Dim", () => checked((4 * (long)Dim)), $"\"n_embd\" = {Dim}")), "n_inner", nameof(Inner));
             Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             ContextLength = config.Positive(config.GetInt("n_positions|max_position_embeddings", nameof(ContextLength)), "n_positions|max_position_embeddings", nameof(ContextLength));
             Eps = config.Positive(config.GetFloat("layer_norm_epsilon", nameof(Eps), fallback: (float)(1E-05)), "layer_norm_epsilon", nameof(Eps));
+
+            // Sizes derived from config ints: refused if one does not fit an int, before it sizes anything.
+            _ = config.DerivedSize("3 * Dim", () => checked((3 * (long)Dim)), $"\"n_embd\" = {Dim}");
 
             // Shape conditions that only the config can decide (a specialised unit checks them at build time).
             if (!((Dim) % (Heads) == 0))
@@ -145,6 +148,7 @@ partial class Gpt2
             TensorRank = rank.TensorRank;
             FirstLayer = rank.FirstLayer;
             EndLayer = rank.EndLayer < 0 ? LayerCount : rank.EndLayer;
+            checkpoint.RequireNumbered("n_layer", LayerCount, "h.", ".ln_1.weight");
 
             // The first stage embeds; the last one holds the final norm and the head.
             if (rank.IsFirstStage)
@@ -296,7 +300,7 @@ partial class Gpt2
             int Dim = config.Positive(config.GetInt("n_embd|hidden_size", nameof(Dim)), "n_embd|hidden_size", nameof(Dim));
             int LayerCount = config.Positive(config.GetInt("n_layer|num_hidden_layers", nameof(LayerCount)), "n_layer|num_hidden_layers", nameof(LayerCount));
             int Heads = config.Positive(config.GetInt("n_head|num_attention_heads", nameof(Heads)), "n_head|num_attention_heads", nameof(Heads));
-            int Inner = config.Positive(config.GetInt("n_inner", nameof(Inner), fallback: 4 * Dim), "n_inner", nameof(Inner));
+            int Inner = config.Positive(config.GetInt("n_inner", nameof(Inner), fallback: config.DerivedSize("4 * Dim", () => checked((4 * (long)Dim)), $"\"n_embd\" = {Dim}")), "n_inner", nameof(Inner));
             int Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             int ContextLength = config.Positive(config.GetInt("n_positions|max_position_embeddings", nameof(ContextLength)), "n_positions|max_position_embeddings", nameof(ContextLength));
             float Eps = config.Positive(config.GetFloat("layer_norm_epsilon", nameof(Eps), fallback: (float)(1E-05)), "layer_norm_epsilon", nameof(Eps));
@@ -512,7 +516,7 @@ partial class Gpt2
             int Dim = config.Positive(config.GetInt("n_embd|hidden_size", nameof(Dim)), "n_embd|hidden_size", nameof(Dim));
             int LayerCount = config.Positive(config.GetInt("n_layer|num_hidden_layers", nameof(LayerCount)), "n_layer|num_hidden_layers", nameof(LayerCount));
             int Heads = config.Positive(config.GetInt("n_head|num_attention_heads", nameof(Heads)), "n_head|num_attention_heads", nameof(Heads));
-            int Inner = config.Positive(config.GetInt("n_inner", nameof(Inner), fallback: 4 * Dim), "n_inner", nameof(Inner));
+            int Inner = config.Positive(config.GetInt("n_inner", nameof(Inner), fallback: config.DerivedSize("4 * Dim", () => checked((4 * (long)Dim)), $"\"n_embd\" = {Dim}")), "n_inner", nameof(Inner));
             int Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             int ContextLength = config.Positive(config.GetInt("n_positions|max_position_embeddings", nameof(ContextLength)), "n_positions|max_position_embeddings", nameof(ContextLength));
             float Eps = config.Positive(config.GetFloat("layer_norm_epsilon", nameof(Eps), fallback: (float)(1E-05)), "layer_norm_epsilon", nameof(Eps));

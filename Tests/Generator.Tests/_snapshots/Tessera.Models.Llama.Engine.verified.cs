@@ -128,12 +128,18 @@ partial class Llama
             LayerCount = config.Positive(config.GetInt("num_hidden_layers", nameof(LayerCount)), "num_hidden_layers", nameof(LayerCount));
             Heads = config.Positive(config.GetInt("num_attention_heads", nameof(Heads)), "num_attention_heads", nameof(Heads));
             KvHeads = config.Positive(config.GetInt("num_key_value_heads", nameof(KvHeads), fallback: Heads), "num_key_value_heads", nameof(KvHeads));
+            if (!config.TryGet("head_dim", out _) && (Dim) % (Heads) != 0)
+                throw new global::Tessera.Checkpoints.CheckpointException($"{config.Path}: \"head_dim\" is not set, and its default Dim / Heads needs \"hidden_size\" = {Dim} to be a multiple of \"num_attention_heads\" = {Heads}.");
             HeadDim = config.Positive(config.GetInt("head_dim", nameof(HeadDim), fallback: Dim / Heads), "head_dim", nameof(HeadDim));
             Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             ContextLength = config.Positive(config.GetInt("max_position_embeddings", nameof(ContextLength)), "max_position_embeddings", nameof(ContextLength));
             Eps = config.Positive(config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06)), "rms_norm_eps", nameof(Eps));
             Theta = config.Positive(config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(10000)), "rope_theta", nameof(Theta));
             Tied = config.GetBool("tie_word_embeddings", nameof(Tied), fallback: false);
+
+            // Sizes derived from config ints: refused if one does not fit an int, before it sizes anything.
+            _ = config.DerivedSize("Heads * HeadDim", () => checked(((long)Heads * (long)HeadDim)), $"\"num_attention_heads\" = {Heads}, \"head_dim\" = {HeadDim}");
+            _ = config.DerivedSize("KvHeads * HeadDim", () => checked(((long)KvHeads * (long)HeadDim)), $"\"num_key_value_heads\" = {KvHeads}, \"head_dim\" = {HeadDim}");
 
             // Shape conditions that only the config can decide (a specialised unit checks them at build time).
             if (!((HeadDim) % (2) == 0))
@@ -146,6 +152,7 @@ partial class Llama
             TensorRank = rank.TensorRank;
             FirstLayer = rank.FirstLayer;
             EndLayer = rank.EndLayer < 0 ? LayerCount : rank.EndLayer;
+            checkpoint.RequireNumbered("num_hidden_layers", LayerCount, "model.layers.", ".input_layernorm.weight");
 
             // The first stage embeds; the last one holds the final norm and the head.
             if (rank.IsFirstStage)
@@ -294,6 +301,8 @@ partial class Llama
             int LayerCount = config.Positive(config.GetInt("num_hidden_layers", nameof(LayerCount)), "num_hidden_layers", nameof(LayerCount));
             int Heads = config.Positive(config.GetInt("num_attention_heads", nameof(Heads)), "num_attention_heads", nameof(Heads));
             int KvHeads = config.Positive(config.GetInt("num_key_value_heads", nameof(KvHeads), fallback: Heads), "num_key_value_heads", nameof(KvHeads));
+            if (!config.TryGet("head_dim", out _) && (Dim) % (Heads) != 0)
+                throw new global::Tessera.Checkpoints.CheckpointException($"{config.Path}: \"head_dim\" is not set, and its default Dim / Heads needs \"hidden_size\" = {Dim} to be a multiple of \"num_attention_heads\" = {Heads}.");
             int HeadDim = config.Positive(config.GetInt("head_dim", nameof(HeadDim), fallback: Dim / Heads), "head_dim", nameof(HeadDim));
             int Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             int ContextLength = config.Positive(config.GetInt("max_position_embeddings", nameof(ContextLength)), "max_position_embeddings", nameof(ContextLength));
@@ -522,6 +531,8 @@ partial class Llama
             int LayerCount = config.Positive(config.GetInt("num_hidden_layers", nameof(LayerCount)), "num_hidden_layers", nameof(LayerCount));
             int Heads = config.Positive(config.GetInt("num_attention_heads", nameof(Heads)), "num_attention_heads", nameof(Heads));
             int KvHeads = config.Positive(config.GetInt("num_key_value_heads", nameof(KvHeads), fallback: Heads), "num_key_value_heads", nameof(KvHeads));
+            if (!config.TryGet("head_dim", out _) && (Dim) % (Heads) != 0)
+                throw new global::Tessera.Checkpoints.CheckpointException($"{config.Path}: \"head_dim\" is not set, and its default Dim / Heads needs \"hidden_size\" = {Dim} to be a multiple of \"num_attention_heads\" = {Heads}.");
             int HeadDim = config.Positive(config.GetInt("head_dim", nameof(HeadDim), fallback: Dim / Heads), "head_dim", nameof(HeadDim));
             int Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             int ContextLength = config.Positive(config.GetInt("max_position_embeddings", nameof(ContextLength)), "max_position_embeddings", nameof(ContextLength));

@@ -160,6 +160,8 @@ partial class Mixtral
             LayerCount = config.Positive(config.GetInt("num_hidden_layers", nameof(LayerCount)), "num_hidden_layers", nameof(LayerCount));
             Heads = config.Positive(config.GetInt("num_attention_heads", nameof(Heads)), "num_attention_heads", nameof(Heads));
             KvHeads = config.Positive(config.GetInt("num_key_value_heads", nameof(KvHeads), fallback: Heads), "num_key_value_heads", nameof(KvHeads));
+            if (!config.TryGet("head_dim", out _) && (Dim) % (Heads) != 0)
+                throw new global::Tessera.Checkpoints.CheckpointException($"{config.Path}: \"head_dim\" is not set, and its default Dim / Heads needs \"hidden_size\" = {Dim} to be a multiple of \"num_attention_heads\" = {Heads}.");
             HeadDim = config.Positive(config.GetInt("head_dim", nameof(HeadDim), fallback: Dim / Heads), "head_dim", nameof(HeadDim));
             Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             ContextLength = config.Positive(config.GetInt("max_position_embeddings", nameof(ContextLength)), "max_position_embeddings", nameof(ContextLength));
@@ -168,6 +170,10 @@ partial class Mixtral
             Tied = config.GetBool("tie_word_embeddings", nameof(Tied), fallback: false);
             ExpertCount = config.Positive(config.GetInt("num_local_experts", nameof(ExpertCount)), "num_local_experts", nameof(ExpertCount));
             ExpertsPerToken = config.Positive(config.GetInt("num_experts_per_tok", nameof(ExpertsPerToken)), "num_experts_per_tok", nameof(ExpertsPerToken));
+
+            // Sizes derived from config ints: refused if one does not fit an int, before it sizes anything.
+            _ = config.DerivedSize("Heads * HeadDim", () => checked(((long)Heads * (long)HeadDim)), $"\"num_attention_heads\" = {Heads}, \"head_dim\" = {HeadDim}");
+            _ = config.DerivedSize("KvHeads * HeadDim", () => checked(((long)KvHeads * (long)HeadDim)), $"\"num_key_value_heads\" = {KvHeads}, \"head_dim\" = {HeadDim}");
 
             // Shape conditions that only the config can decide (a specialised unit checks them at build time).
             if (!((HeadDim) % (2) == 0))
@@ -182,12 +188,14 @@ partial class Mixtral
             TensorRank = rank.TensorRank;
             FirstLayer = rank.FirstLayer;
             EndLayer = rank.EndLayer < 0 ? LayerCount : rank.EndLayer;
+            checkpoint.RequireNumbered("num_hidden_layers", LayerCount, "model.layers.", ".input_layernorm.weight");
             ExpertDegree = rank.ExpertDegree;
             ExpertRank = rank.ExpertRank;
             if (ExpertCount % ExpertDegree != 0)
                 throw new global::Tessera.Parallelism.PlanException($"ep = {ExpertDegree} does not divide the {ExpertCount} experts of Mixtral: every expert rank holds as many whole experts.");
             FirstExpert = ExpertRank * (ExpertCount / ExpertDegree);
             EndExpert = FirstExpert + ExpertCount / ExpertDegree;
+            checkpoint.RequireNumbered("num_local_experts", ExpertCount, "model.layers.0.block_sparse_moe.experts.", ".w1.weight");
             _expertLoad = new global::Tessera.Experts.ExpertLoad(LayerCount, ExpertCount);
             _router = new global::Tessera.Experts.ExpertRouter(ExpertCount, FirstExpert, EndExpert, _expertLoad);
 
@@ -368,6 +376,8 @@ partial class Mixtral
             int LayerCount = config.Positive(config.GetInt("num_hidden_layers", nameof(LayerCount)), "num_hidden_layers", nameof(LayerCount));
             int Heads = config.Positive(config.GetInt("num_attention_heads", nameof(Heads)), "num_attention_heads", nameof(Heads));
             int KvHeads = config.Positive(config.GetInt("num_key_value_heads", nameof(KvHeads), fallback: Heads), "num_key_value_heads", nameof(KvHeads));
+            if (!config.TryGet("head_dim", out _) && (Dim) % (Heads) != 0)
+                throw new global::Tessera.Checkpoints.CheckpointException($"{config.Path}: \"head_dim\" is not set, and its default Dim / Heads needs \"hidden_size\" = {Dim} to be a multiple of \"num_attention_heads\" = {Heads}.");
             int HeadDim = config.Positive(config.GetInt("head_dim", nameof(HeadDim), fallback: Dim / Heads), "head_dim", nameof(HeadDim));
             int Vocab = config.Positive(config.GetInt("vocab_size", nameof(Vocab)), "vocab_size", nameof(Vocab));
             int ContextLength = config.Positive(config.GetInt("max_position_embeddings", nameof(ContextLength)), "max_position_embeddings", nameof(ContextLength));

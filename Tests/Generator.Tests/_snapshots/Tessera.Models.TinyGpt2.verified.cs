@@ -139,6 +139,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         TensorRank = rank.TensorRank;
         FirstLayer = rank.FirstLayer;
         EndLayer = rank.EndLayer < 0 ? LayerCount : rank.EndLayer;
+        checkpoint.RequireNumbered("n_layer", LayerCount, "h.", ".ln_1.weight");
 
         // The first stage embeds; the last one holds the final norm and the head.
         if (rank.IsFirstStage)

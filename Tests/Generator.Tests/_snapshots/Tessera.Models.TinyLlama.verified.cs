@@ -138,6 +138,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
         TensorRank = rank.TensorRank;
         FirstLayer = rank.FirstLayer;
         EndLayer = rank.EndLayer < 0 ? LayerCount : rank.EndLayer;
+        checkpoint.RequireNumbered("num_hidden_layers", LayerCount, "model.layers.", ".input_layernorm.weight");
 
         // The first stage embeds; the last one holds the final norm and the head.
         if (rank.IsFirstStage)

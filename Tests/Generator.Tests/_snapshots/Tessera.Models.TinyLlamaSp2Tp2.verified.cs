@@ -150,6 +150,7 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
         TensorRank = rank.TensorRank;
         FirstLayer = rank.FirstLayer;
         EndLayer = rank.EndLayer < 0 ? LayerCount : rank.EndLayer;
+        checkpoint.RequireNumbered("num_hidden_layers", LayerCount, "model.layers.", ".input_layernorm.weight");
 
         // The first stage embeds; the last one holds the final norm and the head.
         if (rank.IsFirstStage)

@@ -172,6 +172,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine, global::Tessera.
         TensorRank = rank.TensorRank;
         FirstLayer = rank.FirstLayer;
         EndLayer = rank.EndLayer < 0 ? LayerCount : rank.EndLayer;
+        checkpoint.RequireNumbered("num_hidden_layers", LayerCount, "model.layers.", ".input_layernorm.weight");
         if (rank.ExpertDegree != ExpertDegree)
             throw new global::Tessera.Parallelism.PlanException($"TinyMixtral was compiled for expert degree {ExpertDegree}; this rank is in a plan with {rank.ExpertDegree}.");
         ExpertRank = rank.ExpertRank;
@@ -179,6 +180,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine, global::Tessera.
             throw new global::Tessera.Parallelism.PlanException($"ep = {ExpertDegree} does not divide the {ExpertCount} experts of Mixtral: every expert rank holds as many whole experts.");
         FirstExpert = ExpertRank * (ExpertCount / ExpertDegree);
         EndExpert = FirstExpert + ExpertCount / ExpertDegree;
+        checkpoint.RequireNumbered("num_local_experts", ExpertCount, "model.layers.0.block_sparse_moe.experts.", ".w1.weight");
         _expertLoad = new global::Tessera.Experts.ExpertLoad(LayerCount, ExpertCount);
         _router = new global::Tessera.Experts.ExpertRouter(ExpertCount, FirstExpert, EndExpert, _expertLoad);
 

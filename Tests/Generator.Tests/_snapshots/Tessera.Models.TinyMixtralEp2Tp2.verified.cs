@@ -182,6 +182,7 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
         TensorRank = rank.TensorRank;
         FirstLayer = rank.FirstLayer;
         EndLayer = rank.EndLayer < 0 ? LayerCount : rank.EndLayer;
+        checkpoint.RequireNumbered("num_hidden_layers", LayerCount, "model.layers.", ".input_layernorm.weight");
         if (rank.ExpertDegree != ExpertDegree)
             throw new global::Tessera.Parallelism.PlanException($"TinyMixtralEp2Tp2 was compiled for expert degree {ExpertDegree}; this rank is in a plan with {rank.ExpertDegree}.");
         ExpertRank = rank.ExpertRank;
@@ -189,6 +190,7 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
             throw new global::Tessera.Parallelism.PlanException($"ep = {ExpertDegree} does not divide the {ExpertCount} experts of Mixtral: every expert rank holds as many whole experts.");
         FirstExpert = ExpertRank * (ExpertCount / ExpertDegree);
         EndExpert = FirstExpert + ExpertCount / ExpertDegree;
+        checkpoint.RequireNumbered("num_local_experts", ExpertCount, "model.layers.0.block_sparse_moe.experts.", ".w1.weight");
         _expertLoad = new global::Tessera.Experts.ExpertLoad(LayerCount, ExpertCount);
         _router = new global::Tessera.Experts.ExpertRouter(ExpertCount, FirstExpert, EndExpert, _expertLoad);
 
