@@ -46,7 +46,7 @@ public sealed class BpeTokenizer : ITokenizer
         : id;
 
     /// <summary>A token as messages show it: control characters escaped, at most 40 characters.</summary>
-    private static string Printable(string token)
+    internal static string Printable(string token)
     {
         var text = new System.Text.StringBuilder();
         foreach (char c in token.Length > 40 ? token[..40] : token)
@@ -69,7 +69,7 @@ public sealed class BpeTokenizer : ITokenizer
         // few holes): a 2 KB file naming id 1e9 must not make the tokenizer allocate gigabytes, nor 2^31-1 overflow.
         long present = _vocab.Count + _added.Length, limit = present + MaxIdHoles;
         int size = 0;
-        foreach (var (token, id) in _vocab) size = Math.Max(size, CheckedId(definition.Source, $"token '{Printable(token)}'", id, present, limit) + 1);
+        foreach (var (token, id) in _vocab) size = Math.Max(size, CheckedId(definition.VocabSource ?? definition.Source, $"token '{Printable(token)}'", id, present, limit) + 1);
         foreach (var token in _added) size = Math.Max(size, CheckedId(definition.Source, $"added token '{Printable(token.Content)}'", token.Id, present, limit) + 1);
         VocabSize = size;
 
@@ -320,6 +320,9 @@ public sealed class BpeTokenizer : ITokenizer
 internal sealed class BpeDefinition
 {
     public required string Source { get; init; }
+
+    /// <summary>The file the vocabulary came from when it is not <see cref="Source"/> (GPT-2's vocab.json beside merges.txt).</summary>
+    public string? VocabSource { get; init; }
     public required Dictionary<string, int> Vocab { get; init; }
     public required IReadOnlyList<(string Left, string Right)> Merges { get; init; }
     public List<AddedToken> AddedTokens { get; init; } = [];
