@@ -26,6 +26,7 @@ public sealed class BpeTokenizer : ITokenizer
     private readonly IReadOnlyList<PreTokenizer> _preTokenizers;
     private readonly AddedToken[] _added;
     private readonly Regex? _addedPattern;
+    private readonly string _source;
     private readonly Dictionary<string, AddedToken> _addedByContent;
     private readonly int[] _byteSymbols;       // byte-level: id of each byte's token, -1 if absent
     private readonly int[] _fallbackSymbols;   // byte fallback: id of <0xNN>, -1 if absent
@@ -45,18 +46,19 @@ public sealed class BpeTokenizer : ITokenizer
         : id >= limit ? throw new Checkpoints.CheckpointException($"{source}: {what} has id {id}, but the tokenizer holds {present} tokens: ids must be below {limit}.")
         : id;
 
-    /// <summary>A token as messages show it: control characters escaped, at most 40 characters.</summary>
-    internal static string Printable(string token)
+    /// <summary>A token (or pattern) as messages show it: control characters escaped, at most <paramref name="length"/> characters.</summary>
+    internal static string Printable(string token, int length = 40)
     {
         var text = new System.Text.StringBuilder();
-        foreach (char c in token.Length > 40 ? token[..40] : token)
+        foreach (char c in token.Length > length ? token[..length] : token)
             text.Append(char.IsControl(c) || char.IsSurrogate(c) ? $"\\u{(int)c:x4}" : c.ToString());
-        return token.Length > 40 ? text + "..." : text.ToString();
+        return token.Length > length ? text + "..." : text.ToString();
     }
 
     internal BpeTokenizer(BpeDefinition definition)
     {
         _vocab = definition.Vocab;
+        _source = definition.Source;
         ByteLevelInput = definition.ByteLevelInput;
         DecodeStripsLeadingSpace = definition.StripLeadingSpace;
         _normalizer = definition.Normalizer;
@@ -88,7 +90,7 @@ public sealed class BpeTokenizer : ITokenizer
         {
             // Longest first, so that a token that is a prefix of another never wins at the same position.
             var alternatives = _addedByContent.Keys.OrderByDescending(k => k.Length).ThenBy(k => k, StringComparer.Ordinal).Select(Regex.Escape);
-            _addedPattern = new Regex(string.Join("|", alternatives), RegexOptions.CultureInvariant);
+            _addedPattern = new Regex(string.Join("|", alternatives), RegexOptions.CultureInvariant, PatternTimeout.PerMatch);
         }
 
         // Raw bytes of every token, for decoding.
@@ -198,7 +200,7 @@ public sealed class BpeTokenizer : ITokenizer
         int last = 0;
         if (_addedPattern is not null)
         {
-            foreach (Match match in _addedPattern.Matches(text))
+            for (var match = NextAddedToken(text, null); match.Success; match = NextAddedToken(text, match))
             {
                 var token = _addedByContent[match.Value];
                 int start = match.Index, end = match.Index + match.Length;
@@ -215,6 +217,19 @@ public sealed class BpeTokenizer : ITokenizer
 
         if (addSpecialTokens) ids.AddRange(_suffix);
         return ids.ToArray();
+    }
+
+    /// <summary>The first (<paramref name="previous"/> null) or next added token in the text; the pattern is an alternation of literals, so its time limit is only a backstop.</summary>
+    private Match NextAddedToken(string text, Match? previous)
+    {
+        try
+        {
+            return previous is null ? _addedPattern!.Match(text) : previous.NextMatch();
+        }
+        catch (RegexMatchTimeoutException e)
+        {
+            throw PatternTimeout.Error(_source, "added-token", e, text.Length);
+        }
     }
 
     private void EncodeSegment(string text, int start, int end, List<int> ids, List<Piece> pieces, List<Piece> scratch)

@@ -49,7 +49,7 @@ public static class Tokenizers
             Vocab = vocab,
             Merges = merges,
             ByteLevelInput = true,
-            PreTokenizers = [new PreTokenizer.ByteLevelSplit(addPrefixSpace: false, useRegex: true)],
+            PreTokenizers = [new PreTokenizer.ByteLevelSplit(addPrefixSpace: false, useRegex: true, mergesPath)],
             TokenToBytes = ByteLevel.Decode,
         };
         if (vocab.TryGetValue("<|endoftext|>", out int endOfText)) definition.AddedTokens.Add(new AddedToken(endOfText, "<|endoftext|>"));
@@ -191,7 +191,7 @@ public static class Tokenizers
             case "Replace":
             {
                 var (regex, literal) = ReadPattern(path, element);
-                return new Normalizer.Replace(regex, literal, String(element, "content") ?? "");
+                return new Normalizer.Replace(regex, literal, String(element, "content") ?? "", path);
             }
             case "NFC": return new Normalizer.Unicode(NormalizationForm.FormC);
             case "NFD": return new Normalizer.Unicode(NormalizationForm.FormD);
@@ -212,7 +212,7 @@ public static class Tokenizers
                 break;
             case "ByteLevel":
                 definition.ByteLevelInput = true;
-                definition.PreTokenizers.Add(new PreTokenizer.ByteLevelSplit(Bool(element, "add_prefix_space") ?? true, Bool(element, "use_regex") ?? true));
+                definition.PreTokenizers.Add(new PreTokenizer.ByteLevelSplit(Bool(element, "add_prefix_space") ?? true, Bool(element, "use_regex") ?? true, path));
                 break;
             case "Split":
             {
@@ -222,11 +222,11 @@ public static class Tokenizers
                 string behavior = String(element, "behavior") ?? "Isolated";
                 if (!Enum.TryParse<PreTokenizer.Behavior>(behavior, out var parsed))
                     throw new CheckpointException($"{path}: Split behavior '{behavior}' is not supported (Isolated, Removed, MergedWithPrevious, MergedWithNext are).");
-                definition.PreTokenizers.Add(new PreTokenizer.RegexSplit(regex, parsed));
+                definition.PreTokenizers.Add(new PreTokenizer.RegexSplit(regex, parsed, path));
                 break;
             }
             case "Digits":
-                definition.PreTokenizers.Add(new PreTokenizer.RegexSplit(PreTokenizer.Pattern(Bool(element, "individual_digits") == true ? @"\p{N}" : @"\p{N}+"), PreTokenizer.Behavior.Isolated));
+                definition.PreTokenizers.Add(new PreTokenizer.RegexSplit(PreTokenizer.Pattern(Bool(element, "individual_digits") == true ? @"\p{N}" : @"\p{N}+"), PreTokenizer.Behavior.Isolated, path));
                 break;
             case "Metaspace":
                 definition.PreTokenizers.Add(new PreTokenizer.Metaspace(Replacement(element), Prepend(element), Bool(element, "split") ?? true));
