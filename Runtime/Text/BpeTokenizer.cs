@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -15,8 +14,6 @@ public sealed record AddedToken(int Id, string Content, bool Special = true, boo
 /// </summary>
 public sealed class BpeTokenizer : ITokenizer
 {
-    private const int CacheLimit = 200_000;
-
     private readonly Dictionary<string, int> _vocab;
     private readonly string?[] _tokens;
     private readonly byte[][] _bytes;
@@ -36,7 +33,7 @@ public sealed class BpeTokenizer : ITokenizer
     private readonly int[] _prefix;
     private readonly int[] _suffix;
     private readonly int[] _eos;
-    private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private readonly PieceCache _cache = new();
 
     /// <summary>Ids past the tokens present that a vocabulary may leave unused (real vocabularies are dense).</summary>
     private const int MaxIdHoles = 1024;
@@ -143,6 +140,9 @@ public sealed class BpeTokenizer : ITokenizer
         return new BpeMerges(table);
     }
 
+    /// <summary>For tests: the pieces cached now and their approximate bytes.</summary>
+    internal (int Count, long Bytes) CacheUsage() => _cache.Usage();
+
     /// <inheritdoc/>
     public int VocabSize { get; }
 
@@ -244,11 +244,10 @@ public sealed class BpeTokenizer : ITokenizer
         foreach (var piece in pieces)
         {
             if (piece.Text.Length == 0) continue;
-            if (!_cache.TryGetValue(piece.Text, out var merged))
+            if (!_cache.TryGet(piece.Text, out var merged))
             {
                 merged = EncodePiece(piece.Text);
-                if (_cache.Count >= CacheLimit) _cache.Clear();
-                _cache.TryAdd(piece.Text, merged);
+                _cache.Add(piece.Text, merged);
             }
             ids.AddRange(merged);
         }
