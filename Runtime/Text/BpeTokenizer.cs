@@ -127,7 +127,7 @@ public sealed class BpeTokenizer : ITokenizer
 
     private BpeMerges BuildMerges(BpeDefinition definition)
     {
-        var table = new Dictionary<long, (int Rank, int Result)>(definition.Merges.Count);
+        var merges = new List<(int Left, int Right, int Result)>(definition.Merges.Count);
         for (int rank = 0; rank < definition.Merges.Count; rank++)
         {
             var (left, right) = definition.Merges[rank];
@@ -135,9 +135,9 @@ public sealed class BpeTokenizer : ITokenizer
                 throw new Checkpoints.CheckpointException($"{definition.Source}: merge {rank} ('{left}' '{right}') uses a token that is not in the vocabulary.");
             if (!_vocab.TryGetValue(left + right, out int merged))
                 throw new Checkpoints.CheckpointException($"{definition.Source}: merge {rank} ('{left}' '{right}') makes '{left + right}', which is not in the vocabulary.");
-            table.TryAdd(BpeMerges.Key(a, b), (rank, merged)); // a repeated merge keeps its first (best) rank
+            merges.Add((a, b, merged));
         }
-        return new BpeMerges(table);
+        return new BpeMerges(merges);
     }
 
     /// <summary>For tests: the pieces cached now and their approximate bytes.</summary>
@@ -163,6 +163,9 @@ public sealed class BpeTokenizer : ITokenizer
 
     /// <summary>Whether decoding drops one leading space (SentencePiece's prefix ▁).</summary>
     public bool DecodeStripsLeadingSpace { get; }
+
+    /// <summary>How the merge table hashes its pair keys (for tests).</summary>
+    internal IEqualityComparer<long> MergeKeyComparer => _merges.Comparer;
 
     /// <summary>How many merges the model holds.</summary>
     public int MergeCount { get; }
