@@ -56,6 +56,12 @@ if (args.Length > 1 && args[0] == "gpu")
     Tessera.Benchmarks.EndToEnd.GpuThroughput.Run(args[1..]);
     return;
 }
+// dotnet run -c Release --project Benchmarks -- tokenizers [GPT2_DIR]   our GPT-2 tokenizer vs Microsoft.ML.Tokenizers: ids agree? encode MB/s
+if (args.Length > 0 && args[0] == "tokenizers")
+{
+    Tessera.Benchmarks.Text.TokenizerComparison.Run(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "tokens")
 {
     Tessera.Benchmarks.EndToEnd.TokensPerSecond.Run(args[1..]);

@@ -13,9 +13,32 @@ internal sealed class BpeMerges
     [ThreadStatic] private static int[]? t_next;
     [ThreadStatic] private static int[]? t_prev;
 
-    public BpeMerges(Dictionary<long, (int Rank, int Result)> merges) => _merges = merges;
+    /// <summary>The merges in rank order: (left, right) makes result; a repeated pair keeps its first (best) rank.</summary>
+    public BpeMerges(IReadOnlyList<(int Left, int Right, int Result)> merges)
+    {
+        _merges = new Dictionary<long, (int Rank, int Result)>(merges.Count, PairKeyComparer.Instance);
+        for (int rank = 0; rank < merges.Count; rank++)
+            _merges.TryAdd(Key(merges[rank].Left, merges[rank].Right), (rank, merges[rank].Result));
+    }
+
+    /// <summary>
+    /// Hashes a pair key by multiplying it by 2^64 / golden ratio (Fibonacci hashing). long.GetHashCode would give
+    /// left ^ right: pairs of small ids — byte tokens and early merges, the most looked-up pairs — collided in a few
+    /// hundred buckets, and lookups walked long chains.
+    /// </summary>
+    private sealed class PairKeyComparer : IEqualityComparer<long>
+    {
+        public static readonly PairKeyComparer Instance = new();
+
+        public bool Equals(long x, long y) => x == y;
+
+        public int GetHashCode(long key) => (int)(((ulong)key * 0x9E3779B97F4A7C15UL) >> 32);
+    }
 
     public int Count => _merges.Count;
+
+    /// <summary>How the table hashes its pair keys (for tests).</summary>
+    internal IEqualityComparer<long> Comparer => _merges.Comparer;
 
     public static long Key(int left, int right) => ((long)left << 32) | (uint)right;
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -15,8 +14,6 @@ public sealed record AddedToken(int Id, string Content, bool Special = true, boo
 /// </summary>
 public sealed class BpeTokenizer : ITokenizer
 {
-    private const int CacheLimit = 200_000;
-
     private readonly Dictionary<string, int> _vocab;
     private readonly string?[] _tokens;
     private readonly byte[][] _bytes;
@@ -26,6 +23,7 @@ public sealed class BpeTokenizer : ITokenizer
     private readonly IReadOnlyList<PreTokenizer> _preTokenizers;
     private readonly AddedToken[] _added;
     private readonly Regex? _addedPattern;
+    private readonly string _source;
     private readonly Dictionary<string, AddedToken> _addedByContent;
     private readonly int[] _byteSymbols;       // byte-level: id of each byte's token, -1 if absent
     private readonly int[] _fallbackSymbols;   // byte fallback: id of <0xNN>, -1 if absent
@@ -35,7 +33,7 @@ public sealed class BpeTokenizer : ITokenizer
     private readonly int[] _prefix;
     private readonly int[] _suffix;
     private readonly int[] _eos;
-    private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private readonly PieceCache _cache = new();
 
     /// <summary>Ids past the tokens present that a vocabulary may leave unused (real vocabularies are dense).</summary>
     private const int MaxIdHoles = 1024;
@@ -45,18 +43,19 @@ public sealed class BpeTokenizer : ITokenizer
         : id >= limit ? throw new Checkpoints.CheckpointException($"{source}: {what} has id {id}, but the tokenizer holds {present} tokens: ids must be below {limit}.")
         : id;
 
-    /// <summary>A token as messages show it: control characters escaped, at most 40 characters.</summary>
-    private static string Printable(string token)
+    /// <summary>A token (or pattern) as messages show it: control characters escaped, at most <paramref name="length"/> characters.</summary>
+    internal static string Printable(string token, int length = 40)
     {
         var text = new System.Text.StringBuilder();
-        foreach (char c in token.Length > 40 ? token[..40] : token)
+        foreach (char c in token.Length > length ? token[..length] : token)
             text.Append(char.IsControl(c) || char.IsSurrogate(c) ? $"\\u{(int)c:x4}" : c.ToString());
-        return token.Length > 40 ? text + "..." : text.ToString();
+        return token.Length > length ? text + "..." : text.ToString();
     }
 
     internal BpeTokenizer(BpeDefinition definition)
     {
         _vocab = definition.Vocab;
+        _source = definition.Source;
         ByteLevelInput = definition.ByteLevelInput;
         DecodeStripsLeadingSpace = definition.StripLeadingSpace;
         _normalizer = definition.Normalizer;
@@ -69,7 +68,7 @@ public sealed class BpeTokenizer : ITokenizer
         // few holes): a 2 KB file naming id 1e9 must not make the tokenizer allocate gigabytes, nor 2^31-1 overflow.
         long present = _vocab.Count + _added.Length, limit = present + MaxIdHoles;
         int size = 0;
-        foreach (var (token, id) in _vocab) size = Math.Max(size, CheckedId(definition.Source, $"token '{Printable(token)}'", id, present, limit) + 1);
+        foreach (var (token, id) in _vocab) size = Math.Max(size, CheckedId(definition.VocabSource ?? definition.Source, $"token '{Printable(token)}'", id, present, limit) + 1);
         foreach (var token in _added) size = Math.Max(size, CheckedId(definition.Source, $"added token '{Printable(token.Content)}'", token.Id, present, limit) + 1);
         VocabSize = size;
 
@@ -88,7 +87,7 @@ public sealed class BpeTokenizer : ITokenizer
         {
             // Longest first, so that a token that is a prefix of another never wins at the same position.
             var alternatives = _addedByContent.Keys.OrderByDescending(k => k.Length).ThenBy(k => k, StringComparer.Ordinal).Select(Regex.Escape);
-            _addedPattern = new Regex(string.Join("|", alternatives), RegexOptions.CultureInvariant);
+            _addedPattern = new Regex(string.Join("|", alternatives), RegexOptions.CultureInvariant, PatternTimeout.PerMatch);
         }
 
         // Raw bytes of every token, for decoding.
@@ -128,7 +127,7 @@ public sealed class BpeTokenizer : ITokenizer
 
     private BpeMerges BuildMerges(BpeDefinition definition)
     {
-        var table = new Dictionary<long, (int Rank, int Result)>(definition.Merges.Count);
+        var merges = new List<(int Left, int Right, int Result)>(definition.Merges.Count);
         for (int rank = 0; rank < definition.Merges.Count; rank++)
         {
             var (left, right) = definition.Merges[rank];
@@ -136,10 +135,13 @@ public sealed class BpeTokenizer : ITokenizer
                 throw new Checkpoints.CheckpointException($"{definition.Source}: merge {rank} ('{left}' '{right}') uses a token that is not in the vocabulary.");
             if (!_vocab.TryGetValue(left + right, out int merged))
                 throw new Checkpoints.CheckpointException($"{definition.Source}: merge {rank} ('{left}' '{right}') makes '{left + right}', which is not in the vocabulary.");
-            table.TryAdd(BpeMerges.Key(a, b), (rank, merged)); // a repeated merge keeps its first (best) rank
+            merges.Add((a, b, merged));
         }
-        return new BpeMerges(table);
+        return new BpeMerges(merges);
     }
+
+    /// <summary>For tests: the pieces cached now and their approximate bytes.</summary>
+    internal (int Count, long Bytes) CacheUsage() => _cache.Usage();
 
     /// <inheritdoc/>
     public int VocabSize { get; }
@@ -161,6 +163,9 @@ public sealed class BpeTokenizer : ITokenizer
 
     /// <summary>Whether decoding drops one leading space (SentencePiece's prefix ▁).</summary>
     public bool DecodeStripsLeadingSpace { get; }
+
+    /// <summary>How the merge table hashes its pair keys (for tests).</summary>
+    internal IEqualityComparer<long> MergeKeyComparer => _merges.Comparer;
 
     /// <summary>How many merges the model holds.</summary>
     public int MergeCount { get; }
@@ -198,7 +203,7 @@ public sealed class BpeTokenizer : ITokenizer
         int last = 0;
         if (_addedPattern is not null)
         {
-            foreach (Match match in _addedPattern.Matches(text))
+            for (var match = NextAddedToken(text, null); match.Success; match = NextAddedToken(text, match))
             {
                 var token = _addedByContent[match.Value];
                 int start = match.Index, end = match.Index + match.Length;
@@ -217,6 +222,19 @@ public sealed class BpeTokenizer : ITokenizer
         return ids.ToArray();
     }
 
+    /// <summary>The first (<paramref name="previous"/> null) or next added token in the text; the pattern is an alternation of literals, so its time limit is only a backstop.</summary>
+    private Match NextAddedToken(string text, Match? previous)
+    {
+        try
+        {
+            return previous is null ? _addedPattern!.Match(text) : previous.NextMatch();
+        }
+        catch (RegexMatchTimeoutException e)
+        {
+            throw PatternTimeout.Error(_source, "added-token", e, text.Length);
+        }
+    }
+
     private void EncodeSegment(string text, int start, int end, List<int> ids, List<Piece> pieces, List<Piece> scratch)
     {
         if (end <= start) return;
@@ -229,11 +247,10 @@ public sealed class BpeTokenizer : ITokenizer
         foreach (var piece in pieces)
         {
             if (piece.Text.Length == 0) continue;
-            if (!_cache.TryGetValue(piece.Text, out var merged))
+            if (!_cache.TryGet(piece.Text, out var merged))
             {
                 merged = EncodePiece(piece.Text);
-                if (_cache.Count >= CacheLimit) _cache.Clear();
-                _cache.TryAdd(piece.Text, merged);
+                _cache.Add(piece.Text, merged);
             }
             ids.AddRange(merged);
         }
@@ -320,6 +337,9 @@ public sealed class BpeTokenizer : ITokenizer
 internal sealed class BpeDefinition
 {
     public required string Source { get; init; }
+
+    /// <summary>The file the vocabulary came from when it is not <see cref="Source"/> (GPT-2's vocab.json beside merges.txt).</summary>
+    public string? VocabSource { get; init; }
     public required Dictionary<string, int> Vocab { get; init; }
     public required IReadOnlyList<(string Left, string Right)> Merges { get; init; }
     public List<AddedToken> AddedTokens { get; init; } = [];

@@ -17,9 +17,21 @@ internal abstract class Normalizer
         public override string Apply(string text) => text.Length == 0 ? text : prefix + text;
     }
 
-    public sealed class Replace(Regex? pattern, string literal, string content) : Normalizer
+    /// <summary>Replaces a literal, or each match of a regex; <paramref name="source"/> is the file named when the regex runs out of time.</summary>
+    public sealed class Replace(Regex? pattern, string literal, string content, string source) : Normalizer
     {
-        public override string Apply(string text) => pattern is null ? text.Replace(literal, content, StringComparison.Ordinal) : pattern.Replace(text, content.Replace("$", "$$"));
+        public override string Apply(string text)
+        {
+            if (pattern is null) return text.Replace(literal, content, StringComparison.Ordinal);
+            try
+            {
+                return pattern.Replace(text, content.Replace("$", "$$"));
+            }
+            catch (RegexMatchTimeoutException e)
+            {
+                throw PatternTimeout.Error(source, "normalizer", e, text.Length);
+            }
+        }
     }
 
     public sealed class Unicode(NormalizationForm form) : Normalizer
@@ -57,19 +69,32 @@ internal abstract class PreTokenizer
 
     private static readonly ConcurrentDictionary<string, Regex> Patterns = new(StringComparer.Ordinal);
 
-    /// <summary>Compiled regexes are shared between tokenizers with the same pattern.</summary>
+    /// <summary>Compiled regexes are shared between tokenizers with the same pattern; each match has <see cref="PatternTimeout.PerMatch"/>.</summary>
     public static Regex Pattern(string pattern) =>
-        Patterns.GetOrAdd(pattern, static p => new Regex(p, RegexOptions.Compiled | RegexOptions.CultureInvariant));
+        Patterns.GetOrAdd(pattern, static p => new Regex(p, RegexOptions.Compiled | RegexOptions.CultureInvariant, PatternTimeout.PerMatch));
 
     public enum Behavior { Isolated, Removed, MergedWithPrevious, MergedWithNext }
 
     /// <summary>Split by a regex; matches and the text between them become pieces as <paramref name="behavior"/> says.</summary>
-    public sealed class RegexSplit(Regex pattern, Behavior behavior) : PreTokenizer
+    public sealed class RegexSplit(Regex pattern, Behavior behavior, string source) : PreTokenizer
     {
-        public override void Split(Piece piece, List<Piece> output) => SplitBy(pattern, behavior, piece, output);
+        public override void Split(Piece piece, List<Piece> output) => SplitBy(pattern, behavior, piece, output, source);
     }
 
-    public static void SplitBy(Regex pattern, Behavior behavior, Piece piece, List<Piece> output)
+    /// <summary>Splits <paramref name="piece"/> by <paramref name="pattern"/>; <paramref name="source"/> is the file named when it runs out of time.</summary>
+    public static void SplitBy(Regex pattern, Behavior behavior, Piece piece, List<Piece> output, string source)
+    {
+        try
+        {
+            SplitBy(pattern, behavior, piece, output);
+        }
+        catch (RegexMatchTimeoutException e)
+        {
+            throw PatternTimeout.Error(source, "pre-tokenizer", e, piece.Text.Length);
+        }
+    }
+
+    private static void SplitBy(Regex pattern, Behavior behavior, Piece piece, List<Piece> output)
     {
         string text = piece.Text;
         int last = 0;
@@ -106,7 +131,7 @@ internal abstract class PreTokenizer
     }
 
     /// <summary>GPT-2's ByteLevel pre-tokenizer: optional prefix space, then (optionally) the GPT-2 regex split.</summary>
-    public sealed class ByteLevelSplit(bool addPrefixSpace, bool useRegex) : PreTokenizer
+    public sealed class ByteLevelSplit(bool addPrefixSpace, bool useRegex, string source) : PreTokenizer
     {
         private readonly Regex? _regex = useRegex ? Pattern(ByteLevel.Gpt2Pattern) : null;
 
@@ -114,7 +139,7 @@ internal abstract class PreTokenizer
         {
             if (addPrefixSpace && !piece.Text.StartsWith(' ')) piece = piece with { Text = " " + piece.Text };
             if (_regex is null) output.Add(piece);
-            else SplitBy(_regex, Behavior.Isolated, piece, output);
+            else SplitBy(_regex, Behavior.Isolated, piece, output, source);
         }
     }
 

@@ -45,10 +45,11 @@ public static class Tokenizers
         var definition = new BpeDefinition
         {
             Source = mergesPath,
+            VocabSource = vocabJsonPath,
             Vocab = vocab,
             Merges = merges,
             ByteLevelInput = true,
-            PreTokenizers = [new PreTokenizer.ByteLevelSplit(addPrefixSpace: false, useRegex: true)],
+            PreTokenizers = [new PreTokenizer.ByteLevelSplit(addPrefixSpace: false, useRegex: true, mergesPath)],
             TokenToBytes = ByteLevel.Decode,
         };
         if (vocab.TryGetValue("<|endoftext|>", out int endOfText)) definition.AddedTokens.Add(new AddedToken(endOfText, "<|endoftext|>"));
@@ -89,7 +90,7 @@ public static class Tokenizers
         foreach (var entry in vocabElement.EnumerateObject())
         {
             if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id))
-                throw new CheckpointException($"{path}: model.vocab['{entry.Name}'] is not an integer id.");
+                throw new CheckpointException($"{path}: model.vocab['{BpeTokenizer.Printable(entry.Name)}'] is not an integer id.");
             vocab[entry.Name] = id;
         }
 
@@ -124,13 +125,18 @@ public static class Tokenizers
             TokenToBytes = null!,
         };
 
-        if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
-            foreach (var token in added.EnumerateArray())
-            {
-                if (!token.TryGetProperty("id", out var idElement) || !idElement.TryGetInt32(out int id) || String(token, "content") is not { } content)
-                    throw new CheckpointException($"{path}: every added_tokens entry needs an integer id and a content string.");
-                definition.AddedTokens.Add(new AddedToken(id, content, Bool(token, "special") ?? false, Bool(token, "lstrip") ?? false, Bool(token, "rstrip") ?? false));
-            }
+        int addedIndex = 0;
+        foreach (var token in Array(root, "added_tokens"))
+        {
+            string entry = $"added_tokens[{addedIndex++}]";
+            if (token.ValueKind != JsonValueKind.Object)
+                throw new CheckpointException($"{path}: {entry} must be an object with an integer id and a content string.");
+            if (Get(token, "id") is not { ValueKind: JsonValueKind.Number } idElement || !idElement.TryGetInt32(out int id))
+                throw new CheckpointException($"{path}: {entry}.id must be an integer.");
+            if (String(token, "content") is not { } content)
+                throw new CheckpointException($"{path}: {entry}.content must be a string.");
+            definition.AddedTokens.Add(new AddedToken(id, content, Bool(token, "special") ?? false, Bool(token, "lstrip") ?? false, Bool(token, "rstrip") ?? false));
+        }
 
         if (Get(root, "normalizer") is { } normalizer) definition.Normalizer = ReadNormalizer(path, normalizer);
         if (Get(root, "pre_tokenizer") is { } preTokenizer) ReadPreTokenizer(path, preTokenizer, definition);
@@ -185,7 +191,7 @@ public static class Tokenizers
             case "Replace":
             {
                 var (regex, literal) = ReadPattern(path, element);
-                return new Normalizer.Replace(regex, literal, String(element, "content") ?? "");
+                return new Normalizer.Replace(regex, literal, String(element, "content") ?? "", path);
             }
             case "NFC": return new Normalizer.Unicode(NormalizationForm.FormC);
             case "NFD": return new Normalizer.Unicode(NormalizationForm.FormD);
@@ -206,7 +212,7 @@ public static class Tokenizers
                 break;
             case "ByteLevel":
                 definition.ByteLevelInput = true;
-                definition.PreTokenizers.Add(new PreTokenizer.ByteLevelSplit(Bool(element, "add_prefix_space") ?? true, Bool(element, "use_regex") ?? true));
+                definition.PreTokenizers.Add(new PreTokenizer.ByteLevelSplit(Bool(element, "add_prefix_space") ?? true, Bool(element, "use_regex") ?? true, path));
                 break;
             case "Split":
             {
@@ -216,11 +222,11 @@ public static class Tokenizers
                 string behavior = String(element, "behavior") ?? "Isolated";
                 if (!Enum.TryParse<PreTokenizer.Behavior>(behavior, out var parsed))
                     throw new CheckpointException($"{path}: Split behavior '{behavior}' is not supported (Isolated, Removed, MergedWithPrevious, MergedWithNext are).");
-                definition.PreTokenizers.Add(new PreTokenizer.RegexSplit(regex, parsed));
+                definition.PreTokenizers.Add(new PreTokenizer.RegexSplit(regex, parsed, path));
                 break;
             }
             case "Digits":
-                definition.PreTokenizers.Add(new PreTokenizer.RegexSplit(PreTokenizer.Pattern(Bool(element, "individual_digits") == true ? @"\p{N}" : @"\p{N}+"), PreTokenizer.Behavior.Isolated));
+                definition.PreTokenizers.Add(new PreTokenizer.RegexSplit(PreTokenizer.Pattern(Bool(element, "individual_digits") == true ? @"\p{N}" : @"\p{N}+"), PreTokenizer.Behavior.Isolated, path));
                 break;
             case "Metaspace":
                 definition.PreTokenizers.Add(new PreTokenizer.Metaspace(Replacement(element), Prepend(element), Bool(element, "split") ?? true));
@@ -286,12 +292,14 @@ public static class Tokenizers
                 var specials = new Dictionary<string, int[]>(StringComparer.Ordinal);
                 if (Get(element, "special_tokens") is { ValueKind: JsonValueKind.Object } map)
                     foreach (var entry in map.EnumerateObject())
-                        specials[entry.Name] = Array(entry.Value, "ids").Select(i => i.GetInt32()).ToArray();
+                        specials[entry.Name] = Ids(path, Get(entry.Value, "ids"), $"post_processor special_tokens['{BpeTokenizer.Printable(entry.Name)}'].ids");
                 prefix.Clear();
                 suffix.Clear();
                 bool seenSequence = false;
                 foreach (var item in Array(element, "single"))
                 {
+                    if (item.ValueKind != JsonValueKind.Object)
+                        throw new CheckpointException($"{path}: TemplateProcessing items must be Sequence or SpecialToken objects.");
                     if (item.TryGetProperty("Sequence", out _))
                     {
                         seenSequence = true;
@@ -309,12 +317,32 @@ public static class Tokenizers
             case "RobertaProcessing":
                 prefix.Clear();
                 suffix.Clear();
-                prefix.Add(Get(element, "cls")?[1].GetInt32() ?? throw new CheckpointException($"{path}: {type} needs cls."));
-                suffix.Add(Get(element, "sep")?[1].GetInt32() ?? throw new CheckpointException($"{path}: {type} needs sep."));
+                prefix.Add(TokenAndId(path, element, type, "cls"));
+                suffix.Add(TokenAndId(path, element, type, "sep"));
                 break;
             default:
                 throw new CheckpointException($"{path}: post_processor type '{type}' is not supported (Sequence, ByteLevel, TemplateProcessing, BertProcessing, RobertaProcessing are).");
         }
+    }
+
+    /// <summary>The id of a BertProcessing / RobertaProcessing "cls" or "sep": a [token, id] pair.</summary>
+    private static int TokenAndId(string path, JsonElement processor, string type, string field) =>
+        Get(processor, field) is { ValueKind: JsonValueKind.Array } pair && pair.GetArrayLength() == 2 && pair[0].ValueKind == JsonValueKind.String
+        && pair[1].ValueKind == JsonValueKind.Number && pair[1].TryGetInt32(out int id)
+            ? id
+            : throw new CheckpointException($"{path}: {type} post_processor.{field} must be a [token, id] pair such as [\"<s>\", 1].");
+
+    /// <summary>A JSON array of integer ids; <paramref name="field"/> names it in the error.</summary>
+    private static int[] Ids(string path, JsonElement? element, string field)
+    {
+        if (element is not { ValueKind: JsonValueKind.Array } array)
+            throw new CheckpointException($"{path}: {field} must be an array of integer ids.");
+        var ids = new int[array.GetArrayLength()];
+        int i = 0;
+        foreach (var item in array.EnumerateArray())
+            ids[i++] = item.ValueKind == JsonValueKind.Number && item.TryGetInt32(out int id) ? id
+                : throw new CheckpointException($"{path}: {field} must be an array of integer ids, but holds {item.GetRawText()}.");
+        return ids;
     }
 
     /// <summary>
@@ -340,16 +368,23 @@ public static class Tokenizers
             tc is { ValueKind: JsonValueKind.Object } t && Get(t, property) is { } value
                 ? value.ValueKind == JsonValueKind.String ? value.GetString() : value.ValueKind == JsonValueKind.Object ? String(value, "content") : null
                 : null;
+        // An id of a token that does not exist here is the sidecar's mistake: the error names it, not the tokenizer file.
+        bool IsToken(int id) => definition.AddedTokens.Any(t => t.Id == id) || definition.Vocab.ContainsValue(id);
         List<int> Ids(string property)
         {
             var ids = new List<int>();
-            foreach (var document in new[] { config, generation })
+            foreach (var (document, name) in new[] { (config, "config.json"), (generation, "generation_config.json") })
             {
                 if (document?.RootElement is not { ValueKind: JsonValueKind.Object } r || Get(r, property) is not { } value) continue;
-                if (value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out int one)) ids.Add(one);
+                var found = new List<int>();
+                if (value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out int one)) found.Add(one);
                 else if (value.ValueKind == JsonValueKind.Array)
                     foreach (var item in value.EnumerateArray())
-                        if (item.ValueKind == JsonValueKind.Number && item.TryGetInt32(out int id)) ids.Add(id);
+                        if (item.ValueKind == JsonValueKind.Number && item.TryGetInt32(out int id)) found.Add(id);
+                foreach (int id in found)
+                    if (!IsToken(id))
+                        throw new CheckpointException($"{Path.Combine(directory, name)}: {property} {id} is not the id of any token of the tokenizer.");
+                ids.AddRange(found);
             }
             return ids.Distinct().ToList();
         }
