@@ -2,6 +2,7 @@ using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Tessera.Checkpoints;
 using Tessera.Generation;
 using Tessera.Models.Serving.Contracts;
 using Tessera.Text;
@@ -27,12 +28,26 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
     public ModelList ModelList() => new("list", [ModelCard()]);
 
     public Task<IResult> CompletionsAsync(HttpContext http) => HandleAsync(http, ServingJson.Default.CompletionRequest,
-        request => (RequestTokens(request.Prompt!), "prompt"));
+        request => (request.Prompt!.TokenIds ?? Encode(request.Prompt.Text!, "prompt"), "prompt"));
 
     public Task<IResult> ChatCompletionsAsync(HttpContext http) => HandleAsync(http, ServingJson.Default.ChatCompletionRequest,
-        request => (tokenizer.Encode(ChatTemplate.Render(request.Messages!)), "messages"));
+        request => (Encode(ChatTemplate.Render(request.Messages!), "messages"), "messages"));
 
-    private int[] RequestTokens(PromptInput prompt) => prompt.TokenIds ?? tokenizer.Encode(prompt.Text!);
+    /// <summary>
+    /// The text's ids. The tokenizer refuses what it cannot do in bounded time (a checkpoint regex that backtracks past
+    /// its limit on this text): that request gets a 400 and nobody else notices.
+    /// </summary>
+    private int[] Encode(string text, string param)
+    {
+        try
+        {
+            return tokenizer.Encode(text);
+        }
+        catch (CheckpointException e)
+        {
+            throw new ApiException(400, $"The text could not be tokenized: {e.Message}", param, "tokenization_failed");
+        }
+    }
 
     private async Task<IResult> HandleAsync<T>(HttpContext http, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> contract,
         Func<T, (int[] Tokens, string Param)> promptOf) where T : GenerationRequest

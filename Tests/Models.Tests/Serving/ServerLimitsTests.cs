@@ -163,6 +163,45 @@ public sealed class ServerLimitsTests
     }
 
     [Fact]
+    public async Task APromptOnWhichTheTokenizersRegexBacktracksPastItsLimit_Is400_AndTheServerGoesOn()
+    {
+        // tiny-llama's own tokenizer.json with a pre-tokenizer pattern that backtracks exponentially on "aaa...b".
+        string folder = Directory.CreateTempSubdirectory("tessera-regex-").FullName;
+        try
+        {
+            var json = JsonNode.Parse(File.ReadAllText(Path.Combine(Fixtures.Directory(Fixtures.TinyLlama), "tokenizer.json")))!.AsObject();
+            json["pre_tokenizer"] = new JsonObject
+            {
+                ["type"] = "Sequence",
+                ["pretokenizers"] = new JsonArray(
+                    new JsonObject { ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = "(a|aa)+$" }, ["behavior"] = "Isolated", ["invert"] = false },
+                    new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = false }),
+            };
+            File.WriteAllText(Path.Combine(folder, "tokenizer.json"), json.ToJsonString());
+            var tokenizer = Tessera.Text.Tokenizers.LoadTokenizerJson(Path.Combine(folder, "tokenizer.json"));
+            await using var batcher = new ContinuousBatcher(HookedEngine.TinyLlama(), tokenizer);
+            await using var server = await CompletionServer.StartAsync(batcher, tokenizer, "tiny-llama");
+            using var client = new HttpClient { BaseAddress = server.Address, Timeout = Timeout };
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+
+            using var refused = await client.PostAsync("/v1/completions", new StringContent(
+                new JsonObject { ["prompt"] = new string('a', 44) + "b" }.ToJsonString(), Encoding.UTF8, "application/json"));
+
+            var error = await ErrorOf(refused, HttpStatusCode.BadRequest);
+            Assert.Equal("tokenization_failed", (string?)error["code"]);
+            Assert.Contains("(a|aa)+$", (string?)error["message"]);
+            Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(15));
+            using var fine = await client.PostAsync("/v1/completions", new StringContent(
+                new JsonObject { ["prompt"] = "hello", ["max_tokens"] = 2 }.ToJsonString(), Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.OK, fine.StatusCode);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task StopAsync_WithALongRequestInFlight_EndsWithinAFewSeconds()
     {
         var engine = HookedEngine.TinyLlama();
