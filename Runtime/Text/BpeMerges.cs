@@ -13,6 +13,16 @@ internal sealed class BpeMerges
     [ThreadStatic] private static int[]? t_next;
     [ThreadStatic] private static int[]? t_prev;
 
+    /// <summary>
+    /// Pieces of up to this many symbols merge in scratch kept per thread; a longer piece gets scratch of its own,
+    /// dropped after the call. Kept scratch sized to the longest piece ever seen would hold tens of MB on every
+    /// server thread that once tokenized a 1 MB word (a priority queue of a million entries and two int arrays).
+    /// </summary>
+    internal const int KeptScratchSymbols = 4096;
+
+    /// <summary>The symbols this thread's kept scratch holds (for tests).</summary>
+    internal static int KeptScratchLength => t_next?.Length ?? 0;
+
     /// <summary>The merges in rank order: (left, right) makes result; a repeated pair keeps its first (best) rank.</summary>
     public BpeMerges(IReadOnlyList<(int Left, int Right, int Result)> merges)
     {
@@ -65,15 +75,26 @@ internal sealed class BpeMerges
             return 1;
         }
 
-        var queue = t_queue ??= new PriorityQueue<int, long>();
-        queue.Clear();
-        if (t_next is null || t_next.Length < n)
+        PriorityQueue<int, long> queue;
+        int[] next, prev;
+        if (n <= KeptScratchSymbols)
         {
-            t_next = new int[Math.Max(n, 64)];
-            t_prev = new int[Math.Max(n, 64)];
+            queue = t_queue ??= new PriorityQueue<int, long>();
+            queue.Clear();
+            if (t_next is null || t_next.Length < n)
+            {
+                t_next = new int[Math.Max(n, 64)];
+                t_prev = new int[Math.Max(n, 64)];
+            }
+            next = t_next;
+            prev = t_prev!;
         }
-        var next = t_next;
-        var prev = t_prev!;
+        else
+        {
+            queue = new PriorityQueue<int, long>(n);
+            next = new int[n];
+            prev = new int[n];
+        }
         for (int i = 0; i < n; i++)
         {
             next[i] = i + 1 < n ? i + 1 : -1;

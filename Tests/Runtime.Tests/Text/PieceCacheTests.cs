@@ -36,6 +36,19 @@ public sealed class PieceCacheTests
     }
 
     [Fact]
+    public void AHugePiece_LeavesNoScratchOfItsSizeOnTheThread()
+    {
+        // Found by the soak benchmark: every server thread that once merged a 1 MB word kept a million-entry priority
+        // queue and two int arrays of that size, and the process grew by them.
+        var tokenizer = FreshTinyGpt2();
+
+        var ids = tokenizer.Encode(new string('x', 200_000));
+
+        Assert.NotEmpty(ids);
+        Assert.InRange(BpeMerges.KeptScratchLength, 0, BpeMerges.KeptScratchSymbols);
+    }
+
+    [Fact]
     public void HugePieces_AreNotCached()
     {
         var tokenizer = FreshTinyGpt2();
