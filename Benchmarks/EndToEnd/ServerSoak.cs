@@ -3,19 +3,17 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
-using Tessera.Generation;
 using Tessera.Models;
-using Tessera.Models.Serving;
-using Tessera.Text;
 
 namespace Tessera.Benchmarks.EndToEnd;
 
 /// <summary>
-/// <c>soak [DIR|tiny-llama] [clients] [seconds]</c>: the OpenAI server on loopback under N concurrent clients for T
-/// seconds, each sending a fixed mix of requests: greedy and seeded completions, chat, streams, and hostile ones (bad
-/// JSON, a prompt past the context, a 1 MB prompt, an oversized max_tokens). Checks that identical requests get identical
-/// outputs, that every answer is 200 or the 4xx its request deserves (never a 5xx), and that memory stays flat:
-/// the process's working set and managed heap after a warm-up round and at the end.
+/// <c>soak [DIR|tiny-llama] [clients] [seconds] [probe,probe...]</c>: a <c>tessera serve</c> process on loopback under
+/// N concurrent clients for T seconds, each sending a fixed mix of requests: greedy and seeded completions, chat,
+/// streams, and hostile ones (bad JSON, a duplicate key, a prompt past the context, a 1 MB prompt, an oversized
+/// max_tokens). Checks that identical requests get identical outputs, that every answer is 200 or the 4xx its request
+/// deserves (never a 5xx), that the server's memory stays flat (its working set sampled every second: the first half's
+/// highest against the second half's), and that SIGTERM ends it within seconds.
 /// </summary>
 internal static class ServerSoak
 {
@@ -26,7 +24,8 @@ internal static class ServerSoak
         string directory = args.Length > 0 && Directory.Exists(args[0]) ? args[0] : EngineCatalog.Bundled(args.Length > 0 ? args[0] : "tiny-llama");
         int clients = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 8;
         double seconds = args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 30;
-        RunAsync(directory, clients, TimeSpan.FromSeconds(seconds)).GetAwaiter().GetResult();
+        string[]? only = args.Length > 3 ? args[3].Split(',') : null; // a subset of the probes, to find what grows
+        RunAsync(directory, clients, TimeSpan.FromSeconds(seconds), only).GetAwaiter().GetResult();
     }
 
     private static Probe[] Probes(int context)
@@ -46,14 +45,13 @@ internal static class ServerSoak
         ];
     }
 
-    private static async Task RunAsync(string directory, int clients, TimeSpan duration)
+    private static async Task RunAsync(string directory, int clients, TimeSpan duration, string[]? only)
     {
-        var tokenizer = Tokenizers.Load(directory);
-        var engine = EngineCatalog.Open(directory);
-        await using var batcher = new ContinuousBatcher(engine, tokenizer, new BatcherLimits { MaxInFlight = 8 });
-        await using var server = await CompletionServer.StartAsync(batcher, tokenizer, "soak");
+        using var server = await ServedProcess.StartAsync(directory);
         using var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(120) };
-        var probes = Probes(engine.Shape.ContextLength);
+        int context = (int)JsonNode.Parse(File.ReadAllText(Path.Combine(directory, "config.json")))!.AsObject()
+            .Where(p => p.Key is "max_position_embeddings" or "n_positions").Select(p => (int)p.Value!).First();
+        var probes = Probes(context).Where(p => only is null || only.Contains(p.Name)).ToArray();
         var firstAnswer = new Dictionary<string, string>();
         var latencies = new List<double>();
         var counts = probes.ToDictionary(p => p.Name, _ => 0);
@@ -70,11 +68,24 @@ internal static class ServerSoak
 
         // Warm-up: every probe once; its answer is the one every later identical request must give.
         foreach (var probe in probes) firstAnswer[probe.Name] = Normalise((await SendAsync(probe)).Body);
-        Settle();
-        long workingSetAfterWarmUp = Process.GetCurrentProcess().WorkingSet64, heapAfterWarmUp = GC.GetTotalMemory(forceFullCollection: true);
+        long afterWarmUp = server.WorkingSet(), peak = afterWarmUp;
+        var samples = new List<long>();
 
         var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var gate = new object();
+        var sampling = Task.Run(async () =>
+        {
+            while (Stopwatch.GetTimestamp() < end)
+            {
+                await Task.Delay(1000);
+                long now = server.WorkingSet();
+                lock (gate)
+                {
+                    samples.Add(now);
+                    peak = Math.Max(peak, now);
+                }
+            }
+        });
         await Task.WhenAll(Enumerable.Range(0, clients).Select(client => Task.Run(async () =>
         {
             for (int i = client; Stopwatch.GetTimestamp() < end; i++)
@@ -98,20 +109,25 @@ internal static class ServerSoak
                     }
                 }
             }
-        })));
-        Settle();
-        long workingSetAtEnd = Process.GetCurrentProcess().WorkingSet64, heapAtEnd = GC.GetTotalMemory(forceFullCollection: true);
+        })).Append(sampling));
+        long atEnd = server.WorkingSet();
+        // The second half's samples against the first's: a server that grows without bound keeps climbing.
+        long firstHalf = samples.Take(samples.Count / 2).DefaultIfEmpty(atEnd).Max(), secondHalf = samples.Skip(samples.Count / 2).DefaultIfEmpty(atEnd).Max();
+        var stopping = Stopwatch.StartNew();
+        bool stopped = server.Stop(TimeSpan.FromSeconds(30));
 
         latencies.Sort();
         int total = latencies.Count;
-        Console.WriteLine($"soak: {Path.GetFileName(directory)}, {clients} clients, {duration.TotalSeconds:0} s, {Environment.ProcessorCount} cores");
+        Console.WriteLine($"soak: {Path.GetFileName(directory)} served by a `tessera serve` process, {clients} clients, {duration.TotalSeconds:0} s, {Environment.ProcessorCount} cores");
         Console.WriteLine($"requests: {total} ({total / duration.TotalSeconds:0.#}/s); " + string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}")));
         Console.WriteLine($"latency ms: p50 {Percentile(latencies, 0.5):0.0}, p99 {Percentile(latencies, 0.99):0.0}, max {(total > 0 ? latencies[^1] : 0):0.0}");
         Console.WriteLine($"wrong status: {wrongStatus}; 5xx: {serverErrors}; identical requests with different outputs: {differing}");
-        Console.WriteLine($"memory: working set {Mib(workingSetAfterWarmUp)} after warm-up -> {Mib(workingSetAtEnd)} at the end; managed heap {Mib(heapAfterWarmUp)} -> {Mib(heapAtEnd)}");
+        Console.WriteLine($"server working set: {Mib(afterWarmUp)} after warm-up, peak {Mib(peak)}, highest in the first half {Mib(firstHalf)}, in the second half {Mib(secondHalf)}, at the end {Mib(atEnd)}");
+        Console.WriteLine($"SIGTERM: {(stopped ? $"exited in {stopping.Elapsed.TotalSeconds:0.0} s" : "still running after 30 s (killed)")}");
         foreach (var failure in failures) Console.WriteLine($"  {failure}");
-        Console.WriteLine(wrongStatus == 0 && differing == 0 && serverErrors == 0 ? "soak: OK" : "soak: FAILED");
-        if (wrongStatus + differing + serverErrors > 0) Environment.ExitCode = 1;
+        bool ok = wrongStatus == 0 && differing == 0 && serverErrors == 0 && stopped;
+        Console.WriteLine(ok ? "soak: OK" : "soak: FAILED");
+        if (!ok) Environment.ExitCode = 1;
     }
 
     /// <summary>Ids and timestamps differ per request; the rest of the body must not.</summary>
@@ -127,13 +143,6 @@ internal static class ServerSoak
             return node.ToJsonString();
         });
         return string.Join("\n", lines);
-    }
-
-    private static void Settle()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
     }
 
     private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
