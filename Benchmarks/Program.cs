@@ -2,7 +2,7 @@ using BenchmarkDotNet.Running;
 using Tessera.Benchmarks;
 
 // dotnet run -c Release --project Benchmarks -- --filter '*MatMul*'   BenchmarkDotNet suite (short runs)
-// dotnet run -c Release --project Benchmarks -- gflops [seconds]      stopwatch GFLOP/s of MatMul vs the machine's peak
+// dotnet run -c Release --project Benchmarks -- gflops [seconds] [portable]   stopwatch GFLOP/s of MatMul vs the machine's peak; portable: also BF16 weights and the non-AVX-512 kernels
 // dotnet run -c Release --project Benchmarks -- tokens [DIR|medium] [prompt] [new] [f32|bf16]   whole-process prefill/decode tokens/s
 // dotnet run -c Release --project Benchmarks -- plans [DIR|tiny-llama|medium] [sequences] [prompt] [steps]   tokens/s per parallel plan vs one device
 // dotnet run -c Release --project Benchmarks -- advise-check [DIR|medium] [sequences] [prompt] [steps]   the advisor's predictions vs CPU measurements
@@ -69,7 +69,8 @@ if (args.Length > 0 && args[0] == "tokens")
 }
 if (args.Length > 0 && args[0] == "gflops")
 {
-    QuickGflops.Run(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 0.3);
+    QuickGflops.Run(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 0.3,
+        portable: args.Length > 2 && args[2] == "portable");
     return;
 }
 BenchmarkSwitcher.FromAssembly(typeof(QuickGflops).Assembly).Run(args, ShortKernelConfig.Create());

@@ -9,11 +9,13 @@ namespace Tessera.Benchmarks;
 /// <summary>
 /// `gflops` mode: stopwatch timing of MatMul (warm-up, then the best of as many calls as fit the time budget) on
 /// one thread and on every core, printed as GFLOP/s and as a fraction of the machine's nominal fp32 peak.
-/// Seconds, not minutes: for a quick check after a kernel change; BenchmarkDotNet gives the careful numbers.
+/// Seconds, not minutes: for a quick check after a kernel change; BenchmarkDotNet gives the careful numbers. With
+/// <c>portable</c>, each case also runs with BF16 weights and with the kernels for machines without AVX-512
+/// (<see cref="CpuIsa.Vector256Fma"/>), forced through the internal entry points.
 /// </summary>
 internal static class QuickGflops
 {
-    public static void Run(double secondsPerCase)
+    public static void Run(double secondsPerCase, bool portable = false)
     {
         int cores = Environment.ProcessorCount;
         double ghz = ClockGhz(out string clockSource);
@@ -26,20 +28,29 @@ internal static class QuickGflops
         Console.WriteLine(string.Format(inv, "Measured FMA loop: {0:F1} GFLOP/s on 1 thread, {1:F1} on {2} (turbo clocks and 512-bit FMA pipes show here, not in cpu MHz)",
             measuredPerCore, FmaPeak(cores), cores));
         Console.WriteLine();
-        Console.WriteLine($"{"shape TxKxN",-16} {"threads",7} {"best ms",9} {"GFLOP/s",8} {"of peak",8} {"of FMA loop",12}");
+        CpuIsa[] isas = portable && CpuKernels.DetectedIsa != CpuIsa.Vector256Fma ? [CpuKernels.DetectedIsa, CpuIsa.Vector256Fma] : [CpuKernels.DetectedIsa];
+        WeightPrecision[] precisions = portable ? [WeightPrecision.F32, WeightPrecision.BF16] : [WeightPrecision.F32];
+        Console.WriteLine($"{"shape TxKxN",-16} {"weights",7} {"kernels",12} {"threads",7} {"best ms",9} {"GFLOP/s",8} {"of peak",8} {"of FMA loop",12}");
         foreach (var shape in MatMulShape.Standard)
         {
             var random = new Random(1);
             var x = MatMulBenchmarks.Random(random, shape.T * shape.K);
-            var w = MatMulBenchmarks.Random(random, shape.N * shape.K);
+            var data = MatMulBenchmarks.Random(random, shape.N * shape.K);
             var y = new float[shape.T * shape.N];
-            foreach (int threads in cores > 1 ? new[] { 1, cores } : [1])
+            foreach (var precision in precisions)
             {
-                CpuKernels.MaxThreads = threads;
-                double best = BestSeconds(() => CpuKernels.MatMul(x, shape.T, shape.K, w, shape.N, y), secondsPerCase);
-                double gflops = shape.Flops / best / 1e9;
-                Console.WriteLine(string.Format(inv, "{0,-16} {1,7} {2,9:F3} {3,8:F1} {4,7:F0}% {5,11:F0}%",
-                    shape, threads, best * 1e3, gflops, 100 * gflops / (peakPerCore * threads), 100 * gflops / (measuredPerCore * threads)));
+                var w = WeightMatrix.Create(data, shape.N, shape.K, precision);
+                foreach (var isa in isas)
+                {
+                    foreach (int threads in cores > 1 ? new[] { 1, cores } : [1])
+                    {
+                        CpuKernels.MaxThreads = threads;
+                        double best = BestSeconds(() => CpuKernels.MatMul(x, shape.T, shape.K, w, shape.N, y, null, isa), secondsPerCase);
+                        double gflops = shape.Flops / best / 1e9;
+                        Console.WriteLine(string.Format(inv, "{0,-16} {1,7} {2,12} {3,7} {4,9:F3} {5,8:F1} {6,7:F0}% {7,11:F0}%",
+                            shape, precision, isa, threads, best * 1e3, gflops, 100 * gflops / (peakPerCore * threads), 100 * gflops / (measuredPerCore * threads)));
+                    }
+                }
             }
         }
         CpuKernels.MaxThreads = cores;

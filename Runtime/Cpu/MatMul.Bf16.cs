@@ -8,15 +8,20 @@ namespace Tessera.Cpu;
 // Products with a WeightMatrix. F32 weights go to the F32 kernels. BF16 weights: decode and small batches (fewer
 // than GemmMinRows rows) stream the 2-byte weights once and widen them in registers (a bf16 is the top half of an
 // f32, so widening is a shift), accumulating in F32 — half the bytes of F32 for memory-bound decode. Prefill is
-// compute-bound: the GEMM widens each column chunk of the weights into a worker's buffer as it goes.
+// compute-bound: the GEMM widens each column chunk of the weights into a worker's buffer as it goes. Without AVX-512
+// the same split holds (MatMul.Portable.cs): the dot kernels widen 8 weights at a time in registers.
 public static partial class CpuKernels
 {
     /// <summary>y (T, N) = x (T, K) · wᵀ for F32 or BF16 weights; the epilogue as in the F32 overload.</summary>
-    public static void MatMul(float[] x, int rows, int k, WeightMatrix w, int n, float[] y, Epilogue? epilogue = null)
+    public static void MatMul(float[] x, int rows, int k, WeightMatrix w, int n, float[] y, Epilogue? epilogue = null) =>
+        MatMul(x, rows, k, w, n, y, epilogue, DetectedIsa);
+
+    /// <summary>The product with the kernels written for <paramref name="isa"/> (tests run every level the machine can).</summary>
+    internal static unsafe void MatMul(float[] x, int rows, int k, WeightMatrix w, int n, float[] y, Epilogue? epilogue, CpuIsa isa)
     {
         if (w.F32 is { } f32)
         {
-            MatMul(x, rows, k, f32, n, y, epilogue);
+            MatMul(x, rows, k, f32, n, y, epilogue, isa);
             return;
         }
         if (w.Rows != n || w.Cols != k)
@@ -26,14 +31,14 @@ public static partial class CpuKernels
         if (rows == 0 || n == 0) return;
 
         var bf16 = w.BF16!;
-        if (rows >= GemmMinRows && Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        if (rows >= GemmMinRows)
         {
-            GemmMatMul(x, rows, k, null, bf16, n, y, epilogue);
+            GemmMatMul(x, rows, k, null, bf16, n, y, epilogue, isa);
             return;
         }
-        if (!Vector512.IsHardwareAccelerated || k < 32)
+        if (isa == CpuIsa.Avx512 && k < 32)
         {
-            MatMul(x, rows, k, w.ToF32(), n, y, epilogue);
+            MatMul(x, rows, k, w.ToF32(), n, y, epilogue, isa);
             return;
         }
 
@@ -41,12 +46,17 @@ public static partial class CpuKernels
         int workers = CpuParallel.Workers(chunks, 2L * rows * k * Math.Min(n, EpilogueChunk));
         CpuParallel.ForRanges(chunks, workers, (start, end) =>
         {
-            for (int c = start; c < end; c++)
+            fixed (float* px = x, py = y)
+            fixed (ushort* pw = bf16)
             {
-                int n0 = c * EpilogueChunk, n1 = Math.Min(n, n0 + EpilogueChunk);
-                Bf16Chunk(x, rows, k, bf16, n, y, n0, n1);
-                if (epilogue != null)
-                    for (int r = 0; r < rows; r++) epilogue(y.AsSpan(r * n + n0, n1 - n0), r, n0);
+                for (int c = start; c < end; c++)
+                {
+                    int n0 = c * EpilogueChunk, n1 = Math.Min(n, n0 + EpilogueChunk);
+                    if (isa == CpuIsa.Avx512) Bf16Chunk(x, rows, k, bf16, n, y, n0, n1);
+                    else DotChunk256<Bf16Weights>(px, rows, k, pw, n, py, n0, n1, isa);
+                    if (epilogue != null)
+                        for (int r = 0; r < rows; r++) epilogue(y.AsSpan(r * n + n0, n1 - n0), r, n0);
+                }
             }
         });
     }

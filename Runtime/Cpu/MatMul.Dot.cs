@@ -11,7 +11,7 @@ public static partial class CpuKernels
 {
     private const int DotCols = 4;
 
-    private static unsafe void DotMatMul(float[] x, int rows, int k, float[] w, int n, float[] y, Epilogue? epilogue)
+    private static unsafe void DotMatMul(float[] x, int rows, int k, float[] w, int n, float[] y, Epilogue? epilogue, CpuIsa isa)
     {
         // Work splits over N, so T = 1 uses every core; each worker owns whole epilogue chunks.
         int chunks = (n + EpilogueChunk - 1) / EpilogueChunk;
@@ -23,7 +23,8 @@ public static partial class CpuKernels
                 for (int c = start; c < end; c++)
                 {
                     int n0 = c * EpilogueChunk, n1 = Math.Min(n, n0 + EpilogueChunk);
-                    DotChunk(px, rows, k, pw, n, py, n0, n1);
+                    if (isa == CpuIsa.Avx512) DotChunk(px, rows, k, pw, n, py, n0, n1);
+                    else DotChunk256<F32Weights>(px, rows, k, pw, n, py, n0, n1, isa);
                     if (epilogue != null)
                         for (int r = 0; r < rows; r++) epilogue(y.AsSpan(r * n + n0, n1 - n0), r, n0);
                 }

@@ -11,7 +11,8 @@ namespace Tessera.Cpu;
 // K-major tiles of 64 rows, xp[tile][k][0..64), and the micro-kernel computes a 6 (columns of y) x 64 (rows of y)
 // block: per k it loads 4 vectors of 16 x values, broadcasts one weight from each of 6 w rows, and issues 24 FMAs
 // into 24 zmm accumulators. The 6 w rows stream through L1 along K; the x tile (64 K floats) stays in L2 while a
-// worker walks its columns. The block is stored transposed into y (1/K of the work).
+// worker walks its columns. The block is stored transposed into y (1/K of the work). Without AVX-512 the same tiles
+// and split run a narrower micro-kernel (GemmBlock256 in MatMul.Portable.cs).
 public static partial class CpuKernels
 {
     private const int GemmRows = 64;   // rows of x per packed tile: 4 vectors of 16 lanes
@@ -21,11 +22,8 @@ public static partial class CpuKernels
     // the extra passes over y, and K <= 1024 (most projections) needs one pass anyway.
     private const int GemmDepth = 1024;
 
-    private static unsafe void GemmMatMul(float[] x, int rows, int k, float[] w, int n, float[] y, Epilogue? epilogue) =>
-        GemmMatMul(x, rows, k, w, null, n, y, epilogue);
-
     /// <summary>The GEMM with F32 weights, or with BF16 weights (<paramref name="wBf16"/>) widened a column chunk at a time.</summary>
-    private static unsafe void GemmMatMul(float[] x, int rows, int k, float[]? w, ushort[]? wBf16, int n, float[] y, Epilogue? epilogue)
+    private static unsafe void GemmMatMul(float[] x, int rows, int k, float[]? w, ushort[]? wBf16, int n, float[] y, Epilogue? epilogue, CpuIsa isa)
     {
         int tiles = (rows + GemmRows - 1) / GemmRows;
         long packed = (long)tiles * GemmRows * k;
@@ -53,7 +51,7 @@ public static partial class CpuKernels
             {
                 if (w is not null)
                 {
-                    GemmItems(xp, rows, k, w, null, n, y, epilogue, chunks, chunkCols, start, end);
+                    GemmItems(xp, rows, k, w, null, n, y, epilogue, chunks, chunkCols, start, end, isa);
                     return;
                 }
                 // BF16: each item widens its column chunk of w into this worker's F32 buffer (the chunk stays in
@@ -61,7 +59,7 @@ public static partial class CpuKernels
                 var widened = ArrayPool<float>.Shared.Rent(chunkCols * k);
                 try
                 {
-                    GemmItems(xp, rows, k, widened, wBf16, n, y, epilogue, chunks, chunkCols, start, end);
+                    GemmItems(xp, rows, k, widened, wBf16, n, y, epilogue, chunks, chunkCols, start, end, isa);
                 }
                 finally
                 {
@@ -94,7 +92,7 @@ public static partial class CpuKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     /// <param name="wArray">the F32 weights, or (when <paramref name="bf16"/> is set) a chunk-sized buffer to widen into</param>
     private static unsafe void GemmItems(float[] xpArray, int rows, int k, float[] wArray, ushort[]? bf16, int n, float[] yArray, Epilogue? epilogue,
-        int chunks, int chunkCols, int start, int end)
+        int chunks, int chunkCols, int start, int end, CpuIsa isa)
     {
         float* block = stackalloc float[GemmCols * GemmRows];
         int widenedChunk = -1;
@@ -110,7 +108,7 @@ public static partial class CpuKernels
                     if (widenedChunk != item % chunks)
                     {
                         int count = (n1 - n0) * k;
-                        WeightMatrix.Widen(bf16.AsSpan(n0 * k, count), new Span<float>(wBuffer, count));
+                        WeightMatrix.Widen(bf16.AsSpan(n0 * k, count), new Span<float>(wBuffer, count), isa);
                         widenedChunk = item % chunks;
                     }
                     w = wBuffer - (long)n0 * k; // so that w + j * k addresses row j of the chunk
@@ -129,13 +127,18 @@ public static partial class CpuKernels
                         nint o4 = cols > 4 ? 4 * k : 0, o5 = cols > 5 ? 5 * k : 0;
                         float* wj = w + (long)j * k + k0;
                         float* xs = xt + (long)k0 * GemmRows;
-                        switch ((tr + 15) >> 4)
+                        if (isa == CpuIsa.Avx512)
                         {
-                            case 4: GemmKernel<Four>(wj, o1, o2, o3, o4, o5, depth, xs, block); break;
-                            case 3: GemmKernel<Three>(wj, o1, o2, o3, o4, o5, depth, xs, block); break;
-                            case 2: GemmKernel<Two>(wj, o1, o2, o3, o4, o5, depth, xs, block); break;
-                            default: GemmKernel<One>(wj, o1, o2, o3, o4, o5, depth, xs, block); break;
+                            switch ((tr + 15) >> 4)
+                            {
+                                case 4: GemmKernel<Four>(wj, o1, o2, o3, o4, o5, depth, xs, block); break;
+                                case 3: GemmKernel<Three>(wj, o1, o2, o3, o4, o5, depth, xs, block); break;
+                                case 2: GemmKernel<Two>(wj, o1, o2, o3, o4, o5, depth, xs, block); break;
+                                default: GemmKernel<One>(wj, o1, o2, o3, o4, o5, depth, xs, block); break;
+                            }
                         }
+                        else if (isa == CpuIsa.Vector256Fma) GemmBlock256<FusedMultiplyAdd>(wj, o1, o2, o3, o4, o5, depth, xs, tr, block);
+                        else GemmBlock256<MultiplyThenAdd>(wj, o1, o2, o3, o4, o5, depth, xs, tr, block);
                         for (int t = 0; t < tr; t++)
                         {
                             float* yt = y + (long)(t0 + t) * n + j;

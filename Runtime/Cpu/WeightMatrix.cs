@@ -79,22 +79,34 @@ public sealed class WeightMatrix
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float FromBf16(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
 
-    /// <summary>destination[i] = source[i] widened to F32, 32 at a time (a shift: bf16 is the top half of an f32).</summary>
+    /// <summary>destination[i] = source[i] widened to F32, 16 or 32 at a time (a shift: bf16 is the top half of an f32).</summary>
+    public static void Widen(ReadOnlySpan<ushort> source, Span<float> destination) => Widen(source, destination, CpuKernels.DetectedIsa);
+
+    /// <summary>The widening with <paramref name="isa"/>'s vectors (the result is the same at every level).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Widen(ReadOnlySpan<ushort> source, Span<float> destination)
+    internal static unsafe void Widen(ReadOnlySpan<ushort> source, Span<float> destination, CpuIsa isa)
     {
         if (destination.Length < source.Length) throw new ArgumentException("The destination is shorter than the source.", nameof(destination));
         int i = 0;
         fixed (ushort* s = source)
         fixed (float* d = destination)
         {
-            if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            if (isa == CpuIsa.Avx512)
             {
                 for (; i + 32 <= source.Length; i += 32)
                 {
-                    var bits = System.Runtime.Intrinsics.Vector512.Load(s + i);
-                    System.Runtime.Intrinsics.Vector512.ShiftLeft(System.Runtime.Intrinsics.Vector512.WidenLower(bits), 16).AsSingle().Store(d + i);
-                    System.Runtime.Intrinsics.Vector512.ShiftLeft(System.Runtime.Intrinsics.Vector512.WidenUpper(bits), 16).AsSingle().Store(d + i + 16);
+                    var bits = Vector512.Load(s + i);
+                    Vector512.ShiftLeft(Vector512.WidenLower(bits), 16).AsSingle().Store(d + i);
+                    Vector512.ShiftLeft(Vector512.WidenUpper(bits), 16).AsSingle().Store(d + i + 16);
+                }
+            }
+            else
+            {
+                for (; i + 16 <= source.Length; i += 16)
+                {
+                    var bits = Vector256.Load(s + i);
+                    Vector256.ShiftLeft(Vector256.WidenLower(bits), 16).AsSingle().Store(d + i);
+                    Vector256.ShiftLeft(Vector256.WidenUpper(bits), 16).AsSingle().Store(d + i + 8);
                 }
             }
             for (; i < source.Length; i++) d[i] = FromBf16(s[i]);

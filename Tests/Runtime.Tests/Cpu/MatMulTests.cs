@@ -1,6 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using Tessera.Cpu;
 
 namespace Tessera.Runtime.Tests.Cpu;
@@ -9,11 +7,22 @@ public class MatMulTests
 {
     private static readonly int[] Sizes = [1, 7, 16, 64, 176, 255, 769];
 
-    /// <summary>Every path the dispatcher can take; the AVX-512 ones only where the machine has it.</summary>
+    /// <summary>
+    /// Every kernel the dispatcher can pick, as "isa.path": "Auto" (what the public entry runs here), then the GEMM and
+    /// the dot kernels of every ISA level this machine runs (the portable Vector256 ones run everywhere).
+    /// </summary>
     private static string[] PathNames =>
-        Vector512.IsHardwareAccelerated && Avx512F.IsSupported
-            ? [nameof(MatMulPath.Auto), nameof(MatMulPath.Portable), nameof(MatMulPath.Gemm512), nameof(MatMulPath.Dot512)]
-            : [nameof(MatMulPath.Auto), nameof(MatMulPath.Portable)];
+    [
+        nameof(MatMulPath.Auto),
+        .. Enum.GetValues<CpuIsa>().Where(CpuKernels.CanRun)
+            .SelectMany(isa => new[] { $"{isa}.{nameof(MatMulPath.Gemm)}", $"{isa}.{nameof(MatMulPath.Dot)}" }),
+    ];
+
+    /// <summary>"Auto" or "isa.path" → the internal entry's arguments.</summary>
+    private static (CpuIsa Isa, MatMulPath Path) Parse(string name) =>
+        name == nameof(MatMulPath.Auto)
+            ? (CpuKernels.DetectedIsa, MatMulPath.Auto)
+            : (Enum.Parse<CpuIsa>(name[..name.IndexOf('.')]), Enum.Parse<MatMulPath>(name[(name.IndexOf('.') + 1)..]));
 
     public static TheoryData<string> Paths() => new(PathNames);
 
@@ -32,7 +41,7 @@ public class MatMulTests
     {
         foreach (int k in Sizes)
             foreach (int n in Sizes)
-                CheckAgainstReference(Enum.Parse<MatMulPath>(path), rows, k, n, seed: rows * 7919 + k * 31 + n);
+                CheckAgainstReference(path, rows, k, n, seed: rows * 7919 + k * 31 + n);
     }
 
     [Theory]
@@ -40,8 +49,8 @@ public class MatMulTests
     public void MatMul_MatchesReference_WhenRowsSpanSeveralTilesAndChunks(string path)
     {
         // 200 rows = 3 full 64-row tiles + an 8-row tail; 1000 columns = several column chunks with a 4-column tail.
-        CheckAgainstReference(Enum.Parse<MatMulPath>(path), 200, 96, 1000, seed: 5);
-        CheckAgainstReference(Enum.Parse<MatMulPath>(path), 65, 300, 13, seed: 6);
+        CheckAgainstReference(path, 200, 96, 1000, seed: 5);
+        CheckAgainstReference(path, 65, 300, 13, seed: 6);
     }
 
     [Fact]
@@ -124,7 +133,7 @@ public class MatMulTests
                     problem ??= $"y[{row}, {column + i}] = {segment[i]} is not final when its epilogue runs (expected {expected[index]})";
                 segment[i] = segment[i] * 2 + row * 1000 + column + i;
             }
-        }, Enum.Parse<MatMulPath>(path));
+        }, Parse(path).Isa, Parse(path).Path);
         Assert.Null(problem);
         for (int i = 0; i < calls.Length; i++)
             Assert.True(calls[i] == 1, $"y[{i / n}, {i % n}] was passed to the epilogue {calls[i]} times.");
@@ -133,7 +142,7 @@ public class MatMulTests
                 Assert.Equal(expected[r * n + j] * 2 + r * 1000 + j, y[r * n + j], 1e-2f);
     }
 
-    private static void CheckAgainstReference(MatMulPath path, int rows, int k, int n, int seed)
+    private static void CheckAgainstReference(string path, int rows, int k, int n, int seed)
     {
         var x = TestData.Random(rows * k, seed);
         var w = TestData.Random(n * k, seed + 1);
@@ -144,7 +153,7 @@ public class MatMulTests
         ReferenceKernels.MatMul(x.Select(Math.Abs).ToArray(), rows, k, w.Select(Math.Abs).ToArray(), n, magnitude);
         // Extra elements after the output must survive: the kernel writes only rows * n.
         var y = Enumerable.Repeat(float.NaN, rows * n + 3).ToArray();
-        CpuKernels.MatMul(x, rows, k, w, n, y, null, path);
+        CpuKernels.MatMul(x, rows, k, w, n, y, null, Parse(path).Isa, Parse(path).Path);
         TestData.AssertClose(expected, y, magnitude, 1e-5, $"{path} T={rows} K={k} N={n}");
         Assert.True(y[^3..].All(float.IsNaN), $"{path} T={rows} K={k} N={n}: wrote past rows * n.");
     }
