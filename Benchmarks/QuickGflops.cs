@@ -44,8 +44,8 @@ internal static class QuickGflops
                 {
                     foreach (int threads in cores > 1 ? new[] { 1, cores } : [1])
                     {
-                        CpuKernels.MaxThreads = threads;
-                        double best = BestSeconds(() => CpuKernels.MatMul(x, shape.T, shape.K, w, shape.N, y, null, isa), secondsPerCase);
+                        var cpu = new CpuExecution(threads);
+                        double best = BestSeconds(() => CpuKernels.MatMul(cpu, x, shape.T, shape.K, w, shape.N, y, null, isa), secondsPerCase);
                         double gflops = shape.Flops / best / 1e9;
                         Console.WriteLine(string.Format(inv, "{0,-16} {1,7} {2,12} {3,7} {4,9:F3} {5,8:F1} {6,7:F0}% {7,11:F0}%",
                             shape, precision, isa, threads, best * 1e3, gflops, 100 * gflops / (peakPerCore * threads), 100 * gflops / (measuredPerCore * threads)));
@@ -53,7 +53,6 @@ internal static class QuickGflops
                 }
             }
         }
-        CpuKernels.MaxThreads = cores;
     }
 
     private static double BestSeconds(Action action, double budget)

@@ -61,7 +61,7 @@ public class AttentionBenchmarks : IFlopCount
             var pq = MatMulBenchmarks.Random(random, cached * heads * d);
             var pk = MatMulBenchmarks.Random(random, cached * kvHeads * d);
             CpuKernels.AppendKv(pk, MatMulBenchmarks.Random(random, cached * kvHeads * d), prefix, 0, kvHeads * d);
-            CpuKernels.Attention(pq, new float[cached * heads * d], prefix, 0, heads, kvHeads, d);
+            CpuKernels.Attention(CpuExecution.AllCores, pq, new float[cached * heads * d], prefix, 0, heads, kvHeads, d);
             prefix.Commit();
         }
         _batch = TokenBatch.ForSequence(cache, new int[rows]);
@@ -72,12 +72,11 @@ public class AttentionBenchmarks : IFlopCount
         // The measured rows' keys and values are cached once: the benchmark times attention, not the cache write.
         CpuKernels.AppendKv(_k, _v, _batch, 0, kvHeads * d);
         (_heads, _kvHeads, _headDim) = (heads, kvHeads, d);
-        CpuKernels.MaxThreads = Threads;
+        _cpu = new CpuExecution(Threads);
     }
 
-    [GlobalCleanup]
-    public void Cleanup() => CpuKernels.MaxThreads = Environment.ProcessorCount;
+    private CpuExecution _cpu = CpuExecution.AllCores;
 
     [Benchmark]
-    public void Attention() => CpuKernels.Attention(_q, _out, _batch, 0, _heads, _kvHeads, _headDim);
+    public void Attention() => CpuKernels.Attention(_cpu, _q, _out, _batch, 0, _heads, _kvHeads, _headDim);
 }

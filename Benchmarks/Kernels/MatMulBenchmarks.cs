@@ -30,14 +30,13 @@ public class MatMulBenchmarks : IFlopCount
         _x = Random(random, Shape.T * Shape.K);
         _w = Random(random, Shape.N * Shape.K);
         _y = new float[Shape.T * Shape.N];
-        CpuKernels.MaxThreads = Threads;
+        _cpu = new CpuExecution(Threads);
     }
 
-    [GlobalCleanup]
-    public void Cleanup() => CpuKernels.MaxThreads = Environment.ProcessorCount;
+    private CpuExecution _cpu = CpuExecution.AllCores;
 
     [Benchmark]
-    public void MatMul() => CpuKernels.MatMul(_x, Shape.T, Shape.K, _w, Shape.N, _y);
+    public void MatMul() => CpuKernels.MatMul(_cpu, _x, Shape.T, Shape.K, _w, Shape.N, _y);
 
     internal static float[] Random(Random random, int count)
     {

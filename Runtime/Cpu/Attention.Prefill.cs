@@ -21,30 +21,20 @@ public static partial class CpuKernels
     /// prompts, or many kv heads) the items run in parallel, each single-threaded; a lone large item lets its matrix
     /// products use every core instead.
     /// </summary>
-    private static void AttendChunks(IReadOnlyList<PromptChunk> chunks, float[] q, float[] output, int heads, int kvHeads, int headDim, float scale)
+    private static void AttendChunks(CpuExecution cpu, IReadOnlyList<PromptChunk> chunks, float[] q, float[] output, int heads, int kvHeads, int headDim, float scale)
     {
         int items = chunks.Count * kvHeads;
         long work = chunks.Sum(c => (long)c.Count * (c.FirstPosition + c.Count)) * headDim * heads * 4;
-        int workers = CpuParallel.Workers(items, Math.Max(1, work / Math.Max(1, items)));
+        int workers = CpuParallel.Workers(cpu, items, Math.Max(1, work / Math.Max(1, items)));
         if (workers <= 1)
         {
             foreach (var chunk in chunks)
-                for (int kv = 0; kv < kvHeads; kv++) AttendChunk(q, output, chunk, kv, heads, kvHeads, headDim, scale);
+                for (int kv = 0; kv < kvHeads; kv++) AttendChunk(cpu, q, output, chunk, kv, heads, kvHeads, headDim, scale);
             return;
         }
+        // The items already share the cores: each runs its products on its own thread.
         CpuParallel.ForEach(items, workers, item =>
-        {
-            int saved = ThreadsOfThisThread;
-            ThreadsOfThisThread = 1;
-            try
-            {
-                AttendChunk(q, output, chunks[item / kvHeads], item % kvHeads, heads, kvHeads, headDim, scale);
-            }
-            finally
-            {
-                ThreadsOfThisThread = saved;
-            }
-        });
+            AttendChunk(CpuExecution.SingleThread, q, output, chunks[item / kvHeads], item % kvHeads, heads, kvHeads, headDim, scale));
     }
 
     /// <summary>
@@ -53,7 +43,7 @@ public static partial class CpuKernels
     /// </summary>
     // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AttendChunk(float[] q, float[] output, PromptChunk chunk, int kv, int heads, int kvHeads, int headDim, float scale)
+    private static void AttendChunk(CpuExecution cpu, float[] q, float[] output, PromptChunk chunk, int kv, int heads, int kvHeads, int headDim, float scale)
     {
         int r0 = chunk.Row, count = chunk.Count, firstPosition = chunk.FirstPosition;
         float[] keys = chunk.Keys, values = chunk.Values;
@@ -74,9 +64,9 @@ public static partial class CpuKernels
             {
                 for (int t = 0; t < count; t++)
                     Array.Copy(q, (long)(r0 + t) * width + h * d, qh, (long)t * d, d);
-                MatMul(qh, count, d, kh, context, scores);
+                MatMul(cpu, qh, count, d, kh, context, scores);
                 // Softmax of each row over its visible positions; later positions get weight 0 (the causal mask).
-                CpuParallel.ForRanges(count, CpuParallel.Workers(count, 8L * context), (t0, t1) =>
+                CpuParallel.ForRanges(count, CpuParallel.Workers(cpu, count, 8L * context), (t0, t1) =>
                 {
                     for (int t = t0; t < t1; t++)
                     {
@@ -86,7 +76,7 @@ public static partial class CpuKernels
                         row[visible..].Clear();
                     }
                 });
-                MatMul(scores, count, context, vhT, d, oh);
+                MatMul(cpu, scores, count, context, vhT, d, oh);
                 for (int t = 0; t < count; t++)
                     Array.Copy(oh, (long)t * d, output, (long)(r0 + t) * width + h * d, d);
             }

@@ -21,12 +21,12 @@ public static partial class CpuKernels
     /// (<paramref name="sequence"/> of size 1: the ordinary single-rank kernel). Every rank of the group calls it,
     /// also with no rows, with the same sequences in the same order.
     /// </summary>
-    public static void Attention(float[] q, float[] output, TokenBatch batch, int layer, int heads, int kvHeads, int headDim, ICollectiveGroup sequence)
+    public static void Attention(CpuExecution cpu, float[] q, float[] output, TokenBatch batch, int layer, int heads, int kvHeads, int headDim, ICollectiveGroup sequence)
     {
         ArgumentNullException.ThrowIfNull(sequence);
         if (sequence.Size == 1)
         {
-            Attention(q, output, batch, layer, heads, kvHeads, headDim);
+            Attention(cpu, q, output, batch, layer, heads, kvHeads, headDim);
             return;
         }
         ArgumentNullException.ThrowIfNull(batch);
@@ -68,7 +68,7 @@ public static partial class CpuKernels
             {
                 var mine = Enumerable.Range(0, n).Where(i => sequences[i] == s).ToArray();
                 if (mine.Length > 0)
-                    AttendShard(incoming, 2 * n, mine, positions, batch.Caches[s], visibleSlots[s], layer, heads, kvHeads, headDim, result, n);
+                    AttendShard(cpu, incoming, 2 * n, mine, positions, batch.Caches[s], visibleSlots[s], layer, heads, kvHeads, headDim, result, n);
             }
             partials[source] = result;
         }
@@ -84,7 +84,7 @@ public static partial class CpuKernels
     /// at o: i * width, l: n * width + i * heads. A row that sees no slot gets o = 0, l = -inf. Few rows (decode) are
     /// attended row by row over the cache in place; many rows (a prompt) as matrix products per key/value head.
     /// </summary>
-    private static void AttendShard(float[] incoming, int queryOffset, int[] rowsOfSequence, int[] positions, KvCache shard, int slots, int layer,
+    private static void AttendShard(CpuExecution cpu, float[] incoming, int queryOffset, int[] rowsOfSequence, int[] positions, KvCache shard, int slots, int layer,
         int heads, int kvHeads, int d, float[] result, int n)
     {
         var lse = result.AsSpan(n * heads * d);
@@ -95,13 +95,13 @@ public static partial class CpuKernels
             return;
         }
         if (rowsOfSequence.Length < PrefillGemmRows)
-            AttendShardRows(incoming, queryOffset, rowsOfSequence, positions, shard, slots, layer, heads, kvHeads, d, result, n);
+            AttendShardRows(cpu, incoming, queryOffset, rowsOfSequence, positions, shard, slots, layer, heads, kvHeads, d, result, n);
         else
-            AttendShardGemm(incoming, queryOffset, rowsOfSequence, positions, shard, slots, layer, heads, kvHeads, d, result, n);
+            AttendShardGemm(cpu, incoming, queryOffset, rowsOfSequence, positions, shard, slots, layer, heads, kvHeads, d, result, n);
     }
 
     /// <summary>Row by row: scores against the cached keys where they lie, the weighted sum of the values the same way.</summary>
-    private static unsafe void AttendShardRows(float[] incoming, int queryOffset, int[] rowsOfSequence, int[] positions, KvCache shard, int slots, int layer,
+    private static unsafe void AttendShardRows(CpuExecution cpu, float[] incoming, int queryOffset, int[] rowsOfSequence, int[] positions, KvCache shard, int slots, int layer,
         int heads, int kvHeads, int d, float[] result, int n)
     {
         int width = heads * d, kvWidth = kvHeads * d, group = heads / kvHeads;
@@ -109,7 +109,7 @@ public static partial class CpuKernels
         var keyPositions = shard.SlotPositionsUpTo(slots).ToArray();
         float[] keysArray = shard.Keys(layer), valuesArray = shard.Values(layer);
         int items = rowsOfSequence.Length * heads;
-        CpuParallel.ForEach(items, CpuParallel.Workers(items, 4L * slots * d), item =>
+        CpuParallel.ForEach(items, CpuParallel.Workers(cpu, items, 4L * slots * d), item =>
         {
             int i = rowsOfSequence[item / heads], h = item % heads, kv = h / group;
             float[] scores = ArrayPool<float>.Shared.Rent(slots);
@@ -134,7 +134,7 @@ public static partial class CpuKernels
     }
 
     /// <summary>Many rows: per key/value head, S = Q Kᵀ and O = softmax(S) V as matrix products over the shard's slots.</summary>
-    private static void AttendShardGemm(float[] incoming, int queryOffset, int[] rowsOfSequence, int[] positions, KvCache shard, int slots, int layer,
+    private static void AttendShardGemm(CpuExecution cpu, float[] incoming, int queryOffset, int[] rowsOfSequence, int[] positions, KvCache shard, int slots, int layer,
         int heads, int kvHeads, int d, float[] result, int n)
     {
         int width = heads * d, kvWidth = kvHeads * d, group = heads / kvHeads, count = rowsOfSequence.Length;
@@ -157,13 +157,13 @@ public static partial class CpuKernels
                 {
                     for (int t = 0; t < count; t++)
                         Array.Copy(incoming, queryOffset + (long)rowsOfSequence[t] * width + h * d, qh, (long)t * d, d);
-                    MatMul(qh, count, d, kh, slots, scores);
-                    CpuParallel.ForRanges(count, CpuParallel.Workers(count, 8L * slots), (t0, t1) =>
+                    MatMul(cpu, qh, count, d, kh, slots, scores);
+                    CpuParallel.ForRanges(count, CpuParallel.Workers(cpu, count, 8L * slots), (t0, t1) =>
                     {
                         for (int t = t0; t < t1; t++)
                             result[n * width + rowsOfSequence[t] * heads + h] = PartialSoftmax(scores.AsSpan(t * slots, slots), keyPositions, positions[rowsOfSequence[t]], scale);
                     });
-                    MatMul(scores, count, slots, vhT, d, oh);
+                    MatMul(cpu, scores, count, slots, vhT, d, oh);
                     for (int t = 0; t < count; t++)
                         Array.Copy(oh, (long)t * d, result, (long)rowsOfSequence[t] * width + h * d, d);
                 }

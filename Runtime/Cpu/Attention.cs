@@ -19,8 +19,9 @@ public static partial class CpuKernels
     /// <see cref="AppendKv"/> has put this batch's keys and values), into output (T, heads * d). Query head h reads kv
     /// head h / (heads / kvHeads).
     /// </summary>
-    public static void Attention(float[] q, float[] output, TokenBatch batch, int layer, int heads, int kvHeads, int headDim)
+    public static void Attention(CpuExecution cpu, float[] q, float[] output, TokenBatch batch, int layer, int heads, int kvHeads, int headDim)
     {
+        ArgumentNullException.ThrowIfNull(cpu);
         ArgumentNullException.ThrowIfNull(batch);
         if (heads <= 0 || kvHeads <= 0 || headDim <= 0 || heads % kvHeads != 0)
             throw new ArgumentOutOfRangeException(nameof(heads), $"Attention needs positive heads ({heads}) divisible by kvHeads ({kvHeads}) and a positive headDim ({headDim}).");
@@ -48,7 +49,7 @@ public static partial class CpuKernels
             }
             r = end;
         }
-        if (chunks.Count > 0) AttendChunks(chunks, q, output, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim));
+        if (chunks.Count > 0) AttendChunks(cpu, chunks, q, output, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim));
         if (rowWise.Count == 0) return;
         int[] rowList = rowWise.ToArray();
         rows = rowList.Length;
@@ -56,7 +57,7 @@ public static partial class CpuKernels
         // A work item is one row and a contiguous range of its query heads. Many rows: all heads per item, so each
         // cached row is read whole and in order. Few rows (decode): the heads are split so every core works. Items
         // are handed out dynamically: later rows of a prompt attend to more positions.
-        int workers = CpuParallel.Workers(rows * heads, 4L * longest * headDim);
+        int workers = CpuParallel.Workers(cpu, rows * heads, 4L * longest * headDim);
         int splits = rows >= workers ? 1 : Math.Min(heads, (workers + rows - 1) / rows);
         int headsPerItem = (heads + splits - 1) / splits;
         splits = (heads + headsPerItem - 1) / headsPerItem;

@@ -9,11 +9,11 @@ internal static class CpuParallel
     /// <summary>Below this much work (about one flop or one byte per unit) a second thread does not pay for its wake-up.</summary>
     public const long MinWorkPerWorker = 64 * 1024;
 
-    /// <summary>How many workers to use for <paramref name="items"/> items of <paramref name="workPerItem"/> work each.</summary>
-    public static int Workers(int items, long workPerItem)
+    /// <summary>How many workers to use for <paramref name="items"/> items of <paramref name="workPerItem"/> work each, within <paramref name="cpu"/>'s threads.</summary>
+    public static int Workers(CpuExecution cpu, int items, long workPerItem)
     {
         long byWork = Math.Max(1, items * workPerItem / MinWorkPerWorker);
-        return (int)Math.Min(Math.Min(CpuKernels.ThreadBudget, items), byWork);
+        return (int)Math.Min(Math.Min(cpu.Threads, items), byWork);
     }
 
     /// <summary>

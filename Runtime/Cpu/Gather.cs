@@ -7,11 +7,11 @@ namespace Tessera.Cpu;
 public static partial class CpuKernels
 {
     /// <summary>y (T, C) = table[ids[t]] (+= when <paramref name="accumulate"/>). Ids are checked by the caller.</summary>
-    public static void Gather(float[] table, int dim, int[] ids, float[] y, bool accumulate = false)
+    public static void Gather(CpuExecution cpu, float[] table, int dim, int[] ids, float[] y, bool accumulate = false)
     {
         ArgumentNullException.ThrowIfNull(ids);
         CheckLength(y, (long)ids.Length * dim, nameof(y));
-        CpuParallel.ForRanges(ids.Length, CpuParallel.Workers(ids.Length, 2L * dim), (start, end) =>
+        CpuParallel.ForRanges(ids.Length, CpuParallel.Workers(cpu, ids.Length, 2L * dim), (start, end) =>
         {
             for (int t = start; t < end; t++)
             {

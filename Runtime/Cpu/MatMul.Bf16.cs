@@ -13,15 +13,15 @@ namespace Tessera.Cpu;
 public static partial class CpuKernels
 {
     /// <summary>y (T, N) = x (T, K) · wᵀ for F32 or BF16 weights; the epilogue as in the F32 overload.</summary>
-    public static void MatMul(float[] x, int rows, int k, WeightMatrix w, int n, float[] y, Epilogue? epilogue = null) =>
-        MatMul(x, rows, k, w, n, y, epilogue, DetectedIsa);
+    public static void MatMul(CpuExecution cpu, float[] x, int rows, int k, WeightMatrix w, int n, float[] y, Epilogue? epilogue = null) =>
+        MatMul(cpu, x, rows, k, w, n, y, epilogue, DetectedIsa);
 
     /// <summary>The product with the kernels written for <paramref name="isa"/> (tests run every level the machine can).</summary>
-    internal static unsafe void MatMul(float[] x, int rows, int k, WeightMatrix w, int n, float[] y, Epilogue? epilogue, CpuIsa isa)
+    internal static unsafe void MatMul(CpuExecution cpu, float[] x, int rows, int k, WeightMatrix w, int n, float[] y, Epilogue? epilogue, CpuIsa isa)
     {
         if (w.F32 is { } f32)
         {
-            MatMul(x, rows, k, f32, n, y, epilogue, isa);
+            MatMul(cpu, x, rows, k, f32, n, y, epilogue, isa);
             return;
         }
         if (w.Rows != n || w.Cols != k)
@@ -33,17 +33,17 @@ public static partial class CpuKernels
         var bf16 = w.BF16!;
         if (rows >= GemmMinRows)
         {
-            GemmMatMul(x, rows, k, null, bf16, n, y, epilogue, isa);
+            GemmMatMul(cpu, x, rows, k, null, bf16, n, y, epilogue, isa);
             return;
         }
         if (isa == CpuIsa.Avx512 && k < 32)
         {
-            MatMul(x, rows, k, w.ToF32(), n, y, epilogue, isa);
+            MatMul(cpu, x, rows, k, w.ToF32(), n, y, epilogue, isa);
             return;
         }
 
         int chunks = (n + EpilogueChunk - 1) / EpilogueChunk;
-        int workers = CpuParallel.Workers(chunks, 2L * rows * k * Math.Min(n, EpilogueChunk));
+        int workers = CpuParallel.Workers(cpu, chunks, 2L * rows * k * Math.Min(n, EpilogueChunk));
         CpuParallel.ForRanges(chunks, workers, (start, end) =>
         {
             fixed (float* px = x, py = y)
@@ -66,14 +66,14 @@ public static partial class CpuKernels
     /// features, the group all-reduces the partial sums, and only then does the epilogue run (bias, residual add): it
     /// must see the whole sum, once. With a group of one this is a plain MatMul with the epilogue fused.
     /// </summary>
-    public static void RowParallelMatMul(float[] x, int rows, int k, WeightMatrix w, int n, float[] y, ICollectiveGroup group, Epilogue? epilogue = null)
+    public static void RowParallelMatMul(CpuExecution cpu, float[] x, int rows, int k, WeightMatrix w, int n, float[] y, ICollectiveGroup group, Epilogue? epilogue = null)
     {
         if (group.Size == 1)
         {
-            MatMul(x, rows, k, w, n, y, epilogue);
+            MatMul(cpu, x, rows, k, w, n, y, epilogue);
             return;
         }
-        MatMul(x, rows, k, w, n, y);
+        MatMul(cpu, x, rows, k, w, n, y);
         group.AllReduceSum(y, rows * n);
         if (epilogue is not null)
             for (int r = 0; r < rows; r++) epilogue(y.AsSpan(r * n, n), r, 0);

@@ -11,11 +11,11 @@ public static partial class CpuKernels
 {
     private const int DotCols = 4;
 
-    private static unsafe void DotMatMul(float[] x, int rows, int k, float[] w, int n, float[] y, Epilogue? epilogue, CpuIsa isa)
+    private static unsafe void DotMatMul(CpuExecution cpu, float[] x, int rows, int k, float[] w, int n, float[] y, Epilogue? epilogue, CpuIsa isa)
     {
         // Work splits over N, so T = 1 uses every core; each worker owns whole epilogue chunks.
         int chunks = (n + EpilogueChunk - 1) / EpilogueChunk;
-        int workers = CpuParallel.Workers(chunks, 2L * rows * k * Math.Min(n, EpilogueChunk));
+        int workers = CpuParallel.Workers(cpu, chunks, 2L * rows * k * Math.Min(n, EpilogueChunk));
         CpuParallel.ForRanges(chunks, workers, (start, end) =>
         {
             fixed (float* px = x, pw = w, py = y)

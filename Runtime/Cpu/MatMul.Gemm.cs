@@ -23,7 +23,7 @@ public static partial class CpuKernels
     private const int GemmDepth = 1024;
 
     /// <summary>The GEMM with F32 weights, or with BF16 weights (<paramref name="wBf16"/>) widened a column chunk at a time.</summary>
-    private static unsafe void GemmMatMul(float[] x, int rows, int k, float[]? w, ushort[]? wBf16, int n, float[] y, Epilogue? epilogue, CpuIsa isa)
+    private static unsafe void GemmMatMul(CpuExecution cpu, float[] x, int rows, int k, float[]? w, ushort[]? wBf16, int n, float[] y, Epilogue? epilogue, CpuIsa isa)
     {
         int tiles = (rows + GemmRows - 1) / GemmRows;
         long packed = (long)tiles * GemmRows * k;
@@ -31,7 +31,7 @@ public static partial class CpuKernels
         float[] xp = ArrayPool<float>.Shared.Rent((int)Math.Max(packed, 1));
         try
         {
-            int packWorkers = CpuParallel.Workers(tiles, (long)GemmRows * k);
+            int packWorkers = CpuParallel.Workers(cpu, tiles, (long)GemmRows * k);
             CpuParallel.ForRanges(tiles, packWorkers, (start, end) =>
             {
                 for (int t = start; t < end; t++) PackRows(x, rows, k, xp, t);
@@ -40,7 +40,7 @@ public static partial class CpuKernels
             // Work items are (tile, column chunk), tile-major, split into contiguous ranges: a worker keeps its x tile
             // in its own L2 and streams its columns of w past it.
             int blocks = (n + GemmCols - 1) / GemmCols;
-            int workers = CpuParallel.Workers(tiles * blocks, 2L * GemmRows * k * GemmCols);
+            int workers = CpuParallel.Workers(cpu, tiles * blocks, 2L * GemmRows * k * GemmCols);
             int chunks = (n + GemmChunk - 1) / GemmChunk;
             // Enough items that every worker gets the same number (few tiles: split the columns finer).
             if (chunks < workers) chunks = Math.Min(workers, blocks);

@@ -29,13 +29,14 @@ public static partial class CpuKernels
     /// (segment, row, first column). Segments are handed out while still in cache, possibly from several threads at
     /// once (never the same element twice), so an epilogue must only touch its own segment and read shared data.
     /// </remarks>
-    public static void MatMul(float[] x, int rows, int k, float[] w, int n, float[] y, Epilogue? epilogue = null) =>
-        MatMul(x, rows, k, w, n, y, epilogue, DetectedIsa);
+    public static void MatMul(CpuExecution cpu, float[] x, int rows, int k, float[] w, int n, float[] y, Epilogue? epilogue = null) =>
+        MatMul(cpu, x, rows, k, w, n, y, epilogue, DetectedIsa);
 
     /// <summary>The product with the kernels written for <paramref name="isa"/> (tests run every level the machine can).</summary>
-    internal static void MatMul(float[] x, int rows, int k, float[] w, int n, float[] y, Epilogue? epilogue, CpuIsa isa,
+    internal static void MatMul(CpuExecution cpu, float[] x, int rows, int k, float[] w, int n, float[] y, Epilogue? epilogue, CpuIsa isa,
         MatMulPath path = MatMulPath.Auto)
     {
+        ArgumentNullException.ThrowIfNull(cpu);
         if (rows < 0 || k < 0 || n < 0)
             throw new ArgumentOutOfRangeException(nameof(rows), $"MatMul shape ({rows}, {k}) x ({n}, {k}) has a negative size.");
         CheckLength(x, (long)rows * k, nameof(x));
@@ -44,8 +45,8 @@ public static partial class CpuKernels
         if (rows == 0 || n == 0) return;
 
         if (path == MatMulPath.Auto) path = rows >= GemmMinRows ? MatMulPath.Gemm : MatMulPath.Dot;
-        if (path == MatMulPath.Gemm) GemmMatMul(x, rows, k, w, null, n, y, epilogue, isa);
-        else DotMatMul(x, rows, k, w, n, y, epilogue, isa);
+        if (path == MatMulPath.Gemm) GemmMatMul(cpu, x, rows, k, w, null, n, y, epilogue, isa);
+        else DotMatMul(cpu, x, rows, k, w, n, y, epilogue, isa);
     }
 
     /// <summary>Column chunks small enough that a chunk of y is still in L1/L2 when its epilogue runs.</summary>

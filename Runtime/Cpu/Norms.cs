@@ -10,10 +10,10 @@ public static partial class CpuKernels
     /// <summary>y (T, C) = x · rsqrt(mean(x²) + eps) · w.</summary>
     // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void RmsNorm(float[] x, float[] weight, float[] y, int rows, int dim, float eps)
+    public static void RmsNorm(CpuExecution cpu, float[] x, float[] weight, float[] y, int rows, int dim, float eps)
     {
         CheckRows(x, weight, y, rows, dim);
-        CpuParallel.ForRanges(rows, CpuParallel.Workers(rows, 4L * dim), (start, end) =>
+        CpuParallel.ForRanges(rows, CpuParallel.Workers(cpu, rows, 4L * dim), (start, end) =>
         {
             var w = weight.AsSpan(0, dim);
             for (int r = start; r < end; r++)
@@ -30,11 +30,11 @@ public static partial class CpuKernels
     /// <summary>y (T, C) = (x - mean) · rsqrt(var + eps) · w + b, biased variance.</summary>
     // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void LayerNorm(float[] x, float[] weight, float[] bias, float[] y, int rows, int dim, float eps)
+    public static void LayerNorm(CpuExecution cpu, float[] x, float[] weight, float[] bias, float[] y, int rows, int dim, float eps)
     {
         CheckRows(x, weight, y, rows, dim);
         CheckLength(bias, dim, nameof(bias));
-        CpuParallel.ForRanges(rows, CpuParallel.Workers(rows, 6L * dim), (start, end) =>
+        CpuParallel.ForRanges(rows, CpuParallel.Workers(cpu, rows, 6L * dim), (start, end) =>
         {
             var w = weight.AsSpan(0, dim);
             var b = bias.AsSpan(0, dim);

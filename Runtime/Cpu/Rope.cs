@@ -12,7 +12,7 @@ public static partial class CpuKernels
     private static readonly ConcurrentDictionary<(int HeadDim, float Theta), RopeTable> RopeTables = new();
 
     /// <summary>In-place rotate_half RoPE on x (T, heads * headDim) at each row's position.</summary>
-    public static void Rope(float[] x, int rows, int heads, int headDim, int[] positions, float theta)
+    public static void Rope(CpuExecution cpu, float[] x, int rows, int heads, int headDim, int[] positions, float theta)
     {
         if (rows < 0 || heads < 0 || headDim < 0) throw new ArgumentOutOfRangeException(nameof(rows), "Rope shape has a negative size.");
         ArgumentNullException.ThrowIfNull(positions);
@@ -29,7 +29,7 @@ public static partial class CpuKernels
         }
         var table = RopeTables.GetOrAdd((headDim, theta), key => new RopeTable(key.HeadDim, key.Theta)).Covering(maxPosition);
 
-        CpuParallel.ForRanges(rows, CpuParallel.Workers(rows, 6L * heads * half), (start, end) =>
+        CpuParallel.ForRanges(rows, CpuParallel.Workers(cpu, rows, 6L * heads * half), (start, end) =>
         {
             for (int r = start; r < end; r++)
             {

@@ -5,8 +5,8 @@ namespace Tessera.Cpu;
 public static partial class CpuKernels
 {
     /// <summary>A row-parallel product with F32 weights (see the WeightMatrix overload).</summary>
-    public static void RowParallelMatMul(float[] x, int rows, int k, float[] w, int n, float[] y, ICollectiveGroup group, Epilogue? epilogue = null) =>
-        RowParallelMatMul(x, rows, k, WeightMatrix.Create(w, n, k, WeightPrecision.F32), n, y, group, epilogue);
+    public static void RowParallelMatMul(CpuExecution cpu, float[] x, int rows, int k, float[] w, int n, float[] y, ICollectiveGroup group, Epilogue? epilogue = null) =>
+        RowParallelMatMul(cpu, x, rows, k, WeightMatrix.Create(w, n, k, WeightPrecision.F32), n, y, group, epilogue);
 
     /// <summary>
     /// logits (rows, vocab) = the columns every rank of a vocab-parallel head computed, rank r's at [r * localWidth, ...):

@@ -58,7 +58,7 @@ public sealed class MpiEngine : ITransformerEngine, IDisposable
     /// job with its rank and reason on stderr.
     /// </remarks>
     public static ITransformerEngine Start(string checkpointDirectory, ParallelPlan plan,
-        Func<Checkpoint, RankContext, IRankProgram> createRank, Func<ModelConfig, ModelFacts> facts)
+        Func<Checkpoint, RankContext, CpuRankOptions, IRankProgram> createRank, Func<ModelConfig, ModelFacts> facts)
     {
         ArgumentNullException.ThrowIfNull(plan);
         if (Volatile.Read(ref _current) is not null)
@@ -71,12 +71,12 @@ public sealed class MpiEngine : ITransformerEngine, IDisposable
             throw new PlanException(
                 $"The plan {plan} needs {plan.DeviceCount} process{(plan.DeviceCount == 1 ? "" : "es")}, one per rank, but mpirun started {MpiWorld.LaunchedSize}: run mpirun -np {plan.DeviceCount}.");
 
-        CpuKernels.MaxThreads = ThreadsPerRank();
+        var options = new CpuRankOptions(plan.Precision, new CpuExecution(ThreadsPerRank()));
         var world = MpiWorld.World;
         MpiRank rank;
         try
         {
-            rank = MpiRank.Load(checkpointDirectory, plan, modelFacts, world, createRank);
+            rank = MpiRank.Load(checkpointDirectory, plan, modelFacts, world, (checkpoint, context) => createRank(checkpoint, context, options));
         }
         catch (Exception e)
         {

@@ -83,7 +83,7 @@ internal sealed class MpiRank : IDisposable
         var previous = stage > 0 ? new MpiStageLink(world, rank - stageStride, LinkTag + stage - 1) : null;
         var next = stage + 1 < p ? new MpiStageLink(world, rank + stageStride, LinkTag + stage) : null;
         var range = StagePartitioner.LayerRanges(plan.ResolveSplit(facts))[stage];
-        var context = new RankContext(rank, data, stage, p, range.First, range.End, tensorGroup, previous, next, plan.Precision)
+        var context = new RankContext(rank, data, stage, p, range.First, range.End, tensorGroup, previous, next)
         {
             Experts = expertGroup,
             Sequence = sequenceGroup,

@@ -18,6 +18,7 @@ namespace Tessera.Parallelism;
 /// </remarks>
 public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpertRouted, IDisposable
 {
+    private readonly Cpu.CpuRankOptions _rankOptions; // the same for every device: the plan's precision, each device's share of the cores
     private readonly Rank[] _ranks;
     private readonly CpuDevice[] _devices;
     private readonly InProcessGroup[] _groups;          // tensor groups, [((data * P + stage) * S + sequence) * E + expert]
@@ -46,8 +47,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
 
         _devices = Enumerable.Range(0, plan.DeviceCount).Select(i => new CpuDevice(i)).ToArray();
         // Each device's kernels get its share of the cores (at least one), as if each were its own processor.
-        int share = Math.Max(1, Environment.ProcessorCount / _devices.Length);
-        Task.WaitAll(_devices.Select(d => d.Run(() => Cpu.CpuKernels.ThreadsOfThisThread = share)).ToArray());
+        _rankOptions = new Cpu.CpuRankOptions(plan.Precision, Cpu.CpuExecution.ShareOf(_devices.Length));
         // Groups are indexed by the coordinates they do not vary: replica, stage, then the other two of (sequence, expert, tensor).
         _groups = Enumerable.Range(0, d * p * sp * x).Select(_ => new InProcessGroup(t)).ToArray();
         _expertGroups = Enumerable.Range(0, d * p * sp * t).Select(_ => new InProcessGroup(x)).ToArray();
@@ -80,7 +80,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
                             int stage = data * p + j;
                             int rank = plan.RankOf(data, j, q, expert, tensor);
                             var context = new RankContext(rank, data, j, p, ranges[j].First, ranges[j].End, _groups[(stage * sp + q) * x + expert][tensor],
-                                j > 0 ? links[data, q, expert, tensor, j - 1] : null, j + 1 < p ? links[data, q, expert, tensor, j] : null, plan.Precision)
+                                j > 0 ? links[data, q, expert, tensor, j - 1] : null, j + 1 < p ? links[data, q, expert, tensor, j] : null)
                             {
                                 Experts = _expertGroups[(stage * sp + q) * t + tensor][expert],
                                 Sequence = _sequenceGroups[(stage * x + expert) * t + tensor][q],
@@ -94,10 +94,10 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
     /// every problem), picks the layer split (hand-given or balanced), starts D * P * T devices and loads every rank's
     /// program on its own device, all in parallel, each from its own <see cref="Checkpoint"/>.
     /// </summary>
-    /// <param name="createRank">builds the program of one rank (the compiler generates it) from its checkpoint and context</param>
+    /// <param name="createRank">builds the program of one rank (the compiler generates it) from its checkpoint, its context and its device's host options</param>
     /// <param name="facts">the model's sizes and costs from its config (the compiler generates this too)</param>
     public static ParallelEngine Create(string checkpointDirectory, ParallelPlan plan,
-        Func<Checkpoint, RankContext, IRankProgram> createRank, Func<ModelConfig, ModelFacts> facts)
+        Func<Checkpoint, RankContext, Cpu.CpuRankOptions, IRankProgram> createRank, Func<ModelConfig, ModelFacts> facts)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ModelConfig config;
@@ -308,12 +308,12 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
         foreach (var b in _clockBarriers) b.Reset();
     }
 
-    private void Load(string checkpointDirectory, Func<Checkpoint, RankContext, IRankProgram> createRank)
+    private void Load(string checkpointDirectory, Func<Checkpoint, RankContext, Cpu.CpuRankOptions, IRankProgram> createRank)
     {
         var tasks = _ranks.Select(rank => rank.Device.Run(() =>
         {
             rank.Checkpoint = Checkpoint.Open(checkpointDirectory);
-            var program = createRank(rank.Checkpoint, rank.Context);
+            var program = createRank(rank.Checkpoint, rank.Context, _rankOptions);
             rank.Program = program;
             if (program.Context.Rank != rank.Context.Rank || program.Context.Stage != rank.Context.Stage || program.Context.TensorRank != rank.Context.TensorRank)
                 throw new InvalidOperationException($"{rank.Device.Name}: the program was built for rank {program.Context.Rank}, not {rank.Context.Rank}.");

@@ -15,9 +15,8 @@ namespace Tessera.Parallelism;
 /// <param name="Tensor">the tensor group (its Rank and Size are this rank's tensor index and degree)</param>
 /// <param name="Previous">link from the previous stage (null on the first)</param>
 /// <param name="Next">link to the next stage (null on the last)</param>
-/// <param name="Precision">how this rank holds its matrix weights</param>
-public sealed record RankContext(int Rank, int DataRank, int Stage, int Stages, int FirstLayer, int EndLayer, ICollectiveGroup Tensor, IStageLink? Previous, IStageLink? Next,
-    Cpu.WeightPrecision Precision = Cpu.WeightPrecision.F32)
+/// <remarks>How a rank holds its weights and how many threads its kernels use are not part of it: see <see cref="Cpu.CpuRankOptions"/>.</remarks>
+public sealed record RankContext(int Rank, int DataRank, int Stage, int Stages, int FirstLayer, int EndLayer, ICollectiveGroup Tensor, IStageLink? Previous, IStageLink? Next)
 {
     /// <summary>One device holding the whole model.</summary>
     public static RankContext Single { get; } = new(0, 0, 0, 1, 0, -1, SingleRankGroup.Instance, null, null);

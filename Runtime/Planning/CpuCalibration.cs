@@ -24,16 +24,16 @@ public sealed record CpuCalibration(double Flops, double BandwidthBytesPerSecond
         var x = Filled(rows * k);
         var w = WeightMatrix.Create(Filled(n * k), n, k, WeightPrecision.F32);
         var y = new float[rows * n];
-        CpuKernels.MatMul(x, rows, k, w, n, y);
-        double flops = Rate(() => CpuKernels.MatMul(x, rows, k, w, n, y), 2.0 * rows * k * n);
+        CpuKernels.MatMul(CpuExecution.AllCores, x, rows, k, w, n, y);
+        double flops = Rate(() => CpuKernels.MatMul(CpuExecution.AllCores, x, rows, k, w, n, y), 2.0 * rows * k * n);
 
         // A decode-sized product over a matrix far larger than the caches: the bandwidth weights stream at.
         const int bigN = 8192, bigK = 8192;
         var big = WeightMatrix.Create(Filled(bigN * bigK), bigN, bigK, WeightPrecision.F32);
         var row = Filled(bigK);
         var output = new float[bigN];
-        CpuKernels.MatMul(row, 1, bigK, big, bigN, output);
-        double bandwidth = Rate(() => CpuKernels.MatMul(row, 1, bigK, big, bigN, output), 4.0 * bigN * bigK);
+        CpuKernels.MatMul(CpuExecution.AllCores, row, 1, bigK, big, bigN, output);
+        double bandwidth = Rate(() => CpuKernels.MatMul(CpuExecution.AllCores, row, 1, bigK, big, bigN, output), 4.0 * bigN * bigK);
 
         // Two ranks of an in-process group: a 4 KiB all-reduce's latency, a 16 MiB one's bandwidth.
         double latency = AllReduceSeconds(1024) ;

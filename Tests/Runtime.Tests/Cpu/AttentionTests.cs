@@ -68,7 +68,7 @@ public class AttentionTests
         var cache = new KvCache(1, 4, 2 * 8);
         var batch = TokenBatch.ForSequence(cache, [1]);
         Assert.Throws<ArgumentOutOfRangeException>(() =>
-            CpuKernels.Attention(new float[24], new float[24], batch, 0, heads: 3, kvHeads: 2, headDim: 8));
+            CpuKernels.Attention(CpuExecution.AllCores, new float[24], new float[24], batch, 0, heads: 3, kvHeads: 2, headDim: 8));
     }
 
     /// <summary>
@@ -91,7 +91,7 @@ public class AttentionTests
         var actual = Enumerable.Repeat(float.NaN, rows * width).ToArray();
         ReferenceKernels.Attention(q, k, v, expected, expectedBatch, layer, heads, kvHeads, headDim);
         CpuKernels.AppendKv(k, v, actualBatch, layer, kvWidth);
-        CpuKernels.Attention(q, actual, actualBatch, layer, heads, kvHeads, headDim);
+        CpuKernels.Attention(CpuExecution.AllCores, q, actual, actualBatch, layer, heads, kvHeads, headDim);
 
         string what = $"Attention heads={heads}/{kvHeads} d={headDim} cached=[{string.Join(",", cached)}] fresh=[{string.Join(",", fresh)}]";
         // Outputs are averages of values in [-1, 1]: an absolute bound of 1e-5 is a relative one.

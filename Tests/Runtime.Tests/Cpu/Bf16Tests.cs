@@ -34,8 +34,8 @@ public class Bf16Tests
         var expected = new float[rows * n];
         var actual = new float[rows * n];
         int calls = 0;
-        CpuKernels.MatMul(x, rows, k, widened, n, expected);
-        CpuKernels.MatMul(x, rows, k, bf16, n, actual, (segment, row, column) => Interlocked.Add(ref calls, segment.Length));
+        CpuKernels.MatMul(CpuExecution.AllCores, x, rows, k, widened, n, expected);
+        CpuKernels.MatMul(CpuExecution.AllCores, x, rows, k, bf16, n, actual, (segment, row, column) => Interlocked.Add(ref calls, segment.Length));
 
         TestData.AssertClose(expected, actual, 1e-5, $"bf16 MatMul {rows}x{k}x{n}", floor: 1);
         Assert.Equal(rows * n, calls);

@@ -17,7 +17,7 @@ public class GatherTests
         var expected = TestData.Random(rows * dim, 2);
         var y = (float[])expected.Clone();
         ReferenceKernels.Gather(table, dim, ids, expected, accumulate);
-        CpuKernels.Gather(table, dim, ids, y, accumulate);
+        CpuKernels.Gather(CpuExecution.AllCores, table, dim, ids, y, accumulate);
         Assert.Equal(expected, y);
     }
 }

@@ -60,18 +60,8 @@ public class MatMulTests
         var w = TestData.Random(301 * 200, 2);
         var one = new float[130 * 301];
         var many = new float[130 * 301];
-        int saved = CpuKernels.MaxThreads;
-        try
-        {
-            CpuKernels.MaxThreads = 1;
-            CpuKernels.MatMul(x, 130, 200, w, 301, one);
-            CpuKernels.MaxThreads = 4;
-            CpuKernels.MatMul(x, 130, 200, w, 301, many);
-        }
-        finally
-        {
-            CpuKernels.MaxThreads = saved;
-        }
+        CpuKernels.MatMul(CpuExecution.SingleThread, x, 130, 200, w, 301, one);
+        CpuKernels.MatMul(new CpuExecution(4), x, 130, 200, w, 301, many);
         Assert.Equal(one, many);
     }
 
@@ -79,16 +69,16 @@ public class MatMulTests
     public void MatMul_WithZeroInputFeatures_WritesZeros()
     {
         var y = Enumerable.Repeat(5f, 6).ToArray();
-        CpuKernels.MatMul([], 2, 0, [], 3, y);
+        CpuKernels.MatMul(CpuExecution.AllCores, [], 2, 0, [], 3, y);
         Assert.All(y, v => Assert.Equal(0f, v));
     }
 
     [Fact]
     public void MatMul_RejectsArraysShorterThanTheShape()
     {
-        Assert.Throws<ArgumentException>(() => CpuKernels.MatMul(new float[5], 2, 3, new float[12], 4, new float[8]));
-        Assert.Throws<ArgumentException>(() => CpuKernels.MatMul(new float[6], 2, 3, new float[11], 4, new float[8]));
-        Assert.Throws<ArgumentException>(() => CpuKernels.MatMul(new float[6], 2, 3, new float[12], 4, new float[7]));
+        Assert.Throws<ArgumentException>(() => CpuKernels.MatMul(CpuExecution.AllCores, new float[5], 2, 3, new float[12], 4, new float[8]));
+        Assert.Throws<ArgumentException>(() => CpuKernels.MatMul(CpuExecution.AllCores, new float[6], 2, 3, new float[11], 4, new float[8]));
+        Assert.Throws<ArgumentException>(() => CpuKernels.MatMul(CpuExecution.AllCores, new float[6], 2, 3, new float[12], 4, new float[7]));
     }
 
     public static TheoryData<string, int, int, int> EpilogueCases()
@@ -115,7 +105,7 @@ public class MatMulTests
         var y = new float[rows * n];
         var calls = new int[rows * n];
         string? problem = null;
-        CpuKernels.MatMul(x, rows, k, w, n, y, (segment, row, column) =>
+        CpuKernels.MatMul(CpuExecution.AllCores, x, rows, k, w, n, y, (segment, row, column) =>
         {
             if (segment.Length == 0 || row < 0 || row >= rows || column < 0 || column + segment.Length > n)
             {
@@ -153,7 +143,7 @@ public class MatMulTests
         ReferenceKernels.MatMul(x.Select(Math.Abs).ToArray(), rows, k, w.Select(Math.Abs).ToArray(), n, magnitude);
         // Extra elements after the output must survive: the kernel writes only rows * n.
         var y = Enumerable.Repeat(float.NaN, rows * n + 3).ToArray();
-        CpuKernels.MatMul(x, rows, k, w, n, y, null, Parse(path).Isa, Parse(path).Path);
+        CpuKernels.MatMul(CpuExecution.AllCores, x, rows, k, w, n, y, null, Parse(path).Isa, Parse(path).Path);
         TestData.AssertClose(expected, y, magnitude, 1e-5, $"{path} T={rows} K={k} N={n}");
         Assert.True(y[^3..].All(float.IsNaN), $"{path} T={rows} K={k} N={n}: wrote past rows * n.");
     }

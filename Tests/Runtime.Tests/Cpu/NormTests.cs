@@ -22,7 +22,7 @@ public class NormTests
         var expected = new float[rows * dim];
         ReferenceKernels.RmsNorm(x, w, expected, rows, dim, 1e-5f);
         var y = new float[rows * dim];
-        CpuKernels.RmsNorm(x, w, y, rows, dim, 1e-5f);
+        CpuKernels.RmsNorm(CpuExecution.AllCores, x, w, y, rows, dim, 1e-5f);
         TestData.AssertClose(expected, y, 1e-5, $"RmsNorm T={rows} C={dim}", floor: 1e-3);
     }
 
@@ -37,7 +37,7 @@ public class NormTests
         var expected = new float[rows * dim];
         ReferenceKernels.LayerNorm(x, w, b, expected, rows, dim, 1e-5f);
         var y = new float[rows * dim];
-        CpuKernels.LayerNorm(x, w, b, y, rows, dim, 1e-5f);
+        CpuKernels.LayerNorm(CpuExecution.AllCores, x, w, b, y, rows, dim, 1e-5f);
         // x ≈ 50 carries ~4e-6 of rounding into x - mean, so outputs of size ~1 agree to about 1e-5 absolute.
         TestData.AssertClose(expected, y, 1e-4, $"LayerNorm T={rows} C={dim}", floor: 1);
     }
@@ -53,12 +53,12 @@ public class NormTests
         var expected = new float[rows * dim];
         ReferenceKernels.RmsNorm(x, w, expected, rows, dim, 1e-6f);
         var inPlace = (float[])x.Clone();
-        CpuKernels.RmsNorm(inPlace, w, inPlace, rows, dim, 1e-6f);
+        CpuKernels.RmsNorm(CpuExecution.AllCores, inPlace, w, inPlace, rows, dim, 1e-6f);
         TestData.AssertClose(expected, inPlace, 1e-5, "RmsNorm in place", floor: 1e-3);
 
         ReferenceKernels.LayerNorm(x, w, b, expected, rows, dim, 1e-6f);
         inPlace = (float[])x.Clone();
-        CpuKernels.LayerNorm(inPlace, w, b, inPlace, rows, dim, 1e-6f);
+        CpuKernels.LayerNorm(CpuExecution.AllCores, inPlace, w, b, inPlace, rows, dim, 1e-6f);
         TestData.AssertClose(expected, inPlace, 1e-5, "LayerNorm in place", floor: 1e-3);
     }
 
@@ -67,9 +67,9 @@ public class NormTests
     {
         var x = TestData.Random(2 * 8 + 4, 1);
         var y = Enumerable.Repeat(7f, x.Length).ToArray();
-        CpuKernels.RmsNorm(x, TestData.Random(8, 2), y, 2, 8, 1e-5f);
+        CpuKernels.RmsNorm(CpuExecution.AllCores, x, TestData.Random(8, 2), y, 2, 8, 1e-5f);
         Assert.All(y[16..], v => Assert.Equal(7f, v));
-        CpuKernels.LayerNorm(x, TestData.Random(8, 2), TestData.Random(8, 3), y, 2, 8, 1e-5f);
+        CpuKernels.LayerNorm(CpuExecution.AllCores, x, TestData.Random(8, 2), TestData.Random(8, 3), y, 2, 8, 1e-5f);
         Assert.All(y[16..], v => Assert.Equal(7f, v));
     }
 }

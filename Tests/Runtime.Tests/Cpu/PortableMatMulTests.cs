@@ -56,7 +56,7 @@ public class PortableMatMulTests
             var y = new float[rows * n];
             var calls = new int[rows * n];
             string? problem = null;
-            CpuKernels.MatMul(x, rows, k, w, n, y, (segment, row, column) =>
+            CpuKernels.MatMul(CpuExecution.AllCores, x, rows, k, w, n, y, (segment, row, column) =>
             {
                 for (int i = 0; i < segment.Length; i++)
                 {
@@ -113,22 +113,12 @@ public class PortableMatMulTests
         return (x, w, expected, magnitude);
     }
 
-    /// <summary>The product on this thread's budget (<paramref name="threads"/> = 0: the kernels' default).</summary>
+    /// <summary>The product with <paramref name="threads"/> threads at most (0: every core).</summary>
     private static float[] Run(float[] x, int rows, int k, WeightMatrix w, int n, CpuIsa isa, int threads)
     {
-        // A cap on this test thread only (thread-static), so tests running in parallel are unaffected.
-        int saved = CpuKernels.ThreadsOfThisThread;
-        CpuKernels.ThreadsOfThisThread = threads;
-        try
-        {
-            var y = Enumerable.Repeat(float.NaN, rows * n + 3).ToArray();
-            CpuKernels.MatMul(x, rows, k, w, n, y, null, isa);
-            Assert.True(y[^3..].All(float.IsNaN), $"{isa} T={rows} K={k} N={n}: wrote past rows * n.");
-            return y[..(rows * n)];
-        }
-        finally
-        {
-            CpuKernels.ThreadsOfThisThread = saved;
-        }
+        var y = Enumerable.Repeat(float.NaN, rows * n + 3).ToArray();
+        CpuKernels.MatMul(threads == 0 ? CpuExecution.AllCores : new CpuExecution(threads), x, rows, k, w, n, y, null, isa);
+        Assert.True(y[^3..].All(float.IsNaN), $"{isa} T={rows} K={k} N={n}: wrote past rows * n.");
+        return y[..(rows * n)];
     }
 }

@@ -43,7 +43,7 @@ public class RopeTests
         var expected = TestData.Random(rows * heads * headDim, rows + headDim);
         var x = (float[])expected.Clone();
         ReferenceKernels.Rope(expected, rows, heads, headDim, positions, theta);
-        CpuKernels.Rope(x, rows, heads, headDim, positions, theta);
+        CpuKernels.Rope(CpuExecution.AllCores, x, rows, heads, headDim, positions, theta);
         TestData.AssertClose(expected, x, 1e-6, $"Rope T={rows} H={heads} d={headDim} theta={theta}", floor: 1);
     }
 }

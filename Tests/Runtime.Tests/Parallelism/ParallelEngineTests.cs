@@ -156,8 +156,24 @@ public sealed class ParallelEngineTests(ToyCheckpointFixture fixture) : IClassFi
     public void CheckpointErrorsOnARank_SurfaceFromCreate()
     {
         var e = Assert.ThrowsAny<Exception>(() => ParallelEngine.Create(Checkpoint.Directory, new ParallelPlan(Pipeline: 2),
-            (c, rank) => rank.Stage == 1 ? throw new InvalidOperationException("cannot load stage 1") : new ToyRankProgram(c, rank), ToyCheckpoint.Facts));
+            (c, rank, _) => rank.Stage == 1 ? throw new InvalidOperationException("cannot load stage 1") : new ToyRankProgram(c, rank), ToyCheckpoint.Facts));
         Assert.Contains("cannot load stage 1", e.Message);
+    }
+
+    [Fact]
+    public void EveryRankProgram_IsGivenThePlansPrecision_AndItsDevicesShareOfTheCores()
+    {
+        var given = new System.Collections.Concurrent.ConcurrentBag<Tessera.Cpu.CpuRankOptions>();
+        using var engine = ParallelEngine.Create(Checkpoint.Directory, new ParallelPlan(Pipeline: 2, Tensor: 2, MicroBatches: 2) { Precision = Tessera.Cpu.WeightPrecision.BF16 },
+            (c, rank, options) =>
+            {
+                given.Add(options);
+                return new ToyRankProgram(c, rank);
+            }, ToyCheckpoint.Facts);
+
+        Assert.Equal(4, given.Count);
+        Assert.All(given, o => Assert.Equal(Tessera.Cpu.WeightPrecision.BF16, o.Precision));
+        Assert.All(given, o => Assert.Equal(Math.Max(1, Environment.ProcessorCount / 4), o.Execution.Threads));
     }
 }
 

@@ -83,7 +83,7 @@ public sealed class SequenceParallelTests
         {
             expected[l] = new float[rows * width];
             CpuKernels.AppendKv(qkv[l].K, qkv[l].V, batch, l, kvWidth);
-            CpuKernels.Attention(qkv[l].Q, expected[l], batch, l, heads, kvHeads, d);
+            CpuKernels.Attention(CpuExecution.AllCores, qkv[l].Q, expected[l], batch, l, heads, kvHeads, d);
         }
 
         // The ranks: each gets its tokens' rows; sequence 1's cached positions are spread as decode steps would have.
@@ -121,7 +121,7 @@ public sealed class SequenceParallelTests
                 float[] Rows(float[] source, int w) => rowOf[q].SelectMany(r => source.AsSpan(r * w, w).ToArray()).ToArray();
                 actual[q][l] = new float[Math.Max(1, rowOf[q].Count) * width];
                 CpuKernels.AppendKv(Rows(qkv[l].K, kvWidth), Rows(qkv[l].V, kvWidth), local, l, kvWidth);
-                CpuKernels.Attention(Rows(qkv[l].Q, width), actual[q][l], local, l, heads, kvHeads, d, group[q]);
+                CpuKernels.Attention(CpuExecution.AllCores, Rows(qkv[l].Q, width), actual[q][l], local, l, heads, kvHeads, d, group[q]);
             }
         }, TaskCreationOptions.LongRunning)).ToArray();
         Assert.True(Task.WaitAll(threads, TimeSpan.FromSeconds(20)));

@@ -23,7 +23,7 @@ internal static class ToyScenario
     };
 
     public static ParallelEngine Create(ToyCheckpoint checkpoint, ParallelPlan plan, Func<RankContext, int, bool>? fail = null) =>
-        ParallelEngine.Create(checkpoint.Directory, plan, (c, rank) => new ToyRankProgram(c, rank, fail), ToyCheckpoint.Facts);
+        ParallelEngine.Create(checkpoint.Directory, plan, (c, rank, _) => new ToyRankProgram(c, rank, fail), ToyCheckpoint.Facts);
 
     public static readonly int[][] Prompts = [[1, 2, 3, 4, 5], [7, 0, 6], [3, 3, 1, 2], [5, 6], [0, 1, 2, 7, 6, 4]];
 
