@@ -210,17 +210,17 @@ internal static class EngineWriter
             var everywhere = root.Where(w => !prologueWeights.Contains(w.Name) && !epilogueWeights.Contains(w.Name)).ToList();
             if (compiled.Root.LayersKernel is null)
             {
-                WeightsWriter.WriteLoad(model.Root, compiled.Root, root, "_weights", "\"\"", writer);
+                WeightsWriter.WriteLoad(model.Root, compiled.Root, root, "_weights", "", context.Sizes.Constants, writer);
             }
             else
             {
                 writer.WriteLine("// The first stage embeds; the last one holds the final norm and the head.");
                 using (writer.WriteBlock("if (rank.IsFirstStage)"))
-                    WeightsWriter.WriteLoad(model.Root, compiled.Root, root.Where(w => prologueWeights.Contains(w.Name)), "_weights", "\"\"", writer);
+                    WeightsWriter.WriteLoad(model.Root, compiled.Root, root.Where(w => prologueWeights.Contains(w.Name)), "_weights", "", context.Sizes.Constants, writer);
                 using (writer.WriteBlock("if (rank.IsLastStage)"))
-                    WeightsWriter.WriteLoad(model.Root, compiled.Root, root.Where(w => epilogueWeights.Contains(w.Name)), "_weights", "\"\"", writer);
+                    WeightsWriter.WriteLoad(model.Root, compiled.Root, root.Where(w => epilogueWeights.Contains(w.Name)), "_weights", "", context.Sizes.Constants, writer);
                 if (everywhere.Count > 0)
-                    WeightsWriter.WriteLoad(model.Root, compiled.Root, everywhere, "_weights", "\"\"", writer);
+                    WeightsWriter.WriteLoad(model.Root, compiled.Root, everywhere, "_weights", "", context.Sizes.Constants, writer);
             }
             if (model.Root.Layers is { } layers && compiled.Block is { } block)
             {
@@ -228,7 +228,7 @@ internal static class EngineWriter
                 using (writer.WriteBlock("for (int i = FirstLayer; i < EndLayer; i++)"))
                 {
                     writer.WriteLine($"var w = _layers[i - FirstLayer] = new {WeightsWriter.ClassName(model.Blocks[0])}();");
-                    WeightsWriter.WriteLoad(model.Blocks[0], block, model.Blocks[0].Weights, "w", $"$\"{layers.Prefix}.{{i}}.\"", writer);
+                    WeightsWriter.WriteLoad(model.Blocks[0], block, model.Blocks[0].Weights, "w", $"{layers.Prefix}.{{i}}.", context.Sizes.Constants, writer);
                     if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteLoad(context, $"{layers.Prefix}.{{i}}.", writer);
                 }
             }

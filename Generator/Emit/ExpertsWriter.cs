@@ -95,7 +95,7 @@ internal static class ExpertsWriter
         using (writer.WriteBlock("for (int e = FirstExpert; e < EndExpert; e++)"))
         {
             writer.WriteLine($"var x = w.{field.Name}[e - FirstExpert] = new {type}();");
-            WeightsWriter.WriteLoad(expert.Module, expert, expert.Module.Weights, "x", $"$\"{layerPrefix}{field.Prefix}.{{e}}.\"", writer);
+            WeightsWriter.WriteLoad(expert.Module, expert, expert.Module.Weights, "x", $"{layerPrefix}{field.Prefix}.{{e}}.", context.Sizes.Constants, writer);
         }
     }
 

@@ -54,7 +54,7 @@ internal static class FactsWriter
             writer.WriteLine($"LayerWholeWeightBytes: {WholeBytes(compiled.Block, blockLinears)},");
             writer.WriteLine($"EmbeddingWholeWeightBytes: {WholeBytes(compiled.Root, prologue)},");
             writer.WriteLine($"HeadWholeWeightBytes: {WholeBytes(compiled.Root, epilogue)},");
-            writer.WriteLine($"TiedHeadWeightBytes: {TiedBytes(epilogue)},");
+            writer.WriteLine($"TiedHeadWeightBytes: {TiedBytes(epilogue, context.Sizes.Constants)},");
             writer.WriteLine($"KvHeads: {compiled.KvHeads?.ToString() ?? "0"},");
             // What tensor parallelism splits: Out of a column-parallel product, In of a row-parallel one, heads.
             // Key/value heads may also be replicated: the degree divides them or is a multiple of them.
@@ -86,13 +86,18 @@ internal static class FactsWriter
         return terms.Count == 0 ? "0L" : $"4L * ({string.Join(" + ", terms)})";
     }
 
-    /// <summary>F32 bytes of a head matrix that is the embedding's when the weights are tied (a config flag, or always).</summary>
-    private static string TiedBytes(IEnumerable<WeightFieldInfo> modules)
+    /// <summary>
+    /// F32 bytes of a head matrix that is the embedding's when the weights are tied (a config flag, or always); a
+    /// specialised unit knows the flag, so it writes the bytes or 0L.
+    /// </summary>
+    private static string TiedBytes(IEnumerable<WeightFieldInfo> modules, IReadOnlyDictionary<string, object>? constants)
     {
         var tied = modules.FirstOrDefault(m => m.Kind == ModuleKind.Linear && m.TiedTo is not null);
         if (tied is null) return "0L";
         string bytes = $"4L * (long)({tied.Out}) * ({tied.In})";
-        return tied.TiedWhen is null ? bytes : $"{tied.TiedWhen} ? {bytes} : 0L";
+        if (tied.TiedWhen is null) return bytes;
+        if (constants is not null && constants.TryGetValue(tied.TiedWhen, out var flag)) return (bool)flag ? bytes : "0L";
+        return $"{tied.TiedWhen} ? {bytes} : 0L";
     }
 
     /// <summary>(long)(a) * (b) ... of a product, so large checkpoints do not overflow int arithmetic.</summary>

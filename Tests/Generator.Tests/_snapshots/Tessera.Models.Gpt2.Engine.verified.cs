@@ -149,31 +149,31 @@ partial class Gpt2
             // The first stage embeds; the last one holds the final norm and the head.
             if (rank.IsFirstStage)
             {
-                _weights.TokenEmbed = checkpoint.LoadMatrix("" + "wte.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"TokenEmbed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
-                _weights.PositionEmbed = checkpoint.LoadMatrix("" + "wpe.weight", ContextLength, Dim, global::Tessera.WeightLayout.OutIn, $"PositionEmbed: Out = ContextLength = {ContextLength}, In = Dim = {Dim}");
+                _weights.TokenEmbed = checkpoint.LoadMatrix("wte.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"TokenEmbed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
+                _weights.PositionEmbed = checkpoint.LoadMatrix("wpe.weight", ContextLength, Dim, global::Tessera.WeightLayout.OutIn, $"PositionEmbed: Out = ContextLength = {ContextLength}, In = Dim = {Dim}");
             }
             if (rank.IsLastStage)
             {
-                _weights.Norm = checkpoint.LoadVector("" + "ln_f.weight", Dim, $"Norm: (Dim = {Dim})");
-                _weights.NormBias = checkpoint.LoadVector("" + "ln_f.bias", Dim, $"Norm bias: (Dim = {Dim})");
-                _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(TensorDegree == 1 && _weights.TokenEmbed is not null ? _weights.TokenEmbed : checkpoint.LoadMatrixPaddedRowShard("" + "wte.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", TensorRank, TensorDegree), (Vocab + TensorDegree - 1) / TensorDegree, Dim, rank.Precision);
+                _weights.Norm = checkpoint.LoadVector("ln_f.weight", Dim, $"Norm: (Dim = {Dim})");
+                _weights.NormBias = checkpoint.LoadVector("ln_f.bias", Dim, $"Norm bias: (Dim = {Dim})");
+                _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(TensorDegree == 1 && _weights.TokenEmbed is not null ? _weights.TokenEmbed : checkpoint.LoadMatrixPaddedRowShard("wte.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", TensorRank, TensorDegree), (Vocab + TensorDegree - 1) / TensorDegree, Dim, rank.Precision);
             }
             _layers = new BlockWeights[EndLayer - FirstLayer];
             for (int i = FirstLayer; i < EndLayer; i++)
             {
                 var w = _layers[i - FirstLayer] = new BlockWeights();
-                w.AttnNorm = checkpoint.LoadVector($"h.{i}." + "ln_1.weight", Dim, $"AttnNorm: (Dim = {Dim})");
-                w.AttnNormBias = checkpoint.LoadVector($"h.{i}." + "ln_1.bias", Dim, $"AttnNorm bias: (Dim = {Dim})");
-                w.Qkv = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"h.{i}." + "attn.c_attn.weight", 3 * Dim, Dim, global::Tessera.WeightLayout.InOut, $"Qkv: Out = 3 * Dim = {3 * Dim}, In = Dim = {Dim}", 3, TensorRank, TensorDegree), 3 * Dim / TensorDegree, Dim, rank.Precision);
-                w.QkvBias = checkpoint.LoadVectorShard($"h.{i}." + "attn.c_attn.bias", 3 * Dim, $"Qkv bias: (3 * Dim = {3 * Dim})", 3, TensorRank, TensorDegree);
-                w.Proj = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"h.{i}." + "attn.c_proj.weight", Dim, Dim, global::Tessera.WeightLayout.InOut, $"Proj: Out = Dim = {Dim}, In = Dim = {Dim}", TensorRank, TensorDegree), Dim, Dim / TensorDegree, rank.Precision);
-                w.ProjBias = checkpoint.LoadVector($"h.{i}." + "attn.c_proj.bias", Dim, $"Proj bias: (Dim = {Dim})");
-                w.MlpNorm = checkpoint.LoadVector($"h.{i}." + "ln_2.weight", Dim, $"MlpNorm: (Dim = {Dim})");
-                w.MlpNormBias = checkpoint.LoadVector($"h.{i}." + "ln_2.bias", Dim, $"MlpNorm bias: (Dim = {Dim})");
-                w.Fc = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"h.{i}." + "mlp.c_fc.weight", Inner, Dim, global::Tessera.WeightLayout.InOut, $"Fc: Out = Inner = {Inner}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Inner / TensorDegree, Dim, rank.Precision);
-                w.FcBias = checkpoint.LoadVectorShard($"h.{i}." + "mlp.c_fc.bias", Inner, $"Fc bias: (Inner = {Inner})", 1, TensorRank, TensorDegree);
-                w.Down = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"h.{i}." + "mlp.c_proj.weight", Dim, Inner, global::Tessera.WeightLayout.InOut, $"Down: Out = Dim = {Dim}, In = Inner = {Inner}", TensorRank, TensorDegree), Dim, Inner / TensorDegree, rank.Precision);
-                w.DownBias = checkpoint.LoadVector($"h.{i}." + "mlp.c_proj.bias", Dim, $"Down bias: (Dim = {Dim})");
+                w.AttnNorm = checkpoint.LoadVector($"h.{i}.ln_1.weight", Dim, $"AttnNorm: (Dim = {Dim})");
+                w.AttnNormBias = checkpoint.LoadVector($"h.{i}.ln_1.bias", Dim, $"AttnNorm bias: (Dim = {Dim})");
+                w.Qkv = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"h.{i}.attn.c_attn.weight", 3 * Dim, Dim, global::Tessera.WeightLayout.InOut, $"Qkv: Out = 3 * Dim = {3 * Dim}, In = Dim = {Dim}", 3, TensorRank, TensorDegree), 3 * Dim / TensorDegree, Dim, rank.Precision);
+                w.QkvBias = checkpoint.LoadVectorShard($"h.{i}.attn.c_attn.bias", 3 * Dim, $"Qkv bias: (3 * Dim = {3 * Dim})", 3, TensorRank, TensorDegree);
+                w.Proj = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"h.{i}.attn.c_proj.weight", Dim, Dim, global::Tessera.WeightLayout.InOut, $"Proj: Out = Dim = {Dim}, In = Dim = {Dim}", TensorRank, TensorDegree), Dim, Dim / TensorDegree, rank.Precision);
+                w.ProjBias = checkpoint.LoadVector($"h.{i}.attn.c_proj.bias", Dim, $"Proj bias: (Dim = {Dim})");
+                w.MlpNorm = checkpoint.LoadVector($"h.{i}.ln_2.weight", Dim, $"MlpNorm: (Dim = {Dim})");
+                w.MlpNormBias = checkpoint.LoadVector($"h.{i}.ln_2.bias", Dim, $"MlpNorm bias: (Dim = {Dim})");
+                w.Fc = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"h.{i}.mlp.c_fc.weight", Inner, Dim, global::Tessera.WeightLayout.InOut, $"Fc: Out = Inner = {Inner}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Inner / TensorDegree, Dim, rank.Precision);
+                w.FcBias = checkpoint.LoadVectorShard($"h.{i}.mlp.c_fc.bias", Inner, $"Fc bias: (Inner = {Inner})", 1, TensorRank, TensorDegree);
+                w.Down = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"h.{i}.mlp.c_proj.weight", Dim, Inner, global::Tessera.WeightLayout.InOut, $"Down: Out = Dim = {Dim}, In = Inner = {Inner}", TensorRank, TensorDegree), Dim, Inner / TensorDegree, rank.Precision);
+                w.DownBias = checkpoint.LoadVector($"h.{i}.mlp.c_proj.bias", Dim, $"Down bias: (Dim = {Dim})");
             }
             _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(global::System.Linq.Enumerable.Concat(new object?[] { _weights.TokenEmbed, _weights.PositionEmbed, _weights.Norm, _weights.NormBias, _weights.Head }, global::System.Linq.Enumerable.SelectMany(_layers, w => new object?[] { w.AttnNorm, w.AttnNormBias, w.Qkv, w.QkvBias, w.Proj, w.ProjBias, w.MlpNorm, w.MlpNormBias, w.Fc, w.FcBias, w.Down, w.DownBias })));
         }

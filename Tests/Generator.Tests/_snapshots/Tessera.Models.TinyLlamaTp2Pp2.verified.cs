@@ -153,26 +153,26 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         // The first stage embeds; the last one holds the final norm and the head.
         if (rank.IsFirstStage)
         {
-            _weights.Embed = checkpoint.LoadMatrix("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Embed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
+            _weights.Embed = checkpoint.LoadMatrix("model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Embed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
         }
         if (rank.IsLastStage)
         {
-            _weights.Norm = checkpoint.LoadVector("" + "model.norm.weight", Dim, $"Norm: (Dim = {Dim})");
-            _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(Tied ? (TensorDegree == 1 && _weights.Embed is not null ? _weights.Embed : checkpoint.LoadMatrixPaddedRowShard("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", TensorRank, TensorDegree)) : checkpoint.LoadMatrixPaddedRowShard("" + "lm_head.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", TensorRank, TensorDegree), (Vocab + TensorDegree - 1) / TensorDegree, Dim, rank.Precision);
+            _weights.Norm = checkpoint.LoadVector("model.norm.weight", Dim, $"Norm: (Dim = {Dim})");
+            _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixPaddedRowShard("lm_head.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", TensorRank, TensorDegree), (Vocab + TensorDegree - 1) / TensorDegree, Dim, rank.Precision);
         }
         _layers = new BlockWeights[EndLayer - FirstLayer];
         for (int i = FirstLayer; i < EndLayer; i++)
         {
             var w = _layers[i - FirstLayer] = new BlockWeights();
-            w.AttnNorm = checkpoint.LoadVector($"model.layers.{i}." + "input_layernorm.weight", Dim, $"AttnNorm: (Dim = {Dim})");
-            w.Q = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.q_proj.weight", Heads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Heads * HeadDim / TensorDegree, Dim, rank.Precision);
-            w.K = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixHeadShard($"model.layers.{i}." + "self_attn.k_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", KvHeads, TensorRank, TensorDegree), (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim, rank.Precision);
-            w.V = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixHeadShard($"model.layers.{i}." + "self_attn.v_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", KvHeads, TensorRank, TensorDegree), (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim, rank.Precision);
-            w.O = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"model.layers.{i}." + "self_attn.o_proj.weight", Dim, Heads * HeadDim, global::Tessera.WeightLayout.OutIn, $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}", TensorRank, TensorDegree), Dim, Heads * HeadDim / TensorDegree, rank.Precision);
-            w.MlpNorm = checkpoint.LoadVector($"model.layers.{i}." + "post_attention_layernorm.weight", Dim, $"MlpNorm: (Dim = {Dim})");
-            w.Gate = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "mlp.gate_proj.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"Gate: Out = Intermediate = {Intermediate}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Intermediate / TensorDegree, Dim, rank.Precision);
-            w.Up = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "mlp.up_proj.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"Up: Out = Intermediate = {Intermediate}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Intermediate / TensorDegree, Dim, rank.Precision);
-            w.Down = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"model.layers.{i}." + "mlp.down_proj.weight", Dim, Intermediate, global::Tessera.WeightLayout.OutIn, $"Down: Out = Dim = {Dim}, In = Intermediate = {Intermediate}", TensorRank, TensorDegree), Dim, Intermediate / TensorDegree, rank.Precision);
+            w.AttnNorm = checkpoint.LoadVector($"model.layers.{i}.input_layernorm.weight", Dim, $"AttnNorm: (Dim = {Dim})");
+            w.Q = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}.self_attn.q_proj.weight", Heads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Heads * HeadDim / TensorDegree, Dim, rank.Precision);
+            w.K = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixHeadShard($"model.layers.{i}.self_attn.k_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", KvHeads, TensorRank, TensorDegree), (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim, rank.Precision);
+            w.V = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixHeadShard($"model.layers.{i}.self_attn.v_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", KvHeads, TensorRank, TensorDegree), (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim, rank.Precision);
+            w.O = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"model.layers.{i}.self_attn.o_proj.weight", Dim, Heads * HeadDim, global::Tessera.WeightLayout.OutIn, $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}", TensorRank, TensorDegree), Dim, Heads * HeadDim / TensorDegree, rank.Precision);
+            w.MlpNorm = checkpoint.LoadVector($"model.layers.{i}.post_attention_layernorm.weight", Dim, $"MlpNorm: (Dim = {Dim})");
+            w.Gate = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}.mlp.gate_proj.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"Gate: Out = Intermediate = {Intermediate}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Intermediate / TensorDegree, Dim, rank.Precision);
+            w.Up = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}.mlp.up_proj.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"Up: Out = Intermediate = {Intermediate}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Intermediate / TensorDegree, Dim, rank.Precision);
+            w.Down = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"model.layers.{i}.mlp.down_proj.weight", Dim, Intermediate, global::Tessera.WeightLayout.OutIn, $"Down: Out = Dim = {Dim}, In = Intermediate = {Intermediate}", TensorRank, TensorDegree), Dim, Intermediate / TensorDegree, rank.Precision);
         }
         _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(global::System.Linq.Enumerable.Concat(new object?[] { _weights.Embed, _weights.Norm, _weights.Head }, global::System.Linq.Enumerable.SelectMany(_layers, w => new object?[] { w.AttnNorm, w.Q, w.K, w.V, w.O, w.MlpNorm, w.Gate, w.Up, w.Down })));
     }
@@ -324,7 +324,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             LayerWholeWeightBytes: 4L * ((long)(Dim) + (long)(Dim)),
             EmbeddingWholeWeightBytes: 4L * ((long)(Vocab) * (Dim)),
             HeadWholeWeightBytes: 4L * ((long)(Dim)),
-            TiedHeadWeightBytes: Tied ? 4L * (long)(Vocab) * (Dim) : 0L,
+            TiedHeadWeightBytes: 0L,
             KvHeads: KvHeads,
             TensorSplits: [("Heads * HeadDim", Heads * HeadDim), ("Heads", Heads), ("Intermediate", Intermediate)],
             ReplicableTensorSplits: [("KvHeads", KvHeads)]);
