@@ -93,26 +93,26 @@ partial class Gpt2
         // One forward at a time per engine: _gate serialises callers.
         private readonly object _gate = new();
         private int _workspaceRows;
-        private float[] _model0 = []; // x
-        private float[] _model1 = []; // x2
-        private float[] _model2 = []; // normOut
-        private float[] _block0 = []; // attnNormOut, q, x2
-        private float[] _block1 = []; // qkv, attention
-        private float[] _block2 = []; // k, mlpNormOut
-        private float[] _block3 = []; // v, gelu
+        private float[] _x = []; // x
+        private float[] _x2 = []; // x2
+        private float[] _normOut = []; // normOut
+        private float[] _attnNormOutQX2 = []; // attnNormOut, q, x2
+        private float[] _qkvAttention = []; // qkv, attention
+        private float[] _kMlpNormOut = []; // k, mlpNormOut
+        private float[] _vGelu = []; // v, gelu
         private float[] _headRows = [];
         private float[] _localLogits = [];
 
         private void EnsureWorkspace(int rows)
         {
             if (rows <= _workspaceRows) return;
-            _model0 = new float[rows * (Dim)];
-            _model1 = new float[rows * (Dim)];
-            _model2 = new float[rows * (Dim)];
-            _block0 = new float[rows * global::System.Math.Max(Dim, (Dim / TensorDegree))];
-            _block1 = new float[rows * global::System.Math.Max(3 * Dim / TensorDegree, (Dim / TensorDegree))];
-            _block2 = new float[rows * global::System.Math.Max(Dim / TensorDegree, (Dim))];
-            _block3 = new float[rows * global::System.Math.Max(Dim / TensorDegree, (Inner / TensorDegree))];
+            _x = new float[rows * (Dim)];
+            _x2 = new float[rows * (Dim)];
+            _normOut = new float[rows * (Dim)];
+            _attnNormOutQX2 = new float[rows * global::System.Math.Max(Dim, (Dim / TensorDegree))];
+            _qkvAttention = new float[rows * global::System.Math.Max(3 * Dim / TensorDegree, (Dim / TensorDegree))];
+            _kMlpNormOut = new float[rows * global::System.Math.Max(Dim / TensorDegree, (Dim))];
+            _vGelu = new float[rows * global::System.Math.Max(Dim / TensorDegree, (Inner / TensorDegree))];
             _headRows = new float[rows * (Dim)];
             _localLogits = TensorDegree == 1 ? [] : new float[rows * ((Vocab + TensorDegree - 1) / TensorDegree)];
             _workspaceRows = rows;
@@ -185,7 +185,7 @@ partial class Gpt2
         public long WeightBytes => _weightBytes;
 
         /// <inheritdoc/>
-        public long WorkspaceBytes => 4L * (_model0.Length + _model1.Length + _model2.Length + _block0.Length + _block1.Length + _block2.Length + _block3.Length + _headRows.Length + _localLogits.Length);
+        public long WorkspaceBytes => 4L * (_x.Length + _x2.Length + _normOut.Length + _attnNormOutQX2.Length + _qkvAttention.Length + _kMlpNormOut.Length + _vGelu.Length + _headRows.Length + _localLogits.Length);
 
         /// <inheritdoc/>
         global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;
@@ -209,9 +209,9 @@ partial class Gpt2
                 {
                     global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
                     // x (T, Dim) = TokenEmbed(tokens) + PositionEmbed(tokens)
-                    global::Tessera.Cpu.CpuKernels.Gather(_weights.TokenEmbed, Dim, batch.Tokens, _model0);
-                    global::Tessera.Cpu.CpuKernels.Gather(_weights.PositionEmbed, Dim, batch.Positions, _model0, accumulate: true);
-                    stageInput = _model0;
+                    global::Tessera.Cpu.CpuKernels.Gather(_weights.TokenEmbed, Dim, batch.Tokens, _x);
+                    global::Tessera.Cpu.CpuKernels.Gather(_weights.PositionEmbed, Dim, batch.Positions, _x, accumulate: true);
+                    stageInput = _x;
                 }
                 else
                 {
@@ -219,7 +219,7 @@ partial class Gpt2
                     stageInput = _rank.Previous!.Receive(rows * (Dim));
                 }
                 // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
-                float[] x2 = stageInput, x2Spare = _model1;
+                float[] x2 = stageInput, x2Spare = _x2;
                 for (int layer = FirstLayer; layer < EndLayer; layer++)
                 {
                     Block(layer, batch, x2, x2Spare);
@@ -234,10 +234,10 @@ partial class Gpt2
                 }
                 var logits = new float[batch.LogitRows.Length * (Vocab)];
                 // normOut (T, Dim) = Norm(x)
-                global::Tessera.Cpu.CpuKernels.LayerNorm(x2, _weights.Norm, _weights.NormBias, _model2, rows, Dim, Eps);
+                global::Tessera.Cpu.CpuKernels.LayerNorm(x2, _weights.Norm, _weights.NormBias, _normOut, rows, Dim, Eps);
                 // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the degree]
                 int logitRows = batch.LogitRows.Length;
-                float[] headInput = batch.AllLogitRows ? _model2 : global::Tessera.Cpu.CpuKernels.GatherRows(_model2, Dim, batch.LogitRows, _headRows);
+                float[] headInput = batch.AllLogitRows ? _normOut : global::Tessera.Cpu.CpuKernels.GatherRows(_normOut, Dim, batch.LogitRows, _headRows);
                 float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
                 global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, (Vocab + TensorDegree - 1) / TensorDegree, headOutput);
                 if (TensorDegree > 1) global::Tessera.Cpu.CpuKernels.GatherLogits(_rank.Tensor, _localLogits, logitRows, (Vocab + TensorDegree - 1) / TensorDegree, Vocab, logits);
@@ -253,39 +253,39 @@ partial class Gpt2
             int rows = batch.Rows;
 
             // attnNormOut (T, Dim) = AttnNorm(x)
-            global::Tessera.Cpu.CpuKernels.LayerNorm(input, w.AttnNorm, w.AttnNormBias, _block0, rows, Dim, Eps);
+            global::Tessera.Cpu.CpuKernels.LayerNorm(input, w.AttnNorm, w.AttnNormBias, _attnNormOutQX2, rows, Dim, Eps);
             // qkv (T, 3 * Dim / TensorDegree) = Qkv(AttnNorm(x))  [column-parallel]
-            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Qkv, 3 * Dim / TensorDegree, _block1, (segment, row, column) =>
+            global::Tessera.Cpu.CpuKernels.MatMul(_attnNormOutQX2, rows, Dim, w.Qkv, 3 * Dim / TensorDegree, _qkvAttention, (segment, row, column) =>
             {
                 global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(w.QkvBias, column, segment.Length));
             });
             // q (T, Dim / TensorDegree) = Chunk(qkv, 0, 3)
-            global::Tessera.Cpu.CpuKernels.CopyColumns(_block1, rows, 3 * Dim / TensorDegree, 0 * (3 * Dim / TensorDegree / 3), 3 * Dim / TensorDegree / 3, _block0);
+            global::Tessera.Cpu.CpuKernels.CopyColumns(_qkvAttention, rows, 3 * Dim / TensorDegree, 0 * (3 * Dim / TensorDegree / 3), 3 * Dim / TensorDegree / 3, _attnNormOutQX2);
             // k (T, Dim / TensorDegree) = Chunk(qkv, 1, 3)
-            global::Tessera.Cpu.CpuKernels.CopyColumns(_block1, rows, 3 * Dim / TensorDegree, 1 * (3 * Dim / TensorDegree / 3), 3 * Dim / TensorDegree / 3, _block2);
+            global::Tessera.Cpu.CpuKernels.CopyColumns(_qkvAttention, rows, 3 * Dim / TensorDegree, 1 * (3 * Dim / TensorDegree / 3), 3 * Dim / TensorDegree / 3, _kMlpNormOut);
             // v (T, Dim / TensorDegree) = Chunk(qkv, 2, 3)
-            global::Tessera.Cpu.CpuKernels.CopyColumns(_block1, rows, 3 * Dim / TensorDegree, 2 * (3 * Dim / TensorDegree / 3), 3 * Dim / TensorDegree / 3, _block3);
+            global::Tessera.Cpu.CpuKernels.CopyColumns(_qkvAttention, rows, 3 * Dim / TensorDegree, 2 * (3 * Dim / TensorDegree / 3), 3 * Dim / TensorDegree / 3, _vGelu);
             // attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads)
-            global::Tessera.Cpu.CpuKernels.Attention(_block0, _block2, _block3, _block1, batch, layer, Heads / TensorDegree, Heads / TensorDegree, Dim / Heads, _rank.Sequence);
+            global::Tessera.Cpu.CpuKernels.Attention(_attnNormOutQX2, _kMlpNormOut, _vGelu, _qkvAttention, batch, layer, Heads / TensorDegree, Heads / TensorDegree, Dim / Heads, _rank.Sequence);
             // x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads))  [row-parallel, all-reduce; epilogue: Add]
-            global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block1, rows, Dim / TensorDegree, w.Proj, Dim, _block0, _rank.Tensor, (segment, row, column) =>
+            global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_qkvAttention, rows, Dim / TensorDegree, w.Proj, Dim, _attnNormOutQX2, _rank.Tensor, (segment, row, column) =>
             {
                 global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(w.ProjBias, column, segment.Length));
                 global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
             });
             // mlpNormOut (T, Dim) = MlpNorm(x)
-            global::Tessera.Cpu.CpuKernels.LayerNorm(_block0, w.MlpNorm, w.MlpNormBias, _block2, rows, Dim, Eps);
+            global::Tessera.Cpu.CpuKernels.LayerNorm(_attnNormOutQX2, w.MlpNorm, w.MlpNormBias, _kMlpNormOut, rows, Dim, Eps);
             // gelu (T, Inner / TensorDegree) = Gelu(Fc(MlpNorm(x)))  [column-parallel; epilogue: Gelu]
-            global::Tessera.Cpu.CpuKernels.MatMul(_block2, rows, Dim, w.Fc, Inner / TensorDegree, _block3, (segment, row, column) =>
+            global::Tessera.Cpu.CpuKernels.MatMul(_kMlpNormOut, rows, Dim, w.Fc, Inner / TensorDegree, _vGelu, (segment, row, column) =>
             {
                 global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(w.FcBias, column, segment.Length));
                 global::Tessera.Cpu.Activations.Gelu(segment);
             });
             // result (T, Dim) = x + Down(Gelu(Fc(MlpNorm(x))))  [row-parallel, all-reduce; epilogue: Add]
-            global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block3, rows, Inner / TensorDegree, w.Down, Dim, output, _rank.Tensor, (segment, row, column) =>
+            global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_vGelu, rows, Inner / TensorDegree, w.Down, Dim, output, _rank.Tensor, (segment, row, column) =>
             {
                 global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(w.DownBias, column, segment.Length));
-                global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(_block0, row * (Dim) + column, segment.Length));
+                global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(_attnNormOutQX2, row * (Dim) + column, segment.Length));
             });
         }
 
@@ -604,9 +604,9 @@ partial class Gpt2
                 lock (_gate)
                 {
                     int rows = batch.Rows;
-                    var _model0 = _gpu.Slot("_model0", (long)rows * (Dim));
-                    var _model1 = _gpu.Slot("_model1", (long)rows * (Dim));
-                    var _model2 = _gpu.Slot("_model2", (long)rows * (Dim));
+                    var _x = _gpu.Slot("_x", (long)rows * (Dim));
+                    var _x2 = _gpu.Slot("_x2", (long)rows * (Dim));
+                    var _normOut = _gpu.Slot("_normOut", (long)rows * (Dim));
                     var tokens = _gpu.Ints("tokens", batch.Tokens);
                     var positions = _gpu.Ints("positions", batch.Positions);
                     global::Tessera.Cuda.CudaBuffer stageInput;
@@ -614,14 +614,14 @@ partial class Gpt2
                     {
                         global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
                         // x (T, Dim) = TokenEmbed(tokens) + PositionEmbed(tokens)
-                        _gpu.LaunchRows("gpt2_x_gather_kernel", rows, _gpu.Weight(_engine._weights.TokenEmbed), tokens, _gpu.Weight(_engine._weights.PositionEmbed), positions, _model0);
-                        stageInput = _model0;
+                        _gpu.LaunchRows("gpt2_x_gather_kernel", rows, _gpu.Weight(_engine._weights.TokenEmbed), tokens, _gpu.Weight(_engine._weights.PositionEmbed), positions, _x);
+                        stageInput = _x;
                     }
                     else
                     {
                         stageInput = _gpu.ReceiveActivations(_rank.Previous!, rows * (Dim));
                     }
-                    global::Tessera.Cuda.CudaBuffer x2 = stageInput, x2Spare = _model1;
+                    global::Tessera.Cuda.CudaBuffer x2 = stageInput, x2Spare = _x2;
                     for (int layer = FirstLayer; layer < EndLayer; layer++)
                     {
                         Block(layer, batch, x2, x2Spare, tokens, positions);
@@ -634,10 +634,10 @@ partial class Gpt2
                         return null;
                     }
                     // normOut (T, Dim) = Norm(x)
-                    _gpu.LaunchRows("gpt2_normOut_layernorm_kernel", rows, x2, _gpu.Weight(_engine._weights.Norm), _gpu.Weight(_engine._weights.NormBias), _model2);
+                    _gpu.LaunchRows("gpt2_normOut_layernorm_kernel", rows, x2, _gpu.Weight(_engine._weights.Norm), _gpu.Weight(_engine._weights.NormBias), _normOut);
                     // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))
                     int logitRows = batch.LogitRows.Length;
-                    var headInput = _gpu.LogitRowsOf(_model2, batch, Dim);
+                    var headInput = _gpu.LogitRowsOf(_normOut, batch, Dim);
                     var headOutput = _gpu.Slot("head_output", (long)logitRows * ((Vocab + TensorDegree - 1) / TensorDegree));
                     _gpu.Gemm(headOutput, headInput, _gpu.Weight(_engine._weights.Head), logitRows, (Vocab + TensorDegree - 1) / TensorDegree, Dim);
                     // The logits come back to the host; a vocab-sharded head gathers every rank's columns first.
@@ -652,38 +652,38 @@ partial class Gpt2
             {
                 var w = _engine._layers[layer - FirstLayer];
                 int rows = batch.Rows;
-                var _block0 = _gpu.Slot("_block0", (long)rows * global::System.Math.Max((Dim), Dim / TensorDegree));
-                var _block1 = _gpu.Slot("_block1", (long)rows * global::System.Math.Max((3 * Dim / TensorDegree), Dim / TensorDegree));
-                var _block2 = _gpu.Slot("_block2", (long)rows * global::System.Math.Max((Dim / TensorDegree), Dim));
-                var _block3 = _gpu.Slot("_block3", (long)rows * global::System.Math.Max((Dim / TensorDegree), Inner / TensorDegree));
+                var _attnNormOutQX2 = _gpu.Slot("_attnNormOutQX2", (long)rows * global::System.Math.Max((Dim), Dim / TensorDegree));
+                var _qkvAttention = _gpu.Slot("_qkvAttention", (long)rows * global::System.Math.Max((3 * Dim / TensorDegree), Dim / TensorDegree));
+                var _kMlpNormOut = _gpu.Slot("_kMlpNormOut", (long)rows * global::System.Math.Max((Dim / TensorDegree), Dim));
+                var _vGelu = _gpu.Slot("_vGelu", (long)rows * global::System.Math.Max((Dim / TensorDegree), Inner / TensorDegree));
                 // attnNormOut (T, Dim) = AttnNorm(x)
-                _gpu.LaunchRows("block_attnNormOut_layernorm_kernel", rows, input, _gpu.Weight(w.AttnNorm), _gpu.Weight(w.AttnNormBias), _block0);
+                _gpu.LaunchRows("block_attnNormOut_layernorm_kernel", rows, input, _gpu.Weight(w.AttnNorm), _gpu.Weight(w.AttnNormBias), _attnNormOutQX2);
                 // qkv (T, 3 * Dim / TensorDegree) = Qkv(AttnNorm(x))
-                _gpu.Gemm(_block1, _block0, _gpu.Weight(w.Qkv), rows, 3 * Dim / TensorDegree, Dim);
-                _gpu.LaunchElements("block_qkv_epilogue_kernel", (long)rows * (3 * Dim / TensorDegree), _block1, (long)rows * (3 * Dim / TensorDegree), _gpu.Weight(w.QkvBias));
+                _gpu.Gemm(_qkvAttention, _attnNormOutQX2, _gpu.Weight(w.Qkv), rows, 3 * Dim / TensorDegree, Dim);
+                _gpu.LaunchElements("block_qkv_epilogue_kernel", (long)rows * (3 * Dim / TensorDegree), _qkvAttention, (long)rows * (3 * Dim / TensorDegree), _gpu.Weight(w.QkvBias));
                 // q (T, Dim / TensorDegree) = Chunk(qkv, 0, 3)
-                _gpu.LaunchRows("block_q_chunk_kernel", rows, _block1, _block0);
+                _gpu.LaunchRows("block_q_chunk_kernel", rows, _qkvAttention, _attnNormOutQX2);
                 // k (T, Dim / TensorDegree) = Chunk(qkv, 1, 3)
-                _gpu.LaunchRows("block_k_chunk_kernel", rows, _block1, _block2);
+                _gpu.LaunchRows("block_k_chunk_kernel", rows, _qkvAttention, _kMlpNormOut);
                 // v (T, Dim / TensorDegree) = Chunk(qkv, 2, 3)
-                _gpu.LaunchRows("block_v_chunk_kernel", rows, _block1, _block3);
+                _gpu.LaunchRows("block_v_chunk_kernel", rows, _qkvAttention, _vGelu);
                 // attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads)
                 var (keyRows, valueRows) = _gpu.CacheRows(batch, layer, FirstLayer);
-                _gpu.LaunchRows("block_attention_kv_append_kernel", rows, _block2, _block3, keyRows, valueRows, positions);
-                _gpu.LaunchAttention("block_attention_attention_kernel", rows, Heads / TensorDegree, global::Tessera.Cuda.CudaStage.LongestContext(batch), _block0, _block1, keyRows, valueRows, positions);
+                _gpu.LaunchRows("block_attention_kv_append_kernel", rows, _kMlpNormOut, _vGelu, keyRows, valueRows, positions);
+                _gpu.LaunchAttention("block_attention_attention_kernel", rows, Heads / TensorDegree, global::Tessera.Cuda.CudaStage.LongestContext(batch), _attnNormOutQX2, _qkvAttention, keyRows, valueRows, positions);
                 // x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads))
-                _gpu.Gemm(_block0, _block1, _gpu.Weight(w.Proj), rows, Dim, Dim / TensorDegree);
-                _gpu.AllReduce(_block0, rows * (Dim), _rank.Tensor);
-                _gpu.LaunchElements("block_x2_epilogue_kernel", (long)rows * (Dim), _block0, (long)rows * (Dim), _gpu.Weight(w.ProjBias), input);
+                _gpu.Gemm(_attnNormOutQX2, _qkvAttention, _gpu.Weight(w.Proj), rows, Dim, Dim / TensorDegree);
+                _gpu.AllReduce(_attnNormOutQX2, rows * (Dim), _rank.Tensor);
+                _gpu.LaunchElements("block_x2_epilogue_kernel", (long)rows * (Dim), _attnNormOutQX2, (long)rows * (Dim), _gpu.Weight(w.ProjBias), input);
                 // mlpNormOut (T, Dim) = MlpNorm(x)
-                _gpu.LaunchRows("block_mlpNormOut_layernorm_kernel", rows, _block0, _gpu.Weight(w.MlpNorm), _gpu.Weight(w.MlpNormBias), _block2);
+                _gpu.LaunchRows("block_mlpNormOut_layernorm_kernel", rows, _attnNormOutQX2, _gpu.Weight(w.MlpNorm), _gpu.Weight(w.MlpNormBias), _kMlpNormOut);
                 // gelu (T, Inner / TensorDegree) = Gelu(Fc(MlpNorm(x)))
-                _gpu.Gemm(_block3, _block2, _gpu.Weight(w.Fc), rows, Inner / TensorDegree, Dim);
-                _gpu.LaunchElements("block_gelu_epilogue_kernel", (long)rows * (Inner / TensorDegree), _block3, (long)rows * (Inner / TensorDegree), _gpu.Weight(w.FcBias));
+                _gpu.Gemm(_vGelu, _kMlpNormOut, _gpu.Weight(w.Fc), rows, Inner / TensorDegree, Dim);
+                _gpu.LaunchElements("block_gelu_epilogue_kernel", (long)rows * (Inner / TensorDegree), _vGelu, (long)rows * (Inner / TensorDegree), _gpu.Weight(w.FcBias));
                 // result (T, Dim) = x + Down(Gelu(Fc(MlpNorm(x))))
-                _gpu.Gemm(output, _block3, _gpu.Weight(w.Down), rows, Dim, Inner / TensorDegree);
+                _gpu.Gemm(output, _vGelu, _gpu.Weight(w.Down), rows, Dim, Inner / TensorDegree);
                 _gpu.AllReduce(output, rows * (Dim), _rank.Tensor);
-                _gpu.LaunchElements("block_result_epilogue_kernel", (long)rows * (Dim), output, (long)rows * (Dim), _gpu.Weight(w.DownBias), _block0);
+                _gpu.LaunchElements("block_result_epilogue_kernel", (long)rows * (Dim), output, (long)rows * (Dim), _gpu.Weight(w.DownBias), _attnNormOutQX2);
             }
         }
     }

@@ -103,26 +103,26 @@ partial class Mixtral
         // One forward at a time per engine: _gate serialises callers.
         private readonly object _gate = new();
         private int _workspaceRows;
-        private float[] _model0 = []; // x
-        private float[] _model1 = []; // x2
-        private float[] _model2 = []; // normOut
-        private float[] _block0 = []; // h, attention, h2
-        private float[] _block1 = []; // qOut, x2
-        private float[] _block2 = []; // kOut, routerOut
-        private float[] _block3 = []; // vOut, mixture
+        private float[] _x = []; // x
+        private float[] _x2 = []; // x2
+        private float[] _normOut = []; // normOut
+        private float[] _hAttentionH2 = []; // h, attention, h2
+        private float[] _qOutX2 = []; // qOut, x2
+        private float[] _kOutRouterOut = []; // kOut, routerOut
+        private float[] _vOutMixture = []; // vOut, mixture
         private float[] _headRows = [];
         private float[] _localLogits = [];
 
         private void EnsureWorkspace(int rows)
         {
             if (rows <= _workspaceRows) return;
-            _model0 = new float[rows * (Dim)];
-            _model1 = new float[rows * (Dim)];
-            _model2 = new float[rows * (Dim)];
-            _block0 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
-            _block1 = new float[rows * global::System.Math.Max(Heads * HeadDim / TensorDegree, (Dim))];
-            _block2 = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (ExpertCount))];
-            _block3 = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Dim))];
+            _x = new float[rows * (Dim)];
+            _x2 = new float[rows * (Dim)];
+            _normOut = new float[rows * (Dim)];
+            _hAttentionH2 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
+            _qOutX2 = new float[rows * global::System.Math.Max(Heads * HeadDim / TensorDegree, (Dim))];
+            _kOutRouterOut = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (ExpertCount))];
+            _vOutMixture = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Dim))];
             _headRows = new float[rows * (Dim)];
             _localLogits = TensorDegree == 1 ? [] : new float[rows * ((Vocab + TensorDegree - 1) / TensorDegree)];
             _workspaceRows = rows;
@@ -134,14 +134,14 @@ partial class Mixtral
         private readonly global::Tessera.Experts.ExpertRouter _router;
         // The Expert's buffers, (rows routed to one expert, width) each; an expert may get more rows than the batch has.
         private int _expertWorkspaceRows;
-        private float[] _expert0 = []; // silu
-        private float[] _expert1 = []; // product
+        private float[] _silu = []; // silu
+        private float[] _product = []; // product
 
         private void EnsureExpertWorkspace(int rows)
         {
             if (rows <= _expertWorkspaceRows) return;
-            _expert0 = new float[rows * (Intermediate / TensorDegree)];
-            _expert1 = new float[rows * (Intermediate / TensorDegree)];
+            _silu = new float[rows * (Intermediate / TensorDegree)];
+            _product = new float[rows * (Intermediate / TensorDegree)];
             _expertWorkspaceRows = rows;
         }
 
@@ -231,7 +231,7 @@ partial class Mixtral
         public long WeightBytes => _weightBytes;
 
         /// <inheritdoc/>
-        public long WorkspaceBytes => 4L * (_model0.Length + _model1.Length + _model2.Length + _block0.Length + _block1.Length + _block2.Length + _block3.Length + _expert0.Length + _expert1.Length + _headRows.Length + _localLogits.Length);
+        public long WorkspaceBytes => 4L * (_x.Length + _x2.Length + _normOut.Length + _hAttentionH2.Length + _qOutX2.Length + _kOutRouterOut.Length + _vOutMixture.Length + _silu.Length + _product.Length + _headRows.Length + _localLogits.Length);
 
         /// <inheritdoc/>
         global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;
@@ -258,8 +258,8 @@ partial class Mixtral
                 {
                     global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
                     // x (T, Dim) = Embed(tokens)
-                    global::Tessera.Cpu.CpuKernels.Gather(_weights.Embed, Dim, batch.Tokens, _model0);
-                    stageInput = _model0;
+                    global::Tessera.Cpu.CpuKernels.Gather(_weights.Embed, Dim, batch.Tokens, _x);
+                    stageInput = _x;
                 }
                 else
                 {
@@ -267,7 +267,7 @@ partial class Mixtral
                     stageInput = _rank.Previous!.Receive(rows * (Dim));
                 }
                 // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
-                float[] x2 = stageInput, x2Spare = _model1;
+                float[] x2 = stageInput, x2Spare = _x2;
                 for (int layer = FirstLayer; layer < EndLayer; layer++)
                 {
                     Block(layer, batch, x2, x2Spare);
@@ -282,10 +282,10 @@ partial class Mixtral
                 }
                 var logits = new float[batch.LogitRows.Length * (Vocab)];
                 // normOut (T, Dim) = Norm(x)
-                global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _model2, rows, Dim, Eps);
+                global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _normOut, rows, Dim, Eps);
                 // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the degree]
                 int logitRows = batch.LogitRows.Length;
-                float[] headInput = batch.AllLogitRows ? _model2 : global::Tessera.Cpu.CpuKernels.GatherRows(_model2, Dim, batch.LogitRows, _headRows);
+                float[] headInput = batch.AllLogitRows ? _normOut : global::Tessera.Cpu.CpuKernels.GatherRows(_normOut, Dim, batch.LogitRows, _headRows);
                 float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
                 global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, (Vocab + TensorDegree - 1) / TensorDegree, headOutput);
                 if (TensorDegree > 1) global::Tessera.Cpu.CpuKernels.GatherLogits(_rank.Tensor, _localLogits, logitRows, (Vocab + TensorDegree - 1) / TensorDegree, Vocab, logits);
@@ -301,42 +301,42 @@ partial class Mixtral
             int rows = batch.Rows;
 
             // h (T, Dim) = AttnNorm(x)
-            global::Tessera.Cpu.CpuKernels.RmsNorm(input, w.AttnNorm, _block0, rows, Dim, Eps);
+            global::Tessera.Cpu.CpuKernels.RmsNorm(input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
             // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)  [column-parallel]
-            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Q, Heads * HeadDim / TensorDegree, _block1);
+            global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.Q, Heads * HeadDim / TensorDegree, _qOutX2);
             // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-            global::Tessera.Cpu.CpuKernels.Rope(_block1, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
+            global::Tessera.Cpu.CpuKernels.Rope(_qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
             // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value heads, replicated past them]
-            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _block2);
+            global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _kOutRouterOut);
             // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
-            global::Tessera.Cpu.CpuKernels.Rope(_block2, rows, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, batch.Positions, Theta);
+            global::Tessera.Cpu.CpuKernels.Rope(_kOutRouterOut, rows, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, batch.Positions, Theta);
             // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value heads, replicated past them]
-            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _block3);
+            global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _vOutMixture);
             // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
-            global::Tessera.Cpu.CpuKernels.Attention(_block1, _block2, _block3, _block0, batch, layer, Heads / TensorDegree, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, _rank.Sequence);
+            global::Tessera.Cpu.CpuKernels.Attention(_qOutX2, _kOutRouterOut, _vOutMixture, _hAttentionH2, batch, layer, Heads / TensorDegree, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, _rank.Sequence);
             // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue: Add]
-            global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block0, rows, Heads * HeadDim / TensorDegree, w.O, Dim, _block1, _rank.Tensor, (segment, row, column) =>
+            global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_hAttentionH2, rows, Heads * HeadDim / TensorDegree, w.O, Dim, _qOutX2, _rank.Tensor, (segment, row, column) =>
             {
                 global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
             });
             // h2 (T, Dim) = MlpNorm(x)
-            global::Tessera.Cpu.CpuKernels.RmsNorm(_block1, w.MlpNorm, _block0, rows, Dim, Eps);
+            global::Tessera.Cpu.CpuKernels.RmsNorm(_qOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
             // routerOut (T, ExpertCount) = Router(h)
-            global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Router, ExpertCount, _block2);
+            global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.Router, ExpertCount, _kOutRouterOut);
             // routing (T, ExpertsPerToken) = Route(Router(h), ExpertsPerToken)  [softmax over ExpertCount experts, top ExpertsPerToken, weights renormalised]
-            _router.Route(_block2, rows, ExpertCount, ExpertsPerToken, renormalize: true, layer);
+            _router.Route(_kOutRouterOut, rows, ExpertCount, ExpertsPerToken, renormalize: true, layer);
             // mixture (T, Dim) = Mixture(Experts, h, routing)  [each held expert over its tokens only; all-to-all to the experts' ranks and back under expert parallelism]
-            _router.Dispatch(_block0, Dim, _rank.Experts);
+            _router.Dispatch(_hAttentionH2, Dim, _rank.Experts);
             for (int expert = FirstExpert; expert < EndExpert; expert++)
             {
                 int expertRows = _router.RowsOf(expert);
                 if (expertRows > 0) Expert(layer, expert, expertRows, _router.InputOf(expert), _router.OutputOf(expert, Dim));
             }
-            _router.Combine(_block3, Dim, _rank.Experts);
+            _router.Combine(_vOutMixture, Dim, _rank.Experts);
             // result (T, Dim) = x + Mixture(Experts, h, routing)
             var out_result = new global::System.Span<float>(output, 0, rows * (Dim));
-            new global::System.ReadOnlySpan<float>(_block1, 0, rows * (Dim)).CopyTo(out_result);
-            global::Tessera.Cpu.Elementwise.Add(out_result, new global::System.ReadOnlySpan<float>(_block3, 0, rows * (Dim)));
+            new global::System.ReadOnlySpan<float>(_qOutX2, 0, rows * (Dim)).CopyTo(out_result);
+            global::Tessera.Cpu.Elementwise.Add(out_result, new global::System.ReadOnlySpan<float>(_vOutMixture, 0, rows * (Dim)));
         }
 
         /// <summary>One Expert (a held expert of layer <paramref name="layer"/>): <paramref name="input"/> (rows, Dim) to <paramref name="output"/> (rows, Dim), rows = the tokens routed to it.</summary>
@@ -346,17 +346,17 @@ partial class Mixtral
             EnsureExpertWorkspace(rows);
 
             // silu (T, Intermediate / TensorDegree) = Silu(W1(x))  [column-parallel; epilogue: Silu]
-            global::Tessera.Cpu.CpuKernels.MatMul(input, rows, Dim, w.W1, Intermediate / TensorDegree, _expert0, (segment, row, column) =>
+            global::Tessera.Cpu.CpuKernels.MatMul(input, rows, Dim, w.W1, Intermediate / TensorDegree, _silu, (segment, row, column) =>
             {
                 global::Tessera.Cpu.Activations.Silu(segment);
             });
             // product (T, Intermediate / TensorDegree) = Silu(W1(x)) * W3(x)  [column-parallel; epilogue: Mul]
-            global::Tessera.Cpu.CpuKernels.MatMul(input, rows, Dim, w.W3, Intermediate / TensorDegree, _expert1, (segment, row, column) =>
+            global::Tessera.Cpu.CpuKernels.MatMul(input, rows, Dim, w.W3, Intermediate / TensorDegree, _product, (segment, row, column) =>
             {
-                global::Tessera.Cpu.Elementwise.Multiply(segment, new global::System.ReadOnlySpan<float>(_expert0, row * (Intermediate / TensorDegree) + column, segment.Length));
+                global::Tessera.Cpu.Elementwise.Multiply(segment, new global::System.ReadOnlySpan<float>(_silu, row * (Intermediate / TensorDegree) + column, segment.Length));
             });
             // result (T, Dim) = W2(Silu(W1(x)) * W3(x))  [row-parallel, all-reduce]
-            global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_expert1, rows, Intermediate / TensorDegree, w.W2, Dim, output, _rank.Tensor);
+            global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_product, rows, Intermediate / TensorDegree, w.W2, Dim, output, _rank.Tensor);
         }
 
         /// <summary>Sizes and costs of this model for a config, before loading: what plans are validated and balanced with.</summary>

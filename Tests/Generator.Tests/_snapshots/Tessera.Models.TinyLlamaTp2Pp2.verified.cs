@@ -95,26 +95,26 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     // One forward at a time per engine: _gate serialises callers.
     private readonly object _gate = new();
     private int _workspaceRows;
-    private float[] _model0 = []; // x
-    private float[] _model1 = []; // x2
-    private float[] _model2 = []; // normOut
-    private float[] _block0 = []; // h, attention, h2
-    private float[] _block1 = []; // qOut, x2
-    private float[] _block2 = []; // kOut, silu
-    private float[] _block3 = []; // vOut, product
+    private float[] _x = []; // x
+    private float[] _x2 = []; // x2
+    private float[] _normOut = []; // normOut
+    private float[] _hAttentionH2 = []; // h, attention, h2
+    private float[] _qOutX2 = []; // qOut, x2
+    private float[] _kOutSilu = []; // kOut, silu
+    private float[] _vOutProduct = []; // vOut, product
     private float[] _headRows = [];
     private float[] _localLogits = [];
 
     private void EnsureWorkspace(int rows)
     {
         if (rows <= _workspaceRows) return;
-        _model0 = new float[rows * (Dim)];
-        _model1 = new float[rows * (Dim)];
-        _model2 = new float[rows * (Dim)];
-        _block0 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
-        _block1 = new float[rows * global::System.Math.Max(Heads * HeadDim / TensorDegree, (Dim))];
-        _block2 = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Intermediate / TensorDegree))];
-        _block3 = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Intermediate / TensorDegree))];
+        _x = new float[rows * (Dim)];
+        _x2 = new float[rows * (Dim)];
+        _normOut = new float[rows * (Dim)];
+        _hAttentionH2 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
+        _qOutX2 = new float[rows * global::System.Math.Max(Heads * HeadDim / TensorDegree, (Dim))];
+        _kOutSilu = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Intermediate / TensorDegree))];
+        _vOutProduct = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Intermediate / TensorDegree))];
         _headRows = new float[rows * (Dim)];
         _localLogits = TensorDegree == 1 ? [] : new float[rows * ((Vocab + TensorDegree - 1) / TensorDegree)];
         _workspaceRows = rows;
@@ -184,7 +184,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     public long WeightBytes => _weightBytes;
 
     /// <inheritdoc/>
-    public long WorkspaceBytes => 4L * (_model0.Length + _model1.Length + _model2.Length + _block0.Length + _block1.Length + _block2.Length + _block3.Length + _headRows.Length + _localLogits.Length);
+    public long WorkspaceBytes => 4L * (_x.Length + _x2.Length + _normOut.Length + _hAttentionH2.Length + _qOutX2.Length + _kOutSilu.Length + _vOutProduct.Length + _headRows.Length + _localLogits.Length);
 
     /// <inheritdoc/>
     global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;
@@ -214,10 +214,10 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             float[] stageInput;
             global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
             // x (T, Dim) = Embed(tokens)
-            global::Tessera.Cpu.CpuKernels.Gather(_weights.Embed, Dim, batch.Tokens, _model0);
-            stageInput = _model0;
+            global::Tessera.Cpu.CpuKernels.Gather(_weights.Embed, Dim, batch.Tokens, _x);
+            stageInput = _x;
             // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
-            float[] x2 = stageInput, x2Spare = _model1;
+            float[] x2 = stageInput, x2Spare = _x2;
             for (int layer = 0; layer < 2; layer++)
             {
                 Block(layer, batch, x2, x2Spare);
@@ -241,7 +241,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             // The residual stream from the previous stage.
             stageInput = _rank.Previous!.Receive(rows * (Dim));
             // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
-            float[] x2 = stageInput, x2Spare = _model1;
+            float[] x2 = stageInput, x2Spare = _x2;
             for (int layer = 2; layer < 4; layer++)
             {
                 Block(layer, batch, x2, x2Spare);
@@ -249,10 +249,10 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             }
             var logits = new float[batch.LogitRows.Length * (Vocab)];
             // normOut (T, Dim) = Norm(x)
-            global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _model2, rows, Dim, Eps);
+            global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _normOut, rows, Dim, Eps);
             // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the degree]
             int logitRows = batch.LogitRows.Length;
-            float[] headInput = batch.AllLogitRows ? _model2 : global::Tessera.Cpu.CpuKernels.GatherRows(_model2, Dim, batch.LogitRows, _headRows);
+            float[] headInput = batch.AllLogitRows ? _normOut : global::Tessera.Cpu.CpuKernels.GatherRows(_normOut, Dim, batch.LogitRows, _headRows);
             float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
             global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, (Vocab + TensorDegree - 1) / TensorDegree, headOutput);
             if (TensorDegree > 1) global::Tessera.Cpu.CpuKernels.GatherLogits(_rank.Tensor, _localLogits, logitRows, (Vocab + TensorDegree - 1) / TensorDegree, Vocab, logits);
@@ -268,40 +268,40 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         int rows = batch.Rows;
 
         // h (T, Dim) = AttnNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(input, w.AttnNorm, _block0, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
         // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)  [column-parallel]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Q, Heads * HeadDim / TensorDegree, _block1);
+        global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.Q, Heads * HeadDim / TensorDegree, _qOutX2);
         // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-        global::Tessera.Cpu.CpuKernels.Rope(_block1, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
+        global::Tessera.Cpu.CpuKernels.Rope(_qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
         // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value heads, replicated past them]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _block2);
+        global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _kOutSilu);
         // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
-        global::Tessera.Cpu.CpuKernels.Rope(_block2, rows, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, batch.Positions, Theta);
+        global::Tessera.Cpu.CpuKernels.Rope(_kOutSilu, rows, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, batch.Positions, Theta);
         // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value heads, replicated past them]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _block3);
+        global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _vOutProduct);
         // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
-        global::Tessera.Cpu.CpuKernels.Attention(_block1, _block2, _block3, _block0, batch, layer, Heads / TensorDegree, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, _rank.Sequence);
+        global::Tessera.Cpu.CpuKernels.Attention(_qOutX2, _kOutSilu, _vOutProduct, _hAttentionH2, batch, layer, Heads / TensorDegree, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, _rank.Sequence);
         // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue: Add]
-        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block0, rows, Heads * HeadDim / TensorDegree, w.O, Dim, _block1, _rank.Tensor, (segment, row, column) =>
+        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_hAttentionH2, rows, Heads * HeadDim / TensorDegree, w.O, Dim, _qOutX2, _rank.Tensor, (segment, row, column) =>
         {
             global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
         });
         // h2 (T, Dim) = MlpNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(_block1, w.MlpNorm, _block0, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(_qOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
         // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))  [column-parallel; epilogue: Silu]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Gate, Intermediate / TensorDegree, _block2, (segment, row, column) =>
+        global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.Gate, Intermediate / TensorDegree, _kOutSilu, (segment, row, column) =>
         {
             global::Tessera.Cpu.Activations.Silu(segment);
         });
         // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)  [column-parallel; epilogue: Mul]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Up, Intermediate / TensorDegree, _block3, (segment, row, column) =>
+        global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.Up, Intermediate / TensorDegree, _vOutProduct, (segment, row, column) =>
         {
-            global::Tessera.Cpu.Elementwise.Multiply(segment, new global::System.ReadOnlySpan<float>(_block2, row * (Intermediate / TensorDegree) + column, segment.Length));
+            global::Tessera.Cpu.Elementwise.Multiply(segment, new global::System.ReadOnlySpan<float>(_kOutSilu, row * (Intermediate / TensorDegree) + column, segment.Length));
         });
         // result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))  [row-parallel, all-reduce; epilogue: Add]
-        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block3, rows, Intermediate / TensorDegree, w.Down, Dim, output, _rank.Tensor, (segment, row, column) =>
+        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_vOutProduct, rows, Intermediate / TensorDegree, w.Down, Dim, output, _rank.Tensor, (segment, row, column) =>
         {
-            global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(_block1, row * (Dim) + column, segment.Length));
+            global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(_qOutX2, row * (Dim) + column, segment.Length));
         });
     }
 
@@ -590,9 +590,9 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             lock (_gate)
             {
                 int rows = batch.Rows;
-                var _model0 = _gpu.Slot("_model0", (long)rows * (Dim));
-                var _model1 = _gpu.Slot("_model1", (long)rows * (Dim));
-                var _model2 = _gpu.Slot("_model2", (long)rows * (Dim));
+                var _x = _gpu.Slot("_x", (long)rows * (Dim));
+                var _x2 = _gpu.Slot("_x2", (long)rows * (Dim));
+                var _normOut = _gpu.Slot("_normOut", (long)rows * (Dim));
                 var tokens = _gpu.Ints("tokens", batch.Tokens);
                 var positions = _gpu.Ints("positions", batch.Positions);
                 global::Tessera.Cuda.CudaBuffer stageInput;
@@ -600,14 +600,14 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                 {
                     global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
                     // x (T, Dim) = Embed(tokens)
-                    _gpu.LaunchRows("llama_x_gather_kernel", rows, _gpu.Weight(_engine._weights.Embed), tokens, _model0);
-                    stageInput = _model0;
+                    _gpu.LaunchRows("llama_x_gather_kernel", rows, _gpu.Weight(_engine._weights.Embed), tokens, _x);
+                    stageInput = _x;
                 }
                 else
                 {
                     stageInput = _gpu.ReceiveActivations(_rank.Previous!, rows * (Dim));
                 }
-                global::Tessera.Cuda.CudaBuffer x2 = stageInput, x2Spare = _model1;
+                global::Tessera.Cuda.CudaBuffer x2 = stageInput, x2Spare = _x2;
                 for (int layer = FirstLayer; layer < EndLayer; layer++)
                 {
                     Block(layer, batch, x2, x2Spare, tokens, positions);
@@ -620,10 +620,10 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                     return null;
                 }
                 // normOut (T, Dim) = Norm(x)
-                _gpu.LaunchRows("llama_normOut_rmsnorm_kernel", rows, x2, _gpu.Weight(_engine._weights.Norm), _model2);
+                _gpu.LaunchRows("llama_normOut_rmsnorm_kernel", rows, x2, _gpu.Weight(_engine._weights.Norm), _normOut);
                 // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))
                 int logitRows = batch.LogitRows.Length;
-                var headInput = _gpu.LogitRowsOf(_model2, batch, Dim);
+                var headInput = _gpu.LogitRowsOf(_normOut, batch, Dim);
                 var headOutput = _gpu.Slot("head_output", (long)logitRows * ((Vocab + TensorDegree - 1) / TensorDegree));
                 _gpu.Gemm(headOutput, headInput, _gpu.Weight(_engine._weights.Head), logitRows, (Vocab + TensorDegree - 1) / TensorDegree, Dim);
                 // The logits come back to the host; a vocab-sharded head gathers every rank's columns first.
@@ -638,42 +638,42 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         {
             var w = _engine._layers[layer - FirstLayer];
             int rows = batch.Rows;
-            var _block0 = _gpu.Slot("_block0", (long)rows * global::System.Math.Max((Dim), Heads * HeadDim / TensorDegree));
-            var _block1 = _gpu.Slot("_block1", (long)rows * global::System.Math.Max((Heads * HeadDim / TensorDegree), Dim));
-            var _block2 = _gpu.Slot("_block2", (long)rows * global::System.Math.Max(((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim), Intermediate / TensorDegree));
-            var _block3 = _gpu.Slot("_block3", (long)rows * global::System.Math.Max(((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim), Intermediate / TensorDegree));
+            var _hAttentionH2 = _gpu.Slot("_hAttentionH2", (long)rows * global::System.Math.Max((Dim), Heads * HeadDim / TensorDegree));
+            var _qOutX2 = _gpu.Slot("_qOutX2", (long)rows * global::System.Math.Max((Heads * HeadDim / TensorDegree), Dim));
+            var _kOutSilu = _gpu.Slot("_kOutSilu", (long)rows * global::System.Math.Max(((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim), Intermediate / TensorDegree));
+            var _vOutProduct = _gpu.Slot("_vOutProduct", (long)rows * global::System.Math.Max(((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim), Intermediate / TensorDegree));
             // h (T, Dim) = AttnNorm(x)
-            _gpu.LaunchRows("block_h_rmsnorm_kernel", rows, input, _gpu.Weight(w.AttnNorm), _block0);
+            _gpu.LaunchRows("block_h_rmsnorm_kernel", rows, input, _gpu.Weight(w.AttnNorm), _hAttentionH2);
             // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)
-            _gpu.Gemm(_block1, _block0, _gpu.Weight(w.Q), rows, Heads * HeadDim / TensorDegree, Dim);
+            _gpu.Gemm(_qOutX2, _hAttentionH2, _gpu.Weight(w.Q), rows, Heads * HeadDim / TensorDegree, Dim);
             // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-            _gpu.LaunchRows("block_q_rope_kernel", rows, _block1, positions);
+            _gpu.LaunchRows("block_q_rope_kernel", rows, _qOutX2, positions);
             // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)
-            _gpu.Gemm(_block2, _block0, _gpu.Weight(w.K), rows, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim);
+            _gpu.Gemm(_kOutSilu, _hAttentionH2, _gpu.Weight(w.K), rows, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim);
             // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
-            _gpu.LaunchRows("block_k_rope_kernel", rows, _block2, positions);
+            _gpu.LaunchRows("block_k_rope_kernel", rows, _kOutSilu, positions);
             // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)
-            _gpu.Gemm(_block3, _block0, _gpu.Weight(w.V), rows, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim);
+            _gpu.Gemm(_vOutProduct, _hAttentionH2, _gpu.Weight(w.V), rows, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim);
             // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
             var (keyRows, valueRows) = _gpu.CacheRows(batch, layer, FirstLayer);
-            _gpu.LaunchRows("block_attention_kv_append_kernel", rows, _block2, _block3, keyRows, valueRows, positions);
-            _gpu.LaunchAttention("block_attention_attention_kernel", rows, Heads / TensorDegree, global::Tessera.Cuda.CudaStage.LongestContext(batch), _block1, _block0, keyRows, valueRows, positions);
+            _gpu.LaunchRows("block_attention_kv_append_kernel", rows, _kOutSilu, _vOutProduct, keyRows, valueRows, positions);
+            _gpu.LaunchAttention("block_attention_attention_kernel", rows, Heads / TensorDegree, global::Tessera.Cuda.CudaStage.LongestContext(batch), _qOutX2, _hAttentionH2, keyRows, valueRows, positions);
             // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))
-            _gpu.Gemm(_block1, _block0, _gpu.Weight(w.O), rows, Dim, Heads * HeadDim / TensorDegree);
-            _gpu.AllReduce(_block1, rows * (Dim), _rank.Tensor);
-            _gpu.LaunchElements("block_x2_epilogue_kernel", (long)rows * (Dim), _block1, (long)rows * (Dim), input);
+            _gpu.Gemm(_qOutX2, _hAttentionH2, _gpu.Weight(w.O), rows, Dim, Heads * HeadDim / TensorDegree);
+            _gpu.AllReduce(_qOutX2, rows * (Dim), _rank.Tensor);
+            _gpu.LaunchElements("block_x2_epilogue_kernel", (long)rows * (Dim), _qOutX2, (long)rows * (Dim), input);
             // h2 (T, Dim) = MlpNorm(x)
-            _gpu.LaunchRows("block_h2_rmsnorm_kernel", rows, _block1, _gpu.Weight(w.MlpNorm), _block0);
+            _gpu.LaunchRows("block_h2_rmsnorm_kernel", rows, _qOutX2, _gpu.Weight(w.MlpNorm), _hAttentionH2);
             // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))
-            _gpu.Gemm(_block2, _block0, _gpu.Weight(w.Gate), rows, Intermediate / TensorDegree, Dim);
-            _gpu.LaunchElements("block_silu_epilogue_kernel", (long)rows * (Intermediate / TensorDegree), _block2, (long)rows * (Intermediate / TensorDegree));
+            _gpu.Gemm(_kOutSilu, _hAttentionH2, _gpu.Weight(w.Gate), rows, Intermediate / TensorDegree, Dim);
+            _gpu.LaunchElements("block_silu_epilogue_kernel", (long)rows * (Intermediate / TensorDegree), _kOutSilu, (long)rows * (Intermediate / TensorDegree));
             // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)
-            _gpu.Gemm(_block3, _block0, _gpu.Weight(w.Up), rows, Intermediate / TensorDegree, Dim);
-            _gpu.LaunchElements("block_product_epilogue_kernel", (long)rows * (Intermediate / TensorDegree), _block3, (long)rows * (Intermediate / TensorDegree), _block2);
+            _gpu.Gemm(_vOutProduct, _hAttentionH2, _gpu.Weight(w.Up), rows, Intermediate / TensorDegree, Dim);
+            _gpu.LaunchElements("block_product_epilogue_kernel", (long)rows * (Intermediate / TensorDegree), _vOutProduct, (long)rows * (Intermediate / TensorDegree), _kOutSilu);
             // result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))
-            _gpu.Gemm(output, _block3, _gpu.Weight(w.Down), rows, Dim, Intermediate / TensorDegree);
+            _gpu.Gemm(output, _vOutProduct, _gpu.Weight(w.Down), rows, Dim, Intermediate / TensorDegree);
             _gpu.AllReduce(output, rows * (Dim), _rank.Tensor);
-            _gpu.LaunchElements("block_result_epilogue_kernel", (long)rows * (Dim), output, (long)rows * (Dim), _block1);
+            _gpu.LaunchElements("block_result_epilogue_kernel", (long)rows * (Dim), output, (long)rows * (Dim), _qOutX2);
         }
     }
 }
