@@ -37,8 +37,9 @@ internal static class CudaEngineWriter
         writer.WriteLine("public Gpu OnCuda(global::Tessera.Cuda.CudaContext context, global::Tessera.Cuda.KernelCache kernels) => new(this, context, kernels);");
         writer.WriteLine();
         writer.WriteLine("/// <summary>");
-        writer.WriteLine("/// The CUDA rank program: matrix products on cuBLAS, everything else in the generated kernels of <see cref=\"CudaKernels\"/>,");
-        writer.WriteLine("/// one buffer per CPU workspace slot. Between virtual devices on one GPU, collectives and stage boundaries stay on the device.");
+        writer.WriteLine("/// The CUDA rank program: matrix products on cuBLAS, everything else in the generated kernels of");
+        writer.WriteLine("/// <see cref=\"CudaKernels\"/>, one buffer per CPU workspace slot. Between virtual devices on one GPU,");
+        writer.WriteLine("/// collectives and stage boundaries stay on the device.");
         writer.WriteLine("/// </summary>");
         using (writer.WriteBlock("public sealed class Gpu : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram, global::System.IDisposable"))
         {

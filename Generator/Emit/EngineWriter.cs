@@ -146,7 +146,8 @@ internal static class EngineWriter
         var compiled = context.Compiled;
         var model = Model(context);
         writer.WriteLine($"/// <summary>Loads a whole {model.Type.Name} checkpoint onto one device.</summary>");
-        writer.WriteLine($"public {context.ClassName}(global::Tessera.Checkpoints.Checkpoint checkpoint) : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) {{ }}");
+        writer.WriteLine($"public {context.ClassName}(global::Tessera.Checkpoints.Checkpoint checkpoint)");
+        writer.WriteLine("    : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }");
         writer.WriteLine();
         writer.WriteLine($"/// <summary>Loads this rank's share of a {model.Type.Name} checkpoint, checking every tensor's name, shape and dtype.</summary>");
         using (writer.WriteBlock($"public {context.ClassName}(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)"))
