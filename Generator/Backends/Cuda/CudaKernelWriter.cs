@@ -88,221 +88,273 @@ internal static class CudaKernelWriter
 
     public static bool HasEpilogue(Kernel kernel) => kernel.Anchor.Module!.Bias || kernel.Fused.Count > 0;
 
+    /// <summary>
+    /// The CUDA C of one kernel of the plan, after its shape contract as a comment; a product without an epilogue has
+    /// none (cuBLAS is all of it).
+    /// </summary>
     private static void WriteKernel(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
+    {
+        string header = $"// {kernel.Output.Name} (T, {module.Sharding.LocalWidth(kernel.Output)}) = {kernel.Describe()}";
+        switch (kernel.Kind)
+        {
+            case KernelKind.Gather:
+                WriteGatherKernel(kernel, module, header, writer);
+                break;
+            case KernelKind.MatMul when HasEpilogue(kernel):
+                WriteEpilogueKernel(kernel, module, header, writer);
+                break;
+            case KernelKind.Norm:
+                WriteNormKernel(kernel, module, header, writer);
+                break;
+            case KernelKind.Rope:
+                WriteRopeKernel(kernel, module, header, writer);
+                break;
+            case KernelKind.Attention:
+                WriteAttentionKernels(kernel, module, header, writer);
+                break;
+            case KernelKind.Elementwise:
+                WriteElementwiseKernel(kernel, module, header, writer);
+                break;
+            case KernelKind.Chunk:
+                WriteChunkKernel(kernel, module, header, writer);
+                break;
+            default:
+                return;
+        }
+        writer.WriteLine();
+    }
+
+    /// <summary>An embedding gather, or two summed (token + position): one block per row.</summary>
+    private static void WriteGatherKernel(Kernel kernel, CompiledModule module, string header, IndentedTextWriter writer)
+    {
+        var node = kernel.Anchor;
+        writer.WriteLine(header);
+        string width = node.Output.Width.ToString();
+        bool sum = kernel.Fused.Count == 2;
+        writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "gather")}(const float* __restrict__ table, const int* __restrict__ ids, " +
+            (sum ? "const float* __restrict__ table2, const int* __restrict__ ids2, " : "") + "float* __restrict__ out)");
+        using (writer.WriteBlock())
+        {
+            writer.WriteLine("const int row = blockIdx.x;");
+            writer.WriteLine($"const float* src = table + (long long)ids[row] * ({width});");
+            if (sum) writer.WriteLine($"const float* src2 = table2 + (long long)ids2[row] * ({width});");
+            writer.WriteLine($"for (int i = threadIdx.x; i < ({width}); i += BLOCK) out[(long long)row * ({width}) + i] = src[i]{(sum ? " + src2[i]" : "")};");
+        }
+    }
+
+    /// <summary>The element-wise epilogue of a product (bias, fused steps), over the product cuBLAS left in y.</summary>
+    private static void WriteEpilogueKernel(Kernel kernel, CompiledModule module, string header, IndentedTextWriter writer)
+    {
+        var node = kernel.Anchor;
+        var linear = node.Module!;
+        var sharding = module.Sharding;
+        writer.WriteLine(header + "  [epilogue after cuBLAS]");
+        var operands = EpilogueOperands(kernel);
+        string width = sharding.LocalOut(node).ToString();
+        var parameters = new List<string> { "float* __restrict__ y", "long long count" };
+        if (linear.Bias) parameters.Add("const float* __restrict__ bias");
+        parameters.AddRange(operands.Select(o => $"const float* __restrict__ in_{o.Name}"));
+        writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "epilogue")}({string.Join(", ", parameters)})");
+        using (writer.WriteBlock())
+        {
+            using (writer.WriteBlock("for (long long i = blockIdx.x * (long long)BLOCK + threadIdx.x; i < count; i += (long long)gridDim.x * BLOCK)"))
+            {
+                writer.WriteLine("float v = y[i];");
+                if (linear.Bias) writer.WriteLine($"v += bias[i % ({width})];");
+                var current = node.Output;
+                foreach (var step in kernel.Fused)
+                {
+                    writer.WriteLine($"v = {Step(step, current, "v", o => $"in_{o.Name}[i]")};");
+                    current = step.Output;
+                }
+                writer.WriteLine("y[i] = v;");
+            }
+        }
+    }
+
+    /// <summary>RMSNorm or LayerNorm: one block per row, block reductions for the statistics.</summary>
+    private static void WriteNormKernel(Kernel kernel, CompiledModule module, string header, IndentedTextWriter writer)
+    {
+        var node = kernel.Anchor;
+        writer.WriteLine(header);
+        bool rms = node.Kind == OpKind.RmsNorm;
+        string width = node.Module!.In!;
+        writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, rms ? "rmsnorm" : "layernorm")}(const float* __restrict__ x, const float* __restrict__ weight, " +
+            (rms ? "" : "const float* __restrict__ bias, ") + "float* __restrict__ out)");
+        using (writer.WriteBlock())
+        {
+            writer.WriteLine($"const float* xr = x + (long long)blockIdx.x * ({width});");
+            writer.WriteLine($"float* yr = out + (long long)blockIdx.x * ({width});");
+            if (rms)
+            {
+                writer.WriteLines($$"""
+                    float ss = 0.0f;
+                    for (int i = threadIdx.x; i < ({{width}}); i += BLOCK) ss += xr[i] * xr[i];
+                    const float scale = rsqrtf(block_sum(ss) / ({{width}}) + {{node.Module.Epsilon}});
+                    for (int i = threadIdx.x; i < ({{width}}); i += BLOCK) yr[i] = xr[i] * scale * weight[i];
+                    """);
+            }
+            else
+            {
+                writer.WriteLines($$"""
+                    float s = 0.0f;
+                    for (int i = threadIdx.x; i < ({{width}}); i += BLOCK) s += xr[i];
+                    const float mean = block_sum(s) / ({{width}});
+                    float v = 0.0f;
+                    for (int i = threadIdx.x; i < ({{width}}); i += BLOCK) { float d = xr[i] - mean; v += d * d; }
+                    const float scale = rsqrtf(block_sum(v) / ({{width}}) + {{node.Module.Epsilon}});
+                    for (int i = threadIdx.x; i < ({{width}}); i += BLOCK) yr[i] = (xr[i] - mean) * scale * weight[i] + bias[i];
+                    """);
+            }
+        }
+    }
+
+    /// <summary>Rotary position embedding, in place: one block per row, one thread per (head, pair).</summary>
+    private static void WriteRopeKernel(Kernel kernel, CompiledModule module, string header, IndentedTextWriter writer)
     {
         var node = kernel.Anchor;
         var sharding = module.Sharding;
         string Local(IrValue v) => sharding.LocalWidth(v).ToString();
         string Heads(int argument, int input) => sharding.LocalHeads(node.Inputs[input], node.Arguments[argument]).ToString();
-        string header = $"// {kernel.Output.Name} (T, {Local(kernel.Output)}) = {kernel.Describe()}";
-        switch (kernel.Kind)
+        writer.WriteLine(header + "  [in place]");
+        string width = Local(node.Inputs[0]);
+        string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
+        writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "rope")}(float* __restrict__ x, const int* __restrict__ positions)");
+        using (writer.WriteBlock())
         {
-            case KernelKind.Gather:
+            writer.WriteLines($$"""
+                // rotate_half: pairs (j, j + d/2) of each head, angle = position * theta^(-2j/d), in double as the CPU kernel does.
+                const int half = ({{headDim}}) / 2;
+                const double position = positions[blockIdx.x];
+                float* row = x + (long long)blockIdx.x * ({{width}});
+                for (int t = threadIdx.x; t < ({{Heads(0, 0)}}) * half; t += BLOCK)
                 {
-                    writer.WriteLine(header);
-                    string width = node.Output.Width.ToString();
-                    bool sum = kernel.Fused.Count == 2;
-                    writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "gather")}(const float* __restrict__ table, const int* __restrict__ ids, " +
-                        (sum ? "const float* __restrict__ table2, const int* __restrict__ ids2, " : "") + "float* __restrict__ out)");
-                    using (writer.WriteBlock())
-                    {
-                        writer.WriteLine("const int row = blockIdx.x;");
-                        writer.WriteLine($"const float* src = table + (long long)ids[row] * ({width});");
-                        if (sum) writer.WriteLine($"const float* src2 = table2 + (long long)ids2[row] * ({width});");
-                        writer.WriteLine($"for (int i = threadIdx.x; i < ({width}); i += BLOCK) out[(long long)row * ({width}) + i] = src[i]{(sum ? " + src2[i]" : "")};");
-                    }
-                    break;
+                    const int head = t / half, j = t % half;
+                    const double angle = position * pow((double)({{node.Arguments[1]}}), -2.0 * j / ({{headDim}}));
+                    const float c = (float)cos(angle), s = (float)sin(angle);
+                    float* h = row + head * ({{headDim}});
+                    const float a = h[j], b = h[j + half];
+                    h[j] = a * c - b * s;
+                    h[j + half] = b * c + a * s;
                 }
-
-            case KernelKind.MatMul:
-                if (!HasEpilogue(kernel)) return;
-                {
-                    writer.WriteLine(header + "  [epilogue after cuBLAS]");
-                    var operands = EpilogueOperands(kernel);
-                    string width = sharding.LocalOut(node).ToString();
-                    var parameters = new List<string> { "float* __restrict__ y", "long long count" };
-                    if (node.Module.Bias) parameters.Add("const float* __restrict__ bias");
-                    parameters.AddRange(operands.Select(o => $"const float* __restrict__ in_{o.Name}"));
-                    writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "epilogue")}({string.Join(", ", parameters)})");
-                    using (writer.WriteBlock())
-                    {
-                        using (writer.WriteBlock("for (long long i = blockIdx.x * (long long)BLOCK + threadIdx.x; i < count; i += (long long)gridDim.x * BLOCK)"))
-                        {
-                            writer.WriteLine("float v = y[i];");
-                            if (node.Module.Bias) writer.WriteLine($"v += bias[i % ({width})];");
-                            var current = node.Output;
-                            foreach (var step in kernel.Fused)
-                            {
-                                writer.WriteLine($"v = {Step(step, current, "v", o => $"in_{o.Name}[i]")};");
-                                current = step.Output;
-                            }
-                            writer.WriteLine("y[i] = v;");
-                        }
-                    }
-                    break;
-                }
-
-            case KernelKind.Norm:
-                {
-                    writer.WriteLine(header);
-                    bool rms = node.Kind == OpKind.RmsNorm;
-                    string width = node.Module!.In!;
-                    writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, rms ? "rmsnorm" : "layernorm")}(const float* __restrict__ x, const float* __restrict__ weight, " +
-                        (rms ? "" : "const float* __restrict__ bias, ") + "float* __restrict__ out)");
-                    using (writer.WriteBlock())
-                    {
-                        writer.WriteLine($"const float* xr = x + (long long)blockIdx.x * ({width});");
-                        writer.WriteLine($"float* yr = out + (long long)blockIdx.x * ({width});");
-                        if (rms)
-                        {
-                            writer.WriteLines($$"""
-                                float ss = 0.0f;
-                                for (int i = threadIdx.x; i < ({{width}}); i += BLOCK) ss += xr[i] * xr[i];
-                                const float scale = rsqrtf(block_sum(ss) / ({{width}}) + {{node.Module.Epsilon}});
-                                for (int i = threadIdx.x; i < ({{width}}); i += BLOCK) yr[i] = xr[i] * scale * weight[i];
-                                """);
-                        }
-                        else
-                        {
-                            writer.WriteLines($$"""
-                                float s = 0.0f;
-                                for (int i = threadIdx.x; i < ({{width}}); i += BLOCK) s += xr[i];
-                                const float mean = block_sum(s) / ({{width}});
-                                float v = 0.0f;
-                                for (int i = threadIdx.x; i < ({{width}}); i += BLOCK) { float d = xr[i] - mean; v += d * d; }
-                                const float scale = rsqrtf(block_sum(v) / ({{width}}) + {{node.Module.Epsilon}});
-                                for (int i = threadIdx.x; i < ({{width}}); i += BLOCK) yr[i] = (xr[i] - mean) * scale * weight[i] + bias[i];
-                                """);
-                        }
-                    }
-                    break;
-                }
-
-            case KernelKind.Rope:
-                {
-                    writer.WriteLine(header + "  [in place]");
-                    string width = Local(node.Inputs[0]);
-                    string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
-                    writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "rope")}(float* __restrict__ x, const int* __restrict__ positions)");
-                    using (writer.WriteBlock())
-                    {
-                        writer.WriteLines($$"""
-                            // rotate_half: pairs (j, j + d/2) of each head, angle = position * theta^(-2j/d), in double as the CPU kernel does.
-                            const int half = ({{headDim}}) / 2;
-                            const double position = positions[blockIdx.x];
-                            float* row = x + (long long)blockIdx.x * ({{width}});
-                            for (int t = threadIdx.x; t < ({{Heads(0, 0)}}) * half; t += BLOCK)
-                            {
-                                const int head = t / half, j = t % half;
-                                const double angle = position * pow((double)({{node.Arguments[1]}}), -2.0 * j / ({{headDim}}));
-                                const float c = (float)cos(angle), s = (float)sin(angle);
-                                float* h = row + head * ({{headDim}});
-                                const float a = h[j], b = h[j + half];
-                                h[j] = a * c - b * s;
-                                h[j + half] = b * c + a * s;
-                            }
-                            """);
-                    }
-                    break;
-                }
-
-            case KernelKind.Attention:
-                {
-                    string kvWidth = Local(node.Inputs[1]);
-                    string width = Local(node.Inputs[0]);
-                    string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
-                    writer.WriteLine(header.Replace("//", "// (1/2) append k, v of every row to its sequence's cache:"));
-                    writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "kv_append")}(const float* __restrict__ k, const float* __restrict__ v, " +
-                        "float* const* __restrict__ key_rows, float* const* __restrict__ value_rows, const int* __restrict__ positions)");
-                    using (writer.WriteBlock())
-                    {
-                        writer.WriteLine("const int row = blockIdx.x;");
-                        writer.WriteLine($"float* key = key_rows[row] + (long long)positions[row] * ({kvWidth});");
-                        writer.WriteLine($"float* value = value_rows[row] + (long long)positions[row] * ({kvWidth});");
-                        writer.WriteLine($"for (int i = threadIdx.x; i < ({kvWidth}); i += BLOCK) {{ key[i] = k[(long long)row * ({kvWidth}) + i]; value[i] = v[(long long)row * ({kvWidth}) + i]; }}");
-                    }
-                    writer.WriteLine();
-                    writer.WriteLine(header.Replace("//", "// (2/2) causal attention over the cache, one block per (row, query head), scores in dynamic shared memory:"));
-                    writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "attention")}(const float* __restrict__ q, float* __restrict__ out, " +
-                        "float* const* __restrict__ key_rows, float* const* __restrict__ value_rows, const int* __restrict__ positions)");
-                    using (writer.WriteBlock())
-                    {
-                        writer.WriteLines($$"""
-                            extern __shared__ float scores[];
-                            const int row = blockIdx.x, head = blockIdx.y;
-                            const int kv = head / (({{Heads(0, 0)}}) / ({{Heads(1, 1)}})); // grouped-query: query heads share a kv head
-                            const int context = positions[row] + 1;
-                            const float* qh = q + (long long)row * ({{width}}) + head * ({{headDim}});
-                            const float* keys = key_rows[row] + kv * ({{headDim}});
-                            const float* values = value_rows[row] + kv * ({{headDim}});
-                            const float scale = rsqrtf((float)({{headDim}}));
-                            float local_max = NEG_INF;
-                            for (int p = threadIdx.x; p < context; p += BLOCK)
-                            {
-                                const float* key = keys + (long long)p * ({{kvWidth}});
-                                float s = 0.0f;
-                                for (int i = 0; i < ({{headDim}}); i++) s += qh[i] * key[i];
-                                scores[p] = s * scale;
-                                local_max = fmaxf(local_max, scores[p]);
-                            }
-                            const float max = block_max(local_max);
-                            float local_sum = 0.0f;
-                            for (int p = threadIdx.x; p < context; p += BLOCK) { scores[p] = expf(scores[p] - max); local_sum += scores[p]; }
-                            const float sum = block_sum(local_sum);
-                            __syncthreads();
-                            float* oh = out + (long long)row * ({{width}}) + head * ({{headDim}});
-                            for (int i = threadIdx.x; i < ({{headDim}}); i += BLOCK)
-                            {
-                                float acc = 0.0f;
-                                for (int p = 0; p < context; p++) acc += scores[p] * values[(long long)p * ({{kvWidth}}) + i];
-                                oh[i] = acc / sum;
-                            }
-                            """);
-                    }
-                    break;
-                }
-
-            case KernelKind.Elementwise:
-                {
-                    writer.WriteLine(header + $"  [fused: {string.Join(", ", kernel.Nodes.Select(n => n.Kind))}]");
-                    var inputs = kernel.Inputs.ToList();
-                    var parameters = new List<string> { "float* __restrict__ out", "long long count" };
-                    parameters.AddRange(inputs.Select(o => $"const float* in_{o.Name}"));
-                    writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "elementwise")}({string.Join(", ", parameters)})");
-                    using (writer.WriteBlock())
-                    {
-                        using (writer.WriteBlock("for (long long i = blockIdx.x * (long long)BLOCK + threadIdx.x; i < count; i += (long long)gridDim.x * BLOCK)"))
-                        {
-                            var first = kernel.Anchor;
-                            writer.WriteLine($"float v = in_{first.Inputs[0].Name}[i];");
-                            writer.WriteLine($"v = {Step(first, first.Inputs[0], "v", o => $"in_{o.Name}[i]")};");
-                            var current = first.Output;
-                            foreach (var step in kernel.Fused)
-                            {
-                                writer.WriteLine($"v = {Step(step, current, "v", o => $"in_{o.Name}[i]")};");
-                                current = step.Output;
-                            }
-                            writer.WriteLine("out[i] = v;");
-                        }
-                    }
-                    break;
-                }
-
-            case KernelKind.Chunk:
-                {
-                    writer.WriteLine(header);
-                    var width = sharding.LocalWidth(node.Inputs[0]);
-                    var part = SizeExpr.Divide(width, node.Arguments[1]);
-                    writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "chunk")}(const float* __restrict__ x, float* __restrict__ out)");
-                    using (writer.WriteBlock())
-                        writer.WriteLine($"for (int i = threadIdx.x; i < ({part}); i += BLOCK) out[(long long)blockIdx.x * ({part}) + i] = x[(long long)blockIdx.x * ({width}) + ({node.Arguments[0]}) * ({part}) + i];");
-                    break;
-                }
-
-            default:
-                return;
+                """);
         }
+    }
+
+    /// <summary>Attention as two kernels: append this batch's keys and values to the cache, then causal attention over it.</summary>
+    private static void WriteAttentionKernels(Kernel kernel, CompiledModule module, string header, IndentedTextWriter writer)
+    {
+        WriteKvAppendKernel(kernel, module, header, writer);
         writer.WriteLine();
+        WriteCausalAttentionKernel(kernel, module, header, writer);
+    }
+
+    /// <summary>(1/2) each row's key and value, copied into its sequence's cache at its position: one block per row.</summary>
+    private static void WriteKvAppendKernel(Kernel kernel, CompiledModule module, string header, IndentedTextWriter writer)
+    {
+        string kvWidth = module.Sharding.LocalWidth(kernel.Anchor.Inputs[1]).ToString();
+        writer.WriteLine(header.Replace("//", "// (1/2) append k, v of every row to its sequence's cache:"));
+        writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "kv_append")}(const float* __restrict__ k, const float* __restrict__ v, " +
+            "float* const* __restrict__ key_rows, float* const* __restrict__ value_rows, const int* __restrict__ positions)");
+        using (writer.WriteBlock())
+        {
+            writer.WriteLine("const int row = blockIdx.x;");
+            writer.WriteLine($"float* key = key_rows[row] + (long long)positions[row] * ({kvWidth});");
+            writer.WriteLine($"float* value = value_rows[row] + (long long)positions[row] * ({kvWidth});");
+            writer.WriteLine($"for (int i = threadIdx.x; i < ({kvWidth}); i += BLOCK) {{ key[i] = k[(long long)row * ({kvWidth}) + i]; value[i] = v[(long long)row * ({kvWidth}) + i]; }}");
+        }
+    }
+
+    /// <summary>
+    /// (2/2) causal attention over the cache: one block per (row, query head), grouped-query heads sharing a key/value
+    /// head, the scores in dynamic shared memory.
+    /// </summary>
+    private static void WriteCausalAttentionKernel(Kernel kernel, CompiledModule module, string header, IndentedTextWriter writer)
+    {
+        var node = kernel.Anchor;
+        var sharding = module.Sharding;
+        string Local(IrValue v) => sharding.LocalWidth(v).ToString();
+        string Heads(int argument, int input) => sharding.LocalHeads(node.Inputs[input], node.Arguments[argument]).ToString();
+        string kvWidth = Local(node.Inputs[1]);
+        string width = Local(node.Inputs[0]);
+        string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
+        writer.WriteLine(header.Replace("//", "// (2/2) causal attention over the cache, one block per (row, query head), scores in dynamic shared memory:"));
+        writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "attention")}(const float* __restrict__ q, float* __restrict__ out, " +
+            "float* const* __restrict__ key_rows, float* const* __restrict__ value_rows, const int* __restrict__ positions)");
+        using (writer.WriteBlock())
+        {
+            writer.WriteLines($$"""
+                extern __shared__ float scores[];
+                const int row = blockIdx.x, head = blockIdx.y;
+                const int kv = head / (({{Heads(0, 0)}}) / ({{Heads(1, 1)}})); // grouped-query: query heads share a kv head
+                const int context = positions[row] + 1;
+                const float* qh = q + (long long)row * ({{width}}) + head * ({{headDim}});
+                const float* keys = key_rows[row] + kv * ({{headDim}});
+                const float* values = value_rows[row] + kv * ({{headDim}});
+                const float scale = rsqrtf((float)({{headDim}}));
+                float local_max = NEG_INF;
+                for (int p = threadIdx.x; p < context; p += BLOCK)
+                {
+                    const float* key = keys + (long long)p * ({{kvWidth}});
+                    float s = 0.0f;
+                    for (int i = 0; i < ({{headDim}}); i++) s += qh[i] * key[i];
+                    scores[p] = s * scale;
+                    local_max = fmaxf(local_max, scores[p]);
+                }
+                const float max = block_max(local_max);
+                float local_sum = 0.0f;
+                for (int p = threadIdx.x; p < context; p += BLOCK) { scores[p] = expf(scores[p] - max); local_sum += scores[p]; }
+                const float sum = block_sum(local_sum);
+                __syncthreads();
+                float* oh = out + (long long)row * ({{width}}) + head * ({{headDim}});
+                for (int i = threadIdx.x; i < ({{headDim}}); i += BLOCK)
+                {
+                    float acc = 0.0f;
+                    for (int p = 0; p < context; p++) acc += scores[p] * values[(long long)p * ({{kvWidth}}) + i];
+                    oh[i] = acc / sum;
+                }
+                """);
+        }
+    }
+
+    /// <summary>A fused element-wise loop over count values.</summary>
+    private static void WriteElementwiseKernel(Kernel kernel, CompiledModule module, string header, IndentedTextWriter writer)
+    {
+        var node = kernel.Anchor;
+        writer.WriteLine(header + $"  [fused: {string.Join(", ", kernel.Nodes.Select(n => n.Kind))}]");
+        var inputs = kernel.Inputs.ToList();
+        var parameters = new List<string> { "float* __restrict__ out", "long long count" };
+        parameters.AddRange(inputs.Select(o => $"const float* in_{o.Name}"));
+        writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "elementwise")}({string.Join(", ", parameters)})");
+        using (writer.WriteBlock())
+        {
+            using (writer.WriteBlock("for (long long i = blockIdx.x * (long long)BLOCK + threadIdx.x; i < count; i += (long long)gridDim.x * BLOCK)"))
+            {
+                var first = kernel.Anchor;
+                writer.WriteLine($"float v = in_{first.Inputs[0].Name}[i];");
+                writer.WriteLine($"v = {Step(first, first.Inputs[0], "v", o => $"in_{o.Name}[i]")};");
+                var current = first.Output;
+                foreach (var step in kernel.Fused)
+                {
+                    writer.WriteLine($"v = {Step(step, current, "v", o => $"in_{o.Name}[i]")};");
+                    current = step.Output;
+                }
+                writer.WriteLine("out[i] = v;");
+            }
+        }
+    }
+
+    /// <summary>One slice of the feature axis, copied out: one block per row.</summary>
+    private static void WriteChunkKernel(Kernel kernel, CompiledModule module, string header, IndentedTextWriter writer)
+    {
+        var node = kernel.Anchor;
+        var sharding = module.Sharding;
+        writer.WriteLine(header);
+        var width = sharding.LocalWidth(node.Inputs[0]);
+        var part = SizeExpr.Divide(width, node.Arguments[1]);
+        writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "chunk")}(const float* __restrict__ x, float* __restrict__ out)");
+        using (writer.WriteBlock())
+            writer.WriteLine($"for (int i = threadIdx.x; i < ({part}); i += BLOCK) out[(long long)blockIdx.x * ({part}) + i] = x[(long long)blockIdx.x * ({width}) + ({node.Arguments[0]}) * ({part}) + i];");
     }
 
     /// <summary>One element-wise step on the running value <paramref name="value"/> (the value of <paramref name="current"/>).</summary>
