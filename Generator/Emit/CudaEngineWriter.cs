@@ -16,82 +16,100 @@ internal static class CudaEngineWriter
 {
     public static void Write(EngineWriter.EngineContext context, IndentedTextWriter writer)
     {
-        var compiled = context.Compiled;
-        var model = compiled.Model;
-        bool specialised = context.Sizes.IsSpecialised;
-
-        if (!specialised)
-        {
-            writer.WriteLine("/// <summary>This rank's CUDA program: the kernels with the sizes it was loaded with (and its tensor degree) defined.</summary>");
-            using (writer.WriteBlock("private string CudaProgramOfThisRank()"))
-            {
-                CudaSourceWriter.WriteProgramWithDefines(model, "TensorDegree", writer);
-            }
-        }
-        else
-        {
-            writer.WriteLine("private string CudaProgramOfThisRank() => global::Tessera.Cuda.CudaPrelude.Source + CudaKernels;");
-        }
+        WriteProgramOfThisRank(context, writer);
         writer.WriteLine();
         writer.WriteLine("/// <summary>This rank on a CUDA device (several virtual devices may share one GPU, each with its own stream).</summary>");
         writer.WriteLine("public Gpu OnCuda(global::Tessera.Cuda.CudaContext context, global::Tessera.Cuda.KernelCache kernels) => new(this, context, kernels);");
         writer.WriteLine();
         writer.WriteLine("/// <summary>");
-        writer.WriteLine("/// The CUDA rank program: matrix products on cuBLAS, everything else in the generated kernels of <see cref=\"CudaKernels\"/>,");
-        writer.WriteLine("/// one buffer per CPU workspace slot. Between virtual devices on one GPU, collectives and stage boundaries stay on the device.");
+        writer.WriteLine("/// The CUDA rank program: matrix products on cuBLAS, everything else in the generated kernels of");
+        writer.WriteLine("/// <see cref=\"CudaKernels\"/>, one buffer per CPU workspace slot. Between virtual devices on one GPU,");
+        writer.WriteLine("/// collectives and stage boundaries stay on the device.");
         writer.WriteLine("/// </summary>");
         using (writer.WriteBlock("public sealed class Gpu : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram, global::System.IDisposable"))
         {
-            writer.WriteLine($"private readonly {context.ClassName} _engine;");
-            writer.WriteLine("private readonly global::Tessera.Parallelism.RankContext _rank;");
-            writer.WriteLine("private readonly global::Tessera.Cuda.CudaStage _gpu;");
-            writer.WriteLine("private readonly object _gate = new();");
-            if (!specialised)
-            {
-                foreach (var field in model.Config)
-                    writer.WriteLine($"private readonly {SizeBinding.TypeOf(field.Kind)} {field.Name};");
-                writer.WriteLine("private readonly int TensorDegree;");
-            }
-            writer.WriteLine("private readonly int TensorRank, FirstLayer, EndLayer;");
+            WriteGpuFields(context, writer);
             writer.WriteLine();
-            using (writer.WriteBlock($"internal Gpu({context.ClassName} engine, global::Tessera.Cuda.CudaContext context, global::Tessera.Cuda.KernelCache kernels)"))
-            {
-                writer.WriteLine("_engine = engine;");
-                writer.WriteLine("_rank = engine._rank;");
-                if (!specialised)
-                {
-                    foreach (var field in model.Config) writer.WriteLine($"{field.Name} = engine.{field.Name};");
-                    writer.WriteLine("TensorDegree = engine.TensorDegree;");
-                }
-                writer.WriteLine("TensorRank = engine.TensorRank;");
-                writer.WriteLine("FirstLayer = engine.FirstLayer;");
-                writer.WriteLine("EndLayer = engine.EndLayer;");
-                string kv = compiled.LocalKvWidth?.ToString() ?? "1";
-                writer.WriteLine($"_gpu = new global::Tessera.Cuda.CudaStage(context, engine.CudaProgramOfThisRank(), kernels, EndLayer - FirstLayer, {kv});");
-            }
+            WriteGpuConstructor(context, writer);
             writer.WriteLine();
-            writer.WriteLine("/// <inheritdoc/>");
-            writer.WriteLine("public global::Tessera.ModelShape Shape => _engine.Shape;");
-            writer.WriteLine("/// <summary>Device bytes of the weights used so far (they upload on first use).</summary>");
-            writer.WriteLine("public long WeightBytes => _gpu.WeightBytes;");
-            writer.WriteLine("/// <inheritdoc/>");
-            writer.WriteLine("public long WorkspaceBytes => _gpu.WorkspaceBytes;");
-            writer.WriteLine("global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;");
-            writer.WriteLine("/// <summary>A sequence handle; its keys and values live on the device.</summary>");
-            writer.WriteLine($"public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.CreateHandle({model.ContextField});");
-            writer.WriteLine("/// <inheritdoc/>");
-            writer.WriteLine("public float[] Forward(global::Tessera.TokenBatch batch) =>");
-            writer.WriteLine("    _rank.IsWholeModel ? RunStage(batch)! : throw new global::System.InvalidOperationException(\"This engine is one rank of a parallel plan: run it through a ParallelEngine.\");");
-            writer.WriteLine("/// <inheritdoc/>");
-            writer.WriteLine("public void Dispose() => _gpu.Dispose();");
+            WriteGpuProperties(context, writer);
             writer.WriteLine();
             WriteRunStage(context, writer);
-            if (compiled.Block is { } block)
+            if (context.Compiled.Block is { } block)
             {
                 writer.WriteLine();
                 WriteBlock(context, block, writer);
             }
         }
+    }
+
+    /// <summary>The engine's CUDA C with its sizes: defined at load time (shape-generic), or already in the text.</summary>
+    private static void WriteProgramOfThisRank(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        if (context.Sizes.IsSpecialised)
+        {
+            writer.WriteLine("private string CudaProgramOfThisRank() => global::Tessera.Cuda.CudaPrelude.Source + CudaKernels;");
+            return;
+        }
+        writer.WriteLine("/// <summary>This rank's CUDA program: the kernels with the sizes it was loaded with (and its tensor degree) defined.</summary>");
+        using (writer.WriteBlock("private string CudaProgramOfThisRank()"))
+        {
+            CudaSourceWriter.WriteProgramWithDefines(context.Compiled.Model, "TensorDegree", writer);
+        }
+    }
+
+    /// <summary>The CPU engine it runs for, the device stage, and (shape-generic) the sizes copied from the engine.</summary>
+    private static void WriteGpuFields(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        writer.WriteLine($"private readonly {context.ClassName} _engine;");
+        writer.WriteLine("private readonly global::Tessera.Parallelism.RankContext _rank;");
+        writer.WriteLine("private readonly global::Tessera.Cuda.CudaStage _gpu;");
+        writer.WriteLine("private readonly object _gate = new();");
+        if (!context.Sizes.IsSpecialised)
+        {
+            foreach (var field in context.Compiled.Model.Config)
+                writer.WriteLine($"private readonly {SizeBinding.TypeOf(field.Kind)} {field.Name};");
+            writer.WriteLine("private readonly int TensorDegree;");
+        }
+        writer.WriteLine("private readonly int TensorRank, FirstLayer, EndLayer;");
+    }
+
+    private static void WriteGpuConstructor(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        using (writer.WriteBlock($"internal Gpu({context.ClassName} engine, global::Tessera.Cuda.CudaContext context, global::Tessera.Cuda.KernelCache kernels)"))
+        {
+            writer.WriteLine("_engine = engine;");
+            writer.WriteLine("_rank = engine._rank;");
+            if (!context.Sizes.IsSpecialised)
+            {
+                foreach (var field in context.Compiled.Model.Config) writer.WriteLine($"{field.Name} = engine.{field.Name};");
+                writer.WriteLine("TensorDegree = engine.TensorDegree;");
+            }
+            writer.WriteLine("TensorRank = engine.TensorRank;");
+            writer.WriteLine("FirstLayer = engine.FirstLayer;");
+            writer.WriteLine("EndLayer = engine.EndLayer;");
+            string kv = context.Compiled.LocalKvWidth?.ToString() ?? "1";
+            writer.WriteLine($"_gpu = new global::Tessera.Cuda.CudaStage(context, engine.CudaProgramOfThisRank(), kernels, EndLayer - FirstLayer, {kv});");
+        }
+    }
+
+    /// <summary>The engine's members that the device answers: shape, bytes, caches, the whole forward, disposal.</summary>
+    private static void WriteGpuProperties(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        writer.WriteLine("/// <inheritdoc/>");
+        writer.WriteLine("public global::Tessera.ModelShape Shape => _engine.Shape;");
+        writer.WriteLine("/// <summary>Device bytes of the weights used so far (they upload on first use).</summary>");
+        writer.WriteLine("public long WeightBytes => _gpu.WeightBytes;");
+        writer.WriteLine("/// <inheritdoc/>");
+        writer.WriteLine("public long WorkspaceBytes => _gpu.WorkspaceBytes;");
+        writer.WriteLine("global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;");
+        writer.WriteLine("/// <summary>A sequence handle; its keys and values live on the device.</summary>");
+        writer.WriteLine($"public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.CreateHandle({context.Compiled.Model.ContextField});");
+        writer.WriteLine("/// <inheritdoc/>");
+        writer.WriteLine("public float[] Forward(global::Tessera.TokenBatch batch) =>");
+        writer.WriteLine("    _rank.IsWholeModel ? RunStage(batch)! : throw new global::System.InvalidOperationException(\"This engine is one rank of a parallel plan: run it through a ParallelEngine.\");");
+        writer.WriteLine("/// <inheritdoc/>");
+        writer.WriteLine("public void Dispose() => _gpu.Dispose();");
     }
 
     private static void WriteSlots(CompiledModule module, IndentedTextWriter writer)

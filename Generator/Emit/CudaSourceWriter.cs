@@ -19,10 +19,11 @@ internal static class CudaSourceWriter
         string source = CudaKernelWriter.Write(compiled, context.Sizes.Constants, context.Plan?.Tensor);
 
         writer.WriteLine("/// <summary>");
-        writer.WriteLine("/// The CUDA C of every kernel but the matrix products (those run on cuBLAS), after Tessera.Cuda.CudaPrelude. Sizes are macros:");
-        writer.WriteLine(context.Sizes.IsSpecialised
-            ? "/// defined here, from the config this unit was compiled for."
-            : "/// <see cref=\"CudaProgram\"/> defines them from a config before NVRTC compiles the text.");
+        writer.WriteLine("/// The CUDA C of every kernel but the matrix products (those run on cuBLAS), after");
+        writer.WriteLine("/// Tessera.Cuda.CudaPrelude. Sizes are macros: " + (context.Sizes.IsSpecialised
+            ? "defined here, from the config this unit was compiled for."
+            : "<see cref=\"CudaProgram\"/> defines them from a config before NVRTC"));
+        if (!context.Sizes.IsSpecialised) writer.WriteLine("/// compiles the text.");
         writer.WriteLine("/// </summary>");
         writer.WriteLine("public const string CudaKernels = \"\"\"");
         writer.WriteLines(source.TrimEnd('\n'));

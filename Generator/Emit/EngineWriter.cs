@@ -141,110 +141,27 @@ internal static class EngineWriter
     internal static string MaxOf(List<string> widths) =>
         widths.Count == 1 ? $"({widths[0]})" : $"global::System.Math.Max({widths[0]}, {MaxOf(widths.Skip(1).ToList())})";
 
+    /// <summary>The delegating whole-model constructor, then the one that loads a rank's share.</summary>
     private static void WriteConstructors(EngineContext context, IndentedTextWriter writer)
     {
-        var compiled = context.Compiled;
         var model = Model(context);
         writer.WriteLine($"/// <summary>Loads a whole {model.Type.Name} checkpoint onto one device.</summary>");
-        writer.WriteLine($"public {context.ClassName}(global::Tessera.Checkpoints.Checkpoint checkpoint) : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) {{ }}");
+        writer.WriteLine($"public {context.ClassName}(global::Tessera.Checkpoints.Checkpoint checkpoint)");
+        writer.WriteLine("    : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }");
         writer.WriteLine();
         writer.WriteLine($"/// <summary>Loads this rank's share of a {model.Type.Name} checkpoint, checking every tensor's name, shape and dtype.</summary>");
         using (writer.WriteBlock($"public {context.ClassName}(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)"))
         {
-            writer.WriteLine("var config = checkpoint.Config;");
-            foreach (var key in model.Unsupported)
-                writer.WriteLine($"config.RequireUnset(\"{key}\", \"{model.Type.Name}\");");
-            foreach (var expect in model.Expects)
-            {
-                int colon = expect.IndexOf(':');
-                var values = expect.Substring(colon + 1).Split(',').Select(v => "\"" + v.Trim() + "\"");
-                writer.WriteLine($"config.RequireOneOf(\"{expect.Substring(0, colon)}\", [{string.Join(", ", values)}], \"{model.Type.Name}\");");
-            }
+            WriteConfigChecks(context, writer);
             context.Sizes.WriteBinding(model, writer, declareLocals: false);
             if (!context.Sizes.IsSpecialised) DerivedSizeChecks.Write(model, writer);
             WriteRuntimeChecks(context, writer);
-
             writer.WriteLine();
-            writer.WriteLine("_rank = rank;");
-            if (context.Plan is { } plan)
-            {
-                writer.WriteLine("if (rank.TensorDegree != TensorDegree || rank.Stages != Stages)");
-                writer.IncreaseIndent();
-                writer.WriteLine($"throw new global::Tessera.Parallelism.PlanException($\"{context.ClassName} was compiled for tensor degree {{TensorDegree}} and {{Stages}} stage(s); this rank is in a plan with {{rank.TensorDegree}} and {{rank.Stages}}.\");");
-                writer.DecreaseIndent();
-                if (plan.Sequence > 1)
-                {
-                    writer.WriteLine($"if (rank.SequenceDegree != {plan.Sequence}) // folded: [Compile(Sequence = {plan.Sequence})]");
-                    writer.IncreaseIndent();
-                    writer.WriteLine($"throw new global::Tessera.Parallelism.PlanException($\"{context.ClassName} was compiled for sequence degree {plan.Sequence}; this rank is in a plan with {{rank.SequenceDegree}}.\");");
-                    writer.DecreaseIndent();
-                }
-            }
-            else
-            {
-                writer.WriteLine("TensorDegree = rank.TensorDegree;");
-            }
-            writer.WriteLine("TensorRank = rank.TensorRank;");
-            string layerCount = model.Root.Layers?.Count ?? "0";
-            writer.WriteLine("FirstLayer = rank.FirstLayer;");
-            writer.WriteLine($"EndLayer = rank.EndLayer < 0 ? {layerCount} : rank.EndLayer;");
-            WriteLayerCountCheck(model, writer);
-            if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteRankBinding(context, writer);
-            if (compiled.TensorParallelLimitation is { } limitation)
-            {
-                writer.WriteLine("if (TensorDegree > 1)");
-                writer.IncreaseIndent();
-                writer.WriteLine($"throw new global::Tessera.Parallelism.PlanException(\"{model.Type.Name} cannot run tensor-parallel as annotated: {Escape(limitation)}.\");");
-                writer.DecreaseIndent();
-            }
-            if (model.Root.Layers is null)
-            {
-                writer.WriteLine("if (rank.Stages > 1)");
-                writer.IncreaseIndent();
-                writer.WriteLine($"throw new global::Tessera.Parallelism.PlanException(\"{model.Type.Name} has no [Layers] to split into pipeline stages.\");");
-                writer.DecreaseIndent();
-            }
-
+            WriteRankBinding(context, writer);
             writer.WriteLine();
-            var prologueWeights = WeightsOf(compiled.Root.Prologue);
-            var epilogueWeights = WeightsOf(compiled.Root.Epilogue);
-            var root = model.Root.Weights;
-            var everywhere = root.Where(w => !prologueWeights.Contains(w.Name) && !epilogueWeights.Contains(w.Name)).ToList();
-            if (compiled.Root.LayersKernel is null)
-            {
-                WeightsWriter.WriteLoad(model.Root, compiled.Root, root, "_weights", "\"\"", writer);
-            }
-            else
-            {
-                writer.WriteLine("// The first stage embeds; the last one holds the final norm and the head.");
-                using (writer.WriteBlock("if (rank.IsFirstStage)"))
-                    WeightsWriter.WriteLoad(model.Root, compiled.Root, root.Where(w => prologueWeights.Contains(w.Name)), "_weights", "\"\"", writer);
-                using (writer.WriteBlock("if (rank.IsLastStage)"))
-                    WeightsWriter.WriteLoad(model.Root, compiled.Root, root.Where(w => epilogueWeights.Contains(w.Name)), "_weights", "\"\"", writer);
-                if (everywhere.Count > 0)
-                    WeightsWriter.WriteLoad(model.Root, compiled.Root, everywhere, "_weights", "\"\"", writer);
-            }
-            if (model.Root.Layers is { } layers && compiled.Block is { } block)
-            {
-                writer.WriteLine($"_layers = new {WeightsWriter.ClassName(model.Blocks[0])}[EndLayer - FirstLayer];");
-                using (writer.WriteBlock("for (int i = FirstLayer; i < EndLayer; i++)"))
-                {
-                    writer.WriteLine($"var w = _layers[i - FirstLayer] = new {WeightsWriter.ClassName(model.Blocks[0])}();");
-                    WeightsWriter.WriteLoad(model.Blocks[0], block, model.Blocks[0].Weights, "w", $"$\"{layers.Prefix}.{{i}}.\"", writer);
-                    if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteLoad(context, $"{layers.Prefix}.{{i}}.", writer);
-                }
-            }
-            // What this rank holds, each array once (a tied head shares its embedding's array).
-            string rootArrays = $"new object?[] {{ {string.Join(", ", WeightsWriter.Arrays(model.Root, "_weights"))} }}";
-            string all = rootArrays;
-            if (model.Root.Layers is not null && compiled.Block is not null)
-            {
-                string blockArrays = $"new object?[] {{ {string.Join(", ", WeightsWriter.Arrays(model.Blocks[0], "w"))} }}";
-                if (ExpertsWriter.HasExperts(context))
-                    blockArrays = $"global::System.Linq.Enumerable.Concat({blockArrays}, {ExpertsWriter.Arrays(context, "w")})";
-                all = $"global::System.Linq.Enumerable.Concat({rootArrays}, global::System.Linq.Enumerable.SelectMany(_layers, w => {blockArrays}))";
-            }
-            writer.WriteLine($"_weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf({all});");
+            WriteModelWeightLoads(context, writer);
+            WriteLayerWeightLoads(context, writer);
+            WriteWeightBytes(context, writer);
         }
     }
 
@@ -265,6 +182,126 @@ internal static class EngineWriter
     /// <summary>The config key a size field is read from (its first one), for messages.</summary>
     internal static string ConfigKeyOf(ModelInfo model, string field) =>
         model.Config.FirstOrDefault(f => f.Name == field)?.Keys.Split('|')[0] ?? field;
+
+    /// <summary>What the model cannot run (config keys it must not find set) and the values a key must take.</summary>
+    private static void WriteConfigChecks(EngineContext context, IndentedTextWriter writer)
+    {
+        var model = Model(context);
+        writer.WriteLine("var config = checkpoint.Config;");
+        foreach (var key in model.Unsupported)
+            writer.WriteLine($"config.RequireUnset(\"{key}\", \"{model.Type.Name}\");");
+        foreach (var expect in model.Expects)
+        {
+            int colon = expect.IndexOf(':');
+            var values = expect.Substring(colon + 1).Split(',').Select(v => "\"" + v.Trim() + "\"");
+            writer.WriteLine($"config.RequireOneOf(\"{expect.Substring(0, colon)}\", [{string.Join(", ", values)}], \"{model.Type.Name}\");");
+        }
+    }
+
+    /// <summary>
+    /// The rank's place in its plan: a specialised unit checks the plan it was folded for, the shape-generic engine
+    /// binds the degrees; then the plans the model cannot run.
+    /// </summary>
+    private static void WriteRankBinding(EngineContext context, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        var model = Model(context);
+        writer.WriteLine("_rank = rank;");
+        if (context.Plan is { } plan)
+        {
+            writer.WriteLine("if (rank.TensorDegree != TensorDegree || rank.Stages != Stages)");
+            writer.IncreaseIndent();
+            writer.WriteLine($"throw new global::Tessera.Parallelism.PlanException($\"{context.ClassName} was compiled for tensor degree {{TensorDegree}} and {{Stages}} stage(s); this rank is in a plan with {{rank.TensorDegree}} and {{rank.Stages}}.\");");
+            writer.DecreaseIndent();
+            if (plan.Sequence > 1)
+            {
+                writer.WriteLine($"if (rank.SequenceDegree != {plan.Sequence}) // folded: [Compile(Sequence = {plan.Sequence})]");
+                writer.IncreaseIndent();
+                writer.WriteLine($"throw new global::Tessera.Parallelism.PlanException($\"{context.ClassName} was compiled for sequence degree {plan.Sequence}; this rank is in a plan with {{rank.SequenceDegree}}.\");");
+                writer.DecreaseIndent();
+            }
+        }
+        else
+        {
+            writer.WriteLine("TensorDegree = rank.TensorDegree;");
+        }
+        writer.WriteLine("TensorRank = rank.TensorRank;");
+        string layerCount = model.Root.Layers?.Count ?? "0";
+        writer.WriteLine("FirstLayer = rank.FirstLayer;");
+        writer.WriteLine($"EndLayer = rank.EndLayer < 0 ? {layerCount} : rank.EndLayer;");
+        WriteLayerCountCheck(model, writer);
+        if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteRankBinding(context, writer);
+        if (compiled.TensorParallelLimitation is { } limitation)
+        {
+            writer.WriteLine("if (TensorDegree > 1)");
+            writer.IncreaseIndent();
+            writer.WriteLine($"throw new global::Tessera.Parallelism.PlanException(\"{model.Type.Name} cannot run tensor-parallel as annotated: {Escape(limitation)}.\");");
+            writer.DecreaseIndent();
+        }
+        if (model.Root.Layers is null)
+        {
+            writer.WriteLine("if (rank.Stages > 1)");
+            writer.IncreaseIndent();
+            writer.WriteLine($"throw new global::Tessera.Parallelism.PlanException(\"{model.Type.Name} has no [Layers] to split into pipeline stages.\");");
+            writer.DecreaseIndent();
+        }
+    }
+
+    /// <summary>The model's own weights: all of them, or (with layers) the first stage's, the last stage's and the shared.</summary>
+    private static void WriteModelWeightLoads(EngineContext context, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        var model = Model(context);
+        var prologueWeights = WeightsOf(compiled.Root.Prologue);
+        var epilogueWeights = WeightsOf(compiled.Root.Epilogue);
+        var root = model.Root.Weights;
+        var everywhere = root.Where(w => !prologueWeights.Contains(w.Name) && !epilogueWeights.Contains(w.Name)).ToList();
+        void Load(IEnumerable<FrontEnd.WeightFieldInfo> weights) =>
+            WeightsWriter.WriteLoad(model.Root, compiled.Root, weights, "_weights", "", context.Sizes.Constants, writer);
+        if (compiled.Root.LayersKernel is null)
+        {
+            Load(root);
+            return;
+        }
+        writer.WriteLine("// The first stage embeds; the last one holds the final norm and the head.");
+        using (writer.WriteBlock("if (rank.IsFirstStage)"))
+            Load(root.Where(w => prologueWeights.Contains(w.Name)));
+        using (writer.WriteBlock("if (rank.IsLastStage)"))
+            Load(root.Where(w => epilogueWeights.Contains(w.Name)));
+        if (everywhere.Count > 0) Load(everywhere);
+    }
+
+    /// <summary>This stage's layers, each layer's weights (and held experts) under its checkpoint prefix.</summary>
+    private static void WriteLayerWeightLoads(EngineContext context, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        var model = Model(context);
+        if (model.Root.Layers is not { } layers || compiled.Block is not { } block) return;
+        writer.WriteLine($"_layers = new {WeightsWriter.ClassName(model.Blocks[0])}[EndLayer - FirstLayer];");
+        using (writer.WriteBlock("for (int i = FirstLayer; i < EndLayer; i++)"))
+        {
+            writer.WriteLine($"var w = _layers[i - FirstLayer] = new {WeightsWriter.ClassName(model.Blocks[0])}();");
+            WeightsWriter.WriteLoad(model.Blocks[0], block, model.Blocks[0].Weights, "w", $"{layers.Prefix}.{{i}}.", context.Sizes.Constants, writer);
+            if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteLoad(context, $"{layers.Prefix}.{{i}}.", writer);
+        }
+    }
+
+    /// <summary>What this rank holds, each array once (a tied head shares its embedding's array).</summary>
+    private static void WriteWeightBytes(EngineContext context, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        var model = Model(context);
+        string rootArrays = $"new object?[] {{ {string.Join(", ", WeightsWriter.Arrays(model.Root, "_weights"))} }}";
+        string all = rootArrays;
+        if (model.Root.Layers is not null && compiled.Block is not null)
+        {
+            string blockArrays = $"new object?[] {{ {string.Join(", ", WeightsWriter.Arrays(model.Blocks[0], "w"))} }}";
+            if (ExpertsWriter.HasExperts(context))
+                blockArrays = $"global::System.Linq.Enumerable.Concat({blockArrays}, {ExpertsWriter.Arrays(context, "w")})";
+            all = $"global::System.Linq.Enumerable.Concat({rootArrays}, global::System.Linq.Enumerable.SelectMany(_layers, w => {blockArrays}))";
+        }
+        writer.WriteLine($"_weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf({all});");
+    }
 
     private static HashSet<string> WeightsOf(IEnumerable<Kernel> kernels) =>
         new(kernels.SelectMany(k => k.Nodes).Select(n => n.Module?.Name).OfType<string>());
@@ -346,73 +383,84 @@ internal static class EngineWriter
         }
     }
 
+    /// <summary>One stage's forward under the gate: its input (embedded or received), its layers, its output (sent or the logits).</summary>
     /// <param name="first">whether this is the first stage: true, false, or null to decide at run time</param>
     /// <param name="last">the same for the last stage</param>
     private static void WriteStageBody(EngineContext context, IndentedTextWriter writer, bool? first, bool? last, string firstLayer, string endLayer)
     {
-        var compiled = context.Compiled;
-        var root = compiled.Root;
+        var root = context.Compiled.Root;
         using (writer.WriteBlock("lock (_gate)"))
         {
             writer.WriteLine("int rows = batch.Rows;");
             writer.WriteLine("EnsureWorkspace(rows);");
-            var layers = root.LayersKernel;
-            if (layers is null)
+            if (root.LayersKernel is not { } layers)
             {
-                WriteTokenCheck(compiled, writer);
+                WriteTokenCheck(context.Compiled, writer);
                 WriteHead(context, root.Kernels, writer);
                 return;
             }
-
-            var input = layers.Anchor.Inputs[0];
-            string width = compiled.Width.ToString();
-            writer.WriteLine("float[] stageInput;");
-            void Embed()
-            {
-                WriteTokenCheck(compiled, writer);
-                foreach (var kernel in root.Prologue) CpuKernelWriter.Write(kernel, root, "_weights", writer);
-                writer.WriteLine($"stageInput = {root.Buffers[input]};");
-            }
-            void Receive()
-            {
-                writer.WriteLine("// The residual stream from the previous stage.");
-                writer.WriteLine($"stageInput = _rank.Previous!.Receive(rows * ({width}));");
-            }
-            if (first == true) Embed();
-            else if (first == false) Receive();
-            else
-            {
-                using (writer.WriteBlock("if (_rank.IsFirstStage)")) Embed();
-                using (writer.WriteBlock("else")) Receive();
-            }
-
-            string name = root.Buffers[layers.Output];
-            writer.WriteLine($"// {name} (T, {layers.Output.Width}) = {layers.Describe()}");
-            writer.WriteLine($"float[] {name} = stageInput, {name}Spare = {root.Buffers.LayerSpare[layers.Output]};");
-            using (writer.WriteBlock($"for (int layer = {firstLayer}; layer < {endLayer}; layer++)"))
-            {
-                writer.WriteLine($"{layers.Anchor.LayersField!.BlockType}(layer, batch, {name}, {name}Spare);");
-                writer.WriteLine($"({name}, {name}Spare) = ({name}Spare, {name});");
-            }
-
-            void Send()
-            {
-                writer.WriteLine("// The residual stream goes on to the next stage.");
-                writer.WriteLine($"_rank.Next!.Send({name}, rows * ({width}));");
-                writer.WriteLine("batch.Commit();");
-                writer.WriteLine("return null;");
-            }
+            WriteStageInput(context, layers, first, writer);
+            WriteLayersLoop(context, layers, firstLayer, endLayer, writer);
             if (last == false)
             {
-                Send();
+                WriteSend(context, layers, writer);
                 return;
             }
             if (last is null)
             {
-                using (writer.WriteBlock("if (!_rank.IsLastStage)")) Send();
+                using (writer.WriteBlock("if (!_rank.IsLastStage)")) WriteSend(context, layers, writer);
             }
             WriteHead(context, root.Epilogue, writer);
         }
+    }
+
+    /// <summary>stageInput: the embedded tokens on the first stage, the residual stream received from the previous one elsewhere.</summary>
+    private static void WriteStageInput(EngineContext context, Kernel layers, bool? first, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        var root = compiled.Root;
+        writer.WriteLine("float[] stageInput;");
+        void Embed()
+        {
+            WriteTokenCheck(compiled, writer);
+            foreach (var kernel in root.Prologue) CpuKernelWriter.Write(kernel, root, "_weights", writer);
+            writer.WriteLine($"stageInput = {root.Buffers[layers.Anchor.Inputs[0]]};");
+        }
+        void Receive()
+        {
+            writer.WriteLine("// The residual stream from the previous stage.");
+            writer.WriteLine($"stageInput = _rank.Previous!.Receive(rows * ({compiled.Width}));");
+        }
+        if (first == true) Embed();
+        else if (first == false) Receive();
+        else
+        {
+            using (writer.WriteBlock("if (_rank.IsFirstStage)")) Embed();
+            using (writer.WriteBlock("else")) Receive();
+        }
+    }
+
+    /// <summary>This stage's layers, ping-ponging between the stage input's buffer and a spare one.</summary>
+    private static void WriteLayersLoop(EngineContext context, Kernel layers, string firstLayer, string endLayer, IndentedTextWriter writer)
+    {
+        var root = context.Compiled.Root;
+        string name = root.Buffers[layers.Output];
+        writer.WriteLine($"// {name} (T, {layers.Output.Width}) = {layers.Describe()}");
+        writer.WriteLine($"float[] {name} = stageInput, {name}Spare = {root.Buffers.LayerSpare[layers.Output]};");
+        using (writer.WriteBlock($"for (int layer = {firstLayer}; layer < {endLayer}; layer++)"))
+        {
+            writer.WriteLine($"{layers.Anchor.LayersField!.BlockType}(layer, batch, {name}, {name}Spare);");
+            writer.WriteLine($"({name}, {name}Spare) = ({name}Spare, {name});");
+        }
+    }
+
+    /// <summary>A stage that is not the last sends the residual stream on and returns no logits.</summary>
+    private static void WriteSend(EngineContext context, Kernel layers, IndentedTextWriter writer)
+    {
+        writer.WriteLine("// The residual stream goes on to the next stage.");
+        writer.WriteLine($"_rank.Next!.Send({context.Compiled.Root.Buffers[layers.Output]}, rows * ({context.Compiled.Width}));");
+        writer.WriteLine("batch.Commit();");
+        writer.WriteLine("return null;");
     }
 
     private static void WriteTokenCheck(CompiledModel compiled, IndentedTextWriter writer) =>

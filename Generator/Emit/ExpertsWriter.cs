@@ -100,7 +100,7 @@ internal static class ExpertsWriter
         using (writer.WriteBlock("for (int e = FirstExpert; e < EndExpert; e++)"))
         {
             writer.WriteLine($"var x = w.{field.Name}[e - FirstExpert] = new {type}();");
-            WeightsWriter.WriteLoad(expert.Module, expert, expert.Module.Weights, "x", $"$\"{layerPrefix}{field.Prefix}.{{e}}.\"", writer);
+            WeightsWriter.WriteLoad(expert.Module, expert, expert.Module.Weights, "x", $"{layerPrefix}{field.Prefix}.{{e}}.", context.Sizes.Constants, writer);
         }
     }
 
@@ -139,8 +139,8 @@ internal static class ExpertsWriter
     /// <summary>Why a mixture-of-experts engine has no CUDA rank program yet, in the generated file where it would be.</summary>
     public static void WriteNoCuda(IndentedTextWriter writer)
     {
-        writer.WriteLine("// No CUDA program: the CUDA back end does not lower Route and Mixture; this model runs on CPU devices (the GPU");
-        writer.WriteLine("// back end's move to ILGPU carries mixture-of-experts kernels).");
+        writer.WriteLine("// No CUDA program: the CUDA back end does not lower Route and Mixture; this model runs on CPU devices");
+        writer.WriteLine("// (the GPU back end's move to ILGPU carries mixture-of-experts kernels).");
     }
 
     /// <summary>The interfaces an engine of this model implements beyond the rank program's.</summary>

@@ -15,65 +15,90 @@ internal static class FactsWriter
 {
     public static void Write(EngineWriter.EngineContext context, IndentedTextWriter writer)
     {
+        var model = context.Compiled.Model;
+        writer.WriteLine("/// <summary>Sizes and costs of this model for a config, before loading: what plans are validated and balanced with.</summary>");
+        using (writer.WriteBlock("public static global::Tessera.Parallelism.ModelFacts Facts(global::Tessera.Checkpoints.ModelConfig config)"))
+        {
+            context.Sizes.WriteBinding(model, writer, declareLocals: true);
+            writer.WriteLine($"return new global::Tessera.Parallelism.ModelFacts(");
+            writer.IncreaseIndent();
+            writer.WriteLine($"\"{model.Type.Name}\",");
+            writer.WriteLine($"Layers: {model.Root.Layers?.Count ?? "1"},");
+            WriteCosts(context, writer);
+            WriteWholeShares(context, writer);
+            WriteTensorSplits(context, writer);
+            writer.DecreaseIndent();
+        }
+    }
+
+    /// <summary>FLOPs and F32 bytes of a layer, the embedding and the head; the sizes the planner balances with.</summary>
+    private static void WriteCosts(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
         var compiled = context.Compiled;
         var model = compiled.Model;
         var blockLinears = compiled.Block?.Module.Weights ?? EquatableArray<WeightFieldInfo>.Empty;
         var prologue = Modules(compiled.Root.Prologue);
         var epilogue = Modules(compiled.Root.Epilogue);
-
-        writer.WriteLine("/// <summary>Sizes and costs of this model for a config, before loading: what plans are validated and balanced with.</summary>");
-        using (writer.WriteBlock("public static global::Tessera.Parallelism.ModelFacts Facts(global::Tessera.Checkpoints.ModelConfig config)"))
+        if (compiled.Expert is { } expert)
         {
-            context.Sizes.WriteBinding(model, writer, declareLocals: true);
-            string layers = model.Root.Layers?.Count ?? "1";
-            writer.WriteLine($"return new global::Tessera.Parallelism.ModelFacts(");
-            writer.IncreaseIndent();
-            writer.WriteLine($"\"{model.Type.Name}\",");
-            writer.WriteLine($"Layers: {layers},");
-            if (compiled.Expert is { } expert)
-            {
-                // A mixture-of-experts layer: every token runs through k experts, the layer holds all E of them.
-                string count = compiled.ExpertsField!.Count, k = compiled.ExpertsPerToken!.ToString();
-                writer.WriteLine($"LayerFlopsPerToken: {Flops(blockLinears)} + (double)({k}) * {Flops(expert.Module.Weights)},");
-                writer.WriteLine($"LayerWeightBytes: {Bytes(blockLinears)} + (long)({count}) * {Bytes(expert.Module.Weights)},");
-            }
-            else
-            {
-                writer.WriteLine($"LayerFlopsPerToken: {Flops(blockLinears)},");
-                writer.WriteLine($"LayerWeightBytes: {Bytes(blockLinears)},");
-            }
-            writer.WriteLine($"EmbeddingWeightBytes: {Bytes(prologue)},");
-            writer.WriteLine($"HeadFlopsPerToken: {Flops(epilogue)},");
-            writer.WriteLine($"HeadWeightBytes: {Bytes(epilogue)},");
-            writer.WriteLine($"KvBytesPerTokenPerLayer: 2L * 4 * ({compiled.KvWidth?.ToString() ?? "0"}),");
-            writer.WriteLine($"ActivationWidth: {compiled.Width},");
-            writer.WriteLine($"VocabSize: {compiled.Vocab},");
-            writer.WriteLine($"ContextLength: {model.ContextField},");
-            // What every tensor rank holds whole (norms, replicated tensors, biases after an all-reduce), what of the head
-            // is the embedding's when they are tied, and the key/value heads: the cost model's per-device figures.
-            writer.WriteLine($"LayerWholeWeightBytes: {WholeBytes(compiled.Block, blockLinears)},");
-            writer.WriteLine($"EmbeddingWholeWeightBytes: {WholeBytes(compiled.Root, prologue)},");
-            writer.WriteLine($"HeadWholeWeightBytes: {WholeBytes(compiled.Root, epilogue)},");
-            writer.WriteLine($"TiedHeadWeightBytes: {TiedBytes(epilogue)},");
-            writer.WriteLine($"KvHeads: {compiled.KvHeads?.ToString() ?? "0"},");
-            // What tensor parallelism splits: Out of a column-parallel product, In of a row-parallel one, heads.
-            // Key/value heads may also be replicated: the degree divides them or is a multiple of them.
-            var optional = new List<string>();
-            var replicable = compiled.TensorReplicableSplits.Select(s => $"(\"{s.Size}\", {s.Size})").ToList();
-            if (replicable.Count > 0) optional.Add($"ReplicableTensorSplits: [{string.Join(", ", replicable)}]");
-            if (compiled.Expert is { } moe)
-            {
-                string count = compiled.ExpertsField!.Count;
-                optional.Add($"Experts: {count}");
-                optional.Add($"ExpertsPerToken: {compiled.ExpertsPerToken}");
-                optional.Add($"LayerExpertWeightBytes: (long)({count}) * {Bytes(moe.Module.Weights)}");
-            }
-            var splits = compiled.TensorSplits.Select(s => $"(\"{s.Size}\", {s.Size})").ToList();
-            writer.WriteLine((splits.Count == 0 ? "TensorSplits: []" : $"TensorSplits: [{string.Join(", ", splits)}]") + (optional.Count == 0 ? ");" : ","));
-            for (int i = 0; i < optional.Count; i++)
-                writer.WriteLine(optional[i] + (i == optional.Count - 1 ? ");" : ","));
-            writer.DecreaseIndent();
+            // A mixture-of-experts layer: every token runs through k experts, the layer holds all E of them.
+            string count = compiled.ExpertsField!.Count, k = compiled.ExpertsPerToken!.ToString();
+            writer.WriteLine($"LayerFlopsPerToken: {Flops(blockLinears)} + (double)({k}) * {Flops(expert.Module.Weights)},");
+            writer.WriteLine($"LayerWeightBytes: {Bytes(blockLinears)} + (long)({count}) * {Bytes(expert.Module.Weights)},");
         }
+        else
+        {
+            writer.WriteLine($"LayerFlopsPerToken: {Flops(blockLinears)},");
+            writer.WriteLine($"LayerWeightBytes: {Bytes(blockLinears)},");
+        }
+        writer.WriteLine($"EmbeddingWeightBytes: {Bytes(prologue)},");
+        writer.WriteLine($"HeadFlopsPerToken: {Flops(epilogue)},");
+        writer.WriteLine($"HeadWeightBytes: {Bytes(epilogue)},");
+        writer.WriteLine($"KvBytesPerTokenPerLayer: 2L * 4 * ({compiled.KvWidth?.ToString() ?? "0"}),");
+        writer.WriteLine($"ActivationWidth: {compiled.Width},");
+        writer.WriteLine($"VocabSize: {compiled.Vocab},");
+        writer.WriteLine($"ContextLength: {model.ContextField},");
+    }
+
+    /// <summary>
+    /// What every tensor rank holds whole (norms, replicated tensors, biases after an all-reduce), what of the head is
+    /// the embedding's when they are tied, and the key/value heads: the cost model's per-device figures.
+    /// </summary>
+    private static void WriteWholeShares(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        var blockLinears = compiled.Block?.Module.Weights ?? EquatableArray<WeightFieldInfo>.Empty;
+        var prologue = Modules(compiled.Root.Prologue);
+        var epilogue = Modules(compiled.Root.Epilogue);
+        writer.WriteLine($"LayerWholeWeightBytes: {WholeBytes(compiled.Block, blockLinears)},");
+        writer.WriteLine($"EmbeddingWholeWeightBytes: {WholeBytes(compiled.Root, prologue)},");
+        writer.WriteLine($"HeadWholeWeightBytes: {WholeBytes(compiled.Root, epilogue)},");
+        writer.WriteLine($"TiedHeadWeightBytes: {TiedBytes(epilogue, context.Sizes.Constants)},");
+        writer.WriteLine($"KvHeads: {compiled.KvHeads?.ToString() ?? "0"},");
+    }
+
+    /// <summary>
+    /// What tensor parallelism splits (Out of a column-parallel product, In of a row-parallel one, heads), the key/value
+    /// heads it may replicate instead (the degree divides them or is a multiple of them), and the experts; the last
+    /// argument closes the call.
+    /// </summary>
+    private static void WriteTensorSplits(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        var optional = new List<string>();
+        var replicable = compiled.TensorReplicableSplits.Select(s => $"(\"{s.Size}\", {s.Size})").ToList();
+        if (replicable.Count > 0) optional.Add($"ReplicableTensorSplits: [{string.Join(", ", replicable)}]");
+        if (compiled.Expert is { } moe)
+        {
+            string count = compiled.ExpertsField!.Count;
+            optional.Add($"Experts: {count}");
+            optional.Add($"ExpertsPerToken: {compiled.ExpertsPerToken}");
+            optional.Add($"LayerExpertWeightBytes: (long)({count}) * {Bytes(moe.Module.Weights)}");
+        }
+        var splits = compiled.TensorSplits.Select(s => $"(\"{s.Size}\", {s.Size})").ToList();
+        writer.WriteLine((splits.Count == 0 ? "TensorSplits: []" : $"TensorSplits: [{string.Join(", ", splits)}]") + (optional.Count == 0 ? ");" : ","));
+        for (int i = 0; i < optional.Count; i++)
+            writer.WriteLine(optional[i] + (i == optional.Count - 1 ? ");" : ","));
     }
 
     private static List<WeightFieldInfo> Modules(IEnumerable<Kernel> kernels) =>
@@ -86,13 +111,18 @@ internal static class FactsWriter
         return terms.Count == 0 ? "0L" : $"4L * ({string.Join(" + ", terms)})";
     }
 
-    /// <summary>F32 bytes of a head matrix that is the embedding's when the weights are tied (a config flag, or always).</summary>
-    private static string TiedBytes(IEnumerable<WeightFieldInfo> modules)
+    /// <summary>
+    /// F32 bytes of a head matrix that is the embedding's when the weights are tied (a config flag, or always); a
+    /// specialised unit knows the flag, so it writes the bytes or 0L.
+    /// </summary>
+    private static string TiedBytes(IEnumerable<WeightFieldInfo> modules, IReadOnlyDictionary<string, object>? constants)
     {
         var tied = modules.FirstOrDefault(m => m.Kind == ModuleKind.Linear && m.TiedTo is not null);
         if (tied is null) return "0L";
         string bytes = $"4L * (long)({tied.Out}) * ({tied.In})";
-        return tied.TiedWhen is null ? bytes : $"{tied.TiedWhen} ? {bytes} : 0L";
+        if (tied.TiedWhen is null) return bytes;
+        if (constants is not null && constants.TryGetValue(tied.TiedWhen, out var flag)) return (bool)flag ? bytes : "0L";
+        return $"{tied.TiedWhen} ? {bytes} : 0L";
     }
 
     /// <summary>(long)(a) * (b) ... of a product, so large checkpoints do not overflow int arithmetic.</summary>

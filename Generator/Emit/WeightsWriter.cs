@@ -44,8 +44,12 @@ internal static class WeightsWriter
         }
     }
 
-    /// <summary>Statements filling <paramref name="target"/> from <c>checkpoint</c>; <paramref name="prefix"/> is a C# string expression.</summary>
-    public static void WriteLoad(ModuleInfo module, CompiledModule compiled, IEnumerable<WeightFieldInfo> weights, string target, string prefix, IndentedTextWriter writer)
+    /// <summary>Statements filling <paramref name="target"/> from <c>checkpoint</c>.</summary>
+    /// <param name="prefix">the text before each tensor's name, with <c>{i}</c>-style holes for the layer or expert</param>
+    /// <param name="constants">a specialised unit's config values, which decide a tied weight at build time; null when
+    /// the engine reads them at load time</param>
+    public static void WriteLoad(ModuleInfo module, CompiledModule compiled, IEnumerable<WeightFieldInfo> weights, string target,
+        string prefix, IReadOnlyDictionary<string, object>? constants, IndentedTextWriter writer)
     {
         foreach (var w in weights)
         {
@@ -53,17 +57,7 @@ internal static class WeightsWriter
             var slice = node is null ? WeightSlice.Whole : compiled.Sharding.SliceOf(node);
             int groups = node is null ? 1 : compiled.Sharding[node.Output].Groups;
             string? heads = slice == WeightSlice.HeadRows ? compiled.Sharding.HeadsOf(node!).ToString() : null;
-            string own = Load(w, $"{prefix} + \"{w.TensorPrefix}", slice, groups, heads);
-            string load = own;
-            if (w.TiedTo is not null)
-            {
-                // Tied weights (tie_word_embeddings) reuse the other module's tensor: the same array when this rank
-                // holds it whole, else this module's own slice of that tensor.
-                var tied = module.Weights.First(t => t.Name == w.TiedTo);
-                string sliceOfTied = Load(w, $"{prefix} + \"{tied.TensorPrefix}", slice, groups, heads);
-                string share = slice == WeightSlice.Whole ? $"{target}.{w.TiedTo} ?? {sliceOfTied}" : $"TensorDegree == 1 && {target}.{w.TiedTo} is not null ? {target}.{w.TiedTo} : {sliceOfTied}";
-                load = w.TiedWhen is null ? share : $"{w.TiedWhen} ? ({share}) : {own}";
-            }
+            string load = LoadOwnOrTied(module, w, target, prefix, slice, groups, heads, constants);
             if (w.Kind == ModuleKind.Linear)
             {
                 // Matrix weights are held as the rank asks (F32, or BF16 for memory-bound decode), but a router's stay
@@ -75,28 +69,55 @@ internal static class WeightsWriter
                 load = $"global::Tessera.Cpu.WeightMatrix.Create({load}, {outFeatures}, {inFeatures}, {precision})";
             }
             writer.WriteLine($"{target}.{w.Name} = {load};");
-            if (HasBias(w))
-            {
-                string length = w.Kind == ModuleKind.Linear ? w.Out! : w.In!;
-                string what = $"$\"{w.Name} bias: ({length} = {{{length}}})\"";
-                string biasName = $"{prefix} + \"{w.TensorPrefix}.bias\"";
-                string bias = slice switch
-                {
-                    WeightSlice.Rows => $"checkpoint.LoadVectorShard({biasName}, {length}, {what}, {groups}, TensorRank, TensorDegree)",
-                    WeightSlice.HeadRows => $"checkpoint.LoadVectorHeadShard({biasName}, {length}, {what}, {heads}, TensorRank, TensorDegree)",
-                    WeightSlice.PaddedRows => $"checkpoint.LoadVectorPaddedShard({biasName}, {length}, {what}, TensorRank, TensorDegree)",
-                    _ => $"checkpoint.LoadVector({biasName}, {length}, {what})",
-                };
-                writer.WriteLine($"{target}.{w.Name}Bias = {bias};");
-            }
+            if (HasBias(w)) writer.WriteLine($"{target}.{w.Name}Bias = {LoadBias(w, prefix, slice, groups, heads)};");
         }
     }
 
+    /// <summary>
+    /// The load of a weight's own tensor, or for a tied weight (tie_word_embeddings) the other module's: the same array
+    /// when this rank holds it whole, else this module's own slice of that tensor. Whether a config flag ties them is
+    /// decided here when the unit is specialised, so only the branch taken is written.
+    /// </summary>
+    private static string LoadOwnOrTied(ModuleInfo module, WeightFieldInfo w, string target, string prefix, WeightSlice slice, int groups,
+        string? heads, IReadOnlyDictionary<string, object>? constants)
+    {
+        string own = Load(w, TensorName(prefix, w.TensorPrefix + ".weight"), slice, groups, heads);
+        if (w.TiedTo is null) return own;
+        bool? tied = w.TiedWhen is null ? true : constants is not null && constants.TryGetValue(w.TiedWhen, out var flag) ? (bool)flag : null;
+        if (tied == false) return own;
+        var other = module.Weights.First(t => t.Name == w.TiedTo);
+        string sliceOfTied = Load(w, TensorName(prefix, other.TensorPrefix + ".weight"), slice, groups, heads);
+        string share = slice == WeightSlice.Whole
+            ? $"{target}.{w.TiedTo} ?? {sliceOfTied}"
+            : $"TensorDegree == 1 && {target}.{w.TiedTo} is not null ? {target}.{w.TiedTo} : {sliceOfTied}";
+        return tied == true ? share : $"{w.TiedWhen} ? ({share}) : {own}";
+    }
+
+    private static string LoadBias(WeightFieldInfo w, string prefix, WeightSlice slice, int groups, string? heads)
+    {
+        string length = w.Kind == ModuleKind.Linear ? w.Out! : w.In!;
+        string what = $"$\"{w.Name} bias: ({length} = {{{length}}})\"";
+        string name = TensorName(prefix, w.TensorPrefix + ".bias");
+        return slice switch
+        {
+            WeightSlice.Rows => $"checkpoint.LoadVectorShard({name}, {length}, {what}, {groups}, TensorRank, TensorDegree)",
+            WeightSlice.HeadRows => $"checkpoint.LoadVectorHeadShard({name}, {length}, {what}, {heads}, TensorRank, TensorDegree)",
+            WeightSlice.PaddedRows => $"checkpoint.LoadVectorPaddedShard({name}, {length}, {what}, TensorRank, TensorDegree)",
+            _ => $"checkpoint.LoadVector({name}, {length}, {what})",
+        };
+    }
+
+    /// <summary>A tensor's checkpoint name as one C# literal, interpolated when the prefix has a layer or expert hole.</summary>
+    private static string TensorName(string prefix, string name) =>
+        prefix.Contains("{") ? $"$\"{prefix}{name}\"" : $"\"{prefix}{name}\"";
+
+    /// <param name="name">the tensor's name, a C# string literal</param>
     private static string Load(WeightFieldInfo w, string name, WeightSlice slice, int groups, string? heads)
     {
         if (w.Kind is ModuleKind.RmsNorm or ModuleKind.LayerNorm)
-            return $"checkpoint.LoadVector({name}.weight\", {w.In}, $\"{w.Name}: ({w.In} = {{{w.In}}})\")";
-        string args = $"{name}.weight\", {w.Out}, {w.In}, global::Tessera.WeightLayout.{(w.Transposed ? "InOut" : "OutIn")}, $\"{w.Name}: Out = {w.Out} = {{{w.Out}}}, In = {w.In} = {{{w.In}}}\"";
+            return $"checkpoint.LoadVector({name}, {w.In}, $\"{w.Name}: ({w.In} = {{{w.In}}})\")";
+        string layout = w.Transposed ? "InOut" : "OutIn";
+        string args = $"{name}, {w.Out}, {w.In}, global::Tessera.WeightLayout.{layout}, $\"{w.Name}: Out = {w.Out} = {{{w.Out}}}, In = {w.In} = {{{w.In}}}\"";
         return slice switch
         {
             WeightSlice.Rows => $"checkpoint.LoadMatrixRowShard({args}, {groups}, TensorRank, TensorDegree)",

@@ -7,11 +7,12 @@ namespace Tessera.Generator.Helpers;
 /// <summary>
 /// The one writer every emitter uses: indentation by four spaces, '\n' line endings, blocks that close themselves.
 /// </summary>
-internal sealed class IndentedTextWriter
+internal sealed class IndentedTextWriter(int? width = LineWrapper.DefaultWidth)
 {
     private readonly StringBuilder _builder = new();
+    private readonly StringBuilder _line = new();
+    private readonly Stack<int> _hanging = new();
     private int _indent;
-    private bool _atLineStart = true;
 
     /// <summary>Writes a member of <typeparamref name="T"/>'s output; lists of these make a type's body a table of contents.</summary>
     public delegate void Callback<in T>(T info, IndentedTextWriter writer);
@@ -19,20 +20,28 @@ internal sealed class IndentedTextWriter
     public IndentedTextWriter Write(string text)
     {
         if (text.Length == 0) return this;
-        if (_atLineStart)
-        {
-            _builder.Append(' ', _indent * 4);
-            _atLineStart = false;
-        }
-        _builder.Append(text);
+        if (_line.Length == 0) _line.Append(' ', _indent * 4);
+        _line.Append(text);
         return this;
     }
 
+    /// <summary>
+    /// Ends the line. A line past the width is broken by <see cref="LineWrapper"/> (this writer's one rule for long
+    /// lines); a call broken before a lambda's body indents that body, up to the end of its <see cref="WriteBlock"/>.
+    /// </summary>
     public IndentedTextWriter WriteLine(string text = "")
     {
         if (text.Length > 0) Write(text);
-        _builder.Append('\n');
-        _atLineStart = true;
+        string line = _line.ToString();
+        _line.Clear();
+        bool hanging = false;
+        var lines = width is int w ? LineWrapper.Wrap(line, w, out hanging) : [line];
+        foreach (var wrapped in lines) _builder.Append(wrapped).Append('\n');
+        if (hanging)
+        {
+            IncreaseIndent();
+            _hanging.Push(_indent);
+        }
         return this;
     }
 
@@ -68,6 +77,14 @@ internal sealed class IndentedTextWriter
         }
     }
 
+    /// <summary>After a block closes: the lambda body it was, if any, ends its call's extra indentation.</summary>
+    private void EndHanging()
+    {
+        if (_hanging.Count == 0 || _hanging.Peek() != _indent) return;
+        _hanging.Pop();
+        DecreaseIndent();
+    }
+
     public override string ToString() => _builder.ToString();
 
     public readonly struct Block(IndentedTextWriter writer, string closing) : IDisposable
@@ -76,6 +93,7 @@ internal sealed class IndentedTextWriter
         {
             writer.DecreaseIndent();
             writer.WriteLine("}" + closing);
+            writer.EndHanging();
         }
     }
 }

@@ -7,7 +7,8 @@ namespace Tessera.Generator.Passes;
 /// <summary>A reusable activation buffer: it holds (T, width) for the widest value ever placed in it.</summary>
 internal sealed class BufferSlot(string name)
 {
-    public string Name { get; } = name;
+    /// <summary>A placeholder while the plan is made; then named by what it holds (see <see cref="BufferPlan.Run"/>).</summary>
+    public string Name { get; set; } = name;
 
     public List<SizeExpr> Widths { get; } = new();
 
@@ -33,10 +34,19 @@ internal sealed class BufferPlan
     /// <summary>For a Layers output: the spare buffer the loop ping-pongs with (the output itself is a local).</summary>
     public Dictionary<IrValue, string> LayerSpare { get; } = new();
 
-    /// <param name="prefix">slot names are prefix + number ("_model0", "_block3")</param>
+    /// <summary>Members of an engine that are not slots: a slot never takes one of these names.</summary>
+    private static readonly string[] EngineMembers =
+    [
+        "_rank", "_weights", "_layers", "_weightBytes", "_gate", "_workspaceRows", "_headRows", "_localLogits", "_engine", "_gpu",
+        "_expertLoad", "_expertWorkspaceRows", "_router",
+    ];
+
+    /// <param name="prefix">the module's prefix ("_model", "_block"), for a slot whose name another module took</param>
     /// <param name="inputName">expression for the graph input</param>
     /// <param name="resultName">forced location of the result, or null for a fresh slot</param>
-    public static BufferPlan Run(IrGraph graph, IReadOnlyList<Kernel> kernels, string prefix, string inputName, string? resultName)
+    /// <param name="taken">slot names of the engine so far (its modules' slots are fields of one class); this plan's are added</param>
+    public static BufferPlan Run(IrGraph graph, IReadOnlyList<Kernel> kernels, string prefix, string inputName, string? resultName,
+        ISet<string> taken)
     {
         var plan = new BufferPlan();
         plan._location[graph.Input] = inputName;
@@ -122,6 +132,34 @@ internal sealed class BufferPlan
                     if (owner[slot].Count == 0 && !free.Contains(slot)) free.Add(slot);
                 }
         }
+        plan.NameSlots(prefix, taken);
         return plan;
     }
+
+    /// <summary>
+    /// Names each slot by the values it holds, in the order they take it: "_qOutX2" holds qOut, then x2 (up to three
+    /// names; the field's comment lists them all). A name the engine already uses gets the module's prefix
+    /// ("_blockX2"), then a number. Names depend only on the graph, so they are stable from build to build.
+    /// </summary>
+    private void NameSlots(string prefix, ISet<string> taken)
+    {
+        var renamed = new Dictionary<string, string>();
+        foreach (var slot in Slots)
+        {
+            string held = string.Concat(slot.Holds.Distinct().Take(3).Select((name, i) => i == 0 ? name : Capitalised(name)));
+            string name = "_" + held;
+            if (taken.Contains(name) || EngineMembers.Contains(name) || name.StartsWith("_router", System.StringComparison.Ordinal))
+                name = prefix + Capitalised(held);
+            for (int n = 2; taken.Contains(name); n++) name = prefix + Capitalised(held) + n;
+            taken.Add(name);
+            renamed[slot.Name] = name;
+            slot.Name = name;
+        }
+        foreach (var value in _location.Keys.ToList())
+            if (renamed.TryGetValue(_location[value], out var name)) _location[value] = name;
+        foreach (var value in LayerSpare.Keys.ToList())
+            if (renamed.TryGetValue(LayerSpare[value], out var name)) LayerSpare[value] = name;
+    }
+
+    private static string Capitalised(string name) => name.Length == 0 ? name : char.ToUpperInvariant(name[0]) + name.Substring(1);
 }

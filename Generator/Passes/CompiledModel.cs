@@ -113,18 +113,19 @@ internal sealed class CompiledModel
                     $"{c.Expected} = {Format(right)}", $"width {c.Left} = {Format(left)}", configPath ?? ""));
         }
 
-        var root = Plan(rootGraph, isModel: true, "_model", "tokens", null);
-        var block = blockGraph is null ? null : Plan(blockGraph, isModel: false, "_block", "input", "output");
-        var expert = expertGraph is null ? null : Plan(expertGraph, isModel: false, "_expert", "input", "output");
+        var slotNames = new HashSet<string>();
+        var root = Plan(rootGraph, isModel: true, "_model", "tokens", null, slotNames);
+        var block = blockGraph is null ? null : Plan(blockGraph, isModel: false, "_block", "input", "output", slotNames);
+        var expert = expertGraph is null ? null : Plan(expertGraph, isModel: false, "_expert", "input", "output", slotNames);
         return new CompiledModel(model, root with { Module = model.Root }, block is null ? null : block with { Module = model.Blocks[0] },
             expert is null ? null : expert with { Module = expertModule! }, runtime);
     }
 
-    private static CompiledModule Plan(IrGraph graph, bool isModel, string prefix, string input, string? result)
+    private static CompiledModule Plan(IrGraph graph, bool isModel, string prefix, string input, string? result, ISet<string> slotNames)
     {
         var sharding = ShardingPlan.Run(graph, isModel);
         var kernels = Fusion.Run(graph, isModel, sharding);
-        return new CompiledModule(null!, graph, kernels, BufferPlan.Run(graph, kernels, prefix, input, result), sharding);
+        return new CompiledModule(null!, graph, kernels, BufferPlan.Run(graph, kernels, prefix, input, result, slotNames), sharding);
     }
 
     /// <summary>Everything the tensor degree must divide, once per size, with who needs it.</summary>

@@ -20,89 +20,128 @@ internal static class CpuKernelWriter
     /// <param name="weights">the C# expression of the module's weights ("_weights" or "w")</param>
     public static void Write(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
     {
+        var sharding = module.Sharding;
+        writer.WriteLine($"// {kernel.Output.Name} (T, {sharding.LocalWidth(kernel.Output)}) = {kernel.Describe()}{FusedNote(kernel, sharding)}");
+        switch (kernel.Kind)
+        {
+            case KernelKind.Gather:
+                WriteGather(kernel, module, weights, writer);
+                break;
+            case KernelKind.MatMul:
+                WriteMatMul(kernel, module, weights, writer);
+                break;
+            case KernelKind.Norm:
+                WriteNorm(kernel, module, weights, writer);
+                break;
+            case KernelKind.Rope:
+                WriteRope(kernel, module, writer);
+                break;
+            case KernelKind.Attention:
+                WriteAttention(kernel, module, writer);
+                break;
+            case KernelKind.Chunk:
+                WriteChunk(kernel, module, writer);
+                break;
+            case KernelKind.Elementwise:
+                WriteElementwise(kernel, module.Buffers, sharding, writer);
+                break;
+            case KernelKind.Route:
+                WriteRoute(kernel, module, writer);
+                break;
+            case KernelKind.Mixture:
+                WriteMixture(kernel, module, writer);
+                break;
+            case KernelKind.Layers:
+                throw new System.InvalidOperationException("The layers loop is stage glue, written by EngineWriter.");
+        }
+    }
+
+    /// <summary>An embedding gather; a second one (position embeddings) accumulates into the same rows.</summary>
+    private static void WriteGather(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
+    {
+        var plan = module.Buffers;
+        var node = kernel.Anchor;
+        string Buf(IrValue v) => plan[v];
+        string W(string suffix = "") => $"{weights}.{node.Module!.Name}{suffix}";
+        string out_ = Buf(kernel.Output);
+        writer.WriteLine($"{Kernels}.Gather({W()}, {node.Output.Width}, batch.{IdsOf(node)}, {out_});");
+        if (kernel.Fused.Count == 2)
+        {
+            var second = kernel.Fused[0];
+            writer.WriteLine($"{Kernels}.Gather({weights}.{second.Module!.Name}, {second.Output.Width}, batch.{IdsOf(second)}, {out_}, accumulate: true);");
+        }
+    }
+
+    /// <summary>RMSNorm or LayerNorm over each row.</summary>
+    private static void WriteNorm(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
+    {
+        var plan = module.Buffers;
+        var node = kernel.Anchor;
+        string Buf(IrValue v) => plan[v];
+        string W(string suffix = "") => $"{weights}.{node.Module!.Name}{suffix}";
+        string width = node.Module!.In!;
+        string eps = node.Module.Epsilon!;
+        if (node.Kind == OpKind.RmsNorm)
+            writer.WriteLine($"{Kernels}.RmsNorm({Buf(node.Inputs[0])}, {W()}, {Buf(node.Output)}, rows, {width}, {eps});");
+        else
+            writer.WriteLine($"{Kernels}.LayerNorm({Buf(node.Inputs[0])}, {W()}, {W("Bias")}, {Buf(node.Output)}, rows, {width}, {eps});");
+    }
+
+    /// <summary>Rotary position embedding, in place (on a copy of the input when the input lives on).</summary>
+    private static void WriteRope(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
+    {
         var plan = module.Buffers;
         var sharding = module.Sharding;
         var node = kernel.Anchor;
         string Buf(IrValue v) => plan[v];
-        string W(string suffix = "") => $"{weights}.{node.Module!.Name}{suffix}";
         SizeExpr Local(IrValue v) => sharding.LocalWidth(v);
         // Head counts of an op on a split value are this rank's heads (of the input that carries them).
         SizeExpr Heads(int argument, int input) => sharding.LocalHeads(node.Inputs[input], node.Arguments[argument]);
+        var width = node.Inputs[0].Width;
+        var heads = node.Arguments[0];
+        if (!kernel.InPlace)
+            writer.WriteLine($"global::System.Array.Copy({Buf(node.Inputs[0])}, {Buf(node.Output)}, rows * ({Local(node.Inputs[0])}));");
+        writer.WriteLine($"{Kernels}.Rope({Buf(node.Output)}, rows, {Heads(0, 0)}, {SizeExpr.Divide(width, heads)}, batch.Positions, {node.Arguments[1]});");
+    }
 
-        writer.WriteLine($"// {kernel.Output.Name} (T, {Local(kernel.Output)}) = {kernel.Describe()}{FusedNote(kernel, sharding)}");
-        switch (kernel.Kind)
-        {
-            case KernelKind.Gather:
-                {
-                    string out_ = Buf(kernel.Output);
-                    writer.WriteLine($"{Kernels}.Gather({W()}, {node.Output.Width}, batch.{IdsOf(node)}, {out_});");
-                    if (kernel.Fused.Count == 2)
-                    {
-                        var second = kernel.Fused[0];
-                        writer.WriteLine($"{Kernels}.Gather({weights}.{second.Module!.Name}, {second.Output.Width}, batch.{IdsOf(second)}, {out_}, accumulate: true);");
-                    }
-                    break;
-                }
+    /// <summary>This batch's keys and values into the cache, then causal attention over it; under sequence parallelism over every rank's cache shard.</summary>
+    private static void WriteAttention(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
+    {
+        var plan = module.Buffers;
+        var sharding = module.Sharding;
+        var node = kernel.Anchor;
+        string Buf(IrValue v) => plan[v];
+        // Head counts of an op on a split value are this rank's heads (of the input that carries them).
+        SizeExpr Heads(int argument, int input) => sharding.LocalHeads(node.Inputs[input], node.Arguments[argument]);
+        SizeExpr Local(IrValue v) => sharding.LocalWidth(v);
+        var heads = node.Arguments[0];
+        // The cache write is a kernel of its own (as on the GPU): attention only reads the cache.
+        writer.WriteLine($"{Kernels}.AppendKv({Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, batch, layer, {Local(node.Inputs[1])});");
+        // Under sequence parallelism the rank's rows attend over every rank's cache shard (a group of one: the plain kernel).
+        writer.WriteLine($"{Kernels}.Attention({Buf(node.Inputs[0])}, {Buf(node.Output)}, batch, layer, {Heads(0, 0)}, {Heads(1, 1)}, {SizeExpr.Divide(node.Inputs[0].Width, heads)}, _rank.Sequence);");
+    }
 
-            case KernelKind.MatMul:
-                WriteMatMul(kernel, module, weights, writer);
-                break;
+    /// <summary>One slice of the feature axis, copied out.</summary>
+    private static void WriteChunk(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
+    {
+        var plan = module.Buffers;
+        var sharding = module.Sharding;
+        var node = kernel.Anchor;
+        string Buf(IrValue v) => plan[v];
+        SizeExpr Local(IrValue v) => sharding.LocalWidth(v);
+        var width = Local(node.Inputs[0]);
+        var count = node.Arguments[1];
+        var part = SizeExpr.Divide(width, count);
+        writer.WriteLine($"{Kernels}.CopyColumns({Buf(node.Inputs[0])}, rows, {width}, {node.Arguments[0]} * ({part}), {part}, {Buf(node.Output)});");
+    }
 
-            case KernelKind.Norm:
-                {
-                    string width = node.Module!.In!;
-                    string eps = node.Module.Epsilon!;
-                    if (node.Kind == OpKind.RmsNorm)
-                        writer.WriteLine($"{Kernels}.RmsNorm({Buf(node.Inputs[0])}, {W()}, {Buf(node.Output)}, rows, {width}, {eps});");
-                    else
-                        writer.WriteLine($"{Kernels}.LayerNorm({Buf(node.Inputs[0])}, {W()}, {W("Bias")}, {Buf(node.Output)}, rows, {width}, {eps});");
-                    break;
-                }
-
-            case KernelKind.Rope:
-                {
-                    var width = node.Inputs[0].Width;
-                    var heads = node.Arguments[0];
-                    if (!kernel.InPlace)
-                        writer.WriteLine($"global::System.Array.Copy({Buf(node.Inputs[0])}, {Buf(node.Output)}, rows * ({Local(node.Inputs[0])}));");
-                    writer.WriteLine($"{Kernels}.Rope({Buf(node.Output)}, rows, {Heads(0, 0)}, {SizeExpr.Divide(width, heads)}, batch.Positions, {node.Arguments[1]});");
-                    break;
-                }
-
-            case KernelKind.Attention:
-                {
-                    var heads = node.Arguments[0];
-                    // Under sequence parallelism the rank's rows attend over every rank's cache shard (a group of one: the plain kernel).
-                    // The cache write is a kernel of its own (as on the GPU): attention only reads the cache.
-                    writer.WriteLine($"{Kernels}.AppendKv({Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, batch, layer, {Local(node.Inputs[1])});");
-                    writer.WriteLine($"{Kernels}.Attention({Buf(node.Inputs[0])}, {Buf(node.Output)}, batch, layer, {Heads(0, 0)}, {Heads(1, 1)}, {SizeExpr.Divide(node.Inputs[0].Width, heads)}, _rank.Sequence);");
-                    break;
-                }
-
-            case KernelKind.Chunk:
-                {
-                    var width = Local(node.Inputs[0]);
-                    var count = node.Arguments[1];
-                    var part = SizeExpr.Divide(width, count);
-                    writer.WriteLine($"{Kernels}.CopyColumns({Buf(node.Inputs[0])}, rows, {width}, {node.Arguments[0]} * ({part}), {part}, {Buf(node.Output)});");
-                    break;
-                }
-
-            case KernelKind.Elementwise:
-                WriteElementwise(kernel, plan, sharding, writer);
-                break;
-
-            case KernelKind.Route:
-                writer.WriteLine($"{Buf(node.Output)}.Route({Buf(node.Inputs[0])}, rows, {node.Inputs[0].Width}, {node.Arguments[0]}, renormalize: {node.Arguments[1]}, layer);");
-                break;
-
-            case KernelKind.Mixture:
-                WriteMixture(kernel, module, writer);
-                break;
-
-            case KernelKind.Layers:
-                throw new System.InvalidOperationException("The layers loop is stage glue, written by EngineWriter.");
-        }
+    /// <summary>Top-k routing into the layer's router.</summary>
+    private static void WriteRoute(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
+    {
+        var plan = module.Buffers;
+        var node = kernel.Anchor;
+        string Buf(IrValue v) => plan[v];
+        writer.WriteLine($"{Buf(node.Output)}.Route({Buf(node.Inputs[0])}, rows, {node.Inputs[0].Width}, {node.Arguments[0]}, renormalize: {node.Arguments[1]}, layer);");
     }
 
     /// <summary>

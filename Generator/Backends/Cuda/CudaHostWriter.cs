@@ -16,98 +16,159 @@ internal static class CudaHostWriter
     /// <param name="weights">the C# expression of the module's host weights ("_engine._weights" or "w")</param>
     public static void Write(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
     {
+        writer.WriteLine($"// {kernel.Output.Name} (T, {module.Sharding.LocalWidth(kernel.Output)}) = {kernel.Describe()}");
+        switch (kernel.Kind)
+        {
+            case KernelKind.Gather:
+                WriteGatherLaunch(kernel, module, weights, writer);
+                break;
+            case KernelKind.MatMul:
+                WriteProductLaunches(kernel, module, weights, writer);
+                break;
+            case KernelKind.Norm:
+                WriteNormLaunch(kernel, module, weights, writer);
+                break;
+            case KernelKind.Rope:
+                WriteRopeLaunch(kernel, module, writer);
+                break;
+            case KernelKind.Attention:
+                WriteAttentionLaunches(kernel, module, writer);
+                break;
+            case KernelKind.Elementwise:
+                WriteElementwiseLaunch(kernel, module, writer);
+                break;
+            case KernelKind.Chunk:
+                WriteChunkLaunch(kernel, module, writer);
+                break;
+            default:
+                throw new System.InvalidOperationException("The layers loop is stage glue, written by the engine writer.");
+        }
+    }
+
+    /// <summary>The embedding gather (or two summed), one block per row.</summary>
+    private static void WriteGatherLaunch(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
+    {
+        var plan = module.Buffers;
+        var node = kernel.Anchor;
+        string Buf(IrValue v) => plan[v];
+        string W(string suffix = "") => $"_gpu.Weight({weights}.{node.Module!.Name}{suffix})";
+        string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
+        if (kernel.Fused.Count == 2)
+        {
+            var second = kernel.Fused[0];
+            writer.WriteLine($"_gpu.LaunchRows({Name("gather")}, rows, {W()}, {IdsOf(node)}, _gpu.Weight({weights}.{second.Module!.Name}), {IdsOf(second)}, {Buf(kernel.Output)});");
+        }
+        else
+        {
+            writer.WriteLine($"_gpu.LaunchRows({Name("gather")}, rows, {W()}, {IdsOf(node)}, {Buf(kernel.Output)});");
+        }
+    }
+
+    /// <summary>
+    /// A product on cuBLAS, its all-reduce when row-parallel, then its epilogue; the head multiplies only the rows
+    /// whose logits are wanted and brings the logits back to the host.
+    /// </summary>
+    private static void WriteProductLaunches(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
+    {
         var plan = module.Buffers;
         var sharding = module.Sharding;
         var node = kernel.Anchor;
         string Buf(IrValue v) => plan[v];
         string W(string suffix = "") => $"_gpu.Weight({weights}.{node.Module!.Name}{suffix})";
         string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
-        string Heads(int argument, int input) => sharding.LocalHeads(node.Inputs[input], node.Arguments[argument]).ToString();
-
-        writer.WriteLine($"// {kernel.Output.Name} (T, {sharding.LocalWidth(kernel.Output)}) = {kernel.Describe()}");
-        switch (kernel.Kind)
+        var linear = node.Module!;
+        var slice = sharding.SliceOf(node);
+        var inFeatures = sharding.LocalIn(node);
+        var outFeatures = sharding.LocalOut(node);
+        string output = Buf(kernel.Output), input = Buf(node.Inputs[0]), rows = "rows";
+        if (kernel.IsHead)
         {
-            case KernelKind.Gather:
-                if (kernel.Fused.Count == 2)
-                {
-                    var second = kernel.Fused[0];
-                    writer.WriteLine($"_gpu.LaunchRows({Name("gather")}, rows, {W()}, {IdsOf(node)}, _gpu.Weight({weights}.{second.Module!.Name}), {IdsOf(second)}, {Buf(kernel.Output)});");
-                }
-                else
-                {
-                    writer.WriteLine($"_gpu.LaunchRows({Name("gather")}, rows, {W()}, {IdsOf(node)}, {Buf(kernel.Output)});");
-                }
-                break;
-
-            case KernelKind.MatMul:
-                {
-                    var linear = node.Module!;
-                    var slice = sharding.SliceOf(node);
-                    var inFeatures = sharding.LocalIn(node);
-                    var outFeatures = sharding.LocalOut(node);
-                    string output = Buf(kernel.Output), input = Buf(node.Inputs[0]), rows = "rows";
-                    if (kernel.IsHead)
-                    {
-                        // The head multiplies only the rows whose logits are wanted (the last of each sequence in a prefill).
-                        writer.WriteLine("int logitRows = batch.LogitRows.Length;");
-                        writer.WriteLine($"var headInput = _gpu.LogitRowsOf({input}, batch, {inFeatures});");
-                        writer.WriteLine($"var headOutput = _gpu.Slot(\"head_output\", (long)logitRows * ({outFeatures}));");
-                        (output, input, rows) = ("headOutput", "headInput", "logitRows");
-                    }
-                    writer.WriteLine($"_gpu.Gemm({output}, {input}, {W()}, {rows}, {outFeatures}, {inFeatures});");
-                    if (slice == WeightSlice.Columns)
-                        writer.WriteLine($"_gpu.AllReduce({output}, {rows} * ({outFeatures}), _rank.Tensor);");
-                    if (CudaKernelWriter.HasEpilogue(kernel))
-                    {
-                        var args = new List<string> { output, $"(long){rows} * ({outFeatures})" };
-                        if (linear.Bias) args.Add(W("Bias"));
-                        args.AddRange(CudaKernelWriter.EpilogueOperands(kernel).Select(Buf));
-                        writer.WriteLine($"_gpu.LaunchElements({Name("epilogue")}, (long){rows} * ({outFeatures}), {string.Join(", ", args)});");
-                    }
-                    if (kernel.IsHead)
-                    {
-                        writer.WriteLine("// The logits come back to the host; a vocab-sharded head gathers every rank's columns first.");
-                        writer.WriteLine(sharding[kernel.Output].Padded
-                            ? $"var logits = _gpu.Logits(headOutput, logitRows, {outFeatures}, _rank.Tensor, vocab: {linear.Out});"
-                            : $"var logits = _gpu.Logits(headOutput, logitRows, {outFeatures}, _rank.Tensor);");
-                    }
-                    break;
-                }
-
-            case KernelKind.Norm:
-                writer.WriteLine(node.Kind == OpKind.RmsNorm
-                    ? $"_gpu.LaunchRows({Name("rmsnorm")}, rows, {Buf(node.Inputs[0])}, {W()}, {Buf(node.Output)});"
-                    : $"_gpu.LaunchRows({Name("layernorm")}, rows, {Buf(node.Inputs[0])}, {W()}, {W("Bias")}, {Buf(node.Output)});");
-                break;
-
-            case KernelKind.Rope:
-                if (!kernel.InPlace)
-                    writer.WriteLine($"_gpu.Floats(\"{Buf(node.Output)}\", _gpu.Download({Buf(node.Inputs[0])}, rows * ({sharding.LocalWidth(node.Inputs[0])})), rows * ({sharding.LocalWidth(node.Inputs[0])}));");
-                writer.WriteLine($"_gpu.LaunchRows({Name("rope")}, rows, {Buf(node.Output)}, positions);");
-                break;
-
-            case KernelKind.Attention:
-                writer.WriteLine("var (keyRows, valueRows) = _gpu.CacheRows(batch, layer, FirstLayer);");
-                writer.WriteLine($"_gpu.LaunchRows({Name("kv_append")}, rows, {Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, keyRows, valueRows, positions);");
-                writer.WriteLine($"_gpu.LaunchAttention({Name("attention")}, rows, {Heads(0, 0)}, global::Tessera.Cuda.CudaStage.LongestContext(batch), {Buf(node.Inputs[0])}, {Buf(node.Output)}, keyRows, valueRows, positions);");
-                break;
-
-            case KernelKind.Elementwise:
-                {
-                    string count = $"(long)rows * ({sharding.LocalWidth(kernel.Output)})";
-                    var args = new List<string> { Buf(kernel.Output), count };
-                    args.AddRange(kernel.Inputs.Select(Buf));
-                    writer.WriteLine($"_gpu.LaunchElements({Name("elementwise")}, {count}, {string.Join(", ", args)});");
-                    break;
-                }
-
-            case KernelKind.Chunk:
-                writer.WriteLine($"_gpu.LaunchRows({Name("chunk")}, rows, {Buf(node.Inputs[0])}, {Buf(node.Output)});");
-                break;
-
-            default:
-                throw new System.InvalidOperationException("The layers loop is stage glue, written by the engine writer.");
+            // The head multiplies only the rows whose logits are wanted (the last of each sequence in a prefill).
+            writer.WriteLine("int logitRows = batch.LogitRows.Length;");
+            writer.WriteLine($"var headInput = _gpu.LogitRowsOf({input}, batch, {inFeatures});");
+            writer.WriteLine($"var headOutput = _gpu.Slot(\"head_output\", (long)logitRows * ({outFeatures}));");
+            (output, input, rows) = ("headOutput", "headInput", "logitRows");
         }
+        writer.WriteLine($"_gpu.Gemm({output}, {input}, {W()}, {rows}, {outFeatures}, {inFeatures});");
+        if (slice == WeightSlice.Columns)
+            writer.WriteLine($"_gpu.AllReduce({output}, {rows} * ({outFeatures}), _rank.Tensor);");
+        if (CudaKernelWriter.HasEpilogue(kernel))
+        {
+            var args = new List<string> { output, $"(long){rows} * ({outFeatures})" };
+            if (linear.Bias) args.Add(W("Bias"));
+            args.AddRange(CudaKernelWriter.EpilogueOperands(kernel).Select(Buf));
+            writer.WriteLine($"_gpu.LaunchElements({Name("epilogue")}, (long){rows} * ({outFeatures}), {string.Join(", ", args)});");
+        }
+        if (kernel.IsHead)
+        {
+            writer.WriteLine("// The logits come back to the host; a vocab-sharded head gathers every rank's columns first.");
+            writer.WriteLine(sharding[kernel.Output].Padded
+                ? $"var logits = _gpu.Logits(headOutput, logitRows, {outFeatures}, _rank.Tensor, vocab: {linear.Out});"
+                : $"var logits = _gpu.Logits(headOutput, logitRows, {outFeatures}, _rank.Tensor);");
+        }
+    }
+
+    /// <summary>The norm kernel, one block per row.</summary>
+    private static void WriteNormLaunch(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
+    {
+        var plan = module.Buffers;
+        var node = kernel.Anchor;
+        string Buf(IrValue v) => plan[v];
+        string W(string suffix = "") => $"_gpu.Weight({weights}.{node.Module!.Name}{suffix})";
+        string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
+        writer.WriteLine(node.Kind == OpKind.RmsNorm
+            ? $"_gpu.LaunchRows({Name("rmsnorm")}, rows, {Buf(node.Inputs[0])}, {W()}, {Buf(node.Output)});"
+            : $"_gpu.LaunchRows({Name("layernorm")}, rows, {Buf(node.Inputs[0])}, {W()}, {W("Bias")}, {Buf(node.Output)});");
+    }
+
+    /// <summary>RoPE in place (on a copy of its input when that is still needed).</summary>
+    private static void WriteRopeLaunch(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
+    {
+        var plan = module.Buffers;
+        var sharding = module.Sharding;
+        var node = kernel.Anchor;
+        string Buf(IrValue v) => plan[v];
+        string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
+        if (!kernel.InPlace)
+            writer.WriteLine($"_gpu.Floats(\"{Buf(node.Output)}\", _gpu.Download({Buf(node.Inputs[0])}, rows * ({sharding.LocalWidth(node.Inputs[0])})), rows * ({sharding.LocalWidth(node.Inputs[0])}));");
+        writer.WriteLine($"_gpu.LaunchRows({Name("rope")}, rows, {Buf(node.Output)}, positions);");
+    }
+
+    /// <summary>The cache append, then attention with one block per (row, query head).</summary>
+    private static void WriteAttentionLaunches(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
+    {
+        var plan = module.Buffers;
+        var sharding = module.Sharding;
+        var node = kernel.Anchor;
+        string Buf(IrValue v) => plan[v];
+        string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
+        string Heads(int argument, int input) => sharding.LocalHeads(node.Inputs[input], node.Arguments[argument]).ToString();
+        writer.WriteLine("var (keyRows, valueRows) = _gpu.CacheRows(batch, layer, FirstLayer);");
+        writer.WriteLine($"_gpu.LaunchRows({Name("kv_append")}, rows, {Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, keyRows, valueRows, positions);");
+        writer.WriteLine($"_gpu.LaunchAttention({Name("attention")}, rows, {Heads(0, 0)}, global::Tessera.Cuda.CudaStage.LongestContext(batch), {Buf(node.Inputs[0])}, {Buf(node.Output)}, keyRows, valueRows, positions);");
+    }
+
+    /// <summary>A fused element-wise loop.</summary>
+    private static void WriteElementwiseLaunch(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
+    {
+        var plan = module.Buffers;
+        var sharding = module.Sharding;
+        string Buf(IrValue v) => plan[v];
+        string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
+        string count = $"(long)rows * ({sharding.LocalWidth(kernel.Output)})";
+        var args = new List<string> { Buf(kernel.Output), count };
+        args.AddRange(kernel.Inputs.Select(Buf));
+        writer.WriteLine($"_gpu.LaunchElements({Name("elementwise")}, {count}, {string.Join(", ", args)});");
+    }
+
+    /// <summary>A feature-axis slice, one block per row.</summary>
+    private static void WriteChunkLaunch(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
+    {
+        var plan = module.Buffers;
+        var node = kernel.Anchor;
+        string Buf(IrValue v) => plan[v];
+        string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
+        writer.WriteLine($"_gpu.LaunchRows({Name("chunk")}, rows, {Buf(node.Inputs[0])}, {Buf(node.Output)});");
     }
 
     private static string IdsOf(IrNode gather) => gather.Kind == OpKind.PositionEmbedding ? "positions" : "tokens";

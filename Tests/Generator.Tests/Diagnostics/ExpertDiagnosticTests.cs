@@ -135,6 +135,6 @@ public sealed class ExpertDiagnosticTests : DiagnosticTestBase
         var run = Infrastructure.GeneratorHarness.Run(MoeModel.Replace("Route(Router(x), TopK)", "Route(Router(x), 1, renormalize: false)"));
         Assert.Empty(run.Diagnostics);
         Assert.Empty(run.CompilationErrors);
-        Assert.Contains("_router.Route(_block0, rows, ExpertCount, 1, renormalize: false, layer);", run.Source("Test.M.Engine.g.cs"));
+        Assert.Contains("_router.Route(_blockRouterOutMixture, rows, ExpertCount, 1, renormalize: false, layer);", run.Source("Test.M.Engine.g.cs"));
     }
 }

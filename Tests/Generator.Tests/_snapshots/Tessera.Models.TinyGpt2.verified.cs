@@ -7,7 +7,8 @@
 namespace Tessera.Models;
 
 /// <summary>
-/// A specialised engine of <see cref="global::Tessera.Models.Gpt2"/> for "Checkpoints/tiny-gpt2/config.json": every size is a constant.
+/// A specialised engine of <see cref="global::Tessera.Models.Gpt2"/> for "Checkpoints/tiny-gpt2/config.json": every
+/// size is a constant.
 /// Dimension letters: T = tokens in the batch (rows), V = vocabulary, widths are named by config fields.
 /// </summary>
 [global::System.CodeDom.Compiler.GeneratedCode("Tessera.Generator", "<ASSEMBLY_VERSION>")]
@@ -37,7 +38,9 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     private readonly int FirstLayer;
     private readonly int EndLayer;
 
-    /// <summary>The tensors of one Gpt2 on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).</summary>
+    /// <summary>
+    /// The tensors of one Gpt2 on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// </summary>
     private sealed class Gpt2Weights
     {
         /// <remarks>(Vocab, Dim), from "wte.weight".</remarks>
@@ -52,18 +55,26 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         public global::Tessera.Cpu.WeightMatrix Head = null!;
     }
 
-    /// <summary>The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).</summary>
+    /// <summary>
+    /// The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// </summary>
     private sealed class BlockWeights
     {
         /// <remarks>(Dim), from "ln_1.weight".</remarks>
         public float[] AttnNorm = null!;
         /// <remarks>(Dim), from "ln_1.bias".</remarks>
         public float[] AttnNormBias = null!;
-        /// <remarks>(3 * Dim, Dim), rows split across the tensor group, from "attn.c_attn.weight" (stored [in, out], transposed on load).</remarks>
+        /// <remarks>
+        /// (3 * Dim, Dim), rows split across the tensor group, from "attn.c_attn.weight" (stored [in, out], transposed
+        /// on load).
+        /// </remarks>
         public global::Tessera.Cpu.WeightMatrix Qkv = null!;
         /// <remarks>(3 * Dim), from "attn.c_attn.bias".</remarks>
         public float[] QkvBias = null!;
-        /// <remarks>(Dim, Dim), columns split across the tensor group, from "attn.c_proj.weight" (stored [in, out], transposed on load).</remarks>
+        /// <remarks>
+        /// (Dim, Dim), columns split across the tensor group, from "attn.c_proj.weight" (stored [in, out], transposed
+        /// on load).
+        /// </remarks>
         public global::Tessera.Cpu.WeightMatrix Proj = null!;
         /// <remarks>(Dim), from "attn.c_proj.bias".</remarks>
         public float[] ProjBias = null!;
@@ -71,11 +82,17 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         public float[] MlpNorm = null!;
         /// <remarks>(Dim), from "ln_2.bias".</remarks>
         public float[] MlpNormBias = null!;
-        /// <remarks>(Inner, Dim), rows split across the tensor group, from "mlp.c_fc.weight" (stored [in, out], transposed on load).</remarks>
+        /// <remarks>
+        /// (Inner, Dim), rows split across the tensor group, from "mlp.c_fc.weight" (stored [in, out], transposed on
+        /// load).
+        /// </remarks>
         public global::Tessera.Cpu.WeightMatrix Fc = null!;
         /// <remarks>(Inner), from "mlp.c_fc.bias".</remarks>
         public float[] FcBias = null!;
-        /// <remarks>(Dim, Inner), columns split across the tensor group, from "mlp.c_proj.weight" (stored [in, out], transposed on load).</remarks>
+        /// <remarks>
+        /// (Dim, Inner), columns split across the tensor group, from "mlp.c_proj.weight" (stored [in, out], transposed
+        /// on load).
+        /// </remarks>
         public global::Tessera.Cpu.WeightMatrix Down = null!;
         /// <remarks>(Dim), from "mlp.c_proj.bias".</remarks>
         public float[] DownBias = null!;
@@ -90,33 +107,34 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     // One forward at a time per engine: _gate serialises callers.
     private readonly object _gate = new();
     private int _workspaceRows;
-    private float[] _model0 = []; // x
-    private float[] _model1 = []; // x2
-    private float[] _model2 = []; // normOut
-    private float[] _block0 = []; // attnNormOut, q, x2
-    private float[] _block1 = []; // qkv, attention
-    private float[] _block2 = []; // k, mlpNormOut
-    private float[] _block3 = []; // v, gelu
+    private float[] _x = []; // x
+    private float[] _x2 = []; // x2
+    private float[] _normOut = []; // normOut
+    private float[] _attnNormOutQX2 = []; // attnNormOut, q, x2
+    private float[] _qkvAttention = []; // qkv, attention
+    private float[] _kMlpNormOut = []; // k, mlpNormOut
+    private float[] _vGelu = []; // v, gelu
     private float[] _headRows = [];
     private float[] _localLogits = [];
 
     private void EnsureWorkspace(int rows)
     {
         if (rows <= _workspaceRows) return;
-        _model0 = new float[rows * (Dim)];
-        _model1 = new float[rows * (Dim)];
-        _model2 = new float[rows * (Dim)];
-        _block0 = new float[rows * global::System.Math.Max(Dim, (Dim / TensorDegree))];
-        _block1 = new float[rows * global::System.Math.Max(3 * Dim / TensorDegree, (Dim / TensorDegree))];
-        _block2 = new float[rows * global::System.Math.Max(Dim / TensorDegree, (Dim))];
-        _block3 = new float[rows * global::System.Math.Max(Dim / TensorDegree, (Inner / TensorDegree))];
+        _x = new float[rows * (Dim)];
+        _x2 = new float[rows * (Dim)];
+        _normOut = new float[rows * (Dim)];
+        _attnNormOutQX2 = new float[rows * global::System.Math.Max(Dim, (Dim / TensorDegree))];
+        _qkvAttention = new float[rows * global::System.Math.Max(3 * Dim / TensorDegree, (Dim / TensorDegree))];
+        _kMlpNormOut = new float[rows * global::System.Math.Max(Dim / TensorDegree, (Dim))];
+        _vGelu = new float[rows * global::System.Math.Max(Dim / TensorDegree, (Inner / TensorDegree))];
         _headRows = new float[rows * (Dim)];
         _localLogits = TensorDegree == 1 ? [] : new float[rows * ((Vocab + TensorDegree - 1) / TensorDegree)];
         _workspaceRows = rows;
     }
 
     /// <summary>Loads a whole Gpt2 checkpoint onto one device.</summary>
-    public TinyGpt2(global::Tessera.Checkpoints.Checkpoint checkpoint) : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }
+    public TinyGpt2(global::Tessera.Checkpoints.Checkpoint checkpoint)
+        : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }
 
     /// <summary>Loads this rank's share of a Gpt2 checkpoint, checking every tensor's name, shape and dtype.</summary>
     public TinyGpt2(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)
@@ -135,7 +153,8 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
 
         _rank = rank;
         if (rank.TensorDegree != TensorDegree || rank.Stages != Stages)
-            throw new global::Tessera.Parallelism.PlanException($"TinyGpt2 was compiled for tensor degree {TensorDegree} and {Stages} stage(s); this rank is in a plan with {rank.TensorDegree} and {rank.Stages}.");
+            throw new global::Tessera.Parallelism.PlanException(
+                $"TinyGpt2 was compiled for tensor degree {TensorDegree} and {Stages} stage(s); this rank is in a plan with {rank.TensorDegree} and {rank.Stages}.");
         TensorRank = rank.TensorRank;
         FirstLayer = rank.FirstLayer;
         EndLayer = rank.EndLayer < 0 ? LayerCount : rank.EndLayer;
@@ -144,33 +163,137 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         // The first stage embeds; the last one holds the final norm and the head.
         if (rank.IsFirstStage)
         {
-            _weights.TokenEmbed = checkpoint.LoadMatrix("" + "wte.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"TokenEmbed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
-            _weights.PositionEmbed = checkpoint.LoadMatrix("" + "wpe.weight", ContextLength, Dim, global::Tessera.WeightLayout.OutIn, $"PositionEmbed: Out = ContextLength = {ContextLength}, In = Dim = {Dim}");
+            _weights.TokenEmbed = checkpoint.LoadMatrix(
+                "wte.weight",
+                Vocab,
+                Dim,
+                global::Tessera.WeightLayout.OutIn,
+                $"TokenEmbed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
+            _weights.PositionEmbed = checkpoint.LoadMatrix(
+                "wpe.weight",
+                ContextLength,
+                Dim,
+                global::Tessera.WeightLayout.OutIn,
+                $"PositionEmbed: Out = ContextLength = {ContextLength}, In = Dim = {Dim}");
         }
         if (rank.IsLastStage)
         {
-            _weights.Norm = checkpoint.LoadVector("" + "ln_f.weight", Dim, $"Norm: (Dim = {Dim})");
-            _weights.NormBias = checkpoint.LoadVector("" + "ln_f.bias", Dim, $"Norm bias: (Dim = {Dim})");
-            _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(TensorDegree == 1 && _weights.TokenEmbed is not null ? _weights.TokenEmbed : checkpoint.LoadMatrixPaddedRowShard("" + "wte.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", TensorRank, TensorDegree), (Vocab + TensorDegree - 1) / TensorDegree, Dim, rank.Precision);
+            _weights.Norm = checkpoint.LoadVector("ln_f.weight", Dim, $"Norm: (Dim = {Dim})");
+            _weights.NormBias = checkpoint.LoadVector("ln_f.bias", Dim, $"Norm bias: (Dim = {Dim})");
+            _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(
+                TensorDegree == 1 && _weights.TokenEmbed is not null
+                    ? _weights.TokenEmbed
+                    : checkpoint.LoadMatrixPaddedRowShard(
+                        "wte.weight",
+                        Vocab,
+                        Dim,
+                        global::Tessera.WeightLayout.OutIn,
+                        $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}",
+                        TensorRank,
+                        TensorDegree),
+                (Vocab + TensorDegree - 1) / TensorDegree,
+                Dim,
+                rank.Precision);
         }
         _layers = new BlockWeights[EndLayer - FirstLayer];
         for (int i = FirstLayer; i < EndLayer; i++)
         {
             var w = _layers[i - FirstLayer] = new BlockWeights();
-            w.AttnNorm = checkpoint.LoadVector($"h.{i}." + "ln_1.weight", Dim, $"AttnNorm: (Dim = {Dim})");
-            w.AttnNormBias = checkpoint.LoadVector($"h.{i}." + "ln_1.bias", Dim, $"AttnNorm bias: (Dim = {Dim})");
-            w.Qkv = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"h.{i}." + "attn.c_attn.weight", 3 * Dim, Dim, global::Tessera.WeightLayout.InOut, $"Qkv: Out = 3 * Dim = {3 * Dim}, In = Dim = {Dim}", 3, TensorRank, TensorDegree), 3 * Dim / TensorDegree, Dim, rank.Precision);
-            w.QkvBias = checkpoint.LoadVectorShard($"h.{i}." + "attn.c_attn.bias", 3 * Dim, $"Qkv bias: (3 * Dim = {3 * Dim})", 3, TensorRank, TensorDegree);
-            w.Proj = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"h.{i}." + "attn.c_proj.weight", Dim, Dim, global::Tessera.WeightLayout.InOut, $"Proj: Out = Dim = {Dim}, In = Dim = {Dim}", TensorRank, TensorDegree), Dim, Dim / TensorDegree, rank.Precision);
-            w.ProjBias = checkpoint.LoadVector($"h.{i}." + "attn.c_proj.bias", Dim, $"Proj bias: (Dim = {Dim})");
-            w.MlpNorm = checkpoint.LoadVector($"h.{i}." + "ln_2.weight", Dim, $"MlpNorm: (Dim = {Dim})");
-            w.MlpNormBias = checkpoint.LoadVector($"h.{i}." + "ln_2.bias", Dim, $"MlpNorm bias: (Dim = {Dim})");
-            w.Fc = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"h.{i}." + "mlp.c_fc.weight", Inner, Dim, global::Tessera.WeightLayout.InOut, $"Fc: Out = Inner = {Inner}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Inner / TensorDegree, Dim, rank.Precision);
-            w.FcBias = checkpoint.LoadVectorShard($"h.{i}." + "mlp.c_fc.bias", Inner, $"Fc bias: (Inner = {Inner})", 1, TensorRank, TensorDegree);
-            w.Down = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"h.{i}." + "mlp.c_proj.weight", Dim, Inner, global::Tessera.WeightLayout.InOut, $"Down: Out = Dim = {Dim}, In = Inner = {Inner}", TensorRank, TensorDegree), Dim, Inner / TensorDegree, rank.Precision);
-            w.DownBias = checkpoint.LoadVector($"h.{i}." + "mlp.c_proj.bias", Dim, $"Down bias: (Dim = {Dim})");
+            w.AttnNorm = checkpoint.LoadVector($"h.{i}.ln_1.weight", Dim, $"AttnNorm: (Dim = {Dim})");
+            w.AttnNormBias = checkpoint.LoadVector($"h.{i}.ln_1.bias", Dim, $"AttnNorm bias: (Dim = {Dim})");
+            w.Qkv = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixRowShard(
+                    $"h.{i}.attn.c_attn.weight",
+                    3 * Dim,
+                    Dim,
+                    global::Tessera.WeightLayout.InOut,
+                    $"Qkv: Out = 3 * Dim = {3 * Dim}, In = Dim = {Dim}",
+                    3,
+                    TensorRank,
+                    TensorDegree),
+                3 * Dim / TensorDegree,
+                Dim,
+                rank.Precision);
+            w.QkvBias = checkpoint.LoadVectorShard(
+                $"h.{i}.attn.c_attn.bias",
+                3 * Dim,
+                $"Qkv bias: (3 * Dim = {3 * Dim})",
+                3,
+                TensorRank,
+                TensorDegree);
+            w.Proj = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixColumnShard(
+                    $"h.{i}.attn.c_proj.weight",
+                    Dim,
+                    Dim,
+                    global::Tessera.WeightLayout.InOut,
+                    $"Proj: Out = Dim = {Dim}, In = Dim = {Dim}",
+                    TensorRank,
+                    TensorDegree),
+                Dim,
+                Dim / TensorDegree,
+                rank.Precision);
+            w.ProjBias = checkpoint.LoadVector($"h.{i}.attn.c_proj.bias", Dim, $"Proj bias: (Dim = {Dim})");
+            w.MlpNorm = checkpoint.LoadVector($"h.{i}.ln_2.weight", Dim, $"MlpNorm: (Dim = {Dim})");
+            w.MlpNormBias = checkpoint.LoadVector($"h.{i}.ln_2.bias", Dim, $"MlpNorm bias: (Dim = {Dim})");
+            w.Fc = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixRowShard(
+                    $"h.{i}.mlp.c_fc.weight",
+                    Inner,
+                    Dim,
+                    global::Tessera.WeightLayout.InOut,
+                    $"Fc: Out = Inner = {Inner}, In = Dim = {Dim}",
+                    1,
+                    TensorRank,
+                    TensorDegree),
+                Inner / TensorDegree,
+                Dim,
+                rank.Precision);
+            w.FcBias = checkpoint.LoadVectorShard(
+                $"h.{i}.mlp.c_fc.bias",
+                Inner,
+                $"Fc bias: (Inner = {Inner})",
+                1,
+                TensorRank,
+                TensorDegree);
+            w.Down = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixColumnShard(
+                    $"h.{i}.mlp.c_proj.weight",
+                    Dim,
+                    Inner,
+                    global::Tessera.WeightLayout.InOut,
+                    $"Down: Out = Dim = {Dim}, In = Inner = {Inner}",
+                    TensorRank,
+                    TensorDegree),
+                Dim,
+                Inner / TensorDegree,
+                rank.Precision);
+            w.DownBias = checkpoint.LoadVector($"h.{i}.mlp.c_proj.bias", Dim, $"Down bias: (Dim = {Dim})");
         }
-        _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(global::System.Linq.Enumerable.Concat(new object?[] { _weights.TokenEmbed, _weights.PositionEmbed, _weights.Norm, _weights.NormBias, _weights.Head }, global::System.Linq.Enumerable.SelectMany(_layers, w => new object?[] { w.AttnNorm, w.AttnNormBias, w.Qkv, w.QkvBias, w.Proj, w.ProjBias, w.MlpNorm, w.MlpNormBias, w.Fc, w.FcBias, w.Down, w.DownBias })));
+        _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(
+            global::System.Linq.Enumerable.Concat(
+                new object?[] {
+                    _weights.TokenEmbed,
+                    _weights.PositionEmbed,
+                    _weights.Norm,
+                    _weights.NormBias,
+                    _weights.Head },
+                global::System.Linq.Enumerable.SelectMany(
+                    _layers,
+                    w =>
+                        new object?[] {
+                            w.AttnNorm,
+                            w.AttnNormBias,
+                            w.Qkv,
+                            w.QkvBias,
+                            w.Proj,
+                            w.ProjBias,
+                            w.MlpNorm,
+                            w.MlpNormBias,
+                            w.Fc,
+                            w.FcBias,
+                            w.Down,
+                            w.DownBias })));
     }
 
     /// <inheritdoc/>
@@ -180,17 +303,39 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     public long WeightBytes => _weightBytes;
 
     /// <inheritdoc/>
-    public long WorkspaceBytes => 4L * (_model0.Length + _model1.Length + _model2.Length + _block0.Length + _block1.Length + _block2.Length + _block3.Length + _headRows.Length + _localLogits.Length);
+    public long WorkspaceBytes =>
+        4L * (
+            _x.Length
+            + _x2.Length
+            + _normOut.Length
+            + _attnNormOutQX2.Length
+            + _qkvAttention.Length
+            + _kMlpNormOut.Length
+            + _vGelu.Length
+            + _headRows.Length
+            + _localLogits.Length);
 
     /// <inheritdoc/>
     global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;
 
-    /// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads (and, under sequence parallelism, its tokens).</summary>
-    public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.Create(EndLayer - FirstLayer, ContextLength, Dim / TensorDegree, FirstLayer, _rank.SequenceDegree);
+    /// <summary>
+    /// A cache for one sequence: this stage's layers, this rank's key/value heads (and, under sequence parallelism, its
+    /// tokens).
+    /// </summary>
+    public global::Tessera.KvCache CreateCache() =>
+        global::Tessera.KvCache.Create(
+            EndLayer - FirstLayer,
+            ContextLength,
+            Dim / TensorDegree,
+            FirstLayer,
+            _rank.SequenceDegree);
 
     /// <summary>The whole forward on one device (a plan of one rank).</summary>
     public float[] Forward(global::Tessera.TokenBatch batch) =>
-        _rank.IsWholeModel ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
+        _rank.IsWholeModel
+            ? RunStage(batch)!
+            : throw new global::System.InvalidOperationException(
+                "This engine is one rank of a parallel plan: run it through a ParallelEngine.");
 
     /// <inheritdoc/>
     public float[]? RunStage(global::Tessera.TokenBatch batch)
@@ -202,11 +347,11 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             float[] stageInput;
             global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
             // x (T, Dim) = TokenEmbed(tokens) + PositionEmbed(tokens)
-            global::Tessera.Cpu.CpuKernels.Gather(_weights.TokenEmbed, Dim, batch.Tokens, _model0);
-            global::Tessera.Cpu.CpuKernels.Gather(_weights.PositionEmbed, Dim, batch.Positions, _model0, accumulate: true);
-            stageInput = _model0;
+            global::Tessera.Cpu.CpuKernels.Gather(_weights.TokenEmbed, Dim, batch.Tokens, _x);
+            global::Tessera.Cpu.CpuKernels.Gather(_weights.PositionEmbed, Dim, batch.Positions, _x, accumulate: true);
+            stageInput = _x;
             // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
-            float[] x2 = stageInput, x2Spare = _model1;
+            float[] x2 = stageInput, x2Spare = _x2;
             for (int layer = FirstLayer; layer < EndLayer; layer++)
             {
                 Block(layer, batch, x2, x2Spare);
@@ -214,71 +359,178 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             }
             var logits = new float[batch.LogitRows.Length * (Vocab)];
             // normOut (T, Dim) = Norm(x)
-            global::Tessera.Cpu.CpuKernels.LayerNorm(x2, _weights.Norm, _weights.NormBias, _model2, rows, Dim, Eps);
-            // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the degree]
+            global::Tessera.Cpu.CpuKernels.LayerNorm(x2, _weights.Norm, _weights.NormBias, _normOut, rows, Dim, Eps);
+            // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the
+            // degree]
             int logitRows = batch.LogitRows.Length;
-            float[] headInput = batch.AllLogitRows ? _model2 : global::Tessera.Cpu.CpuKernels.GatherRows(_model2, Dim, batch.LogitRows, _headRows);
+            float[] headInput = batch.AllLogitRows
+                ? _normOut
+                : global::Tessera.Cpu.CpuKernels.GatherRows(_normOut, Dim, batch.LogitRows, _headRows);
             float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
-            global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, (Vocab + TensorDegree - 1) / TensorDegree, headOutput);
-            if (TensorDegree > 1) global::Tessera.Cpu.CpuKernels.GatherLogits(_rank.Tensor, _localLogits, logitRows, (Vocab + TensorDegree - 1) / TensorDegree, Vocab, logits);
+            global::Tessera.Cpu.CpuKernels.MatMul(
+                headInput,
+                logitRows,
+                Dim,
+                _weights.Head,
+                (Vocab + TensorDegree - 1) / TensorDegree,
+                headOutput);
+            if (TensorDegree > 1)
+                global::Tessera.Cpu.CpuKernels.GatherLogits(
+                    _rank.Tensor,
+                    _localLogits,
+                    logitRows,
+                    (Vocab + TensorDegree - 1) / TensorDegree,
+                    Vocab,
+                    logits);
             batch.Commit();
             return logits;
         }
     }
 
-    /// <summary>One Block: <paramref name="input"/> (T, Dim) to <paramref name="output"/> (T, Dim), at layer <paramref name="layer"/>.</summary>
+    /// <summary>
+    /// One Block: <paramref name="input"/> (T, Dim) to <paramref name="output"/> (T, Dim), at layer
+    /// <paramref name="layer"/>.
+    /// </summary>
     private void Block(int layer, global::Tessera.TokenBatch batch, float[] input, float[] output)
     {
         var w = _layers[layer - FirstLayer];
         int rows = batch.Rows;
 
         // attnNormOut (T, Dim) = AttnNorm(x)
-        global::Tessera.Cpu.CpuKernels.LayerNorm(input, w.AttnNorm, w.AttnNormBias, _block0, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.LayerNorm(input, w.AttnNorm, w.AttnNormBias, _attnNormOutQX2, rows, Dim, Eps);
         // qkv (T, 3 * Dim / TensorDegree) = Qkv(AttnNorm(x))  [column-parallel]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Qkv, 3 * Dim / TensorDegree, _block1, (segment, row, column) =>
-        {
-            global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(w.QkvBias, column, segment.Length));
-        });
+        global::Tessera.Cpu.CpuKernels.MatMul(
+            _attnNormOutQX2,
+            rows,
+            Dim,
+            w.Qkv,
+            3 * Dim / TensorDegree,
+            _qkvAttention,
+            (segment, row, column) =>
+            {
+                global::Tessera.Cpu.Elementwise.Add(
+                    segment,
+                    new global::System.ReadOnlySpan<float>(w.QkvBias, column, segment.Length));
+            });
         // q (T, Dim / TensorDegree) = Chunk(qkv, 0, 3)
-        global::Tessera.Cpu.CpuKernels.CopyColumns(_block1, rows, 3 * Dim / TensorDegree, 0 * (3 * Dim / TensorDegree / 3), 3 * Dim / TensorDegree / 3, _block0);
+        global::Tessera.Cpu.CpuKernels.CopyColumns(
+            _qkvAttention,
+            rows,
+            3 * Dim / TensorDegree,
+            0 * (3 * Dim / TensorDegree / 3),
+            3 * Dim / TensorDegree / 3,
+            _attnNormOutQX2);
         // k (T, Dim / TensorDegree) = Chunk(qkv, 1, 3)
-        global::Tessera.Cpu.CpuKernels.CopyColumns(_block1, rows, 3 * Dim / TensorDegree, 1 * (3 * Dim / TensorDegree / 3), 3 * Dim / TensorDegree / 3, _block2);
+        global::Tessera.Cpu.CpuKernels.CopyColumns(
+            _qkvAttention,
+            rows,
+            3 * Dim / TensorDegree,
+            1 * (3 * Dim / TensorDegree / 3),
+            3 * Dim / TensorDegree / 3,
+            _kMlpNormOut);
         // v (T, Dim / TensorDegree) = Chunk(qkv, 2, 3)
-        global::Tessera.Cpu.CpuKernels.CopyColumns(_block1, rows, 3 * Dim / TensorDegree, 2 * (3 * Dim / TensorDegree / 3), 3 * Dim / TensorDegree / 3, _block3);
+        global::Tessera.Cpu.CpuKernels.CopyColumns(
+            _qkvAttention,
+            rows,
+            3 * Dim / TensorDegree,
+            2 * (3 * Dim / TensorDegree / 3),
+            3 * Dim / TensorDegree / 3,
+            _vGelu);
         // attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads)
-        global::Tessera.Cpu.CpuKernels.AppendKv(_block2, _block3, batch, layer, Dim / TensorDegree);
-        global::Tessera.Cpu.CpuKernels.Attention(_block0, _block1, batch, layer, Heads / TensorDegree, Heads / TensorDegree, Dim / Heads, _rank.Sequence);
+        global::Tessera.Cpu.CpuKernels.AppendKv(_kMlpNormOut, _vGelu, batch, layer, Dim / TensorDegree);
+        global::Tessera.Cpu.CpuKernels.Attention(
+            _attnNormOutQX2,
+            _qkvAttention,
+            batch,
+            layer,
+            Heads / TensorDegree,
+            Heads / TensorDegree,
+            Dim / Heads,
+            _rank.Sequence);
         // x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads))  [row-parallel, all-reduce; epilogue: Add]
-        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block1, rows, Dim / TensorDegree, w.Proj, Dim, _block0, _rank.Tensor, (segment, row, column) =>
-        {
-            global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(w.ProjBias, column, segment.Length));
-            global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
-        });
+        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+            _qkvAttention,
+            rows,
+            Dim / TensorDegree,
+            w.Proj,
+            Dim,
+            _attnNormOutQX2,
+            _rank.Tensor,
+            (segment, row, column) =>
+            {
+                global::Tessera.Cpu.Elementwise.Add(
+                    segment,
+                    new global::System.ReadOnlySpan<float>(w.ProjBias, column, segment.Length));
+                global::Tessera.Cpu.Elementwise.Add(
+                    segment,
+                    new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
+            });
         // mlpNormOut (T, Dim) = MlpNorm(x)
-        global::Tessera.Cpu.CpuKernels.LayerNorm(_block0, w.MlpNorm, w.MlpNormBias, _block2, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.LayerNorm(
+            _attnNormOutQX2,
+            w.MlpNorm,
+            w.MlpNormBias,
+            _kMlpNormOut,
+            rows,
+            Dim,
+            Eps);
         // gelu (T, Inner / TensorDegree) = Gelu(Fc(MlpNorm(x)))  [column-parallel; epilogue: Gelu]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block2, rows, Dim, w.Fc, Inner / TensorDegree, _block3, (segment, row, column) =>
-        {
-            global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(w.FcBias, column, segment.Length));
-            global::Tessera.Cpu.Activations.Gelu(segment);
-        });
+        global::Tessera.Cpu.CpuKernels.MatMul(
+            _kMlpNormOut,
+            rows,
+            Dim,
+            w.Fc,
+            Inner / TensorDegree,
+            _vGelu,
+            (segment, row, column) =>
+            {
+                global::Tessera.Cpu.Elementwise.Add(
+                    segment,
+                    new global::System.ReadOnlySpan<float>(w.FcBias, column, segment.Length));
+                global::Tessera.Cpu.Activations.Gelu(segment);
+            });
         // result (T, Dim) = x + Down(Gelu(Fc(MlpNorm(x))))  [row-parallel, all-reduce; epilogue: Add]
-        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block3, rows, Inner / TensorDegree, w.Down, Dim, output, _rank.Tensor, (segment, row, column) =>
-        {
-            global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(w.DownBias, column, segment.Length));
-            global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(_block0, row * (Dim) + column, segment.Length));
-        });
+        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+            _vGelu,
+            rows,
+            Inner / TensorDegree,
+            w.Down,
+            Dim,
+            output,
+            _rank.Tensor,
+            (segment, row, column) =>
+            {
+                global::Tessera.Cpu.Elementwise.Add(
+                    segment,
+                    new global::System.ReadOnlySpan<float>(w.DownBias, column, segment.Length));
+                global::Tessera.Cpu.Elementwise.Add(
+                    segment,
+                    new global::System.ReadOnlySpan<float>(_attnNormOutQX2, row * (Dim) + column, segment.Length));
+            });
     }
 
-    /// <summary>Sizes and costs of this model for a config, before loading: what plans are validated and balanced with.</summary>
+    /// <summary>
+    /// Sizes and costs of this model for a config, before loading: what plans are validated and balanced with.
+    /// </summary>
     public static global::Tessera.Parallelism.ModelFacts Facts(global::Tessera.Checkpoints.ModelConfig config)
     {
         _ = config; // a specialised unit's sizes are its constants
         return new global::Tessera.Parallelism.ModelFacts(
             "Gpt2",
             Layers: LayerCount,
-            LayerFlopsPerToken: 2.0 * ((double)(3 * Dim) * (Dim) + (double)(Dim) * (Dim) + (double)(Inner) * (Dim) + (double)(Dim) * (Inner)),
-            LayerWeightBytes: 4L * (2L * (Dim) + (long)(3 * Dim) * (Dim) + (long)(3 * Dim) + (long)(Dim) * (Dim) + (long)(Dim) + 2L * (Dim) + (long)(Inner) * (Dim) + (long)(Inner) + (long)(Dim) * (Inner) + (long)(Dim)),
+            LayerFlopsPerToken: 2.0 * (
+                (double)(3 * Dim) * (Dim) + (double)(Dim) * (Dim) + (double)(Inner) * (Dim) + (double)(Dim) * (Inner)),
+            LayerWeightBytes: 4L * (
+                2L * (Dim)
+                + (long)(3 * Dim) * (Dim)
+                + (long)(3 * Dim)
+                + (long)(Dim) * (Dim)
+                + (long)(Dim)
+                + 2L * (Dim)
+                + (long)(Inner) * (Dim)
+                + (long)(Inner)
+                + (long)(Dim) * (Inner)
+                + (long)(Dim)),
             EmbeddingWeightBytes: 4L * ((long)(Vocab) * (Dim) + (long)(ContextLength) * (Dim)),
             HeadFlopsPerToken: 2.0 * ((double)(Vocab) * (Dim)),
             HeadWeightBytes: 4L * (2L * (Dim) + (long)(Vocab) * (Dim)),
@@ -295,8 +547,8 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     }
 
     /// <summary>
-    /// The CUDA C of every kernel but the matrix products (those run on cuBLAS), after Tessera.Cuda.CudaPrelude. Sizes are macros:
-    /// defined here, from the config this unit was compiled for.
+    /// The CUDA C of every kernel but the matrix products (those run on cuBLAS), after
+    /// Tessera.Cuda.CudaPrelude. Sizes are macros: defined here, from the config this unit was compiled for.
     /// </summary>
     public const string CudaKernels = """
     // CUDA kernels of Gpt2, generated by Tessera. Matrix products run on cuBLAS.
@@ -314,7 +566,12 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     extern "C" {
 
     // x (T, Dim) = TokenEmbed(tokens) + PositionEmbed(tokens)
-    __global__ void gpt2_x_gather_kernel(const float* __restrict__ table, const int* __restrict__ ids, const float* __restrict__ table2, const int* __restrict__ ids2, float* __restrict__ out)
+    __global__ void gpt2_x_gather_kernel(
+        const float* __restrict__ table,
+        const int* __restrict__ ids,
+        const float* __restrict__ table2,
+        const int* __restrict__ ids2,
+        float* __restrict__ out)
     {
         const int row = blockIdx.x;
         const float* src = table + (long long)ids[row] * (Dim);
@@ -323,7 +580,11 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     }
 
     // normOut (T, Dim) = Norm(x)
-    __global__ void gpt2_normOut_layernorm_kernel(const float* __restrict__ x, const float* __restrict__ weight, const float* __restrict__ bias, float* __restrict__ out)
+    __global__ void gpt2_normOut_layernorm_kernel(
+        const float* __restrict__ x,
+        const float* __restrict__ weight,
+        const float* __restrict__ bias,
+        float* __restrict__ out)
     {
         const float* xr = x + (long long)blockIdx.x * (Dim);
         float* yr = out + (long long)blockIdx.x * (Dim);
@@ -337,7 +598,11 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     }
 
     // attnNormOut (T, Dim) = AttnNorm(x)
-    __global__ void block_attnNormOut_layernorm_kernel(const float* __restrict__ x, const float* __restrict__ weight, const float* __restrict__ bias, float* __restrict__ out)
+    __global__ void block_attnNormOut_layernorm_kernel(
+        const float* __restrict__ x,
+        const float* __restrict__ weight,
+        const float* __restrict__ bias,
+        float* __restrict__ out)
     {
         const float* xr = x + (long long)blockIdx.x * (Dim);
         float* yr = out + (long long)blockIdx.x * (Dim);
@@ -364,36 +629,58 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     // q (T, Dim / TensorDegree) = Chunk(qkv, 0, 3)
     __global__ void block_q_chunk_kernel(const float* __restrict__ x, float* __restrict__ out)
     {
-        for (int i = threadIdx.x; i < (3 * Dim / TensorDegree / 3); i += BLOCK) out[(long long)blockIdx.x * (3 * Dim / TensorDegree / 3) + i] = x[(long long)blockIdx.x * (3 * Dim / TensorDegree) + (0) * (3 * Dim / TensorDegree / 3) + i];
+        for (int i = threadIdx.x; i < (3 * Dim / TensorDegree / 3); i += BLOCK)
+            out[(long long)blockIdx.x * (3 * Dim / TensorDegree / 3) + i] = x[
+                (long long)blockIdx.x * (3 * Dim / TensorDegree) + (0) * (3 * Dim / TensorDegree / 3) + i];
     }
 
     // k (T, Dim / TensorDegree) = Chunk(qkv, 1, 3)
     __global__ void block_k_chunk_kernel(const float* __restrict__ x, float* __restrict__ out)
     {
-        for (int i = threadIdx.x; i < (3 * Dim / TensorDegree / 3); i += BLOCK) out[(long long)blockIdx.x * (3 * Dim / TensorDegree / 3) + i] = x[(long long)blockIdx.x * (3 * Dim / TensorDegree) + (1) * (3 * Dim / TensorDegree / 3) + i];
+        for (int i = threadIdx.x; i < (3 * Dim / TensorDegree / 3); i += BLOCK)
+            out[(long long)blockIdx.x * (3 * Dim / TensorDegree / 3) + i] = x[
+                (long long)blockIdx.x * (3 * Dim / TensorDegree) + (1) * (3 * Dim / TensorDegree / 3) + i];
     }
 
     // v (T, Dim / TensorDegree) = Chunk(qkv, 2, 3)
     __global__ void block_v_chunk_kernel(const float* __restrict__ x, float* __restrict__ out)
     {
-        for (int i = threadIdx.x; i < (3 * Dim / TensorDegree / 3); i += BLOCK) out[(long long)blockIdx.x * (3 * Dim / TensorDegree / 3) + i] = x[(long long)blockIdx.x * (3 * Dim / TensorDegree) + (2) * (3 * Dim / TensorDegree / 3) + i];
+        for (int i = threadIdx.x; i < (3 * Dim / TensorDegree / 3); i += BLOCK)
+            out[(long long)blockIdx.x * (3 * Dim / TensorDegree / 3) + i] = x[
+                (long long)blockIdx.x * (3 * Dim / TensorDegree) + (2) * (3 * Dim / TensorDegree / 3) + i];
     }
 
-    // (1/2) append k, v of every row to its sequence's cache: attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads)
-    __global__ void block_attention_kv_append_kernel(const float* __restrict__ k, const float* __restrict__ v, float* const* __restrict__ key_rows, float* const* __restrict__ value_rows, const int* __restrict__ positions)
+    // (1/2) append k, v of every row to its sequence's cache: attention (T, Dim / TensorDegree) = Attention(q, k, v,
+    // cache, Heads, Heads)
+    __global__ void block_attention_kv_append_kernel(
+        const float* __restrict__ k,
+        const float* __restrict__ v,
+        float* const* __restrict__ key_rows,
+        float* const* __restrict__ value_rows,
+        const int* __restrict__ positions)
     {
         const int row = blockIdx.x;
         float* key = key_rows[row] + (long long)positions[row] * (Dim / TensorDegree);
         float* value = value_rows[row] + (long long)positions[row] * (Dim / TensorDegree);
-        for (int i = threadIdx.x; i < (Dim / TensorDegree); i += BLOCK) { key[i] = k[(long long)row * (Dim / TensorDegree) + i]; value[i] = v[(long long)row * (Dim / TensorDegree) + i]; }
+        for (int i = threadIdx.x; i < (Dim / TensorDegree); i += BLOCK) {
+            key[i] = k[(long long)row * (Dim / TensorDegree) + i];
+            value[i] = v[(long long)row * (Dim / TensorDegree) + i];
+        }
     }
 
-    // (2/2) causal attention over the cache, one block per (row, query head), scores in dynamic shared memory: attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads)
-    __global__ void block_attention_attention_kernel(const float* __restrict__ q, float* __restrict__ out, float* const* __restrict__ key_rows, float* const* __restrict__ value_rows, const int* __restrict__ positions)
+    // (2/2) causal attention over the cache, one block per (row, query head), scores in dynamic shared memory:
+    // attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads)
+    __global__ void block_attention_attention_kernel(
+        const float* __restrict__ q,
+        float* __restrict__ out,
+        float* const* __restrict__ key_rows,
+        float* const* __restrict__ value_rows,
+        const int* __restrict__ positions)
     {
         extern __shared__ float scores[];
         const int row = blockIdx.x, head = blockIdx.y;
-        const int kv = head / ((Heads / TensorDegree) / (Heads / TensorDegree)); // grouped-query: query heads share a kv head
+        // grouped-query: query heads share a kv head
+        const int kv = head / ((Heads / TensorDegree) / (Heads / TensorDegree));
         const int context = positions[row] + 1;
         const float* qh = q + (long long)row * (Dim / TensorDegree) + head * (Dim / Heads);
         const float* keys = key_rows[row] + kv * (Dim / Heads);
@@ -410,7 +697,10 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         }
         const float max = block_max(local_max);
         float local_sum = 0.0f;
-        for (int p = threadIdx.x; p < context; p += BLOCK) { scores[p] = expf(scores[p] - max); local_sum += scores[p]; }
+        for (int p = threadIdx.x; p < context; p += BLOCK) {
+            scores[p] = expf(scores[p] - max);
+            local_sum += scores[p];
+        }
         const float sum = block_sum(local_sum);
         __syncthreads();
         float* oh = out + (long long)row * (Dim / TensorDegree) + head * (Dim / Heads);
@@ -423,7 +713,11 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     }
 
     // x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads))  [epilogue after cuBLAS]
-    __global__ void block_x2_epilogue_kernel(float* __restrict__ y, long long count, const float* __restrict__ bias, const float* __restrict__ in_x)
+    __global__ void block_x2_epilogue_kernel(
+        float* __restrict__ y,
+        long long count,
+        const float* __restrict__ bias,
+        const float* __restrict__ in_x)
     {
         for (long long i = blockIdx.x * (long long)BLOCK + threadIdx.x; i < count; i += (long long)gridDim.x * BLOCK)
         {
@@ -435,7 +729,11 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     }
 
     // mlpNormOut (T, Dim) = MlpNorm(x)
-    __global__ void block_mlpNormOut_layernorm_kernel(const float* __restrict__ x, const float* __restrict__ weight, const float* __restrict__ bias, float* __restrict__ out)
+    __global__ void block_mlpNormOut_layernorm_kernel(
+        const float* __restrict__ x,
+        const float* __restrict__ weight,
+        const float* __restrict__ bias,
+        float* __restrict__ out)
     {
         const float* xr = x + (long long)blockIdx.x * (Dim);
         float* yr = out + (long long)blockIdx.x * (Dim);
@@ -461,7 +759,11 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     }
 
     // result (T, Dim) = x + Down(Gelu(Fc(MlpNorm(x))))  [epilogue after cuBLAS]
-    __global__ void block_result_epilogue_kernel(float* __restrict__ y, long long count, const float* __restrict__ bias, const float* __restrict__ in_x2)
+    __global__ void block_result_epilogue_kernel(
+        float* __restrict__ y,
+        long long count,
+        const float* __restrict__ bias,
+        const float* __restrict__ in_x2)
     {
         for (long long i = blockIdx.x * (long long)BLOCK + threadIdx.x; i < count; i += (long long)gridDim.x * BLOCK)
         {
@@ -477,7 +779,10 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     {
         const float* row = logits + (long long)blockIdx.x * vocab;
         float best = NEG_INF; int index = 0x7fffffff;
-        for (int i = threadIdx.x; i < vocab; i += BLOCK) { float v = row[i]; if (v > best || (v == best && i < index)) { best = v; index = i; } }
+        for (int i = threadIdx.x; i < vocab; i += BLOCK) {
+            float v = row[i];
+            if (v > best || (v == best && i < index)) { best = v; index = i; }
+        }
         argmax_block(best, index);
         if (threadIdx.x == 0) next[blockIdx.x] = index;
     }
@@ -486,26 +791,49 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     """;
 
     /// <summary>The kernels <see cref="CudaKernels"/> defines, in launch order.</summary>
-    public static readonly string[] CudaKernelNames = ["gpt2_x_gather_kernel", "gpt2_normOut_layernorm_kernel", "block_attnNormOut_layernorm_kernel", "block_qkv_epilogue_kernel", "block_q_chunk_kernel", "block_k_chunk_kernel", "block_v_chunk_kernel", "block_attention_kv_append_kernel", "block_attention_attention_kernel", "block_x2_epilogue_kernel", "block_mlpNormOut_layernorm_kernel", "block_gelu_epilogue_kernel", "block_result_epilogue_kernel", "argmax_forward_kernel"];
+    public static readonly string[] CudaKernelNames = [
+        "gpt2_x_gather_kernel",
+        "gpt2_normOut_layernorm_kernel",
+        "block_attnNormOut_layernorm_kernel",
+        "block_qkv_epilogue_kernel",
+        "block_q_chunk_kernel",
+        "block_k_chunk_kernel",
+        "block_v_chunk_kernel",
+        "block_attention_kv_append_kernel",
+        "block_attention_attention_kernel",
+        "block_x2_epilogue_kernel",
+        "block_mlpNormOut_layernorm_kernel",
+        "block_gelu_epilogue_kernel",
+        "block_result_epilogue_kernel",
+        "argmax_forward_kernel"];
 
     /// <summary>The CUDA program of one rank: its sizes (and tensor degree) defined, then the kernels.</summary>
     public static string CudaProgram(global::Tessera.Checkpoints.ModelConfig config, int tensorDegree)
     {
         _ = config;
-        if (tensorDegree != TensorDegree) throw new global::System.ArgumentOutOfRangeException(nameof(tensorDegree), $"this unit was compiled for tensor degree {TensorDegree}");
+        if (tensorDegree != TensorDegree)
+            throw new global::System.ArgumentOutOfRangeException(
+                nameof(tensorDegree),
+                $"this unit was compiled for tensor degree {TensorDegree}");
         return global::Tessera.Cuda.CudaPrelude.Source + CudaKernels;
     }
 
     private string CudaProgramOfThisRank() => global::Tessera.Cuda.CudaPrelude.Source + CudaKernels;
 
-    /// <summary>This rank on a CUDA device (several virtual devices may share one GPU, each with its own stream).</summary>
-    public Gpu OnCuda(global::Tessera.Cuda.CudaContext context, global::Tessera.Cuda.KernelCache kernels) => new(this, context, kernels);
+    /// <summary>
+    /// This rank on a CUDA device (several virtual devices may share one GPU, each with its own stream).
+    /// </summary>
+    public Gpu OnCuda(global::Tessera.Cuda.CudaContext context, global::Tessera.Cuda.KernelCache kernels) =>
+        new(this, context, kernels);
 
     /// <summary>
-    /// The CUDA rank program: matrix products on cuBLAS, everything else in the generated kernels of <see cref="CudaKernels"/>,
-    /// one buffer per CPU workspace slot. Between virtual devices on one GPU, collectives and stage boundaries stay on the device.
+    /// The CUDA rank program: matrix products on cuBLAS, everything else in the generated kernels of
+    /// <see cref="CudaKernels"/>, one buffer per CPU workspace slot. Between virtual devices on one GPU,
+    /// collectives and stage boundaries stay on the device.
     /// </summary>
-    public sealed class Gpu : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram, global::System.IDisposable
+    public sealed class Gpu : global::Tessera.ITransformerEngine,
+        global::Tessera.Parallelism.IRankProgram,
+        global::System.IDisposable
     {
         private readonly TinyGpt2 _engine;
         private readonly global::Tessera.Parallelism.RankContext _rank;
@@ -513,14 +841,22 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         private readonly object _gate = new();
         private readonly int TensorRank, FirstLayer, EndLayer;
 
-        internal Gpu(TinyGpt2 engine, global::Tessera.Cuda.CudaContext context, global::Tessera.Cuda.KernelCache kernels)
+        internal Gpu(
+            TinyGpt2 engine,
+            global::Tessera.Cuda.CudaContext context,
+            global::Tessera.Cuda.KernelCache kernels)
         {
             _engine = engine;
             _rank = engine._rank;
             TensorRank = engine.TensorRank;
             FirstLayer = engine.FirstLayer;
             EndLayer = engine.EndLayer;
-            _gpu = new global::Tessera.Cuda.CudaStage(context, engine.CudaProgramOfThisRank(), kernels, EndLayer - FirstLayer, Dim / TensorDegree);
+            _gpu = new global::Tessera.Cuda.CudaStage(
+                context,
+                engine.CudaProgramOfThisRank(),
+                kernels,
+                EndLayer - FirstLayer,
+                Dim / TensorDegree);
         }
 
         /// <inheritdoc/>
@@ -534,7 +870,10 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.CreateHandle(ContextLength);
         /// <inheritdoc/>
         public float[] Forward(global::Tessera.TokenBatch batch) =>
-            _rank.IsWholeModel ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
+            _rank.IsWholeModel
+                ? RunStage(batch)!
+                : throw new global::System.InvalidOperationException(
+                    "This engine is one rank of a parallel plan: run it through a ParallelEngine.");
         /// <inheritdoc/>
         public void Dispose() => _gpu.Dispose();
 
@@ -544,9 +883,9 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             lock (_gate)
             {
                 int rows = batch.Rows;
-                var _model0 = _gpu.Slot("_model0", (long)rows * (Dim));
-                var _model1 = _gpu.Slot("_model1", (long)rows * (Dim));
-                var _model2 = _gpu.Slot("_model2", (long)rows * (Dim));
+                var _x = _gpu.Slot("_x", (long)rows * (Dim));
+                var _x2 = _gpu.Slot("_x2", (long)rows * (Dim));
+                var _normOut = _gpu.Slot("_normOut", (long)rows * (Dim));
                 var tokens = _gpu.Ints("tokens", batch.Tokens);
                 var positions = _gpu.Ints("positions", batch.Positions);
                 global::Tessera.Cuda.CudaBuffer stageInput;
@@ -554,14 +893,21 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 {
                     global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
                     // x (T, Dim) = TokenEmbed(tokens) + PositionEmbed(tokens)
-                    _gpu.LaunchRows("gpt2_x_gather_kernel", rows, _gpu.Weight(_engine._weights.TokenEmbed), tokens, _gpu.Weight(_engine._weights.PositionEmbed), positions, _model0);
-                    stageInput = _model0;
+                    _gpu.LaunchRows(
+                        "gpt2_x_gather_kernel",
+                        rows,
+                        _gpu.Weight(_engine._weights.TokenEmbed),
+                        tokens,
+                        _gpu.Weight(_engine._weights.PositionEmbed),
+                        positions,
+                        _x);
+                    stageInput = _x;
                 }
                 else
                 {
                     stageInput = _gpu.ReceiveActivations(_rank.Previous!, rows * (Dim));
                 }
-                global::Tessera.Cuda.CudaBuffer x2 = stageInput, x2Spare = _model1;
+                global::Tessera.Cuda.CudaBuffer x2 = stageInput, x2Spare = _x2;
                 for (int layer = FirstLayer; layer < EndLayer; layer++)
                 {
                     Block(layer, batch, x2, x2Spare, tokens, positions);
@@ -574,56 +920,139 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                     return null;
                 }
                 // normOut (T, Dim) = Norm(x)
-                _gpu.LaunchRows("gpt2_normOut_layernorm_kernel", rows, x2, _gpu.Weight(_engine._weights.Norm), _gpu.Weight(_engine._weights.NormBias), _model2);
+                _gpu.LaunchRows(
+                    "gpt2_normOut_layernorm_kernel",
+                    rows,
+                    x2,
+                    _gpu.Weight(_engine._weights.Norm),
+                    _gpu.Weight(_engine._weights.NormBias),
+                    _normOut);
                 // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))
                 int logitRows = batch.LogitRows.Length;
-                var headInput = _gpu.LogitRowsOf(_model2, batch, Dim);
-                var headOutput = _gpu.Slot("head_output", (long)logitRows * ((Vocab + TensorDegree - 1) / TensorDegree));
-                _gpu.Gemm(headOutput, headInput, _gpu.Weight(_engine._weights.Head), logitRows, (Vocab + TensorDegree - 1) / TensorDegree, Dim);
+                var headInput = _gpu.LogitRowsOf(_normOut, batch, Dim);
+                var headOutput = _gpu.Slot(
+                    "head_output",
+                    (long)logitRows * ((Vocab + TensorDegree - 1) / TensorDegree));
+                _gpu.Gemm(
+                    headOutput,
+                    headInput,
+                    _gpu.Weight(_engine._weights.Head),
+                    logitRows,
+                    (Vocab + TensorDegree - 1) / TensorDegree,
+                    Dim);
                 // The logits come back to the host; a vocab-sharded head gathers every rank's columns first.
-                var logits = _gpu.Logits(headOutput, logitRows, (Vocab + TensorDegree - 1) / TensorDegree, _rank.Tensor, vocab: Vocab);
+                var logits = _gpu.Logits(
+                    headOutput,
+                    logitRows,
+                    (Vocab + TensorDegree - 1) / TensorDegree,
+                    _rank.Tensor,
+                    vocab: Vocab);
                 batch.Commit();
                 return logits;
             }
         }
 
         /// <summary>One Block on the device.</summary>
-        private void Block(int layer, global::Tessera.TokenBatch batch, global::Tessera.Cuda.CudaBuffer input, global::Tessera.Cuda.CudaBuffer output, global::Tessera.Cuda.CudaBuffer tokens, global::Tessera.Cuda.CudaBuffer positions)
+        private void Block(
+            int layer,
+            global::Tessera.TokenBatch batch,
+            global::Tessera.Cuda.CudaBuffer input,
+            global::Tessera.Cuda.CudaBuffer output,
+            global::Tessera.Cuda.CudaBuffer tokens,
+            global::Tessera.Cuda.CudaBuffer positions)
         {
             var w = _engine._layers[layer - FirstLayer];
             int rows = batch.Rows;
-            var _block0 = _gpu.Slot("_block0", (long)rows * global::System.Math.Max((Dim), Dim / TensorDegree));
-            var _block1 = _gpu.Slot("_block1", (long)rows * global::System.Math.Max((3 * Dim / TensorDegree), Dim / TensorDegree));
-            var _block2 = _gpu.Slot("_block2", (long)rows * global::System.Math.Max((Dim / TensorDegree), Dim));
-            var _block3 = _gpu.Slot("_block3", (long)rows * global::System.Math.Max((Dim / TensorDegree), Inner / TensorDegree));
+            var _attnNormOutQX2 = _gpu.Slot(
+                "_attnNormOutQX2",
+                (long)rows * global::System.Math.Max((Dim), Dim / TensorDegree));
+            var _qkvAttention = _gpu.Slot(
+                "_qkvAttention",
+                (long)rows * global::System.Math.Max((3 * Dim / TensorDegree), Dim / TensorDegree));
+            var _kMlpNormOut = _gpu.Slot(
+                "_kMlpNormOut",
+                (long)rows * global::System.Math.Max((Dim / TensorDegree), Dim));
+            var _vGelu = _gpu.Slot(
+                "_vGelu",
+                (long)rows * global::System.Math.Max((Dim / TensorDegree), Inner / TensorDegree));
             // attnNormOut (T, Dim) = AttnNorm(x)
-            _gpu.LaunchRows("block_attnNormOut_layernorm_kernel", rows, input, _gpu.Weight(w.AttnNorm), _gpu.Weight(w.AttnNormBias), _block0);
+            _gpu.LaunchRows(
+                "block_attnNormOut_layernorm_kernel",
+                rows,
+                input,
+                _gpu.Weight(w.AttnNorm),
+                _gpu.Weight(w.AttnNormBias),
+                _attnNormOutQX2);
             // qkv (T, 3 * Dim / TensorDegree) = Qkv(AttnNorm(x))
-            _gpu.Gemm(_block1, _block0, _gpu.Weight(w.Qkv), rows, 3 * Dim / TensorDegree, Dim);
-            _gpu.LaunchElements("block_qkv_epilogue_kernel", (long)rows * (3 * Dim / TensorDegree), _block1, (long)rows * (3 * Dim / TensorDegree), _gpu.Weight(w.QkvBias));
+            _gpu.Gemm(_qkvAttention, _attnNormOutQX2, _gpu.Weight(w.Qkv), rows, 3 * Dim / TensorDegree, Dim);
+            _gpu.LaunchElements(
+                "block_qkv_epilogue_kernel",
+                (long)rows * (3 * Dim / TensorDegree),
+                _qkvAttention,
+                (long)rows * (3 * Dim / TensorDegree),
+                _gpu.Weight(w.QkvBias));
             // q (T, Dim / TensorDegree) = Chunk(qkv, 0, 3)
-            _gpu.LaunchRows("block_q_chunk_kernel", rows, _block1, _block0);
+            _gpu.LaunchRows("block_q_chunk_kernel", rows, _qkvAttention, _attnNormOutQX2);
             // k (T, Dim / TensorDegree) = Chunk(qkv, 1, 3)
-            _gpu.LaunchRows("block_k_chunk_kernel", rows, _block1, _block2);
+            _gpu.LaunchRows("block_k_chunk_kernel", rows, _qkvAttention, _kMlpNormOut);
             // v (T, Dim / TensorDegree) = Chunk(qkv, 2, 3)
-            _gpu.LaunchRows("block_v_chunk_kernel", rows, _block1, _block3);
+            _gpu.LaunchRows("block_v_chunk_kernel", rows, _qkvAttention, _vGelu);
             // attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads)
             var (keyRows, valueRows) = _gpu.CacheRows(batch, layer, FirstLayer);
-            _gpu.LaunchRows("block_attention_kv_append_kernel", rows, _block2, _block3, keyRows, valueRows, positions);
-            _gpu.LaunchAttention("block_attention_attention_kernel", rows, Heads / TensorDegree, global::Tessera.Cuda.CudaStage.LongestContext(batch), _block0, _block1, keyRows, valueRows, positions);
+            _gpu.LaunchRows(
+                "block_attention_kv_append_kernel",
+                rows,
+                _kMlpNormOut,
+                _vGelu,
+                keyRows,
+                valueRows,
+                positions);
+            _gpu.LaunchAttention(
+                "block_attention_attention_kernel",
+                rows,
+                Heads / TensorDegree,
+                global::Tessera.Cuda.CudaStage.LongestContext(batch),
+                _attnNormOutQX2,
+                _qkvAttention,
+                keyRows,
+                valueRows,
+                positions);
             // x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads))
-            _gpu.Gemm(_block0, _block1, _gpu.Weight(w.Proj), rows, Dim, Dim / TensorDegree);
-            _gpu.AllReduce(_block0, rows * (Dim), _rank.Tensor);
-            _gpu.LaunchElements("block_x2_epilogue_kernel", (long)rows * (Dim), _block0, (long)rows * (Dim), _gpu.Weight(w.ProjBias), input);
+            _gpu.Gemm(_attnNormOutQX2, _qkvAttention, _gpu.Weight(w.Proj), rows, Dim, Dim / TensorDegree);
+            _gpu.AllReduce(_attnNormOutQX2, rows * (Dim), _rank.Tensor);
+            _gpu.LaunchElements(
+                "block_x2_epilogue_kernel",
+                (long)rows * (Dim),
+                _attnNormOutQX2,
+                (long)rows * (Dim),
+                _gpu.Weight(w.ProjBias),
+                input);
             // mlpNormOut (T, Dim) = MlpNorm(x)
-            _gpu.LaunchRows("block_mlpNormOut_layernorm_kernel", rows, _block0, _gpu.Weight(w.MlpNorm), _gpu.Weight(w.MlpNormBias), _block2);
+            _gpu.LaunchRows(
+                "block_mlpNormOut_layernorm_kernel",
+                rows,
+                _attnNormOutQX2,
+                _gpu.Weight(w.MlpNorm),
+                _gpu.Weight(w.MlpNormBias),
+                _kMlpNormOut);
             // gelu (T, Inner / TensorDegree) = Gelu(Fc(MlpNorm(x)))
-            _gpu.Gemm(_block3, _block2, _gpu.Weight(w.Fc), rows, Inner / TensorDegree, Dim);
-            _gpu.LaunchElements("block_gelu_epilogue_kernel", (long)rows * (Inner / TensorDegree), _block3, (long)rows * (Inner / TensorDegree), _gpu.Weight(w.FcBias));
+            _gpu.Gemm(_vGelu, _kMlpNormOut, _gpu.Weight(w.Fc), rows, Inner / TensorDegree, Dim);
+            _gpu.LaunchElements(
+                "block_gelu_epilogue_kernel",
+                (long)rows * (Inner / TensorDegree),
+                _vGelu,
+                (long)rows * (Inner / TensorDegree),
+                _gpu.Weight(w.FcBias));
             // result (T, Dim) = x + Down(Gelu(Fc(MlpNorm(x))))
-            _gpu.Gemm(output, _block3, _gpu.Weight(w.Down), rows, Dim, Inner / TensorDegree);
+            _gpu.Gemm(output, _vGelu, _gpu.Weight(w.Down), rows, Dim, Inner / TensorDegree);
             _gpu.AllReduce(output, rows * (Dim), _rank.Tensor);
-            _gpu.LaunchElements("block_result_epilogue_kernel", (long)rows * (Dim), output, (long)rows * (Dim), _gpu.Weight(w.DownBias), _block0);
+            _gpu.LaunchElements(
+                "block_result_epilogue_kernel",
+                (long)rows * (Dim),
+                output,
+                (long)rows * (Dim),
+                _gpu.Weight(w.DownBias),
+                _attnNormOutQX2);
         }
     }
 }

@@ -7,17 +7,24 @@
 namespace Tessera.Models;
 
 /// <summary>
-/// A specialised engine of <see cref="global::Tessera.Models.Llama"/> for "Checkpoints/tiny-llama/config.json": every size is a constant, folded into a plan of 1 x 2 x 2 (data x pipeline x tensor) devices with 4 micro-batch(es).
+/// A specialised engine of <see cref="global::Tessera.Models.Llama"/> for "Checkpoints/tiny-llama/config.json": every
+/// size is a constant, folded into a plan of 1 x 2 x 2 (data x pipeline x tensor) devices with 4 micro-batch(es).
 /// Dimension letters: T = tokens in the batch (rows), V = vocabulary, widths are named by config fields.
 /// </summary>
 [global::System.CodeDom.Compiler.GeneratedCode("Tessera.Generator", "<ASSEMBLY_VERSION>")]
 partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram
 {
     /// <summary>The folded plan: 4 CPU devices, rank = data * 4 + stage * 2 + tensor rank.</summary>
-    public static global::Tessera.Parallelism.ParallelPlan Plan { get; } = new(Data: 1, Pipeline: 2, Tensor: 2, MicroBatches: 4, LayersPerStage: [2, 2]);
+    public static global::Tessera.Parallelism.ParallelPlan Plan { get; } = new(
+        Data: 1,
+        Pipeline: 2,
+        Tensor: 2,
+        MicroBatches: 4,
+        LayersPerStage: [2, 2]);
 
     /// <summary>
-    /// The GPipe schedule, [stage, clock] = micro-batch (-1: idle). 2 stage(s) x 5 clocks; bubble 1/5 of each stage's slots.
+    /// The GPipe schedule, [stage, clock] = micro-batch (-1: idle). 2 stage(s) x 5 clocks; bubble 1/5 of each stage's
+    /// slots.
     /// </summary>
     public static readonly int[,] Schedule =
     {
@@ -25,10 +32,16 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         { -1,  0,  1,  2,  3 }, // stage 1
     };
 
-    /// <summary>Opens a checkpoint folder and starts the plan: one worker per device, each loading only its own shard.</summary>
+    /// <summary>
+    /// Opens a checkpoint folder and starts the plan: one worker per device, each loading only its own shard.
+    /// </summary>
     public static global::Tessera.Parallelism.ParallelEngine Load(string checkpointDirectory)
     {
-        return global::Tessera.Parallelism.ParallelEngine.Create(checkpointDirectory, Plan, static (checkpoint, rank) => new TinyLlamaTp2Pp2(checkpoint, rank), Facts);
+        return global::Tessera.Parallelism.ParallelEngine.Create(
+            checkpointDirectory,
+            Plan,
+            static (checkpoint, rank) => new TinyLlamaTp2Pp2(checkpoint, rank),
+            Facts);
     }
 
     // Sizes, folded from the config at build time: every kernel below sees constants.
@@ -52,7 +65,9 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     private readonly int FirstLayer;
     private readonly int EndLayer;
 
-    /// <summary>The tensors of one Llama on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).</summary>
+    /// <summary>
+    /// The tensors of one Llama on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// </summary>
     private sealed class LlamaWeights
     {
         /// <remarks>(Vocab, Dim), from "model.embed_tokens.weight".</remarks>
@@ -63,18 +78,28 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         public global::Tessera.Cpu.WeightMatrix Head = null!;
     }
 
-    /// <summary>The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).</summary>
+    /// <summary>
+    /// The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// </summary>
     private sealed class BlockWeights
     {
         /// <remarks>(Dim), from "input_layernorm.weight".</remarks>
         public float[] AttnNorm = null!;
-        /// <remarks>(Heads * HeadDim, Dim), rows split across the tensor group, from "self_attn.q_proj.weight".</remarks>
+        /// <remarks>
+        /// (Heads * HeadDim, Dim), rows split across the tensor group, from "self_attn.q_proj.weight".
+        /// </remarks>
         public global::Tessera.Cpu.WeightMatrix Q = null!;
-        /// <remarks>(KvHeads * HeadDim, Dim), rows split across the tensor group, from "self_attn.k_proj.weight".</remarks>
+        /// <remarks>
+        /// (KvHeads * HeadDim, Dim), rows split across the tensor group, from "self_attn.k_proj.weight".
+        /// </remarks>
         public global::Tessera.Cpu.WeightMatrix K = null!;
-        /// <remarks>(KvHeads * HeadDim, Dim), rows split across the tensor group, from "self_attn.v_proj.weight".</remarks>
+        /// <remarks>
+        /// (KvHeads * HeadDim, Dim), rows split across the tensor group, from "self_attn.v_proj.weight".
+        /// </remarks>
         public global::Tessera.Cpu.WeightMatrix V = null!;
-        /// <remarks>(Dim, Heads * HeadDim), columns split across the tensor group, from "self_attn.o_proj.weight".</remarks>
+        /// <remarks>
+        /// (Dim, Heads * HeadDim), columns split across the tensor group, from "self_attn.o_proj.weight".
+        /// </remarks>
         public global::Tessera.Cpu.WeightMatrix O = null!;
         /// <remarks>(Dim), from "post_attention_layernorm.weight".</remarks>
         public float[] MlpNorm = null!;
@@ -95,36 +120,45 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     // One forward at a time per engine: _gate serialises callers.
     private readonly object _gate = new();
     private int _workspaceRows;
-    private float[] _model0 = []; // x
-    private float[] _model1 = []; // x2
-    private float[] _model2 = []; // normOut
-    private float[] _block0 = []; // h, attention, h2
-    private float[] _block1 = []; // qOut, x2
-    private float[] _block2 = []; // kOut, silu
-    private float[] _block3 = []; // vOut, product
+    private float[] _x = []; // x
+    private float[] _x2 = []; // x2
+    private float[] _normOut = []; // normOut
+    private float[] _hAttentionH2 = []; // h, attention, h2
+    private float[] _qOutX2 = []; // qOut, x2
+    private float[] _kOutSilu = []; // kOut, silu
+    private float[] _vOutProduct = []; // vOut, product
     private float[] _headRows = [];
     private float[] _localLogits = [];
 
     private void EnsureWorkspace(int rows)
     {
         if (rows <= _workspaceRows) return;
-        _model0 = new float[rows * (Dim)];
-        _model1 = new float[rows * (Dim)];
-        _model2 = new float[rows * (Dim)];
-        _block0 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
-        _block1 = new float[rows * global::System.Math.Max(Heads * HeadDim / TensorDegree, (Dim))];
-        _block2 = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Intermediate / TensorDegree))];
-        _block3 = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Intermediate / TensorDegree))];
+        _x = new float[rows * (Dim)];
+        _x2 = new float[rows * (Dim)];
+        _normOut = new float[rows * (Dim)];
+        _hAttentionH2 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
+        _qOutX2 = new float[rows * global::System.Math.Max(Heads * HeadDim / TensorDegree, (Dim))];
+        _kOutSilu = new float[
+            rows * global::System.Math.Max(
+                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                (Intermediate / TensorDegree))];
+        _vOutProduct = new float[
+            rows * global::System.Math.Max(
+                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                (Intermediate / TensorDegree))];
         _headRows = new float[rows * (Dim)];
         _localLogits = TensorDegree == 1 ? [] : new float[rows * ((Vocab + TensorDegree - 1) / TensorDegree)];
         _workspaceRows = rows;
     }
 
     /// <summary>Loads a whole Llama checkpoint onto one device.</summary>
-    public TinyLlamaTp2Pp2(global::Tessera.Checkpoints.Checkpoint checkpoint) : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }
+    public TinyLlamaTp2Pp2(global::Tessera.Checkpoints.Checkpoint checkpoint)
+        : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }
 
     /// <summary>Loads this rank's share of a Llama checkpoint, checking every tensor's name, shape and dtype.</summary>
-    public TinyLlamaTp2Pp2(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)
+    public TinyLlamaTp2Pp2(
+        global::Tessera.Checkpoints.Checkpoint checkpoint,
+        global::Tessera.Parallelism.RankContext rank)
     {
         var config = checkpoint.Config;
         config.RequireUnset("rope_scaling", "Llama");
@@ -145,7 +179,8 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
 
         _rank = rank;
         if (rank.TensorDegree != TensorDegree || rank.Stages != Stages)
-            throw new global::Tessera.Parallelism.PlanException($"TinyLlamaTp2Pp2 was compiled for tensor degree {TensorDegree} and {Stages} stage(s); this rank is in a plan with {rank.TensorDegree} and {rank.Stages}.");
+            throw new global::Tessera.Parallelism.PlanException(
+                $"TinyLlamaTp2Pp2 was compiled for tensor degree {TensorDegree} and {Stages} stage(s); this rank is in a plan with {rank.TensorDegree} and {rank.Stages}.");
         TensorRank = rank.TensorRank;
         FirstLayer = rank.FirstLayer;
         EndLayer = rank.EndLayer < 0 ? LayerCount : rank.EndLayer;
@@ -154,28 +189,137 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         // The first stage embeds; the last one holds the final norm and the head.
         if (rank.IsFirstStage)
         {
-            _weights.Embed = checkpoint.LoadMatrix("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Embed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
+            _weights.Embed = checkpoint.LoadMatrix(
+                "model.embed_tokens.weight",
+                Vocab,
+                Dim,
+                global::Tessera.WeightLayout.OutIn,
+                $"Embed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
         }
         if (rank.IsLastStage)
         {
-            _weights.Norm = checkpoint.LoadVector("" + "model.norm.weight", Dim, $"Norm: (Dim = {Dim})");
-            _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(Tied ? (TensorDegree == 1 && _weights.Embed is not null ? _weights.Embed : checkpoint.LoadMatrixPaddedRowShard("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", TensorRank, TensorDegree)) : checkpoint.LoadMatrixPaddedRowShard("" + "lm_head.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", TensorRank, TensorDegree), (Vocab + TensorDegree - 1) / TensorDegree, Dim, rank.Precision);
+            _weights.Norm = checkpoint.LoadVector("model.norm.weight", Dim, $"Norm: (Dim = {Dim})");
+            _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixPaddedRowShard(
+                    "lm_head.weight",
+                    Vocab,
+                    Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}",
+                    TensorRank,
+                    TensorDegree),
+                (Vocab + TensorDegree - 1) / TensorDegree,
+                Dim,
+                rank.Precision);
         }
         _layers = new BlockWeights[EndLayer - FirstLayer];
         for (int i = FirstLayer; i < EndLayer; i++)
         {
             var w = _layers[i - FirstLayer] = new BlockWeights();
-            w.AttnNorm = checkpoint.LoadVector($"model.layers.{i}." + "input_layernorm.weight", Dim, $"AttnNorm: (Dim = {Dim})");
-            w.Q = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.q_proj.weight", Heads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Heads * HeadDim / TensorDegree, Dim, rank.Precision);
-            w.K = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixHeadShard($"model.layers.{i}." + "self_attn.k_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", KvHeads, TensorRank, TensorDegree), (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim, rank.Precision);
-            w.V = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixHeadShard($"model.layers.{i}." + "self_attn.v_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", KvHeads, TensorRank, TensorDegree), (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim, rank.Precision);
-            w.O = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"model.layers.{i}." + "self_attn.o_proj.weight", Dim, Heads * HeadDim, global::Tessera.WeightLayout.OutIn, $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}", TensorRank, TensorDegree), Dim, Heads * HeadDim / TensorDegree, rank.Precision);
-            w.MlpNorm = checkpoint.LoadVector($"model.layers.{i}." + "post_attention_layernorm.weight", Dim, $"MlpNorm: (Dim = {Dim})");
-            w.Gate = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "mlp.gate_proj.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"Gate: Out = Intermediate = {Intermediate}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Intermediate / TensorDegree, Dim, rank.Precision);
-            w.Up = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "mlp.up_proj.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"Up: Out = Intermediate = {Intermediate}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Intermediate / TensorDegree, Dim, rank.Precision);
-            w.Down = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"model.layers.{i}." + "mlp.down_proj.weight", Dim, Intermediate, global::Tessera.WeightLayout.OutIn, $"Down: Out = Dim = {Dim}, In = Intermediate = {Intermediate}", TensorRank, TensorDegree), Dim, Intermediate / TensorDegree, rank.Precision);
+            w.AttnNorm = checkpoint.LoadVector(
+                $"model.layers.{i}.input_layernorm.weight",
+                Dim,
+                $"AttnNorm: (Dim = {Dim})");
+            w.Q = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixRowShard(
+                    $"model.layers.{i}.self_attn.q_proj.weight",
+                    Heads * HeadDim,
+                    Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}",
+                    1,
+                    TensorRank,
+                    TensorDegree),
+                Heads * HeadDim / TensorDegree,
+                Dim,
+                rank.Precision);
+            w.K = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixHeadShard(
+                    $"model.layers.{i}.self_attn.k_proj.weight",
+                    KvHeads * HeadDim,
+                    Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}",
+                    KvHeads,
+                    TensorRank,
+                    TensorDegree),
+                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                Dim,
+                rank.Precision);
+            w.V = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixHeadShard(
+                    $"model.layers.{i}.self_attn.v_proj.weight",
+                    KvHeads * HeadDim,
+                    Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}",
+                    KvHeads,
+                    TensorRank,
+                    TensorDegree),
+                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                Dim,
+                rank.Precision);
+            w.O = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixColumnShard(
+                    $"model.layers.{i}.self_attn.o_proj.weight",
+                    Dim,
+                    Heads * HeadDim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}",
+                    TensorRank,
+                    TensorDegree),
+                Dim,
+                Heads * HeadDim / TensorDegree,
+                rank.Precision);
+            w.MlpNorm = checkpoint.LoadVector(
+                $"model.layers.{i}.post_attention_layernorm.weight",
+                Dim,
+                $"MlpNorm: (Dim = {Dim})");
+            w.Gate = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixRowShard(
+                    $"model.layers.{i}.mlp.gate_proj.weight",
+                    Intermediate,
+                    Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"Gate: Out = Intermediate = {Intermediate}, In = Dim = {Dim}",
+                    1,
+                    TensorRank,
+                    TensorDegree),
+                Intermediate / TensorDegree,
+                Dim,
+                rank.Precision);
+            w.Up = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixRowShard(
+                    $"model.layers.{i}.mlp.up_proj.weight",
+                    Intermediate,
+                    Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"Up: Out = Intermediate = {Intermediate}, In = Dim = {Dim}",
+                    1,
+                    TensorRank,
+                    TensorDegree),
+                Intermediate / TensorDegree,
+                Dim,
+                rank.Precision);
+            w.Down = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixColumnShard(
+                    $"model.layers.{i}.mlp.down_proj.weight",
+                    Dim,
+                    Intermediate,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"Down: Out = Dim = {Dim}, In = Intermediate = {Intermediate}",
+                    TensorRank,
+                    TensorDegree),
+                Dim,
+                Intermediate / TensorDegree,
+                rank.Precision);
         }
-        _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(global::System.Linq.Enumerable.Concat(new object?[] { _weights.Embed, _weights.Norm, _weights.Head }, global::System.Linq.Enumerable.SelectMany(_layers, w => new object?[] { w.AttnNorm, w.Q, w.K, w.V, w.O, w.MlpNorm, w.Gate, w.Up, w.Down })));
+        _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(
+            global::System.Linq.Enumerable.Concat(
+                new object?[] { _weights.Embed, _weights.Norm, _weights.Head },
+                global::System.Linq.Enumerable.SelectMany(
+                    _layers,
+                    w => new object?[] { w.AttnNorm, w.Q, w.K, w.V, w.O, w.MlpNorm, w.Gate, w.Up, w.Down })));
     }
 
     /// <inheritdoc/>
@@ -185,17 +329,39 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     public long WeightBytes => _weightBytes;
 
     /// <inheritdoc/>
-    public long WorkspaceBytes => 4L * (_model0.Length + _model1.Length + _model2.Length + _block0.Length + _block1.Length + _block2.Length + _block3.Length + _headRows.Length + _localLogits.Length);
+    public long WorkspaceBytes =>
+        4L * (
+            _x.Length
+            + _x2.Length
+            + _normOut.Length
+            + _hAttentionH2.Length
+            + _qOutX2.Length
+            + _kOutSilu.Length
+            + _vOutProduct.Length
+            + _headRows.Length
+            + _localLogits.Length);
 
     /// <inheritdoc/>
     global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;
 
-    /// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads (and, under sequence parallelism, its tokens).</summary>
-    public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.Create(EndLayer - FirstLayer, ContextLength, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, FirstLayer, _rank.SequenceDegree);
+    /// <summary>
+    /// A cache for one sequence: this stage's layers, this rank's key/value heads (and, under sequence parallelism, its
+    /// tokens).
+    /// </summary>
+    public global::Tessera.KvCache CreateCache() =>
+        global::Tessera.KvCache.Create(
+            EndLayer - FirstLayer,
+            ContextLength,
+            (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+            FirstLayer,
+            _rank.SequenceDegree);
 
     /// <summary>The whole forward on one device (a plan of one rank).</summary>
     public float[] Forward(global::Tessera.TokenBatch batch) =>
-        _rank.IsWholeModel ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
+        _rank.IsWholeModel
+            ? RunStage(batch)!
+            : throw new global::System.InvalidOperationException(
+                "This engine is one rank of a parallel plan: run it through a ParallelEngine.");
 
     /// <inheritdoc/>
     public float[]? RunStage(global::Tessera.TokenBatch batch) => _rank.Stage switch
@@ -215,10 +381,10 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             float[] stageInput;
             global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
             // x (T, Dim) = Embed(tokens)
-            global::Tessera.Cpu.CpuKernels.Gather(_weights.Embed, Dim, batch.Tokens, _model0);
-            stageInput = _model0;
+            global::Tessera.Cpu.CpuKernels.Gather(_weights.Embed, Dim, batch.Tokens, _x);
+            stageInput = _x;
             // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
-            float[] x2 = stageInput, x2Spare = _model1;
+            float[] x2 = stageInput, x2Spare = _x2;
             for (int layer = 0; layer < 2; layer++)
             {
                 Block(layer, batch, x2, x2Spare);
@@ -242,7 +408,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             // The residual stream from the previous stage.
             stageInput = _rank.Previous!.Receive(rows * (Dim));
             // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
-            float[] x2 = stageInput, x2Spare = _model1;
+            float[] x2 = stageInput, x2Spare = _x2;
             for (int layer = 2; layer < 4; layer++)
             {
                 Block(layer, batch, x2, x2Spare);
@@ -250,72 +416,181 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             }
             var logits = new float[batch.LogitRows.Length * (Vocab)];
             // normOut (T, Dim) = Norm(x)
-            global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _model2, rows, Dim, Eps);
-            // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the degree]
+            global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _normOut, rows, Dim, Eps);
+            // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the
+            // degree]
             int logitRows = batch.LogitRows.Length;
-            float[] headInput = batch.AllLogitRows ? _model2 : global::Tessera.Cpu.CpuKernels.GatherRows(_model2, Dim, batch.LogitRows, _headRows);
+            float[] headInput = batch.AllLogitRows
+                ? _normOut
+                : global::Tessera.Cpu.CpuKernels.GatherRows(_normOut, Dim, batch.LogitRows, _headRows);
             float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
-            global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, (Vocab + TensorDegree - 1) / TensorDegree, headOutput);
-            if (TensorDegree > 1) global::Tessera.Cpu.CpuKernels.GatherLogits(_rank.Tensor, _localLogits, logitRows, (Vocab + TensorDegree - 1) / TensorDegree, Vocab, logits);
+            global::Tessera.Cpu.CpuKernels.MatMul(
+                headInput,
+                logitRows,
+                Dim,
+                _weights.Head,
+                (Vocab + TensorDegree - 1) / TensorDegree,
+                headOutput);
+            if (TensorDegree > 1)
+                global::Tessera.Cpu.CpuKernels.GatherLogits(
+                    _rank.Tensor,
+                    _localLogits,
+                    logitRows,
+                    (Vocab + TensorDegree - 1) / TensorDegree,
+                    Vocab,
+                    logits);
             batch.Commit();
             return logits;
         }
     }
 
-    /// <summary>One Block: <paramref name="input"/> (T, Dim) to <paramref name="output"/> (T, Dim), at layer <paramref name="layer"/>.</summary>
+    /// <summary>
+    /// One Block: <paramref name="input"/> (T, Dim) to <paramref name="output"/> (T, Dim), at layer
+    /// <paramref name="layer"/>.
+    /// </summary>
     private void Block(int layer, global::Tessera.TokenBatch batch, float[] input, float[] output)
     {
         var w = _layers[layer - FirstLayer];
         int rows = batch.Rows;
 
         // h (T, Dim) = AttnNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(input, w.AttnNorm, _block0, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
         // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)  [column-parallel]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Q, Heads * HeadDim / TensorDegree, _block1);
+        global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.Q, Heads * HeadDim / TensorDegree, _qOutX2);
         // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-        global::Tessera.Cpu.CpuKernels.Rope(_block1, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
-        // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value heads, replicated past them]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _block2);
+        global::Tessera.Cpu.CpuKernels.Rope(_qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
+        // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value
+        // heads, replicated past them]
+        global::Tessera.Cpu.CpuKernels.MatMul(
+            _hAttentionH2,
+            rows,
+            Dim,
+            w.K,
+            (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+            _kOutSilu);
         // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
-        global::Tessera.Cpu.CpuKernels.Rope(_block2, rows, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, batch.Positions, Theta);
-        // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value heads, replicated past them]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _block3);
+        global::Tessera.Cpu.CpuKernels.Rope(
+            _kOutSilu,
+            rows,
+            (KvHeads + TensorDegree - 1) / TensorDegree,
+            HeadDim,
+            batch.Positions,
+            Theta);
+        // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value
+        // heads, replicated past them]
+        global::Tessera.Cpu.CpuKernels.MatMul(
+            _hAttentionH2,
+            rows,
+            Dim,
+            w.V,
+            (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+            _vOutProduct);
         // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
-        global::Tessera.Cpu.CpuKernels.AppendKv(_block2, _block3, batch, layer, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
-        global::Tessera.Cpu.CpuKernels.Attention(_block1, _block0, batch, layer, Heads / TensorDegree, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, _rank.Sequence);
+        global::Tessera.Cpu.CpuKernels.AppendKv(
+            _kOutSilu,
+            _vOutProduct,
+            batch,
+            layer,
+            (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
+        global::Tessera.Cpu.CpuKernels.Attention(
+            _qOutX2,
+            _hAttentionH2,
+            batch,
+            layer,
+            Heads / TensorDegree,
+            (KvHeads + TensorDegree - 1) / TensorDegree,
+            HeadDim,
+            _rank.Sequence);
         // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue: Add]
-        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block0, rows, Heads * HeadDim / TensorDegree, w.O, Dim, _block1, _rank.Tensor, (segment, row, column) =>
-        {
-            global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
-        });
+        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+            _hAttentionH2,
+            rows,
+            Heads * HeadDim / TensorDegree,
+            w.O,
+            Dim,
+            _qOutX2,
+            _rank.Tensor,
+            (segment, row, column) =>
+            {
+                global::Tessera.Cpu.Elementwise.Add(
+                    segment,
+                    new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
+            });
         // h2 (T, Dim) = MlpNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(_block1, w.MlpNorm, _block0, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(_qOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
         // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))  [column-parallel; epilogue: Silu]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Gate, Intermediate / TensorDegree, _block2, (segment, row, column) =>
-        {
-            global::Tessera.Cpu.Activations.Silu(segment);
-        });
+        global::Tessera.Cpu.CpuKernels.MatMul(
+            _hAttentionH2,
+            rows,
+            Dim,
+            w.Gate,
+            Intermediate / TensorDegree,
+            _kOutSilu,
+            (segment, row, column) =>
+            {
+                global::Tessera.Cpu.Activations.Silu(segment);
+            });
         // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)  [column-parallel; epilogue: Mul]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Up, Intermediate / TensorDegree, _block3, (segment, row, column) =>
-        {
-            global::Tessera.Cpu.Elementwise.Multiply(segment, new global::System.ReadOnlySpan<float>(_block2, row * (Intermediate / TensorDegree) + column, segment.Length));
-        });
+        global::Tessera.Cpu.CpuKernels.MatMul(
+            _hAttentionH2,
+            rows,
+            Dim,
+            w.Up,
+            Intermediate / TensorDegree,
+            _vOutProduct,
+            (segment, row, column) =>
+            {
+                global::Tessera.Cpu.Elementwise.Multiply(
+                    segment,
+                    new global::System.ReadOnlySpan<float>(
+                        _kOutSilu,
+                        row * (Intermediate / TensorDegree) + column,
+                        segment.Length));
+            });
         // result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))  [row-parallel, all-reduce; epilogue: Add]
-        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block3, rows, Intermediate / TensorDegree, w.Down, Dim, output, _rank.Tensor, (segment, row, column) =>
-        {
-            global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(_block1, row * (Dim) + column, segment.Length));
-        });
+        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+            _vOutProduct,
+            rows,
+            Intermediate / TensorDegree,
+            w.Down,
+            Dim,
+            output,
+            _rank.Tensor,
+            (segment, row, column) =>
+            {
+                global::Tessera.Cpu.Elementwise.Add(
+                    segment,
+                    new global::System.ReadOnlySpan<float>(_qOutX2, row * (Dim) + column, segment.Length));
+            });
     }
 
-    /// <summary>Sizes and costs of this model for a config, before loading: what plans are validated and balanced with.</summary>
+    /// <summary>
+    /// Sizes and costs of this model for a config, before loading: what plans are validated and balanced with.
+    /// </summary>
     public static global::Tessera.Parallelism.ModelFacts Facts(global::Tessera.Checkpoints.ModelConfig config)
     {
         _ = config; // a specialised unit's sizes are its constants
         return new global::Tessera.Parallelism.ModelFacts(
             "Llama",
             Layers: LayerCount,
-            LayerFlopsPerToken: 2.0 * ((double)(Heads * HeadDim) * (Dim) + (double)(KvHeads * HeadDim) * (Dim) + (double)(KvHeads * HeadDim) * (Dim) + (double)(Dim) * (Heads * HeadDim) + (double)(Intermediate) * (Dim) + (double)(Intermediate) * (Dim) + (double)(Dim) * (Intermediate)),
-            LayerWeightBytes: 4L * ((long)(Dim) + (long)(Heads * HeadDim) * (Dim) + (long)(KvHeads * HeadDim) * (Dim) + (long)(KvHeads * HeadDim) * (Dim) + (long)(Dim) * (Heads * HeadDim) + (long)(Dim) + (long)(Intermediate) * (Dim) + (long)(Intermediate) * (Dim) + (long)(Dim) * (Intermediate)),
+            LayerFlopsPerToken: 2.0 * (
+                (double)(Heads * HeadDim) * (Dim)
+                + (double)(KvHeads * HeadDim) * (Dim)
+                + (double)(KvHeads * HeadDim) * (Dim)
+                + (double)(Dim) * (Heads * HeadDim)
+                + (double)(Intermediate) * (Dim)
+                + (double)(Intermediate) * (Dim)
+                + (double)(Dim) * (Intermediate)),
+            LayerWeightBytes: 4L * (
+                (long)(Dim)
+                + (long)(Heads * HeadDim) * (Dim)
+                + (long)(KvHeads * HeadDim) * (Dim)
+                + (long)(KvHeads * HeadDim) * (Dim)
+                + (long)(Dim) * (Heads * HeadDim)
+                + (long)(Dim)
+                + (long)(Intermediate) * (Dim)
+                + (long)(Intermediate) * (Dim)
+                + (long)(Dim) * (Intermediate)),
             EmbeddingWeightBytes: 4L * ((long)(Vocab) * (Dim)),
             HeadFlopsPerToken: 2.0 * ((double)(Vocab) * (Dim)),
             HeadWeightBytes: 4L * ((long)(Dim) + (long)(Vocab) * (Dim)),
@@ -326,15 +601,15 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             LayerWholeWeightBytes: 4L * ((long)(Dim) + (long)(Dim)),
             EmbeddingWholeWeightBytes: 4L * ((long)(Vocab) * (Dim)),
             HeadWholeWeightBytes: 4L * ((long)(Dim)),
-            TiedHeadWeightBytes: Tied ? 4L * (long)(Vocab) * (Dim) : 0L,
+            TiedHeadWeightBytes: 0L,
             KvHeads: KvHeads,
             TensorSplits: [("Heads * HeadDim", Heads * HeadDim), ("Heads", Heads), ("Intermediate", Intermediate)],
             ReplicableTensorSplits: [("KvHeads", KvHeads)]);
     }
 
     /// <summary>
-    /// The CUDA C of every kernel but the matrix products (those run on cuBLAS), after Tessera.Cuda.CudaPrelude. Sizes are macros:
-    /// defined here, from the config this unit was compiled for.
+    /// The CUDA C of every kernel but the matrix products (those run on cuBLAS), after
+    /// Tessera.Cuda.CudaPrelude. Sizes are macros: defined here, from the config this unit was compiled for.
     /// </summary>
     public const string CudaKernels = """
     // CUDA kernels of Llama, generated by Tessera. Matrix products run on cuBLAS.
@@ -355,7 +630,10 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     extern "C" {
 
     // x (T, Dim) = Embed(tokens)
-    __global__ void llama_x_gather_kernel(const float* __restrict__ table, const int* __restrict__ ids, float* __restrict__ out)
+    __global__ void llama_x_gather_kernel(
+        const float* __restrict__ table,
+        const int* __restrict__ ids,
+        float* __restrict__ out)
     {
         const int row = blockIdx.x;
         const float* src = table + (long long)ids[row] * (Dim);
@@ -363,7 +641,10 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     }
 
     // normOut (T, Dim) = Norm(x)
-    __global__ void llama_normOut_rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ weight, float* __restrict__ out)
+    __global__ void llama_normOut_rmsnorm_kernel(
+        const float* __restrict__ x,
+        const float* __restrict__ weight,
+        float* __restrict__ out)
     {
         const float* xr = x + (long long)blockIdx.x * (Dim);
         float* yr = out + (long long)blockIdx.x * (Dim);
@@ -374,7 +655,10 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     }
 
     // h (T, Dim) = AttnNorm(x)
-    __global__ void block_h_rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ weight, float* __restrict__ out)
+    __global__ void block_h_rmsnorm_kernel(
+        const float* __restrict__ x,
+        const float* __restrict__ weight,
+        float* __restrict__ out)
     {
         const float* xr = x + (long long)blockIdx.x * (Dim);
         float* yr = out + (long long)blockIdx.x * (Dim);
@@ -387,7 +671,8 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)  [in place]
     __global__ void block_q_rope_kernel(float* __restrict__ x, const int* __restrict__ positions)
     {
-        // rotate_half: pairs (j, j + d/2) of each head, angle = position * theta^(-2j/d), in double as the CPU kernel does.
+        // rotate_half: pairs (j, j + d/2) of each head, angle = position * theta^(-2j/d), in double as the CPU kernel
+        // does.
         const int half = (HeadDim) / 2;
         const double position = positions[blockIdx.x];
         float* row = x + (long long)blockIdx.x * (Heads * HeadDim / TensorDegree);
@@ -406,7 +691,8 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)  [in place]
     __global__ void block_k_rope_kernel(float* __restrict__ x, const int* __restrict__ positions)
     {
-        // rotate_half: pairs (j, j + d/2) of each head, angle = position * theta^(-2j/d), in double as the CPU kernel does.
+        // rotate_half: pairs (j, j + d/2) of each head, angle = position * theta^(-2j/d), in double as the CPU kernel
+        // does.
         const int half = (HeadDim) / 2;
         const double position = positions[blockIdx.x];
         float* row = x + (long long)blockIdx.x * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
@@ -422,21 +708,39 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         }
     }
 
-    // (1/2) append k, v of every row to its sequence's cache: attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
-    __global__ void block_attention_kv_append_kernel(const float* __restrict__ k, const float* __restrict__ v, float* const* __restrict__ key_rows, float* const* __restrict__ value_rows, const int* __restrict__ positions)
+    // (1/2) append k, v of every row to its sequence's cache: attention (T, Heads * HeadDim / TensorDegree) =
+    // Attention(q, k, V(h), cache, Heads, KvHeads)
+    __global__ void block_attention_kv_append_kernel(
+        const float* __restrict__ k,
+        const float* __restrict__ v,
+        float* const* __restrict__ key_rows,
+        float* const* __restrict__ value_rows,
+        const int* __restrict__ positions)
     {
         const int row = blockIdx.x;
-        float* key = key_rows[row] + (long long)positions[row] * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
-        float* value = value_rows[row] + (long long)positions[row] * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
-        for (int i = threadIdx.x; i < ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim); i += BLOCK) { key[i] = k[(long long)row * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) + i]; value[i] = v[(long long)row * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) + i]; }
+        float* key = key_rows[row]
+            + (long long)positions[row] * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
+        float* value = value_rows[row]
+            + (long long)positions[row] * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
+        for (int i = threadIdx.x; i < ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim); i += BLOCK) {
+            key[i] = k[(long long)row * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) + i];
+            value[i] = v[(long long)row * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) + i];
+        }
     }
 
-    // (2/2) causal attention over the cache, one block per (row, query head), scores in dynamic shared memory: attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
-    __global__ void block_attention_attention_kernel(const float* __restrict__ q, float* __restrict__ out, float* const* __restrict__ key_rows, float* const* __restrict__ value_rows, const int* __restrict__ positions)
+    // (2/2) causal attention over the cache, one block per (row, query head), scores in dynamic shared memory:
+    // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
+    __global__ void block_attention_attention_kernel(
+        const float* __restrict__ q,
+        float* __restrict__ out,
+        float* const* __restrict__ key_rows,
+        float* const* __restrict__ value_rows,
+        const int* __restrict__ positions)
     {
         extern __shared__ float scores[];
         const int row = blockIdx.x, head = blockIdx.y;
-        const int kv = head / ((Heads / TensorDegree) / ((KvHeads + TensorDegree - 1) / TensorDegree)); // grouped-query: query heads share a kv head
+        // grouped-query: query heads share a kv head
+        const int kv = head / ((Heads / TensorDegree) / ((KvHeads + TensorDegree - 1) / TensorDegree));
         const int context = positions[row] + 1;
         const float* qh = q + (long long)row * (Heads * HeadDim / TensorDegree) + head * (HeadDim);
         const float* keys = key_rows[row] + kv * (HeadDim);
@@ -453,14 +757,18 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         }
         const float max = block_max(local_max);
         float local_sum = 0.0f;
-        for (int p = threadIdx.x; p < context; p += BLOCK) { scores[p] = expf(scores[p] - max); local_sum += scores[p]; }
+        for (int p = threadIdx.x; p < context; p += BLOCK) {
+            scores[p] = expf(scores[p] - max);
+            local_sum += scores[p];
+        }
         const float sum = block_sum(local_sum);
         __syncthreads();
         float* oh = out + (long long)row * (Heads * HeadDim / TensorDegree) + head * (HeadDim);
         for (int i = threadIdx.x; i < (HeadDim); i += BLOCK)
         {
             float acc = 0.0f;
-            for (int p = 0; p < context; p++) acc += scores[p] * values[(long long)p * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) + i];
+            for (int p = 0; p < context; p++)
+                acc += scores[p] * values[(long long)p * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) + i];
             oh[i] = acc / sum;
         }
     }
@@ -477,7 +785,10 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     }
 
     // h2 (T, Dim) = MlpNorm(x)
-    __global__ void block_h2_rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ weight, float* __restrict__ out)
+    __global__ void block_h2_rmsnorm_kernel(
+        const float* __restrict__ x,
+        const float* __restrict__ weight,
+        float* __restrict__ out)
     {
         const float* xr = x + (long long)blockIdx.x * (Dim);
         float* yr = out + (long long)blockIdx.x * (Dim);
@@ -499,7 +810,10 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     }
 
     // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)  [epilogue after cuBLAS]
-    __global__ void block_product_epilogue_kernel(float* __restrict__ y, long long count, const float* __restrict__ in_silu)
+    __global__ void block_product_epilogue_kernel(
+        float* __restrict__ y,
+        long long count,
+        const float* __restrict__ in_silu)
     {
         for (long long i = blockIdx.x * (long long)BLOCK + threadIdx.x; i < count; i += (long long)gridDim.x * BLOCK)
         {
@@ -510,7 +824,10 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     }
 
     // result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))  [epilogue after cuBLAS]
-    __global__ void block_result_epilogue_kernel(float* __restrict__ y, long long count, const float* __restrict__ in_x2)
+    __global__ void block_result_epilogue_kernel(
+        float* __restrict__ y,
+        long long count,
+        const float* __restrict__ in_x2)
     {
         for (long long i = blockIdx.x * (long long)BLOCK + threadIdx.x; i < count; i += (long long)gridDim.x * BLOCK)
         {
@@ -525,7 +842,10 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     {
         const float* row = logits + (long long)blockIdx.x * vocab;
         float best = NEG_INF; int index = 0x7fffffff;
-        for (int i = threadIdx.x; i < vocab; i += BLOCK) { float v = row[i]; if (v > best || (v == best && i < index)) { best = v; index = i; } }
+        for (int i = threadIdx.x; i < vocab; i += BLOCK) {
+            float v = row[i];
+            if (v > best || (v == best && i < index)) { best = v; index = i; }
+        }
         argmax_block(best, index);
         if (threadIdx.x == 0) next[blockIdx.x] = index;
     }
@@ -534,26 +854,48 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     """;
 
     /// <summary>The kernels <see cref="CudaKernels"/> defines, in launch order.</summary>
-    public static readonly string[] CudaKernelNames = ["llama_x_gather_kernel", "llama_normOut_rmsnorm_kernel", "block_h_rmsnorm_kernel", "block_q_rope_kernel", "block_k_rope_kernel", "block_attention_kv_append_kernel", "block_attention_attention_kernel", "block_x2_epilogue_kernel", "block_h2_rmsnorm_kernel", "block_silu_epilogue_kernel", "block_product_epilogue_kernel", "block_result_epilogue_kernel", "argmax_forward_kernel"];
+    public static readonly string[] CudaKernelNames = [
+        "llama_x_gather_kernel",
+        "llama_normOut_rmsnorm_kernel",
+        "block_h_rmsnorm_kernel",
+        "block_q_rope_kernel",
+        "block_k_rope_kernel",
+        "block_attention_kv_append_kernel",
+        "block_attention_attention_kernel",
+        "block_x2_epilogue_kernel",
+        "block_h2_rmsnorm_kernel",
+        "block_silu_epilogue_kernel",
+        "block_product_epilogue_kernel",
+        "block_result_epilogue_kernel",
+        "argmax_forward_kernel"];
 
     /// <summary>The CUDA program of one rank: its sizes (and tensor degree) defined, then the kernels.</summary>
     public static string CudaProgram(global::Tessera.Checkpoints.ModelConfig config, int tensorDegree)
     {
         _ = config;
-        if (tensorDegree != TensorDegree) throw new global::System.ArgumentOutOfRangeException(nameof(tensorDegree), $"this unit was compiled for tensor degree {TensorDegree}");
+        if (tensorDegree != TensorDegree)
+            throw new global::System.ArgumentOutOfRangeException(
+                nameof(tensorDegree),
+                $"this unit was compiled for tensor degree {TensorDegree}");
         return global::Tessera.Cuda.CudaPrelude.Source + CudaKernels;
     }
 
     private string CudaProgramOfThisRank() => global::Tessera.Cuda.CudaPrelude.Source + CudaKernels;
 
-    /// <summary>This rank on a CUDA device (several virtual devices may share one GPU, each with its own stream).</summary>
-    public Gpu OnCuda(global::Tessera.Cuda.CudaContext context, global::Tessera.Cuda.KernelCache kernels) => new(this, context, kernels);
+    /// <summary>
+    /// This rank on a CUDA device (several virtual devices may share one GPU, each with its own stream).
+    /// </summary>
+    public Gpu OnCuda(global::Tessera.Cuda.CudaContext context, global::Tessera.Cuda.KernelCache kernels) =>
+        new(this, context, kernels);
 
     /// <summary>
-    /// The CUDA rank program: matrix products on cuBLAS, everything else in the generated kernels of <see cref="CudaKernels"/>,
-    /// one buffer per CPU workspace slot. Between virtual devices on one GPU, collectives and stage boundaries stay on the device.
+    /// The CUDA rank program: matrix products on cuBLAS, everything else in the generated kernels of
+    /// <see cref="CudaKernels"/>, one buffer per CPU workspace slot. Between virtual devices on one GPU,
+    /// collectives and stage boundaries stay on the device.
     /// </summary>
-    public sealed class Gpu : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram, global::System.IDisposable
+    public sealed class Gpu : global::Tessera.ITransformerEngine,
+        global::Tessera.Parallelism.IRankProgram,
+        global::System.IDisposable
     {
         private readonly TinyLlamaTp2Pp2 _engine;
         private readonly global::Tessera.Parallelism.RankContext _rank;
@@ -561,14 +903,22 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         private readonly object _gate = new();
         private readonly int TensorRank, FirstLayer, EndLayer;
 
-        internal Gpu(TinyLlamaTp2Pp2 engine, global::Tessera.Cuda.CudaContext context, global::Tessera.Cuda.KernelCache kernels)
+        internal Gpu(
+            TinyLlamaTp2Pp2 engine,
+            global::Tessera.Cuda.CudaContext context,
+            global::Tessera.Cuda.KernelCache kernels)
         {
             _engine = engine;
             _rank = engine._rank;
             TensorRank = engine.TensorRank;
             FirstLayer = engine.FirstLayer;
             EndLayer = engine.EndLayer;
-            _gpu = new global::Tessera.Cuda.CudaStage(context, engine.CudaProgramOfThisRank(), kernels, EndLayer - FirstLayer, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
+            _gpu = new global::Tessera.Cuda.CudaStage(
+                context,
+                engine.CudaProgramOfThisRank(),
+                kernels,
+                EndLayer - FirstLayer,
+                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
         }
 
         /// <inheritdoc/>
@@ -582,7 +932,10 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.CreateHandle(ContextLength);
         /// <inheritdoc/>
         public float[] Forward(global::Tessera.TokenBatch batch) =>
-            _rank.IsWholeModel ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
+            _rank.IsWholeModel
+                ? RunStage(batch)!
+                : throw new global::System.InvalidOperationException(
+                    "This engine is one rank of a parallel plan: run it through a ParallelEngine.");
         /// <inheritdoc/>
         public void Dispose() => _gpu.Dispose();
 
@@ -592,9 +945,9 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             lock (_gate)
             {
                 int rows = batch.Rows;
-                var _model0 = _gpu.Slot("_model0", (long)rows * (Dim));
-                var _model1 = _gpu.Slot("_model1", (long)rows * (Dim));
-                var _model2 = _gpu.Slot("_model2", (long)rows * (Dim));
+                var _x = _gpu.Slot("_x", (long)rows * (Dim));
+                var _x2 = _gpu.Slot("_x2", (long)rows * (Dim));
+                var _normOut = _gpu.Slot("_normOut", (long)rows * (Dim));
                 var tokens = _gpu.Ints("tokens", batch.Tokens);
                 var positions = _gpu.Ints("positions", batch.Positions);
                 global::Tessera.Cuda.CudaBuffer stageInput;
@@ -602,14 +955,14 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                 {
                     global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
                     // x (T, Dim) = Embed(tokens)
-                    _gpu.LaunchRows("llama_x_gather_kernel", rows, _gpu.Weight(_engine._weights.Embed), tokens, _model0);
-                    stageInput = _model0;
+                    _gpu.LaunchRows("llama_x_gather_kernel", rows, _gpu.Weight(_engine._weights.Embed), tokens, _x);
+                    stageInput = _x;
                 }
                 else
                 {
                     stageInput = _gpu.ReceiveActivations(_rank.Previous!, rows * (Dim));
                 }
-                global::Tessera.Cuda.CudaBuffer x2 = stageInput, x2Spare = _model1;
+                global::Tessera.Cuda.CudaBuffer x2 = stageInput, x2Spare = _x2;
                 for (int layer = FirstLayer; layer < EndLayer; layer++)
                 {
                     Block(layer, batch, x2, x2Spare, tokens, positions);
@@ -622,60 +975,133 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                     return null;
                 }
                 // normOut (T, Dim) = Norm(x)
-                _gpu.LaunchRows("llama_normOut_rmsnorm_kernel", rows, x2, _gpu.Weight(_engine._weights.Norm), _model2);
+                _gpu.LaunchRows("llama_normOut_rmsnorm_kernel", rows, x2, _gpu.Weight(_engine._weights.Norm), _normOut);
                 // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))
                 int logitRows = batch.LogitRows.Length;
-                var headInput = _gpu.LogitRowsOf(_model2, batch, Dim);
-                var headOutput = _gpu.Slot("head_output", (long)logitRows * ((Vocab + TensorDegree - 1) / TensorDegree));
-                _gpu.Gemm(headOutput, headInput, _gpu.Weight(_engine._weights.Head), logitRows, (Vocab + TensorDegree - 1) / TensorDegree, Dim);
+                var headInput = _gpu.LogitRowsOf(_normOut, batch, Dim);
+                var headOutput = _gpu.Slot(
+                    "head_output",
+                    (long)logitRows * ((Vocab + TensorDegree - 1) / TensorDegree));
+                _gpu.Gemm(
+                    headOutput,
+                    headInput,
+                    _gpu.Weight(_engine._weights.Head),
+                    logitRows,
+                    (Vocab + TensorDegree - 1) / TensorDegree,
+                    Dim);
                 // The logits come back to the host; a vocab-sharded head gathers every rank's columns first.
-                var logits = _gpu.Logits(headOutput, logitRows, (Vocab + TensorDegree - 1) / TensorDegree, _rank.Tensor, vocab: Vocab);
+                var logits = _gpu.Logits(
+                    headOutput,
+                    logitRows,
+                    (Vocab + TensorDegree - 1) / TensorDegree,
+                    _rank.Tensor,
+                    vocab: Vocab);
                 batch.Commit();
                 return logits;
             }
         }
 
         /// <summary>One Block on the device.</summary>
-        private void Block(int layer, global::Tessera.TokenBatch batch, global::Tessera.Cuda.CudaBuffer input, global::Tessera.Cuda.CudaBuffer output, global::Tessera.Cuda.CudaBuffer tokens, global::Tessera.Cuda.CudaBuffer positions)
+        private void Block(
+            int layer,
+            global::Tessera.TokenBatch batch,
+            global::Tessera.Cuda.CudaBuffer input,
+            global::Tessera.Cuda.CudaBuffer output,
+            global::Tessera.Cuda.CudaBuffer tokens,
+            global::Tessera.Cuda.CudaBuffer positions)
         {
             var w = _engine._layers[layer - FirstLayer];
             int rows = batch.Rows;
-            var _block0 = _gpu.Slot("_block0", (long)rows * global::System.Math.Max((Dim), Heads * HeadDim / TensorDegree));
-            var _block1 = _gpu.Slot("_block1", (long)rows * global::System.Math.Max((Heads * HeadDim / TensorDegree), Dim));
-            var _block2 = _gpu.Slot("_block2", (long)rows * global::System.Math.Max(((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim), Intermediate / TensorDegree));
-            var _block3 = _gpu.Slot("_block3", (long)rows * global::System.Math.Max(((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim), Intermediate / TensorDegree));
+            var _hAttentionH2 = _gpu.Slot(
+                "_hAttentionH2",
+                (long)rows * global::System.Math.Max((Dim), Heads * HeadDim / TensorDegree));
+            var _qOutX2 = _gpu.Slot(
+                "_qOutX2",
+                (long)rows * global::System.Math.Max((Heads * HeadDim / TensorDegree), Dim));
+            var _kOutSilu = _gpu.Slot(
+                "_kOutSilu",
+                (long)rows * global::System.Math.Max(
+                    ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                    Intermediate / TensorDegree));
+            var _vOutProduct = _gpu.Slot(
+                "_vOutProduct",
+                (long)rows * global::System.Math.Max(
+                    ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                    Intermediate / TensorDegree));
             // h (T, Dim) = AttnNorm(x)
-            _gpu.LaunchRows("block_h_rmsnorm_kernel", rows, input, _gpu.Weight(w.AttnNorm), _block0);
+            _gpu.LaunchRows("block_h_rmsnorm_kernel", rows, input, _gpu.Weight(w.AttnNorm), _hAttentionH2);
             // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)
-            _gpu.Gemm(_block1, _block0, _gpu.Weight(w.Q), rows, Heads * HeadDim / TensorDegree, Dim);
+            _gpu.Gemm(_qOutX2, _hAttentionH2, _gpu.Weight(w.Q), rows, Heads * HeadDim / TensorDegree, Dim);
             // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-            _gpu.LaunchRows("block_q_rope_kernel", rows, _block1, positions);
+            _gpu.LaunchRows("block_q_rope_kernel", rows, _qOutX2, positions);
             // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)
-            _gpu.Gemm(_block2, _block0, _gpu.Weight(w.K), rows, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim);
+            _gpu.Gemm(
+                _kOutSilu,
+                _hAttentionH2,
+                _gpu.Weight(w.K),
+                rows,
+                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                Dim);
             // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
-            _gpu.LaunchRows("block_k_rope_kernel", rows, _block2, positions);
+            _gpu.LaunchRows("block_k_rope_kernel", rows, _kOutSilu, positions);
             // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)
-            _gpu.Gemm(_block3, _block0, _gpu.Weight(w.V), rows, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim);
+            _gpu.Gemm(
+                _vOutProduct,
+                _hAttentionH2,
+                _gpu.Weight(w.V),
+                rows,
+                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                Dim);
             // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
             var (keyRows, valueRows) = _gpu.CacheRows(batch, layer, FirstLayer);
-            _gpu.LaunchRows("block_attention_kv_append_kernel", rows, _block2, _block3, keyRows, valueRows, positions);
-            _gpu.LaunchAttention("block_attention_attention_kernel", rows, Heads / TensorDegree, global::Tessera.Cuda.CudaStage.LongestContext(batch), _block1, _block0, keyRows, valueRows, positions);
+            _gpu.LaunchRows(
+                "block_attention_kv_append_kernel",
+                rows,
+                _kOutSilu,
+                _vOutProduct,
+                keyRows,
+                valueRows,
+                positions);
+            _gpu.LaunchAttention(
+                "block_attention_attention_kernel",
+                rows,
+                Heads / TensorDegree,
+                global::Tessera.Cuda.CudaStage.LongestContext(batch),
+                _qOutX2,
+                _hAttentionH2,
+                keyRows,
+                valueRows,
+                positions);
             // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))
-            _gpu.Gemm(_block1, _block0, _gpu.Weight(w.O), rows, Dim, Heads * HeadDim / TensorDegree);
-            _gpu.AllReduce(_block1, rows * (Dim), _rank.Tensor);
-            _gpu.LaunchElements("block_x2_epilogue_kernel", (long)rows * (Dim), _block1, (long)rows * (Dim), input);
+            _gpu.Gemm(_qOutX2, _hAttentionH2, _gpu.Weight(w.O), rows, Dim, Heads * HeadDim / TensorDegree);
+            _gpu.AllReduce(_qOutX2, rows * (Dim), _rank.Tensor);
+            _gpu.LaunchElements("block_x2_epilogue_kernel", (long)rows * (Dim), _qOutX2, (long)rows * (Dim), input);
             // h2 (T, Dim) = MlpNorm(x)
-            _gpu.LaunchRows("block_h2_rmsnorm_kernel", rows, _block1, _gpu.Weight(w.MlpNorm), _block0);
+            _gpu.LaunchRows("block_h2_rmsnorm_kernel", rows, _qOutX2, _gpu.Weight(w.MlpNorm), _hAttentionH2);
             // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))
-            _gpu.Gemm(_block2, _block0, _gpu.Weight(w.Gate), rows, Intermediate / TensorDegree, Dim);
-            _gpu.LaunchElements("block_silu_epilogue_kernel", (long)rows * (Intermediate / TensorDegree), _block2, (long)rows * (Intermediate / TensorDegree));
+            _gpu.Gemm(_kOutSilu, _hAttentionH2, _gpu.Weight(w.Gate), rows, Intermediate / TensorDegree, Dim);
+            _gpu.LaunchElements(
+                "block_silu_epilogue_kernel",
+                (long)rows * (Intermediate / TensorDegree),
+                _kOutSilu,
+                (long)rows * (Intermediate / TensorDegree));
             // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)
-            _gpu.Gemm(_block3, _block0, _gpu.Weight(w.Up), rows, Intermediate / TensorDegree, Dim);
-            _gpu.LaunchElements("block_product_epilogue_kernel", (long)rows * (Intermediate / TensorDegree), _block3, (long)rows * (Intermediate / TensorDegree), _block2);
+            _gpu.Gemm(_vOutProduct, _hAttentionH2, _gpu.Weight(w.Up), rows, Intermediate / TensorDegree, Dim);
+            _gpu.LaunchElements(
+                "block_product_epilogue_kernel",
+                (long)rows * (Intermediate / TensorDegree),
+                _vOutProduct,
+                (long)rows * (Intermediate / TensorDegree),
+                _kOutSilu);
             // result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))
-            _gpu.Gemm(output, _block3, _gpu.Weight(w.Down), rows, Dim, Intermediate / TensorDegree);
+            _gpu.Gemm(output, _vOutProduct, _gpu.Weight(w.Down), rows, Dim, Intermediate / TensorDegree);
             _gpu.AllReduce(output, rows * (Dim), _rank.Tensor);
-            _gpu.LaunchElements("block_result_epilogue_kernel", (long)rows * (Dim), output, (long)rows * (Dim), _block1);
+            _gpu.LaunchElements(
+                "block_result_epilogue_kernel",
+                (long)rows * (Dim),
+                output,
+                (long)rows * (Dim),
+                _qOutX2);
         }
     }
 }

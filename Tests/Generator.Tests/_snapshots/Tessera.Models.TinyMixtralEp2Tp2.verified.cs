@@ -7,27 +7,47 @@
 namespace Tessera.Models;
 
 /// <summary>
-/// A specialised engine of <see cref="global::Tessera.Models.Mixtral"/> for "Checkpoints/tiny-mixtral/config.json": every size is a constant, folded into a plan of 1 x 1 x 1 x 2 x 2 (data x pipeline x sequence x expert x tensor) devices with 1 micro-batch(es).
+/// A specialised engine of <see cref="global::Tessera.Models.Mixtral"/> for "Checkpoints/tiny-mixtral/config.json":
+/// every size is a constant, folded into a plan of 1 x 1 x 1 x 2 x 2 (data x pipeline x sequence x expert x tensor)
+/// devices with 1 micro-batch(es).
 /// Dimension letters: T = tokens in the batch (rows), V = vocabulary, widths are named by config fields.
 /// </summary>
 [global::System.CodeDom.Compiler.GeneratedCode("Tessera.Generator", "<ASSEMBLY_VERSION>")]
-partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram, global::Tessera.Experts.IExpertRouted
+partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
+    global::Tessera.Parallelism.IRankProgram,
+    global::Tessera.Experts.IExpertRouted
 {
-    /// <summary>The folded plan: 4 CPU devices, rank = data * 4 + stage * 4 + sequence rank * 4 + expert rank * 2 + tensor rank.</summary>
-    public static global::Tessera.Parallelism.ParallelPlan Plan { get; } = new(Data: 1, Pipeline: 1, Tensor: 2, MicroBatches: 1, LayersPerStage: [3], Expert: 2, Sequence: 1);
+    /// <summary>
+    /// The folded plan: 4 CPU devices, rank = data * 4 + stage * 4 + sequence rank * 4 + expert rank * 2 + tensor rank.
+    /// </summary>
+    public static global::Tessera.Parallelism.ParallelPlan Plan { get; } = new(
+        Data: 1,
+        Pipeline: 1,
+        Tensor: 2,
+        MicroBatches: 1,
+        LayersPerStage: [3],
+        Expert: 2,
+        Sequence: 1);
 
     /// <summary>
-    /// The GPipe schedule, [stage, clock] = micro-batch (-1: idle). 1 stage(s) x 1 clocks; bubble 0/1 of each stage's slots.
+    /// The GPipe schedule, [stage, clock] = micro-batch (-1: idle). 1 stage(s) x 1 clocks; bubble 0/1 of each stage's
+    /// slots.
     /// </summary>
     public static readonly int[,] Schedule =
     {
         {  0 }, // stage 0
     };
 
-    /// <summary>Opens a checkpoint folder and starts the plan: one worker per device, each loading only its own shard.</summary>
+    /// <summary>
+    /// Opens a checkpoint folder and starts the plan: one worker per device, each loading only its own shard.
+    /// </summary>
     public static global::Tessera.Parallelism.ParallelEngine Load(string checkpointDirectory)
     {
-        return global::Tessera.Parallelism.ParallelEngine.Create(checkpointDirectory, Plan, static (checkpoint, rank) => new TinyMixtralEp2Tp2(checkpoint, rank), Facts);
+        return global::Tessera.Parallelism.ParallelEngine.Create(
+            checkpointDirectory,
+            Plan,
+            static (checkpoint, rank) => new TinyMixtralEp2Tp2(checkpoint, rank),
+            Facts);
     }
 
     // Sizes, folded from the config at build time: every kernel below sees constants.
@@ -54,11 +74,15 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
     private readonly int EndLayer;
     private const int ExpertDegree = 2; // folded: [Compile(Expert = 2)]
     private readonly int ExpertRank;
-    // This rank's experts, [FirstExpert, EndExpert) of every layer's ExpertCount: ExpertCount / ExpertDegree contiguous ones.
+    // This rank's experts, [FirstExpert, EndExpert) of every layer's ExpertCount: ExpertCount / ExpertDegree contiguous
+    // ones.
     private readonly int FirstExpert;
     private readonly int EndExpert;
 
-    /// <summary>The tensors of one Mixtral on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).</summary>
+    /// <summary>
+    /// The tensors of one Mixtral on this rank, F32, matrices as [out, in] (this rank's slice under tensor
+    /// parallelism).
+    /// </summary>
     private sealed class MixtralWeights
     {
         /// <remarks>(Vocab, Dim), from "model.embed_tokens.weight".</remarks>
@@ -69,28 +93,43 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
         public global::Tessera.Cpu.WeightMatrix Head = null!;
     }
 
-    /// <summary>The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).</summary>
+    /// <summary>
+    /// The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// </summary>
     private sealed class BlockWeights
     {
         /// <remarks>(Dim), from "input_layernorm.weight".</remarks>
         public float[] AttnNorm = null!;
-        /// <remarks>(Heads * HeadDim, Dim), rows split across the tensor group, from "self_attn.q_proj.weight".</remarks>
+        /// <remarks>
+        /// (Heads * HeadDim, Dim), rows split across the tensor group, from "self_attn.q_proj.weight".
+        /// </remarks>
         public global::Tessera.Cpu.WeightMatrix Q = null!;
-        /// <remarks>(KvHeads * HeadDim, Dim), rows split across the tensor group, from "self_attn.k_proj.weight".</remarks>
+        /// <remarks>
+        /// (KvHeads * HeadDim, Dim), rows split across the tensor group, from "self_attn.k_proj.weight".
+        /// </remarks>
         public global::Tessera.Cpu.WeightMatrix K = null!;
-        /// <remarks>(KvHeads * HeadDim, Dim), rows split across the tensor group, from "self_attn.v_proj.weight".</remarks>
+        /// <remarks>
+        /// (KvHeads * HeadDim, Dim), rows split across the tensor group, from "self_attn.v_proj.weight".
+        /// </remarks>
         public global::Tessera.Cpu.WeightMatrix V = null!;
-        /// <remarks>(Dim, Heads * HeadDim), columns split across the tensor group, from "self_attn.o_proj.weight".</remarks>
+        /// <remarks>
+        /// (Dim, Heads * HeadDim), columns split across the tensor group, from "self_attn.o_proj.weight".
+        /// </remarks>
         public global::Tessera.Cpu.WeightMatrix O = null!;
         /// <remarks>(Dim), from "post_attention_layernorm.weight".</remarks>
         public float[] MlpNorm = null!;
         /// <remarks>(ExpertCount, Dim), from "block_sparse_moe.gate.weight".</remarks>
         public global::Tessera.Cpu.WeightMatrix Router = null!;
-        /// <remarks>This rank's experts, from "block_sparse_moe.experts.{e}.": index e - FirstExpert (all of them unless the plan splits experts).</remarks>
+        /// <remarks>
+        /// This rank's experts, from "block_sparse_moe.experts.{e}.": index e - FirstExpert (all of them unless the
+        /// plan splits experts).
+        /// </remarks>
         public ExpertWeights[] Experts = null!;
     }
 
-    /// <summary>The tensors of one Expert on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).</summary>
+    /// <summary>
+    /// The tensors of one Expert on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// </summary>
     private sealed class ExpertWeights
     {
         /// <remarks>(Intermediate, Dim), rows split across the tensor group, from "w1.weight".</remarks>
@@ -110,26 +149,28 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
     // One forward at a time per engine: _gate serialises callers.
     private readonly object _gate = new();
     private int _workspaceRows;
-    private float[] _model0 = []; // x
-    private float[] _model1 = []; // x2
-    private float[] _model2 = []; // normOut
-    private float[] _block0 = []; // h, attention, h2
-    private float[] _block1 = []; // qOut, x2
-    private float[] _block2 = []; // kOut, routerOut
-    private float[] _block3 = []; // vOut, mixture
+    private float[] _x = []; // x
+    private float[] _x2 = []; // x2
+    private float[] _normOut = []; // normOut
+    private float[] _hAttentionH2 = []; // h, attention, h2
+    private float[] _qOutX2 = []; // qOut, x2
+    private float[] _kOutRouterOut = []; // kOut, routerOut
+    private float[] _vOutMixture = []; // vOut, mixture
     private float[] _headRows = [];
     private float[] _localLogits = [];
 
     private void EnsureWorkspace(int rows)
     {
         if (rows <= _workspaceRows) return;
-        _model0 = new float[rows * (Dim)];
-        _model1 = new float[rows * (Dim)];
-        _model2 = new float[rows * (Dim)];
-        _block0 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
-        _block1 = new float[rows * global::System.Math.Max(Heads * HeadDim / TensorDegree, (Dim))];
-        _block2 = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (ExpertCount))];
-        _block3 = new float[rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Dim))];
+        _x = new float[rows * (Dim)];
+        _x2 = new float[rows * (Dim)];
+        _normOut = new float[rows * (Dim)];
+        _hAttentionH2 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
+        _qOutX2 = new float[rows * global::System.Math.Max(Heads * HeadDim / TensorDegree, (Dim))];
+        _kOutRouterOut = new float[
+            rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (ExpertCount))];
+        _vOutMixture = new float[
+            rows * global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Dim))];
         _headRows = new float[rows * (Dim)];
         _localLogits = TensorDegree == 1 ? [] : new float[rows * ((Vocab + TensorDegree - 1) / TensorDegree)];
         _workspaceRows = rows;
@@ -141,22 +182,27 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
     private readonly global::Tessera.Experts.ExpertRouter _router;
     // The Expert's buffers, (rows routed to one expert, width) each; an expert may get more rows than the batch has.
     private int _expertWorkspaceRows;
-    private float[] _expert0 = []; // silu
-    private float[] _expert1 = []; // product
+    private float[] _silu = []; // silu
+    private float[] _product = []; // product
 
     private void EnsureExpertWorkspace(int rows)
     {
         if (rows <= _expertWorkspaceRows) return;
-        _expert0 = new float[rows * (Intermediate / TensorDegree)];
-        _expert1 = new float[rows * (Intermediate / TensorDegree)];
+        _silu = new float[rows * (Intermediate / TensorDegree)];
+        _product = new float[rows * (Intermediate / TensorDegree)];
         _expertWorkspaceRows = rows;
     }
 
     /// <summary>Loads a whole Mixtral checkpoint onto one device.</summary>
-    public TinyMixtralEp2Tp2(global::Tessera.Checkpoints.Checkpoint checkpoint) : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }
+    public TinyMixtralEp2Tp2(global::Tessera.Checkpoints.Checkpoint checkpoint)
+        : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }
 
-    /// <summary>Loads this rank's share of a Mixtral checkpoint, checking every tensor's name, shape and dtype.</summary>
-    public TinyMixtralEp2Tp2(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)
+    /// <summary>
+    /// Loads this rank's share of a Mixtral checkpoint, checking every tensor's name, shape and dtype.
+    /// </summary>
+    public TinyMixtralEp2Tp2(
+        global::Tessera.Checkpoints.Checkpoint checkpoint,
+        global::Tessera.Parallelism.RankContext rank)
     {
         var config = checkpoint.Config;
         config.RequireUnset("rope_scaling", "Mixtral");
@@ -178,53 +224,183 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
 
         _rank = rank;
         if (rank.TensorDegree != TensorDegree || rank.Stages != Stages)
-            throw new global::Tessera.Parallelism.PlanException($"TinyMixtralEp2Tp2 was compiled for tensor degree {TensorDegree} and {Stages} stage(s); this rank is in a plan with {rank.TensorDegree} and {rank.Stages}.");
+            throw new global::Tessera.Parallelism.PlanException(
+                $"TinyMixtralEp2Tp2 was compiled for tensor degree {TensorDegree} and {Stages} stage(s); this rank is in a plan with {rank.TensorDegree} and {rank.Stages}.");
         TensorRank = rank.TensorRank;
         FirstLayer = rank.FirstLayer;
         EndLayer = rank.EndLayer < 0 ? LayerCount : rank.EndLayer;
         checkpoint.RequireNumbered("num_hidden_layers", LayerCount, "model.layers.", ".input_layernorm.weight");
         if (rank.ExpertDegree != ExpertDegree)
-            throw new global::Tessera.Parallelism.PlanException($"TinyMixtralEp2Tp2 was compiled for expert degree {ExpertDegree}; this rank is in a plan with {rank.ExpertDegree}.");
+            throw new global::Tessera.Parallelism.PlanException(
+                $"TinyMixtralEp2Tp2 was compiled for expert degree {ExpertDegree}; this rank is in a plan with {rank.ExpertDegree}.");
         ExpertRank = rank.ExpertRank;
         if (ExpertCount % ExpertDegree != 0)
-            throw new global::Tessera.Parallelism.PlanException($"ep = {ExpertDegree} does not divide the {ExpertCount} experts of Mixtral: every expert rank holds as many whole experts.");
+            throw new global::Tessera.Parallelism.PlanException(
+                $"ep = {ExpertDegree} does not divide the {ExpertCount} experts of Mixtral: every expert rank holds as many whole experts.");
         FirstExpert = ExpertRank * (ExpertCount / ExpertDegree);
         EndExpert = FirstExpert + ExpertCount / ExpertDegree;
-        checkpoint.RequireNumbered("num_local_experts", ExpertCount, "model.layers.0.block_sparse_moe.experts.", ".w1.weight");
+        checkpoint.RequireNumbered(
+            "num_local_experts",
+            ExpertCount,
+            "model.layers.0.block_sparse_moe.experts.",
+            ".w1.weight");
         _expertLoad = new global::Tessera.Experts.ExpertLoad(LayerCount, ExpertCount);
         _router = new global::Tessera.Experts.ExpertRouter(ExpertCount, FirstExpert, EndExpert, _expertLoad);
 
         // The first stage embeds; the last one holds the final norm and the head.
         if (rank.IsFirstStage)
         {
-            _weights.Embed = checkpoint.LoadMatrix("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Embed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
+            _weights.Embed = checkpoint.LoadMatrix(
+                "model.embed_tokens.weight",
+                Vocab,
+                Dim,
+                global::Tessera.WeightLayout.OutIn,
+                $"Embed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
         }
         if (rank.IsLastStage)
         {
-            _weights.Norm = checkpoint.LoadVector("" + "model.norm.weight", Dim, $"Norm: (Dim = {Dim})");
-            _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(Tied ? (TensorDegree == 1 && _weights.Embed is not null ? _weights.Embed : checkpoint.LoadMatrixPaddedRowShard("" + "model.embed_tokens.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", TensorRank, TensorDegree)) : checkpoint.LoadMatrixPaddedRowShard("" + "lm_head.weight", Vocab, Dim, global::Tessera.WeightLayout.OutIn, $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}", TensorRank, TensorDegree), (Vocab + TensorDegree - 1) / TensorDegree, Dim, rank.Precision);
+            _weights.Norm = checkpoint.LoadVector("model.norm.weight", Dim, $"Norm: (Dim = {Dim})");
+            _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixPaddedRowShard(
+                    "lm_head.weight",
+                    Vocab,
+                    Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}",
+                    TensorRank,
+                    TensorDegree),
+                (Vocab + TensorDegree - 1) / TensorDegree,
+                Dim,
+                rank.Precision);
         }
         _layers = new BlockWeights[EndLayer - FirstLayer];
         for (int i = FirstLayer; i < EndLayer; i++)
         {
             var w = _layers[i - FirstLayer] = new BlockWeights();
-            w.AttnNorm = checkpoint.LoadVector($"model.layers.{i}." + "input_layernorm.weight", Dim, $"AttnNorm: (Dim = {Dim})");
-            w.Q = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}." + "self_attn.q_proj.weight", Heads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Heads * HeadDim / TensorDegree, Dim, rank.Precision);
-            w.K = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixHeadShard($"model.layers.{i}." + "self_attn.k_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", KvHeads, TensorRank, TensorDegree), (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim, rank.Precision);
-            w.V = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixHeadShard($"model.layers.{i}." + "self_attn.v_proj.weight", KvHeads * HeadDim, Dim, global::Tessera.WeightLayout.OutIn, $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}", KvHeads, TensorRank, TensorDegree), (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim, rank.Precision);
-            w.O = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"model.layers.{i}." + "self_attn.o_proj.weight", Dim, Heads * HeadDim, global::Tessera.WeightLayout.OutIn, $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}", TensorRank, TensorDegree), Dim, Heads * HeadDim / TensorDegree, rank.Precision);
-            w.MlpNorm = checkpoint.LoadVector($"model.layers.{i}." + "post_attention_layernorm.weight", Dim, $"MlpNorm: (Dim = {Dim})");
-            w.Router = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrix($"model.layers.{i}." + "block_sparse_moe.gate.weight", ExpertCount, Dim, global::Tessera.WeightLayout.OutIn, $"Router: Out = ExpertCount = {ExpertCount}, In = Dim = {Dim}"), ExpertCount, Dim, global::Tessera.Cpu.WeightPrecision.F32);
+            w.AttnNorm = checkpoint.LoadVector(
+                $"model.layers.{i}.input_layernorm.weight",
+                Dim,
+                $"AttnNorm: (Dim = {Dim})");
+            w.Q = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixRowShard(
+                    $"model.layers.{i}.self_attn.q_proj.weight",
+                    Heads * HeadDim,
+                    Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}",
+                    1,
+                    TensorRank,
+                    TensorDegree),
+                Heads * HeadDim / TensorDegree,
+                Dim,
+                rank.Precision);
+            w.K = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixHeadShard(
+                    $"model.layers.{i}.self_attn.k_proj.weight",
+                    KvHeads * HeadDim,
+                    Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}",
+                    KvHeads,
+                    TensorRank,
+                    TensorDegree),
+                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                Dim,
+                rank.Precision);
+            w.V = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixHeadShard(
+                    $"model.layers.{i}.self_attn.v_proj.weight",
+                    KvHeads * HeadDim,
+                    Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}",
+                    KvHeads,
+                    TensorRank,
+                    TensorDegree),
+                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                Dim,
+                rank.Precision);
+            w.O = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrixColumnShard(
+                    $"model.layers.{i}.self_attn.o_proj.weight",
+                    Dim,
+                    Heads * HeadDim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}",
+                    TensorRank,
+                    TensorDegree),
+                Dim,
+                Heads * HeadDim / TensorDegree,
+                rank.Precision);
+            w.MlpNorm = checkpoint.LoadVector(
+                $"model.layers.{i}.post_attention_layernorm.weight",
+                Dim,
+                $"MlpNorm: (Dim = {Dim})");
+            w.Router = global::Tessera.Cpu.WeightMatrix.Create(
+                checkpoint.LoadMatrix(
+                    $"model.layers.{i}.block_sparse_moe.gate.weight",
+                    ExpertCount,
+                    Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"Router: Out = ExpertCount = {ExpertCount}, In = Dim = {Dim}"),
+                ExpertCount,
+                Dim,
+                global::Tessera.Cpu.WeightPrecision.F32);
             w.Experts = new ExpertWeights[EndExpert - FirstExpert];
             for (int e = FirstExpert; e < EndExpert; e++)
             {
                 var x = w.Experts[e - FirstExpert] = new ExpertWeights();
-                x.W1 = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}.block_sparse_moe.experts.{e}." + "w1.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"W1: Out = Intermediate = {Intermediate}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Intermediate / TensorDegree, Dim, rank.Precision);
-                x.W3 = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixRowShard($"model.layers.{i}.block_sparse_moe.experts.{e}." + "w3.weight", Intermediate, Dim, global::Tessera.WeightLayout.OutIn, $"W3: Out = Intermediate = {Intermediate}, In = Dim = {Dim}", 1, TensorRank, TensorDegree), Intermediate / TensorDegree, Dim, rank.Precision);
-                x.W2 = global::Tessera.Cpu.WeightMatrix.Create(checkpoint.LoadMatrixColumnShard($"model.layers.{i}.block_sparse_moe.experts.{e}." + "w2.weight", Dim, Intermediate, global::Tessera.WeightLayout.OutIn, $"W2: Out = Dim = {Dim}, In = Intermediate = {Intermediate}", TensorRank, TensorDegree), Dim, Intermediate / TensorDegree, rank.Precision);
+                x.W1 = global::Tessera.Cpu.WeightMatrix.Create(
+                    checkpoint.LoadMatrixRowShard(
+                        $"model.layers.{i}.block_sparse_moe.experts.{e}.w1.weight",
+                        Intermediate,
+                        Dim,
+                        global::Tessera.WeightLayout.OutIn,
+                        $"W1: Out = Intermediate = {Intermediate}, In = Dim = {Dim}",
+                        1,
+                        TensorRank,
+                        TensorDegree),
+                    Intermediate / TensorDegree,
+                    Dim,
+                    rank.Precision);
+                x.W3 = global::Tessera.Cpu.WeightMatrix.Create(
+                    checkpoint.LoadMatrixRowShard(
+                        $"model.layers.{i}.block_sparse_moe.experts.{e}.w3.weight",
+                        Intermediate,
+                        Dim,
+                        global::Tessera.WeightLayout.OutIn,
+                        $"W3: Out = Intermediate = {Intermediate}, In = Dim = {Dim}",
+                        1,
+                        TensorRank,
+                        TensorDegree),
+                    Intermediate / TensorDegree,
+                    Dim,
+                    rank.Precision);
+                x.W2 = global::Tessera.Cpu.WeightMatrix.Create(
+                    checkpoint.LoadMatrixColumnShard(
+                        $"model.layers.{i}.block_sparse_moe.experts.{e}.w2.weight",
+                        Dim,
+                        Intermediate,
+                        global::Tessera.WeightLayout.OutIn,
+                        $"W2: Out = Dim = {Dim}, In = Intermediate = {Intermediate}",
+                        TensorRank,
+                        TensorDegree),
+                    Dim,
+                    Intermediate / TensorDegree,
+                    rank.Precision);
             }
         }
-        _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(global::System.Linq.Enumerable.Concat(new object?[] { _weights.Embed, _weights.Norm, _weights.Head }, global::System.Linq.Enumerable.SelectMany(_layers, w => global::System.Linq.Enumerable.Concat(new object?[] { w.AttnNorm, w.Q, w.K, w.V, w.O, w.MlpNorm, w.Router }, global::System.Linq.Enumerable.SelectMany(w.Experts, x => new object?[] { x.W1, x.W3, x.W2 })))));
+        _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(
+            global::System.Linq.Enumerable.Concat(
+                new object?[] { _weights.Embed, _weights.Norm, _weights.Head },
+                global::System.Linq.Enumerable.SelectMany(
+                    _layers,
+                    w =>
+                        global::System.Linq.Enumerable.Concat(
+                            new object?[] { w.AttnNorm, w.Q, w.K, w.V, w.O, w.MlpNorm, w.Router },
+                            global::System.Linq.Enumerable.SelectMany(
+                                w.Experts,
+                                x => new object?[] { x.W1, x.W3, x.W2 })))));
     }
 
     /// <inheritdoc/>
@@ -234,17 +410,41 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
     public long WeightBytes => _weightBytes;
 
     /// <inheritdoc/>
-    public long WorkspaceBytes => 4L * (_model0.Length + _model1.Length + _model2.Length + _block0.Length + _block1.Length + _block2.Length + _block3.Length + _expert0.Length + _expert1.Length + _headRows.Length + _localLogits.Length);
+    public long WorkspaceBytes =>
+        4L * (
+            _x.Length
+            + _x2.Length
+            + _normOut.Length
+            + _hAttentionH2.Length
+            + _qOutX2.Length
+            + _kOutRouterOut.Length
+            + _vOutMixture.Length
+            + _silu.Length
+            + _product.Length
+            + _headRows.Length
+            + _localLogits.Length);
 
     /// <inheritdoc/>
     global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;
 
-    /// <summary>A cache for one sequence: this stage's layers, this rank's key/value heads (and, under sequence parallelism, its tokens).</summary>
-    public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.Create(EndLayer - FirstLayer, ContextLength, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, FirstLayer, _rank.SequenceDegree);
+    /// <summary>
+    /// A cache for one sequence: this stage's layers, this rank's key/value heads (and, under sequence parallelism, its
+    /// tokens).
+    /// </summary>
+    public global::Tessera.KvCache CreateCache() =>
+        global::Tessera.KvCache.Create(
+            EndLayer - FirstLayer,
+            ContextLength,
+            (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+            FirstLayer,
+            _rank.SequenceDegree);
 
     /// <summary>The whole forward on one device (a plan of one rank).</summary>
     public float[] Forward(global::Tessera.TokenBatch batch) =>
-        _rank.IsWholeModel ? RunStage(batch)! : throw new global::System.InvalidOperationException("This engine is one rank of a parallel plan: run it through a ParallelEngine.");
+        _rank.IsWholeModel
+            ? RunStage(batch)!
+            : throw new global::System.InvalidOperationException(
+                "This engine is one rank of a parallel plan: run it through a ParallelEngine.");
 
     /// <inheritdoc/>
     public global::Tessera.Experts.ExpertLoad ExpertLoad => _expertLoad;
@@ -259,10 +459,10 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
             float[] stageInput;
             global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
             // x (T, Dim) = Embed(tokens)
-            global::Tessera.Cpu.CpuKernels.Gather(_weights.Embed, Dim, batch.Tokens, _model0);
-            stageInput = _model0;
+            global::Tessera.Cpu.CpuKernels.Gather(_weights.Embed, Dim, batch.Tokens, _x);
+            stageInput = _x;
             // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
-            float[] x2 = stageInput, x2Spare = _model1;
+            float[] x2 = stageInput, x2Spare = _x2;
             for (int layer = FirstLayer; layer < EndLayer; layer++)
             {
                 Block(layer, batch, x2, x2Spare);
@@ -270,93 +470,207 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
             }
             var logits = new float[batch.LogitRows.Length * (Vocab)];
             // normOut (T, Dim) = Norm(x)
-            global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _model2, rows, Dim, Eps);
-            // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the degree]
+            global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _normOut, rows, Dim, Eps);
+            // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the
+            // degree]
             int logitRows = batch.LogitRows.Length;
-            float[] headInput = batch.AllLogitRows ? _model2 : global::Tessera.Cpu.CpuKernels.GatherRows(_model2, Dim, batch.LogitRows, _headRows);
+            float[] headInput = batch.AllLogitRows
+                ? _normOut
+                : global::Tessera.Cpu.CpuKernels.GatherRows(_normOut, Dim, batch.LogitRows, _headRows);
             float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
-            global::Tessera.Cpu.CpuKernels.MatMul(headInput, logitRows, Dim, _weights.Head, (Vocab + TensorDegree - 1) / TensorDegree, headOutput);
-            if (TensorDegree > 1) global::Tessera.Cpu.CpuKernels.GatherLogits(_rank.Tensor, _localLogits, logitRows, (Vocab + TensorDegree - 1) / TensorDegree, Vocab, logits);
+            global::Tessera.Cpu.CpuKernels.MatMul(
+                headInput,
+                logitRows,
+                Dim,
+                _weights.Head,
+                (Vocab + TensorDegree - 1) / TensorDegree,
+                headOutput);
+            if (TensorDegree > 1)
+                global::Tessera.Cpu.CpuKernels.GatherLogits(
+                    _rank.Tensor,
+                    _localLogits,
+                    logitRows,
+                    (Vocab + TensorDegree - 1) / TensorDegree,
+                    Vocab,
+                    logits);
             batch.Commit();
             return logits;
         }
     }
 
-    /// <summary>One Block: <paramref name="input"/> (T, Dim) to <paramref name="output"/> (T, Dim), at layer <paramref name="layer"/>.</summary>
+    /// <summary>
+    /// One Block: <paramref name="input"/> (T, Dim) to <paramref name="output"/> (T, Dim), at layer
+    /// <paramref name="layer"/>.
+    /// </summary>
     private void Block(int layer, global::Tessera.TokenBatch batch, float[] input, float[] output)
     {
         var w = _layers[layer - FirstLayer];
         int rows = batch.Rows;
 
         // h (T, Dim) = AttnNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(input, w.AttnNorm, _block0, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
         // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)  [column-parallel]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Q, Heads * HeadDim / TensorDegree, _block1);
+        global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.Q, Heads * HeadDim / TensorDegree, _qOutX2);
         // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-        global::Tessera.Cpu.CpuKernels.Rope(_block1, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
-        // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value heads, replicated past them]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _block2);
+        global::Tessera.Cpu.CpuKernels.Rope(_qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
+        // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value
+        // heads, replicated past them]
+        global::Tessera.Cpu.CpuKernels.MatMul(
+            _hAttentionH2,
+            rows,
+            Dim,
+            w.K,
+            (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+            _kOutRouterOut);
         // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
-        global::Tessera.Cpu.CpuKernels.Rope(_block2, rows, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, batch.Positions, Theta);
-        // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value heads, replicated past them]
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _block3);
+        global::Tessera.Cpu.CpuKernels.Rope(
+            _kOutRouterOut,
+            rows,
+            (KvHeads + TensorDegree - 1) / TensorDegree,
+            HeadDim,
+            batch.Positions,
+            Theta);
+        // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value
+        // heads, replicated past them]
+        global::Tessera.Cpu.CpuKernels.MatMul(
+            _hAttentionH2,
+            rows,
+            Dim,
+            w.V,
+            (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+            _vOutMixture);
         // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
-        global::Tessera.Cpu.CpuKernels.AppendKv(_block2, _block3, batch, layer, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
-        global::Tessera.Cpu.CpuKernels.Attention(_block1, _block0, batch, layer, Heads / TensorDegree, (KvHeads + TensorDegree - 1) / TensorDegree, HeadDim, _rank.Sequence);
+        global::Tessera.Cpu.CpuKernels.AppendKv(
+            _kOutRouterOut,
+            _vOutMixture,
+            batch,
+            layer,
+            (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
+        global::Tessera.Cpu.CpuKernels.Attention(
+            _qOutX2,
+            _hAttentionH2,
+            batch,
+            layer,
+            Heads / TensorDegree,
+            (KvHeads + TensorDegree - 1) / TensorDegree,
+            HeadDim,
+            _rank.Sequence);
         // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue: Add]
-        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_block0, rows, Heads * HeadDim / TensorDegree, w.O, Dim, _block1, _rank.Tensor, (segment, row, column) =>
-        {
-            global::Tessera.Cpu.Elementwise.Add(segment, new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
-        });
+        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+            _hAttentionH2,
+            rows,
+            Heads * HeadDim / TensorDegree,
+            w.O,
+            Dim,
+            _qOutX2,
+            _rank.Tensor,
+            (segment, row, column) =>
+            {
+                global::Tessera.Cpu.Elementwise.Add(
+                    segment,
+                    new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
+            });
         // h2 (T, Dim) = MlpNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(_block1, w.MlpNorm, _block0, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(_qOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
         // routerOut (T, ExpertCount) = Router(h)
-        global::Tessera.Cpu.CpuKernels.MatMul(_block0, rows, Dim, w.Router, ExpertCount, _block2);
-        // routing (T, ExpertsPerToken) = Route(Router(h), ExpertsPerToken)  [softmax over ExpertCount experts, top ExpertsPerToken, weights renormalised]
-        _router.Route(_block2, rows, ExpertCount, ExpertsPerToken, renormalize: true, layer);
-        // mixture (T, Dim) = Mixture(Experts, h, routing)  [each held expert over its tokens only; all-to-all to the experts' ranks and back under expert parallelism]
-        _router.Dispatch(_block0, Dim, _rank.Experts);
+        global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.Router, ExpertCount, _kOutRouterOut);
+        // routing (T, ExpertsPerToken) = Route(Router(h), ExpertsPerToken)  [softmax over ExpertCount experts, top
+        // ExpertsPerToken, weights renormalised]
+        _router.Route(_kOutRouterOut, rows, ExpertCount, ExpertsPerToken, renormalize: true, layer);
+        // mixture (T, Dim) = Mixture(Experts, h, routing)  [each held expert over its tokens only; all-to-all to the
+        // experts' ranks and back under expert parallelism]
+        _router.Dispatch(_hAttentionH2, Dim, _rank.Experts);
         for (int expert = FirstExpert; expert < EndExpert; expert++)
         {
             int expertRows = _router.RowsOf(expert);
-            if (expertRows > 0) Expert(layer, expert, expertRows, _router.InputOf(expert), _router.OutputOf(expert, Dim));
+            if (expertRows > 0)
+                Expert(layer, expert, expertRows, _router.InputOf(expert), _router.OutputOf(expert, Dim));
         }
-        _router.Combine(_block3, Dim, _rank.Experts);
+        _router.Combine(_vOutMixture, Dim, _rank.Experts);
         // result (T, Dim) = x + Mixture(Experts, h, routing)
         var out_result = new global::System.Span<float>(output, 0, rows * (Dim));
-        new global::System.ReadOnlySpan<float>(_block1, 0, rows * (Dim)).CopyTo(out_result);
-        global::Tessera.Cpu.Elementwise.Add(out_result, new global::System.ReadOnlySpan<float>(_block3, 0, rows * (Dim)));
+        new global::System.ReadOnlySpan<float>(_qOutX2, 0, rows * (Dim)).CopyTo(out_result);
+        global::Tessera.Cpu.Elementwise.Add(
+            out_result,
+            new global::System.ReadOnlySpan<float>(_vOutMixture, 0, rows * (Dim)));
     }
 
-    /// <summary>One Expert (a held expert of layer <paramref name="layer"/>): <paramref name="input"/> (rows, Dim) to <paramref name="output"/> (rows, Dim), rows = the tokens routed to it.</summary>
+    /// <summary>
+    /// One Expert (a held expert of layer <paramref name="layer"/>): <paramref name="input"/> (rows, Dim) to
+    /// <paramref name="output"/> (rows, Dim), rows = the tokens routed to it.
+    /// </summary>
     private void Expert(int layer, int expert, int rows, float[] input, float[] output)
     {
         var w = _layers[layer - FirstLayer].Experts[expert - FirstExpert];
         EnsureExpertWorkspace(rows);
 
         // silu (T, Intermediate / TensorDegree) = Silu(W1(x))  [column-parallel; epilogue: Silu]
-        global::Tessera.Cpu.CpuKernels.MatMul(input, rows, Dim, w.W1, Intermediate / TensorDegree, _expert0, (segment, row, column) =>
-        {
-            global::Tessera.Cpu.Activations.Silu(segment);
-        });
+        global::Tessera.Cpu.CpuKernels.MatMul(
+            input,
+            rows,
+            Dim,
+            w.W1,
+            Intermediate / TensorDegree,
+            _silu,
+            (segment, row, column) =>
+            {
+                global::Tessera.Cpu.Activations.Silu(segment);
+            });
         // product (T, Intermediate / TensorDegree) = Silu(W1(x)) * W3(x)  [column-parallel; epilogue: Mul]
-        global::Tessera.Cpu.CpuKernels.MatMul(input, rows, Dim, w.W3, Intermediate / TensorDegree, _expert1, (segment, row, column) =>
-        {
-            global::Tessera.Cpu.Elementwise.Multiply(segment, new global::System.ReadOnlySpan<float>(_expert0, row * (Intermediate / TensorDegree) + column, segment.Length));
-        });
+        global::Tessera.Cpu.CpuKernels.MatMul(
+            input,
+            rows,
+            Dim,
+            w.W3,
+            Intermediate / TensorDegree,
+            _product,
+            (segment, row, column) =>
+            {
+                global::Tessera.Cpu.Elementwise.Multiply(
+                    segment,
+                    new global::System.ReadOnlySpan<float>(
+                        _silu,
+                        row * (Intermediate / TensorDegree) + column,
+                        segment.Length));
+            });
         // result (T, Dim) = W2(Silu(W1(x)) * W3(x))  [row-parallel, all-reduce]
-        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_expert1, rows, Intermediate / TensorDegree, w.W2, Dim, output, _rank.Tensor);
+        global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+            _product,
+            rows,
+            Intermediate / TensorDegree,
+            w.W2,
+            Dim,
+            output,
+            _rank.Tensor);
     }
 
-    /// <summary>Sizes and costs of this model for a config, before loading: what plans are validated and balanced with.</summary>
+    /// <summary>
+    /// Sizes and costs of this model for a config, before loading: what plans are validated and balanced with.
+    /// </summary>
     public static global::Tessera.Parallelism.ModelFacts Facts(global::Tessera.Checkpoints.ModelConfig config)
     {
         _ = config; // a specialised unit's sizes are its constants
         return new global::Tessera.Parallelism.ModelFacts(
             "Mixtral",
             Layers: LayerCount,
-            LayerFlopsPerToken: 2.0 * ((double)(Heads * HeadDim) * (Dim) + (double)(KvHeads * HeadDim) * (Dim) + (double)(KvHeads * HeadDim) * (Dim) + (double)(Dim) * (Heads * HeadDim) + (double)(ExpertCount) * (Dim)) + (double)(ExpertsPerToken) * 2.0 * ((double)(Intermediate) * (Dim) + (double)(Intermediate) * (Dim) + (double)(Dim) * (Intermediate)),
-            LayerWeightBytes: 4L * ((long)(Dim) + (long)(Heads * HeadDim) * (Dim) + (long)(KvHeads * HeadDim) * (Dim) + (long)(KvHeads * HeadDim) * (Dim) + (long)(Dim) * (Heads * HeadDim) + (long)(Dim) + (long)(ExpertCount) * (Dim)) + (long)(ExpertCount) * 4L * ((long)(Intermediate) * (Dim) + (long)(Intermediate) * (Dim) + (long)(Dim) * (Intermediate)),
+            LayerFlopsPerToken: 2.0 * (
+                (double)(Heads * HeadDim) * (Dim)
+                + (double)(KvHeads * HeadDim) * (Dim)
+                + (double)(KvHeads * HeadDim) * (Dim)
+                + (double)(Dim) * (Heads * HeadDim)
+                + (double)(ExpertCount) * (Dim))
+                + (double)(ExpertsPerToken) * 2.0 * (
+                    (double)(Intermediate) * (Dim) + (double)(Intermediate) * (Dim) + (double)(Dim) * (Intermediate)),
+            LayerWeightBytes: 4L * (
+                (long)(Dim)
+                + (long)(Heads * HeadDim) * (Dim)
+                + (long)(KvHeads * HeadDim) * (Dim)
+                + (long)(KvHeads * HeadDim) * (Dim)
+                + (long)(Dim) * (Heads * HeadDim)
+                + (long)(Dim)
+                + (long)(ExpertCount) * (Dim))
+                + (long)(ExpertCount) * 4L * (
+                    (long)(Intermediate) * (Dim) + (long)(Intermediate) * (Dim) + (long)(Dim) * (Intermediate)),
             EmbeddingWeightBytes: 4L * ((long)(Vocab) * (Dim)),
             HeadFlopsPerToken: 2.0 * ((double)(Vocab) * (Dim)),
             HeadWeightBytes: 4L * ((long)(Dim) + (long)(Vocab) * (Dim)),
@@ -367,15 +681,16 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine, global::Te
             LayerWholeWeightBytes: 4L * ((long)(Dim) + (long)(Dim) + (long)(ExpertCount) * (Dim)),
             EmbeddingWholeWeightBytes: 4L * ((long)(Vocab) * (Dim)),
             HeadWholeWeightBytes: 4L * ((long)(Dim)),
-            TiedHeadWeightBytes: Tied ? 4L * (long)(Vocab) * (Dim) : 0L,
+            TiedHeadWeightBytes: 0L,
             KvHeads: KvHeads,
             TensorSplits: [("Heads * HeadDim", Heads * HeadDim), ("Heads", Heads), ("Intermediate", Intermediate)],
             ReplicableTensorSplits: [("KvHeads", KvHeads)],
             Experts: ExpertCount,
             ExpertsPerToken: ExpertsPerToken,
-            LayerExpertWeightBytes: (long)(ExpertCount) * 4L * ((long)(Intermediate) * (Dim) + (long)(Intermediate) * (Dim) + (long)(Dim) * (Intermediate)));
+            LayerExpertWeightBytes: (long)(ExpertCount) * 4L * (
+                (long)(Intermediate) * (Dim) + (long)(Intermediate) * (Dim) + (long)(Dim) * (Intermediate)));
     }
 
-    // No CUDA program: the CUDA back end does not lower Route and Mixture; this model runs on CPU devices (the GPU
-    // back end's move to ILGPU carries mixture-of-experts kernels).
+    // No CUDA program: the CUDA back end does not lower Route and Mixture; this model runs on CPU devices
+    // (the GPU back end's move to ILGPU carries mixture-of-experts kernels).
 }

@@ -7,6 +7,13 @@ namespace Tessera.Runtime.Tests.Parallelism;
 
 public sealed class FailureTests(ToyCheckpointFixture fixture) : IClassFixture<ToyCheckpointFixture>
 {
+    // The forward runs on a thread of its own and its end is awaited on the task's wait handle: neither needs a
+    // thread-pool thread, so tests blocking pool threads elsewhere in the run cannot pass for a hang (a pool-scheduled
+    // forward and a ContinueWith did, once, in CI).
+    private static Task<T> OnItsOwnThread<T>(Func<T> work) => Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private static bool Ended(Task task, TimeSpan within) => ((IAsyncResult)task).AsyncWaitHandle.WaitOne(within);
+
     [Theory]
     [InlineData(0)] // the first stage: the second waits on its link and the clock
     [InlineData(3)] // stage 1, tensor rank 1: its tensor peer waits in a collective
@@ -18,8 +25,8 @@ public sealed class FailureTests(ToyCheckpointFixture fixture) : IClassFixture<T
             (rank, call) => failing && rank.Rank == failingRank && call == 0);
         var caches = Enumerable.Range(0, ToyScenario.Prompts.Length).Select(_ => engine.CreateCache()).ToList();
 
-        var forward = Task.Run(() => engine.Forward(TokenBatch.ForSequences(caches, ToyScenario.Prompts)));
-        Assert.True(((Task)forward).ContinueWith(_ => { }).Wait(TimeSpan.FromSeconds(10)), "Forward hung after a worker failed");
+        var forward = OnItsOwnThread(() => engine.Forward(TokenBatch.ForSequences(caches, ToyScenario.Prompts)));
+        Assert.True(Ended(forward, TimeSpan.FromSeconds(10)), "Forward hung after a worker failed");
         var e = Assert.IsType<RankFailedException>(forward.Exception!.InnerException);
         Assert.Equal($"cpu:{failingRank}", e.Device);
         Assert.Contains($"boom on rank {failingRank}", e.Message);
@@ -39,8 +46,8 @@ public sealed class FailureTests(ToyCheckpointFixture fixture) : IClassFixture<T
         using var engine = ToyScenario.Create(fixture.Checkpoint, new ParallelPlan(Data: 2, Pipeline: 2, MicroBatches: 2),
             (rank, _) => rank.DataRank == 1 && rank.Stage == 1);
         var caches = Enumerable.Range(0, 4).Select(_ => engine.CreateCache()).ToList();
-        var forward = Task.Run(() => engine.Forward(TokenBatch.ForSequences(caches, [[1], [2], [3], [4]])));
-        Assert.True(((Task)forward).ContinueWith(_ => { }).Wait(TimeSpan.FromSeconds(10)));
+        var forward = OnItsOwnThread(() => engine.Forward(TokenBatch.ForSequences(caches, [[1], [2], [3], [4]])));
+        Assert.True(Ended(forward, TimeSpan.FromSeconds(10)));
         var e = Assert.IsType<RankFailedException>(forward.Exception!.InnerException);
         Assert.Equal((1, 1), (e.DataRank, e.Stage));
         Assert.NotNull(engine.LastTrace);
