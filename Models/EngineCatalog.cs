@@ -1,4 +1,5 @@
 using Tessera.Checkpoints;
+using Tessera.Cpu;
 using Tessera.Parallelism;
 
 namespace Tessera.Models;
@@ -38,17 +39,18 @@ public static class EngineCatalog
     /// <param name="Specialised">[Compile] units of this architecture for single devices</param>
     /// <param name="CudaRank">the generated rank program on a CUDA context</param>
     private sealed record Architecture(
-        string ModelType, Func<Checkpoint, RankContext, IRankProgram> Rank, Func<ModelConfig, ModelFacts> Facts, Func<Checkpoint, ITransformerEngine>[] Specialised,
-        Func<Checkpoint, RankContext, Tessera.Cuda.CudaContext, Tessera.Cuda.KernelCache, IRankProgram>? CudaRank);
+        string ModelType, Func<Checkpoint, RankContext, CpuRankOptions, IRankProgram> Rank, Func<ModelConfig, ModelFacts> Facts,
+        Func<Checkpoint, ITransformerEngine>[] Specialised,
+        Func<Checkpoint, RankContext, CpuRankOptions, Tessera.Cuda.CudaContext, Tessera.Cuda.KernelCache, IRankProgram>? CudaRank);
 
     private static readonly Architecture[] Architectures =
     [
-        new("llama", static (c, r) => new Llama.Engine(c, r), Llama.Engine.Facts, [static c => new TinyLlama(c)],
-            static (c, r, gpu, kernels) => new Llama.Engine(c, r).OnCuda(gpu, kernels)),
-        new("gpt2", static (c, r) => new Gpt2.Engine(c, r), Gpt2.Engine.Facts, [static c => new TinyGpt2(c)],
-            static (c, r, gpu, kernels) => new Gpt2.Engine(c, r).OnCuda(gpu, kernels)),
+        new("llama", static (c, r, o) => new Llama.Engine(c, r, o), Llama.Engine.Facts, [static c => new TinyLlama(c)],
+            static (c, r, o, gpu, kernels) => new Llama.Engine(c, r, o).OnCuda(gpu, kernels)),
+        new("gpt2", static (c, r, o) => new Gpt2.Engine(c, r, o), Gpt2.Engine.Facts, [static c => new TinyGpt2(c)],
+            static (c, r, o, gpu, kernels) => new Gpt2.Engine(c, r, o).OnCuda(gpu, kernels)),
         // No CUDA rank program yet: the CUDA back end does not lower Route and Mixture.
-        new("mixtral", static (c, r) => new Mixtral.Engine(c, r), Mixtral.Engine.Facts, [static c => new TinyMixtral(c)], CudaRank: null),
+        new("mixtral", static (c, r, o) => new Mixtral.Engine(c, r, o), Mixtral.Engine.Facts, [static c => new TinyMixtral(c)], CudaRank: null),
     ];
 
     public static IEnumerable<string> ModelTypes => Architectures.Select(a => a.ModelType);
@@ -81,8 +83,8 @@ public static class EngineCatalog
 
         using var checkpoint = Checkpoint.Open(directory);
         var architecture = ArchitectureOf(checkpoint.Config);
-        var single = RankContext.Single with { Precision = plan?.Precision ?? Tessera.Cpu.WeightPrecision.F32 };
-        if (kind == EngineKind.Generic) return (ITransformerEngine)architecture.Rank(checkpoint, single);
+        var options = CpuRankOptions.Default with { Precision = plan?.Precision ?? WeightPrecision.F32 };
+        if (kind == EngineKind.Generic) return (ITransformerEngine)architecture.Rank(checkpoint, RankContext.Single, options);
 
         var errors = new List<string>();
         foreach (var specialised in architecture.Specialised)
@@ -130,7 +132,7 @@ public static class EngineCatalog
         var gpus = Tessera.Cuda.CudaProbe.Devices;
         var kernels = new Tessera.Cuda.KernelCache(new Tessera.Cuda.NvrtcCompiler());
         return ParallelEngine.Create(directory, plan,
-            (checkpoint, rank) => cudaRank(checkpoint, rank,
+            (checkpoint, rank, options) => cudaRank(checkpoint, rank, options,
                 emulated ? Tessera.Cuda.CudaContext.CreateEmulated() : Tessera.Cuda.CudaContext.Create(gpus[rank.Rank % gpus.Count].Ordinal), kernels),
             architecture.Facts);
     }

@@ -74,6 +74,8 @@ internal static class EngineWriter
     {
         writer.WriteLine("// Where this rank sits in its plan: its tensor shard and its block of layers.");
         writer.WriteLine("private readonly global::Tessera.Parallelism.RankContext _rank;");
+        writer.WriteLine("/// <summary>The threads each kernel call may use: this rank's device's share of the cores.</summary>");
+        writer.WriteLine("private readonly global::Tessera.Cpu.CpuExecution _cpu;");
         if (context.Plan is { } plan)
         {
             writer.WriteLine($"private const int TensorDegree = {plan.Tensor}; // folded: [Compile(Tensor = {plan.Tensor})]");
@@ -149,9 +151,13 @@ internal static class EngineWriter
         writer.WriteLine($"public {context.ClassName}(global::Tessera.Checkpoints.Checkpoint checkpoint)");
         writer.WriteLine("    : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }");
         writer.WriteLine();
-        writer.WriteLine($"/// <summary>Loads this rank's share of a {model.Type.Name} checkpoint, checking every tensor's name, shape and dtype.</summary>");
-        using (writer.WriteBlock($"public {context.ClassName}(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)"))
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine($"/// Loads this rank's share of a {model.Type.Name} checkpoint, checking every tensor's name, shape and dtype. The");
+        writer.WriteLine("/// options say how it holds its weights and how many threads its kernels use (default: F32, every core).");
+        writer.WriteLine("/// </summary>");
+        using (writer.WriteBlock($"public {context.ClassName}(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank, global::Tessera.Cpu.CpuRankOptions? options = null)"))
         {
+            writer.WriteLine("options ??= global::Tessera.Cpu.CpuRankOptions.Default;");
             WriteConfigChecks(context, writer);
             context.Sizes.WriteBinding(model, writer, declareLocals: false);
             if (!context.Sizes.IsSpecialised) DerivedSizeChecks.Write(model, writer);
@@ -207,6 +213,7 @@ internal static class EngineWriter
         var compiled = context.Compiled;
         var model = Model(context);
         writer.WriteLine("_rank = rank;");
+        writer.WriteLine("_cpu = options.Execution;");
         if (context.Plan is { } plan)
         {
             writer.WriteLine("if (rank.TensorDegree != TensorDegree || rank.Stages != Stages)");

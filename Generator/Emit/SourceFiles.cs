@@ -73,7 +73,7 @@ internal static class SourceFiles
                 writer.WriteLine();
                 writer.WriteLine("/// <summary>Opens a checkpoint folder and starts the plan: one worker per device, each loading only its own shard.</summary>");
                 using (writer.WriteBlock($"public static global::Tessera.Parallelism.ParallelEngine Load(string checkpointDirectory)"))
-                    writer.WriteLine($"return global::Tessera.Parallelism.ParallelEngine.Create(checkpointDirectory, Plan, static (checkpoint, rank) => new {unit.Name}(checkpoint, rank), Facts);");
+                    writer.WriteLine($"return global::Tessera.Parallelism.ParallelEngine.Create(checkpointDirectory, Plan, static (checkpoint, rank, options) => new {unit.Name}(checkpoint, rank, options), Facts);");
             }
             writer.WriteLine();
             EngineWriter.WriteMembers(context, writer);

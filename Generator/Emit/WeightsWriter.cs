@@ -65,7 +65,7 @@ internal static class WeightsWriter
                 var outFeatures = node is null ? SizeExpr.Parse(w.Out!) : compiled.Sharding.LocalOut(node);
                 var inFeatures = node is null ? SizeExpr.Parse(w.In!) : compiled.Sharding.LocalIn(node);
                 bool router = node is not null && node.Output.Consumers.Any(c => c.Kind == OpKind.Route);
-                string precision = router ? "global::Tessera.Cpu.WeightPrecision.F32" : "rank.Precision";
+                string precision = router ? "global::Tessera.Cpu.WeightPrecision.F32" : "options.Precision";
                 load = $"global::Tessera.Cpu.WeightMatrix.Create({load}, {outFeatures}, {inFeatures}, {precision})";
             }
             writer.WriteLine($"{target}.{w.Name} = {load};");

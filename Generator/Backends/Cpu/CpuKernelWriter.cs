@@ -64,11 +64,11 @@ internal static class CpuKernelWriter
         string Buf(IrValue v) => plan[v];
         string W(string suffix = "") => $"{weights}.{node.Module!.Name}{suffix}";
         string out_ = Buf(kernel.Output);
-        writer.WriteLine($"{Kernels}.Gather({W()}, {node.Output.Width}, batch.{IdsOf(node)}, {out_});");
+        writer.WriteLine($"{Kernels}.Gather(_cpu, {W()}, {node.Output.Width}, batch.{IdsOf(node)}, {out_});");
         if (kernel.Fused.Count == 2)
         {
             var second = kernel.Fused[0];
-            writer.WriteLine($"{Kernels}.Gather({weights}.{second.Module!.Name}, {second.Output.Width}, batch.{IdsOf(second)}, {out_}, accumulate: true);");
+            writer.WriteLine($"{Kernels}.Gather(_cpu, {weights}.{second.Module!.Name}, {second.Output.Width}, batch.{IdsOf(second)}, {out_}, accumulate: true);");
         }
     }
 
@@ -82,9 +82,9 @@ internal static class CpuKernelWriter
         string width = node.Module!.In!;
         string eps = node.Module.Epsilon!;
         if (node.Kind == OpKind.RmsNorm)
-            writer.WriteLine($"{Kernels}.RmsNorm({Buf(node.Inputs[0])}, {W()}, {Buf(node.Output)}, rows, {width}, {eps});");
+            writer.WriteLine($"{Kernels}.RmsNorm(_cpu, {Buf(node.Inputs[0])}, {W()}, {Buf(node.Output)}, rows, {width}, {eps});");
         else
-            writer.WriteLine($"{Kernels}.LayerNorm({Buf(node.Inputs[0])}, {W()}, {W("Bias")}, {Buf(node.Output)}, rows, {width}, {eps});");
+            writer.WriteLine($"{Kernels}.LayerNorm(_cpu, {Buf(node.Inputs[0])}, {W()}, {W("Bias")}, {Buf(node.Output)}, rows, {width}, {eps});");
     }
 
     /// <summary>Rotary position embedding, in place (on a copy of the input when the input lives on).</summary>
@@ -101,7 +101,7 @@ internal static class CpuKernelWriter
         var heads = node.Arguments[0];
         if (!kernel.InPlace)
             writer.WriteLine($"global::System.Array.Copy({Buf(node.Inputs[0])}, {Buf(node.Output)}, rows * ({Local(node.Inputs[0])}));");
-        writer.WriteLine($"{Kernels}.Rope({Buf(node.Output)}, rows, {Heads(0, 0)}, {SizeExpr.Divide(width, heads)}, batch.Positions, {node.Arguments[1]});");
+        writer.WriteLine($"{Kernels}.Rope(_cpu, {Buf(node.Output)}, rows, {Heads(0, 0)}, {SizeExpr.Divide(width, heads)}, batch.Positions, {node.Arguments[1]});");
     }
 
     /// <summary>This batch's keys and values into the cache, then causal attention over it; under sequence parallelism over every rank's cache shard.</summary>
@@ -118,7 +118,7 @@ internal static class CpuKernelWriter
         // The cache write is a kernel of its own (as on the GPU): attention only reads the cache.
         writer.WriteLine($"{Kernels}.AppendKv({Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, batch, layer, {Local(node.Inputs[1])});");
         // Under sequence parallelism the rank's rows attend over every rank's cache shard (a group of one: the plain kernel).
-        writer.WriteLine($"{Kernels}.Attention({Buf(node.Inputs[0])}, {Buf(node.Output)}, batch, layer, {Heads(0, 0)}, {Heads(1, 1)}, {SizeExpr.Divide(node.Inputs[0].Width, heads)}, _rank.Sequence);");
+        writer.WriteLine($"{Kernels}.Attention(_cpu, {Buf(node.Inputs[0])}, {Buf(node.Output)}, batch, layer, {Heads(0, 0)}, {Heads(1, 1)}, {SizeExpr.Divide(node.Inputs[0].Width, heads)}, _rank.Sequence);");
     }
 
     /// <summary>One slice of the feature axis, copied out.</summary>
@@ -219,7 +219,7 @@ internal static class CpuKernelWriter
 
         string method = slice == WeightSlice.Columns ? "RowParallelMatMul" : "MatMul";
         string group = slice == WeightSlice.Columns ? ", _rank.Tensor" : "";
-        string call = $"{Kernels}.{method}({input}, {rows}, {inFeatures}, {weights}.{linear.Name}, {outFeatures}, {output}{group}";
+        string call = $"{Kernels}.{method}(_cpu, {input}, {rows}, {inFeatures}, {weights}.{linear.Name}, {outFeatures}, {output}{group}";
         bool hasEpilogue = linear.Bias || kernel.Fused.Count > 0;
         if (!hasEpilogue)
         {

@@ -104,7 +104,7 @@ public sealed class GeneratedEngineSnapshotTests
         Assert.Contains("private const int ExpertDegree = 2;", unit);
         Assert.Contains("private const int TensorDegree = 2;", unit);
         Assert.Contains("Expert: 2, Sequence: 1);", unit);
-        Assert.Contains("global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_product", unit); // w2 of an expert (its input: the product slot): row-parallel + all-reduce
+        Assert.Contains("global::Tessera.Cpu.CpuKernels.RowParallelMatMul(_cpu, _product", unit); // w2 of an expert (its input: the product slot): row-parallel + all-reduce
     }
 
     [Fact]

@@ -36,6 +36,8 @@ partial class Gpt2
 
         // Where this rank sits in its plan: its tensor shard and its block of layers.
         private readonly global::Tessera.Parallelism.RankContext _rank;
+        /// <summary>The threads each kernel call may use: this rank's device's share of the cores.</summary>
+        private readonly global::Tessera.Cpu.CpuExecution _cpu;
         private readonly int TensorDegree;
         private readonly int TensorRank;
         private readonly int FirstLayer;
@@ -142,10 +144,15 @@ partial class Gpt2
             : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }
 
         /// <summary>
-        /// Loads this rank's share of a Gpt2 checkpoint, checking every tensor's name, shape and dtype.
+        /// Loads this rank's share of a Gpt2 checkpoint, checking every tensor's name, shape and dtype. The
+        /// options say how it holds its weights and how many threads its kernels use (default: F32, every core).
         /// </summary>
-        public Engine(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)
+        public Engine(
+            global::Tessera.Checkpoints.Checkpoint checkpoint,
+            global::Tessera.Parallelism.RankContext rank,
+            global::Tessera.Cpu.CpuRankOptions? options = null)
         {
+            options ??= global::Tessera.Cpu.CpuRankOptions.Default;
             var config = checkpoint.Config;
             config.RequireUnset("scale_attn_by_inverse_layer_idx", "Gpt2");
             config.RequireUnset("reorder_and_upcast_attn", "Gpt2");
@@ -185,6 +192,7 @@ partial class Gpt2
                     $"{config.Path}: the sizes do not fit Gpt2: Attention expects a width divisible by Heads = {Heads} but is given Dim = {Dim}.");
 
             _rank = rank;
+            _cpu = options.Execution;
             TensorDegree = rank.TensorDegree;
             TensorRank = rank.TensorRank;
             FirstLayer = rank.FirstLayer;
@@ -224,7 +232,7 @@ partial class Gpt2
                             TensorDegree),
                     (Vocab + TensorDegree - 1) / TensorDegree,
                     Dim,
-                    rank.Precision);
+                    options.Precision);
             }
             _layers = new BlockWeights[EndLayer - FirstLayer];
             for (int i = FirstLayer; i < EndLayer; i++)
@@ -244,7 +252,7 @@ partial class Gpt2
                         TensorDegree),
                     3 * Dim / TensorDegree,
                     Dim,
-                    rank.Precision);
+                    options.Precision);
                 w.QkvBias = checkpoint.LoadVectorShard(
                     $"h.{i}.attn.c_attn.bias",
                     3 * Dim,
@@ -263,7 +271,7 @@ partial class Gpt2
                         TensorDegree),
                     Dim,
                     Dim / TensorDegree,
-                    rank.Precision);
+                    options.Precision);
                 w.ProjBias = checkpoint.LoadVector($"h.{i}.attn.c_proj.bias", Dim, $"Proj bias: (Dim = {Dim})");
                 w.MlpNorm = checkpoint.LoadVector($"h.{i}.ln_2.weight", Dim, $"MlpNorm: (Dim = {Dim})");
                 w.MlpNormBias = checkpoint.LoadVector($"h.{i}.ln_2.bias", Dim, $"MlpNorm bias: (Dim = {Dim})");
@@ -279,7 +287,7 @@ partial class Gpt2
                         TensorDegree),
                     Inner / TensorDegree,
                     Dim,
-                    rank.Precision);
+                    options.Precision);
                 w.FcBias = checkpoint.LoadVectorShard(
                     $"h.{i}.mlp.c_fc.bias",
                     Inner,
@@ -298,7 +306,7 @@ partial class Gpt2
                         TensorDegree),
                     Dim,
                     Inner / TensorDegree,
-                    rank.Precision);
+                    options.Precision);
                 w.DownBias = checkpoint.LoadVector($"h.{i}.mlp.c_proj.bias", Dim, $"Down bias: (Dim = {Dim})");
             }
             _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(
@@ -380,8 +388,9 @@ partial class Gpt2
                 {
                     global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
                     // x (T, Dim) = TokenEmbed(tokens) + PositionEmbed(tokens)
-                    global::Tessera.Cpu.CpuKernels.Gather(_weights.TokenEmbed, Dim, batch.Tokens, _x);
+                    global::Tessera.Cpu.CpuKernels.Gather(_cpu, _weights.TokenEmbed, Dim, batch.Tokens, _x);
                     global::Tessera.Cpu.CpuKernels.Gather(
+                        _cpu,
                         _weights.PositionEmbed,
                         Dim,
                         batch.Positions,
@@ -411,6 +420,7 @@ partial class Gpt2
                 var logits = new float[batch.LogitRows.Length * (Vocab)];
                 // normOut (T, Dim) = Norm(x)
                 global::Tessera.Cpu.CpuKernels.LayerNorm(
+                    _cpu,
                     x2,
                     _weights.Norm,
                     _weights.NormBias,
@@ -426,6 +436,7 @@ partial class Gpt2
                     : global::Tessera.Cpu.CpuKernels.GatherRows(_normOut, Dim, batch.LogitRows, _headRows);
                 float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
                 global::Tessera.Cpu.CpuKernels.MatMul(
+                    _cpu,
                     headInput,
                     logitRows,
                     Dim,
@@ -456,6 +467,7 @@ partial class Gpt2
 
             // attnNormOut (T, Dim) = AttnNorm(x)
             global::Tessera.Cpu.CpuKernels.LayerNorm(
+                _cpu,
                 input,
                 w.AttnNorm,
                 w.AttnNormBias,
@@ -465,6 +477,7 @@ partial class Gpt2
                 Eps);
             // qkv (T, 3 * Dim / TensorDegree) = Qkv(AttnNorm(x))  [column-parallel]
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 _attnNormOutQX2,
                 rows,
                 Dim,
@@ -504,6 +517,7 @@ partial class Gpt2
             // attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads)
             global::Tessera.Cpu.CpuKernels.AppendKv(_kMlpNormOut, _vGelu, batch, layer, Dim / TensorDegree);
             global::Tessera.Cpu.CpuKernels.Attention(
+                _cpu,
                 _attnNormOutQX2,
                 _qkvAttention,
                 batch,
@@ -515,6 +529,7 @@ partial class Gpt2
             // x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads))  [row-parallel, all-reduce; epilogue:
             // Add]
             global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+                _cpu,
                 _qkvAttention,
                 rows,
                 Dim / TensorDegree,
@@ -533,6 +548,7 @@ partial class Gpt2
                 });
             // mlpNormOut (T, Dim) = MlpNorm(x)
             global::Tessera.Cpu.CpuKernels.LayerNorm(
+                _cpu,
                 _attnNormOutQX2,
                 w.MlpNorm,
                 w.MlpNormBias,
@@ -542,6 +558,7 @@ partial class Gpt2
                 Eps);
             // gelu (T, Inner / TensorDegree) = Gelu(Fc(MlpNorm(x)))  [column-parallel; epilogue: Gelu]
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 _kMlpNormOut,
                 rows,
                 Dim,
@@ -557,6 +574,7 @@ partial class Gpt2
                 });
             // result (T, Dim) = x + Down(Gelu(Fc(MlpNorm(x))))  [row-parallel, all-reduce; epilogue: Add]
             global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+                _cpu,
                 _vGelu,
                 rows,
                 Inner / TensorDegree,

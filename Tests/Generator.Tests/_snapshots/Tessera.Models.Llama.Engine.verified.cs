@@ -40,6 +40,8 @@ partial class Llama
 
         // Where this rank sits in its plan: its tensor shard and its block of layers.
         private readonly global::Tessera.Parallelism.RankContext _rank;
+        /// <summary>The threads each kernel call may use: this rank's device's share of the cores.</summary>
+        private readonly global::Tessera.Cpu.CpuExecution _cpu;
         private readonly int TensorDegree;
         private readonly int TensorRank;
         private readonly int FirstLayer;
@@ -140,10 +142,15 @@ partial class Llama
             : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }
 
         /// <summary>
-        /// Loads this rank's share of a Llama checkpoint, checking every tensor's name, shape and dtype.
+        /// Loads this rank's share of a Llama checkpoint, checking every tensor's name, shape and dtype. The
+        /// options say how it holds its weights and how many threads its kernels use (default: F32, every core).
         /// </summary>
-        public Engine(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)
+        public Engine(
+            global::Tessera.Checkpoints.Checkpoint checkpoint,
+            global::Tessera.Parallelism.RankContext rank,
+            global::Tessera.Cpu.CpuRankOptions? options = null)
         {
+            options ??= global::Tessera.Cpu.CpuRankOptions.Default;
             var config = checkpoint.Config;
             config.RequireUnset("rope_scaling", "Llama");
             config.RequireUnset("attention_bias", "Llama");
@@ -207,6 +214,7 @@ partial class Llama
                     $"{config.Path}: the sizes do not fit Llama: Attention expects a width divisible by KvHeads = {KvHeads} but is given Heads = {Heads}.");
 
             _rank = rank;
+            _cpu = options.Execution;
             TensorDegree = rank.TensorDegree;
             TensorRank = rank.TensorRank;
             FirstLayer = rank.FirstLayer;
@@ -249,7 +257,7 @@ partial class Llama
                             TensorDegree),
                     (Vocab + TensorDegree - 1) / TensorDegree,
                     Dim,
-                    rank.Precision);
+                    options.Precision);
             }
             _layers = new BlockWeights[EndLayer - FirstLayer];
             for (int i = FirstLayer; i < EndLayer; i++)
@@ -271,7 +279,7 @@ partial class Llama
                         TensorDegree),
                     Heads * HeadDim / TensorDegree,
                     Dim,
-                    rank.Precision);
+                    options.Precision);
                 w.K = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixHeadShard(
                         $"model.layers.{i}.self_attn.k_proj.weight",
@@ -284,7 +292,7 @@ partial class Llama
                         TensorDegree),
                     (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
                     Dim,
-                    rank.Precision);
+                    options.Precision);
                 w.V = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixHeadShard(
                         $"model.layers.{i}.self_attn.v_proj.weight",
@@ -297,7 +305,7 @@ partial class Llama
                         TensorDegree),
                     (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
                     Dim,
-                    rank.Precision);
+                    options.Precision);
                 w.O = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixColumnShard(
                         $"model.layers.{i}.self_attn.o_proj.weight",
@@ -309,7 +317,7 @@ partial class Llama
                         TensorDegree),
                     Dim,
                     Heads * HeadDim / TensorDegree,
-                    rank.Precision);
+                    options.Precision);
                 w.MlpNorm = checkpoint.LoadVector(
                     $"model.layers.{i}.post_attention_layernorm.weight",
                     Dim,
@@ -326,7 +334,7 @@ partial class Llama
                         TensorDegree),
                     Intermediate / TensorDegree,
                     Dim,
-                    rank.Precision);
+                    options.Precision);
                 w.Up = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixRowShard(
                         $"model.layers.{i}.mlp.up_proj.weight",
@@ -339,7 +347,7 @@ partial class Llama
                         TensorDegree),
                     Intermediate / TensorDegree,
                     Dim,
-                    rank.Precision);
+                    options.Precision);
                 w.Down = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixColumnShard(
                         $"model.layers.{i}.mlp.down_proj.weight",
@@ -351,7 +359,7 @@ partial class Llama
                         TensorDegree),
                     Dim,
                     Intermediate / TensorDegree,
-                    rank.Precision);
+                    options.Precision);
             }
             _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(
                 global::System.Linq.Enumerable.Concat(
@@ -415,7 +423,7 @@ partial class Llama
                 {
                     global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
                     // x (T, Dim) = Embed(tokens)
-                    global::Tessera.Cpu.CpuKernels.Gather(_weights.Embed, Dim, batch.Tokens, _x);
+                    global::Tessera.Cpu.CpuKernels.Gather(_cpu, _weights.Embed, Dim, batch.Tokens, _x);
                     stageInput = _x;
                 }
                 else
@@ -439,7 +447,7 @@ partial class Llama
                 }
                 var logits = new float[batch.LogitRows.Length * (Vocab)];
                 // normOut (T, Dim) = Norm(x)
-                global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _normOut, rows, Dim, Eps);
+                global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, x2, _weights.Norm, _normOut, rows, Dim, Eps);
                 // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the
                 // degree]
                 int logitRows = batch.LogitRows.Length;
@@ -448,6 +456,7 @@ partial class Llama
                     : global::Tessera.Cpu.CpuKernels.GatherRows(_normOut, Dim, batch.LogitRows, _headRows);
                 float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
                 global::Tessera.Cpu.CpuKernels.MatMul(
+                    _cpu,
                     headInput,
                     logitRows,
                     Dim,
@@ -477,9 +486,10 @@ partial class Llama
             int rows = batch.Rows;
 
             // h (T, Dim) = AttnNorm(x)
-            global::Tessera.Cpu.CpuKernels.RmsNorm(input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
+            global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
             // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)  [column-parallel]
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 _hAttentionH2,
                 rows,
                 Dim,
@@ -487,10 +497,18 @@ partial class Llama
                 Heads * HeadDim / TensorDegree,
                 _qOutX2);
             // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-            global::Tessera.Cpu.CpuKernels.Rope(_qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
+            global::Tessera.Cpu.CpuKernels.Rope(
+                _cpu,
+                _qOutX2,
+                rows,
+                Heads / TensorDegree,
+                HeadDim,
+                batch.Positions,
+                Theta);
             // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole
             // key/value heads, replicated past them]
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 _hAttentionH2,
                 rows,
                 Dim,
@@ -499,6 +517,7 @@ partial class Llama
                 _kOutSilu);
             // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
             global::Tessera.Cpu.CpuKernels.Rope(
+                _cpu,
                 _kOutSilu,
                 rows,
                 (KvHeads + TensorDegree - 1) / TensorDegree,
@@ -508,6 +527,7 @@ partial class Llama
             // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole
             // key/value heads, replicated past them]
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 _hAttentionH2,
                 rows,
                 Dim,
@@ -522,6 +542,7 @@ partial class Llama
                 layer,
                 (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
             global::Tessera.Cpu.CpuKernels.Attention(
+                _cpu,
                 _qOutX2,
                 _hAttentionH2,
                 batch,
@@ -533,6 +554,7 @@ partial class Llama
             // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue:
             // Add]
             global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+                _cpu,
                 _hAttentionH2,
                 rows,
                 Heads * HeadDim / TensorDegree,
@@ -547,9 +569,10 @@ partial class Llama
                         new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
                 });
             // h2 (T, Dim) = MlpNorm(x)
-            global::Tessera.Cpu.CpuKernels.RmsNorm(_qOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
+            global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, _qOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
             // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))  [column-parallel; epilogue: Silu]
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 _hAttentionH2,
                 rows,
                 Dim,
@@ -562,6 +585,7 @@ partial class Llama
                 });
             // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)  [column-parallel; epilogue: Mul]
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 _hAttentionH2,
                 rows,
                 Dim,
@@ -579,6 +603,7 @@ partial class Llama
                 });
             // result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))  [row-parallel, all-reduce; epilogue: Add]
             global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+                _cpu,
                 _vOutProduct,
                 rows,
                 Intermediate / TensorDegree,

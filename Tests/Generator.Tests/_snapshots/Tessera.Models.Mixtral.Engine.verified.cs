@@ -44,6 +44,8 @@ partial class Mixtral
 
         // Where this rank sits in its plan: its tensor shard and its block of layers.
         private readonly global::Tessera.Parallelism.RankContext _rank;
+        /// <summary>The threads each kernel call may use: this rank's device's share of the cores.</summary>
+        private readonly global::Tessera.Cpu.CpuExecution _cpu;
         private readonly int TensorDegree;
         private readonly int TensorRank;
         private readonly int FirstLayer;
@@ -177,10 +179,15 @@ partial class Mixtral
             : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }
 
         /// <summary>
-        /// Loads this rank's share of a Mixtral checkpoint, checking every tensor's name, shape and dtype.
+        /// Loads this rank's share of a Mixtral checkpoint, checking every tensor's name, shape and dtype. The
+        /// options say how it holds its weights and how many threads its kernels use (default: F32, every core).
         /// </summary>
-        public Engine(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)
+        public Engine(
+            global::Tessera.Checkpoints.Checkpoint checkpoint,
+            global::Tessera.Parallelism.RankContext rank,
+            global::Tessera.Cpu.CpuRankOptions? options = null)
         {
+            options ??= global::Tessera.Cpu.CpuRankOptions.Default;
             var config = checkpoint.Config;
             config.RequireUnset("rope_scaling", "Mixtral");
             config.RequireUnset("sliding_window", "Mixtral");
@@ -254,6 +261,7 @@ partial class Mixtral
                     $"{config.Path}: Mixtral routes each token to ExpertsPerToken = {ExpertsPerToken} experts, but top-k routing needs at least 1 and at most the layer's ExpertCount = {ExpertCount}.");
 
             _rank = rank;
+            _cpu = options.Execution;
             TensorDegree = rank.TensorDegree;
             TensorRank = rank.TensorRank;
             FirstLayer = rank.FirstLayer;
@@ -310,7 +318,7 @@ partial class Mixtral
                             TensorDegree),
                     (Vocab + TensorDegree - 1) / TensorDegree,
                     Dim,
-                    rank.Precision);
+                    options.Precision);
             }
             _layers = new BlockWeights[EndLayer - FirstLayer];
             for (int i = FirstLayer; i < EndLayer; i++)
@@ -332,7 +340,7 @@ partial class Mixtral
                         TensorDegree),
                     Heads * HeadDim / TensorDegree,
                     Dim,
-                    rank.Precision);
+                    options.Precision);
                 w.K = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixHeadShard(
                         $"model.layers.{i}.self_attn.k_proj.weight",
@@ -345,7 +353,7 @@ partial class Mixtral
                         TensorDegree),
                     (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
                     Dim,
-                    rank.Precision);
+                    options.Precision);
                 w.V = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixHeadShard(
                         $"model.layers.{i}.self_attn.v_proj.weight",
@@ -358,7 +366,7 @@ partial class Mixtral
                         TensorDegree),
                     (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
                     Dim,
-                    rank.Precision);
+                    options.Precision);
                 w.O = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixColumnShard(
                         $"model.layers.{i}.self_attn.o_proj.weight",
@@ -370,7 +378,7 @@ partial class Mixtral
                         TensorDegree),
                     Dim,
                     Heads * HeadDim / TensorDegree,
-                    rank.Precision);
+                    options.Precision);
                 w.MlpNorm = checkpoint.LoadVector(
                     $"model.layers.{i}.post_attention_layernorm.weight",
                     Dim,
@@ -401,7 +409,7 @@ partial class Mixtral
                             TensorDegree),
                         Intermediate / TensorDegree,
                         Dim,
-                        rank.Precision);
+                        options.Precision);
                     x.W3 = global::Tessera.Cpu.WeightMatrix.Create(
                         checkpoint.LoadMatrixRowShard(
                             $"model.layers.{i}.block_sparse_moe.experts.{e}.w3.weight",
@@ -414,7 +422,7 @@ partial class Mixtral
                             TensorDegree),
                         Intermediate / TensorDegree,
                         Dim,
-                        rank.Precision);
+                        options.Precision);
                     x.W2 = global::Tessera.Cpu.WeightMatrix.Create(
                         checkpoint.LoadMatrixColumnShard(
                             $"model.layers.{i}.block_sparse_moe.experts.{e}.w2.weight",
@@ -426,7 +434,7 @@ partial class Mixtral
                             TensorDegree),
                         Dim,
                         Intermediate / TensorDegree,
-                        rank.Precision);
+                        options.Precision);
                 }
             }
             _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(
@@ -501,7 +509,7 @@ partial class Mixtral
                 {
                     global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
                     // x (T, Dim) = Embed(tokens)
-                    global::Tessera.Cpu.CpuKernels.Gather(_weights.Embed, Dim, batch.Tokens, _x);
+                    global::Tessera.Cpu.CpuKernels.Gather(_cpu, _weights.Embed, Dim, batch.Tokens, _x);
                     stageInput = _x;
                 }
                 else
@@ -525,7 +533,7 @@ partial class Mixtral
                 }
                 var logits = new float[batch.LogitRows.Length * (Vocab)];
                 // normOut (T, Dim) = Norm(x)
-                global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _normOut, rows, Dim, Eps);
+                global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, x2, _weights.Norm, _normOut, rows, Dim, Eps);
                 // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the
                 // degree]
                 int logitRows = batch.LogitRows.Length;
@@ -534,6 +542,7 @@ partial class Mixtral
                     : global::Tessera.Cpu.CpuKernels.GatherRows(_normOut, Dim, batch.LogitRows, _headRows);
                 float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
                 global::Tessera.Cpu.CpuKernels.MatMul(
+                    _cpu,
                     headInput,
                     logitRows,
                     Dim,
@@ -563,9 +572,10 @@ partial class Mixtral
             int rows = batch.Rows;
 
             // h (T, Dim) = AttnNorm(x)
-            global::Tessera.Cpu.CpuKernels.RmsNorm(input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
+            global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
             // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)  [column-parallel]
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 _hAttentionH2,
                 rows,
                 Dim,
@@ -573,10 +583,18 @@ partial class Mixtral
                 Heads * HeadDim / TensorDegree,
                 _qOutX2);
             // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-            global::Tessera.Cpu.CpuKernels.Rope(_qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
+            global::Tessera.Cpu.CpuKernels.Rope(
+                _cpu,
+                _qOutX2,
+                rows,
+                Heads / TensorDegree,
+                HeadDim,
+                batch.Positions,
+                Theta);
             // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole
             // key/value heads, replicated past them]
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 _hAttentionH2,
                 rows,
                 Dim,
@@ -585,6 +603,7 @@ partial class Mixtral
                 _kOutRouterOut);
             // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
             global::Tessera.Cpu.CpuKernels.Rope(
+                _cpu,
                 _kOutRouterOut,
                 rows,
                 (KvHeads + TensorDegree - 1) / TensorDegree,
@@ -594,6 +613,7 @@ partial class Mixtral
             // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole
             // key/value heads, replicated past them]
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 _hAttentionH2,
                 rows,
                 Dim,
@@ -608,6 +628,7 @@ partial class Mixtral
                 layer,
                 (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
             global::Tessera.Cpu.CpuKernels.Attention(
+                _cpu,
                 _qOutX2,
                 _hAttentionH2,
                 batch,
@@ -619,6 +640,7 @@ partial class Mixtral
             // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue:
             // Add]
             global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+                _cpu,
                 _hAttentionH2,
                 rows,
                 Heads * HeadDim / TensorDegree,
@@ -633,9 +655,16 @@ partial class Mixtral
                         new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
                 });
             // h2 (T, Dim) = MlpNorm(x)
-            global::Tessera.Cpu.CpuKernels.RmsNorm(_qOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
+            global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, _qOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
             // routerOut (T, ExpertCount) = Router(h)
-            global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.Router, ExpertCount, _kOutRouterOut);
+            global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
+                _hAttentionH2,
+                rows,
+                Dim,
+                w.Router,
+                ExpertCount,
+                _kOutRouterOut);
             // routing (T, ExpertsPerToken) = Route(Router(h), ExpertsPerToken)  [softmax over ExpertCount experts, top
             // ExpertsPerToken, weights renormalised]
             _router.Route(_kOutRouterOut, rows, ExpertCount, ExpertsPerToken, renormalize: true, layer);
@@ -668,6 +697,7 @@ partial class Mixtral
 
             // silu (T, Intermediate / TensorDegree) = Silu(W1(x))  [column-parallel; epilogue: Silu]
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 input,
                 rows,
                 Dim,
@@ -680,6 +710,7 @@ partial class Mixtral
                 });
             // product (T, Intermediate / TensorDegree) = Silu(W1(x)) * W3(x)  [column-parallel; epilogue: Mul]
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 input,
                 rows,
                 Dim,
@@ -697,6 +728,7 @@ partial class Mixtral
                 });
             // result (T, Dim) = W2(Silu(W1(x)) * W3(x))  [row-parallel, all-reduce]
             global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+                _cpu,
                 _product,
                 rows,
                 Intermediate / TensorDegree,

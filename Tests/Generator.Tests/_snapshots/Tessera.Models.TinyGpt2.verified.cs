@@ -32,6 +32,8 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
 
     // Where this rank sits in its plan: its tensor shard and its block of layers.
     private readonly global::Tessera.Parallelism.RankContext _rank;
+    /// <summary>The threads each kernel call may use: this rank's device's share of the cores.</summary>
+    private readonly global::Tessera.Cpu.CpuExecution _cpu;
     private const int TensorDegree = 1; // folded: [Compile(Tensor = 1)]
     private const int Stages = 1; // folded: [Compile(Pipeline = 1)], layers per stage 3
     private readonly int TensorRank;
@@ -136,9 +138,16 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
     public TinyGpt2(global::Tessera.Checkpoints.Checkpoint checkpoint)
         : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }
 
-    /// <summary>Loads this rank's share of a Gpt2 checkpoint, checking every tensor's name, shape and dtype.</summary>
-    public TinyGpt2(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)
+    /// <summary>
+    /// Loads this rank's share of a Gpt2 checkpoint, checking every tensor's name, shape and dtype. The
+    /// options say how it holds its weights and how many threads its kernels use (default: F32, every core).
+    /// </summary>
+    public TinyGpt2(
+        global::Tessera.Checkpoints.Checkpoint checkpoint,
+        global::Tessera.Parallelism.RankContext rank,
+        global::Tessera.Cpu.CpuRankOptions? options = null)
     {
+        options ??= global::Tessera.Cpu.CpuRankOptions.Default;
         var config = checkpoint.Config;
         config.RequireUnset("scale_attn_by_inverse_layer_idx", "Gpt2");
         config.RequireUnset("reorder_and_upcast_attn", "Gpt2");
@@ -152,6 +161,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         config.ExpectFloat("layer_norm_epsilon", nameof(Eps), Eps, fallback: (float)(1E-05));
 
         _rank = rank;
+        _cpu = options.Execution;
         if (rank.TensorDegree != TensorDegree || rank.Stages != Stages)
             throw new global::Tessera.Parallelism.PlanException(
                 $"TinyGpt2 was compiled for tensor degree {TensorDegree} and {Stages} stage(s); this rank is in a plan with {rank.TensorDegree} and {rank.Stages}.");
@@ -193,7 +203,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                         TensorDegree),
                 (Vocab + TensorDegree - 1) / TensorDegree,
                 Dim,
-                rank.Precision);
+                options.Precision);
         }
         _layers = new BlockWeights[EndLayer - FirstLayer];
         for (int i = FirstLayer; i < EndLayer; i++)
@@ -213,7 +223,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                     TensorDegree),
                 3 * Dim / TensorDegree,
                 Dim,
-                rank.Precision);
+                options.Precision);
             w.QkvBias = checkpoint.LoadVectorShard(
                 $"h.{i}.attn.c_attn.bias",
                 3 * Dim,
@@ -232,7 +242,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                     TensorDegree),
                 Dim,
                 Dim / TensorDegree,
-                rank.Precision);
+                options.Precision);
             w.ProjBias = checkpoint.LoadVector($"h.{i}.attn.c_proj.bias", Dim, $"Proj bias: (Dim = {Dim})");
             w.MlpNorm = checkpoint.LoadVector($"h.{i}.ln_2.weight", Dim, $"MlpNorm: (Dim = {Dim})");
             w.MlpNormBias = checkpoint.LoadVector($"h.{i}.ln_2.bias", Dim, $"MlpNorm bias: (Dim = {Dim})");
@@ -248,7 +258,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                     TensorDegree),
                 Inner / TensorDegree,
                 Dim,
-                rank.Precision);
+                options.Precision);
             w.FcBias = checkpoint.LoadVectorShard(
                 $"h.{i}.mlp.c_fc.bias",
                 Inner,
@@ -267,7 +277,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                     TensorDegree),
                 Dim,
                 Inner / TensorDegree,
-                rank.Precision);
+                options.Precision);
             w.DownBias = checkpoint.LoadVector($"h.{i}.mlp.c_proj.bias", Dim, $"Down bias: (Dim = {Dim})");
         }
         _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(
@@ -347,8 +357,14 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             float[] stageInput;
             global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
             // x (T, Dim) = TokenEmbed(tokens) + PositionEmbed(tokens)
-            global::Tessera.Cpu.CpuKernels.Gather(_weights.TokenEmbed, Dim, batch.Tokens, _x);
-            global::Tessera.Cpu.CpuKernels.Gather(_weights.PositionEmbed, Dim, batch.Positions, _x, accumulate: true);
+            global::Tessera.Cpu.CpuKernels.Gather(_cpu, _weights.TokenEmbed, Dim, batch.Tokens, _x);
+            global::Tessera.Cpu.CpuKernels.Gather(
+                _cpu,
+                _weights.PositionEmbed,
+                Dim,
+                batch.Positions,
+                _x,
+                accumulate: true);
             stageInput = _x;
             // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
             float[] x2 = stageInput, x2Spare = _x2;
@@ -359,7 +375,15 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             }
             var logits = new float[batch.LogitRows.Length * (Vocab)];
             // normOut (T, Dim) = Norm(x)
-            global::Tessera.Cpu.CpuKernels.LayerNorm(x2, _weights.Norm, _weights.NormBias, _normOut, rows, Dim, Eps);
+            global::Tessera.Cpu.CpuKernels.LayerNorm(
+                _cpu,
+                x2,
+                _weights.Norm,
+                _weights.NormBias,
+                _normOut,
+                rows,
+                Dim,
+                Eps);
             // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the
             // degree]
             int logitRows = batch.LogitRows.Length;
@@ -368,6 +392,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 : global::Tessera.Cpu.CpuKernels.GatherRows(_normOut, Dim, batch.LogitRows, _headRows);
             float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 headInput,
                 logitRows,
                 Dim,
@@ -397,9 +422,18 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         int rows = batch.Rows;
 
         // attnNormOut (T, Dim) = AttnNorm(x)
-        global::Tessera.Cpu.CpuKernels.LayerNorm(input, w.AttnNorm, w.AttnNormBias, _attnNormOutQX2, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.LayerNorm(
+            _cpu,
+            input,
+            w.AttnNorm,
+            w.AttnNormBias,
+            _attnNormOutQX2,
+            rows,
+            Dim,
+            Eps);
         // qkv (T, 3 * Dim / TensorDegree) = Qkv(AttnNorm(x))  [column-parallel]
         global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
             _attnNormOutQX2,
             rows,
             Dim,
@@ -439,6 +473,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         // attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads)
         global::Tessera.Cpu.CpuKernels.AppendKv(_kMlpNormOut, _vGelu, batch, layer, Dim / TensorDegree);
         global::Tessera.Cpu.CpuKernels.Attention(
+            _cpu,
             _attnNormOutQX2,
             _qkvAttention,
             batch,
@@ -449,6 +484,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             _rank.Sequence);
         // x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+            _cpu,
             _qkvAttention,
             rows,
             Dim / TensorDegree,
@@ -467,6 +503,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             });
         // mlpNormOut (T, Dim) = MlpNorm(x)
         global::Tessera.Cpu.CpuKernels.LayerNorm(
+            _cpu,
             _attnNormOutQX2,
             w.MlpNorm,
             w.MlpNormBias,
@@ -476,6 +513,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             Eps);
         // gelu (T, Inner / TensorDegree) = Gelu(Fc(MlpNorm(x)))  [column-parallel; epilogue: Gelu]
         global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
             _kMlpNormOut,
             rows,
             Dim,
@@ -491,6 +529,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             });
         // result (T, Dim) = x + Down(Gelu(Fc(MlpNorm(x))))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+            _cpu,
             _vGelu,
             rows,
             Inner / TensorDegree,

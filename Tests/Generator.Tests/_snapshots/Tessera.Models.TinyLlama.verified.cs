@@ -36,6 +36,8 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
 
     // Where this rank sits in its plan: its tensor shard and its block of layers.
     private readonly global::Tessera.Parallelism.RankContext _rank;
+    /// <summary>The threads each kernel call may use: this rank's device's share of the cores.</summary>
+    private readonly global::Tessera.Cpu.CpuExecution _cpu;
     private const int TensorDegree = 1; // folded: [Compile(Tensor = 1)]
     private const int Stages = 1; // folded: [Compile(Pipeline = 1)], layers per stage 4
     private readonly int TensorRank;
@@ -132,9 +134,16 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
     public TinyLlama(global::Tessera.Checkpoints.Checkpoint checkpoint)
         : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }
 
-    /// <summary>Loads this rank's share of a Llama checkpoint, checking every tensor's name, shape and dtype.</summary>
-    public TinyLlama(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)
+    /// <summary>
+    /// Loads this rank's share of a Llama checkpoint, checking every tensor's name, shape and dtype. The
+    /// options say how it holds its weights and how many threads its kernels use (default: F32, every core).
+    /// </summary>
+    public TinyLlama(
+        global::Tessera.Checkpoints.Checkpoint checkpoint,
+        global::Tessera.Parallelism.RankContext rank,
+        global::Tessera.Cpu.CpuRankOptions? options = null)
     {
+        options ??= global::Tessera.Cpu.CpuRankOptions.Default;
         var config = checkpoint.Config;
         config.RequireUnset("rope_scaling", "Llama");
         config.RequireUnset("attention_bias", "Llama");
@@ -153,6 +162,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
         config.ExpectBool("tie_word_embeddings", nameof(Tied), Tied, fallback: false);
 
         _rank = rank;
+        _cpu = options.Execution;
         if (rank.TensorDegree != TensorDegree || rank.Stages != Stages)
             throw new global::Tessera.Parallelism.PlanException(
                 $"TinyLlama was compiled for tensor degree {TensorDegree} and {Stages} stage(s); this rank is in a plan with {rank.TensorDegree} and {rank.Stages}.");
@@ -185,7 +195,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                     TensorDegree),
                 (Vocab + TensorDegree - 1) / TensorDegree,
                 Dim,
-                rank.Precision);
+                options.Precision);
         }
         _layers = new BlockWeights[EndLayer - FirstLayer];
         for (int i = FirstLayer; i < EndLayer; i++)
@@ -207,7 +217,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                     TensorDegree),
                 Heads * HeadDim / TensorDegree,
                 Dim,
-                rank.Precision);
+                options.Precision);
             w.K = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixHeadShard(
                     $"model.layers.{i}.self_attn.k_proj.weight",
@@ -220,7 +230,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                     TensorDegree),
                 (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
                 Dim,
-                rank.Precision);
+                options.Precision);
             w.V = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixHeadShard(
                     $"model.layers.{i}.self_attn.v_proj.weight",
@@ -233,7 +243,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                     TensorDegree),
                 (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
                 Dim,
-                rank.Precision);
+                options.Precision);
             w.O = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixColumnShard(
                     $"model.layers.{i}.self_attn.o_proj.weight",
@@ -245,7 +255,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                     TensorDegree),
                 Dim,
                 Heads * HeadDim / TensorDegree,
-                rank.Precision);
+                options.Precision);
             w.MlpNorm = checkpoint.LoadVector(
                 $"model.layers.{i}.post_attention_layernorm.weight",
                 Dim,
@@ -262,7 +272,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                     TensorDegree),
                 Intermediate / TensorDegree,
                 Dim,
-                rank.Precision);
+                options.Precision);
             w.Up = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixRowShard(
                     $"model.layers.{i}.mlp.up_proj.weight",
@@ -275,7 +285,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                     TensorDegree),
                 Intermediate / TensorDegree,
                 Dim,
-                rank.Precision);
+                options.Precision);
             w.Down = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixColumnShard(
                     $"model.layers.{i}.mlp.down_proj.weight",
@@ -287,7 +297,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                     TensorDegree),
                 Dim,
                 Intermediate / TensorDegree,
-                rank.Precision);
+                options.Precision);
         }
         _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(
             global::System.Linq.Enumerable.Concat(
@@ -348,7 +358,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
             float[] stageInput;
             global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
             // x (T, Dim) = Embed(tokens)
-            global::Tessera.Cpu.CpuKernels.Gather(_weights.Embed, Dim, batch.Tokens, _x);
+            global::Tessera.Cpu.CpuKernels.Gather(_cpu, _weights.Embed, Dim, batch.Tokens, _x);
             stageInput = _x;
             // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
             float[] x2 = stageInput, x2Spare = _x2;
@@ -359,7 +369,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
             }
             var logits = new float[batch.LogitRows.Length * (Vocab)];
             // normOut (T, Dim) = Norm(x)
-            global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _normOut, rows, Dim, Eps);
+            global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, x2, _weights.Norm, _normOut, rows, Dim, Eps);
             // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the
             // degree]
             int logitRows = batch.LogitRows.Length;
@@ -368,6 +378,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                 : global::Tessera.Cpu.CpuKernels.GatherRows(_normOut, Dim, batch.LogitRows, _headRows);
             float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 headInput,
                 logitRows,
                 Dim,
@@ -397,14 +408,22 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
         int rows = batch.Rows;
 
         // h (T, Dim) = AttnNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
         // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)  [column-parallel]
-        global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.Q, Heads * HeadDim / TensorDegree, _qOutX2);
+        global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
+            _hAttentionH2,
+            rows,
+            Dim,
+            w.Q,
+            Heads * HeadDim / TensorDegree,
+            _qOutX2);
         // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-        global::Tessera.Cpu.CpuKernels.Rope(_qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
+        global::Tessera.Cpu.CpuKernels.Rope(_cpu, _qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
         // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value
         // heads, replicated past them]
         global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
             _hAttentionH2,
             rows,
             Dim,
@@ -413,6 +432,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
             _kOutSilu);
         // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
         global::Tessera.Cpu.CpuKernels.Rope(
+            _cpu,
             _kOutSilu,
             rows,
             (KvHeads + TensorDegree - 1) / TensorDegree,
@@ -422,6 +442,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
         // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value
         // heads, replicated past them]
         global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
             _hAttentionH2,
             rows,
             Dim,
@@ -436,6 +457,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
             layer,
             (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
         global::Tessera.Cpu.CpuKernels.Attention(
+            _cpu,
             _qOutX2,
             _hAttentionH2,
             batch,
@@ -446,6 +468,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
             _rank.Sequence);
         // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+            _cpu,
             _hAttentionH2,
             rows,
             Heads * HeadDim / TensorDegree,
@@ -460,9 +483,10 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                     new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
             });
         // h2 (T, Dim) = MlpNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(_qOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, _qOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
         // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))  [column-parallel; epilogue: Silu]
         global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
             _hAttentionH2,
             rows,
             Dim,
@@ -475,6 +499,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
             });
         // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)  [column-parallel; epilogue: Mul]
         global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
             _hAttentionH2,
             rows,
             Dim,
@@ -492,6 +517,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
             });
         // result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+            _cpu,
             _vOutProduct,
             rows,
             Intermediate / TensorDegree,

@@ -40,7 +40,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         return global::Tessera.Parallelism.ParallelEngine.Create(
             checkpointDirectory,
             Plan,
-            static (checkpoint, rank) => new TinyLlamaTp2Pp2(checkpoint, rank),
+            static (checkpoint, rank, options) => new TinyLlamaTp2Pp2(checkpoint, rank, options),
             Facts);
     }
 
@@ -59,6 +59,8 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
 
     // Where this rank sits in its plan: its tensor shard and its block of layers.
     private readonly global::Tessera.Parallelism.RankContext _rank;
+    /// <summary>The threads each kernel call may use: this rank's device's share of the cores.</summary>
+    private readonly global::Tessera.Cpu.CpuExecution _cpu;
     private const int TensorDegree = 2; // folded: [Compile(Tensor = 2)]
     private const int Stages = 2; // folded: [Compile(Pipeline = 2)], layers per stage 2, 2
     private readonly int TensorRank;
@@ -155,11 +157,16 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     public TinyLlamaTp2Pp2(global::Tessera.Checkpoints.Checkpoint checkpoint)
         : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }
 
-    /// <summary>Loads this rank's share of a Llama checkpoint, checking every tensor's name, shape and dtype.</summary>
+    /// <summary>
+    /// Loads this rank's share of a Llama checkpoint, checking every tensor's name, shape and dtype. The
+    /// options say how it holds its weights and how many threads its kernels use (default: F32, every core).
+    /// </summary>
     public TinyLlamaTp2Pp2(
         global::Tessera.Checkpoints.Checkpoint checkpoint,
-        global::Tessera.Parallelism.RankContext rank)
+        global::Tessera.Parallelism.RankContext rank,
+        global::Tessera.Cpu.CpuRankOptions? options = null)
     {
+        options ??= global::Tessera.Cpu.CpuRankOptions.Default;
         var config = checkpoint.Config;
         config.RequireUnset("rope_scaling", "Llama");
         config.RequireUnset("attention_bias", "Llama");
@@ -178,6 +185,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         config.ExpectBool("tie_word_embeddings", nameof(Tied), Tied, fallback: false);
 
         _rank = rank;
+        _cpu = options.Execution;
         if (rank.TensorDegree != TensorDegree || rank.Stages != Stages)
             throw new global::Tessera.Parallelism.PlanException(
                 $"TinyLlamaTp2Pp2 was compiled for tensor degree {TensorDegree} and {Stages} stage(s); this rank is in a plan with {rank.TensorDegree} and {rank.Stages}.");
@@ -210,7 +218,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                     TensorDegree),
                 (Vocab + TensorDegree - 1) / TensorDegree,
                 Dim,
-                rank.Precision);
+                options.Precision);
         }
         _layers = new BlockWeights[EndLayer - FirstLayer];
         for (int i = FirstLayer; i < EndLayer; i++)
@@ -232,7 +240,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                     TensorDegree),
                 Heads * HeadDim / TensorDegree,
                 Dim,
-                rank.Precision);
+                options.Precision);
             w.K = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixHeadShard(
                     $"model.layers.{i}.self_attn.k_proj.weight",
@@ -245,7 +253,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                     TensorDegree),
                 (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
                 Dim,
-                rank.Precision);
+                options.Precision);
             w.V = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixHeadShard(
                     $"model.layers.{i}.self_attn.v_proj.weight",
@@ -258,7 +266,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                     TensorDegree),
                 (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
                 Dim,
-                rank.Precision);
+                options.Precision);
             w.O = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixColumnShard(
                     $"model.layers.{i}.self_attn.o_proj.weight",
@@ -270,7 +278,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                     TensorDegree),
                 Dim,
                 Heads * HeadDim / TensorDegree,
-                rank.Precision);
+                options.Precision);
             w.MlpNorm = checkpoint.LoadVector(
                 $"model.layers.{i}.post_attention_layernorm.weight",
                 Dim,
@@ -287,7 +295,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                     TensorDegree),
                 Intermediate / TensorDegree,
                 Dim,
-                rank.Precision);
+                options.Precision);
             w.Up = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixRowShard(
                     $"model.layers.{i}.mlp.up_proj.weight",
@@ -300,7 +308,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                     TensorDegree),
                 Intermediate / TensorDegree,
                 Dim,
-                rank.Precision);
+                options.Precision);
             w.Down = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixColumnShard(
                     $"model.layers.{i}.mlp.down_proj.weight",
@@ -312,7 +320,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                     TensorDegree),
                 Dim,
                 Intermediate / TensorDegree,
-                rank.Precision);
+                options.Precision);
         }
         _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(
             global::System.Linq.Enumerable.Concat(
@@ -381,7 +389,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             float[] stageInput;
             global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
             // x (T, Dim) = Embed(tokens)
-            global::Tessera.Cpu.CpuKernels.Gather(_weights.Embed, Dim, batch.Tokens, _x);
+            global::Tessera.Cpu.CpuKernels.Gather(_cpu, _weights.Embed, Dim, batch.Tokens, _x);
             stageInput = _x;
             // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
             float[] x2 = stageInput, x2Spare = _x2;
@@ -416,7 +424,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             }
             var logits = new float[batch.LogitRows.Length * (Vocab)];
             // normOut (T, Dim) = Norm(x)
-            global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _normOut, rows, Dim, Eps);
+            global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, x2, _weights.Norm, _normOut, rows, Dim, Eps);
             // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the
             // degree]
             int logitRows = batch.LogitRows.Length;
@@ -425,6 +433,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                 : global::Tessera.Cpu.CpuKernels.GatherRows(_normOut, Dim, batch.LogitRows, _headRows);
             float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 headInput,
                 logitRows,
                 Dim,
@@ -454,14 +463,22 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         int rows = batch.Rows;
 
         // h (T, Dim) = AttnNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
         // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)  [column-parallel]
-        global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.Q, Heads * HeadDim / TensorDegree, _qOutX2);
+        global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
+            _hAttentionH2,
+            rows,
+            Dim,
+            w.Q,
+            Heads * HeadDim / TensorDegree,
+            _qOutX2);
         // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-        global::Tessera.Cpu.CpuKernels.Rope(_qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
+        global::Tessera.Cpu.CpuKernels.Rope(_cpu, _qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
         // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value
         // heads, replicated past them]
         global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
             _hAttentionH2,
             rows,
             Dim,
@@ -470,6 +487,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             _kOutSilu);
         // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
         global::Tessera.Cpu.CpuKernels.Rope(
+            _cpu,
             _kOutSilu,
             rows,
             (KvHeads + TensorDegree - 1) / TensorDegree,
@@ -479,6 +497,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value
         // heads, replicated past them]
         global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
             _hAttentionH2,
             rows,
             Dim,
@@ -493,6 +512,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             layer,
             (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
         global::Tessera.Cpu.CpuKernels.Attention(
+            _cpu,
             _qOutX2,
             _hAttentionH2,
             batch,
@@ -503,6 +523,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             _rank.Sequence);
         // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+            _cpu,
             _hAttentionH2,
             rows,
             Heads * HeadDim / TensorDegree,
@@ -517,9 +538,10 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                     new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
             });
         // h2 (T, Dim) = MlpNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(_qOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, _qOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
         // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))  [column-parallel; epilogue: Silu]
         global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
             _hAttentionH2,
             rows,
             Dim,
@@ -532,6 +554,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             });
         // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)  [column-parallel; epilogue: Mul]
         global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
             _hAttentionH2,
             rows,
             Dim,
@@ -549,6 +572,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             });
         // result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+            _cpu,
             _vOutProduct,
             rows,
             Intermediate / TensorDegree,

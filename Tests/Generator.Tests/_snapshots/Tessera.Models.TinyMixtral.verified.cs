@@ -40,6 +40,8 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
 
     // Where this rank sits in its plan: its tensor shard and its block of layers.
     private readonly global::Tessera.Parallelism.RankContext _rank;
+    /// <summary>The threads each kernel call may use: this rank's device's share of the cores.</summary>
+    private readonly global::Tessera.Cpu.CpuExecution _cpu;
     private const int TensorDegree = 1; // folded: [Compile(Tensor = 1)]
     private const int Stages = 1; // folded: [Compile(Pipeline = 1)], layers per stage 3
     private readonly int TensorRank;
@@ -171,10 +173,15 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
         : this(checkpoint, global::Tessera.Parallelism.RankContext.Single) { }
 
     /// <summary>
-    /// Loads this rank's share of a Mixtral checkpoint, checking every tensor's name, shape and dtype.
+    /// Loads this rank's share of a Mixtral checkpoint, checking every tensor's name, shape and dtype. The
+    /// options say how it holds its weights and how many threads its kernels use (default: F32, every core).
     /// </summary>
-    public TinyMixtral(global::Tessera.Checkpoints.Checkpoint checkpoint, global::Tessera.Parallelism.RankContext rank)
+    public TinyMixtral(
+        global::Tessera.Checkpoints.Checkpoint checkpoint,
+        global::Tessera.Parallelism.RankContext rank,
+        global::Tessera.Cpu.CpuRankOptions? options = null)
     {
+        options ??= global::Tessera.Cpu.CpuRankOptions.Default;
         var config = checkpoint.Config;
         config.RequireUnset("rope_scaling", "Mixtral");
         config.RequireUnset("sliding_window", "Mixtral");
@@ -194,6 +201,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
         config.ExpectInt("num_experts_per_tok", nameof(ExpertsPerToken), ExpertsPerToken);
 
         _rank = rank;
+        _cpu = options.Execution;
         if (rank.TensorDegree != TensorDegree || rank.Stages != Stages)
             throw new global::Tessera.Parallelism.PlanException(
                 $"TinyMixtral was compiled for tensor degree {TensorDegree} and {Stages} stage(s); this rank is in a plan with {rank.TensorDegree} and {rank.Stages}.");
@@ -242,7 +250,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
                     TensorDegree),
                 (Vocab + TensorDegree - 1) / TensorDegree,
                 Dim,
-                rank.Precision);
+                options.Precision);
         }
         _layers = new BlockWeights[EndLayer - FirstLayer];
         for (int i = FirstLayer; i < EndLayer; i++)
@@ -264,7 +272,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
                     TensorDegree),
                 Heads * HeadDim / TensorDegree,
                 Dim,
-                rank.Precision);
+                options.Precision);
             w.K = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixHeadShard(
                     $"model.layers.{i}.self_attn.k_proj.weight",
@@ -277,7 +285,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
                     TensorDegree),
                 (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
                 Dim,
-                rank.Precision);
+                options.Precision);
             w.V = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixHeadShard(
                     $"model.layers.{i}.self_attn.v_proj.weight",
@@ -290,7 +298,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
                     TensorDegree),
                 (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
                 Dim,
-                rank.Precision);
+                options.Precision);
             w.O = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixColumnShard(
                     $"model.layers.{i}.self_attn.o_proj.weight",
@@ -302,7 +310,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
                     TensorDegree),
                 Dim,
                 Heads * HeadDim / TensorDegree,
-                rank.Precision);
+                options.Precision);
             w.MlpNorm = checkpoint.LoadVector(
                 $"model.layers.{i}.post_attention_layernorm.weight",
                 Dim,
@@ -333,7 +341,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
                         TensorDegree),
                     Intermediate / TensorDegree,
                     Dim,
-                    rank.Precision);
+                    options.Precision);
                 x.W3 = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixRowShard(
                         $"model.layers.{i}.block_sparse_moe.experts.{e}.w3.weight",
@@ -346,7 +354,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
                         TensorDegree),
                     Intermediate / TensorDegree,
                     Dim,
-                    rank.Precision);
+                    options.Precision);
                 x.W2 = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixColumnShard(
                         $"model.layers.{i}.block_sparse_moe.experts.{e}.w2.weight",
@@ -358,7 +366,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
                         TensorDegree),
                     Dim,
                     Intermediate / TensorDegree,
-                    rank.Precision);
+                    options.Precision);
             }
         }
         _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(
@@ -430,7 +438,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
             float[] stageInput;
             global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
             // x (T, Dim) = Embed(tokens)
-            global::Tessera.Cpu.CpuKernels.Gather(_weights.Embed, Dim, batch.Tokens, _x);
+            global::Tessera.Cpu.CpuKernels.Gather(_cpu, _weights.Embed, Dim, batch.Tokens, _x);
             stageInput = _x;
             // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
             float[] x2 = stageInput, x2Spare = _x2;
@@ -441,7 +449,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
             }
             var logits = new float[batch.LogitRows.Length * (Vocab)];
             // normOut (T, Dim) = Norm(x)
-            global::Tessera.Cpu.CpuKernels.RmsNorm(x2, _weights.Norm, _normOut, rows, Dim, Eps);
+            global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, x2, _weights.Norm, _normOut, rows, Dim, Eps);
             // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the
             // degree]
             int logitRows = batch.LogitRows.Length;
@@ -450,6 +458,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
                 : global::Tessera.Cpu.CpuKernels.GatherRows(_normOut, Dim, batch.LogitRows, _headRows);
             float[] headOutput = TensorDegree == 1 ? logits : _localLogits;
             global::Tessera.Cpu.CpuKernels.MatMul(
+                _cpu,
                 headInput,
                 logitRows,
                 Dim,
@@ -479,14 +488,22 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
         int rows = batch.Rows;
 
         // h (T, Dim) = AttnNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
         // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)  [column-parallel]
-        global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.Q, Heads * HeadDim / TensorDegree, _qOutX2);
+        global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
+            _hAttentionH2,
+            rows,
+            Dim,
+            w.Q,
+            Heads * HeadDim / TensorDegree,
+            _qOutX2);
         // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-        global::Tessera.Cpu.CpuKernels.Rope(_qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
+        global::Tessera.Cpu.CpuKernels.Rope(_cpu, _qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
         // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value
         // heads, replicated past them]
         global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
             _hAttentionH2,
             rows,
             Dim,
@@ -495,6 +512,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
             _kOutRouterOut);
         // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
         global::Tessera.Cpu.CpuKernels.Rope(
+            _cpu,
             _kOutRouterOut,
             rows,
             (KvHeads + TensorDegree - 1) / TensorDegree,
@@ -504,6 +522,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
         // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value
         // heads, replicated past them]
         global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
             _hAttentionH2,
             rows,
             Dim,
@@ -518,6 +537,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
             layer,
             (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
         global::Tessera.Cpu.CpuKernels.Attention(
+            _cpu,
             _qOutX2,
             _hAttentionH2,
             batch,
@@ -528,6 +548,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
             _rank.Sequence);
         // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+            _cpu,
             _hAttentionH2,
             rows,
             Heads * HeadDim / TensorDegree,
@@ -542,9 +563,9 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
                     new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
             });
         // h2 (T, Dim) = MlpNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(_qOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, _qOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
         // routerOut (T, ExpertCount) = Router(h)
-        global::Tessera.Cpu.CpuKernels.MatMul(_hAttentionH2, rows, Dim, w.Router, ExpertCount, _kOutRouterOut);
+        global::Tessera.Cpu.CpuKernels.MatMul(_cpu, _hAttentionH2, rows, Dim, w.Router, ExpertCount, _kOutRouterOut);
         // routing (T, ExpertsPerToken) = Route(Router(h), ExpertsPerToken)  [softmax over ExpertCount experts, top
         // ExpertsPerToken, weights renormalised]
         _router.Route(_kOutRouterOut, rows, ExpertCount, ExpertsPerToken, renormalize: true, layer);
@@ -577,6 +598,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
 
         // silu (T, Intermediate / TensorDegree) = Silu(W1(x))  [column-parallel; epilogue: Silu]
         global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
             input,
             rows,
             Dim,
@@ -589,6 +611,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
             });
         // product (T, Intermediate / TensorDegree) = Silu(W1(x)) * W3(x)  [column-parallel; epilogue: Mul]
         global::Tessera.Cpu.CpuKernels.MatMul(
+            _cpu,
             input,
             rows,
             Dim,
@@ -606,6 +629,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
             });
         // result (T, Dim) = W2(Silu(W1(x)) * W3(x))  [row-parallel, all-reduce]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
+            _cpu,
             _product,
             rows,
             Intermediate / TensorDegree,
