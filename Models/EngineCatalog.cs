@@ -4,32 +4,6 @@ using Tessera.Parallelism;
 
 namespace Tessera.Models;
 
-/// <summary>Which generated engine runs a checkpoint.</summary>
-public enum EngineKind
-{
-    /// <summary>The shape-generic engine of the checkpoint's architecture: sizes from its config.json, any plan at run time.</summary>
-    Generic,
-
-    /// <summary>A [Compile] unit built for exactly this config (the bundled tiny models have one), its plan folded.</summary>
-    Specialised,
-}
-
-/// <summary>Where the ranks of an engine run.</summary>
-public enum DeviceKind
-{
-    /// <summary>CPU virtual devices: one worker thread each.</summary>
-    Cpu,
-
-    /// <summary>CUDA devices: each virtual device a context and stream; several may share one physical GPU.</summary>
-    Cuda,
-
-    /// <summary>
-    /// The CUDA back end on the CPU emulator (kernels compiled by g++, cuBLAS emulated): the same generated rank
-    /// programs, buffers and launches as <see cref="Cuda"/>, for checking them where there is no GPU. Slow.
-    /// </summary>
-    CudaEmulator,
-}
-
 /// <summary>The architectures this assembly compiles, by Hugging Face model_type, and their engines.</summary>
 public static class EngineCatalog
 {

@@ -2,21 +2,6 @@ using System.Diagnostics;
 
 namespace Tessera.Parallelism;
 
-/// <summary>One device of a traced forward.</summary>
-/// <param name="Device">global rank = device index</param>
-/// <param name="Name">"cpu:N"</param>
-/// <param name="Clocks">the clocks of its replica's schedule (0 when the replica had no sequences)</param>
-public sealed record TraceLane(int Device, string Name, int DataRank, int Stage, int TensorRank, int Clocks);
-
-/// <summary>One executed step: a device ran a micro-batch at a clock, from <see cref="Start"/> to <see cref="End"/> (since the forward began).</summary>
-public sealed record TraceStep(int Device, int DataRank, int Stage, int TensorRank, int Clock, int MicroBatch, TimeSpan Start, TimeSpan End)
-{
-    public TimeSpan Duration => End - Start;
-
-    /// <summary>True when both steps were running at some common instant.</summary>
-    public bool Overlaps(TraceStep other) => Start < other.End && other.Start < End;
-}
-
 /// <summary>
 /// What actually happened in one forward, per device: each executed (clock, micro-batch) with Stopwatch timestamps.
 /// It turns the schedule's promise (stages work at the same time; the bubble is (p-1)/(m+p-1)) into something a test

@@ -2,48 +2,6 @@ using Tessera.Parallelism;
 
 namespace Tessera.Planning;
 
-/// <summary>What a deployment serves: a batch of requests of <see cref="Prompt"/> tokens, each generating <see cref="Output"/>.</summary>
-/// <param name="Batch">requests served at once (the latency question's batch)</param>
-/// <param name="Prompt">prompt tokens per request</param>
-/// <param name="Output">generated tokens per request</param>
-/// <param name="Weights">how weights are held</param>
-/// <param name="KvCache">how the KV cache is held</param>
-public sealed record Workload(int Batch, int Prompt, int Output, PlanDType Weights, PlanDType KvCache)
-{
-    /// <summary>Positions a request holds at its end.</summary>
-    public int Context => Prompt + Output;
-}
-
-/// <summary>The devices a plan runs on: how many, which kind, and how many share a node (and its fast link).</summary>
-/// <param name="Device">each device</param>
-/// <param name="Devices">how many</param>
-/// <param name="DevicesPerNode">devices per node: groups within a node use the device's intra-node link, others the inter-node one</param>
-/// <param name="UsableMemoryFraction">the share of a device's memory a plan may use (the rest: runtime context, allocator slack)</param>
-public sealed record Cluster(DeviceSpec Device, int Devices, int DevicesPerNode, double UsableMemoryFraction = 0.9)
-{
-    public long UsableMemoryBytes => (long)(Device.MemoryBytes * UsableMemoryFraction);
-}
-
-/// <summary>A plan's predicted memory and speed for a workload on a cluster.</summary>
-/// <param name="Plan">the plan</param>
-/// <param name="BytesPerDevice">the largest device's bytes at the workload's batch</param>
-/// <param name="Fits">whether that fits the usable memory</param>
-/// <param name="TtftSeconds">time to first token: the prefill of the batch</param>
-/// <param name="TpotSeconds">time per output token: one decode step of the batch</param>
-/// <param name="MaxBatch">the most requests that fit at once (0: none)</param>
-/// <param name="TokensPerSecond">output tokens per second serving <see cref="MaxBatch"/> requests at a time (prefill included)</param>
-/// <param name="Bubble">the pipeline's idle fraction, (p - 1) / (m + p - 1)</param>
-/// <param name="CommunicationBytesPerToken">bytes a device sends per decoded token (all collectives and stage transfers)</param>
-/// <param name="CommunicationShare">the share of a decode step spent communicating</param>
-/// <param name="WeightBytesPerDevice">the largest device's weights</param>
-/// <param name="Links">which link each parallel axis uses</param>
-public sealed record PlanPrediction(ParallelPlan Plan, long BytesPerDevice, bool Fits, double TtftSeconds, double TpotSeconds, int MaxBatch, double TokensPerSecond,
-    double Bubble, double CommunicationBytesPerToken, double CommunicationShare, long WeightBytesPerDevice, IReadOnlyDictionary<string, string> Links)
-{
-    /// <summary>A request's end-to-end time at the workload's batch: first token, then the rest one step each.</summary>
-    public double LatencySeconds(Workload workload) => TtftSeconds + Math.Max(0, workload.Output - 1) * TpotSeconds;
-}
-
 /// <summary>
 /// Predicts a plan's memory and speed from the cost model (<see cref="ModelCost"/>) and a device's published figures:
 /// each stage's time is a roofline, max(FLOPs / sustained FLOP/s, bytes read / sustained bandwidth) (their sum on a

@@ -5,25 +5,6 @@ using Tessera.Parallelism;
 
 namespace Tessera.Planning;
 
-/// <summary>What to rank plans by.</summary>
-public enum AdviceGoal
-{
-    /// <summary>A request's end-to-end time at the workload's batch: time to first token plus the rest of its tokens.</summary>
-    Latency,
-
-    /// <summary>Output tokens per second at the largest batch that fits.</summary>
-    Throughput,
-}
-
-/// <summary>A plan in the advisor's ranking, with its prediction and a sentence on why it ranks where it does.</summary>
-/// <param name="Prediction">its predicted memory and speed</param>
-/// <param name="Asked">whether it was asked for by flags</param>
-/// <param name="Explanation">one sentence</param>
-public sealed record RankedPlan(PlanPrediction Prediction, bool Asked, string Explanation)
-{
-    public ParallelPlan Plan => Prediction.Plan;
-}
-
 /// <summary>
 /// The strategy advisor: every valid plan of N devices (data x pipeline x sequence x expert x tensor, by the compiler's
 /// own rules: divisibility, stages at most the layers, memory), each predicted by <see cref="PlanPredictor"/>, ranked
