@@ -59,12 +59,10 @@ internal static class CpuKernelWriter
     /// <summary>An embedding gather; a second one (position embeddings) accumulates into the same rows.</summary>
     private static void WriteGather(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
     {
-        var plan = module.Buffers;
-        var node = kernel.Anchor;
-        string Buf(IrValue v) => plan[v];
-        string W(string suffix = "") => $"{weights}.{node.Module!.Name}{suffix}";
-        string out_ = Buf(kernel.Output);
-        writer.WriteLine($"{Kernels}.Gather(_cpu, {W()}, {node.Output.Width}, batch.{IdsOf(node)}, {out_});");
+        var site = new KernelSite(kernel, module);
+        var node = site.Node;
+        string out_ = site.Buf(kernel.Output);
+        writer.WriteLine($"{Kernels}.Gather(_cpu, {weights}.{node.Module!.Name}, {node.Output.Width}, batch.{IdsOf(node)}, {out_});");
         if (kernel.Fused.Count == 2)
         {
             var second = kernel.Fused[0];
@@ -75,73 +73,59 @@ internal static class CpuKernelWriter
     /// <summary>RMSNorm or LayerNorm over each row.</summary>
     private static void WriteNorm(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
     {
-        var plan = module.Buffers;
-        var node = kernel.Anchor;
-        string Buf(IrValue v) => plan[v];
-        string W(string suffix = "") => $"{weights}.{node.Module!.Name}{suffix}";
+        var site = new KernelSite(kernel, module);
+        var node = site.Node;
+        string weight = $"{weights}.{node.Module!.Name}";
         string width = node.Module!.In!;
         string eps = node.Module.Epsilon!;
+        string input = site.Buf(node.Inputs[0]), output = site.Buf(node.Output);
         if (node.Kind == OpKind.RmsNorm)
-            writer.WriteLine($"{Kernels}.RmsNorm(_cpu, {Buf(node.Inputs[0])}, {W()}, {Buf(node.Output)}, rows, {width}, {eps});");
+            writer.WriteLine($"{Kernels}.RmsNorm(_cpu, {input}, {weight}, {output}, rows, {width}, {eps});");
         else
-            writer.WriteLine($"{Kernels}.LayerNorm(_cpu, {Buf(node.Inputs[0])}, {W()}, {W("Bias")}, {Buf(node.Output)}, rows, {width}, {eps});");
+            writer.WriteLine($"{Kernels}.LayerNorm(_cpu, {input}, {weight}, {weight}Bias, {output}, rows, {width}, {eps});");
     }
 
     /// <summary>Rotary position embedding, in place (on a copy of the input when the input lives on).</summary>
     private static void WriteRope(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
     {
-        var plan = module.Buffers;
-        var sharding = module.Sharding;
-        var node = kernel.Anchor;
-        string Buf(IrValue v) => plan[v];
-        SizeExpr Local(IrValue v) => sharding.LocalWidth(v);
-        // Head counts of an op on a split value are this rank's heads (of the input that carries them).
-        SizeExpr Heads(int argument, int input) => sharding.LocalHeads(node.Inputs[input], node.Arguments[argument]);
+        var site = new KernelSite(kernel, module);
+        var node = site.Node;
         var width = node.Inputs[0].Width;
         var heads = node.Arguments[0];
         if (!kernel.InPlace)
-            writer.WriteLine($"global::System.Array.Copy({Buf(node.Inputs[0])}, {Buf(node.Output)}, rows * ({Local(node.Inputs[0])}));");
-        writer.WriteLine($"{Kernels}.Rope(_cpu, {Buf(node.Output)}, rows, {Heads(0, 0)}, {SizeExpr.Divide(width, heads)}, batch.Positions, {node.Arguments[1]});");
+            writer.WriteLine($"global::System.Array.Copy({site.Buf(node.Inputs[0])}, {site.Buf(node.Output)}, rows * ({site.Local(node.Inputs[0])}));");
+        writer.WriteLine($"{Kernels}.Rope(_cpu, {site.Buf(node.Output)}, rows, {site.Heads(0, 0)}, {SizeExpr.Divide(width, heads)}, batch.Positions, {node.Arguments[1]});");
     }
 
     /// <summary>This batch's keys and values into the cache, then causal attention over it; under sequence parallelism over every rank's cache shard.</summary>
     private static void WriteAttention(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
     {
-        var plan = module.Buffers;
-        var sharding = module.Sharding;
-        var node = kernel.Anchor;
-        string Buf(IrValue v) => plan[v];
-        // Head counts of an op on a split value are this rank's heads (of the input that carries them).
-        SizeExpr Heads(int argument, int input) => sharding.LocalHeads(node.Inputs[input], node.Arguments[argument]);
-        SizeExpr Local(IrValue v) => sharding.LocalWidth(v);
+        var site = new KernelSite(kernel, module);
+        var node = site.Node;
         var heads = node.Arguments[0];
         // The cache write is a kernel of its own (as on the GPU): attention only reads the cache.
-        writer.WriteLine($"{Kernels}.AppendKv({Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, batch, layer, {Local(node.Inputs[1])});");
+        writer.WriteLine($"{Kernels}.AppendKv({site.Buf(node.Inputs[1])}, {site.Buf(node.Inputs[2])}, batch, layer, {site.Local(node.Inputs[1])});");
         // Under sequence parallelism the rank's rows attend over every rank's cache shard (a group of one: the plain kernel).
-        writer.WriteLine($"{Kernels}.Attention(_cpu, {Buf(node.Inputs[0])}, {Buf(node.Output)}, batch, layer, {Heads(0, 0)}, {Heads(1, 1)}, {SizeExpr.Divide(node.Inputs[0].Width, heads)}, _rank.Sequence);");
+        writer.WriteLine($"{Kernels}.Attention(_cpu, {site.Buf(node.Inputs[0])}, {site.Buf(node.Output)}, batch, layer, {site.Heads(0, 0)}, {site.Heads(1, 1)}, {SizeExpr.Divide(node.Inputs[0].Width, heads)}, _rank.Sequence);");
     }
 
     /// <summary>One slice of the feature axis, copied out.</summary>
     private static void WriteChunk(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
     {
-        var plan = module.Buffers;
-        var sharding = module.Sharding;
-        var node = kernel.Anchor;
-        string Buf(IrValue v) => plan[v];
-        SizeExpr Local(IrValue v) => sharding.LocalWidth(v);
-        var width = Local(node.Inputs[0]);
+        var site = new KernelSite(kernel, module);
+        var node = site.Node;
+        var width = site.Local(node.Inputs[0]);
         var count = node.Arguments[1];
         var part = SizeExpr.Divide(width, count);
-        writer.WriteLine($"{Kernels}.CopyColumns({Buf(node.Inputs[0])}, rows, {width}, {node.Arguments[0]} * ({part}), {part}, {Buf(node.Output)});");
+        writer.WriteLine($"{Kernels}.CopyColumns({site.Buf(node.Inputs[0])}, rows, {width}, {node.Arguments[0]} * ({part}), {part}, {site.Buf(node.Output)});");
     }
 
     /// <summary>Top-k routing into the layer's router.</summary>
     private static void WriteRoute(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
     {
-        var plan = module.Buffers;
-        var node = kernel.Anchor;
-        string Buf(IrValue v) => plan[v];
-        writer.WriteLine($"{Buf(node.Output)}.Route({Buf(node.Inputs[0])}, rows, {node.Inputs[0].Width}, {node.Arguments[0]}, renormalize: {node.Arguments[1]}, layer);");
+        var site = new KernelSite(kernel, module);
+        var node = site.Node;
+        writer.WriteLine($"{site.Buf(node.Output)}.Route({site.Buf(node.Inputs[0])}, rows, {node.Inputs[0].Width}, {node.Arguments[0]}, renormalize: {node.Arguments[1]}, layer);");
     }
 
     /// <summary>

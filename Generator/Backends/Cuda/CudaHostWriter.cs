@@ -48,19 +48,18 @@ internal static class CudaHostWriter
     /// <summary>The embedding gather (or two summed), one block per row.</summary>
     private static void WriteGatherLaunch(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
     {
-        var plan = module.Buffers;
         var node = kernel.Anchor;
-        string Buf(IrValue v) => plan[v];
+        var site = new KernelSite(kernel, module);
         string W(string suffix = "") => $"_gpu.Weight({weights}.{node.Module!.Name}{suffix})";
         string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
         if (kernel.Fused.Count == 2)
         {
             var second = kernel.Fused[0];
-            writer.WriteLine($"_gpu.LaunchRows({Name("gather")}, rows, {W()}, {IdsOf(node)}, _gpu.Weight({weights}.{second.Module!.Name}), {IdsOf(second)}, {Buf(kernel.Output)});");
+            writer.WriteLine($"_gpu.LaunchRows({Name("gather")}, rows, {W()}, {IdsOf(node)}, _gpu.Weight({weights}.{second.Module!.Name}), {IdsOf(second)}, {site.Buf(kernel.Output)});");
         }
         else
         {
-            writer.WriteLine($"_gpu.LaunchRows({Name("gather")}, rows, {W()}, {IdsOf(node)}, {Buf(kernel.Output)});");
+            writer.WriteLine($"_gpu.LaunchRows({Name("gather")}, rows, {W()}, {IdsOf(node)}, {site.Buf(kernel.Output)});");
         }
     }
 
@@ -70,17 +69,16 @@ internal static class CudaHostWriter
     /// </summary>
     private static void WriteProductLaunches(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
     {
-        var plan = module.Buffers;
         var sharding = module.Sharding;
         var node = kernel.Anchor;
-        string Buf(IrValue v) => plan[v];
+        var site = new KernelSite(kernel, module);
         string W(string suffix = "") => $"_gpu.Weight({weights}.{node.Module!.Name}{suffix})";
         string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
         var linear = node.Module!;
         var slice = sharding.SliceOf(node);
         var inFeatures = sharding.LocalIn(node);
         var outFeatures = sharding.LocalOut(node);
-        string output = Buf(kernel.Output), input = Buf(node.Inputs[0]), rows = "rows";
+        string output = site.Buf(kernel.Output), input = site.Buf(node.Inputs[0]), rows = "rows";
         if (kernel.IsHead)
         {
             // The head multiplies only the rows whose logits are wanted (the last of each sequence in a prefill).
@@ -96,7 +94,7 @@ internal static class CudaHostWriter
         {
             var args = new List<string> { output, $"(long){rows} * ({outFeatures})" };
             if (linear.Bias) args.Add(W("Bias"));
-            args.AddRange(CudaKernelWriter.EpilogueOperands(kernel).Select(Buf));
+            args.AddRange(CudaKernelWriter.EpilogueOperands(kernel).Select(site.Buf));
             writer.WriteLine($"_gpu.LaunchElements({Name("epilogue")}, (long){rows} * ({outFeatures}), {string.Join(", ", args)});");
         }
         if (kernel.IsHead)
@@ -111,64 +109,56 @@ internal static class CudaHostWriter
     /// <summary>The norm kernel, one block per row.</summary>
     private static void WriteNormLaunch(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
     {
-        var plan = module.Buffers;
         var node = kernel.Anchor;
-        string Buf(IrValue v) => plan[v];
+        var site = new KernelSite(kernel, module);
         string W(string suffix = "") => $"_gpu.Weight({weights}.{node.Module!.Name}{suffix})";
         string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
         writer.WriteLine(node.Kind == OpKind.RmsNorm
-            ? $"_gpu.LaunchRows({Name("rmsnorm")}, rows, {Buf(node.Inputs[0])}, {W()}, {Buf(node.Output)});"
-            : $"_gpu.LaunchRows({Name("layernorm")}, rows, {Buf(node.Inputs[0])}, {W()}, {W("Bias")}, {Buf(node.Output)});");
+            ? $"_gpu.LaunchRows({Name("rmsnorm")}, rows, {site.Buf(node.Inputs[0])}, {W()}, {site.Buf(node.Output)});"
+            : $"_gpu.LaunchRows({Name("layernorm")}, rows, {site.Buf(node.Inputs[0])}, {W()}, {W("Bias")}, {site.Buf(node.Output)});");
     }
 
     /// <summary>RoPE in place (on a copy of its input when that is still needed).</summary>
     private static void WriteRopeLaunch(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
     {
-        var plan = module.Buffers;
         var sharding = module.Sharding;
         var node = kernel.Anchor;
-        string Buf(IrValue v) => plan[v];
+        var site = new KernelSite(kernel, module);
         string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
         if (!kernel.InPlace)
-            writer.WriteLine($"_gpu.Floats(\"{Buf(node.Output)}\", _gpu.Download({Buf(node.Inputs[0])}, rows * ({sharding.LocalWidth(node.Inputs[0])})), rows * ({sharding.LocalWidth(node.Inputs[0])}));");
-        writer.WriteLine($"_gpu.LaunchRows({Name("rope")}, rows, {Buf(node.Output)}, positions);");
+            writer.WriteLine($"_gpu.Floats(\"{site.Buf(node.Output)}\", _gpu.Download({site.Buf(node.Inputs[0])}, rows * ({sharding.LocalWidth(node.Inputs[0])})), rows * ({sharding.LocalWidth(node.Inputs[0])}));");
+        writer.WriteLine($"_gpu.LaunchRows({Name("rope")}, rows, {site.Buf(node.Output)}, positions);");
     }
 
     /// <summary>The cache append, then attention with one block per (row, query head).</summary>
     private static void WriteAttentionLaunches(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
     {
-        var plan = module.Buffers;
-        var sharding = module.Sharding;
         var node = kernel.Anchor;
-        string Buf(IrValue v) => plan[v];
+        var site = new KernelSite(kernel, module);
         string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
-        string Heads(int argument, int input) => sharding.LocalHeads(node.Inputs[input], node.Arguments[argument]).ToString();
         writer.WriteLine("var (keyRows, valueRows) = _gpu.CacheRows(batch, layer, FirstLayer);");
-        writer.WriteLine($"_gpu.LaunchRows({Name("kv_append")}, rows, {Buf(node.Inputs[1])}, {Buf(node.Inputs[2])}, keyRows, valueRows, positions);");
-        writer.WriteLine($"_gpu.LaunchAttention({Name("attention")}, rows, {Heads(0, 0)}, global::Tessera.Cuda.CudaStage.LongestContext(batch), {Buf(node.Inputs[0])}, {Buf(node.Output)}, keyRows, valueRows, positions);");
+        writer.WriteLine($"_gpu.LaunchRows({Name("kv_append")}, rows, {site.Buf(node.Inputs[1])}, {site.Buf(node.Inputs[2])}, keyRows, valueRows, positions);");
+        writer.WriteLine($"_gpu.LaunchAttention({Name("attention")}, rows, {site.Heads(0, 0)}, global::Tessera.Cuda.CudaStage.LongestContext(batch), {site.Buf(node.Inputs[0])}, {site.Buf(node.Output)}, keyRows, valueRows, positions);");
     }
 
     /// <summary>A fused element-wise loop.</summary>
     private static void WriteElementwiseLaunch(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
     {
-        var plan = module.Buffers;
-        var sharding = module.Sharding;
-        string Buf(IrValue v) => plan[v];
+        var site = new KernelSite(kernel, module);
         string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
-        string count = $"(long)rows * ({sharding.LocalWidth(kernel.Output)})";
-        var args = new List<string> { Buf(kernel.Output), count };
-        args.AddRange(kernel.Inputs.Select(Buf));
+        string count = $"(long)rows * ({site.Local(kernel.Output)})";
+        var args = new List<string> { site.Buf(kernel.Output), count };
+        args.AddRange(kernel.Inputs.Select(site.Buf));
         writer.WriteLine($"_gpu.LaunchElements({Name("elementwise")}, {count}, {string.Join(", ", args)});");
     }
 
     /// <summary>A feature-axis slice, one block per row.</summary>
     private static void WriteChunkLaunch(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
     {
-        var plan = module.Buffers;
         var node = kernel.Anchor;
-        string Buf(IrValue v) => plan[v];
+        var site = new KernelSite(kernel, module);
         string Name(string suffix) => $"\"{CudaKernelNames.Of(kernel, module, suffix)}\"";
-        writer.WriteLine($"_gpu.LaunchRows({Name("chunk")}, rows, {Buf(node.Inputs[0])}, {Buf(node.Output)});");
+        writer.WriteLine($"_gpu.LaunchRows({Name("chunk")}, rows, {site.Buf(node.Inputs[0])}, {site.Buf(node.Output)});");
     }
 
     private static string IdsOf(IrNode gather) => gather.Kind == OpKind.PositionEmbedding ? "positions" : "tokens";

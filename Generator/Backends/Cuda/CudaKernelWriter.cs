@@ -213,11 +213,9 @@ internal static class CudaKernelWriter
     private static void WriteRopeKernel(Kernel kernel, CompiledModule module, string header, IndentedTextWriter writer)
     {
         var node = kernel.Anchor;
-        var sharding = module.Sharding;
-        string Local(IrValue v) => sharding.LocalWidth(v).ToString();
-        string Heads(int argument, int input) => sharding.LocalHeads(node.Inputs[input], node.Arguments[argument]).ToString();
+        var site = new KernelSite(kernel, module);
         writer.WriteLine(header + "  [in place]");
-        string width = Local(node.Inputs[0]);
+        string width = site.Local(node.Inputs[0]).ToString();
         string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
         writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "rope")}(float* __restrict__ x, const int* __restrict__ positions)");
         using (writer.WriteBlock())
@@ -227,7 +225,7 @@ internal static class CudaKernelWriter
                 const int half = ({{headDim}}) / 2;
                 const double position = positions[blockIdx.x];
                 float* row = x + (long long)blockIdx.x * ({{width}});
-                for (int t = threadIdx.x; t < ({{Heads(0, 0)}}) * half; t += BLOCK)
+                for (int t = threadIdx.x; t < ({{site.Heads(0, 0)}}) * half; t += BLOCK)
                 {
                     const int head = t / half, j = t % half;
                     const double angle = position * pow((double)({{node.Arguments[1]}}), -2.0 * j / ({{headDim}}));
@@ -272,11 +270,9 @@ internal static class CudaKernelWriter
     private static void WriteCausalAttentionKernel(Kernel kernel, CompiledModule module, string header, IndentedTextWriter writer)
     {
         var node = kernel.Anchor;
-        var sharding = module.Sharding;
-        string Local(IrValue v) => sharding.LocalWidth(v).ToString();
-        string Heads(int argument, int input) => sharding.LocalHeads(node.Inputs[input], node.Arguments[argument]).ToString();
-        string kvWidth = Local(node.Inputs[1]);
-        string width = Local(node.Inputs[0]);
+        var site = new KernelSite(kernel, module);
+        string kvWidth = site.Local(node.Inputs[1]).ToString();
+        string width = site.Local(node.Inputs[0]).ToString();
         string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
         writer.WriteLine(header.Replace("//", "// (2/2) causal attention over the cache, one block per (row, query head), scores in dynamic shared memory:"));
         writer.WriteLine($"__global__ void {CudaKernelNames.Of(kernel, module, "attention")}(const float* __restrict__ q, float* __restrict__ out, " +
@@ -286,7 +282,7 @@ internal static class CudaKernelWriter
             writer.WriteLines($$"""
                 extern __shared__ float scores[];
                 const int row = blockIdx.x, head = blockIdx.y;
-                const int kv = head / (({{Heads(0, 0)}}) / ({{Heads(1, 1)}})); // grouped-query: query heads share a kv head
+                const int kv = head / (({{site.Heads(0, 0)}}) / ({{site.Heads(1, 1)}})); // grouped-query: query heads share a kv head
                 const int context = positions[row] + 1;
                 const float* qh = q + (long long)row * ({{width}}) + head * ({{headDim}});
                 const float* keys = key_rows[row] + kv * ({{headDim}});
