@@ -102,23 +102,9 @@ public static class Program
         {
             // Under mpirun every process meets the same bad arguments or config before its rank starts: rank 0 says why.
             if (MpiWorld.IsLaunched && MpiWorld.LaunchedRank != 0) return 1;
-            Console.Error.WriteLine($"error: {OneLine(e)}");
+            Console.Error.WriteLine($"error: {ErrorText.OneLine(e)}");
             return 1;
         }
-    }
-
-    /// <summary>
-    /// The message on one line. ArgumentException appends " (Parameter 'name')" and ArgumentOutOfRangeException a second
-    /// line "Actual value was ..."; both are dropped (the messages already name the value), other line breaks become spaces.
-    /// </summary>
-    internal static string OneLine(Exception e)
-    {
-        string message = e.Message;
-        if (e is ArgumentOutOfRangeException { ActualValue: not null } && message.LastIndexOf(Environment.NewLine, StringComparison.Ordinal) is int end and >= 0)
-            message = message[..end];
-        if (e is ArgumentException { ParamName: { Length: > 0 } name } && message.EndsWith($" (Parameter '{name}')", StringComparison.Ordinal))
-            message = message[..^$" (Parameter '{name}')".Length];
-        return string.Join(" ", message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
     private static int Logits(string directory, string[] tokenTexts, EngineKind kind, Tessera.Parallelism.ParallelPlan? plan, DeviceKind device, string output)

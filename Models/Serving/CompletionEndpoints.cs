@@ -171,7 +171,7 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         }
         catch (ArgumentException e)
         {
-            throw new ApiException(400, e.Message.Split(" (Parameter")[0].Split(Environment.NewLine)[0]);
+            throw new ApiException(400, ErrorText.OneLine(e));
         }
     }
 
@@ -188,7 +188,7 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         }
         catch (ArgumentException e)
         {
-            throw new ApiException(400, e.Message.Split(" (Parameter")[0].Split(Environment.NewLine)[0], param);
+            throw new ApiException(400, ErrorText.OneLine(e), param);
         }
     }
 
