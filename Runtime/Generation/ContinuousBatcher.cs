@@ -339,9 +339,7 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
             if (!sequence.Ran(inputs[i].Length, elapsed)) continue; // a chunk inside the prompt: its logits are not needed
             if (sequence.Accept(sequence.Sampler.Sample(logits.AsSpan(i * vocab, vocab))) is FinishReason reason)
             {
-                ReturnCache(sequence);
-                _active.Remove(sequence);
-                Volatile.Write(ref _inFlight, _active.Count);
+                Release(sequence);
                 _metrics.RecordFinished(sequence.Finish(reason), sequence.Gaps);
             }
         }
@@ -369,11 +367,17 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
 
     private void End(GenerationSequence sequence, Exception error)
     {
+        Release(sequence);
+        _metrics.RecordFailed();
+        sequence.Fail(error);
+    }
+
+    /// <summary>Takes a sequence out of flight: its cache back to the pool (or freed), its slot free.</summary>
+    private void Release(GenerationSequence sequence)
+    {
         ReturnCache(sequence);
         _active.Remove(sequence);
         Volatile.Write(ref _inFlight, _active.Count);
-        _metrics.RecordFailed();
-        sequence.Fail(error);
     }
 
     private void FailAll(Exception error)
