@@ -252,7 +252,7 @@ internal sealed class ForwardReader
         var arguments = call.ArgumentList.Arguments;
         for (int i = 0; i < arguments.Count; i++)
         {
-            int index = arguments[i].NameColon is { } named ? method.Parameters.IndexOf(method.Parameters.FirstOrDefault(p => p.Name == named.Name.Identifier.ValueText)) : i;
+            int index = arguments[i].NameColon is { } named ? IndexOfParameter(method, named.Name.Identifier.ValueText) : i;
             if (index >= 0 && index < byParameter.Length) byParameter[index] = arguments[i];
         }
         for (int i = 0; i < byParameter.Length; i++)
@@ -311,6 +311,14 @@ internal sealed class ForwardReader
 
     private void Report(DiagnosticDescriptor descriptor, SyntaxToken token, string argument) =>
         _diagnostics.Add(DiagnosticInfo.Create(descriptor, LocationInfo.From(token.GetLocation()), argument));
+
+    /// <summary>The position of the parameter a named argument names, or -1 (a misspelt name is the compiler's error).</summary>
+    private static int IndexOfParameter(IMethodSymbol method, string name)
+    {
+        for (int i = 0; i < method.Parameters.Length; i++)
+            if (method.Parameters[i].Name == name) return i;
+        return -1;
+    }
 
     private static string LowerFirst(string name) => name.Length == 0 ? name : char.ToLowerInvariant(name[0]) + name.Substring(1);
 

@@ -339,8 +339,11 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
             if (!sequence.Ran(inputs[i].Length, elapsed)) continue; // a chunk inside the prompt: its logits are not needed
             if (sequence.Accept(sequence.Sampler.Sample(logits.AsSpan(i * vocab, vocab))) is FinishReason reason)
             {
+                // Counted before the request completes: whoever awaits it then reads metrics that include it.
+                var metrics = sequence.Measure();
                 Release(sequence);
-                _metrics.RecordFinished(sequence.Finish(reason), sequence.Gaps);
+                _metrics.RecordFinished(metrics, sequence.Gaps);
+                sequence.Finish(reason, metrics);
             }
         }
     }

@@ -110,14 +110,16 @@ internal sealed class GenerationSequence
         return finish;
     }
 
-    /// <summary>Ends the request normally; returns its metrics.</summary>
-    public GenerationMetrics Finish(FinishReason reason)
-    {
-        var metrics = new GenerationMetrics(Prompt.Length, _generated.Count, Stopwatch.GetElapsedTime(_submitted, _admitted),
+    /// <summary>The request's metrics as of now (taken when it ends, before <see cref="Finish"/>).</summary>
+    public GenerationMetrics Measure() =>
+        new(Prompt.Length, _generated.Count, Stopwatch.GetElapsedTime(_submitted, _admitted),
             Stopwatch.GetElapsedTime(_submitted, _firstToken), _prefill, LatencySummary.Of(_gaps), Stopwatch.GetElapsedTime(_submitted));
+
+    /// <summary>Ends the request normally with the metrics it was measured with.</summary>
+    public void Finish(FinishReason reason, GenerationMetrics metrics)
+    {
         _channel.Writer.TryComplete();
         _done.TrySetResult(new GenerationOutput(Prompt, _generated.ToArray(), _text.ToString(), reason, metrics));
-        return metrics;
     }
 
     /// <summary>Ends the request with an error (or as cancelled, for an <see cref="OperationCanceledException"/>).</summary>
