@@ -43,6 +43,36 @@ public static class EngineCatalog
     /// </remarks>
     public static ITransformerEngine Open(string directory, EngineKind kind = EngineKind.Generic, ParallelPlan? plan = null, DeviceKind device = DeviceKind.Cpu)
     {
+        // The CPU kernels compile beside the loading of the weights instead of during the first request.
+        var kernels = device == DeviceKind.Cpu ? KernelWarmUp.Start() : Task.CompletedTask;
+        var engine = OpenEngine(directory, kind, plan, device);
+        kernels.Wait();
+        return engine;
+    }
+
+    /// <summary>Prompt rows of the warm-up forward: enough for the prompt paths (the packed GEMM, prompt attention).</summary>
+    internal const int WarmUpPromptRows = 16;
+
+    /// <summary>
+    /// Runs a short prompt and one decode step through a new engine on a cache of its own, so that the first request
+    /// does not pay for what a process does once: compiling the generated program, sizing the activation buffers,
+    /// touching fresh memory. It costs a forward of 17 tokens, which next to reading the weights is small for any model.
+    /// The commands that serve requests call it (generate, serve); what an engine counts (a router's expert load)
+    /// includes these tokens, so the commands that report counts do not.
+    /// </summary>
+    public static void WarmUp(ITransformerEngine engine)
+    {
+        var cache = engine.CreateCache();
+        int rows = Math.Min(WarmUpPromptRows, Math.Max(1, cache.Capacity - 1));
+        var prompt = new int[rows];
+        for (int i = 0; i < rows; i++) prompt[i] = i % engine.Shape.VocabSize;
+        engine.Forward(TokenBatch.ForSequence(cache, prompt, lastLogitsOnly: true));
+        if (cache.Length < cache.Capacity) engine.Forward(TokenBatch.ForSequence(cache, [0], lastLogitsOnly: true));
+        // The cache is dropped: a whole cache is garbage, and a parallel engine's handle takes its devices' caches along.
+    }
+
+    private static ITransformerEngine OpenEngine(string directory, EngineKind kind, ParallelPlan? plan, DeviceKind device)
+    {
         if (Tessera.Mpi.MpiWorld.IsMultiProcess) return OpenUnderMpi(directory, kind, plan ?? new ParallelPlan(), device);
         if (device != DeviceKind.Cpu) return OpenOnCuda(directory, kind, plan ?? new ParallelPlan(), emulated: device == DeviceKind.CudaEmulator);
         // Anything but the single-device plan (whatever the weight precision) goes through the plan's checks and devices.

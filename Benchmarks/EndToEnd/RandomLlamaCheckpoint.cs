@@ -9,7 +9,10 @@ namespace Tessera.Benchmarks.EndToEnd;
 /// </summary>
 public static class RandomLlamaCheckpoint
 {
-    /// <summary>GPT-2-small-sized Llama: dim 768, 12 layers, 12 heads, vocab 32000.</summary>
+    /// <summary>The 24M-parameter Llama of llama2.c's stories15M shape with a 32000 vocabulary: dim 288, 6 layers, 6 heads.</summary>
+    public static string Small() => Create("llama-288x6", dim: 288, layers: 6, heads: 6, kvHeads: 6, intermediate: 768, vocab: 32000, context: 1024);
+
+    /// <summary>GPT-2-small-sized Llama (134M parameters): dim 768, 12 layers, 12 heads, vocab 32000.</summary>
     public static string Medium() => Create("llama-768x12", dim: 768, layers: 12, heads: 12, kvHeads: 12, intermediate: 2048, vocab: 32000, context: 1024);
 
     public static string Create(string name, int dim, int layers, int heads, int kvHeads, int intermediate, int vocab, int context)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Tessera.Cpu;
 using Tessera.Models;
 
 namespace Tessera.Benchmarks.EndToEnd;
@@ -8,28 +9,74 @@ namespace Tessera.Benchmarks.EndToEnd;
 /// Whole-process throughput: load, prefill a prompt, decode greedily, report tokens/s and the weight bandwidth that
 /// decode reaches (weight bytes read per token x tokens/s), which is what bounds a memory-bound decode.
 /// </summary>
+/// <remarks>
+/// Warm figures are medians over several generations after one of the same size (so that JIT, pools and caches are
+/// settled); <c>cold</c> reports the first generation of this process instead, as a fresh <c>tessera generate</c> sees it.
+/// </remarks>
 public static class TokensPerSecond
 {
+    /// <summary>Prefill and decode tokens/s of one measurement (medians when warm).</summary>
+    public sealed record Figures(double Prefill, double Decode, double LoadSeconds, long WeightBytes, string ModelName);
+
     public static void Run(string[] args)
     {
-        string directory = args.Length > 0 && args[0] != "medium" ? args[0] : RandomLlamaCheckpoint.Medium();
+        string directory = ModelFolder(args.Length > 0 ? args[0] : "medium");
         int promptLength = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 128;
         int newTokens = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 64;
-        var precision = args.Length > 3 && args[3].Equals("bf16", StringComparison.OrdinalIgnoreCase) ? Tessera.Cpu.WeightPrecision.BF16 : Tessera.Cpu.WeightPrecision.F32;
+        var precision = args.Length > 3 && args[3].Equals("bf16", StringComparison.OrdinalIgnoreCase) ? WeightPrecision.BF16 : WeightPrecision.F32;
+        bool cold = args.Contains("cold");
 
+        var figures = Measure(directory, precision, promptLength, newTokens, cold ? 0 : 5);
+        double gbPerSecond = figures.WeightBytes * figures.Decode / 1e9;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{figures.ModelName} {directory}: {figures.WeightBytes / 1e6:F0} MB weights ({precision}), load {figures.LoadSeconds:F2} s, {Environment.ProcessorCount} cores, {(cold ? "first request" : "warm medians")}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"prefill {promptLength} tokens: {figures.Prefill:F1} tokens/s; decode {newTokens} tokens: {figures.Decode:F1} tokens/s (weights streamed at {gbPerSecond:F1} GB/s)"));
+    }
+
+    /// <summary>A folder, or one of the benchmark's random Llama models by name: small (24M) or medium (134M).</summary>
+    public static string ModelFolder(string name) => name switch
+    {
+        "small" or "24m" => RandomLlamaCheckpoint.Small(),
+        "medium" or "134m" => RandomLlamaCheckpoint.Medium(),
+        _ => name,
+    };
+
+    /// <summary>
+    /// Opens the model and generates <paramref name="newTokens"/> after a random prompt. With <paramref name="runs"/> = 0,
+    /// the figures of the process's first generation; otherwise one generation to warm up, then the medians of
+    /// <paramref name="runs"/> generations.
+    /// </summary>
+    public static Figures Measure(string directory, WeightPrecision precision, int promptLength, int newTokens, int runs)
+    {
         var load = Stopwatch.StartNew();
         var engine = EngineCatalog.Open(directory, EngineKind.Generic, new Tessera.Parallelism.ParallelPlan { Precision = precision });
+        EngineCatalog.WarmUp(engine); // as tessera generate and serve do
         double loadSeconds = load.Elapsed.TotalSeconds;
-        var random = new Random(7);
-        int[] prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(engine.Shape.VocabSize)).ToArray();
+        try
+        {
+            var random = new Random(7);
+            int[] prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(engine.Shape.VocabSize)).ToArray();
+            if (runs == 0)
+            {
+                var first = GreedyDecoder.Generate(engine, prompt, newTokens);
+                return new Figures(first.PrefillTokensPerSecond, first.DecodeTokensPerSecond, loadSeconds, engine.WeightBytes, engine.Shape.ModelName);
+            }
+            GreedyDecoder.Generate(engine, prompt, newTokens);
+            var results = Enumerable.Range(0, runs).Select(_ => GreedyDecoder.Generate(engine, prompt, newTokens)).ToArray();
+            return new Figures(Median(results.Select(r => r.PrefillTokensPerSecond)), Median(results.Select(r => r.DecodeTokensPerSecond)),
+                loadSeconds, engine.WeightBytes, engine.Shape.ModelName);
+        }
+        finally
+        {
+            (engine as IDisposable)?.Dispose();
+        }
+    }
 
-        GreedyDecoder.Generate(engine, prompt[..Math.Min(8, promptLength)], 4); // warm-up: JIT and workspace
-        var result = GreedyDecoder.Generate(engine, prompt, newTokens);
-
-        double gbPerSecond = engine.WeightBytes * result.DecodeTokensPerSecond / 1e9;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{engine.Shape.ModelName} {directory}: {engine.WeightBytes / 1e6:F0} MB weights ({precision}), load {loadSeconds:F2} s, {Environment.ProcessorCount} cores"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"prefill {promptLength} tokens: {result.PrefillTokensPerSecond:F1} tokens/s; decode {newTokens} tokens: {result.DecodeTokensPerSecond:F1} tokens/s (weights streamed at {gbPerSecond:F1} GB/s)"));
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        if (sorted.Length == 0) return double.NaN;
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }

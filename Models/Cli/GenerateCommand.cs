@@ -62,6 +62,7 @@ internal static class GenerateCommand
         var load = Stopwatch.StartNew();
         var model = EngineCatalog.Open(directory, kind, plan, device);
         using var owner = model as IDisposable;
+        EngineCatalog.WarmUp(model);
         Console.Error.WriteLine(Loaded(model, kind, plan, load.Elapsed));
         var result = GreedyDecoder.Generate(model, ids, maxNewTokens);
         Console.WriteLine(string.Join(",", result.Tokens));
@@ -80,6 +81,7 @@ internal static class GenerateCommand
         var load = Stopwatch.StartNew();
         var model = EngineCatalog.Open(directory, kind, plan, device);
         using var owner = model as IDisposable;
+        EngineCatalog.WarmUp(model);
         Console.Error.WriteLine(Loaded(model, kind, plan, load.Elapsed));
 
         using var batcher = new ContinuousBatcher(model, tokenizer, maxInFlight: 1);

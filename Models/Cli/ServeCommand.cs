@@ -61,6 +61,7 @@ internal static class ServeCommand
         var tokenizer = Tokenizers.Load(directory);
         var model = EngineCatalog.Open(directory, kind, plan, device);
         using var owner = model as IDisposable;
+        EngineCatalog.WarmUp(model);
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));
         var batcher = new ContinuousBatcher(model, tokenizer, limits);
         try

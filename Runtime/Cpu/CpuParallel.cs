@@ -1,8 +1,8 @@
 namespace Tessera.Cpu;
 
 /// <summary>
-/// Splits kernel work into contiguous ranges, one per worker. Small work runs inline on the caller: a fork/join
-/// costs a few microseconds, more than a decode-sized norm or a tiny test-model matmul takes on one core.
+/// Splits kernel work into contiguous ranges, one per worker, run by a <see cref="CpuTeam"/>. Small work runs inline on
+/// the caller: even a spinning team's fork/join costs about a microsecond, more than a tiny test-model product takes.
 /// </summary>
 internal static class CpuParallel
 {
@@ -28,7 +28,7 @@ internal static class CpuParallel
             return;
         }
         workers = Math.Min(workers, items);
-        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+        CpuTeam.Run(workers, w =>
         {
             int start = (int)((long)items * w / workers), end = (int)((long)items * (w + 1) / workers);
             if (end > start) body(start, end);
@@ -46,6 +46,10 @@ internal static class CpuParallel
             for (int i = 0; i < items; i++) body(i);
             return;
         }
-        Parallel.For(0, items, new ParallelOptions { MaxDegreeOfParallelism = Math.Min(workers, items) }, body);
+        int next = -1;
+        CpuTeam.Run(Math.Min(workers, items), _ =>
+        {
+            for (int item = Interlocked.Increment(ref next); item < items; item = Interlocked.Increment(ref next)) body(item);
+        });
     }
 }
