@@ -25,8 +25,10 @@ public static class TokensPerSecond
         int newTokens = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 64;
         var precision = args.Length > 3 && args[3].Equals("bf16", StringComparison.OrdinalIgnoreCase) ? WeightPrecision.BF16 : WeightPrecision.F32;
         bool cold = args.Contains("cold");
+        // runs=N: more generations (e.g. to profile a steady state under perf).
+        int runs = args.FirstOrDefault(a => a.StartsWith("runs=", StringComparison.Ordinal)) is { } r ? int.Parse(r[5..], CultureInfo.InvariantCulture) : 5;
 
-        var figures = Measure(directory, precision, promptLength, newTokens, cold ? 0 : 5);
+        var figures = Measure(directory, precision, promptLength, newTokens, cold ? 0 : runs);
         double gbPerSecond = figures.WeightBytes * figures.Decode / 1e9;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{figures.ModelName} {directory}: {figures.WeightBytes / 1e6:F0} MB weights ({precision}), load {figures.LoadSeconds:F2} s, {Environment.ProcessorCount} cores, {(cold ? "first request" : "warm medians")}"));
@@ -51,7 +53,7 @@ public static class TokensPerSecond
     {
         var load = Stopwatch.StartNew();
         var engine = EngineCatalog.Open(directory, EngineKind.Generic, new Tessera.Parallelism.ParallelPlan { Precision = precision });
-        EngineCatalog.WarmUp(engine); // as tessera generate and serve do
+        var warmCache = EngineCatalog.WarmUp(engine, promptLength + newTokens); // as tessera generate and serve do
         double loadSeconds = load.Elapsed.TotalSeconds;
         try
         {
@@ -59,11 +61,14 @@ public static class TokensPerSecond
             int[] prompt = Enumerable.Range(0, promptLength).Select(_ => random.Next(engine.Shape.VocabSize)).ToArray();
             if (runs == 0)
             {
-                var first = GreedyDecoder.Generate(engine, prompt, newTokens);
+                var first = GreedyDecoder.Generate(engine, prompt, newTokens, cache: warmCache);
                 return new Figures(first.PrefillTokensPerSecond, first.DecodeTokensPerSecond, loadSeconds, engine.WeightBytes, engine.Shape.ModelName);
             }
-            GreedyDecoder.Generate(engine, prompt, newTokens);
-            var results = Enumerable.Range(0, runs).Select(_ => GreedyDecoder.Generate(engine, prompt, newTokens)).ToArray();
+            // Warm runs reuse one cache, as a server does (and llama-bench its context): they measure the forwards, not
+            // the allocation of a cache per run.
+            var cache = engine.CreateCache();
+            GreedyDecoder.Generate(engine, prompt, newTokens, cache: cache);
+            var results = Enumerable.Range(0, runs).Select(_ => GreedyDecoder.Generate(engine, prompt, newTokens, cache: cache)).ToArray();
             return new Figures(Median(results.Select(r => r.PrefillTokensPerSecond)), Median(results.Select(r => r.DecodeTokensPerSecond)),
                 loadSeconds, engine.WeightBytes, engine.Shape.ModelName);
         }

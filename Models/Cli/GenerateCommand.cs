@@ -62,9 +62,9 @@ internal static class GenerateCommand
         var load = Stopwatch.StartNew();
         var model = EngineCatalog.Open(directory, kind, plan, device);
         using var owner = model as IDisposable;
-        EngineCatalog.WarmUp(model);
+        var cache = EngineCatalog.WarmUp(model, ids.Length + maxNewTokens);
         Console.Error.WriteLine(Loaded(model, kind, plan, load.Elapsed));
-        var result = GreedyDecoder.Generate(model, ids, maxNewTokens);
+        var result = GreedyDecoder.Generate(model, ids, maxNewTokens, cache: cache);
         Console.WriteLine(string.Join(",", result.Tokens));
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"prefill: {result.PromptTokens} tokens in {result.PrefillSeconds * 1e3:F1} ms ({result.PrefillTokensPerSecond:F1} tokens/s); decode: {result.Tokens.Length} tokens, {result.DecodeTokensPerSecond:F1} tokens/s"));
@@ -81,10 +81,11 @@ internal static class GenerateCommand
         var load = Stopwatch.StartNew();
         var model = EngineCatalog.Open(directory, kind, plan, device);
         using var owner = model as IDisposable;
-        EngineCatalog.WarmUp(model);
+        var cache = EngineCatalog.WarmUp(model, ids.Length + options.MaxTokens);
         Console.Error.WriteLine(Loaded(model, kind, plan, load.Elapsed));
 
         using var batcher = new ContinuousBatcher(model, tokenizer, maxInFlight: 1);
+        batcher.AddCache(cache);
         batcher.ValidatePrompt(ids);
         var request = batcher.Submit(ids, options);
         var reader = request.Reader;

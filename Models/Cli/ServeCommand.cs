@@ -61,9 +61,12 @@ internal static class ServeCommand
         var tokenizer = Tokenizers.Load(directory);
         var model = EngineCatalog.Open(directory, kind, plan, device);
         using var owner = model as IDisposable;
-        EngineCatalog.WarmUp(model);
+        // A server warms up on a typical prompt (128 tokens) before it listens, so that its first request finds the buffers
+        // a prompt needs already resident, and runs on the warm-up's cache, resident for a whole prefill chunk.
+        var warmCache = EngineCatalog.WarmUp(model, limits.PrefillChunkTokens, promptRows: Math.Min(128, limits.PrefillChunkTokens));
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));
         var batcher = new ContinuousBatcher(model, tokenizer, limits);
+        batcher.AddCache(warmCache);
         try
         {
             var server = CompletionServer.StartAsync(batcher, tokenizer, name, host, port, options).GetAwaiter().GetResult();

@@ -5,7 +5,8 @@ namespace Tessera;
 /// <summary>Greedy (argmax) generation: one batched prefill of the prompt, then one token at a time through the KV cache.</summary>
 public static class GreedyDecoder
 {
-    public static GenerationResult Generate(ITransformerEngine engine, ReadOnlySpan<int> prompt, int maxNewTokens, Action<int>? onToken = null)
+    /// <param name="cache">a cache of this engine to reuse (it is reset first), as a server reuses its caches; by default a new one</param>
+    public static GenerationResult Generate(ITransformerEngine engine, ReadOnlySpan<int> prompt, int maxNewTokens, Action<int>? onToken = null, KvCache? cache = null)
     {
         if (prompt.Length == 0) throw new ArgumentException("The prompt needs at least one token.");
         if (maxNewTokens < 0) throw new ArgumentOutOfRangeException(nameof(maxNewTokens), "max new tokens must not be negative.");
@@ -14,7 +15,8 @@ public static class GreedyDecoder
         if (prompt.Length + Math.Max(maxNewTokens - 1, 0) > context)
             throw new ContextOverflowException(prompt.Length + Math.Max(maxNewTokens - 1, 0), context);
 
-        var cache = engine.CreateCache();
+        if (cache is null) cache = engine.CreateCache();
+        else cache.Reset();
         var tokens = new List<int>(maxNewTokens);
         var clock = Stopwatch.StartNew();
         if (maxNewTokens == 0) return new GenerationResult([], 0, 0, prompt.Length);

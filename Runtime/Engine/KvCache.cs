@@ -58,6 +58,23 @@ public sealed class KvCache
     }
 
     /// <summary>
+    /// Gives a whole cache storage for <paramref name="rows"/> positions now (at most its capacity) and writes through
+    /// it, so that the pages are resident before a request runs. The first write to fresh memory is a page fault per
+    /// 4 KiB, and on virtual machines a page fault costs microseconds: a 134M model's first 128-token prompt spent
+    /// about as long faulting in its new cache as computing. A handle or a shard is left as it is.
+    /// </summary>
+    public void Preallocate(int rows)
+    {
+        if (IsHandle || IsShard) return;
+        ReserveRows(Math.Min(rows, Capacity));
+        for (int l = 0; l < _keys.Length; l++)
+        {
+            Array.Clear(_keys[l]);
+            Array.Clear(_values[l]);
+        }
+    }
+
+    /// <summary>
     /// The rows a whole cache grows to at most by doubling (the capacity unless set): an owner that budgets memory by
     /// positions (<see cref="Generation.BatcherLimits.KvCacheBytes"/>) sets it to the positions it counted. Rows asked
     /// for explicitly past it are still given.

@@ -43,7 +43,7 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
     private readonly ConcurrentQueue<GenerationSequence> _queue = new();
     private readonly SemaphoreSlim _wake = new(0);
     private readonly List<GenerationSequence> _active = [];
-    private readonly Stack<KvCache> _freeCaches = new();
+    private readonly System.Collections.Concurrent.ConcurrentStack<KvCache> _freeCaches = new();
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _submitGate = new();
@@ -142,6 +142,20 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
     {
         var tokenizer = Tokenizer ?? throw new InvalidOperationException("A text prompt needs a tokenizer: this batcher was made without one.");
         return Submit(tokenizer.Encode(prompt), options, cancellationToken);
+    }
+
+    /// <summary>
+    /// A cache of this engine for the pool the batcher's requests take theirs from: the one the load's warm-up ran on
+    /// (EngineCatalog.WarmUp), whose memory is resident, so that the first request does not fault in a new one. Under a
+    /// KV-cache limit caches are made per request to their budget, and this one is not used.
+    /// </summary>
+    public void AddCache(KvCache cache)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        if (Limits.KvCacheBytes is not null) return;
+        cache.Reset();
+        _caches.TryAdd(cache, 0);
+        _freeCaches.Push(cache);
     }
 
     /// <summary>Throws what running this prompt would: a <see cref="ContextOverflowException"/> or an out-of-vocabulary id. Lets a server answer 400 before it queues.</summary>

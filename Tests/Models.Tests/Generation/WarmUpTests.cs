@@ -30,6 +30,28 @@ public sealed class WarmUpTests
     }
 
     [Fact]
+    public async Task TheWarmUpsCache_ComesBackEmpty_WithRoomForThePositionsAskedFor_AndServesTheFirstRequest()
+    {
+        var reference = Fixtures.Load(Fixtures.TinyLlama);
+        var engine = EngineCatalog.Open(Fixtures.Directory(Fixtures.TinyLlama));
+        int positions = reference.Tokens.Length + reference.Greedy.Length;
+
+        var cache = EngineCatalog.WarmUp(engine, positions, promptRows: 8);
+
+        Assert.Equal(0, cache.Length);
+        Assert.True(cache.Keys(0).Length >= positions * cache.KvWidth, "storage for the positions asked for is there before the request");
+        Assert.Equal(reference.Greedy, GreedyDecoder.Generate(engine, reference.Tokens, reference.Greedy.Length, cache: cache).Tokens);
+        // Reused again (reset by the decoder), as a server reuses its caches.
+        Assert.Equal(reference.Greedy, GreedyDecoder.Generate(engine, reference.Tokens, reference.Greedy.Length, cache: cache).Tokens);
+
+        await using var batcher = new Tessera.Generation.ContinuousBatcher(engine, maxInFlight: 1);
+        batcher.AddCache(EngineCatalog.WarmUp(engine, positions));
+        var output = await batcher.Submit(reference.Tokens, new Tessera.Generation.SamplingOptions { MaxTokens = reference.Greedy.Length, StopTokens = [] })
+            .Completion.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(reference.Greedy, output.Tokens);
+    }
+
+    [Fact]
     public void TheKernelWarmUp_Runs_OnOneThreadAndOnSeveral()
     {
         Assert.True(KernelWarmUp.Run(CpuExecution.SingleThread) > TimeSpan.Zero);
