@@ -63,6 +63,12 @@ if (args.Length > 0 && args[0] == "tokenizers")
     Tessera.Benchmarks.Text.TokenizerComparison.Run(args[1..]);
     return;
 }
+// dotnet run -c Release --project Benchmarks -- bandwidth   memory read bandwidth vs the decode product's, F32 and BF16 weights
+if (args.Length > 0 && args[0] == "bandwidth")
+{
+    Tessera.Benchmarks.Kernels.DecodeBandwidth.Run();
+    return;
+}
 if (args.Length > 0 && args[0] == "llama-cpp")
 {
     Tessera.Benchmarks.EndToEnd.LlamaCppComparison.Run(args[1..]);

@@ -74,18 +74,66 @@ public static partial class CpuKernels
     }
 
     /// <summary>xp[tile][kk][t] = x[tile * 64 + t, kk]; rows past the end are zero so padded lanes add nothing.</summary>
+    /// <remarks>
+    /// A transpose: with AVX, 8 x 8 blocks in registers (8 loads, 24 shuffles, 8 stores per 64 values); element by
+    /// element it was 5% of a small model's prefill.
+    /// </remarks>
     // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackRows(float[] x, int rows, int k, float[] xp, int tile)
+    private static unsafe void PackRows(float[] x, int rows, int k, float[] xp, int tile)
     {
         int t0 = tile * GemmRows, count = Math.Min(GemmRows, rows - t0);
         var dst = xp.AsSpan(tile * GemmRows * k, GemmRows * k);
         if (count < GemmRows) dst.Clear();
-        for (int t = 0; t < count; t++)
+        int t = 0;
+        if (Avx.IsSupported)
+        {
+            fixed (float* px = x, pd = dst)
+                for (; t + 8 <= count; t += 8)
+                {
+                    float* src = px + (long)(t0 + t) * k;
+                    int kk = 0;
+                    for (; kk + 8 <= k; kk += 8) Transpose8x8(src + kk, k, pd + (long)kk * GemmRows + t, GemmRows);
+                    for (; kk < k; kk++)
+                        for (int r = 0; r < 8; r++) pd[(long)kk * GemmRows + t + r] = src[(long)r * k + kk];
+                }
+        }
+        for (; t < count; t++)
         {
             var src = x.AsSpan((t0 + t) * k, k);
             for (int kk = 0; kk < src.Length; kk++) dst[kk * GemmRows + t] = src[kk];
         }
+    }
+
+    /// <summary>dst[c * dstStride + r] = src[r * srcStride + c] for an 8 x 8 block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Transpose8x8(float* src, nint srcStride, float* dst, nint dstStride)
+    {
+        var r0 = Avx.LoadVector256(src);
+        var r1 = Avx.LoadVector256(src + srcStride);
+        var r2 = Avx.LoadVector256(src + 2 * srcStride);
+        var r3 = Avx.LoadVector256(src + 3 * srcStride);
+        var r4 = Avx.LoadVector256(src + 4 * srcStride);
+        var r5 = Avx.LoadVector256(src + 5 * srcStride);
+        var r6 = Avx.LoadVector256(src + 6 * srcStride);
+        var r7 = Avx.LoadVector256(src + 7 * srcStride);
+        // Pairs of rows interleaved, then pairs of pairs, then the 128-bit halves swapped across.
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var s0 = Avx.Shuffle(t0, t2, 0x44); var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44); var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, t6, 0x44); var s5 = Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx.Shuffle(t5, t7, 0x44); var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(s0, s4, 0x20));
+        Avx.Store(dst + dstStride, Avx.Permute2x128(s1, s5, 0x20));
+        Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(s2, s6, 0x20));
+        Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(s3, s7, 0x20));
+        Avx.Store(dst + 4 * dstStride, Avx.Permute2x128(s0, s4, 0x31));
+        Avx.Store(dst + 5 * dstStride, Avx.Permute2x128(s1, s5, 0x31));
+        Avx.Store(dst + 6 * dstStride, Avx.Permute2x128(s2, s6, 0x31));
+        Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(s3, s7, 0x31));
     }
 
     // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
