@@ -23,11 +23,14 @@ internal sealed class CpuTeam
 
     private readonly Worker[] _workers;
     private Action<int>? _part;
-    private int _generation;
+    private long _generation;
     private int _pending;
     private ExceptionDispatchInfo? _failure;
     private readonly SemaphoreSlim _finished = new(0);
-    private int _callerWaits;
+    // The generation whose caller sleeps on _finished, or 0. Tagged with the generation so that a worker that is late
+    // with the previous call's bookkeeping (descheduled between its countdown and this flag, while the caller has
+    // already seen the count reach zero and started the next call) cannot wake the next call's caller early.
+    private long _callerWaits;
 
     private CpuTeam(int size)
     {
@@ -63,7 +66,7 @@ internal sealed class CpuTeam
         _part = part;
         _failure = null;
         Volatile.Write(ref _pending, _workers.Length);
-        Interlocked.Increment(ref _generation);
+        long generation = Interlocked.Increment(ref _generation);
         foreach (var worker in _workers) worker.WakeIfAsleep();
 
         RunPart(0);
@@ -75,8 +78,8 @@ internal sealed class CpuTeam
         if (Volatile.Read(ref _pending) != 0)
         {
             // Same handshake as a worker's sleep: whoever clears the flag owns the one release of _finished.
-            Interlocked.Exchange(ref _callerWaits, 1);
-            if (Volatile.Read(ref _pending) != 0 || Interlocked.Exchange(ref _callerWaits, 0) == 0) _finished.Wait();
+            Interlocked.Exchange(ref _callerWaits, generation);
+            if (Volatile.Read(ref _pending) != 0 || Interlocked.CompareExchange(ref _callerWaits, 0, generation) != generation) _finished.Wait();
         }
         _part = null;
         _failure?.Throw();
@@ -105,10 +108,18 @@ internal sealed class CpuTeam
         }
     }
 
-    private void PartDone()
+    private void PartDone(long generation)
     {
-        if (Interlocked.Decrement(ref _pending) == 0 && Interlocked.Exchange(ref _callerWaits, 0) == 1) _finished.Release();
+        if (Interlocked.Decrement(ref _pending) != 0) return;
+        AfterLastCountdown?.Invoke();
+        if (Interlocked.CompareExchange(ref _callerWaits, 0, generation) == generation) _finished.Release();
     }
+
+    /// <summary>
+    /// Tests only: runs on the worker that finished a call's last part, between its countdown and its wake-up of the
+    /// caller: the moment a preempted worker can be late into the next call.
+    /// </summary>
+    internal static Action? AfterLastCountdown;
 
     /// <summary>One background thread of a team: waits for a new generation, runs its part, reports it done.</summary>
     private sealed class Worker
@@ -133,22 +144,22 @@ internal sealed class CpuTeam
 
         private void Loop()
         {
-            int seen = 0;
+            long seen = 0;
             while (true)
             {
                 seen = WaitForGeneration(seen);
                 _team.RunPart(_index);
-                _team.PartDone();
+                _team.PartDone(seen);
             }
         }
 
-        private int WaitForGeneration(int seen)
+        private long WaitForGeneration(long seen)
         {
             long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
             int spins = 0;
             while (true)
             {
-                int generation = Volatile.Read(ref _team._generation);
+                long generation = Volatile.Read(ref _team._generation);
                 if (generation != seen) return generation;
                 if (System.Diagnostics.Stopwatch.GetTimestamp() < deadline)
                 {

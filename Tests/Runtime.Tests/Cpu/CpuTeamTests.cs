@@ -87,6 +87,47 @@ public sealed class CpuTeamTests
         Assert.All(totals, t => Assert.Equal(3L * calls, t));
     }
 
+    /// <summary>
+    /// A worker late with the previous call's bookkeeping (stopped between its countdown and its wake-up of the caller,
+    /// as preemption or a garbage collection can do) while the caller, having seen the count reach zero, already runs
+    /// the next call and sleeps waiting for it: the late worker must not wake that caller. It once did, and the next
+    /// call returned with its part still running (and a later one waited forever).
+    /// </summary>
+    [Fact]
+    public void AWorkerLateWithThePreviousCall_DoesNotEndTheNextCallEarly()
+    {
+        lock (LateWorkerGate)
+        {
+            int late = 0;
+            CpuTeam.AfterLastCountdown = () =>
+            {
+                if (Interlocked.Exchange(ref late, 0) == 1) Thread.Sleep(50);
+            };
+            try
+            {
+                for (int call = 0; call < 20; call++)
+                {
+                    Volatile.Write(ref late, 1);
+                    CpuTeam.Run(2, _ => { });
+                    // The next call's worker part outlasts the caller's spin, so the caller sleeps while the late worker wakes.
+                    int done = 0;
+                    CpuTeam.Run(2, p =>
+                    {
+                        if (p == 1) Thread.Sleep(20);
+                        Interlocked.Increment(ref done);
+                    });
+                    Assert.Equal(2, Volatile.Read(ref done));
+                }
+            }
+            finally
+            {
+                CpuTeam.AfterLastCountdown = null;
+            }
+        }
+    }
+
+    private static readonly object LateWorkerGate = new();
+
     [Fact]
     public void ForEach_HandsOutEveryItemOnce()
     {
