@@ -120,36 +120,68 @@ public static partial class CpuKernels
         }
     }
 
-    /// <summary>Decode (one x row): four accumulators in registers, 64 weights per step, one sequential stream.</summary>
+    /// <summary>
+    /// Decode (one x row): two weight rows at once, from the two halves of the range (two sequential streams), four
+    /// accumulators each, 64 weights per step.
+    /// </summary>
+    /// <remarks>
+    /// Widening costs instructions per byte, so one stream kept fewer cache lines in flight than the F32 kernel does and
+    /// read BF16 weights at 60-70% of the F32 kernel's bytes per second; a second, independent stream doubles the
+    /// loads the core can have outstanding.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Bf16Gemv(float[] xArray, int k, ushort[] wArray, float[] yArray, int n0, int n1)
     {
+        int half = (n1 - n0 + 1) / 2;
         fixed (float* x = xArray, y = yArray)
         fixed (ushort* w = wArray)
         {
-            for (int j = n0; j < n1; j++)
+            for (int r = 0; r < half; r++)
             {
-                ushort* wr = w + (long)j * k;
+                int j = n0 + r, j2 = n0 + half + r;
+                bool two = j2 < n1;
+                ushort* wa = w + (long)j * k, wb = two ? w + (long)j2 * k : wa;
                 Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
                 int i = 0;
                 for (; i + 64 <= k; i += 64)
                 {
-                    var b0 = Vector512.Load(wr + i);
-                    var b1 = Vector512.Load(wr + i + 32);
-                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.ShiftLeft(Vector512.WidenLower(b0), 16).AsSingle(), a0);
-                    a1 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 16), Vector512.ShiftLeft(Vector512.WidenUpper(b0), 16).AsSingle(), a1);
-                    a2 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 32), Vector512.ShiftLeft(Vector512.WidenLower(b1), 16).AsSingle(), a2);
-                    a3 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 48), Vector512.ShiftLeft(Vector512.WidenUpper(b1), 16).AsSingle(), a3);
+                    var x0 = Vector512.Load(x + i);
+                    var x1 = Vector512.Load(x + i + 16);
+                    var x2 = Vector512.Load(x + i + 32);
+                    var x3 = Vector512.Load(x + i + 48);
+                    var p0 = Vector512.Load(wa + i);
+                    var p1 = Vector512.Load(wa + i + 32);
+                    var q0 = Vector512.Load(wb + i);
+                    var q1 = Vector512.Load(wb + i + 32);
+                    a0 = Vector512.FusedMultiplyAdd(x0, Vector512.ShiftLeft(Vector512.WidenLower(p0), 16).AsSingle(), a0);
+                    a1 = Vector512.FusedMultiplyAdd(x1, Vector512.ShiftLeft(Vector512.WidenUpper(p0), 16).AsSingle(), a1);
+                    a2 = Vector512.FusedMultiplyAdd(x2, Vector512.ShiftLeft(Vector512.WidenLower(p1), 16).AsSingle(), a2);
+                    a3 = Vector512.FusedMultiplyAdd(x3, Vector512.ShiftLeft(Vector512.WidenUpper(p1), 16).AsSingle(), a3);
+                    b0 = Vector512.FusedMultiplyAdd(x0, Vector512.ShiftLeft(Vector512.WidenLower(q0), 16).AsSingle(), b0);
+                    b1 = Vector512.FusedMultiplyAdd(x1, Vector512.ShiftLeft(Vector512.WidenUpper(q0), 16).AsSingle(), b1);
+                    b2 = Vector512.FusedMultiplyAdd(x2, Vector512.ShiftLeft(Vector512.WidenLower(q1), 16).AsSingle(), b2);
+                    b3 = Vector512.FusedMultiplyAdd(x3, Vector512.ShiftLeft(Vector512.WidenUpper(q1), 16).AsSingle(), b3);
                 }
                 for (; i + 32 <= k; i += 32)
                 {
-                    var b = Vector512.Load(wr + i);
-                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.ShiftLeft(Vector512.WidenLower(b), 16).AsSingle(), a0);
-                    a1 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 16), Vector512.ShiftLeft(Vector512.WidenUpper(b), 16).AsSingle(), a1);
+                    var x0 = Vector512.Load(x + i);
+                    var x1 = Vector512.Load(x + i + 16);
+                    var p = Vector512.Load(wa + i);
+                    var q = Vector512.Load(wb + i);
+                    a0 = Vector512.FusedMultiplyAdd(x0, Vector512.ShiftLeft(Vector512.WidenLower(p), 16).AsSingle(), a0);
+                    a1 = Vector512.FusedMultiplyAdd(x1, Vector512.ShiftLeft(Vector512.WidenUpper(p), 16).AsSingle(), a1);
+                    b0 = Vector512.FusedMultiplyAdd(x0, Vector512.ShiftLeft(Vector512.WidenLower(q), 16).AsSingle(), b0);
+                    b1 = Vector512.FusedMultiplyAdd(x1, Vector512.ShiftLeft(Vector512.WidenUpper(q), 16).AsSingle(), b1);
                 }
-                float sum = Vector512.Sum((a0 + a1) + (a2 + a3));
-                for (; i < k; i++) sum += x[i] * WeightMatrix.FromBf16(wr[i]);
-                y[j] = sum;
+                float sumA = Vector512.Sum((a0 + a1) + (a2 + a3)), sumB = Vector512.Sum((b0 + b1) + (b2 + b3));
+                for (; i < k; i++)
+                {
+                    sumA += x[i] * WeightMatrix.FromBf16(wa[i]);
+                    sumB += x[i] * WeightMatrix.FromBf16(wb[i]);
+                }
+                y[j] = sumA;
+                if (two) y[j2] = sumB;
             }
         }
     }

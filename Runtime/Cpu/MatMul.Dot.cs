@@ -60,29 +60,50 @@ public static partial class CpuKernels
     }
 
     /// <summary>
-    /// Decode (one row of x): one w row at a time, four accumulators over K. A single sequential stream per worker is
-    /// what the hardware prefetcher follows best: measured 24 GB/s here against 14 GB/s for four interleaved rows, on a
-    /// machine whose memory gives about 30 GB/s.
+    /// Decode (one row of x): two w rows at once, from the two halves of the range (two sequential streams), four
+    /// accumulators each, 64 weights per step.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void GemvChunk(float* x, int k, float* w, float* y, int n0, int n1)
     {
-        for (int j = n0; j < n1; j++)
+        int half = (n1 - n0 + 1) / 2;
+        for (int r = 0; r < half; r++)
         {
-            float* wr = w + (long)j * k;
+            int j = n0 + r, j2 = n0 + half + r;
+            bool two = j2 < n1;
+            float* wa = w + (long)j * k, wb = two ? w + (long)j2 * k : wa;
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
             int i = 0;
             for (; i + 64 <= k; i += 64)
             {
-                a0 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(wr + i), a0);
-                a1 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 16), Vector512.Load(wr + i + 16), a1);
-                a2 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 32), Vector512.Load(wr + i + 32), a2);
-                a3 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 48), Vector512.Load(wr + i + 48), a3);
+                var x0 = Vector512.Load(x + i);
+                var x1 = Vector512.Load(x + i + 16);
+                var x2 = Vector512.Load(x + i + 32);
+                var x3 = Vector512.Load(x + i + 48);
+                a0 = Vector512.FusedMultiplyAdd(x0, Vector512.Load(wa + i), a0);
+                a1 = Vector512.FusedMultiplyAdd(x1, Vector512.Load(wa + i + 16), a1);
+                a2 = Vector512.FusedMultiplyAdd(x2, Vector512.Load(wa + i + 32), a2);
+                a3 = Vector512.FusedMultiplyAdd(x3, Vector512.Load(wa + i + 48), a3);
+                b0 = Vector512.FusedMultiplyAdd(x0, Vector512.Load(wb + i), b0);
+                b1 = Vector512.FusedMultiplyAdd(x1, Vector512.Load(wb + i + 16), b1);
+                b2 = Vector512.FusedMultiplyAdd(x2, Vector512.Load(wb + i + 32), b2);
+                b3 = Vector512.FusedMultiplyAdd(x3, Vector512.Load(wb + i + 48), b3);
             }
-            for (; i + 16 <= k; i += 16) a0 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(wr + i), a0);
-            float sum = Vector512.Sum((a0 + a1) + (a2 + a3));
-            for (; i < k; i++) sum += x[i] * wr[i];
-            y[j] = sum;
+            for (; i + 16 <= k; i += 16)
+            {
+                var xv = Vector512.Load(x + i);
+                a0 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(wa + i), a0);
+                b0 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(wb + i), b0);
+            }
+            float sumA = Vector512.Sum((a0 + a1) + (a2 + a3)), sumB = Vector512.Sum((b0 + b1) + (b2 + b3));
+            for (; i < k; i++)
+            {
+                sumA += x[i] * wa[i];
+                sumB += x[i] * wb[i];
+            }
+            y[j] = sumA;
+            if (two) y[j2] = sumB;
         }
     }
 
