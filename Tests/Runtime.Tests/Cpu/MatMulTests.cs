@@ -51,6 +51,8 @@ public class MatMulTests
         // 200 rows = 3 full 64-row tiles + an 8-row tail; 1000 columns = several column chunks with a 4-column tail.
         CheckAgainstReference(path, 200, 96, 1000, seed: 5);
         CheckAgainstReference(path, 65, 300, 13, seed: 6);
+        // 5 tiles of K = 600: several tiles per worker, K not a multiple of the vector width.
+        CheckAgainstReference(path, 300, 600, 70, seed: 7);
     }
 
     [Fact]
