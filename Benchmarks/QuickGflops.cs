@@ -55,7 +55,7 @@ internal static class QuickGflops
         }
     }
 
-    private static double BestSeconds(Action action, double budget)
+    internal static double BestSeconds(Action action, double budget)
     {
         action();
         action();

@@ -21,14 +21,14 @@ internal static class DecodeBandwidth
         Array.Fill(data, 1f);
         foreach (int threads in new[] { 1, cores })
         {
-            double seconds = Best(() =>
+            double seconds = QuickGflops.BestSeconds(() =>
             {
                 Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
                 {
                     int start = (int)((long)data.Length * t / threads), end = (int)((long)data.Length * (t + 1) / threads);
                     TensorPrimitives.Sum(data.AsSpan(start, end - start));
                 });
-            });
+            }, budget: 1);
             Console.WriteLine(string.Format(inv, "read (sum) of 256 MiB, {0} threads: {1:F1} GB/s", threads, data.Length * 4.0 / seconds / 1e9));
         }
 
@@ -41,38 +41,17 @@ internal static class DecodeBandwidth
             for (int i = 0; i < k; i++) x[i] = 0.01f * (i % 7);
             foreach (var precision in new[] { WeightPrecision.F32, WeightPrecision.BF16 })
             {
-                var weights = Enumerable.Range(0, copies).Select(c => WeightMatrix.Create(Filled(k * n, c), n, k, precision)).ToArray();
+                var random = new Random(1);
+                var weights = Enumerable.Range(0, copies).Select(c => WeightMatrix.Create(MatMulBenchmarks.Random(random, k * n), n, k, precision)).ToArray();
                 long bytes = weights[0].Bytes;
                 foreach (int threads in new[] { 1, cores })
                 {
                     var cpu = new CpuExecution(threads);
                     int next = 0;
-                    double seconds = Best(() => CpuKernels.MatMul(cpu, x, 1, k, weights[next++ % copies], n, y));
+                    double seconds = QuickGflops.BestSeconds(() => CpuKernels.MatMul(cpu, x, 1, k, weights[next++ % copies], n, y), budget: 1);
                     Console.WriteLine(string.Format(inv, "decode product 1x{0}x{1} {2}, {3} threads: {4:F1} GB/s", k, n, precision, threads, bytes / seconds / 1e9));
                 }
             }
         }
-    }
-
-    private static float[] Filled(int count, int seed)
-    {
-        var values = new float[count];
-        for (int i = 0; i < count; i++) values[i] = ((i + seed) % 17 - 8) / 64f;
-        return values;
-    }
-
-    private static double Best(Action action)
-    {
-        action();
-        double best = double.MaxValue;
-        var budget = Stopwatch.StartNew();
-        for (int i = 0; i < 5 || budget.Elapsed.TotalSeconds < 1; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            action();
-            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalSeconds);
-            if (i > 200) break;
-        }
-        return best;
     }
 }

@@ -101,8 +101,8 @@ public static partial class CpuKernels
                 for (; i + 32 <= k; i += 32)
                 {
                     var bits = Vector512.Load(wr + i);
-                    var lo = Vector512.ShiftLeft(Vector512.WidenLower(bits), 16).AsSingle();
-                    var hi = Vector512.ShiftLeft(Vector512.WidenUpper(bits), 16).AsSingle();
+                    var lo = WeightMatrix.LowerAsF32(bits);
+                    var hi = WeightMatrix.UpperAsF32(bits);
                     for (int r = 0; r < rows; r++)
                     {
                         float* xr = x + (long)r * k + i;
@@ -154,14 +154,14 @@ public static partial class CpuKernels
                     var p1 = Vector512.Load(wa + i + 32);
                     var q0 = Vector512.Load(wb + i);
                     var q1 = Vector512.Load(wb + i + 32);
-                    a0 = Vector512.FusedMultiplyAdd(x0, Vector512.ShiftLeft(Vector512.WidenLower(p0), 16).AsSingle(), a0);
-                    a1 = Vector512.FusedMultiplyAdd(x1, Vector512.ShiftLeft(Vector512.WidenUpper(p0), 16).AsSingle(), a1);
-                    a2 = Vector512.FusedMultiplyAdd(x2, Vector512.ShiftLeft(Vector512.WidenLower(p1), 16).AsSingle(), a2);
-                    a3 = Vector512.FusedMultiplyAdd(x3, Vector512.ShiftLeft(Vector512.WidenUpper(p1), 16).AsSingle(), a3);
-                    b0 = Vector512.FusedMultiplyAdd(x0, Vector512.ShiftLeft(Vector512.WidenLower(q0), 16).AsSingle(), b0);
-                    b1 = Vector512.FusedMultiplyAdd(x1, Vector512.ShiftLeft(Vector512.WidenUpper(q0), 16).AsSingle(), b1);
-                    b2 = Vector512.FusedMultiplyAdd(x2, Vector512.ShiftLeft(Vector512.WidenLower(q1), 16).AsSingle(), b2);
-                    b3 = Vector512.FusedMultiplyAdd(x3, Vector512.ShiftLeft(Vector512.WidenUpper(q1), 16).AsSingle(), b3);
+                    a0 = Vector512.FusedMultiplyAdd(x0, WeightMatrix.LowerAsF32(p0), a0);
+                    a1 = Vector512.FusedMultiplyAdd(x1, WeightMatrix.UpperAsF32(p0), a1);
+                    a2 = Vector512.FusedMultiplyAdd(x2, WeightMatrix.LowerAsF32(p1), a2);
+                    a3 = Vector512.FusedMultiplyAdd(x3, WeightMatrix.UpperAsF32(p1), a3);
+                    b0 = Vector512.FusedMultiplyAdd(x0, WeightMatrix.LowerAsF32(q0), b0);
+                    b1 = Vector512.FusedMultiplyAdd(x1, WeightMatrix.UpperAsF32(q0), b1);
+                    b2 = Vector512.FusedMultiplyAdd(x2, WeightMatrix.LowerAsF32(q1), b2);
+                    b3 = Vector512.FusedMultiplyAdd(x3, WeightMatrix.UpperAsF32(q1), b3);
                 }
                 for (; i + 32 <= k; i += 32)
                 {
@@ -169,10 +169,10 @@ public static partial class CpuKernels
                     var x1 = Vector512.Load(x + i + 16);
                     var p = Vector512.Load(wa + i);
                     var q = Vector512.Load(wb + i);
-                    a0 = Vector512.FusedMultiplyAdd(x0, Vector512.ShiftLeft(Vector512.WidenLower(p), 16).AsSingle(), a0);
-                    a1 = Vector512.FusedMultiplyAdd(x1, Vector512.ShiftLeft(Vector512.WidenUpper(p), 16).AsSingle(), a1);
-                    b0 = Vector512.FusedMultiplyAdd(x0, Vector512.ShiftLeft(Vector512.WidenLower(q), 16).AsSingle(), b0);
-                    b1 = Vector512.FusedMultiplyAdd(x1, Vector512.ShiftLeft(Vector512.WidenUpper(q), 16).AsSingle(), b1);
+                    a0 = Vector512.FusedMultiplyAdd(x0, WeightMatrix.LowerAsF32(p), a0);
+                    a1 = Vector512.FusedMultiplyAdd(x1, WeightMatrix.UpperAsF32(p), a1);
+                    b0 = Vector512.FusedMultiplyAdd(x0, WeightMatrix.LowerAsF32(q), b0);
+                    b1 = Vector512.FusedMultiplyAdd(x1, WeightMatrix.UpperAsF32(q), b1);
                 }
                 float sumA = Vector512.Sum((a0 + a1) + (a2 + a3)), sumB = Vector512.Sum((b0 + b1) + (b2 + b3));
                 for (; i < k; i++)

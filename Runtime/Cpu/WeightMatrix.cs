@@ -69,6 +69,14 @@ public sealed class WeightMatrix
     /// <summary>destination[i] = source[i] widened to F32, 16 or 32 at a time (a shift: bf16 is the top half of an f32).</summary>
     public static void Widen(ReadOnlySpan<ushort> source, Span<float> destination) => Widen(source, destination, CpuKernels.DetectedIsa);
 
+    /// <summary>The lower 16 of 32 BF16 values as F32: a BF16 is the top half of an F32, so widening is a shift.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> LowerAsF32(Vector512<ushort> bits) => Vector512.ShiftLeft(Vector512.WidenLower(bits), 16).AsSingle();
+
+    /// <summary>The upper 16 of 32 BF16 values as F32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> UpperAsF32(Vector512<ushort> bits) => Vector512.ShiftLeft(Vector512.WidenUpper(bits), 16).AsSingle();
+
     /// <summary>The widening with <paramref name="isa"/>'s vectors (the result is the same at every level).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void Widen(ReadOnlySpan<ushort> source, Span<float> destination, CpuIsa isa)
@@ -83,8 +91,8 @@ public sealed class WeightMatrix
                 for (; i + 32 <= source.Length; i += 32)
                 {
                     var bits = Vector512.Load(s + i);
-                    Vector512.ShiftLeft(Vector512.WidenLower(bits), 16).AsSingle().Store(d + i);
-                    Vector512.ShiftLeft(Vector512.WidenUpper(bits), 16).AsSingle().Store(d + i + 16);
+                    LowerAsF32(bits).Store(d + i);
+                    UpperAsF32(bits).Store(d + i + 16);
                 }
             }
             else
