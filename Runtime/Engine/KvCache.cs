@@ -61,16 +61,18 @@ public sealed class KvCache
     /// Gives a whole cache storage for <paramref name="rows"/> positions now (at most its capacity) and writes through
     /// it, so that the pages are resident before a request runs. The first write to fresh memory is a page fault per
     /// 4 KiB, and on virtual machines a page fault costs microseconds: a 134M model's first 128-token prompt spent
-    /// about as long faulting in its new cache as computing. A handle or a shard is left as it is.
+    /// about as long faulting in its new cache as computing. Only storage past <see cref="Length"/> is written: the
+    /// positions already held stay. A handle or a shard is left as it is.
     /// </summary>
     public void Preallocate(int rows)
     {
         if (IsHandle || IsShard) return;
         ReserveRows(Math.Min(rows, Capacity));
+        int held = Length * KvWidth;
         for (int l = 0; l < _keys.Length; l++)
         {
-            Array.Clear(_keys[l]);
-            Array.Clear(_values[l]);
+            _keys[l].AsSpan(held).Clear();
+            _values[l].AsSpan(held).Clear();
         }
     }
 

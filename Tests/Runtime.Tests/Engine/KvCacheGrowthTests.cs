@@ -31,4 +31,19 @@ public sealed class KvCacheGrowthTests
         cache.ReserveRows(90);
         Assert.Equal(BytesOf(90), cache.Bytes);
     }
+
+    [Fact]
+    public void Preallocate_GivesStorageForThePositionsAtOnce_AndKeepsThePositionsHeld()
+    {
+        var cache = new KvCache(Layers, capacity: 1000, Width);
+        cache.Keys(1)[3] = 7;
+        cache.Values(1)[3] = 8;
+        cache.Length = 1;
+
+        cache.Preallocate(300);
+
+        Assert.Equal(BytesOf(300), cache.Bytes);
+        Assert.Equal(7, cache.Keys(1)[3]);
+        Assert.Equal(8, cache.Values(1)[3]);
+    }
 }
