@@ -6,12 +6,13 @@ public enum DeviceKind
     /// <summary>CPU virtual devices: one worker thread each.</summary>
     Cpu,
 
-    /// <summary>CUDA devices: each virtual device a context and stream; several may share one physical GPU.</summary>
+    /// <summary>CUDA GPUs through ILGPU: each virtual device a stream; several may share one physical GPU.</summary>
     Cuda,
 
     /// <summary>
-    /// The CUDA back end on the CPU emulator (kernels compiled by g++, cuBLAS emulated): the same generated rank
-    /// programs, buffers and launches as <see cref="Cuda"/>, for checking them where there is no GPU. Slow.
+    /// The GPU back end on ILGPU's CPU accelerator: the same generated rank programs, kernels, buffers and launches as
+    /// <see cref="Cuda"/> (the products on the runtime's kernels instead of cuBLAS), for checking them where there is
+    /// no GPU. Slow: groups, barriers and warps are emulated with threads.
     /// </summary>
-    CudaEmulator,
+    IlgpuCpu,
 }

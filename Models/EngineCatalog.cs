@@ -11,20 +11,22 @@ public static class EngineCatalog
     /// <param name="Rank">the generated rank program (the shape-generic engine), for any plan</param>
     /// <param name="Facts">the generated sizes-and-costs function the planner uses</param>
     /// <param name="Specialised">[Compile] units of this architecture for single devices</param>
-    /// <param name="CudaRank">the generated rank program on a CUDA context</param>
+    /// <param name="GpuRank">the generated rank program on a GPU virtual device</param>
+    /// <param name="SpecialisedGpu">the single-device [Compile] units on a GPU virtual device</param>
     private sealed record Architecture(
         string ModelType, Func<Checkpoint, RankContext, CpuRankOptions, IRankProgram> Rank, Func<ModelConfig, ModelFacts> Facts,
         Func<Checkpoint, ITransformerEngine>[] Specialised,
-        Func<Checkpoint, RankContext, CpuRankOptions, Tessera.Cuda.CudaContext, Tessera.Cuda.KernelCache, IRankProgram>? CudaRank);
+        Func<Checkpoint, RankContext, CpuRankOptions, Tessera.Gpu.GpuDevice, IRankProgram>? GpuRank,
+        Func<Checkpoint, Tessera.Gpu.GpuDevice, ITransformerEngine>[] SpecialisedGpu);
 
     private static readonly Architecture[] Architectures =
     [
         new("llama", static (c, r, o) => new Llama.Engine(c, r, o), Llama.Engine.Facts, [static c => new TinyLlama(c)],
-            static (c, r, o, gpu, kernels) => new Llama.Engine(c, r, o).OnCuda(gpu, kernels)),
+            static (c, r, o, device) => new Llama.Engine(c, r, o).OnGpu(device), [static (c, device) => new TinyLlama(c).OnGpu(device)]),
         new("gpt2", static (c, r, o) => new Gpt2.Engine(c, r, o), Gpt2.Engine.Facts, [static c => new TinyGpt2(c)],
-            static (c, r, o, gpu, kernels) => new Gpt2.Engine(c, r, o).OnCuda(gpu, kernels)),
-        // No CUDA rank program yet: the CUDA back end does not lower Route and Mixture.
-        new("mixtral", static (c, r, o) => new Mixtral.Engine(c, r, o), Mixtral.Engine.Facts, [static c => new TinyMixtral(c)], CudaRank: null),
+            static (c, r, o, device) => new Gpt2.Engine(c, r, o).OnGpu(device), [static (c, device) => new TinyGpt2(c).OnGpu(device)]),
+        // No GPU rank program yet: the GPU back end has no Route and Mixture kernels.
+        new("mixtral", static (c, r, o) => new Mixtral.Engine(c, r, o), Mixtral.Engine.Facts, [static c => new TinyMixtral(c)], GpuRank: null, SpecialisedGpu: []),
     ];
 
     public static IEnumerable<string> ModelTypes => Architectures.Select(a => a.ModelType);
@@ -80,7 +82,7 @@ public static class EngineCatalog
     private static ITransformerEngine OpenEngine(string directory, EngineKind kind, ParallelPlan? plan, DeviceKind device)
     {
         if (Tessera.Mpi.MpiWorld.IsMultiProcess) return OpenUnderMpi(directory, kind, plan ?? new ParallelPlan(), device);
-        if (device != DeviceKind.Cpu) return OpenOnCuda(directory, kind, plan ?? new ParallelPlan(), emulated: device == DeviceKind.CudaEmulator);
+        if (device != DeviceKind.Cpu) return OpenOnGpu(directory, kind, plan ?? new ParallelPlan(), device);
         // Anything but the single-device plan (whatever the weight precision) goes through the plan's checks and devices.
         bool parallel = plan is not null && plan with { Precision = Tessera.Cpu.WeightPrecision.F32 } != new ParallelPlan();
         if (parallel)
@@ -115,7 +117,7 @@ public static class EngineCatalog
     private static ITransformerEngine OpenUnderMpi(string directory, EngineKind kind, ParallelPlan plan, DeviceKind device)
     {
         if (device != DeviceKind.Cpu)
-            throw new PlanException("Under mpirun the ranks run on CPU: CUDA ranks as processes need NCCL for their collectives, which is not built yet. Run --devices cuda without mpirun.");
+            throw new PlanException("Under mpirun the ranks run on CPU: GPU ranks as processes need NCCL for their collectives, which is not built yet. Run --devices cuda without mpirun.");
         if (kind == EngineKind.Specialised)
             throw new PlanException("Under mpirun each process runs one rank of the shape-generic engine: drop --engine Specialised.");
         var architecture = ArchitectureOf(directory);
@@ -123,28 +125,47 @@ public static class EngineCatalog
     }
 
     /// <summary>
-    /// The generic engine's ranks on CUDA: virtual device i on GPU i mod (GPUs present), each with its own stream, so
-    /// every plan runs on a single GPU too. Kernels compile once per machine (NVRTC, cached on disk by hash). With
-    /// <paramref name="emulated"/>, every virtual device is a context of the CPU emulator instead.
+    /// The generic engine's ranks on the GPU back end: on CUDA, virtual device i on GPU i mod (GPUs present), each
+    /// with its own stream, so every plan runs on a single GPU too; on <see cref="DeviceKind.IlgpuCpu"/>, every virtual
+    /// device a stream of ILGPU's CPU accelerator. Kernels compile (ILGPU) on first launch.
     /// </summary>
-    private static ITransformerEngine OpenOnCuda(string directory, EngineKind kind, ParallelPlan plan, bool emulated)
+    private static ITransformerEngine OpenOnGpu(string directory, EngineKind kind, ParallelPlan plan, DeviceKind device)
     {
-        if (kind == EngineKind.Specialised)
-            throw new PlanException("The CUDA back end runs the shape-generic engine: drop --engine Specialised.");
         if (plan.Sequence > 1)
-            throw new PlanException("The CUDA back end does not run sequence parallelism yet (its attention kernel has no sharded cache): run --sp on CPU devices.");
+            throw new PlanException("The GPU back end does not run sequence parallelism yet (its attention kernel has no sharded cache): run --sp on CPU devices.");
         var architecture = ArchitectureOf(directory);
-        var cudaRank = architecture.CudaRank
-            ?? throw new PlanException($"The CUDA back end does not run {architecture.ModelType} models yet (mixture-of-experts routing has no GPU kernels): run it on CPU devices.");
-        string reason;
-        if (emulated ? !Tessera.Cuda.CudaContext.CanEmulate(out reason) : !Tessera.Cuda.CudaProbe.TryGetDevice(out reason))
-            throw new PlanException(emulated ? $"The CUDA emulator cannot run here: {reason}." : $"No CUDA device can be used: {reason}.");
-        var gpus = Tessera.Cuda.CudaProbe.Devices;
-        var kernels = new Tessera.Cuda.KernelCache(new Tessera.Cuda.NvrtcCompiler());
-        return ParallelEngine.Create(directory, plan,
-            (checkpoint, rank, options) => cudaRank(checkpoint, rank, options,
-                emulated ? Tessera.Cuda.CudaContext.CreateEmulated() : Tessera.Cuda.CudaContext.Create(gpus[rank.Rank % gpus.Count].Ordinal), kernels),
-            architecture.Facts);
+        var gpuRank = architecture.GpuRank
+            ?? throw new PlanException($"The GPU back end does not run {architecture.ModelType} models yet (mixture-of-experts routing has no GPU kernels): run it on CPU devices.");
+        int gpus = 0;
+        if (device == DeviceKind.Cuda && (gpus = Tessera.Gpu.GpuDevice.CudaDeviceCount(out string reason)) == 0)
+            throw new PlanException($"No CUDA device can be used: {reason}.");
+        Tessera.Gpu.GpuDevice Open(int rank) =>
+            device == DeviceKind.IlgpuCpu ? Tessera.Gpu.GpuDevice.OpenCpu(rank) : Tessera.Gpu.GpuDevice.OpenCuda(rank % gpus, rank);
+        if (kind == EngineKind.Specialised)
+            return OpenSpecialisedOnGpu(directory, plan, architecture, Open(0));
+        return ParallelEngine.Create(directory, plan, (checkpoint, rank, options) => gpuRank(checkpoint, rank, options, Open(rank.Rank)), architecture.Facts);
+    }
+
+    /// <summary>A single-device [Compile] unit on one GPU virtual device: its sizes are constants in its kernels too.</summary>
+    private static ITransformerEngine OpenSpecialisedOnGpu(string directory, ParallelPlan plan, Architecture architecture, Tessera.Gpu.GpuDevice device)
+    {
+        if (plan with { Precision = WeightPrecision.F32 } != new ParallelPlan())
+            throw new PlanException("A specialised unit folds its plan at build time ([Compile(..., Tensor = 2, Pipeline = 2)]); give plan flags to the generic engine.");
+        using var checkpoint = Checkpoint.Open(directory);
+        var errors = new List<string>();
+        foreach (var specialised in architecture.SpecialisedGpu)
+        {
+            try
+            {
+                return specialised(checkpoint, device);
+            }
+            catch (CheckpointException e)
+            {
+                errors.Add(e.Message);
+            }
+        }
+        device.Dispose();
+        throw new CheckpointException($"No specialised engine was compiled for this checkpoint's config: {string.Join(" / ", errors)}");
     }
 
     /// <summary>The sizes and costs of a checkpoint's model, from its config alone.</summary>

@@ -50,17 +50,15 @@ internal static class EngineWriter
 
     private static ModelInfo Model(EngineContext c) => c.Compiled.Model;
 
-    /// <summary>The CUDA back end's members, or why a model has none.</summary>
+    /// <summary>The GPU back end's members, or why a model has none.</summary>
     private static void WriteGpu(EngineContext context, IndentedTextWriter writer)
     {
         if (ExpertsWriter.HasExperts(context))
         {
-            ExpertsWriter.WriteNoCuda(writer);
+            ExpertsWriter.WriteNoGpu(writer);
             return;
         }
-        CudaSourceWriter.Write(context, writer);
-        writer.WriteLine();
-        CudaEngineWriter.Write(context, writer);
+        GpuEngineWriter.Write(context, writer);
     }
 
     /// <summary>What an engine class implements: a transformer engine, a rank program, and what its model adds.</summary>

@@ -137,10 +137,9 @@ internal static class ExpertsWriter
     }
 
     /// <summary>Why a mixture-of-experts engine has no CUDA rank program yet, in the generated file where it would be.</summary>
-    public static void WriteNoCuda(IndentedTextWriter writer)
+    public static void WriteNoGpu(IndentedTextWriter writer)
     {
-        writer.WriteLine("// No CUDA program: the CUDA back end does not lower Route and Mixture; this model runs on CPU devices");
-        writer.WriteLine("// (the GPU back end's move to ILGPU carries mixture-of-experts kernels).");
+        writer.WriteLine("// No GPU rank program: the GPU back end has no Route and Mixture kernels yet; this model runs on CPU devices.");
     }
 
     /// <summary>The interfaces an engine of this model implements beyond the rank program's.</summary>

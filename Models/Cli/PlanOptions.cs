@@ -15,7 +15,7 @@ internal sealed class PlanOptions
     public Option<int> MicroBatches { get; } = new("--micro-batches", "-m") { Description = "Micro-batches per forward (GPipe); 1 with --pp is layer-wise model parallelism", DefaultValueFactory = _ => 1 };
     public Option<string?> LayersPerStage { get; } = new("--layers-per-stage") { Description = "Layers per stage by hand, e.g. 3,1 (default: balanced by the cost model)" };
     public Option<string?> DeviceMemory { get; } = new("--device-memory") { Description = "Each device's memory, e.g. 80GB: the plan's weights plus KV cache must fit" };
-    public Option<string?> Devices { get; } = new("--devices") { Description = "Devices to run on, cpu:N, cuda:N or cuda-emulator:N (N virtual devices, = dp x pp x ep x tp; several may share one GPU; the emulator runs the CUDA back end on the CPU; default: CPU)" };
+    public Option<string?> Devices { get; } = new("--devices") { Description = "Devices to run on, cpu:N, cuda:N or ilgpu-cpu:N (N virtual devices, = dp x pp x ep x tp; several may share one GPU; ilgpu-cpu runs the GPU back end on ILGPU's CPU accelerator; default: CPU)" };
 
     public Option<Tessera.Planning.PlanDType> Weights { get; } = new("--weights") { Description = "How matrix weights are held: F32, or BF16 (half the bytes; decode reads the weights, so about twice as fast); F16 for planning only (plan --dry-run, advise)", DefaultValueFactory = _ => Tessera.Planning.PlanDType.F32 };
 
@@ -40,8 +40,8 @@ internal sealed class PlanOptions
         {
             int colon = devices.IndexOf(':');
             string kind = colon < 0 ? "" : devices[..colon];
-            if (kind is not ("cpu" or "cuda" or "cuda-emulator") || !int.TryParse(devices.AsSpan(colon + 1), NumberStyles.Integer, CultureInfo.InvariantCulture, out int count) || count < 1)
-                throw new FormatException($"--devices '{devices}': write cpu:N, cuda:N or cuda-emulator:N.");
+            if (kind is not ("cpu" or "cuda" or "ilgpu-cpu") || !int.TryParse(devices.AsSpan(colon + 1), NumberStyles.Integer, CultureInfo.InvariantCulture, out int count) || count < 1)
+                throw new FormatException($"--devices '{devices}': write cpu:N, cuda:N or ilgpu-cpu:N.");
             if (count != plan.DeviceCount)
                 throw new PlanException(plan.Expert == 1 && plan.Sequence == 1
                     ? $"--devices {devices} gives {count} device(s) but the plan needs dp x pp x tp = {plan.Data} x {plan.Pipeline} x {plan.Tensor} = {plan.DeviceCount}."
@@ -51,11 +51,11 @@ internal sealed class PlanOptions
         return single && !always ? null : plan;
     }
 
-    /// <summary>Where the ranks run: --devices cuda:N on CUDA devices, cuda-emulator:N on the CUDA emulator, anything else on CPU virtual devices.</summary>
+    /// <summary>Where the ranks run: --devices cuda:N on CUDA GPUs, ilgpu-cpu:N on ILGPU's CPU accelerator, anything else on CPU virtual devices.</summary>
     public DeviceKind Device(ParseResult result) => result.GetValue(Devices) switch
     {
         { } d when d.StartsWith("cuda:", StringComparison.Ordinal) => DeviceKind.Cuda,
-        { } d when d.StartsWith("cuda-emulator:", StringComparison.Ordinal) => DeviceKind.CudaEmulator,
+        { } d when d.StartsWith("ilgpu-cpu:", StringComparison.Ordinal) => DeviceKind.IlgpuCpu,
         _ => DeviceKind.Cpu,
     };
 

@@ -44,6 +44,16 @@ public static partial class CpuKernels
         });
     }
 
+    /// <summary>
+    /// The cos and sin tables this kernel rotates with, (position, j) row-major, covering at least
+    /// <paramref name="positions"/> positions: the GPU back end uploads them, so both back ends use the same angles.
+    /// </summary>
+    public static (float[] Cos, float[] Sin) RopeAngles(int headDim, float theta, int positions)
+    {
+        var table = RopeTables.GetOrAdd((headDim, theta), key => new RopeTable(key.HeadDim, key.Theta)).Covering(Math.Max(0, positions - 1));
+        return (table.Cos, table.Sin);
+    }
+
     /// <summary>(a, b) = (a·cos - b·sin, b·cos + a·sin), with no fused multiply-add, so results equal the scalar definition bit for bit.</summary>
     // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

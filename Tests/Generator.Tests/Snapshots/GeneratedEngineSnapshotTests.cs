@@ -92,7 +92,7 @@ public sealed class GeneratedEngineSnapshotTests
         Assert.Contains("_router.Combine(", mixtral);
         Assert.Contains("private void Expert(int layer, int expert, int rows, float[] input, float[] output)", mixtral);
         Assert.Contains("global::Tessera.Experts.IExpertRouted", mixtral);
-        Assert.Contains("No CUDA program", mixtral);
+        Assert.Contains("No GPU rank program", mixtral);
         // A dense model has none of it.
         Assert.DoesNotContain("Expert", Zoo.Value.Source("Tessera.Models.Llama.Engine.g.cs"));
     }
@@ -115,6 +115,36 @@ public sealed class GeneratedEngineSnapshotTests
         Assert.Contains("Sequence: 2);", unit);
         Assert.Contains("HeadDim, _rank.Sequence);", unit);                       // attention merges every rank's partials
         Assert.Contains("global::Tessera.KvCache.Create(EndLayer - FirstLayer, ContextLength, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, FirstLayer, _rank.SequenceDegree)", unit);
+    }
+
+    [Theory]
+    [InlineData("Tessera.Models.Llama.Engine.g.cs")]
+    [InlineData("Tessera.Models.Gpt2.Engine.g.cs")]
+    [InlineData("Tessera.Models.TinyLlama.g.cs")]
+    [InlineData("Tessera.Models.TinyGpt2.g.cs")]
+    public void EveryGeneratedDeviceKernel_IsLaunched_AndEveryLaunchNamesAGeneratedKernel(string hintName)
+    {
+        string source = Joined(Zoo.Value.Source(hintName));
+        int start = source.IndexOf("public static class DeviceKernels", StringComparison.Ordinal);
+        string deviceKernels = source[start..source.IndexOf("public sealed class Gpu", start, StringComparison.Ordinal)];
+        var kernels = System.Text.RegularExpressions.Regex.Matches(deviceKernels, @"public static void (\w+)\(")
+            .Select(m => m.Groups[1].Value).ToHashSet();
+        var launched = System.Text.RegularExpressions.Regex.Matches(source, @"_gpu\.Launch\(DeviceKernels\.(\w+),")
+            .Select(m => m.Groups[1].Value).ToHashSet();
+        Assert.NotEmpty(launched);
+        Assert.Subset(kernels, launched);
+        Assert.Subset(launched, kernels);
+    }
+
+    [Fact]
+    public void TheShapeGenericEngine_PassesItsSizesAsASpecialisedValue_AndAUnitFoldsThemAsConstants()
+    {
+        string generic = Joined(Zoo.Value.Source("Tessera.Models.Llama.Engine.g.cs"));
+        Assert.Contains("public static void BlockQRope(global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,", generic);
+        Assert.Contains("int HeadDim = sizes.Value.HeadDim;", generic);
+        string unit = Joined(Zoo.Value.Source("Tessera.Models.TinyLlama.g.cs"));
+        Assert.Contains("public static void BlockQRope(global::ILGPU.ArrayView<float> x,", unit);
+        Assert.DoesNotContain("SpecializedValue", unit);
     }
 
     /// <summary>The source with each wrapped statement back on one line, for substring checks that do not depend on line breaks.</summary>

@@ -713,6 +713,5 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 (long)(Intermediate) * (Dim) + (long)(Intermediate) * (Dim) + (long)(Dim) * (Intermediate)));
     }
 
-    // No CUDA program: the CUDA back end does not lower Route and Mixture; this model runs on CPU devices
-    // (the GPU back end's move to ILGPU carries mixture-of-experts kernels).
+    // No GPU rank program: the GPU back end has no Route and Mixture kernels yet; this model runs on CPU devices.
 }

@@ -1,0 +1,164 @@
+using System.Collections.Generic;
+using System.Linq;
+using Tessera.Generator.Helpers;
+using Tessera.Generator.IR;
+using Tessera.Generator.Passes;
+
+namespace Tessera.Generator.Backends.Gpu;
+
+/// <summary>
+/// The host side of the GPU back end: each kernel of the compiled model as calls on a Tessera.Gpu.GpuStage — its
+/// products (cuBLAS or the runtime's), launches of the generated <c>DeviceKernels</c> for the rest — in the same
+/// order and with the same buffer plan as the CPU kernels (each CPU buffer slot is a device buffer of the same name).
+/// </summary>
+internal static class GpuHostWriter
+{
+    /// <param name="weights">the C# expression of the module's device weights ("_weights" or "w")</param>
+    /// <param name="sizes">the launch's leading sizes argument ("_sizes, " for a shape-generic engine, else "")</param>
+    public static void Write(Kernel kernel, CompiledModule module, string weights, string sizes, IndentedTextWriter writer)
+    {
+        writer.WriteLine($"// {kernel.Output.Name} (T, {module.Sharding.LocalWidth(kernel.Output)}) = {kernel.Describe()}");
+        var launch = new Launcher(kernel, module, sizes);
+        switch (kernel.Kind)
+        {
+            case KernelKind.Gather:
+                WriteGather(kernel, module, weights, launch, writer);
+                break;
+            case KernelKind.MatMul:
+                WriteProduct(kernel, module, weights, launch, writer);
+                break;
+            case KernelKind.Norm:
+                WriteNorm(kernel, module, weights, launch, writer);
+                break;
+            case KernelKind.Rope:
+                WriteRope(kernel, module, launch, writer);
+                break;
+            case KernelKind.Attention:
+                WriteAttention(kernel, module, launch, writer);
+                break;
+            case KernelKind.Elementwise:
+                WriteElementwise(kernel, module, launch, writer);
+                break;
+            case KernelKind.Chunk:
+                writer.WriteLine(launch.Line("Chunk", "_gpu.Rows(rows)", Buf(kernel, module, kernel.Anchor.Inputs[0]), Buf(kernel, module, kernel.Output)));
+                break;
+            default:
+                throw new System.InvalidOperationException("The layers loop is stage glue, written by the engine writer.");
+        }
+    }
+
+    /// <summary>Launch statements of one kernel's generated device code.</summary>
+    private readonly struct Launcher(Kernel kernel, CompiledModule module, string sizes)
+    {
+        public string Line(string op, string shape, params string[] arguments) =>
+            $"_gpu.Launch(DeviceKernels.{GpuKernelNames.Of(kernel, module, op)}, {shape}, {sizes}{string.Join(", ", arguments)});";
+    }
+
+    private static string Buf(Kernel kernel, CompiledModule module, IrValue value) => new KernelSite(kernel, module).Buf(value);
+
+    /// <summary>The embedding gather (or two summed), a group per row.</summary>
+    private static void WriteGather(Kernel kernel, CompiledModule module, string weights, Launcher launch, IndentedTextWriter writer)
+    {
+        var node = kernel.Anchor;
+        string output = Buf(kernel, module, kernel.Output);
+        string table = $"{weights}.{node.Module!.Name}";
+        if (kernel.Fused.Count == 2)
+        {
+            var second = kernel.Fused[0];
+            writer.WriteLine(launch.Line("Gather", "_gpu.Rows(rows)", table, IdsOf(node), $"{weights}.{second.Module!.Name}", IdsOf(second), output));
+        }
+        else
+        {
+            writer.WriteLine(launch.Line("Gather", "_gpu.Rows(rows)", table, IdsOf(node), output));
+        }
+    }
+
+    /// <summary>
+    /// A product, its all-reduce when row-parallel, then its epilogue; the head multiplies only the rows whose logits
+    /// are wanted and brings the logits back to the host.
+    /// </summary>
+    private static void WriteProduct(Kernel kernel, CompiledModule module, string weights, Launcher launch, IndentedTextWriter writer)
+    {
+        var sharding = module.Sharding;
+        var node = kernel.Anchor;
+        var linear = node.Module!;
+        string W(string suffix = "") => $"{weights}.{linear.Name}{suffix}";
+        var inFeatures = sharding.LocalIn(node);
+        var outFeatures = sharding.LocalOut(node);
+        string output = Buf(kernel, module, kernel.Output), input = Buf(kernel, module, node.Inputs[0]), rows = "rows";
+        if (kernel.IsHead)
+        {
+            // The head multiplies only the rows whose logits are wanted (the last of each sequence in a prefill).
+            writer.WriteLine("int logitRows = batch.LogitRows.Length;");
+            writer.WriteLine($"var headInput = _gpu.LogitRowsOf({input}, batch, {inFeatures});");
+            writer.WriteLine($"var headOutput = _gpu.Slot(\"head_output\", (long)logitRows * ({outFeatures}));");
+            (output, input, rows) = ("headOutput", "headInput", "logitRows");
+        }
+        writer.WriteLine($"_gpu.Gemm({output}, {input}, {W()}, {rows}, {outFeatures}, {inFeatures});");
+        if (sharding.SliceOf(node) == WeightSlice.Columns)
+            writer.WriteLine($"_gpu.AllReduce({output}, {rows} * ({outFeatures}), _rank.Tensor);");
+        if (GpuKernelWriter.HasEpilogue(kernel))
+        {
+            string count = $"(long){rows} * ({outFeatures})";
+            var args = new List<string> { output, count };
+            if (linear.Bias) args.Add(W("Bias"));
+            args.AddRange(GpuKernelWriter.EpilogueOperands(kernel).Select(o => Buf(kernel, module, o)));
+            writer.WriteLine(launch.Line("Epilogue", $"_gpu.Elements({count})", args.ToArray()));
+        }
+        if (kernel.IsHead)
+        {
+            writer.WriteLine("// The logits come back to the host; a vocab-sharded head gathers every rank's columns first.");
+            writer.WriteLine(sharding[kernel.Output].Padded
+                ? $"var logits = _gpu.Logits(headOutput, logitRows, {outFeatures}, _rank.Tensor, vocab: {linear.Out});"
+                : $"var logits = _gpu.Logits(headOutput, logitRows, {outFeatures}, _rank.Tensor);");
+        }
+    }
+
+    /// <summary>The norm kernel, a group per row.</summary>
+    private static void WriteNorm(Kernel kernel, CompiledModule module, string weights, Launcher launch, IndentedTextWriter writer)
+    {
+        var node = kernel.Anchor;
+        string W(string suffix = "") => $"{weights}.{node.Module!.Name}{suffix}";
+        string x = Buf(kernel, module, node.Inputs[0]), output = Buf(kernel, module, node.Output);
+        writer.WriteLine(node.Kind == OpKind.RmsNorm
+            ? launch.Line("RmsNorm", "_gpu.Rows(rows)", x, W(), output)
+            : launch.Line("LayerNorm", "_gpu.Rows(rows)", x, W(), W("Bias"), output));
+    }
+
+    /// <summary>RoPE in place (on a copy of its input when that is still needed), with the uploaded cos/sin table.</summary>
+    private static void WriteRope(Kernel kernel, CompiledModule module, Launcher launch, IndentedTextWriter writer)
+    {
+        var node = kernel.Anchor;
+        var site = new KernelSite(kernel, module);
+        string output = site.Buf(node.Output);
+        if (!kernel.InPlace)
+            writer.WriteLine($"_gpu.Copy({site.Buf(node.Inputs[0])}, {output}, (long)rows * ({site.Local(node.Inputs[0])}));");
+        string angles = kernel.Output.Name.TrimStart('_') + "Angles";
+        string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
+        writer.WriteLine($"var {angles} = _gpu.RopeTable({headDim}, {node.Arguments[1]}, batch);");
+        writer.WriteLine(launch.Line("Rope", "_gpu.Rows(rows)", output, "positions", $"{angles}.Cos", $"{angles}.Sin"));
+    }
+
+    /// <summary>The cache append, then attention with a group per (row, query head).</summary>
+    private static void WriteAttention(Kernel kernel, CompiledModule module, Launcher launch, IndentedTextWriter writer)
+    {
+        var node = kernel.Anchor;
+        var site = new KernelSite(kernel, module);
+        string cache = kernel.Output.Name.TrimStart('_') + "Cache";
+        writer.WriteLine($"var {cache} = _gpu.Cache(cacheSlots, layer - FirstLayer);");
+        writer.WriteLine(launch.Line("KvAppend", "_gpu.Rows(rows)", site.Buf(node.Inputs[1]), site.Buf(node.Inputs[2]), cache, "positions"));
+        writer.WriteLine(launch.Line("Attention", $"_gpu.RowsByHeads(rows, {site.Heads(0, 0)})", site.Buf(node.Inputs[0]), site.Buf(node.Output), cache, "positions"));
+    }
+
+    /// <summary>A fused element-wise loop, grid-stride.</summary>
+    private static void WriteElementwise(Kernel kernel, CompiledModule module, Launcher launch, IndentedTextWriter writer)
+    {
+        var site = new KernelSite(kernel, module);
+        string count = $"(long)rows * ({site.Local(kernel.Output)})";
+        var args = new List<string> { site.Buf(kernel.Output), count };
+        args.AddRange(kernel.Inputs.Select(site.Buf));
+        writer.WriteLine(launch.Line("Elementwise", $"_gpu.Elements({count})", args.ToArray()));
+    }
+
+    private static string IdsOf(IrNode gather) => gather.Kind == OpKind.PositionEmbedding ? "positions" : "tokens";
+}

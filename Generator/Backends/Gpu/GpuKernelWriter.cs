@@ -1,0 +1,334 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Text.RegularExpressions;
+using Tessera.Generator.FrontEnd;
+using Tessera.Generator.Helpers;
+using Tessera.Generator.IR;
+using Tessera.Generator.Passes;
+
+namespace Tessera.Generator.Backends.Gpu;
+
+/// <summary>
+/// The GPU back end's kernels, in C# for ILGPU: every kernel of a compiled model except the matrix products (cuBLAS
+/// on a GPU, the runtime's library kernels elsewhere) — embedding gathers, norms, RoPE, the KV-cache append and
+/// attention, the element-wise epilogues fused after each product, fused element-wise loops and feature-axis slices.
+/// Sizes are named as in the CPU kernels: a specialised unit's are its constants; the shape-generic engine's come in a
+/// <c>SpecializedValue&lt;DeviceSizes&gt;</c>, which ILGPU compiles into the kernel as constants, one PTX per config.
+/// Each kernel is written for a GPU (a group per row or per (row, head), coalesced loops over the feature axis) and
+/// for any group and warp size, since the CPU accelerator that tests them has groups of 4 and warps of 2.
+/// </summary>
+internal static class GpuKernelWriter
+{
+    private const string Floats = "global::ILGPU.ArrayView<float>";
+    private const string Ints = "global::ILGPU.ArrayView<int>";
+    private const string GroupMath = "global::Tessera.Gpu.GpuGroup";
+    private const string ScalarMath = "global::Tessera.Gpu.GpuMath";
+    private const string XMath = "global::ILGPU.Algorithms.XMath";
+    private const string RowIndices = "int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;";
+    private const string GridStride = "long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;";
+    private const string GridStrideLoop = "for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)";
+
+    /// <summary>The <c>DeviceKernels</c> class: one static kernel method per non-product kernel of the model.</summary>
+    public static void Write(CompiledModel compiled, bool specialised, IndentedTextWriter writer)
+    {
+        var model = compiled.Model;
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine($"/// The device kernels of {model.Type.Name} (ILGPU, C#): the launches in <see cref=\"Gpu\"/> run them, on a CUDA GPU or");
+        writer.WriteLine("/// ILGPU's CPU accelerator. Matrix products are not here: cuBLAS or the runtime's product kernels run them.");
+        writer.WriteLine(specialised
+            ? "/// Sizes are this unit's constants, folded into the compiled kernels."
+            : "/// Sizes come in <see cref=\"DeviceSizes\"/>, a specialised value: ILGPU compiles them in as constants.");
+        writer.WriteLine("/// </summary>");
+        using (writer.WriteBlock("public static class DeviceKernels"))
+        {
+            var kernels = new[] { compiled.Root, compiled.Block }.Where(m => m is not null)
+                .SelectMany(m => m!.Kernels.Select(k => (Kernel: k, Module: m!)))
+                .Where(k => Writes(k.Kernel)).ToList();
+            for (int i = 0; i < kernels.Count; i++)
+            {
+                if (i > 0) writer.WriteLine();
+                WriteKernel(kernels[i].Kernel, kernels[i].Module, model, specialised, writer);
+            }
+        }
+    }
+
+    /// <summary>Whether a kernel has device code of its own (a product without an epilogue is all cuBLAS).</summary>
+    public static bool Writes(Kernel kernel) => kernel.Kind switch
+    {
+        KernelKind.MatMul => HasEpilogue(kernel),
+        KernelKind.Gather or KernelKind.Norm or KernelKind.Rope or KernelKind.Attention or KernelKind.Elementwise or KernelKind.Chunk => true,
+        _ => false,
+    };
+
+    /// <summary>The values an epilogue reads besides the product, in parameter order (the launch passes them so).</summary>
+    public static List<IrValue> EpilogueOperands(Kernel kernel) =>
+        kernel.Fused.SelectMany(s => s.Inputs).Where(i => !kernel.Nodes.Select(n => n.Output).Contains(i)).Distinct().ToList();
+
+    public static bool HasEpilogue(Kernel kernel) => kernel.Anchor.Module!.Bias || kernel.Fused.Count > 0;
+
+    /// <summary>The <c>DeviceSizes</c> record of a shape-generic engine: every size a kernel may name.</summary>
+    public static void WriteSizesRecord(ModelInfo model, IndentedTextWriter writer)
+    {
+        writer.WriteLine("/// <summary>The sizes the device kernels read: passed as a specialised value, so ILGPU folds them as constants.</summary>");
+        var fields = model.Config.Where(f => f.Kind != ConfigKind.Bool)
+            .Select(f => $"{(f.Kind == ConfigKind.Int ? "int" : "float")} {f.Name}")
+            .Concat(new[] { "int TensorDegree" });
+        writer.WriteLine($"public readonly record struct DeviceSizes({string.Join(", ", fields)});");
+    }
+
+    private static void WriteKernel(Kernel kernel, CompiledModule module, ModelInfo model, bool specialised, IndentedTextWriter writer)
+    {
+        string summary = $"{kernel.Output.Name} (T, {module.Sharding.LocalWidth(kernel.Output)}) = {kernel.Describe()}";
+        var (op, parameters, body, shape) = kernel.Kind switch
+        {
+            KernelKind.Gather => Gather(kernel, module),
+            KernelKind.MatMul => Epilogue(kernel, module),
+            KernelKind.Norm => Norm(kernel),
+            KernelKind.Rope => Rope(kernel, module),
+            KernelKind.Attention => (null, null, null, null),
+            KernelKind.Elementwise => Elementwise(kernel),
+            KernelKind.Chunk => Chunk(kernel, module),
+            _ => throw new System.InvalidOperationException($"No device kernel for {kernel.Kind}."),
+        };
+        if (kernel.Kind == KernelKind.Attention)
+        {
+            var append = KvAppend(kernel, module);
+            Emit(GpuKernelNames.Of(kernel, module, append.Op), $"(1/2) {summary}: this batch's keys and values into the cache, {append.Shape}.",
+                append.Parameters, append.Body, model, specialised, writer);
+            writer.WriteLine();
+            var attention = Attention(kernel, module);
+            Emit(GpuKernelNames.Of(kernel, module, attention.Op), $"(2/2) {summary}: {attention.Shape}.", attention.Parameters, attention.Body, model, specialised, writer);
+            return;
+        }
+        Emit(GpuKernelNames.Of(kernel, module, op!), $"{summary}: {shape}.", parameters!, body!, model, specialised, writer);
+    }
+
+    /// <summary>A kernel method: summary, signature (sizes first when generic), the sizes it names, then its body.</summary>
+    private static void Emit(string name, string summary, IReadOnlyList<string> parameters, string body, ModelInfo model, bool specialised, IndentedTextWriter writer)
+    {
+        writer.WriteLine($"/// <summary>{summary}</summary>");
+        var all = specialised ? parameters : new[] { "global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes" }.Concat(parameters);
+        using (writer.WriteBlock($"public static void {name}({string.Join(", ", all)})"))
+        {
+            if (!specialised)
+            {
+                foreach (var field in model.Config.Where(f => f.Kind != ConfigKind.Bool))
+                    if (Names(body, field.Name))
+                        writer.WriteLine($"{(field.Kind == ConfigKind.Int ? "int" : "float")} {field.Name} = sizes.Value.{field.Name};");
+                if (Names(body, "TensorDegree")) writer.WriteLine("int TensorDegree = sizes.Value.TensorDegree;");
+            }
+            writer.WriteLines(body);
+        }
+    }
+
+    private static bool Names(string body, string name) => Regex.IsMatch(body, $@"(?<![\w.]){Regex.Escape(name)}\b");
+
+    private static (string Op, string[] Parameters, string Body, string Shape) Gather(Kernel kernel, CompiledModule module)
+    {
+        string width = kernel.Anchor.Output.Width.ToString();
+        bool sum = kernel.Fused.Count == 2;
+        var parameters = sum
+            ? new[] { $"{Floats} table", $"{Ints} ids", $"{Floats} table2", $"{Ints} ids2", $"{Floats} output" }
+            : new[] { $"{Floats} table", $"{Ints} ids", $"{Floats} output" };
+        string body = $$"""
+            {{RowIndices}}
+            long source = (long)ids[row] * ({{width}}){{(sum ? $", source2 = (long)ids2[row] * ({width})" : "")}};
+            for (int i = thread; i < ({{width}}); i += threads)
+                output[(long)row * ({{width}}) + i] = table[source + i]{{(sum ? " + table2[source2 + i]" : "")}};
+            """;
+        return ("Gather", parameters, body, sum ? "two embedding rows summed, a group per row" : "an embedding row, a group per row");
+    }
+
+    private static (string Op, string[] Parameters, string Body, string Shape) Epilogue(Kernel kernel, CompiledModule module)
+    {
+        var linear = kernel.Anchor.Module!;
+        string width = module.Sharding.LocalOut(kernel.Anchor).ToString();
+        var parameters = new List<string> { $"{Floats} y", "long count" };
+        if (linear.Bias) parameters.Add($"{Floats} bias");
+        parameters.AddRange(EpilogueOperands(kernel).Select(o => $"{Floats} {Operand(o)}"));
+        var lines = new List<string> { GridStride, GridStrideLoop, "{", "    float v = y[i];" };
+        if (linear.Bias) lines.Add($"    v += bias[i % ({width})];");
+        var current = kernel.Anchor.Output;
+        foreach (var step in kernel.Fused)
+        {
+            lines.Add($"    v = {Step(step, current, "v")};");
+            current = step.Output;
+        }
+        lines.Add("    y[i] = v;");
+        lines.Add("}");
+        return ("Epilogue", parameters.ToArray(), string.Join("\n", lines), "in place over the product, grid-stride");
+    }
+
+    private static (string Op, string[] Parameters, string Body, string Shape) Norm(Kernel kernel)
+    {
+        var node = kernel.Anchor;
+        bool rms = node.Kind == OpKind.RmsNorm;
+        string width = node.Module!.In!, eps = node.Module.Epsilon!;
+        var parameters = rms
+            ? new[] { $"{Floats} x", $"{Floats} weight", $"{Floats} output" }
+            : new[] { $"{Floats} x", $"{Floats} weight", $"{Floats} bias", $"{Floats} output" };
+        string body = rms
+            ? $$"""
+                {{RowIndices}}
+                long offset = (long)row * ({{width}});
+                float squares = 0.0f;
+                for (int i = thread; i < ({{width}}); i += threads) squares += x[offset + i] * x[offset + i];
+                float scale = {{XMath}}.Rsqrt({{GroupMath}}.Sum(squares) / ({{width}}) + {{eps}});
+                for (int i = thread; i < ({{width}}); i += threads) output[offset + i] = x[offset + i] * scale * weight[i];
+                """
+            : $$"""
+                {{RowIndices}}
+                long offset = (long)row * ({{width}});
+                float sum = 0.0f;
+                for (int i = thread; i < ({{width}}); i += threads) sum += x[offset + i];
+                float mean = {{GroupMath}}.Sum(sum) / ({{width}});
+                float squares = 0.0f;
+                for (int i = thread; i < ({{width}}); i += threads) squares += (x[offset + i] - mean) * (x[offset + i] - mean);
+                float scale = {{XMath}}.Rsqrt({{GroupMath}}.Sum(squares) / ({{width}}) + {{eps}});
+                for (int i = thread; i < ({{width}}); i += threads)
+                    output[offset + i] = (x[offset + i] - mean) * scale * weight[i] + bias[i];
+                """;
+        return (rms ? "RmsNorm" : "LayerNorm", parameters, body, "a group per row, the statistics reduced over the group");
+    }
+
+    private static (string Op, string[] Parameters, string Body, string Shape) Rope(Kernel kernel, CompiledModule module)
+    {
+        var node = kernel.Anchor;
+        var site = new KernelSite(kernel, module);
+        string width = site.Local(node.Inputs[0]).ToString();
+        string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
+        var parameters = new[] { $"{Floats} x", $"{Ints} positions", $"{Floats} cos", $"{Floats} sin" };
+        string body = $$"""
+            {{RowIndices}}
+            // rotate_half: pairs (j, j + d/2) of each head, by the CPU kernel's fp32 cos/sin table of (position, j).
+            int half = ({{headDim}}) / 2;
+            long angles = (long)positions[row] * half;
+            for (int t = thread; t < ({{site.Heads(0, 0)}}) * half; t += threads)
+            {
+                int head = t / half, j = t % half;
+                long h = (long)row * ({{width}}) + head * ({{headDim}});
+                float a = x[h + j], b = x[h + j + half], c = cos[angles + j], s = sin[angles + j];
+                x[h + j] = a * c - b * s;
+                x[h + j + half] = b * c + a * s;
+            }
+            """;
+        return ("Rope", parameters, body, "in place, a group per row, a thread per (head, pair)");
+    }
+
+    private static (string Op, string[] Parameters, string Body, string Shape) KvAppend(Kernel kernel, CompiledModule module)
+    {
+        string kvWidth = module.Sharding.LocalWidth(kernel.Anchor.Inputs[1]).ToString();
+        var parameters = new[] { $"{Floats} k", $"{Floats} v", "global::Tessera.Gpu.KvCacheView cache", $"{Ints} positions" };
+        string body = $$"""
+            {{RowIndices}}
+            long target = cache.RowBase(row) + (long)positions[row] * ({{kvWidth}}), source = (long)row * ({{kvWidth}});
+            for (int i = thread; i < ({{kvWidth}}); i += threads)
+            {
+                cache.Keys[target + i] = k[source + i];
+                cache.Values[target + i] = v[source + i];
+            }
+            """;
+        return ("KvAppend", parameters, body, "a group per row");
+    }
+
+    /// <summary>
+    /// Causal attention over the cache with an online softmax: the context is walked in tiles of one position per
+    /// thread; each tile's scores are exponentiated against the running maximum and the output rescaled, so shared
+    /// memory holds one tile, never the whole context.
+    /// </summary>
+    private static (string Op, string[] Parameters, string Body, string Shape) Attention(Kernel kernel, CompiledModule module)
+    {
+        var node = kernel.Anchor;
+        var site = new KernelSite(kernel, module);
+        string kvWidth = site.Local(node.Inputs[1]).ToString();
+        string width = site.Local(node.Inputs[0]).ToString();
+        string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
+        var parameters = new[] { $"{Floats} q", $"{Floats} output", "global::Tessera.Gpu.KvCacheView cache", $"{Ints} positions" };
+        string body = $$"""
+            int row = global::ILGPU.Grid.IdxX, head = global::ILGPU.Grid.IdxY, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
+            var weights = global::ILGPU.SharedMemory.Allocate<float>(global::Tessera.Gpu.GpuDevice.MaxBlock);
+            int kvHead = head / (({{site.Heads(0, 0)}}) / ({{site.Heads(1, 1)}})); // grouped-query: query heads share a kv head
+            int context = positions[row] + 1;
+            long query = (long)row * ({{width}}) + head * ({{headDim}}), cached = cache.RowBase(row) + kvHead * ({{headDim}});
+            float scale = 1.0f / {{XMath}}.Sqrt((float)({{headDim}}));
+            for (int i = thread; i < ({{headDim}}); i += threads) output[query + i] = 0.0f;
+            float runningMax = float.NegativeInfinity, runningSum = 0.0f;
+            for (int start = 0; start < context; start += threads)
+            {
+                // One position per thread: its score, then the tile's weights against the new running maximum.
+                int p = start + thread;
+                float score = float.NegativeInfinity;
+                if (p < context)
+                {
+                    float dot = 0.0f;
+                    for (int i = 0; i < ({{headDim}}); i++) dot += q[query + i] * cache.Keys[cached + (long)p * ({{kvWidth}}) + i];
+                    score = dot * scale;
+                }
+                float max = global::System.Math.Max(runningMax, {{GroupMath}}.Max(score));
+                float weight = p < context ? {{XMath}}.Exp(score - max) : 0.0f;
+                weights[thread] = weight;
+                float correction = {{XMath}}.Exp(runningMax - max);
+                runningSum = runningSum * correction + {{GroupMath}}.Sum(weight); // its barrier also publishes weights[]
+                runningMax = max;
+                // One output dimension per thread: rescale, then add this tile's weighted values.
+                int tile = global::System.Math.Min(threads, context - start);
+                for (int i = thread; i < ({{headDim}}); i += threads)
+                {
+                    float acc = output[query + i] * correction;
+                    for (int j = 0; j < tile; j++) acc += weights[j] * cache.Values[cached + (long)(start + j) * ({{kvWidth}}) + i];
+                    output[query + i] = acc;
+                }
+                global::ILGPU.Group.Barrier(); // weights[] is rewritten by the next tile
+            }
+            for (int i = thread; i < ({{headDim}}); i += threads) output[query + i] /= runningSum;
+            """;
+        return ("Attention", parameters, body, "a group per (row, query head), online softmax over tiles of the context");
+    }
+
+    private static (string Op, string[] Parameters, string Body, string Shape) Elementwise(Kernel kernel)
+    {
+        var parameters = new List<string> { $"{Floats} output", "long count" };
+        parameters.AddRange(kernel.Inputs.Select(o => $"{Floats} {Operand(o)}"));
+        var first = kernel.Anchor;
+        var lines = new List<string> { GridStride, GridStrideLoop, "{", $"    float v = {Operand(first.Inputs[0])}[i];", $"    v = {Step(first, first.Inputs[0], "v")};" };
+        var current = first.Output;
+        foreach (var step in kernel.Fused)
+        {
+            lines.Add($"    v = {Step(step, current, "v")};");
+            current = step.Output;
+        }
+        lines.Add("    output[i] = v;");
+        lines.Add("}");
+        return ("Elementwise", parameters.ToArray(), string.Join("\n", lines), $"fused {string.Join(", ", kernel.Nodes.Select(n => n.Kind))}, grid-stride");
+    }
+
+    private static (string Op, string[] Parameters, string Body, string Shape) Chunk(Kernel kernel, CompiledModule module)
+    {
+        var node = kernel.Anchor;
+        var width = module.Sharding.LocalWidth(node.Inputs[0]);
+        var part = SizeExpr.Divide(width, node.Arguments[1]);
+        var parameters = new[] { $"{Floats} x", $"{Floats} output" };
+        string body = $$"""
+            {{RowIndices}}
+            long source = (long)row * ({{width}}) + ({{node.Arguments[0]}}) * ({{part}}), target = (long)row * ({{part}});
+            for (int i = thread; i < ({{part}}); i += threads) output[target + i] = x[source + i];
+            """;
+        return ("Chunk", parameters, body, "a slice of the feature axis, a group per row");
+    }
+
+    /// <summary>The parameter naming a value a fused step reads ("in_" + its name, as the CPU kernels' buffers are not in scope).</summary>
+    private static string Operand(IrValue value) => "in" + char.ToUpperInvariant(value.Name.TrimStart('_')[0]) + value.Name.TrimStart('_').Substring(1);
+
+    /// <summary>One element-wise step on the running value <paramref name="value"/> (the value of <paramref name="current"/>).</summary>
+    private static string Step(IrNode step, IrValue current, string value)
+    {
+        string Other(int i) => step.Inputs[i] == current ? value : $"{Operand(step.Inputs[i])}[i]";
+        return step.Kind switch
+        {
+            OpKind.Silu => $"{ScalarMath}.Silu({value})",
+            OpKind.Gelu => $"{ScalarMath}.Gelu({value})",
+            OpKind.Add => $"{Other(0)} + {Other(1)}",
+            _ => $"{Other(0)} * {Other(1)}",
+        };
+    }
+}

@@ -1,0 +1,234 @@
+using System.Collections.Generic;
+using System.Linq;
+using Tessera.Generator.Backends.Gpu;
+using Tessera.Generator.FrontEnd;
+using Tessera.Generator.Helpers;
+using Tessera.Generator.Passes;
+
+namespace Tessera.Generator.Emit;
+
+/// <summary>
+/// Writes the GPU back end of an engine: <c>OnGpu(device)</c>, the <c>DeviceKernels</c> (ILGPU, C#), and the nested
+/// <c>Gpu</c> rank program — the same stage program as the CPU engine (receive or embed, the layers, send or head),
+/// with device buffers, products and launches of the generated kernels. It takes its sizes, plan and host weights
+/// from the CPU engine it is made from, and uploads its weights (the CPU engine and its host weights are then
+/// garbage once the caller drops them: a GPU rank keeps no host copy).
+/// </summary>
+internal static class GpuEngineWriter
+{
+    private const string Floats = "global::ILGPU.ArrayView<float>";
+    private const string Ints = "global::ILGPU.ArrayView<int>";
+
+    public static void Write(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        var model = context.Compiled.Model;
+        writer.WriteLine("/// <summary>This rank on a GPU virtual device: a CUDA GPU or ILGPU's CPU accelerator (several may share one).</summary>");
+        writer.WriteLine("public Gpu OnGpu(global::Tessera.Gpu.GpuDevice device) => new(this, device);");
+        writer.WriteLine();
+        if (!context.Sizes.IsSpecialised)
+        {
+            GpuKernelWriter.WriteSizesRecord(model, writer);
+            writer.WriteLine();
+        }
+        GpuKernelWriter.Write(context.Compiled, context.Sizes.IsSpecialised, writer);
+        writer.WriteLine();
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine("/// The GPU rank program: matrix products on cuBLAS (the runtime's product kernels off a GPU), everything else");
+        writer.WriteLine("/// in <see cref=\"DeviceKernels\"/>, one device buffer per CPU workspace slot. Between virtual devices on one");
+        writer.WriteLine("/// accelerator, collectives and stage boundaries stay on the device.");
+        writer.WriteLine("/// </summary>");
+        using (writer.WriteBlock("public sealed class Gpu : global::Tessera.ITransformerEngine, global::Tessera.Parallelism.IRankProgram, global::System.IDisposable"))
+        {
+            WriteFields(context, writer);
+            writer.WriteLine();
+            WriteDeviceWeights(context.Compiled.Root.Module, writer);
+            if (context.Compiled.Block is { } layer)
+            {
+                writer.WriteLine();
+                WriteDeviceWeights(layer.Module, writer);
+            }
+            writer.WriteLine();
+            WriteConstructor(context, writer);
+            writer.WriteLine();
+            WriteProperties(context, writer);
+            writer.WriteLine();
+            WriteRunStage(context, writer);
+            if (context.Compiled.Block is { } block)
+            {
+                writer.WriteLine();
+                WriteBlock(context, block, writer);
+            }
+        }
+    }
+
+    /// <summary>The launches' leading sizes argument: the specialised value of a shape-generic engine, nothing for a unit.</summary>
+    private static string SizesArgument(EngineWriter.EngineContext context) => context.Sizes.IsSpecialised ? "" : "_sizes, ";
+
+    /// <summary>The device weights, the device stage, and (shape-generic) the sizes copied from the engine.</summary>
+    private static void WriteFields(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        writer.WriteLine("private readonly global::Tessera.Parallelism.RankContext _rank;");
+        writer.WriteLine("private readonly global::Tessera.ModelShape _shape;");
+        writer.WriteLine($"private readonly {DeviceWeights(compiled.Root.Module)} _weights;");
+        if (compiled.Block is { } block) writer.WriteLine($"private readonly {DeviceWeights(block.Module)}[] _layers;");
+        writer.WriteLine("private readonly global::Tessera.Gpu.GpuStage _gpu;");
+        writer.WriteLine("private readonly object _gate = new();");
+        if (!context.Sizes.IsSpecialised)
+        {
+            foreach (var field in context.Compiled.Model.Config)
+                writer.WriteLine($"private readonly {SizeBinding.TypeOf(field.Kind)} {field.Name};");
+            writer.WriteLine("private readonly int TensorDegree;");
+            writer.WriteLine("private readonly global::ILGPU.Runtime.SpecializedValue<DeviceSizes> _sizes;");
+        }
+        writer.WriteLine("private readonly int TensorRank, FirstLayer, EndLayer;");
+    }
+
+    private static string DeviceWeights(ModuleInfo module) => "Device" + WeightsWriter.ClassName(module);
+
+    /// <summary>A module's weights on the device: the host weight class's fields, as device views.</summary>
+    private static void WriteDeviceWeights(ModuleInfo module, IndentedTextWriter writer)
+    {
+        writer.WriteLine($"/// <summary>The tensors of one {module.TypeName} on the device, uploaded when the rank program is made.</summary>");
+        using (writer.WriteBlock($"private sealed class {DeviceWeights(module)}"))
+        {
+            foreach (var w in module.Weights)
+            {
+                writer.WriteLine($"public {(w.Kind == ModuleKind.Linear ? "global::Tessera.Gpu.DeviceMatrix" : Floats)} {w.Name};");
+                if (w.Bias || w.Kind == ModuleKind.LayerNorm) writer.WriteLine($"public {Floats} {w.Name}Bias;");
+            }
+        }
+    }
+
+    /// <summary>The statement uploading a module's weights from the host weight object <paramref name="host"/>.</summary>
+    private static string Upload(ModuleInfo module, string host)
+    {
+        var fields = module.Weights.SelectMany(w => w.Bias || w.Kind == ModuleKind.LayerNorm ? new[] { w.Name, w.Name + "Bias" } : new[] { w.Name });
+        return $"new {DeviceWeights(module)} {{ {string.Join(", ", fields.Select(f => $"{f} = _gpu.Weight({host}.{f})"))} }}";
+    }
+
+    private static void WriteConstructor(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        using (writer.WriteBlock($"internal Gpu({context.ClassName} engine, global::Tessera.Gpu.GpuDevice device)"))
+        {
+            writer.WriteLine("_rank = engine._rank;");
+            writer.WriteLine("_shape = engine.Shape;");
+            if (!context.Sizes.IsSpecialised)
+            {
+                var config = context.Compiled.Model.Config;
+                foreach (var field in config) writer.WriteLine($"{field.Name} = engine.{field.Name};");
+                writer.WriteLine("TensorDegree = engine.TensorDegree;");
+                var sizes = config.Where(f => f.Kind != ConfigKind.Bool).Select(f => f.Name).Concat(new[] { "TensorDegree" });
+                writer.WriteLine($"_sizes = global::ILGPU.Runtime.SpecializedValue.New(new DeviceSizes({string.Join(", ", sizes)}));");
+            }
+            writer.WriteLine("TensorRank = engine.TensorRank;");
+            writer.WriteLine("FirstLayer = engine.FirstLayer;");
+            writer.WriteLine("EndLayer = engine.EndLayer;");
+            string kv = context.Compiled.LocalKvWidth?.ToString() ?? "1";
+            writer.WriteLine($"_gpu = new global::Tessera.Gpu.GpuStage(device, EndLayer - FirstLayer, {kv});");
+            writer.WriteLine("// Every weight goes to the device now; the host copies go with the CPU engine once the caller drops it.");
+            writer.WriteLine($"_weights = {Upload(context.Compiled.Root.Module, "engine._weights")};");
+            if (context.Compiled.Block is { } block)
+                writer.WriteLine($"_layers = global::System.Array.ConvertAll(engine._layers, w => {Upload(block.Module, "w")});");
+        }
+    }
+
+    /// <summary>The engine's members that the device answers: shape, bytes, caches, the whole forward, disposal.</summary>
+    private static void WriteProperties(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        writer.WriteLine("/// <inheritdoc/>");
+        writer.WriteLine("public global::Tessera.ModelShape Shape => _shape;");
+        writer.WriteLine("/// <summary>Device bytes of this rank's weights.</summary>");
+        writer.WriteLine("public long WeightBytes => _gpu.WeightBytes;");
+        writer.WriteLine("/// <inheritdoc/>");
+        writer.WriteLine("public long WorkspaceBytes => _gpu.WorkspaceBytes;");
+        writer.WriteLine("global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;");
+        writer.WriteLine("/// <summary>A sequence handle; its keys and values live on the device.</summary>");
+        writer.WriteLine($"public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.CreateHandle({context.Compiled.Model.ContextField});");
+        writer.WriteLine("/// <inheritdoc/>");
+        writer.WriteLine("public float[] Forward(global::Tessera.TokenBatch batch) =>");
+        writer.WriteLine("    _rank.IsWholeModel ? RunStage(batch)! : throw new global::System.InvalidOperationException(\"This engine is one rank of a parallel plan: run it through a ParallelEngine.\");");
+        writer.WriteLine("/// <inheritdoc/>");
+        writer.WriteLine("public void Dispose() => _gpu.Dispose();");
+    }
+
+    private static void WriteSlots(CompiledModule module, IndentedTextWriter writer)
+    {
+        foreach (var slot in module.Buffers.Slots)
+        {
+            var widths = module.Graph.Values.Where(v => slot.Holds.Contains(v.Name)).Select(v => module.Sharding.LocalWidth(v).ToString()).Distinct().ToList();
+            if (widths.Count == 0) widths = slot.Widths.Select(w => w.ToString()).ToList();
+            string max = widths.Skip(1).Aggregate($"({widths[0]})", (a, w) => $"global::System.Math.Max({a}, {w})");
+            writer.WriteLine($"var {slot.Name} = _gpu.Slot(\"{slot.Name}\", (long)rows * {max});");
+        }
+    }
+
+    private static void WriteRunStage(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        var root = compiled.Root;
+        string sizes = SizesArgument(context);
+        writer.WriteLine("/// <inheritdoc/>");
+        using (writer.WriteBlock("public float[]? RunStage(global::Tessera.TokenBatch batch)"))
+        using (writer.WriteBlock("lock (_gate)"))
+        {
+            writer.WriteLine("_gpu.Device.Bind(); // each rank runs on its own thread: make its accelerator current there");
+            writer.WriteLine("int rows = batch.Rows;");
+            WriteSlots(root, writer);
+            writer.WriteLine("var tokens = _gpu.Ints(\"tokens\", batch.Tokens);");
+            writer.WriteLine("var positions = _gpu.Ints(\"positions\", batch.Positions);");
+            var layers = root.LayersKernel;
+            string check = $"global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, {compiled.Vocab});";
+            if (layers is null)
+            {
+                writer.WriteLine(check);
+                WriteHead(context, root.Kernels, writer);
+                return;
+            }
+            writer.WriteLine("var cacheSlots = _gpu.CacheSlots(batch);");
+            string width = compiled.Width.ToString();
+            writer.WriteLine($"{Floats} stageInput;");
+            using (writer.WriteBlock("if (_rank.IsFirstStage)"))
+            {
+                writer.WriteLine(check);
+                foreach (var kernel in root.Prologue) GpuHostWriter.Write(kernel, root, "_weights", sizes, writer);
+                writer.WriteLine($"stageInput = {root.Buffers[layers.Anchor.Inputs[0]]};");
+            }
+            using (writer.WriteBlock("else"))
+                writer.WriteLine($"stageInput = _gpu.ReceiveActivations(_rank.Previous!, rows * ({width}));");
+            string name = root.Buffers[layers.Output];
+            writer.WriteLine($"{Floats} {name} = stageInput, {name}Spare = {root.Buffers.LayerSpare[layers.Output]};");
+            using (writer.WriteBlock("for (int layer = FirstLayer; layer < EndLayer; layer++)"))
+            {
+                writer.WriteLine($"{layers.Anchor.LayersField!.BlockType}(layer, batch, {name}, {name}Spare, tokens, positions, cacheSlots);");
+                writer.WriteLine($"({name}, {name}Spare) = ({name}Spare, {name});");
+            }
+            using (writer.WriteBlock("if (!_rank.IsLastStage)"))
+            {
+                writer.WriteLine($"_gpu.SendActivations(_rank.Next!, {name}, rows * ({width}));");
+                writer.WriteLine("batch.Commit();");
+                writer.WriteLine("return null;");
+            }
+            WriteHead(context, root.Epilogue, writer);
+        }
+    }
+
+    private static void WriteHead(EngineWriter.EngineContext context, IEnumerable<Kernel> kernels, IndentedTextWriter writer)
+    {
+        foreach (var kernel in kernels) GpuHostWriter.Write(kernel, context.Compiled.Root, "_weights", SizesArgument(context), writer);
+        writer.WriteLine("batch.Commit();");
+        writer.WriteLine("return logits;");
+    }
+
+    private static void WriteBlock(EngineWriter.EngineContext context, CompiledModule block, IndentedTextWriter writer)
+    {
+        writer.WriteLine($"/// <summary>One {block.Module.TypeName} on the device.</summary>");
+        using (writer.WriteBlock($"private void {block.Module.TypeName}(int layer, global::Tessera.TokenBatch batch, {Floats} input, {Floats} output, {Ints} tokens, {Ints} positions, {Ints} cacheSlots)"))
+        {
+            writer.WriteLine("var w = _layers[layer - FirstLayer];");
+            writer.WriteLine("int rows = batch.Rows;");
+            WriteSlots(block, writer);
+            foreach (var kernel in block.Kernels) GpuHostWriter.Write(kernel, block, "w", SizesArgument(context), writer);
+        }
+    }
+}

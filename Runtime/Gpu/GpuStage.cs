@@ -1,0 +1,382 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using Tessera.Parallelism;
+
+namespace Tessera.Gpu;
+
+/// <summary>
+/// What a generated GPU rank program runs on: its virtual device (an ILGPU accelerator and a stream), the runtime's
+/// library kernels, cuBLAS on a CUDA GPU, its weights in device memory, activation buffers that grow with the batch,
+/// and its sequences' KV cache (<see cref="KvPool"/>). Generated code launches its own kernels on <see cref="Stream"/>
+/// with the launch shapes given here, in the same order as the CPU kernels.
+/// Between virtual devices on one accelerator, collectives read the peers' buffers in place (the ranks meet through
+/// <see cref="ICollectiveGroup.ExchangeDevice"/>) and stage boundaries pass device buffers: no host round trip.
+/// Between accelerators they go through host memory.
+/// </summary>
+public sealed partial class GpuStage : IDisposable
+{
+    /// <summary>Up to this many rows, a product with bf16 weights runs the GEMV kernel (weights read once); above, fp32 products of widened weights.</summary>
+    public const int GemvMaxRows = 8;
+
+    private readonly LibraryKernels _library;
+    private readonly GpuBlas? _blas;
+    private readonly KvPool _cache;
+    private readonly Dictionary<string, MemoryBuffer1D<float, Stride1D.Dense>> _slots = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, MemoryBuffer1D<int, Stride1D.Dense>> _ints = new(StringComparer.Ordinal);
+    private readonly ConditionalWeakTable<float[], MemoryBuffer1D<float, Stride1D.Dense>> _vectors = new();
+    private readonly ConditionalWeakTable<Cpu.WeightMatrix, object> _matrices = new();
+    private readonly List<MemoryBuffer> _weightBuffers = new();
+    private readonly ConcurrentBag<MemoryBuffer1D<float, Stride1D.Dense>> _outbox = new(); // buffers for outgoing activations, given back by the receiver
+    private readonly Dictionary<(int HeadDim, float Theta), (int Positions, MemoryBuffer1D<float, Stride1D.Dense>? Cos, MemoryBuffer1D<float, Stride1D.Dense>? Sin)> _ropeTables = new();
+    private float[] _staging = [];
+
+    /// <param name="device">the virtual device (several may share one accelerator)</param>
+    /// <param name="layers">layers of this stage</param>
+    /// <param name="kvWidth">this rank's kv heads x head dim</param>
+    public GpuStage(GpuDevice device, int layers, int kvWidth)
+    {
+        Device = device;
+        _library = LibraryKernels.For(device.Accelerator);
+        if (device.Accelerator is CudaAccelerator cuda) _blas = new GpuBlas(cuda, device.Stream);
+        _cache = new KvPool(device.Accelerator, device.Stream, layers, kvWidth);
+    }
+
+    public GpuDevice Device { get; }
+
+    public Accelerator Accelerator => Device.Accelerator;
+
+    /// <summary>The stream every launch of this stage goes on.</summary>
+    public AcceleratorStream Stream => Device.Stream;
+
+    /// <summary>Device bytes of weights uploaded.</summary>
+    public long WeightBytes => _weightBuffers.Sum(b => b.LengthInBytes);
+
+    /// <summary>Device bytes of activation buffers and the KV cache.</summary>
+    public long WorkspaceBytes => _slots.Values.Sum(b => b.LengthInBytes) + _ints.Values.Sum(b => b.LengthInBytes) + _cache.Bytes;
+
+    /// <summary>A launch of one group per row.</summary>
+    public KernelConfig Rows(int rows) => new(Math.Max(1, rows), Device.Block);
+
+    /// <summary>A launch of one group per (row, head).</summary>
+    public KernelConfig RowsByHeads(int rows, int heads) => new(new Index2D(Math.Max(1, rows), Math.Max(1, heads)), new Index2D(Device.Block, 1));
+
+    /// <summary>A grid-stride launch over <paramref name="count"/> elements.</summary>
+    public KernelConfig Elements(long count) => new((int)Math.Clamp((count + Device.Block - 1) / Device.Block, 1, 65535), Device.Block);
+
+    /// <summary>The device copy of a host vector; an empty view for a weight this rank does not hold (another stage's).</summary>
+    public ArrayView<float> Weight(float[]? host)
+    {
+        if (host is null) return default;
+        if (_vectors.TryGetValue(host, out var buffer)) return buffer.View;
+        buffer = Accelerator.Allocate1D(host);
+        _vectors.Add(host, buffer);
+        _weightBuffers.Add(buffer);
+        return buffer.View;
+    }
+
+    /// <summary>
+    /// The device copy of a host weight matrix, in its precision (bf16 matrices stay bf16 on the device); an empty one
+    /// for a weight this rank does not hold.
+    /// </summary>
+    public DeviceMatrix Weight(Cpu.WeightMatrix? host)
+    {
+        if (host is null) return default;
+        if (_matrices.TryGetValue(host, out var known)) return (DeviceMatrix)known;
+        MemoryBuffer buffer;
+        DeviceMatrix matrix;
+        if (host.F32 is { } f32)
+        {
+            var floats = Accelerator.Allocate1D(f32);
+            (buffer, matrix) = (floats, new DeviceMatrix(floats.View, default, false));
+        }
+        else
+        {
+            var bits = Accelerator.Allocate1D(host.BF16!);
+            (buffer, matrix) = (bits, new DeviceMatrix(default, bits.View, true));
+        }
+        _matrices.Add(host, matrix);
+        _weightBuffers.Add(buffer);
+        return matrix;
+    }
+
+    /// <summary>A named activation buffer of <paramref name="floats"/> floats (its storage grown, never shrunk).</summary>
+    public ArrayView<float> Slot(string name, long floats)
+    {
+        floats = Math.Max(1, floats);
+        if (!_slots.TryGetValue(name, out var buffer) || buffer.Length < floats)
+        {
+            buffer?.Dispose();
+            _slots[name] = buffer = Accelerator.Allocate1D<float>(floats);
+        }
+        return buffer.View.SubView(0, floats);
+    }
+
+    /// <summary>Host ints (token ids, positions) in a named device buffer.</summary>
+    public ArrayView<int> Ints(string name, int[] values)
+    {
+        long count = Math.Max(1, values.Length);
+        if (!_ints.TryGetValue(name, out var buffer) || buffer.Length < count)
+        {
+            buffer?.Dispose();
+            _ints[name] = buffer = Accelerator.Allocate1D<int>(count);
+        }
+        var view = buffer.View.SubView(0, values.Length);
+        if (values.Length > 0) view.CopyFromCPU(Stream, new ReadOnlySpan<int>(values));
+        return buffer.View.SubView(0, count);
+    }
+
+    /// <summary>Host floats (activations from the previous stage) in a named device buffer.</summary>
+    public ArrayView<float> Floats(string name, float[] values, int count)
+    {
+        var view = Slot(name, count);
+        view.SubView(0, count).CopyFromCPU(Stream, new ReadOnlySpan<float>(values, 0, count));
+        return view;
+    }
+
+    /// <summary>The first <paramref name="count"/> floats of a device buffer, on the host (waits for the stream).</summary>
+    public float[] Download(ArrayView<float> view, int count)
+    {
+        var host = new float[count];
+        if (count > 0) view.SubView(0, count).CopyToCPU(Stream, new Span<float>(host));
+        Stream.Synchronize();
+        return host;
+    }
+
+    /// <summary>
+    /// y (T, N) = x (T, K) · wᵀ. F32 weights: cuBLAS on a GPU, the library's product elsewhere. BF16 weights: the GEMV
+    /// kernel up to <see cref="GemvMaxRows"/> rows (decode reads each weight once, as bf16), else the matrix widened
+    /// to fp32 and multiplied (on a GPU with TF32 tensor cores: exact for bf16 weights; the activations keep 10
+    /// mantissa bits rather than bf16's 7).
+    /// </summary>
+    public void Gemm(ArrayView<float> y, ArrayView<float> x, DeviceMatrix w, int rows, int n, int k)
+    {
+        var weights = w.F32;
+        if (w.IsBf16)
+        {
+            if (rows <= GemvMaxRows)
+            {
+                long threads = (long)n * Device.Accelerator.WarpSize;
+                _library.GemvBf16(Stream, new KernelConfig((int)((threads + Device.Block - 1) / Device.Block), Device.Block), y, x, w.BF16, rows, n, k);
+                return;
+            }
+            long count = (long)n * k;
+            weights = Slot("widened_weight", count);
+            _library.WidenBf16(Stream, Elements(count), weights, w.BF16, count);
+        }
+        if (_blas is not null)
+        {
+            _blas.Gemm(y, x, weights, rows, n, k, tf32: w.IsBf16);
+            return;
+        }
+        long outputs = (long)rows * n;
+        _library.GemmF32(Stream, new KernelConfig((int)((outputs + Device.Block - 1) / Device.Block), Device.Block), y, x, weights, rows, n, k);
+    }
+
+    /// <summary>Copies <paramref name="count"/> floats on the device (an op's input kept for a later reader).</summary>
+    public void Copy(ArrayView<float> from, ArrayView<float> to, long count) => to.SubView(0, count).CopyFrom(Stream, from.SubView(0, count));
+
+    /// <summary>RoPE's tables for the positions <paramref name="batch"/> reaches.</summary>
+    public (ArrayView<float> Cos, ArrayView<float> Sin) RopeTable(int headDim, float theta, TokenBatch batch) =>
+        RopeTable(headDim, theta, LongestContext(batch));
+
+    /// <summary>
+    /// RoPE's cos and sin tables for <paramref name="headDim"/> and <paramref name="theta"/>, covering the positions
+    /// [0, <paramref name="positions"/>): the CPU kernel's fp32 tables, uploaded once and again only when they grow.
+    /// </summary>
+    public (ArrayView<float> Cos, ArrayView<float> Sin) RopeTable(int headDim, float theta, int positions)
+    {
+        var key = (headDim, theta);
+        if (!_ropeTables.TryGetValue(key, out var table) || table.Positions < positions)
+        {
+            var (cos, sin) = Cpu.CpuKernels.RopeAngles(headDim, theta, positions);
+            table.Cos?.Dispose();
+            table.Sin?.Dispose();
+            _ropeTables[key] = table = (cos.Length / Math.Max(1, headDim / 2), Accelerator.Allocate1D(cos), Accelerator.Allocate1D(sin));
+        }
+        return (table.Cos!.View, table.Sin!.View);
+    }
+
+    /// <summary>Each row's cache slot for this batch (one upload per forward; the layers index the pool with it).</summary>
+    public ArrayView<int> CacheSlots(TokenBatch batch)
+    {
+        var slots = new int[batch.Rows];
+        for (int r = 0; r < batch.Rows; r++) slots[r] = _cache.SlotOf(batch.Caches[batch.SequenceOfRow[r]]);
+        return Ints("cache_slots", slots);
+    }
+
+    /// <summary>The cache of layer <paramref name="layerIndex"/> of this stage for the batch's rows.</summary>
+    public KvCacheView Cache(ArrayView<int> cacheSlots, int layerIndex) => _cache.View(cacheSlots, layerIndex);
+
+    /// <summary>The longest context any row of the batch attends to.</summary>
+    public static int LongestContext(TokenBatch batch) => batch.Positions.Max() + 1;
+
+    /// <summary>
+    /// Sums a row-parallel product's partial results over the tensor group. On one accelerator: every rank adds its
+    /// peers' buffers, read in place, in rank order (so all ranks get bit-identical sums, as on the CPU), into a
+    /// scratch buffer, and copies it back once all have read. Across accelerators: through host memory.
+    /// </summary>
+    public void AllReduce(ArrayView<float> y, int count, ICollectiveGroup group)
+    {
+        if (group.Size == 1) return;
+        var mine = y.SubView(0, count);
+        if (PeersOnThisAccelerator(mine, group, (long)count * sizeof(float) * (group.Size - 1)) is not { } partials)
+        {
+            if (_staging.Length < count) _staging = new float[count];
+            mine.CopyToCPU(Stream, new Span<float>(_staging, 0, count));
+            Stream.Synchronize();
+            group.AllReduceSum(_staging, count);
+            mine.CopyFromCPU(Stream, new ReadOnlySpan<float>(_staging, 0, count));
+            return;
+        }
+        var sum = Slot("all_reduce_sum", count);
+        sum.CopyFrom(Stream, partials[0]);
+        for (int r = 1; r < partials.Length; r++) _library.AddInPlace(Stream, Elements(count), sum, partials[r], count);
+        Stream.Synchronize();
+        group.Barrier(); // every rank has read every partial: each may now overwrite its own
+        mine.CopyFrom(Stream, sum);
+    }
+
+    /// <summary>
+    /// The logits of the head's output on the host: this rank's (rows, localWidth), or with a vocab-sharded head the
+    /// full rows gathered from every tensor rank (on the device when the ranks share an accelerator).
+    /// </summary>
+    /// <param name="vocab">the vocabulary when the head is padded to the degree (its columns past it are dropped); 0: not padded</param>
+    public float[] Logits(ArrayView<float> local, int rows, int localWidth, ICollectiveGroup group, int vocab = 0)
+    {
+        var logits = GatherLogits(local, rows, localWidth, group);
+        int width = localWidth * group.Size;
+        if (vocab <= 0 || vocab == width) return logits;
+        var trimmed = new float[(long)rows * vocab];
+        Cpu.CpuKernels.CopyColumns(logits, rows, width, 0, vocab, trimmed);
+        return trimmed;
+    }
+
+    private float[] GatherLogits(ArrayView<float> local, int rows, int localWidth, ICollectiveGroup group)
+    {
+        int count = rows * localWidth;
+        if (group.Size == 1) return Download(local, count);
+        var mine = local.SubView(0, count);
+        if (PeersOnThisAccelerator(mine, group, (long)count * sizeof(float) * (group.Size - 1)) is not { } shards)
+        {
+            var full = new float[count * group.Size];
+            group.AllGatherColumns(Download(local, count), rows, localWidth, full);
+            return full;
+        }
+        int fullWidth = localWidth * group.Size;
+        var gathered = Slot("logits_all_ranks", (long)rows * fullWidth);
+        for (int r = 0; r < shards.Length; r++)
+            _library.ScatterColumns(Stream, Rows(rows), gathered, shards[r], localWidth, fullWidth, r * localWidth);
+        var logits = Download(gathered, rows * fullWidth); // waits for the copies, so peers may reuse their buffers after the barrier
+        group.Barrier();
+        return logits;
+    }
+
+    /// <summary>
+    /// The rows of <paramref name="hidden"/> (T, width) whose logits the batch wants, so the head multiplies only those:
+    /// the buffer itself when every row is wanted, else a gathered copy.
+    /// </summary>
+    public ArrayView<float> LogitRowsOf(ArrayView<float> hidden, TokenBatch batch, int width)
+    {
+        if (batch.AllLogitRows) return hidden;
+        var ids = Ints("logit_rows", batch.LogitRows);
+        var rows = Slot("head_rows", (long)batch.LogitRows.Length * width);
+        _library.GatherRows(Stream, Rows(batch.LogitRows.Length), rows, hidden, ids, width);
+        return rows;
+    }
+
+    /// <summary>
+    /// Sends the first <paramref name="count"/> floats of <paramref name="activations"/> to the next stage: as a device
+    /// buffer of ours that the receiver copies from and gives back (a device-to-device copy on each side).
+    /// </summary>
+    public void SendActivations(IStageLink next, ArrayView<float> activations, int count)
+    {
+        MemoryBuffer1D<float, Stride1D.Dense>? message = null;
+        while (message is null && _outbox.TryTake(out var spare))
+        {
+            if (spare.Length >= count) message = spare;
+            else spare.Dispose();
+        }
+        message ??= Accelerator.Allocate1D<float>(Math.Max(1, count));
+        ArrayView<float> outgoing = message.View;
+        outgoing.SubView(0, count).CopyFrom(Stream, activations.SubView(0, count));
+        Stream.Synchronize(); // complete before the receiver's stream reads it
+        next.SendDevice(new DeviceActivations(message, count, _outbox, Device), (long)count * sizeof(float));
+    }
+
+    /// <summary>The previous stage's activations in this stage's "stage_input" buffer (host floats are uploaded).</summary>
+    public ArrayView<float> ReceiveActivations(IStageLink previous, int count)
+    {
+        var input = Slot("stage_input", count);
+        switch (previous.ReceiveMessage())
+        {
+            case StageMessage.Host { Data: var host } when host.Length >= count:
+                input.SubView(0, count).CopyFromCPU(Stream, new ReadOnlySpan<float>(host, 0, count));
+                return input;
+            case StageMessage.Device { Payload: DeviceActivations device } when device.Count >= count:
+                ArrayView<float> sent = device.Buffer.View;
+                if (device.Device.SharesMemoryWith(Device))
+                {
+                    input.SubView(0, count).CopyFrom(Stream, sent.SubView(0, count));
+                    Stream.Synchronize(); // our copy is done: the sender may reuse its buffer
+                }
+                else
+                {
+                    var host = new float[count];
+                    sent.SubView(0, count).CopyToCPU(new Span<float>(host));
+                    input.SubView(0, count).CopyFromCPU(Stream, new ReadOnlySpan<float>(host));
+                }
+                device.ReturnTo.Add(device.Buffer);
+                return input;
+            case var other:
+                throw new InvalidOperationException($"Expected {count} floats from the previous stage but got {other.Describe()}; the stages disagree on the activation shape.");
+        }
+    }
+
+    /// <summary>
+    /// The rendezvous of a device collective: waits until <paramref name="mine"/> is complete, meets the group, and
+    /// returns every rank's buffer in rank order when all live on this accelerator (so they can be read in place),
+    /// or null when some rank is elsewhere (every rank sees the same parts, so all take the same path).
+    /// </summary>
+    private ArrayView<float>[]? PeersOnThisAccelerator(ArrayView<float> mine, ICollectiveGroup group, long bytes)
+    {
+        Stream.Synchronize();
+        var parts = group.ExchangeDevice(new DevicePart(mine, Device), bytes);
+        bool together = parts.All(p => p is DevicePart part && part.Device.SharesMemoryWith(Device));
+        return together ? parts.Select(p => ((DevicePart)p).Buffer).ToArray() : null;
+    }
+
+    /// <summary>A rank's buffer in a device collective.</summary>
+    private sealed record DevicePart(ArrayView<float> Buffer, GpuDevice Device) : IDevicePayload
+    {
+        public string Describe() => $"{Buffer.Length} floats on {Device.Name}";
+    }
+
+    /// <summary>Activations in flight between stages: the sender's buffer, given back to its outbox once copied.</summary>
+    private sealed record DeviceActivations(MemoryBuffer1D<float, Stride1D.Dense> Buffer, int Count, ConcurrentBag<MemoryBuffer1D<float, Stride1D.Dense>> ReturnTo, GpuDevice Device) : IDevicePayload
+    {
+        public string Describe() => $"{Count} floats on {Device.Name}";
+    }
+
+    public void Dispose()
+    {
+        Stream.Synchronize();
+        foreach (var b in _slots.Values) b.Dispose();
+        foreach (var b in _ints.Values) b.Dispose();
+        foreach (var (_, cos, sin) in _ropeTables.Values)
+        {
+            cos?.Dispose();
+            sin?.Dispose();
+        }
+        foreach (var b in _weightBuffers) b.Dispose();
+        while (_outbox.TryTake(out var b)) b.Dispose();
+        _cache.Dispose();
+        _blas?.Dispose();
+        Device.Dispose();
+    }
+}
+
+/// <summary>A weight matrix on the device: fp32, or bf16 bits (ILGPU has no bf16 type; kernels widen them).</summary>
+public readonly record struct DeviceMatrix(ArrayView<float> F32, ArrayView<ushort> BF16, bool IsBf16);

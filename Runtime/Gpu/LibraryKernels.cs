@@ -1,0 +1,104 @@
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Tessera.Gpu;
+
+/// <summary>
+/// The kernels the runtime owns, the same for every model: matrix products where cuBLAS is not used (bf16 decode on
+/// any device; every product on the CPU accelerator), bf16 widening, and the copies collectives and the head need.
+/// Loaded once per accelerator (<see cref="For"/>); the model's own kernels are generated.
+/// </summary>
+public sealed class LibraryKernels
+{
+    private static readonly ConditionalWeakTable<Accelerator, LibraryKernels> Loaded = new();
+
+    private LibraryKernels(Accelerator accelerator)
+    {
+        GemmF32 = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(GemmF32Kernel);
+        GemvBf16 = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<ushort>, int, int, int>(GemvBf16Kernel);
+        WidenBf16 = accelerator.LoadKernel<ArrayView<float>, ArrayView<ushort>, long>(WidenBf16Kernel);
+        AddInPlace = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, long>(AddInPlaceKernel);
+        ScatterColumns = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, int>(ScatterColumnsKernel);
+        GatherRows = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int>(GatherRowsKernel);
+    }
+
+    /// <summary>The kernels loaded on <paramref name="accelerator"/> (compiled on first use there).</summary>
+    public static LibraryKernels For(Accelerator accelerator)
+    {
+        lock (Loaded) return Loaded.GetValue(accelerator, a => new LibraryKernels(a));
+    }
+
+    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemmF32 { get; }
+
+    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, int, int, int> GemvBf16 { get; }
+
+    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, long> WidenBf16 { get; }
+
+    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, long> AddInPlace { get; }
+
+    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int> ScatterColumns { get; }
+
+    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, int> GatherRows { get; }
+
+    /// <summary>
+    /// y (rows, n) = x (rows, k) · wᵀ with w (n, k): one thread per output, over a grid of (n, rows) threads. The
+    /// products of the CPU accelerator (a GPU's go to cuBLAS): no barrier, which that accelerator emulates slowly.
+    /// </summary>
+    private static void GemmF32Kernel(ArrayView<float> y, ArrayView<float> x, ArrayView<float> w, int rows, int n, int k)
+    {
+        long index = Grid.GlobalIndex.X;
+        if (index >= (long)rows * n) return;
+        int row = (int)(index / n), column = (int)(index % n);
+        long xRow = (long)row * k, wRow = (long)column * k;
+        float sum = 0.0f;
+        for (int i = 0; i < k; i++) sum += x[xRow + i] * w[wRow + i];
+        y[index] = sum;
+    }
+
+    /// <summary>
+    /// y (rows, n) = x (rows, k) · wᵀ with bf16 w (n, k), for a few rows (decode): one warp per output column, its
+    /// lanes reading consecutive weights (coalesced), each weight read once from memory for all rows.
+    /// </summary>
+    private static void GemvBf16Kernel(ArrayView<float> y, ArrayView<float> x, ArrayView<ushort> w, int rows, int n, int k)
+    {
+        long thread = (long)Grid.IdxX * Group.DimX + Group.IdxX;
+        long column = thread / Warp.WarpSize;
+        bool active = column < n; // whole warps take the same branch: the shuffles below need every lane
+        long wRow = active ? column * k : 0;
+        for (int row = 0; row < rows; row++)
+        {
+            float sum = 0.0f;
+            if (active)
+                for (int i = Warp.LaneIdx; i < k; i += Warp.WarpSize) sum += x[(long)row * k + i] * GpuMath.Bf16(w[wRow + i]);
+            sum = GpuGroup.WarpSum(sum);
+            if (active && Warp.LaneIdx == 0) y[(long)row * n + column] = sum;
+        }
+    }
+
+    /// <summary>bf16 → fp32 of <paramref name="count"/> values (a prefill's weights, before a TF32 cuBLAS product).</summary>
+    private static void WidenBf16Kernel(ArrayView<float> output, ArrayView<ushort> bits, long count)
+    {
+        for (long i = Grid.GlobalIndex.X; i < count; i += (long)Grid.DimX * Group.DimX) output[i] = GpuMath.Bf16(bits[i]);
+    }
+
+    /// <summary>sum += part, over <paramref name="count"/> values (one rank's partial in an all-reduce).</summary>
+    private static void AddInPlaceKernel(ArrayView<float> sum, ArrayView<float> part, long count)
+    {
+        for (long i = Grid.GlobalIndex.X; i < count; i += (long)Grid.DimX * Group.DimX) sum[i] += part[i];
+    }
+
+    /// <summary>One rank's (rows, width) logits into columns [offset, offset + width) of (rows, fullWidth): a group per row.</summary>
+    private static void ScatterColumnsKernel(ArrayView<float> full, ArrayView<float> part, int width, int fullWidth, int offset)
+    {
+        long row = Grid.IdxX;
+        for (int i = Group.IdxX; i < width; i += Group.DimX) full[row * fullWidth + offset + i] = part[row * width + i];
+    }
+
+    /// <summary>rows[r] = hidden[ids[r]] for the rows whose logits are wanted: a group per gathered row.</summary>
+    private static void GatherRowsKernel(ArrayView<float> rows, ArrayView<float> hidden, ArrayView<int> ids, int width)
+    {
+        long row = Grid.IdxX, source = ids[Grid.IdxX];
+        for (int i = Group.IdxX; i < width; i += Group.DimX) rows[row * width + i] = hidden[source * width + i];
+    }
+}

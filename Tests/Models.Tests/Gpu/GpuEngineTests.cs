@@ -1,0 +1,127 @@
+using Tessera.Parallelism;
+using Tessera.Runtime.Tests.Gpu;
+
+namespace Tessera.Models.Tests.Gpu;
+
+/// <summary>
+/// The GPU back end against the references: both fixtures in fp32 within 1e-4 of llama2.c / llm.c, and every plan on
+/// GPU virtual devices (sharing one accelerator) equal to one device. The GPU facts need a CUDA GPU and skip
+/// elsewhere; the ilgpu-cpu facts run the same generated rank programs and kernels on ILGPU's CPU accelerator, always.
+/// </summary>
+public sealed class GpuEngineTests
+{
+    [GpuFact]
+    public void OnOneGpu_BothFixtures_MatchTheReferenceLogits_AndGreedyContinuations() => BothFixturesMatchTheReference(DeviceKind.Cuda);
+
+    [GpuFact]
+    public void EveryPlan_OnCudaDevices_EqualsOneDevice() => EveryPlanEqualsOneDevice(DeviceKind.Cuda);
+
+    [Fact]
+    public void OnIlgpuCpu_BothFixtures_MatchTheReferenceLogits_AndGreedyContinuations() => BothFixturesMatchTheReference(DeviceKind.IlgpuCpu);
+
+    [Fact]
+    public void EveryPlan_OnIlgpuCpuDevices_EqualsOneDevice() => EveryPlanEqualsOneDevice(DeviceKind.IlgpuCpu);
+
+    [GpuFact]
+    public void OnOneGpu_Bf16Weights_StayWithinBf16Precision_InPrefillAndDecode() => Bf16WeightsStayWithinBf16Precision(DeviceKind.Cuda);
+
+    [Fact]
+    public void OnIlgpuCpu_Bf16Weights_StayWithinBf16Precision_InPrefillAndDecode() => Bf16WeightsStayWithinBf16Precision(DeviceKind.IlgpuCpu);
+
+    [Fact]
+    public void AGpuRank_UploadsItsWeightsWhenMade_AndKeepsNoHostCopy()
+    {
+        var reference = Fixtures.Load(Fixtures.TinyLlama);
+        var (gpu, hostEngine) = OnIlgpuCpu(Fixtures.Directory(Fixtures.TinyLlama));
+        using (gpu)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            Assert.False(hostEngine.IsAlive, "the CPU engine (and its host weights) must be collectable once the GPU rank is made");
+            Assert.True(gpu.WeightBytes > 500_000, $"{gpu.WeightBytes} bytes on the device"); // tiny-llama's ~1 MB, all uploaded up front
+            float[] logits = gpu.Forward(TokenBatch.ForSequence(gpu.CreateCache(), reference.Tokens));
+            Assert.True(Fixtures.RelativeError(logits, reference.Logits) <= 1e-4);
+        }
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static (Llama.Engine.Gpu Gpu, WeakReference HostEngine) OnIlgpuCpu(string directory)
+    {
+        var engine = Llama.Load(directory);
+        return (engine.OnGpu(Tessera.Gpu.GpuDevice.OpenCpu(0)), new WeakReference(engine));
+    }
+
+    /// <summary>
+    /// BF16 weights on the device: the prefill of the reference prompt (more rows than the GEMV takes: widened weights,
+    /// TF32 products) and token-by-token decode (the bf16 GEMV kernel) both within 1e-2 of the reference, and under
+    /// tp2 x pp2 equal to one device within TF32's rounding.
+    /// </summary>
+    private static void Bf16WeightsStayWithinBf16Precision(DeviceKind device)
+    {
+        foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2 })
+        {
+            var reference = Fixtures.Load(fixture);
+            var bf16 = new ParallelPlan { Precision = Tessera.Cpu.WeightPrecision.BF16 };
+            using var engine = (ParallelEngine)EngineCatalog.Open(Fixtures.Directory(fixture), EngineKind.Generic, bf16, device);
+            Assert.True(reference.Tokens.Length > Tessera.Gpu.GpuStage.GemvMaxRows, "the prefill must take the widened-weights path");
+            float[] prefill = engine.Forward(TokenBatch.ForSequence(engine.CreateCache(), reference.Tokens));
+            double error = Fixtures.RelativeError(prefill, reference.Logits);
+            Assert.True(error <= 1e-2 && error > 1e-6, $"{fixture} bf16 prefill on {device}: {error:E3}");
+
+            var cache = engine.CreateCache();
+            int vocab = engine.Shape.VocabSize;
+            var stepped = new float[reference.Logits.Length];
+            for (int t = 0; t < reference.Tokens.Length; t++)
+                engine.Forward(TokenBatch.ForSequence(cache, [reference.Tokens[t]])).CopyTo(stepped, (long)t * vocab);
+            error = Fixtures.RelativeError(stepped, reference.Logits);
+            Assert.True(error <= 1e-2 && error > 1e-6, $"{fixture} bf16 decode on {device}: {error:E3}");
+
+            using var plan = (ParallelEngine)EngineCatalog.Open(Fixtures.Directory(fixture), EngineKind.Generic,
+                new ParallelPlan(Tensor: 2, Pipeline: 2, MicroBatches: 2) { Precision = Tessera.Cpu.WeightPrecision.BF16 }, device);
+            float[] planned = plan.Forward(TokenBatch.ForSequence(plan.CreateCache(), reference.Tokens));
+            // TF32 rounds the activations to 10 mantissa bits: a split-k partial that differs in the last fp32 bit can
+            // round the other way (2^-11 relative), so plans agree to ~1e-3 here, not the 1e-4 of fp32 products.
+            double planError = Fixtures.RelativeError(planned, prefill);
+            Assert.True(planError <= 1e-3, $"{fixture} bf16 tp2 x pp2 on {device}: {planError:E3}");
+        }
+    }
+
+    /// <summary>
+    /// Both fixtures, on the shape-generic engine and on their specialised [Compile] units (sizes folded into the
+    /// kernels): the prefill logits within 1e-4 of the reference, and the greedy continuation (KV-cache decode) equal.
+    /// </summary>
+    private static void BothFixturesMatchTheReference(DeviceKind device)
+    {
+        foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2 })
+        foreach (var kind in new[] { EngineKind.Generic, EngineKind.Specialised })
+        {
+            var reference = Fixtures.Load(fixture);
+            var engine = EngineCatalog.Open(Fixtures.Directory(fixture), kind, null, device);
+            using var disposal = (IDisposable)engine;
+            float[] logits = engine.Forward(TokenBatch.ForSequence(engine.CreateCache(), reference.Tokens));
+            double error = Fixtures.RelativeError(logits, reference.Logits);
+            Assert.True(error <= 1e-4, $"{fixture} {kind} on {device}: max|a-b|/max|ref| = {error:E3}");
+            Assert.Equal(reference.Greedy, GreedyDecoder.Generate(engine, reference.Tokens, reference.Greedy.Length).Tokens);
+        }
+    }
+
+    private static void EveryPlanEqualsOneDevice(DeviceKind device)
+    {
+        foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2 })
+        {
+            var reference = Fixtures.Load(fixture);
+            int[][] prompts = [reference.Tokens[..9], reference.Tokens[2..21], reference.Tokens];
+            foreach (var name in new[] { "dp2", "mp2", "pp2-m4", "pp3-uneven", "tp2", "tp4", "tp2-pp2", "dp2-tp2-pp2" })
+            {
+                using var single = (ParallelEngine)EngineCatalog.Open(Fixtures.Directory(fixture), EngineKind.Generic, null, device);
+                using var parallel = (ParallelEngine)EngineCatalog.Open(Fixtures.Directory(fixture), EngineKind.Generic,
+                    Parallel.PlanEquivalenceTests.PlanNamed(name, fixture), device);
+                float[] a = single.Forward(TokenBatch.ForSequences(prompts.Select(_ => single.CreateCache()).ToArray(), prompts));
+                float[] b = parallel.Forward(TokenBatch.ForSequences(prompts.Select(_ => parallel.CreateCache()).ToArray(), prompts));
+                double error = Fixtures.RelativeError(b, a);
+                Assert.True(error <= 1e-4, $"{fixture} {name} on {device}: {error:E3}");
+            }
+        }
+    }
+}
