@@ -60,8 +60,13 @@ public sealed partial class GpuStage : IDisposable
     /// <summary>A launch of one group per row.</summary>
     public KernelConfig Rows(int rows) => new(Math.Max(1, rows), Device.Block);
 
-    /// <summary>A launch of one group per (row, head).</summary>
-    public KernelConfig RowsByHeads(int rows, int heads) => new(new Index2D(Math.Max(1, rows), Math.Max(1, heads)), new Index2D(Device.Block, 1));
+    /// <summary>
+    /// The attention launch: a group per (row, kv head), with dynamic shared memory for the <paramref name="group"/>
+    /// queries sharing the kv head, one tile of weights per query head, and three statistics per query head.
+    /// </summary>
+    public KernelConfig Attention(int rows, int kvHeads, int group, int headDim) =>
+        new(new Index2D(Math.Max(1, rows), Math.Max(1, kvHeads)), new Index2D(Device.Block, 1),
+            SharedMemoryConfig.RequestDynamic<float>(group * (headDim + Device.Block + 3)));
 
     /// <summary>A grid-stride launch over <paramref name="count"/> elements.</summary>
     public KernelConfig Elements(long count) => new((int)Math.Clamp((count + Device.Block - 1) / Device.Block, 1, 65535), Device.Block);

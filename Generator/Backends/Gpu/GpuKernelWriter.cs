@@ -232,9 +232,12 @@ internal static class GpuKernelWriter
     }
 
     /// <summary>
-    /// Causal attention over the cache with an online softmax: the context is walked in tiles of one position per
-    /// thread; each tile's scores are exponentiated against the running maximum and the output rescaled, so shared
-    /// memory holds one tile, never the whole context.
+    /// Causal attention over the cache with an online softmax, a group per (row, kv head) serving every query head
+    /// that shares it (grouped-query attention): each key and value is read once for the group's heads. The context
+    /// is walked in tiles of one position per thread (its key read once for all the heads); each tile's weights are
+    /// taken against the running maximum and the output rescaled, so shared memory holds the queries and one tile,
+    /// never the whole context. The output is accumulated a thread per (head, dimension), so consecutive threads read
+    /// consecutive values.
     /// </summary>
     private static (string Op, string[] Parameters, string Body, string Shape) Attention(Kernel kernel, CompiledModule module)
     {
@@ -245,44 +248,70 @@ internal static class GpuKernelWriter
         string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
         var parameters = new[] { $"{Floats} q", $"{Floats} output", "global::Tessera.Gpu.KvCacheView cache", $"{Ints} positions" };
         string body = $$"""
-            int row = global::ILGPU.Grid.IdxX, head = global::ILGPU.Grid.IdxY, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
-            var weights = global::ILGPU.SharedMemory.Allocate<float>(global::Tessera.Gpu.GpuDevice.MaxBlock);
-            int kvHead = head / (({{site.Heads(0, 0)}}) / ({{site.Heads(1, 1)}})); // grouped-query: query heads share a kv head
+            int row = global::ILGPU.Grid.IdxX, kvHead = global::ILGPU.Grid.IdxY, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
+            int group = ({{site.Heads(0, 0)}}) / ({{site.Heads(1, 1)}}); // query heads sharing this kv head
+            // Dynamic shared memory (sized by GpuStage.Attention): the group's queries, one tile of weights per head,
+            // and per head the running maximum, the running sum and this tile's correction.
+            var shared = global::ILGPU.SharedMemory.GetDynamic<float>();
+            int queries = 0, weights = group * ({{headDim}}), maxima = weights + group * threads, sums = maxima + group, corrections = sums + group;
             int context = positions[row] + 1;
-            long query = (long)row * ({{width}}) + head * ({{headDim}}), cached = cache.RowBase(row) + kvHead * ({{headDim}});
+            long firstQuery = (long)row * ({{width}}) + (long)kvHead * group * ({{headDim}}), cached = cache.RowBase(row) + kvHead * ({{headDim}});
             float scale = 1.0f / {{XMath}}.Sqrt((float)({{headDim}}));
-            for (int i = thread; i < ({{headDim}}); i += threads) output[query + i] = 0.0f;
-            float runningMax = float.NegativeInfinity, runningSum = 0.0f;
+            for (int i = thread; i < group * ({{headDim}}); i += threads)
+            {
+                shared[queries + i] = q[firstQuery + i];
+                output[firstQuery + i] = 0.0f;
+            }
+            for (int g = thread; g < group; g += threads)
+            {
+                shared[maxima + g] = float.NegativeInfinity;
+                shared[sums + g] = 0.0f;
+            }
+            global::ILGPU.Group.Barrier();
             for (int start = 0; start < context; start += threads)
             {
-                // One position per thread: its score, then the tile's weights against the new running maximum.
+                // Scores: one position per thread, its key read once for every head of the group.
                 int p = start + thread;
-                float score = float.NegativeInfinity;
-                if (p < context)
+                long key = cached + (long)p * ({{kvWidth}});
+                for (int g = 0; g < group; g++)
                 {
                     float dot = 0.0f;
-                    for (int i = 0; i < ({{headDim}}); i++) dot += q[query + i] * cache.Keys[cached + (long)p * ({{kvWidth}}) + i];
-                    score = dot * scale;
+                    if (p < context)
+                        for (int i = 0; i < ({{headDim}}); i++) dot += shared[queries + g * ({{headDim}}) + i] * cache.Keys[key + i];
+                    shared[weights + g * threads + thread] = p < context ? dot * scale : float.NegativeInfinity;
                 }
-                float max = global::System.Math.Max(runningMax, {{GroupMath}}.Max(score));
-                float weight = p < context ? {{XMath}}.Exp(score - max) : 0.0f;
-                weights[thread] = weight;
-                float correction = {{XMath}}.Exp(runningMax - max);
-                runningSum = runningSum * correction + {{GroupMath}}.Sum(weight); // its barrier also publishes weights[]
-                runningMax = max;
-                // One output dimension per thread: rescale, then add this tile's weighted values.
-                int tile = global::System.Math.Min(threads, context - start);
-                for (int i = thread; i < ({{headDim}}); i += threads)
+                // Per head: the tile's weights against the new running maximum, and the statistics rescaled.
+                for (int g = 0; g < group; g++)
                 {
-                    float acc = output[query + i] * correction;
-                    for (int j = 0; j < tile; j++) acc += weights[j] * cache.Values[cached + (long)(start + j) * ({{kvWidth}}) + i];
-                    output[query + i] = acc;
+                    float score = shared[weights + g * threads + thread], runningMax = shared[maxima + g];
+                    float max = global::System.Math.Max(runningMax, {{GroupMath}}.Max(score));
+                    float weight = p < context ? {{XMath}}.Exp(score - max) : 0.0f;
+                    shared[weights + g * threads + thread] = weight;
+                    float sum = {{GroupMath}}.Sum(weight); // every thread has read the statistics of head g by now
+                    if (thread == 0)
+                    {
+                        float correction = {{XMath}}.Exp(runningMax - max);
+                        shared[corrections + g] = correction;
+                        shared[sums + g] = shared[sums + g] * correction + sum;
+                        shared[maxima + g] = max;
+                    }
                 }
-                global::ILGPU.Group.Barrier(); // weights[] is rewritten by the next tile
+                global::ILGPU.Group.Barrier(); // the weights and corrections are visible to every thread
+                // Output: a thread per (head, dimension): rescale, then add this tile's weighted values.
+                int tile = global::System.Math.Min(threads, context - start);
+                for (int i = thread; i < group * ({{headDim}}); i += threads)
+                {
+                    int g = i / ({{headDim}});
+                    long value = cached + i % ({{headDim}}) + (long)start * ({{kvWidth}});
+                    float acc = output[firstQuery + i] * shared[corrections + g];
+                    for (int j = 0; j < tile; j++) acc += shared[weights + g * threads + j] * cache.Values[value + (long)j * ({{kvWidth}})];
+                    output[firstQuery + i] = acc;
+                }
+                global::ILGPU.Group.Barrier(); // the next tile rewrites the weights and statistics
             }
-            for (int i = thread; i < ({{headDim}}); i += threads) output[query + i] /= runningSum;
+            for (int i = thread; i < group * ({{headDim}}); i += threads) output[firstQuery + i] /= shared[sums + i / ({{headDim}})];
             """;
-        return ("Attention", parameters, body, "a group per (row, query head), online softmax over tiles of the context");
+        return ("Attention", parameters, body, "a group per (row, kv head) for the query heads sharing it, online softmax over tiles of the context");
     }
 
     private static (string Op, string[] Parameters, string Body, string Shape) Elementwise(Kernel kernel)

@@ -859,8 +859,8 @@ partial class Gpt2
             }
 
             /// <summary>
-            /// (2/2) attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads): a group per (row,
-            /// query head), online softmax over tiles of the context.
+            /// (2/2) attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads): a group per (row, kv
+            /// head) for the query heads sharing it, online softmax over tiles of the context.
             /// </summary>
             public static void BlockAttentionAttention(
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
@@ -873,49 +873,81 @@ partial class Gpt2
                 int Heads = sizes.Value.Heads;
                 int TensorDegree = sizes.Value.TensorDegree;
                 int row = global::ILGPU.Grid.IdxX,
-                    head = global::ILGPU.Grid.IdxY,
+                    kvHead = global::ILGPU.Grid.IdxY,
                     thread = global::ILGPU.Group.IdxX,
                     threads = global::ILGPU.Group.DimX;
-                var weights = global::ILGPU.SharedMemory.Allocate<float>(global::Tessera.Gpu.GpuDevice.MaxBlock);
-                // grouped-query: query heads share a kv head
-                int kvHead = head / ((Heads / TensorDegree) / (Heads / TensorDegree));
+                int group = (Heads / TensorDegree) / (Heads / TensorDegree); // query heads sharing this kv head
+                // Dynamic shared memory (sized by GpuStage.Attention): the group's queries, one tile of weights per
+                // head,
+                // and per head the running maximum, the running sum and this tile's correction.
+                var shared = global::ILGPU.SharedMemory.GetDynamic<float>();
+                int queries = 0,
+                    weights = group * (Dim / Heads),
+                    maxima = weights + group * threads,
+                    sums = maxima + group,
+                    corrections = sums + group;
                 int context = positions[row] + 1;
-                long query = (long)row * (Dim / TensorDegree) + head * (Dim / Heads),
+                long firstQuery = (long)row * (Dim / TensorDegree) + (long)kvHead * group * (Dim / Heads),
                     cached = cache.RowBase(row) + kvHead * (Dim / Heads);
                 float scale = 1.0f / global::ILGPU.Algorithms.XMath.Sqrt((float)(Dim / Heads));
-                for (int i = thread; i < (Dim / Heads); i += threads) output[query + i] = 0.0f;
-                float runningMax = float.NegativeInfinity, runningSum = 0.0f;
+                for (int i = thread; i < group * (Dim / Heads); i += threads)
+                {
+                    shared[queries + i] = q[firstQuery + i];
+                    output[firstQuery + i] = 0.0f;
+                }
+                for (int g = thread; g < group; g += threads)
+                {
+                    shared[maxima + g] = float.NegativeInfinity;
+                    shared[sums + g] = 0.0f;
+                }
+                global::ILGPU.Group.Barrier();
                 for (int start = 0; start < context; start += threads)
                 {
-                    // One position per thread: its score, then the tile's weights against the new running maximum.
+                    // Scores: one position per thread, its key read once for every head of the group.
                     int p = start + thread;
-                    float score = float.NegativeInfinity;
-                    if (p < context)
+                    long key = cached + (long)p * (Dim / TensorDegree);
+                    for (int g = 0; g < group; g++)
                     {
                         float dot = 0.0f;
-                        for (int i = 0; i < (Dim / Heads); i++)
-                            dot += q[query + i] * cache.Keys[cached + (long)p * (Dim / TensorDegree) + i];
-                        score = dot * scale;
+                        if (p < context)
+                            for (int i = 0; i < (Dim / Heads); i++)
+                                dot += shared[queries + g * (Dim / Heads) + i] * cache.Keys[key + i];
+                        shared[weights + g * threads + thread] = p < context ? dot * scale : float.NegativeInfinity;
                     }
-                    float max = global::System.Math.Max(runningMax, global::Tessera.Gpu.GpuGroup.Max(score));
-                    float weight = p < context ? global::ILGPU.Algorithms.XMath.Exp(score - max) : 0.0f;
-                    weights[thread] = weight;
-                    float correction = global::ILGPU.Algorithms.XMath.Exp(runningMax - max);
-                    // its barrier also publishes weights[]
-                    runningSum = runningSum * correction + global::Tessera.Gpu.GpuGroup.Sum(weight);
-                    runningMax = max;
-                    // One output dimension per thread: rescale, then add this tile's weighted values.
-                    int tile = global::System.Math.Min(threads, context - start);
-                    for (int i = thread; i < (Dim / Heads); i += threads)
+                    // Per head: the tile's weights against the new running maximum, and the statistics rescaled.
+                    for (int g = 0; g < group; g++)
                     {
-                        float acc = output[query + i] * correction;
-                        for (int j = 0; j < tile; j++)
-                            acc += weights[j] * cache.Values[cached + (long)(start + j) * (Dim / TensorDegree) + i];
-                        output[query + i] = acc;
+                        float score = shared[weights + g * threads + thread], runningMax = shared[maxima + g];
+                        float max = global::System.Math.Max(runningMax, global::Tessera.Gpu.GpuGroup.Max(score));
+                        float weight = p < context ? global::ILGPU.Algorithms.XMath.Exp(score - max) : 0.0f;
+                        shared[weights + g * threads + thread] = weight;
+                        // every thread has read the statistics of head g by now
+                        float sum = global::Tessera.Gpu.GpuGroup.Sum(weight);
+                        if (thread == 0)
+                        {
+                            float correction = global::ILGPU.Algorithms.XMath.Exp(runningMax - max);
+                            shared[corrections + g] = correction;
+                            shared[sums + g] = shared[sums + g] * correction + sum;
+                            shared[maxima + g] = max;
+                        }
                     }
-                    global::ILGPU.Group.Barrier(); // weights[] is rewritten by the next tile
+                    global::ILGPU.Group.Barrier(); // the weights and corrections are visible to every thread
+                    // Output: a thread per (head, dimension): rescale, then add this tile's weighted values.
+                    int tile = global::System.Math.Min(threads, context - start);
+                    for (int i = thread; i < group * (Dim / Heads); i += threads)
+                    {
+                        int g = i / (Dim / Heads);
+                        long value = cached + i % (Dim / Heads) + (long)start * (Dim / TensorDegree);
+                        float acc = output[firstQuery + i] * shared[corrections + g];
+                        for (int j = 0; j < tile; j++)
+                            acc += shared[weights + g * threads + j] * cache.Values[
+                                value + (long)j * (Dim / TensorDegree)];
+                        output[firstQuery + i] = acc;
+                    }
+                    global::ILGPU.Group.Barrier(); // the next tile rewrites the weights and statistics
                 }
-                for (int i = thread; i < (Dim / Heads); i += threads) output[query + i] /= runningSum;
+                for (int i = thread; i < group * (Dim / Heads); i += threads)
+                    output[firstQuery + i] /= shared[sums + i / (Dim / Heads)];
             }
 
             /// <summary>
@@ -1264,7 +1296,11 @@ partial class Gpt2
                     positions);
                 _gpu.Launch(
                     DeviceKernels.BlockAttentionAttention,
-                    _gpu.RowsByHeads(rows, Heads / TensorDegree),
+                    _gpu.Attention(
+                        rows,
+                        Heads / TensorDegree,
+                        (Heads / TensorDegree) / (Heads / TensorDegree),
+                        Dim / Heads),
                     _sizes,
                     _attnNormOutQX2,
                     _qkvAttention,

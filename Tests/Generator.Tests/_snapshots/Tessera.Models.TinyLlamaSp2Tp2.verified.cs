@@ -729,7 +729,7 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
 
         /// <summary>
         /// (2/2) attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads): a group
-        /// per (row, query head), online softmax over tiles of the context.
+        /// per (row, kv head) for the query heads sharing it, online softmax over tiles of the context.
         /// </summary>
         public static void BlockAttentionAttention(
             global::ILGPU.ArrayView<float> q,
@@ -738,51 +738,83 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
             global::ILGPU.ArrayView<int> positions)
         {
             int row = global::ILGPU.Grid.IdxX,
-                head = global::ILGPU.Grid.IdxY,
+                kvHead = global::ILGPU.Grid.IdxY,
                 thread = global::ILGPU.Group.IdxX,
                 threads = global::ILGPU.Group.DimX;
-            var weights = global::ILGPU.SharedMemory.Allocate<float>(global::Tessera.Gpu.GpuDevice.MaxBlock);
-            // grouped-query: query heads share a kv head
-            int kvHead = head / ((Heads / TensorDegree) / ((KvHeads + TensorDegree - 1) / TensorDegree));
+            // query heads sharing this kv head
+            int group = (Heads / TensorDegree) / ((KvHeads + TensorDegree - 1) / TensorDegree);
+            // Dynamic shared memory (sized by GpuStage.Attention): the group's queries, one tile of weights per head,
+            // and per head the running maximum, the running sum and this tile's correction.
+            var shared = global::ILGPU.SharedMemory.GetDynamic<float>();
+            int queries = 0,
+                weights = group * (HeadDim),
+                maxima = weights + group * threads,
+                sums = maxima + group,
+                corrections = sums + group;
             int context = positions[row] + 1;
-            long query = (long)row * (Heads * HeadDim / TensorDegree) + head * (HeadDim),
+            long firstQuery = (long)row * (Heads * HeadDim / TensorDegree) + (long)kvHead * group * (HeadDim),
                 cached = cache.RowBase(row) + kvHead * (HeadDim);
             float scale = 1.0f / global::ILGPU.Algorithms.XMath.Sqrt((float)(HeadDim));
-            for (int i = thread; i < (HeadDim); i += threads) output[query + i] = 0.0f;
-            float runningMax = float.NegativeInfinity, runningSum = 0.0f;
+            for (int i = thread; i < group * (HeadDim); i += threads)
+            {
+                shared[queries + i] = q[firstQuery + i];
+                output[firstQuery + i] = 0.0f;
+            }
+            for (int g = thread; g < group; g += threads)
+            {
+                shared[maxima + g] = float.NegativeInfinity;
+                shared[sums + g] = 0.0f;
+            }
+            global::ILGPU.Group.Barrier();
             for (int start = 0; start < context; start += threads)
             {
-                // One position per thread: its score, then the tile's weights against the new running maximum.
+                // Scores: one position per thread, its key read once for every head of the group.
                 int p = start + thread;
-                float score = float.NegativeInfinity;
-                if (p < context)
+                long key = cached + (long)p * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
+                for (int g = 0; g < group; g++)
                 {
                     float dot = 0.0f;
-                    for (int i = 0; i < (HeadDim); i++)
-                        dot += q[query + i] * cache.Keys[
-                            cached + (long)p * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) + i];
-                    score = dot * scale;
+                    if (p < context)
+                        for (int i = 0; i < (HeadDim); i++)
+                            dot += shared[queries + g * (HeadDim) + i] * cache.Keys[key + i];
+                    shared[weights + g * threads + thread] = p < context ? dot * scale : float.NegativeInfinity;
                 }
-                float max = global::System.Math.Max(runningMax, global::Tessera.Gpu.GpuGroup.Max(score));
-                float weight = p < context ? global::ILGPU.Algorithms.XMath.Exp(score - max) : 0.0f;
-                weights[thread] = weight;
-                float correction = global::ILGPU.Algorithms.XMath.Exp(runningMax - max);
-                // its barrier also publishes weights[]
-                runningSum = runningSum * correction + global::Tessera.Gpu.GpuGroup.Sum(weight);
-                runningMax = max;
-                // One output dimension per thread: rescale, then add this tile's weighted values.
-                int tile = global::System.Math.Min(threads, context - start);
-                for (int i = thread; i < (HeadDim); i += threads)
+                // Per head: the tile's weights against the new running maximum, and the statistics rescaled.
+                for (int g = 0; g < group; g++)
                 {
-                    float acc = output[query + i] * correction;
-                    for (int j = 0; j < tile; j++)
-                        acc += weights[j] * cache.Values[
-                            cached + (long)(start + j) * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) + i];
-                    output[query + i] = acc;
+                    float score = shared[weights + g * threads + thread], runningMax = shared[maxima + g];
+                    float max = global::System.Math.Max(runningMax, global::Tessera.Gpu.GpuGroup.Max(score));
+                    float weight = p < context ? global::ILGPU.Algorithms.XMath.Exp(score - max) : 0.0f;
+                    shared[weights + g * threads + thread] = weight;
+                    // every thread has read the statistics of head g by now
+                    float sum = global::Tessera.Gpu.GpuGroup.Sum(weight);
+                    if (thread == 0)
+                    {
+                        float correction = global::ILGPU.Algorithms.XMath.Exp(runningMax - max);
+                        shared[corrections + g] = correction;
+                        shared[sums + g] = shared[sums + g] * correction + sum;
+                        shared[maxima + g] = max;
+                    }
                 }
-                global::ILGPU.Group.Barrier(); // weights[] is rewritten by the next tile
+                global::ILGPU.Group.Barrier(); // the weights and corrections are visible to every thread
+                // Output: a thread per (head, dimension): rescale, then add this tile's weighted values.
+                int tile = global::System.Math.Min(threads, context - start);
+                for (int i = thread; i < group * (HeadDim); i += threads)
+                {
+                    int g = i / (HeadDim);
+                    long value = cached
+                        + i % (HeadDim)
+                        + (long)start * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
+                    float acc = output[firstQuery + i] * shared[corrections + g];
+                    for (int j = 0; j < tile; j++)
+                        acc += shared[weights + g * threads + j] * cache.Values[
+                            value + (long)j * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim)];
+                    output[firstQuery + i] = acc;
+                }
+                global::ILGPU.Group.Barrier(); // the next tile rewrites the weights and statistics
             }
-            for (int i = thread; i < (HeadDim); i += threads) output[query + i] /= runningSum;
+            for (int i = thread; i < group * (HeadDim); i += threads)
+                output[firstQuery + i] /= shared[sums + i / (HeadDim)];
         }
 
         /// <summary>
@@ -1076,7 +1108,11 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
                 positions);
             _gpu.Launch(
                 DeviceKernels.BlockAttentionAttention,
-                _gpu.RowsByHeads(rows, Heads / TensorDegree),
+                _gpu.Attention(
+                    rows,
+                    (KvHeads + TensorDegree - 1) / TensorDegree,
+                    (Heads / TensorDegree) / ((KvHeads + TensorDegree - 1) / TensorDegree),
+                    HeadDim),
                 _qOutX2,
                 _hAttentionH2,
                 attentionCache,
