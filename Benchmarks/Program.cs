@@ -57,6 +57,12 @@ if (args.Length > 1 && args[0] == "gpu")
     Tessera.Benchmarks.EndToEnd.GpuThroughput.Run(args[1..]);
     return;
 }
+// dotnet run -c Release --project Benchmarks -- gpu-check [cuda|ilgpu-cpu]   the GPU back end against the fixtures' references, and a plan against one device
+if (args.Length > 0 && args[0] == "gpu-check")
+{
+    Environment.ExitCode = Tessera.Benchmarks.EndToEnd.GpuCheck.Run(args[1..]);
+    return;
+}
 // dotnet run -c Release --project Benchmarks -- tokenizers [GPT2_DIR]   our GPT-2 tokenizer vs Microsoft.ML.Tokenizers: ids agree? encode MB/s
 if (args.Length > 0 && args[0] == "tokenizers")
 {

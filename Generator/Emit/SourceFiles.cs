@@ -71,9 +71,12 @@ internal static class SourceFiles
                 writer.WriteLine();
                 WriteSchedule(plan, writer);
                 writer.WriteLine();
-                writer.WriteLine("/// <summary>Opens a checkpoint folder and starts the plan: one worker per device, each loading only its own shard.</summary>");
+                writer.WriteLine("/// <summary>");
+                writer.WriteLine("/// Opens a checkpoint folder and starts the plan: one worker per device, each loading only its own shard; the");
+                writer.WriteLine("/// <see cref=\"Schedule\"/> above drives every forward.");
+                writer.WriteLine("/// </summary>");
                 using (writer.WriteBlock($"public static global::Tessera.Parallelism.ParallelEngine Load(string checkpointDirectory)"))
-                    writer.WriteLine($"return global::Tessera.Parallelism.ParallelEngine.Create(checkpointDirectory, Plan, static (checkpoint, rank, options) => new {unit.Name}(checkpoint, rank, options), Facts);");
+                    writer.WriteLine($"return global::Tessera.Parallelism.ParallelEngine.Create(checkpointDirectory, Plan, static (checkpoint, rank, options) => new {unit.Name}(checkpoint, rank, options), Facts, Schedule);");
             }
             writer.WriteLine();
             EngineWriter.WriteMembers(context, writer);

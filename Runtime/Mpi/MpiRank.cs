@@ -115,7 +115,7 @@ internal sealed class MpiRank : IDisposable
         }
         var job = message.Job!;
         var homes = message.SequenceIds.Select(id => _homes.TryGetValue(id, out var home) ? home : _homes[id] = new SequenceHome()).ToArray();
-        return ForwardSchedule.Distribute(Plan, job, homes, _partitioner, _expertPartitioner);
+        return ForwardSchedule.Distribute(Plan, new PipelineSchedule(Plan.Pipeline, Plan.MicroBatches), job, homes, _partitioner, _expertPartitioner);
     }
 
     /// <summary>

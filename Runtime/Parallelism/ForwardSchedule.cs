@@ -60,9 +60,9 @@ internal static class ForwardSchedule
     /// sequences over its expert ranks (each runs the dense parts for its own sequences, pinned likewise), then
     /// contiguous micro-batches of each expert rank's sequences, as even as possible (micro-batch i of the replica is the
     /// i-th part of every expert rank's share; a part may be empty: that rank still takes part in the all-to-alls);
-    /// (c) each replica's schedule. Updates the homes.
+    /// (c) each replica's schedule: the plan's <paramref name="schedule"/> for its micro-batches. Updates the homes.
     /// </summary>
-    public static ReplicaWork?[] Distribute(ParallelPlan plan, ForwardJob job, SequenceHome[] homes, RequestPartitioner partitioner, RequestPartitioner expertPartitioner)
+    public static ReplicaWork?[] Distribute(ParallelPlan plan, PipelineSchedule schedule, ForwardJob job, SequenceHome[] homes, RequestPartitioner partitioner, RequestPartitioner expertPartitioner)
     {
         int n = job.Tokens.Length;
         var pinned = Enumerable.Range(0, n).Select(s => homes[s].Replica >= 0 && job.Starts[s] > 0 ? homes[s].Replica : -1).ToArray();
@@ -86,7 +86,7 @@ internal static class ForwardSchedule
                 var sizes = RequestPartitioner.EvenSizes(ofExpertRank[x].Length, m);
                 for (int i = 0, next = 0; i < m; next += sizes[i], i++) microBatches[i][x] = ofExpertRank[x][next..(next + sizes[i])];
             }
-            replicas[r] = new ReplicaWork(ofExpertRank, microBatches, new PipelineSchedule(plan.Pipeline, m), plan.Sequence);
+            replicas[r] = new ReplicaWork(ofExpertRank, microBatches, schedule.First(m), plan.Sequence);
         }
         return replicas;
     }

@@ -33,13 +33,13 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
     private RankFailedException? _failure;
     private int _disposed;
 
-    private ParallelEngine(ParallelPlan plan, ModelFacts facts, int[] split, bool splitBalanced)
+    private ParallelEngine(ParallelPlan plan, ModelFacts facts, int[] split, bool splitBalanced, PipelineSchedule schedule)
     {
         Plan = plan;
         Facts = facts;
         LayerSplit = split;
         SplitWasBalanced = splitBalanced;
-        Schedule = new PipelineSchedule(plan.Pipeline, plan.MicroBatches);
+        Schedule = schedule;
         _partitioner = new RequestPartitioner(plan.Data);
         _expertPartitioner = new RequestPartitioner(plan.Expert);
         int d = plan.Data, p = plan.Pipeline, sp = plan.Sequence, x = plan.Expert, t = plan.Tensor;
@@ -96,15 +96,22 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
     /// </summary>
     /// <param name="createRank">builds the program of one rank (the compiler generates it) from its checkpoint, its context and its device's host options</param>
     /// <param name="facts">the model's sizes and costs from its config (the compiler generates this too)</param>
+    /// <param name="schedule">
+    /// the pipeline schedule as a [Compile] unit emits it ([stage, clock] = micro-batch, -1 idle): it drives every
+    /// forward; null: GPipe's for the plan's stages and micro-batches
+    /// </param>
     public static ParallelEngine Create(string checkpointDirectory, ParallelPlan plan,
-        Func<Checkpoint, RankContext, Cpu.CpuRankOptions, IRankProgram> createRank, Func<ModelConfig, ModelFacts> facts)
+        Func<Checkpoint, RankContext, Cpu.CpuRankOptions, IRankProgram> createRank, Func<ModelConfig, ModelFacts> facts, int[,]? schedule = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
+        var pipeline = schedule is null ? new PipelineSchedule(plan.Pipeline, plan.MicroBatches) : PipelineSchedule.FromTable(schedule);
+        if (pipeline.Stages != plan.Pipeline || pipeline.MicroBatches != plan.MicroBatches)
+            throw new PlanException($"The schedule has {pipeline.Stages} stage(s) and {pipeline.MicroBatches} micro-batch(es); the plan has {plan.Pipeline} and {plan.MicroBatches}.");
         ModelConfig config;
         using (var checkpoint = Checkpoint.Open(checkpointDirectory)) config = checkpoint.Config;
         var modelFacts = facts(config);
         plan.ThrowIfInvalid(modelFacts);
-        var engine = new ParallelEngine(plan, modelFacts, plan.ResolveSplit(modelFacts), plan.LayersPerStage is null);
+        var engine = new ParallelEngine(plan, modelFacts, plan.ResolveSplit(modelFacts), plan.LayersPerStage is null, pipeline);
         try
         {
             engine.Load(checkpointDirectory, createRank);
@@ -209,7 +216,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
                 throw new ArgumentException($"The cache of sequence {s} was not made by this engine's CreateCache(): a parallel engine keeps the keys and values on its devices, behind its own handles.", nameof(batch));
 
         var job = ForwardJob.Of(batch, Plan.Sequence);
-        var replicas = ForwardSchedule.Distribute(Plan, job, homes, _partitioner, _expertPartitioner);
+        var replicas = ForwardSchedule.Distribute(Plan, Schedule, job, homes, _partitioner, _expertPartitioner);
 
         var trace = new ScheduleTrace(_ranks.Select(rank => new TraceLane(rank.Index, rank.Device.Name, rank.Context.DataRank,
             rank.Context.Stage, rank.Context.TensorRank, replicas[rank.Context.DataRank]?.Schedule.Clocks ?? 0)).ToArray());

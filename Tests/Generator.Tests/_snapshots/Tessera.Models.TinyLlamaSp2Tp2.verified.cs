@@ -37,7 +37,8 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
     };
 
     /// <summary>
-    /// Opens a checkpoint folder and starts the plan: one worker per device, each loading only its own shard.
+    /// Opens a checkpoint folder and starts the plan: one worker per device, each loading only its own shard; the
+    /// <see cref="Schedule"/> above drives every forward.
     /// </summary>
     public static global::Tessera.Parallelism.ParallelEngine Load(string checkpointDirectory)
     {
@@ -45,7 +46,8 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
             checkpointDirectory,
             Plan,
             static (checkpoint, rank, options) => new TinyLlamaSp2Tp2(checkpoint, rank, options),
-            Facts);
+            Facts,
+            Schedule);
     }
 
     // Sizes, folded from the config at build time: every kernel below sees constants.

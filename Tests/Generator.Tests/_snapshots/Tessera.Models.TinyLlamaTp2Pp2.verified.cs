@@ -33,7 +33,8 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
     };
 
     /// <summary>
-    /// Opens a checkpoint folder and starts the plan: one worker per device, each loading only its own shard.
+    /// Opens a checkpoint folder and starts the plan: one worker per device, each loading only its own shard; the
+    /// <see cref="Schedule"/> above drives every forward.
     /// </summary>
     public static global::Tessera.Parallelism.ParallelEngine Load(string checkpointDirectory)
     {
@@ -41,7 +42,8 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             checkpointDirectory,
             Plan,
             static (checkpoint, rank, options) => new TinyLlamaTp2Pp2(checkpoint, rank, options),
-            Facts);
+            Facts,
+            Schedule);
     }
 
     // Sizes, folded from the config at build time: every kernel below sees constants.

@@ -39,7 +39,8 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
     };
 
     /// <summary>
-    /// Opens a checkpoint folder and starts the plan: one worker per device, each loading only its own shard.
+    /// Opens a checkpoint folder and starts the plan: one worker per device, each loading only its own shard; the
+    /// <see cref="Schedule"/> above drives every forward.
     /// </summary>
     public static global::Tessera.Parallelism.ParallelEngine Load(string checkpointDirectory)
     {
@@ -47,7 +48,8 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
             checkpointDirectory,
             Plan,
             static (checkpoint, rank, options) => new TinyMixtralEp2Tp2(checkpoint, rank, options),
-            Facts);
+            Facts,
+            Schedule);
     }
 
     // Sizes, folded from the config at build time: every kernel below sees constants.

@@ -95,12 +95,14 @@ public sealed class PlanEquivalenceTests
     }
 
     [Fact]
-    public void TheFoldedSchedule_IsTheRuntimesGPipeSchedule()
+    public void TheFoldedSchedule_IsGPipes_AndDrivesTheUnitsRun()
     {
         var runtime = new PipelineSchedule(TinyLlamaTp2Pp2.Plan.Pipeline, TinyLlamaTp2Pp2.Plan.MicroBatches);
         for (int stage = 0; stage < runtime.Stages; stage++)
             for (int clock = 0; clock < runtime.Clocks; clock++)
                 Assert.Equal(runtime.MicroBatchAt(stage, clock) ?? -1, TinyLlamaTp2Pp2.Schedule[stage, clock]);
+        using var engine = TinyLlamaTp2Pp2.Load(Fixtures.Directory(Fixtures.TinyLlama));
+        Assert.Equal(runtime.ToText(), engine.Schedule.ToText());
     }
 
     [Theory]

@@ -87,6 +87,44 @@ public sealed class PipelineScheduleTests(ToyCheckpointFixture fixture) : IClass
     }
 
     [Fact]
+    public void AGivenTable_DrivesEveryForward_AndAShortForwardRunsItsFirstMicroBatches()
+    {
+        // Not GPipe: stage 1 waits a clock longer before its first micro-batch.
+        int[,] table = { { 0, 1, 2, -1, -1 }, { -1, -1, 0, 1, 2 } };
+        using var engine = ParallelEngine.Create(fixture.Checkpoint.Directory, new ParallelPlan(Pipeline: 2, MicroBatches: 3),
+            (c, rank, _) => new ToyRankProgram(c, rank, null), ToyCheckpoint.Facts, table);
+        var caches = Enumerable.Range(0, 3).Select(_ => engine.CreateCache()).ToArray();
+        float[] logits = engine.Forward(TokenBatch.ForSequences(caches, [[1, 2], [3], [4, 5, 6]]));
+        foreach (var lane in engine.LastTrace!.Lanes)
+        {
+            Assert.Equal(5, lane.Clocks);
+            foreach (var step in engine.LastTrace.StepsOf(lane.Device)) Assert.Equal(table[lane.Stage, step.Clock], step.MicroBatch);
+        }
+        using var gpipe = ToyScenario.Create(fixture.Checkpoint, new ParallelPlan(Pipeline: 2, MicroBatches: 3));
+        var gpipeCaches = Enumerable.Range(0, 3).Select(_ => gpipe.CreateCache()).ToArray();
+        Assert.Equal(gpipe.Forward(TokenBatch.ForSequences(gpipeCaches, [[1, 2], [3], [4, 5, 6]])), logits); // the order of work changes nothing
+
+        engine.Forward(TokenBatch.ForSequences([engine.CreateCache(), engine.CreateCache()], [[1], [2]]));
+        Assert.All(engine.LastTrace!.Lanes, lane => Assert.Equal(4, lane.Clocks)); // micro-batch 2's clocks dropped
+    }
+
+    [Fact]
+    public void FromTable_ReadsGPipesTable_AndRefusesATableNoPipelineCanRun()
+    {
+        var gpipe = new PipelineSchedule(3, 4);
+        var table = new int[3, gpipe.Clocks];
+        for (int j = 0; j < 3; j++)
+            for (int c = 0; c < gpipe.Clocks; c++) table[j, c] = gpipe.MicroBatchAt(j, c) ?? -1;
+        var read = PipelineSchedule.FromTable(table);
+        Assert.Equal(gpipe.ToText(), read.ToText());
+        Assert.Equal(new PipelineSchedule(3, 2).ToText(), read.First(2).ToText());
+
+        Assert.Contains("micro-batch 0 is next", Assert.Throws<ArgumentException>(() => PipelineSchedule.FromTable(new[,] { { 1, 0 } })).Message);
+        Assert.Contains("not after stage 0", Assert.Throws<ArgumentException>(() => PipelineSchedule.FromTable(new[,] { { 0, -1 }, { 0, -1 } })).Message);
+        Assert.Contains("runs 1 of the 2 micro-batches", Assert.Throws<ArgumentException>(() => PipelineSchedule.FromTable(new[,] { { 0, 1, -1 }, { -1, 0, -1 } })).Message);
+    }
+
+    [Fact]
     public void Pipeline_RunsTwoStagesAtOnce()
     {
         using var engine = ToyScenario.Create(fixture.Checkpoint, new ParallelPlan(Pipeline: 2, MicroBatches: 4));
