@@ -25,8 +25,8 @@ public static class EngineCatalog
             static (c, r, o, device) => new Llama.Engine(c, r, o).OnGpu(device), [static (c, device) => new TinyLlama(c).OnGpu(device)]),
         new("gpt2", static (c, r, o) => new Gpt2.Engine(c, r, o), Gpt2.Engine.Facts, [static c => new TinyGpt2(c)],
             static (c, r, o, device) => new Gpt2.Engine(c, r, o).OnGpu(device), [static (c, device) => new TinyGpt2(c).OnGpu(device)]),
-        // No GPU rank program yet: the GPU back end has no Route and Mixture kernels.
-        new("mixtral", static (c, r, o) => new Mixtral.Engine(c, r, o), Mixtral.Engine.Facts, [static c => new TinyMixtral(c)], GpuRank: null, SpecialisedGpu: []),
+        new("mixtral", static (c, r, o) => new Mixtral.Engine(c, r, o), Mixtral.Engine.Facts, [static c => new TinyMixtral(c)],
+            static (c, r, o, device) => new Mixtral.Engine(c, r, o).OnGpu(device), [static (c, device) => new TinyMixtral(c).OnGpu(device)]),
     ];
 
     public static IEnumerable<string> ModelTypes => Architectures.Select(a => a.ModelType);
@@ -133,9 +133,11 @@ public static class EngineCatalog
     {
         if (plan.Sequence > 1)
             throw new PlanException("The GPU back end does not run sequence parallelism yet (its attention kernel has no sharded cache): run --sp on CPU devices.");
+        if (plan.Expert > 1)
+            throw new PlanException("The GPU back end does not run expert parallelism yet (its experts run on every rank, dispatched densely): run --ep on CPU devices, or drop --ep (tensor parallelism splits the experts on GPUs).");
         var architecture = ArchitectureOf(directory);
         var gpuRank = architecture.GpuRank
-            ?? throw new PlanException($"The GPU back end does not run {architecture.ModelType} models yet (mixture-of-experts routing has no GPU kernels): run it on CPU devices.");
+            ?? throw new PlanException($"The GPU back end does not run {architecture.ModelType} models yet: run it on CPU devices.");
         int gpus = 0;
         if (device == DeviceKind.Cuda && (gpus = Tessera.Gpu.GpuDevice.CudaDeviceCount(out string reason)) == 0)
             throw new PlanException($"No CUDA device can be used: {reason}.");

@@ -8,7 +8,8 @@ namespace Tessera.Benchmarks.EndToEnd;
 /// <summary>
 /// The GPU back end's correctness checks as one command, for the GPU machine, which has no .NET SDK to run the
 /// [GpuFact] tests (Benchmarks/gpu/run.sh calls it before timing anything): every fixture with a GPU program on one
-/// device, shape-generic and specialised, prefill logits against the reference (fp32 within 1e-4, bf16 within 1e-2)
+/// device, shape-generic and specialised, prefill logits against the reference (fp32 within 1e-4, bf16 within 1e-2,
+/// 2e-2 for tiny-mixtral)
 /// and the greedy continuation; then a tp2 x pp2 plan on four virtual devices against one device. One line per
 /// check; exit code 1 when any fails. <c>gpu-check ilgpu-cpu</c> runs the same on ILGPU's CPU accelerator (CI does,
 /// so the script is known to work before a GPU runs it).
@@ -25,7 +26,7 @@ public static class GpuCheck
             if (!passed) failures++;
         }
 
-        foreach (var fixture in new[] { "tiny-llama", "tiny-gpt2" })
+        foreach (var fixture in new[] { "tiny-llama", "tiny-gpt2", "tiny-mixtral" })
         {
             string directory = EngineCatalog.Bundled(fixture);
             var (tokens, reference, greedy) = LoadReference(directory);
@@ -49,7 +50,8 @@ public static class GpuCheck
             using (bf16 as IDisposable)
             {
                 double error = RelativeError(bf16.Forward(TokenBatch.ForSequence(bf16.CreateCache(), tokens)), reference);
-                Check($"{fixture} bf16 prefill on {device}", error <= 1e-2, $"max|a-b|/max|ref| = {error:E2}");
+                // tiny-mixtral's rounded expert weights alone move it ~1e-2: the CPU's bf16 test of it allows 2e-2 too.
+                Check($"{fixture} bf16 prefill on {device}", error <= (fixture == "tiny-mixtral" ? 2e-2 : 1e-2), $"max|a-b|/max|ref| = {error:E2}");
             }
 
             var one = EngineCatalog.Open(directory, EngineKind.Generic, null, device);

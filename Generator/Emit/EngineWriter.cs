@@ -50,16 +50,8 @@ internal static class EngineWriter
 
     private static ModelInfo Model(EngineContext c) => c.Compiled.Model;
 
-    /// <summary>The GPU back end's members, or why a model has none.</summary>
-    private static void WriteGpu(EngineContext context, IndentedTextWriter writer)
-    {
-        if (ExpertsWriter.HasExperts(context))
-        {
-            ExpertsWriter.WriteNoGpu(writer);
-            return;
-        }
-        GpuEngineWriter.Write(context, writer);
-    }
+    /// <summary>The GPU back end's members.</summary>
+    private static void WriteGpu(EngineContext context, IndentedTextWriter writer) => GpuEngineWriter.Write(context, writer);
 
     /// <summary>What an engine class implements: a transformer engine, a rank program, and what its model adds.</summary>
     public static string Interfaces(EngineContext context) =>

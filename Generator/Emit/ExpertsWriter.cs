@@ -136,12 +136,6 @@ internal static class ExpertsWriter
         }
     }
 
-    /// <summary>Why a mixture-of-experts engine has no CUDA rank program yet, in the generated file where it would be.</summary>
-    public static void WriteNoGpu(IndentedTextWriter writer)
-    {
-        writer.WriteLine("// No GPU rank program: the GPU back end has no Route and Mixture kernels yet; this model runs on CPU devices.");
-    }
-
     /// <summary>The interfaces an engine of this model implements beyond the rank program's.</summary>
     public static IEnumerable<string> Interfaces(EngineWriter.EngineContext context) =>
         HasExperts(context) ? [$"{Experts}.IExpertRouted"] : [];

@@ -42,10 +42,10 @@ internal static class GpuEngineWriter
             WriteFields(context, writer);
             writer.WriteLine();
             WriteDeviceWeights(context.Compiled.Root.Module, writer);
-            if (context.Compiled.Block is { } layer)
+            foreach (var module in new[] { context.Compiled.Block, context.Compiled.Expert }.Where(m => m is not null))
             {
                 writer.WriteLine();
-                WriteDeviceWeights(layer.Module, writer);
+                WriteDeviceWeights(module!.Module, writer);
             }
             writer.WriteLine();
             WriteConstructor(context, writer);
@@ -57,6 +57,11 @@ internal static class GpuEngineWriter
             {
                 writer.WriteLine();
                 WriteBlock(context, block, writer);
+            }
+            if (context.Compiled.Expert is { } expert)
+            {
+                writer.WriteLine();
+                WriteExpert(context, expert, writer);
             }
         }
     }
@@ -82,6 +87,7 @@ internal static class GpuEngineWriter
             writer.WriteLine("private readonly global::ILGPU.Runtime.SpecializedValue<DeviceSizes> _sizes;");
         }
         writer.WriteLine("private readonly int TensorRank, FirstLayer, EndLayer;");
+        if (compiled.Expert is not null) writer.WriteLine("private readonly int FirstExpert, EndExpert;");
     }
 
     private static string DeviceWeights(ModuleInfo module) => "Device" + WeightsWriter.ClassName(module);
@@ -97,14 +103,19 @@ internal static class GpuEngineWriter
                 writer.WriteLine($"public {(w.Kind == ModuleKind.Linear ? "global::Tessera.Gpu.DeviceMatrix" : Floats)} {w.Name};");
                 if (w.Bias || w.Kind == ModuleKind.LayerNorm) writer.WriteLine($"public {Floats} {w.Name}Bias;");
             }
+            if (module.Experts is { } experts)
+                writer.WriteLine($"public Device{experts.BlockType}Weights[] {experts.Name} = [];");
         }
     }
 
     /// <summary>The statement uploading a module's weights from the host weight object <paramref name="host"/>.</summary>
-    private static string Upload(ModuleInfo module, string host)
+    private static string Upload(ModuleInfo module, string host, ModuleInfo? expert)
     {
-        var fields = module.Weights.SelectMany(w => w.Bias || w.Kind == ModuleKind.LayerNorm ? new[] { w.Name, w.Name + "Bias" } : new[] { w.Name });
-        return $"new {DeviceWeights(module)} {{ {string.Join(", ", fields.Select(f => $"{f} = _gpu.Weight({host}.{f})"))} }}";
+        var fields = module.Weights.SelectMany(w => w.Bias || w.Kind == ModuleKind.LayerNorm ? new[] { w.Name, w.Name + "Bias" } : new[] { w.Name })
+            .Select(f => $"{f} = _gpu.Weight({host}.{f})").ToList();
+        if (module.Experts is { } experts && expert is not null)
+            fields.Add($"{experts.Name} = global::System.Array.ConvertAll({host}.{experts.Name}, x => {Upload(expert, "x", null)})");
+        return $"new {DeviceWeights(module)} {{ {string.Join(", ", fields)} }}";
     }
 
     private static void WriteConstructor(EngineWriter.EngineContext context, IndentedTextWriter writer)
@@ -124,12 +135,17 @@ internal static class GpuEngineWriter
             writer.WriteLine("TensorRank = engine.TensorRank;");
             writer.WriteLine("FirstLayer = engine.FirstLayer;");
             writer.WriteLine("EndLayer = engine.EndLayer;");
+            if (context.Compiled.Expert is not null)
+            {
+                writer.WriteLine("FirstExpert = engine.FirstExpert;");
+                writer.WriteLine("EndExpert = engine.EndExpert;");
+            }
             string kv = context.Compiled.LocalKvWidth?.ToString() ?? "1";
             writer.WriteLine($"_gpu = new global::Tessera.Gpu.GpuStage(device, EndLayer - FirstLayer, {kv});");
             writer.WriteLine("// Every weight goes to the device now; the host copies go with the CPU engine once the caller drops it.");
-            writer.WriteLine($"_weights = {Upload(context.Compiled.Root.Module, "engine._weights")};");
+            writer.WriteLine($"_weights = {Upload(context.Compiled.Root.Module, "engine._weights", null)};");
             if (context.Compiled.Block is { } block)
-                writer.WriteLine($"_layers = global::System.Array.ConvertAll(engine._layers, w => {Upload(block.Module, "w")});");
+                writer.WriteLine($"_layers = global::System.Array.ConvertAll(engine._layers, w => {Upload(block.Module, "w", context.Compiled.Expert?.Module)});");
         }
     }
 
@@ -218,6 +234,18 @@ internal static class GpuEngineWriter
         foreach (var kernel in kernels) GpuHostWriter.Write(kernel, context.Compiled.Root, "_weights", SizesArgument(context), writer);
         writer.WriteLine("batch.Commit();");
         writer.WriteLine("return logits;");
+    }
+
+    /// <summary>One expert over <c>rows</c> rows: its kernels, its own buffers, the weights of that expert of that layer.</summary>
+    private static void WriteExpert(EngineWriter.EngineContext context, CompiledModule expert, IndentedTextWriter writer)
+    {
+        writer.WriteLine($"/// <summary>One {expert.Module.TypeName} of layer <paramref name=\"layer\"/> on the device: input (rows, {expert.Graph.Input.Width}) to output (rows, {expert.Graph.Result.Width}).</summary>");
+        using (writer.WriteBlock($"private void {expert.Module.TypeName}(int layer, int expert, int rows, {Floats} input, {Floats} output)"))
+        {
+            writer.WriteLine($"var w = _layers[layer - FirstLayer].{context.Compiled.ExpertsField!.Name}[expert - FirstExpert];");
+            WriteSlots(expert, writer);
+            foreach (var kernel in expert.Kernels) GpuHostWriter.Write(kernel, expert, "w", SizesArgument(context), writer);
+        }
     }
 
     private static void WriteBlock(EngineWriter.EngineContext context, CompiledModule block, IndentedTextWriter writer)

@@ -204,6 +204,39 @@ public sealed partial class GpuStage : IDisposable
         return (table.Cos!.View, table.Sin!.View);
     }
 
+    /// <summary>A named device buffer of <paramref name="count"/> ints, its storage grown, never shrunk.</summary>
+    private ArrayView<int> IntSlot(string name, long count)
+    {
+        count = Math.Max(1, count);
+        if (!_ints.TryGetValue(name, out var buffer) || buffer.Length < count)
+        {
+            buffer?.Dispose();
+            _ints[name] = buffer = Accelerator.Allocate1D<int>(count);
+        }
+        return buffer.View.SubView(0, count);
+    }
+
+    /// <summary>
+    /// A router's decision for each row: softmax over <paramref name="experts"/> logits, the top <paramref name="k"/>,
+    /// their weights (renormalised over the chosen ones when asked) — decided on the device, as the CPU router decides.
+    /// </summary>
+    public ExpertRouting Route(ArrayView<float> logits, int rows, int experts, int k, bool renormalize, string name = "routing")
+    {
+        if (k < 1 || k > experts)
+            throw new ArgumentOutOfRangeException(nameof(k), $"Top-k routing needs 1 <= k <= {experts} experts (k = {k}).");
+        var chosen = IntSlot(name + "_chosen", (long)rows * k);
+        var weights = Slot(name + "_weights", (long)rows * k);
+        _library.Route(Stream, new KernelConfig((rows + Device.Block - 1) / Device.Block, Device.Block), logits, rows, experts, k, renormalize ? 1 : 0, chosen, weights);
+        return new ExpertRouting(chosen, weights, rows, k);
+    }
+
+    /// <summary>y (rows, width) += the routing's weight x <paramref name="output"/> for the rows that chose <paramref name="expert"/>.</summary>
+    public void AddExpert(ArrayView<float> y, ArrayView<float> output, ExpertRouting routing, int expert, int width) =>
+        _library.AddExpert(Stream, Elements((long)routing.Rows * width), y, output, routing.Chosen, routing.Weights, routing.Rows, routing.K, width, expert);
+
+    /// <summary>Zeroes the first <paramref name="count"/> floats of <paramref name="y"/>.</summary>
+    public void Clear(ArrayView<float> y, long count) => _library.Clear(Stream, Elements(count), y, count);
+
     /// <summary>Each row's cache slot for this batch (one upload per forward; the layers index the pool with it).</summary>
     public ArrayView<int> CacheSlots(TokenBatch batch)
     {

@@ -21,6 +21,9 @@ public sealed class LibraryKernels
         AddInPlace = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, long>(AddInPlaceKernel);
         ScatterColumns = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, int>(ScatterColumnsKernel);
         GatherRows = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int>(GatherRowsKernel);
+        Route = accelerator.LoadKernel<ArrayView<float>, int, int, int, int, ArrayView<int>, ArrayView<float>>(RouteKernel);
+        AddExpert = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int, int>(AddExpertKernel);
+        Clear = accelerator.LoadKernel<ArrayView<float>, long>(ClearKernel);
     }
 
     /// <summary>The kernels loaded on <paramref name="accelerator"/> (compiled on first use there).</summary>
@@ -40,6 +43,12 @@ public sealed class LibraryKernels
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int> ScatterColumns { get; }
 
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, int> GatherRows { get; }
+
+    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, int, int, int, ArrayView<int>, ArrayView<float>> Route { get; }
+
+    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int, int> AddExpert { get; }
+
+    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, long> Clear { get; }
 
     /// <summary>
     /// y (rows, n) = x (rows, k) · wᵀ with w (n, k): one thread per output, over a grid of (n, rows) threads. The
@@ -93,6 +102,71 @@ public sealed class LibraryKernels
     {
         long row = Grid.IdxX;
         for (int i = Group.IdxX; i < width; i += Group.DimX) full[row * fullWidth + offset + i] = part[row * width + i];
+    }
+
+    /// <summary>
+    /// A router's top-k, a thread per row, deciding as ExpertRouter.Route does: p = softmax of the row's logits in
+    /// double, the k largest (ties to the lower index) taken one after the other without scratch memory (the next is
+    /// the largest below the previous in (p, then lower index) order), stored in ascending id order with weights p,
+    /// or p over the chosen ones' sum when <paramref name="renormalize"/> is 1.
+    /// </summary>
+    private static void RouteKernel(ArrayView<float> logits, int rows, int experts, int k, int renormalize, ArrayView<int> chosen, ArrayView<float> weights)
+    {
+        int row = (int)Grid.GlobalIndex.X;
+        if (row >= rows) return;
+        long z = (long)row * experts, first = (long)row * k;
+        double max = double.NegativeInfinity, sum = 0.0;
+        for (int e = 0; e < experts; e++) max = Math.Max(max, logits[z + e]);
+        for (int e = 0; e < experts; e++) sum += ILGPU.Algorithms.XMath.Exp(logits[z + e] - max);
+        double previous = double.PositiveInfinity, chosenSum = 0.0;
+        int previousExpert = -1;
+        for (int j = 0; j < k; j++)
+        {
+            int best = -1;
+            double bestP = 0.0;
+            for (int e = 0; e < experts; e++)
+            {
+                double p = ILGPU.Algorithms.XMath.Exp(logits[z + e] - max) / sum;
+                bool below = p < previous || (p == previous && e > previousExpert);
+                if (below && (best < 0 || p > bestP)) (best, bestP) = (e, p);
+            }
+            // Insertion into the row's ascending list.
+            int at = j;
+            while (at > 0 && chosen[first + at - 1] > best)
+            {
+                chosen[first + at] = chosen[first + at - 1];
+                at--;
+            }
+            chosen[first + at] = best;
+            chosenSum += bestP;
+            (previous, previousExpert) = (bestP, best);
+        }
+        for (int j = 0; j < k; j++)
+        {
+            double p = ILGPU.Algorithms.XMath.Exp(logits[z + chosen[first + j]] - max) / sum;
+            weights[first + j] = (float)(renormalize == 1 ? p / chosenSum : p);
+        }
+    }
+
+    /// <summary>
+    /// y (rows, width) += weight x output for the rows that chose <paramref name="expert"/> (grid-stride): the
+    /// mixture's combine, one expert at a time in ascending order, as ExpertRouter.Combine adds them.
+    /// </summary>
+    private static void AddExpertKernel(ArrayView<float> y, ArrayView<float> output, ArrayView<int> chosen, ArrayView<float> weights, int rows, int k, int width, int expert)
+    {
+        long count = (long)rows * width;
+        for (long i = Grid.GlobalIndex.X; i < count; i += (long)Grid.DimX * Group.DimX)
+        {
+            long row = i / width;
+            for (int j = 0; j < k; j++)
+                if (chosen[row * k + j] == expert) y[i] = output[i] * weights[row * k + j] + y[i];
+        }
+    }
+
+    /// <summary>Zeroes <paramref name="count"/> floats (grid-stride).</summary>
+    private static void ClearKernel(ArrayView<float> y, long count)
+    {
+        for (long i = Grid.GlobalIndex.X; i < count; i += (long)Grid.DimX * Group.DimX) y[i] = 0.0f;
     }
 
     /// <summary>rows[r] = hidden[ids[r]] for the rows whose logits are wanted: a group per gathered row.</summary>

@@ -42,6 +42,12 @@ internal static class GpuHostWriter
             case KernelKind.Chunk:
                 writer.WriteLine(launch.Line("Chunk", "_gpu.Rows(rows)", Buf(kernel, module, kernel.Anchor.Inputs[0]), Buf(kernel, module, kernel.Output)));
                 break;
+            case KernelKind.Route:
+                WriteRoute(kernel, module, writer);
+                break;
+            case KernelKind.Mixture:
+                WriteMixture(kernel, module, writer);
+                break;
             default:
                 throw new System.InvalidOperationException("The layers loop is stage glue, written by the engine writer.");
         }
@@ -161,6 +167,36 @@ internal static class GpuHostWriter
         args.AddRange(kernel.Inputs.Select(site.Buf));
         writer.WriteLine(launch.Line("Elementwise", $"_gpu.Elements({count})", args.ToArray()));
     }
+
+    /// <summary>A router's top-k on the device: the decision stays there for the mixture.</summary>
+    private static void WriteRoute(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
+    {
+        var node = kernel.Anchor;
+        writer.WriteLine($"var {RoutingOf(node.Output)} = _gpu.Route({Buf(kernel, module, node.Inputs[0])}, rows, {node.Inputs[0].Width}, {node.Arguments[0]}, renormalize: {node.Arguments[1]});");
+    }
+
+    /// <summary>
+    /// The mixture with dense dispatch: every held expert runs over all the rows and is weighted into the rows that
+    /// chose it, so the routing never goes back to the host (no per-layer synchronisation), at E / k times the
+    /// product work of running each expert over its own tokens only (the CPU's sparse dispatch).
+    /// </summary>
+    private static void WriteMixture(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
+    {
+        var node = kernel.Anchor;
+        string output = Buf(kernel, module, kernel.Output), width = node.Output.Width.ToString();
+        writer.WriteLine("// Dense dispatch: every held expert over every row, weighted into the rows that chose it, so the routing");
+        writer.WriteLine("// stays on the device (E / k times the expert work of the CPU's sparse dispatch; no host round trip).");
+        writer.WriteLine($"var expertOutput = _gpu.Slot(\"mixture_expert_output\", (long)rows * ({width}));");
+        writer.WriteLine($"_gpu.Clear({output}, (long)rows * ({width}));");
+        using (writer.WriteBlock("for (int expert = FirstExpert; expert < EndExpert; expert++)"))
+        {
+            writer.WriteLine($"{node.ExpertsField!.BlockType}(layer, expert, rows, {Buf(kernel, module, node.Inputs[0])}, expertOutput);");
+            writer.WriteLine($"_gpu.AddExpert({output}, expertOutput, {RoutingOf(node.Inputs[1])}, expert, {width});");
+        }
+    }
+
+    /// <summary>The local holding a routing value's decision on the device.</summary>
+    private static string RoutingOf(IrValue routing) => routing.Name.TrimStart('_');
 
     private static string IdsOf(IrNode gather) => gather.Kind == OpKind.PositionEmbedding ? "positions" : "tokens";
 }

@@ -41,7 +41,7 @@ internal static class GpuKernelWriter
         writer.WriteLine("/// </summary>");
         using (writer.WriteBlock("public static class DeviceKernels"))
         {
-            var kernels = new[] { compiled.Root, compiled.Block }.Where(m => m is not null)
+            var kernels = new[] { compiled.Root, compiled.Block, compiled.Expert }.Where(m => m is not null)
                 .SelectMany(m => m!.Kernels.Select(k => (Kernel: k, Module: m!)))
                 .Where(k => Writes(k.Kernel)).ToList();
             for (int i = 0; i < kernels.Count; i++)

@@ -92,7 +92,7 @@ public sealed class GeneratedEngineSnapshotTests
         Assert.Contains("_router.Combine(", mixtral);
         Assert.Contains("private void Expert(int layer, int expert, int rows, float[] input, float[] output)", mixtral);
         Assert.Contains("global::Tessera.Experts.IExpertRouted", mixtral);
-        Assert.Contains("No GPU rank program", mixtral);
+        Assert.Contains("_gpu.AddExpert(", mixtral);                                 // and on the GPU, dense dispatch weighted by the routing
         // A dense model has none of it.
         Assert.DoesNotContain("Expert", Zoo.Value.Source("Tessera.Models.Llama.Engine.g.cs"));
     }
@@ -122,6 +122,7 @@ public sealed class GeneratedEngineSnapshotTests
     [InlineData("Tessera.Models.Gpt2.Engine.g.cs")]
     [InlineData("Tessera.Models.TinyLlama.g.cs")]
     [InlineData("Tessera.Models.TinyGpt2.g.cs")]
+    [InlineData("Tessera.Models.Mixtral.Engine.g.cs")]
     public void EveryGeneratedDeviceKernel_IsLaunched_AndEveryLaunchNamesAGeneratedKernel(string hintName)
     {
         string source = Joined(Zoo.Value.Source(hintName));

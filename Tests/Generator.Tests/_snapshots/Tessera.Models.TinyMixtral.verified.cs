@@ -686,5 +686,601 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
                 (long)(Intermediate) * (Dim) + (long)(Intermediate) * (Dim) + (long)(Dim) * (Intermediate)));
     }
 
-    // No GPU rank program: the GPU back end has no Route and Mixture kernels yet; this model runs on CPU devices.
+    /// <summary>
+    /// This rank on a GPU virtual device: a CUDA GPU or ILGPU's CPU accelerator (several may share one).
+    /// </summary>
+    public Gpu OnGpu(global::Tessera.Gpu.GpuDevice device) => new(this, device);
+
+    /// <summary>
+    /// The device kernels of Mixtral (ILGPU, C#): the launches in <see cref="Gpu"/> run them, on a CUDA GPU or
+    /// ILGPU's CPU accelerator. Matrix products are not here: cuBLAS or the runtime's product kernels run them.
+    /// Sizes are this unit's constants, folded into the compiled kernels.
+    /// </summary>
+    public static class DeviceKernels
+    {
+        /// <summary>x (T, Dim) = Embed(tokens): an embedding row, a group per row.</summary>
+        public static void MixtralXGather(
+            global::ILGPU.ArrayView<float> table,
+            global::ILGPU.ArrayView<int> ids,
+            global::ILGPU.ArrayView<float> output)
+        {
+            int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
+            long source = (long)ids[row] * (Dim);
+            for (int i = thread; i < (Dim); i += threads)
+                output[(long)row * (Dim) + i] = table[source + i];
+        }
+
+        /// <summary>normOut (T, Dim) = Norm(x): a group per row, the statistics reduced over the group.</summary>
+        public static void MixtralNormOutRmsNorm(
+            global::ILGPU.ArrayView<float> x,
+            global::ILGPU.ArrayView<float> weight,
+            global::ILGPU.ArrayView<float> output)
+        {
+            int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
+            long offset = (long)row * (Dim);
+            float squares = 0.0f;
+            for (int i = thread; i < (Dim); i += threads) squares += x[offset + i] * x[offset + i];
+            float scale = global::ILGPU.Algorithms.XMath.Rsqrt(global::Tessera.Gpu.GpuGroup.Sum(squares) / (Dim) + Eps);
+            for (int i = thread; i < (Dim); i += threads) output[offset + i] = x[offset + i] * scale * weight[i];
+        }
+
+        /// <summary>h (T, Dim) = AttnNorm(x): a group per row, the statistics reduced over the group.</summary>
+        public static void BlockHRmsNorm(
+            global::ILGPU.ArrayView<float> x,
+            global::ILGPU.ArrayView<float> weight,
+            global::ILGPU.ArrayView<float> output)
+        {
+            int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
+            long offset = (long)row * (Dim);
+            float squares = 0.0f;
+            for (int i = thread; i < (Dim); i += threads) squares += x[offset + i] * x[offset + i];
+            float scale = global::ILGPU.Algorithms.XMath.Rsqrt(global::Tessera.Gpu.GpuGroup.Sum(squares) / (Dim) + Eps);
+            for (int i = thread; i < (Dim); i += threads) output[offset + i] = x[offset + i] * scale * weight[i];
+        }
+
+        /// <summary>
+        /// q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta): in place, a group per row, a thread per
+        /// (head, pair).
+        /// </summary>
+        public static void BlockQRope(
+            global::ILGPU.ArrayView<float> x,
+            global::ILGPU.ArrayView<int> positions,
+            global::ILGPU.ArrayView<float> cos,
+            global::ILGPU.ArrayView<float> sin)
+        {
+            int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
+            // rotate_half: pairs (j, j + d/2) of each head, by the CPU kernel's fp32 cos/sin table of (position, j).
+            int half = (HeadDim) / 2;
+            long angles = (long)positions[row] * half;
+            for (int t = thread; t < (Heads / TensorDegree) * half; t += threads)
+            {
+                int head = t / half, j = t % half;
+                long h = (long)row * (Heads * HeadDim / TensorDegree) + head * (HeadDim);
+                float a = x[h + j], b = x[h + j + half], c = cos[angles + j], s = sin[angles + j];
+                x[h + j] = a * c - b * s;
+                x[h + j + half] = b * c + a * s;
+            }
+        }
+
+        /// <summary>
+        /// k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta): in place, a group
+        /// per row, a thread per (head, pair).
+        /// </summary>
+        public static void BlockKRope(
+            global::ILGPU.ArrayView<float> x,
+            global::ILGPU.ArrayView<int> positions,
+            global::ILGPU.ArrayView<float> cos,
+            global::ILGPU.ArrayView<float> sin)
+        {
+            int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
+            // rotate_half: pairs (j, j + d/2) of each head, by the CPU kernel's fp32 cos/sin table of (position, j).
+            int half = (HeadDim) / 2;
+            long angles = (long)positions[row] * half;
+            for (int t = thread; t < ((KvHeads + TensorDegree - 1) / TensorDegree) * half; t += threads)
+            {
+                int head = t / half, j = t % half;
+                long h = (long)row * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) + head * (HeadDim);
+                float a = x[h + j], b = x[h + j + half], c = cos[angles + j], s = sin[angles + j];
+                x[h + j] = a * c - b * s;
+                x[h + j + half] = b * c + a * s;
+            }
+        }
+
+        /// <summary>
+        /// (1/2) attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads): this
+        /// batch's keys and values into the cache, a group per row.
+        /// </summary>
+        public static void BlockAttentionKvAppend(
+            global::ILGPU.ArrayView<float> k,
+            global::ILGPU.ArrayView<float> v,
+            global::Tessera.Gpu.KvCacheView cache,
+            global::ILGPU.ArrayView<int> positions)
+        {
+            int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
+            long target = cache.RowBase(row)
+                + (long)positions[row] * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                source = (long)row * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
+            for (int i = thread; i < ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim); i += threads)
+            {
+                cache.Keys[target + i] = k[source + i];
+                cache.Values[target + i] = v[source + i];
+            }
+        }
+
+        /// <summary>
+        /// (2/2) attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads): a group
+        /// per (row, kv head) for the query heads sharing it, online softmax over tiles of the context.
+        /// </summary>
+        public static void BlockAttentionAttention(
+            global::ILGPU.ArrayView<float> q,
+            global::ILGPU.ArrayView<float> output,
+            global::Tessera.Gpu.KvCacheView cache,
+            global::ILGPU.ArrayView<int> positions)
+        {
+            int row = global::ILGPU.Grid.IdxX,
+                kvHead = global::ILGPU.Grid.IdxY,
+                thread = global::ILGPU.Group.IdxX,
+                threads = global::ILGPU.Group.DimX;
+            // query heads sharing this kv head
+            int group = (Heads / TensorDegree) / ((KvHeads + TensorDegree - 1) / TensorDegree);
+            // Dynamic shared memory (sized by GpuStage.Attention): the group's queries, one tile of weights per head,
+            // and per head the running maximum, the running sum and this tile's correction.
+            var shared = global::ILGPU.SharedMemory.GetDynamic<float>();
+            int queries = 0,
+                weights = group * (HeadDim),
+                maxima = weights + group * threads,
+                sums = maxima + group,
+                corrections = sums + group;
+            int context = positions[row] + 1;
+            long firstQuery = (long)row * (Heads * HeadDim / TensorDegree) + (long)kvHead * group * (HeadDim),
+                cached = cache.RowBase(row) + kvHead * (HeadDim);
+            float scale = 1.0f / global::ILGPU.Algorithms.XMath.Sqrt((float)(HeadDim));
+            for (int i = thread; i < group * (HeadDim); i += threads)
+            {
+                shared[queries + i] = q[firstQuery + i];
+                output[firstQuery + i] = 0.0f;
+            }
+            for (int g = thread; g < group; g += threads)
+            {
+                shared[maxima + g] = float.NegativeInfinity;
+                shared[sums + g] = 0.0f;
+            }
+            global::ILGPU.Group.Barrier();
+            for (int start = 0; start < context; start += threads)
+            {
+                // Scores: one position per thread, its key read once for every head of the group.
+                int p = start + thread;
+                long key = cached + (long)p * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
+                for (int g = 0; g < group; g++)
+                {
+                    float dot = 0.0f;
+                    if (p < context)
+                        for (int i = 0; i < (HeadDim); i++)
+                            dot += shared[queries + g * (HeadDim) + i] * cache.Keys[key + i];
+                    shared[weights + g * threads + thread] = p < context ? dot * scale : float.NegativeInfinity;
+                }
+                // Per head: the tile's weights against the new running maximum, and the statistics rescaled.
+                for (int g = 0; g < group; g++)
+                {
+                    float score = shared[weights + g * threads + thread], runningMax = shared[maxima + g];
+                    float max = global::System.Math.Max(runningMax, global::Tessera.Gpu.GpuGroup.Max(score));
+                    float weight = p < context ? global::ILGPU.Algorithms.XMath.Exp(score - max) : 0.0f;
+                    shared[weights + g * threads + thread] = weight;
+                    // every thread has read the statistics of head g by now
+                    float sum = global::Tessera.Gpu.GpuGroup.Sum(weight);
+                    if (thread == 0)
+                    {
+                        float correction = global::ILGPU.Algorithms.XMath.Exp(runningMax - max);
+                        shared[corrections + g] = correction;
+                        shared[sums + g] = shared[sums + g] * correction + sum;
+                        shared[maxima + g] = max;
+                    }
+                }
+                global::ILGPU.Group.Barrier(); // the weights and corrections are visible to every thread
+                // Output: a thread per (head, dimension): rescale, then add this tile's weighted values.
+                int tile = global::System.Math.Min(threads, context - start);
+                for (int i = thread; i < group * (HeadDim); i += threads)
+                {
+                    int g = i / (HeadDim);
+                    long value = cached
+                        + i % (HeadDim)
+                        + (long)start * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
+                    float acc = output[firstQuery + i] * shared[corrections + g];
+                    for (int j = 0; j < tile; j++)
+                        acc += shared[weights + g * threads + j] * cache.Values[
+                            value + (long)j * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim)];
+                    output[firstQuery + i] = acc;
+                }
+                global::ILGPU.Group.Barrier(); // the next tile rewrites the weights and statistics
+            }
+            for (int i = thread; i < group * (HeadDim); i += threads)
+                output[firstQuery + i] /= shared[sums + i / (HeadDim)];
+        }
+
+        /// <summary>
+        /// x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads)): in place over the product, grid-stride.
+        /// </summary>
+        public static void BlockX2Epilogue(
+            global::ILGPU.ArrayView<float> y,
+            long count,
+            global::ILGPU.ArrayView<float> inX)
+        {
+            long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
+            for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
+            {
+                float v = y[i];
+                v = inX[i] + v;
+                y[i] = v;
+            }
+        }
+
+        /// <summary>h2 (T, Dim) = MlpNorm(x): a group per row, the statistics reduced over the group.</summary>
+        public static void BlockH2RmsNorm(
+            global::ILGPU.ArrayView<float> x,
+            global::ILGPU.ArrayView<float> weight,
+            global::ILGPU.ArrayView<float> output)
+        {
+            int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
+            long offset = (long)row * (Dim);
+            float squares = 0.0f;
+            for (int i = thread; i < (Dim); i += threads) squares += x[offset + i] * x[offset + i];
+            float scale = global::ILGPU.Algorithms.XMath.Rsqrt(global::Tessera.Gpu.GpuGroup.Sum(squares) / (Dim) + Eps);
+            for (int i = thread; i < (Dim); i += threads) output[offset + i] = x[offset + i] * scale * weight[i];
+        }
+
+        /// <summary>result (T, Dim) = x + Mixture(Experts, h, routing): fused Add, grid-stride.</summary>
+        public static void BlockResultElementwise(
+            global::ILGPU.ArrayView<float> output,
+            long count,
+            global::ILGPU.ArrayView<float> inX2,
+            global::ILGPU.ArrayView<float> inMixture)
+        {
+            long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
+            for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
+            {
+                float v = inX2[i];
+                v = v + inMixture[i];
+                output[i] = v;
+            }
+        }
+
+        /// <summary>
+        /// silu (T, Intermediate / TensorDegree) = Silu(W1(x)): in place over the product, grid-stride.
+        /// </summary>
+        public static void ExpertSiluEpilogue(global::ILGPU.ArrayView<float> y, long count)
+        {
+            long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
+            for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
+            {
+                float v = y[i];
+                v = global::Tessera.Gpu.GpuMath.Silu(v);
+                y[i] = v;
+            }
+        }
+
+        /// <summary>
+        /// product (T, Intermediate / TensorDegree) = Silu(W1(x)) * W3(x): in place over the product, grid-stride.
+        /// </summary>
+        public static void ExpertProductEpilogue(
+            global::ILGPU.ArrayView<float> y,
+            long count,
+            global::ILGPU.ArrayView<float> inSilu)
+        {
+            long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
+            for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
+            {
+                float v = y[i];
+                v = inSilu[i] * v;
+                y[i] = v;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The GPU rank program: matrix products on cuBLAS (the runtime's product kernels off a GPU), everything else
+    /// in <see cref="DeviceKernels"/>, one device buffer per CPU workspace slot. Between virtual devices on one
+    /// accelerator, collectives and stage boundaries stay on the device.
+    /// </summary>
+    public sealed class Gpu : global::Tessera.ITransformerEngine,
+        global::Tessera.Parallelism.IRankProgram,
+        global::System.IDisposable
+    {
+        private readonly global::Tessera.Parallelism.RankContext _rank;
+        private readonly global::Tessera.ModelShape _shape;
+        private readonly DeviceMixtralWeights _weights;
+        private readonly DeviceBlockWeights[] _layers;
+        private readonly global::Tessera.Gpu.GpuStage _gpu;
+        private readonly object _gate = new();
+        private readonly int TensorRank, FirstLayer, EndLayer;
+        private readonly int FirstExpert, EndExpert;
+
+        /// <summary>The tensors of one Mixtral on the device, uploaded when the rank program is made.</summary>
+        private sealed class DeviceMixtralWeights
+        {
+            public global::ILGPU.ArrayView<float> Embed;
+            public global::ILGPU.ArrayView<float> Norm;
+            public global::Tessera.Gpu.DeviceMatrix Head;
+        }
+
+        /// <summary>The tensors of one Block on the device, uploaded when the rank program is made.</summary>
+        private sealed class DeviceBlockWeights
+        {
+            public global::ILGPU.ArrayView<float> AttnNorm;
+            public global::Tessera.Gpu.DeviceMatrix Q;
+            public global::Tessera.Gpu.DeviceMatrix K;
+            public global::Tessera.Gpu.DeviceMatrix V;
+            public global::Tessera.Gpu.DeviceMatrix O;
+            public global::ILGPU.ArrayView<float> MlpNorm;
+            public global::Tessera.Gpu.DeviceMatrix Router;
+            public DeviceExpertWeights[] Experts = [];
+        }
+
+        /// <summary>The tensors of one Expert on the device, uploaded when the rank program is made.</summary>
+        private sealed class DeviceExpertWeights
+        {
+            public global::Tessera.Gpu.DeviceMatrix W1;
+            public global::Tessera.Gpu.DeviceMatrix W3;
+            public global::Tessera.Gpu.DeviceMatrix W2;
+        }
+
+        internal Gpu(TinyMixtral engine, global::Tessera.Gpu.GpuDevice device)
+        {
+            _rank = engine._rank;
+            _shape = engine.Shape;
+            TensorRank = engine.TensorRank;
+            FirstLayer = engine.FirstLayer;
+            EndLayer = engine.EndLayer;
+            FirstExpert = engine.FirstExpert;
+            EndExpert = engine.EndExpert;
+            _gpu = new global::Tessera.Gpu.GpuStage(
+                device,
+                EndLayer - FirstLayer,
+                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
+            // Every weight goes to the device now; the host copies go with the CPU engine once the caller drops it.
+            _weights = new DeviceMixtralWeights {
+                Embed = _gpu.Weight(engine._weights.Embed),
+                Norm = _gpu.Weight(engine._weights.Norm),
+                Head = _gpu.Weight(engine._weights.Head) };
+            _layers = global::System.Array.ConvertAll(
+                engine._layers,
+                w =>
+                    new DeviceBlockWeights {
+                        AttnNorm = _gpu.Weight(w.AttnNorm),
+                        Q = _gpu.Weight(w.Q),
+                        K = _gpu.Weight(w.K),
+                        V = _gpu.Weight(w.V),
+                        O = _gpu.Weight(w.O),
+                        MlpNorm = _gpu.Weight(w.MlpNorm),
+                        Router = _gpu.Weight(w.Router),
+                        Experts = global::System.Array.ConvertAll(
+                            w.Experts,
+                            x =>
+                                new DeviceExpertWeights {
+                                    W1 = _gpu.Weight(x.W1),
+                                    W3 = _gpu.Weight(x.W3),
+                                    W2 = _gpu.Weight(x.W2) }) });
+        }
+
+        /// <inheritdoc/>
+        public global::Tessera.ModelShape Shape => _shape;
+        /// <summary>Device bytes of this rank's weights.</summary>
+        public long WeightBytes => _gpu.WeightBytes;
+        /// <inheritdoc/>
+        public long WorkspaceBytes => _gpu.WorkspaceBytes;
+        global::Tessera.Parallelism.RankContext global::Tessera.Parallelism.IRankProgram.Context => _rank;
+        /// <summary>A sequence handle; its keys and values live on the device.</summary>
+        public global::Tessera.KvCache CreateCache() => global::Tessera.KvCache.CreateHandle(ContextLength);
+        /// <inheritdoc/>
+        public float[] Forward(global::Tessera.TokenBatch batch) =>
+            _rank.IsWholeModel
+                ? RunStage(batch)!
+                : throw new global::System.InvalidOperationException(
+                    "This engine is one rank of a parallel plan: run it through a ParallelEngine.");
+        /// <inheritdoc/>
+        public void Dispose() => _gpu.Dispose();
+
+        /// <inheritdoc/>
+        public float[]? RunStage(global::Tessera.TokenBatch batch)
+        {
+            lock (_gate)
+            {
+                _gpu.Device.Bind(); // each rank runs on its own thread: make its accelerator current there
+                int rows = batch.Rows;
+                var _x = _gpu.Slot("_x", (long)rows * (Dim));
+                var _x2 = _gpu.Slot("_x2", (long)rows * (Dim));
+                var _normOut = _gpu.Slot("_normOut", (long)rows * (Dim));
+                var tokens = _gpu.Ints("tokens", batch.Tokens);
+                var positions = _gpu.Ints("positions", batch.Positions);
+                var cacheSlots = _gpu.CacheSlots(batch);
+                global::ILGPU.ArrayView<float> stageInput;
+                if (_rank.IsFirstStage)
+                {
+                    global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
+                    // x (T, Dim) = Embed(tokens)
+                    _gpu.Launch(DeviceKernels.MixtralXGather, _gpu.Rows(rows), _weights.Embed, tokens, _x);
+                    stageInput = _x;
+                }
+                else
+                {
+                    stageInput = _gpu.ReceiveActivations(_rank.Previous!, rows * (Dim));
+                }
+                global::ILGPU.ArrayView<float> x2 = stageInput, x2Spare = _x2;
+                for (int layer = FirstLayer; layer < EndLayer; layer++)
+                {
+                    Block(layer, batch, x2, x2Spare, tokens, positions, cacheSlots);
+                    (x2, x2Spare) = (x2Spare, x2);
+                }
+                if (!_rank.IsLastStage)
+                {
+                    _gpu.SendActivations(_rank.Next!, x2, rows * (Dim));
+                    batch.Commit();
+                    return null;
+                }
+                // normOut (T, Dim) = Norm(x)
+                _gpu.Launch(DeviceKernels.MixtralNormOutRmsNorm, _gpu.Rows(rows), x2, _weights.Norm, _normOut);
+                // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))
+                int logitRows = batch.LogitRows.Length;
+                var headInput = _gpu.LogitRowsOf(_normOut, batch, Dim);
+                var headOutput = _gpu.Slot(
+                    "head_output",
+                    (long)logitRows * ((Vocab + TensorDegree - 1) / TensorDegree));
+                _gpu.Gemm(
+                    headOutput,
+                    headInput,
+                    _weights.Head,
+                    logitRows,
+                    (Vocab + TensorDegree - 1) / TensorDegree,
+                    Dim);
+                // The logits come back to the host; a vocab-sharded head gathers every rank's columns first.
+                var logits = _gpu.Logits(
+                    headOutput,
+                    logitRows,
+                    (Vocab + TensorDegree - 1) / TensorDegree,
+                    _rank.Tensor,
+                    vocab: Vocab);
+                batch.Commit();
+                return logits;
+            }
+        }
+
+        /// <summary>One Block on the device.</summary>
+        private void Block(
+            int layer,
+            global::Tessera.TokenBatch batch,
+            global::ILGPU.ArrayView<float> input,
+            global::ILGPU.ArrayView<float> output,
+            global::ILGPU.ArrayView<int> tokens,
+            global::ILGPU.ArrayView<int> positions,
+            global::ILGPU.ArrayView<int> cacheSlots)
+        {
+            var w = _layers[layer - FirstLayer];
+            int rows = batch.Rows;
+            var _hAttentionH2 = _gpu.Slot(
+                "_hAttentionH2",
+                (long)rows * global::System.Math.Max((Dim), Heads * HeadDim / TensorDegree));
+            var _qOutX2 = _gpu.Slot(
+                "_qOutX2",
+                (long)rows * global::System.Math.Max((Heads * HeadDim / TensorDegree), Dim));
+            var _kOutRouterOut = _gpu.Slot(
+                "_kOutRouterOut",
+                (long)rows * global::System.Math.Max(
+                    ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                    ExpertCount));
+            var _vOutMixture = _gpu.Slot(
+                "_vOutMixture",
+                (long)rows * global::System.Math.Max(((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim), Dim));
+            // h (T, Dim) = AttnNorm(x)
+            _gpu.Launch(DeviceKernels.BlockHRmsNorm, _gpu.Rows(rows), input, w.AttnNorm, _hAttentionH2);
+            // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)
+            _gpu.Gemm(_qOutX2, _hAttentionH2, w.Q, rows, Heads * HeadDim / TensorDegree, Dim);
+            // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
+            var qAngles = _gpu.RopeTable(HeadDim, Theta, batch);
+            _gpu.Launch(DeviceKernels.BlockQRope, _gpu.Rows(rows), _qOutX2, positions, qAngles.Cos, qAngles.Sin);
+            // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)
+            _gpu.Gemm(
+                _kOutRouterOut,
+                _hAttentionH2,
+                w.K,
+                rows,
+                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                Dim);
+            // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
+            var kAngles = _gpu.RopeTable(HeadDim, Theta, batch);
+            _gpu.Launch(DeviceKernels.BlockKRope, _gpu.Rows(rows), _kOutRouterOut, positions, kAngles.Cos, kAngles.Sin);
+            // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)
+            _gpu.Gemm(
+                _vOutMixture,
+                _hAttentionH2,
+                w.V,
+                rows,
+                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                Dim);
+            // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
+            var attentionCache = _gpu.Cache(cacheSlots, layer - FirstLayer);
+            _gpu.Launch(
+                DeviceKernels.BlockAttentionKvAppend,
+                _gpu.Rows(rows),
+                _kOutRouterOut,
+                _vOutMixture,
+                attentionCache,
+                positions);
+            _gpu.Launch(
+                DeviceKernels.BlockAttentionAttention,
+                _gpu.Attention(
+                    rows,
+                    (KvHeads + TensorDegree - 1) / TensorDegree,
+                    (Heads / TensorDegree) / ((KvHeads + TensorDegree - 1) / TensorDegree),
+                    HeadDim),
+                _qOutX2,
+                _hAttentionH2,
+                attentionCache,
+                positions);
+            // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))
+            _gpu.Gemm(_qOutX2, _hAttentionH2, w.O, rows, Dim, Heads * HeadDim / TensorDegree);
+            _gpu.AllReduce(_qOutX2, rows * (Dim), _rank.Tensor);
+            _gpu.Launch(
+                DeviceKernels.BlockX2Epilogue,
+                _gpu.Elements((long)rows * (Dim)),
+                _qOutX2,
+                (long)rows * (Dim),
+                input);
+            // h2 (T, Dim) = MlpNorm(x)
+            _gpu.Launch(DeviceKernels.BlockH2RmsNorm, _gpu.Rows(rows), _qOutX2, w.MlpNorm, _hAttentionH2);
+            // routerOut (T, ExpertCount) = Router(h)
+            _gpu.Gemm(_kOutRouterOut, _hAttentionH2, w.Router, rows, ExpertCount, Dim);
+            // routing (T, ExpertsPerToken) = Route(Router(h), ExpertsPerToken)
+            var routing = _gpu.Route(_kOutRouterOut, rows, ExpertCount, ExpertsPerToken, renormalize: true);
+            // mixture (T, Dim) = Mixture(Experts, h, routing)
+            // Dense dispatch: every held expert over every row, weighted into the rows that chose it, so the routing
+            // stays on the device (E / k times the expert work of the CPU's sparse dispatch; no host round trip).
+            var expertOutput = _gpu.Slot("mixture_expert_output", (long)rows * (Dim));
+            _gpu.Clear(_vOutMixture, (long)rows * (Dim));
+            for (int expert = FirstExpert; expert < EndExpert; expert++)
+            {
+                Expert(layer, expert, rows, _hAttentionH2, expertOutput);
+                _gpu.AddExpert(_vOutMixture, expertOutput, routing, expert, Dim);
+            }
+            // result (T, Dim) = x + Mixture(Experts, h, routing)
+            _gpu.Launch(
+                DeviceKernels.BlockResultElementwise,
+                _gpu.Elements((long)rows * (Dim)),
+                output,
+                (long)rows * (Dim),
+                _qOutX2,
+                _vOutMixture);
+        }
+
+        /// <summary>
+        /// One Expert of layer <paramref name="layer"/> on the device: input (rows, Dim) to output (rows, Dim).
+        /// </summary>
+        private void Expert(
+            int layer,
+            int expert,
+            int rows,
+            global::ILGPU.ArrayView<float> input,
+            global::ILGPU.ArrayView<float> output)
+        {
+            var w = _layers[layer - FirstLayer].Experts[expert - FirstExpert];
+            var _silu = _gpu.Slot("_silu", (long)rows * (Intermediate / TensorDegree));
+            var _product = _gpu.Slot("_product", (long)rows * (Intermediate / TensorDegree));
+            // silu (T, Intermediate / TensorDegree) = Silu(W1(x))
+            _gpu.Gemm(_silu, input, w.W1, rows, Intermediate / TensorDegree, Dim);
+            _gpu.Launch(
+                DeviceKernels.ExpertSiluEpilogue,
+                _gpu.Elements((long)rows * (Intermediate / TensorDegree)),
+                _silu,
+                (long)rows * (Intermediate / TensorDegree));
+            // product (T, Intermediate / TensorDegree) = Silu(W1(x)) * W3(x)
+            _gpu.Gemm(_product, input, w.W3, rows, Intermediate / TensorDegree, Dim);
+            _gpu.Launch(
+                DeviceKernels.ExpertProductEpilogue,
+                _gpu.Elements((long)rows * (Intermediate / TensorDegree)),
+                _product,
+                (long)rows * (Intermediate / TensorDegree),
+                _silu);
+            // result (T, Dim) = W2(Silu(W1(x)) * W3(x))
+            _gpu.Gemm(output, _product, w.W2, rows, Dim, Intermediate / TensorDegree);
+            _gpu.AllReduce(output, rows * (Dim), _rank.Tensor);
+        }
+    }
 }

@@ -132,10 +132,10 @@ public sealed class MixtureOfExpertsCliTests
     }
 
     [Fact]
-    public void TheGpuBackEnd_RefusesAMixtureOfExperts_WithOneLine()
+    public void TheGpuBackEnd_RefusesExpertParallelism_WithOneLine()
     {
-        var result = Run("logits", "--checkpoint", Bundled("tiny-mixtral"), "--tokens", "1,2,3", "--out", "never.safetensors", "--devices", "ilgpu-cpu:1");
+        var result = Run("logits", "--checkpoint", Bundled("tiny-mixtral"), "--tokens", "1,2,3", "--out", "never.safetensors", "--ep", "2", "--devices", "ilgpu-cpu:2");
 
-        Assert.Contains("does not run mixtral models yet", AssertFailsWith(result));
+        Assert.Contains("does not run expert parallelism yet", AssertFailsWith(result));
     }
 }

@@ -4,20 +4,21 @@ using Tessera.Runtime.Tests.Gpu;
 namespace Tessera.Models.Tests.Gpu;
 
 /// <summary>
-/// The GPU back end against the references: both fixtures in fp32 within 1e-4 of llama2.c / llm.c, and every plan on
+/// The GPU back end against the references: every fixture in fp32 within 1e-4 of llama2.c / llm.c / Hugging Face's
+/// Mixtral (its experts dispatched densely on the device), and every plan on
 /// GPU virtual devices (sharing one accelerator) equal to one device. The GPU facts need a CUDA GPU and skip
 /// elsewhere; the ilgpu-cpu facts run the same generated rank programs and kernels on ILGPU's CPU accelerator, always.
 /// </summary>
 public sealed class GpuEngineTests
 {
     [GpuFact]
-    public void OnOneGpu_BothFixtures_MatchTheReferenceLogits_AndGreedyContinuations() => BothFixturesMatchTheReference(DeviceKind.Cuda);
+    public void OnOneGpu_EveryFixture_MatchesTheReferenceLogits_AndGreedyContinuations() => EveryFixtureMatchesTheReference(DeviceKind.Cuda);
 
     [GpuFact]
     public void EveryPlan_OnCudaDevices_EqualsOneDevice() => EveryPlanEqualsOneDevice(DeviceKind.Cuda);
 
     [Fact]
-    public void OnIlgpuCpu_BothFixtures_MatchTheReferenceLogits_AndGreedyContinuations() => BothFixturesMatchTheReference(DeviceKind.IlgpuCpu);
+    public void OnIlgpuCpu_EveryFixture_MatchesTheReferenceLogits_AndGreedyContinuations() => EveryFixtureMatchesTheReference(DeviceKind.IlgpuCpu);
 
     [Fact]
     public void EveryPlan_OnIlgpuCpuDevices_EqualsOneDevice() => EveryPlanEqualsOneDevice(DeviceKind.IlgpuCpu);
@@ -54,20 +55,22 @@ public sealed class GpuEngineTests
 
     /// <summary>
     /// BF16 weights on the device: the prefill of the reference prompt (more rows than the GEMV takes: widened weights,
-    /// TF32 products) and token-by-token decode (the bf16 GEMV kernel) both within 1e-2 of the reference, and under
+    /// TF32 products) and token-by-token decode (the bf16 GEMV kernel) both within 1e-2 of the reference (2e-2 for
+    /// tiny-mixtral, as the CPU's bf16 test of it allows: its rounded expert weights alone move it ~1e-2), and under
     /// tp2 x pp2 equal to one device within TF32's rounding.
     /// </summary>
     private static void Bf16WeightsStayWithinBf16Precision(DeviceKind device)
     {
-        foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2 })
+        foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2, Fixtures.TinyMixtral })
         {
+            double tolerance = fixture == Fixtures.TinyMixtral ? 2e-2 : 1e-2;
             var reference = Fixtures.Load(fixture);
             var bf16 = new ParallelPlan { Precision = Tessera.Cpu.WeightPrecision.BF16 };
             using var engine = (ParallelEngine)EngineCatalog.Open(Fixtures.Directory(fixture), EngineKind.Generic, bf16, device);
             Assert.True(reference.Tokens.Length > Tessera.Gpu.GpuStage.GemvMaxRows, "the prefill must take the widened-weights path");
             float[] prefill = engine.Forward(TokenBatch.ForSequence(engine.CreateCache(), reference.Tokens));
             double error = Fixtures.RelativeError(prefill, reference.Logits);
-            Assert.True(error <= 1e-2 && error > 1e-6, $"{fixture} bf16 prefill on {device}: {error:E3}");
+            Assert.True(error <= tolerance && error > 1e-6, $"{fixture} bf16 prefill on {device}: {error:E3}");
 
             var cache = engine.CreateCache();
             int vocab = engine.Shape.VocabSize;
@@ -75,7 +78,7 @@ public sealed class GpuEngineTests
             for (int t = 0; t < reference.Tokens.Length; t++)
                 engine.Forward(TokenBatch.ForSequence(cache, [reference.Tokens[t]])).CopyTo(stepped, (long)t * vocab);
             error = Fixtures.RelativeError(stepped, reference.Logits);
-            Assert.True(error <= 1e-2 && error > 1e-6, $"{fixture} bf16 decode on {device}: {error:E3}");
+            Assert.True(error <= tolerance && error > 1e-6, $"{fixture} bf16 decode on {device}: {error:E3}");
 
             using var plan = (ParallelEngine)EngineCatalog.Open(Fixtures.Directory(fixture), EngineKind.Generic,
                 new ParallelPlan(Tensor: 2, Pipeline: 2, MicroBatches: 2) { Precision = Tessera.Cpu.WeightPrecision.BF16 }, device);
@@ -88,12 +91,12 @@ public sealed class GpuEngineTests
     }
 
     /// <summary>
-    /// Both fixtures, on the shape-generic engine and on their specialised [Compile] units (sizes folded into the
+    /// Every fixture, on the shape-generic engine and on its specialised [Compile] unit (sizes folded into the
     /// kernels): the prefill logits within 1e-4 of the reference, and the greedy continuation (KV-cache decode) equal.
     /// </summary>
-    private static void BothFixturesMatchTheReference(DeviceKind device)
+    private static void EveryFixtureMatchesTheReference(DeviceKind device)
     {
-        foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2 })
+        foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2, Fixtures.TinyMixtral })
         foreach (var kind in new[] { EngineKind.Generic, EngineKind.Specialised })
         {
             var reference = Fixtures.Load(fixture);
@@ -108,11 +111,13 @@ public sealed class GpuEngineTests
 
     private static void EveryPlanEqualsOneDevice(DeviceKind device)
     {
-        foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2 })
+        foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2, Fixtures.TinyMixtral })
         {
             var reference = Fixtures.Load(fixture);
             int[][] prompts = [reference.Tokens[..9], reference.Tokens[2..21], reference.Tokens];
-            foreach (var name in new[] { "dp2", "mp2", "pp2-m4", "pp3-uneven", "tp2", "tp4", "tp2-pp2", "dp2-tp2-pp2" })
+            // The dense plans (expert parallelism does not run on the GPU back end); tiny-mixtral's 4 KV heads and 2 layers allow fewer.
+            var plans = fixture == Fixtures.TinyMixtral ? new[] { "dp2", "pp2-m4", "tp2", "tp2-pp2" } : new[] { "dp2", "mp2", "pp2-m4", "pp3-uneven", "tp2", "tp4", "tp2-pp2", "dp2-tp2-pp2" };
+            foreach (var name in plans)
             {
                 using var single = (ParallelEngine)EngineCatalog.Open(Fixtures.Directory(fixture), EngineKind.Generic, null, device);
                 using var parallel = (ParallelEngine)EngineCatalog.Open(Fixtures.Directory(fixture), EngineKind.Generic,
