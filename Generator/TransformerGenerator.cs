@@ -57,8 +57,19 @@ public sealed class TransformerGenerator : IIncrementalGenerator
             .Select(static (input, token) => EmitSpecialised(input.Left.Unit, input.Left.Model, input.Right, token))
             .WithTrackingName(TrackingNames.SpecialisedEngines);
 
-        context.RegisterSourceOutput(generic, static (spc, file) => file.AddTo(spc));
-        context.RegisterSourceOutput(specialised, static (spc, file) => file.AddTo(spc));
+        // Where each [Model] class and [Compile] unit starts now. The models hold their locations relative to these, so
+        // an edit above a class leaves its model (and the emit steps) cached; reporting adds the current start back.
+        var anchors = context.SyntaxProvider
+            .ForAttributeWithMetadataName(WellKnownNames.ModelAttribute, static (node, _) => node is ClassDeclarationSyntax, static (c, _) => ModelParser.Anchor(c))
+            .Collect()
+            .Combine(context.SyntaxProvider
+                .ForAttributeWithMetadataName(WellKnownNames.CompileAttribute, static (node, _) => node is ClassDeclarationSyntax, static (c, _) => CompileUnitParser.Anchor(c))
+                .Collect())
+            .Select(static (pair, _) => pair.Left.Concat(pair.Right).ToEquatableArray())
+            .WithTrackingName(TrackingNames.Anchors);
+
+        context.RegisterSourceOutput(generic.Combine(anchors), static (spc, pair) => pair.Left.AddTo(spc, pair.Right));
+        context.RegisterSourceOutput(specialised.Combine(anchors), static (spc, pair) => pair.Left.AddTo(spc, pair.Right));
     }
 
     private static GeneratedFile EmitGeneric(ModelResult result, CancellationToken token)
@@ -107,9 +118,15 @@ public sealed class TransformerGenerator : IIncrementalGenerator
 /// <param name="Diagnostics">what to report</param>
 internal sealed record GeneratedFile(string? HintName, string? Source, EquatableArray<DiagnosticInfo> Diagnostics)
 {
-    public void AddTo(SourceProductionContext context)
+    /// <param name="anchors">where the [Model] classes and [Compile] units are now</param>
+    public void AddTo(SourceProductionContext context, EquatableArray<AnchorInfo> anchors)
     {
-        foreach (var diagnostic in Diagnostics) context.ReportDiagnostic(diagnostic.ToDiagnostic());
+        if (Diagnostics.Length > 0)
+        {
+            var byKey = new Dictionary<string, AnchorInfo>();
+            foreach (var anchor in anchors) byKey[anchor.Key] = anchor;
+            foreach (var diagnostic in Diagnostics) context.ReportDiagnostic(diagnostic.ToDiagnostic(byKey));
+        }
         if (HintName is not null && Source is not null) context.AddSource(HintName, Source);
     }
 }

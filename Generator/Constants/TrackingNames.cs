@@ -8,4 +8,5 @@ internal static class TrackingNames
     public const string ConfigFiles = nameof(ConfigFiles);
     public const string GenericEngines = nameof(GenericEngines);
     public const string SpecialisedEngines = nameof(SpecialisedEngines);
+    public const string Anchors = nameof(Anchors);
 }

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
 using Tessera.Generator.Helpers;
 
@@ -12,8 +13,9 @@ internal sealed record DiagnosticInfo(string Id, LocationInfo? Location, Equatab
     public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, LocationInfo? location, params string[] arguments) =>
         new(descriptor.Id, location, new EquatableArray<string>(arguments));
 
-    public Diagnostic ToDiagnostic() =>
-        Diagnostic.Create(DiagnosticDescriptors.ById(Id), Location?.ToLocation(), Arguments.ToArray<object>());
+    /// <param name="anchors">where the [Model] classes and [Compile] units are now, by key (anchored locations are relative to them)</param>
+    public Diagnostic ToDiagnostic(IReadOnlyDictionary<string, AnchorInfo> anchors) =>
+        Diagnostic.Create(DiagnosticDescriptors.ById(Id), Location?.ToLocation(anchors), Arguments.ToArray<object>());
 }
 
 internal static class DiagnosticArrayExtensions

@@ -13,7 +13,18 @@ namespace Tessera.Generator.FrontEnd;
 /// <summary>The front end for [Compile(typeof(M), Config = "...")] units.</summary>
 internal static class CompileUnitParser
 {
+    /// <summary>A [Compile] unit, its locations held relative to the class (see <see cref="LocationInfo"/>).</summary>
     public static CompileUnitInfo? Parse(GeneratorAttributeSyntaxContext context, CancellationToken token)
+    {
+        using var anchored = LocationInfo.RelativeTo(Anchor(context));
+        return ParseUnit(context, token);
+    }
+
+    /// <summary>Where a [Compile] unit starts: what its locations are relative to.</summary>
+    public static AnchorInfo Anchor(GeneratorAttributeSyntaxContext context) =>
+        AnchorInfo.Of(AnchorInfo.UnitKey(context.TargetSymbol.ToDisplayString()), context.TargetNode);
+
+    private static CompileUnitInfo? ParseUnit(GeneratorAttributeSyntaxContext context, CancellationToken token)
     {
         var type = (INamedTypeSymbol)context.TargetSymbol;
         var syntax = (ClassDeclarationSyntax)context.TargetNode;

@@ -16,7 +16,18 @@ namespace Tessera.Generator.FrontEnd;
 /// </summary>
 internal static class ModelParser
 {
+    /// <summary>A [Model] class, its locations held relative to the class (see <see cref="LocationInfo"/>).</summary>
     public static ModelResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken token)
+    {
+        using var anchored = LocationInfo.RelativeTo(Anchor(context));
+        return ParseModel(context, token);
+    }
+
+    /// <summary>Where a [Model] class starts: what its locations are relative to.</summary>
+    public static AnchorInfo Anchor(GeneratorAttributeSyntaxContext context) =>
+        AnchorInfo.Of(AnchorInfo.ModelKey(context.TargetSymbol.ToDisplayString()), context.TargetNode);
+
+    private static ModelResult ParseModel(GeneratorAttributeSyntaxContext context, CancellationToken token)
     {
         var type = (INamedTypeSymbol)context.TargetSymbol;
         var syntax = (ClassDeclarationSyntax)context.TargetNode;

@@ -5,8 +5,9 @@ namespace Tessera.Generator.Tests.Diagnostics;
 /// <summary>Compiles a small bad snippet and asserts the one diagnostic it must produce: its id and its exact location.</summary>
 public abstract class DiagnosticTestBase
 {
+
     /// <summary>A minimal valid model; tests replace parts of it.</summary>
-    protected const string TinyModel = """
+    internal const string TinyModel = """
         using Tessera;
         using static Tessera.Ops;
 
@@ -35,9 +36,9 @@ public abstract class DiagnosticTestBase
 
         """;
 
-    protected const string TinyConfig = """{ "hidden_size": 8, "intermediate_size": 16, "vocab_size": 32, "max_position_embeddings": 16 }""";
+    internal const string TinyConfig = """{ "hidden_size": 8, "intermediate_size": 16, "vocab_size": 32, "max_position_embeddings": 16 }""";
 
-    protected const string CompileUnit = """
+    internal const string CompileUnit = """
 
         [Compile(typeof(M), Config = "configs/tiny/config.json")]
         public partial class TinyM;

@@ -40,6 +40,39 @@ public sealed class IncrementalityTests
     }
 
     [Fact]
+    public void AnEditAboveTheModel_MovesEveryLocation_AndTheEmitStepsStayCached()
+    {
+        // Every line of the model moves down: a cached model that held a location (or a diagnostic with one) would
+        // differ and re-run the emit steps. They must not run at all.
+        var result = Rerun(t => t.WithChangedText(t.GetText().WithChanges(new Microsoft.CodeAnalysis.Text.TextChange(new(0, 0), "// a comment above the model\n\n"))), "Llama.cs");
+
+        Assert.All(Reasons(result, TrackingNames.GenericEngines), r => Assert.Equal(IncrementalStepRunReason.Cached, r));
+        Assert.All(Reasons(result, TrackingNames.SpecialisedEngines), r => Assert.Equal(IncrementalStepRunReason.Cached, r));
+    }
+
+    [Fact]
+    public void ADiagnosticOfACachedModel_IsReportedWhereTheModelIsNow()
+    {
+        // A shape error the passes find with a config's sizes (a unit adds an Ffn-wide value to a Dim-wide one), then
+        // an edit above the model and the unit.
+        string source = Diagnostics.DiagnosticTestBase.TinyModel.Replace("x += Down(Silu(Up(x)));", "x += Silu(Up(x));") + Diagnostics.DiagnosticTestBase.CompileUnit;
+        var compilation = GeneratorHarness.Compilation([("Model.cs", source)]);
+        var config = new InMemoryAdditionalText("/repo/configs/tiny/config.json", Diagnostics.DiagnosticTestBase.TinyConfig);
+        var driver = GeneratorHarness.Driver([config]).RunGenerators(compilation);
+        var before = Assert.Single(driver.GetRunResult().Diagnostics);
+        var tree = compilation.SyntaxTrees.Single();
+        const string above = "// two lines\n// above the model\n";
+        driver = driver.RunGenerators(compilation.ReplaceSyntaxTree(tree, tree.WithChangedText(tree.GetText().WithChanges(new Microsoft.CodeAnalysis.Text.TextChange(new(0, 0), above)))));
+
+        var result = driver.GetRunResult().Results.Single();
+        Assert.All(Reasons(result, TrackingNames.SpecialisedEngines), r => Assert.Equal(IncrementalStepRunReason.Cached, r));
+        var after = Assert.Single(result.Diagnostics);
+        Assert.Equal(before.Id, after.Id);
+        Assert.Equal(before.Location.SourceSpan.Start + above.Length, after.Location.SourceSpan.Start);
+        Assert.Equal(before.Location.GetLineSpan().StartLinePosition.Line + 2, after.Location.GetLineSpan().StartLinePosition.Line);
+    }
+
+    [Fact]
     public void AddingAnUnrelatedType_DoesNotRegenerate()
     {
         var result = Rerun(t => Append(t, "\nnamespace Other { public class Unrelated { } }\n"), "Specialised.cs");
