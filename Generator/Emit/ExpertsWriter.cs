@@ -118,24 +118,6 @@ internal static class ExpertsWriter
         writer.WriteLine($"public {Experts}.ExpertLoad ExpertLoad => _expertLoad;");
     }
 
-    /// <summary>One expert over the rows routed to it: the expert's kernels with rows = those rows, its own workspace.</summary>
-    public static void WriteMethod(EngineWriter.EngineContext context, IndentedTextWriter writer)
-    {
-        var compiled = context.Compiled;
-        var expert = compiled.Expert!;
-        string field = compiled.ExpertsField!.Name;
-        writer.WriteLine();
-        writer.WriteLine($"/// <summary>One {expert.Module.TypeName} (a held expert of layer <paramref name=\"layer\"/>): <paramref name=\"input\"/> (rows, {expert.Graph.Input.Width}) to <paramref name=\"output\"/> (rows, {expert.Graph.Result.Width}), rows = the tokens routed to it.</summary>");
-        using (writer.WriteBlock($"private void {expert.Module.TypeName}(int layer, int expert, int rows, float[] input, float[] output)"))
-        {
-            writer.WriteLine($"var w = _layers[layer - FirstLayer].{field}[expert - FirstExpert];");
-            writer.WriteLine("EnsureExpertWorkspace(rows);");
-            writer.WriteLine();
-            foreach (var kernel in expert.Kernels)
-                CpuKernelWriter.Write(kernel, expert, "w", writer);
-        }
-    }
-
     /// <summary>The interfaces an engine of this model implements beyond the rank program's.</summary>
     public static IEnumerable<string> Interfaces(EngineWriter.EngineContext context) =>
         HasExperts(context) ? [$"{Experts}.IExpertRouted"] : [];

@@ -52,16 +52,12 @@ internal static class GpuEngineWriter
             writer.WriteLine();
             WriteProperties(context, writer);
             writer.WriteLine();
-            WriteRunStage(context, writer);
-            if (context.Compiled.Block is { } block)
+            var device = new GpuStageDevice(SizesArgument(context));
+            StageProgramWriter.WriteRunStage(context, device, writer);
+            if (context.Compiled.Block is not null)
             {
                 writer.WriteLine();
-                WriteBlock(context, block, writer);
-            }
-            if (context.Compiled.Expert is { } expert)
-            {
-                writer.WriteLine();
-                WriteExpert(context, expert, writer);
+                StageProgramWriter.WriteModuleMethods(context, device, writer);
             }
         }
     }
@@ -166,97 +162,5 @@ internal static class GpuEngineWriter
         writer.WriteLine("    _rank.IsWholeModel ? RunStage(batch)! : throw new global::System.InvalidOperationException(\"This engine is one rank of a parallel plan: run it through a ParallelEngine.\");");
         writer.WriteLine("/// <inheritdoc/>");
         writer.WriteLine("public void Dispose() => _gpu.Dispose();");
-    }
-
-    private static void WriteSlots(CompiledModule module, IndentedTextWriter writer)
-    {
-        foreach (var slot in module.Buffers.Slots)
-        {
-            var widths = module.Graph.Values.Where(v => slot.Holds.Contains(v.Name)).Select(v => module.Sharding.LocalWidth(v).ToString()).Distinct().ToList();
-            if (widths.Count == 0) widths = slot.Widths.Select(w => w.ToString()).ToList();
-            string max = widths.Skip(1).Aggregate($"({widths[0]})", (a, w) => $"global::System.Math.Max({a}, {w})");
-            writer.WriteLine($"var {slot.Name} = _gpu.Slot(\"{slot.Name}\", (long)rows * {max});");
-        }
-    }
-
-    private static void WriteRunStage(EngineWriter.EngineContext context, IndentedTextWriter writer)
-    {
-        var compiled = context.Compiled;
-        var root = compiled.Root;
-        string sizes = SizesArgument(context);
-        writer.WriteLine("/// <inheritdoc/>");
-        using (writer.WriteBlock("public float[]? RunStage(global::Tessera.TokenBatch batch)"))
-        using (writer.WriteBlock("lock (_gate)"))
-        {
-            writer.WriteLine("_gpu.Device.Bind(); // each rank runs on its own thread: make its accelerator current there");
-            writer.WriteLine("int rows = batch.Rows;");
-            WriteSlots(root, writer);
-            writer.WriteLine("var tokens = _gpu.Ints(\"tokens\", batch.Tokens);");
-            writer.WriteLine("var positions = _gpu.Ints(\"positions\", batch.Positions);");
-            var layers = root.LayersKernel;
-            string check = $"global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, {compiled.Vocab});";
-            if (layers is null)
-            {
-                writer.WriteLine(check);
-                WriteHead(context, root.Kernels, writer);
-                return;
-            }
-            writer.WriteLine("var cacheSlots = _gpu.CacheSlots(batch);");
-            string width = compiled.Width.ToString();
-            writer.WriteLine($"{Floats} stageInput;");
-            using (writer.WriteBlock("if (_rank.IsFirstStage)"))
-            {
-                writer.WriteLine(check);
-                foreach (var kernel in root.Prologue) GpuHostWriter.Write(kernel, root, "_weights", sizes, writer);
-                writer.WriteLine($"stageInput = {root.Buffers[layers.Anchor.Inputs[0]]};");
-            }
-            using (writer.WriteBlock("else"))
-                writer.WriteLine($"stageInput = _gpu.ReceiveActivations(_rank.Previous!, rows * ({width}));");
-            string name = root.Buffers[layers.Output];
-            writer.WriteLine($"{Floats} {name} = stageInput, {name}Spare = {root.Buffers.LayerSpare[layers.Output]};");
-            using (writer.WriteBlock("for (int layer = FirstLayer; layer < EndLayer; layer++)"))
-            {
-                writer.WriteLine($"{layers.Anchor.LayersField!.BlockType}(layer, batch, {name}, {name}Spare, tokens, positions, cacheSlots);");
-                writer.WriteLine($"({name}, {name}Spare) = ({name}Spare, {name});");
-            }
-            using (writer.WriteBlock("if (!_rank.IsLastStage)"))
-            {
-                writer.WriteLine($"_gpu.SendActivations(_rank.Next!, {name}, rows * ({width}));");
-                writer.WriteLine("batch.Commit();");
-                writer.WriteLine("return null;");
-            }
-            WriteHead(context, root.Epilogue, writer);
-        }
-    }
-
-    private static void WriteHead(EngineWriter.EngineContext context, IEnumerable<Kernel> kernels, IndentedTextWriter writer)
-    {
-        foreach (var kernel in kernels) GpuHostWriter.Write(kernel, context.Compiled.Root, "_weights", SizesArgument(context), writer);
-        writer.WriteLine("batch.Commit();");
-        writer.WriteLine("return logits;");
-    }
-
-    /// <summary>One expert over <c>rows</c> rows: its kernels, its own buffers, the weights of that expert of that layer.</summary>
-    private static void WriteExpert(EngineWriter.EngineContext context, CompiledModule expert, IndentedTextWriter writer)
-    {
-        writer.WriteLine($"/// <summary>One {expert.Module.TypeName} of layer <paramref name=\"layer\"/> on the device: input (rows, {expert.Graph.Input.Width}) to output (rows, {expert.Graph.Result.Width}).</summary>");
-        using (writer.WriteBlock($"private void {expert.Module.TypeName}(int layer, int expert, int rows, {Floats} input, {Floats} output)"))
-        {
-            writer.WriteLine($"var w = _layers[layer - FirstLayer].{context.Compiled.ExpertsField!.Name}[expert - FirstExpert];");
-            WriteSlots(expert, writer);
-            foreach (var kernel in expert.Kernels) GpuHostWriter.Write(kernel, expert, "w", SizesArgument(context), writer);
-        }
-    }
-
-    private static void WriteBlock(EngineWriter.EngineContext context, CompiledModule block, IndentedTextWriter writer)
-    {
-        writer.WriteLine($"/// <summary>One {block.Module.TypeName} on the device.</summary>");
-        using (writer.WriteBlock($"private void {block.Module.TypeName}(int layer, global::Tessera.TokenBatch batch, {Floats} input, {Floats} output, {Ints} tokens, {Ints} positions, {Ints} cacheSlots)"))
-        {
-            writer.WriteLine("var w = _layers[layer - FirstLayer];");
-            writer.WriteLine("int rows = batch.Rows;");
-            WriteSlots(block, writer);
-            foreach (var kernel in block.Kernels) GpuHostWriter.Write(kernel, block, "w", SizesArgument(context), writer);
-        }
     }
 }

@@ -1162,8 +1162,8 @@ partial class Gpt2
             {
                 lock (_gate)
                 {
-                    _gpu.Device.Bind(); // each rank runs on its own thread: make its accelerator current there
                     int rows = batch.Rows;
+                    _gpu.Device.Bind(); // each rank runs on its own thread: make its accelerator current there
                     var _x = _gpu.Slot("_x", (long)rows * (Dim));
                     var _x2 = _gpu.Slot("_x2", (long)rows * (Dim));
                     var _normOut = _gpu.Slot("_normOut", (long)rows * (Dim));
@@ -1188,8 +1188,10 @@ partial class Gpt2
                     }
                     else
                     {
+                        // The residual stream from the previous stage.
                         stageInput = _gpu.ReceiveActivations(_rank.Previous!, rows * (Dim));
                     }
+                    // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
                     global::ILGPU.ArrayView<float> x2 = stageInput, x2Spare = _x2;
                     for (int layer = FirstLayer; layer < EndLayer; layer++)
                     {
@@ -1198,6 +1200,7 @@ partial class Gpt2
                     }
                     if (!_rank.IsLastStage)
                     {
+                        // The residual stream goes on to the next stage.
                         _gpu.SendActivations(_rank.Next!, x2, rows * (Dim));
                         batch.Commit();
                         return null;
@@ -1236,7 +1239,10 @@ partial class Gpt2
                 }
             }
 
-            /// <summary>One Block on the device.</summary>
+            /// <summary>
+            /// One Block: <paramref name="input"/> (T, Dim) to <paramref name="output"/> (T, Dim), at layer
+            /// <paramref name="layer"/>.
+            /// </summary>
             private void Block(
                 int layer,
                 global::Tessera.TokenBatch batch,

@@ -1347,8 +1347,8 @@ partial class Mixtral
             {
                 lock (_gate)
                 {
-                    _gpu.Device.Bind(); // each rank runs on its own thread: make its accelerator current there
                     int rows = batch.Rows;
+                    _gpu.Device.Bind(); // each rank runs on its own thread: make its accelerator current there
                     var _x = _gpu.Slot("_x", (long)rows * (Dim));
                     var _x2 = _gpu.Slot("_x2", (long)rows * (Dim));
                     var _normOut = _gpu.Slot("_normOut", (long)rows * (Dim));
@@ -1365,8 +1365,10 @@ partial class Mixtral
                     }
                     else
                     {
+                        // The residual stream from the previous stage.
                         stageInput = _gpu.ReceiveActivations(_rank.Previous!, rows * (Dim));
                     }
+                    // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
                     global::ILGPU.ArrayView<float> x2 = stageInput, x2Spare = _x2;
                     for (int layer = FirstLayer; layer < EndLayer; layer++)
                     {
@@ -1375,6 +1377,7 @@ partial class Mixtral
                     }
                     if (!_rank.IsLastStage)
                     {
+                        // The residual stream goes on to the next stage.
                         _gpu.SendActivations(_rank.Next!, x2, rows * (Dim));
                         batch.Commit();
                         return null;
@@ -1412,7 +1415,10 @@ partial class Mixtral
                 }
             }
 
-            /// <summary>One Block on the device.</summary>
+            /// <summary>
+            /// One Block: <paramref name="input"/> (T, Dim) to <paramref name="output"/> (T, Dim), at layer
+            /// <paramref name="layer"/>.
+            /// </summary>
             private void Block(
                 int layer,
                 global::Tessera.TokenBatch batch,
@@ -1539,7 +1545,8 @@ partial class Mixtral
             }
 
             /// <summary>
-            /// One Expert of layer <paramref name="layer"/> on the device: input (rows, Dim) to output (rows, Dim).
+            /// One Expert (a held expert of layer <paramref name="layer"/>): <paramref name="input"/> (rows, Dim) to
+            /// <paramref name="output"/> (rows, Dim), rows = the tokens routed to it.
             /// </summary>
             private void Expert(
                 int layer,

@@ -983,8 +983,8 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         {
             lock (_gate)
             {
-                _gpu.Device.Bind(); // each rank runs on its own thread: make its accelerator current there
                 int rows = batch.Rows;
+                _gpu.Device.Bind(); // each rank runs on its own thread: make its accelerator current there
                 var _x = _gpu.Slot("_x", (long)rows * (Dim));
                 var _x2 = _gpu.Slot("_x2", (long)rows * (Dim));
                 var _normOut = _gpu.Slot("_normOut", (long)rows * (Dim));
@@ -992,35 +992,23 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 var positions = _gpu.Ints("positions", batch.Positions);
                 var cacheSlots = _gpu.CacheSlots(batch);
                 global::ILGPU.ArrayView<float> stageInput;
-                if (_rank.IsFirstStage)
-                {
-                    global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
-                    // x (T, Dim) = TokenEmbed(tokens) + PositionEmbed(tokens)
-                    _gpu.Launch(
-                        DeviceKernels.Gpt2XGather,
-                        _gpu.Rows(rows),
-                        _weights.TokenEmbed,
-                        tokens,
-                        _weights.PositionEmbed,
-                        positions,
-                        _x);
-                    stageInput = _x;
-                }
-                else
-                {
-                    stageInput = _gpu.ReceiveActivations(_rank.Previous!, rows * (Dim));
-                }
+                global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
+                // x (T, Dim) = TokenEmbed(tokens) + PositionEmbed(tokens)
+                _gpu.Launch(
+                    DeviceKernels.Gpt2XGather,
+                    _gpu.Rows(rows),
+                    _weights.TokenEmbed,
+                    tokens,
+                    _weights.PositionEmbed,
+                    positions,
+                    _x);
+                stageInput = _x;
+                // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
                 global::ILGPU.ArrayView<float> x2 = stageInput, x2Spare = _x2;
                 for (int layer = FirstLayer; layer < EndLayer; layer++)
                 {
                     Block(layer, batch, x2, x2Spare, tokens, positions, cacheSlots);
                     (x2, x2Spare) = (x2Spare, x2);
-                }
-                if (!_rank.IsLastStage)
-                {
-                    _gpu.SendActivations(_rank.Next!, x2, rows * (Dim));
-                    batch.Commit();
-                    return null;
                 }
                 // normOut (T, Dim) = Norm(x)
                 _gpu.Launch(
@@ -1055,7 +1043,10 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             }
         }
 
-        /// <summary>One Block on the device.</summary>
+        /// <summary>
+        /// One Block: <paramref name="input"/> (T, Dim) to <paramref name="output"/> (T, Dim), at layer
+        /// <paramref name="layer"/>.
+        /// </summary>
         private void Block(
             int layer,
             global::Tessera.TokenBatch batch,

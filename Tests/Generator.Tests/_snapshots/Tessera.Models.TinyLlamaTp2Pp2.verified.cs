@@ -1013,12 +1013,20 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         public void Dispose() => _gpu.Dispose();
 
         /// <inheritdoc/>
-        public float[]? RunStage(global::Tessera.TokenBatch batch)
+        public float[]? RunStage(global::Tessera.TokenBatch batch) => _rank.Stage switch
+        {
+            0 => Stage0(batch),
+            1 => Stage1(batch),
+            _ => throw new global::System.ArgumentOutOfRangeException(nameof(batch), "no such stage"),
+        };
+
+        /// <summary>Stage 0 of 2: embeds the tokens, runs layers 0 to 1, sends to the next stage.</summary>
+        private float[]? Stage0(global::Tessera.TokenBatch batch)
         {
             lock (_gate)
             {
-                _gpu.Device.Bind(); // each rank runs on its own thread: make its accelerator current there
                 int rows = batch.Rows;
+                _gpu.Device.Bind(); // each rank runs on its own thread: make its accelerator current there
                 var _x = _gpu.Slot("_x", (long)rows * (Dim));
                 var _x2 = _gpu.Slot("_x2", (long)rows * (Dim));
                 var _normOut = _gpu.Slot("_normOut", (long)rows * (Dim));
@@ -1026,28 +1034,46 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                 var positions = _gpu.Ints("positions", batch.Positions);
                 var cacheSlots = _gpu.CacheSlots(batch);
                 global::ILGPU.ArrayView<float> stageInput;
-                if (_rank.IsFirstStage)
-                {
-                    global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
-                    // x (T, Dim) = Embed(tokens)
-                    _gpu.Launch(DeviceKernels.LlamaXGather, _gpu.Rows(rows), _weights.Embed, tokens, _x);
-                    stageInput = _x;
-                }
-                else
-                {
-                    stageInput = _gpu.ReceiveActivations(_rank.Previous!, rows * (Dim));
-                }
+                global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
+                // x (T, Dim) = Embed(tokens)
+                _gpu.Launch(DeviceKernels.LlamaXGather, _gpu.Rows(rows), _weights.Embed, tokens, _x);
+                stageInput = _x;
+                // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
                 global::ILGPU.ArrayView<float> x2 = stageInput, x2Spare = _x2;
-                for (int layer = FirstLayer; layer < EndLayer; layer++)
+                for (int layer = 0; layer < 2; layer++)
                 {
                     Block(layer, batch, x2, x2Spare, tokens, positions, cacheSlots);
                     (x2, x2Spare) = (x2Spare, x2);
                 }
-                if (!_rank.IsLastStage)
+                // The residual stream goes on to the next stage.
+                _gpu.SendActivations(_rank.Next!, x2, rows * (Dim));
+                batch.Commit();
+                return null;
+            }
+        }
+
+        /// <summary>Stage 1 of 2: receives the residual stream, runs layers 2 to 3, computes the logits.</summary>
+        private float[]? Stage1(global::Tessera.TokenBatch batch)
+        {
+            lock (_gate)
+            {
+                int rows = batch.Rows;
+                _gpu.Device.Bind(); // each rank runs on its own thread: make its accelerator current there
+                var _x = _gpu.Slot("_x", (long)rows * (Dim));
+                var _x2 = _gpu.Slot("_x2", (long)rows * (Dim));
+                var _normOut = _gpu.Slot("_normOut", (long)rows * (Dim));
+                var tokens = _gpu.Ints("tokens", batch.Tokens);
+                var positions = _gpu.Ints("positions", batch.Positions);
+                var cacheSlots = _gpu.CacheSlots(batch);
+                global::ILGPU.ArrayView<float> stageInput;
+                // The residual stream from the previous stage.
+                stageInput = _gpu.ReceiveActivations(_rank.Previous!, rows * (Dim));
+                // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
+                global::ILGPU.ArrayView<float> x2 = stageInput, x2Spare = _x2;
+                for (int layer = 2; layer < 4; layer++)
                 {
-                    _gpu.SendActivations(_rank.Next!, x2, rows * (Dim));
-                    batch.Commit();
-                    return null;
+                    Block(layer, batch, x2, x2Spare, tokens, positions, cacheSlots);
+                    (x2, x2Spare) = (x2Spare, x2);
                 }
                 // normOut (T, Dim) = Norm(x)
                 _gpu.Launch(DeviceKernels.LlamaNormOutRmsNorm, _gpu.Rows(rows), x2, _weights.Norm, _normOut);
@@ -1076,7 +1102,10 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             }
         }
 
-        /// <summary>One Block on the device.</summary>
+        /// <summary>
+        /// One Block: <paramref name="input"/> (T, Dim) to <paramref name="output"/> (T, Dim), at layer
+        /// <paramref name="layer"/>.
+        /// </summary>
         private void Block(
             int layer,
             global::Tessera.TokenBatch batch,

@@ -1113,8 +1113,8 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
         {
             lock (_gate)
             {
-                _gpu.Device.Bind(); // each rank runs on its own thread: make its accelerator current there
                 int rows = batch.Rows;
+                _gpu.Device.Bind(); // each rank runs on its own thread: make its accelerator current there
                 var _x = _gpu.Slot("_x", (long)rows * (Dim));
                 var _x2 = _gpu.Slot("_x2", (long)rows * (Dim));
                 var _normOut = _gpu.Slot("_normOut", (long)rows * (Dim));
@@ -1122,28 +1122,16 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 var positions = _gpu.Ints("positions", batch.Positions);
                 var cacheSlots = _gpu.CacheSlots(batch);
                 global::ILGPU.ArrayView<float> stageInput;
-                if (_rank.IsFirstStage)
-                {
-                    global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
-                    // x (T, Dim) = Embed(tokens)
-                    _gpu.Launch(DeviceKernels.MixtralXGather, _gpu.Rows(rows), _weights.Embed, tokens, _x);
-                    stageInput = _x;
-                }
-                else
-                {
-                    stageInput = _gpu.ReceiveActivations(_rank.Previous!, rows * (Dim));
-                }
+                global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, Vocab);
+                // x (T, Dim) = Embed(tokens)
+                _gpu.Launch(DeviceKernels.MixtralXGather, _gpu.Rows(rows), _weights.Embed, tokens, _x);
+                stageInput = _x;
+                // x2 (T, Dim) = foreach (var layer in Layers) x = layer.Forward(x, cache);
                 global::ILGPU.ArrayView<float> x2 = stageInput, x2Spare = _x2;
                 for (int layer = FirstLayer; layer < EndLayer; layer++)
                 {
                     Block(layer, batch, x2, x2Spare, tokens, positions, cacheSlots);
                     (x2, x2Spare) = (x2Spare, x2);
-                }
-                if (!_rank.IsLastStage)
-                {
-                    _gpu.SendActivations(_rank.Next!, x2, rows * (Dim));
-                    batch.Commit();
-                    return null;
                 }
                 // normOut (T, Dim) = Norm(x)
                 _gpu.Launch(DeviceKernels.MixtralNormOutRmsNorm, _gpu.Rows(rows), x2, _weights.Norm, _normOut);
@@ -1172,7 +1160,10 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
             }
         }
 
-        /// <summary>One Block on the device.</summary>
+        /// <summary>
+        /// One Block: <paramref name="input"/> (T, Dim) to <paramref name="output"/> (T, Dim), at layer
+        /// <paramref name="layer"/>.
+        /// </summary>
         private void Block(
             int layer,
             global::Tessera.TokenBatch batch,
@@ -1280,7 +1271,8 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
         }
 
         /// <summary>
-        /// One Expert of layer <paramref name="layer"/> on the device: input (rows, Dim) to output (rows, Dim).
+        /// One Expert (a held expert of layer <paramref name="layer"/>): <paramref name="input"/> (rows, Dim) to
+        /// <paramref name="output"/> (rows, Dim), rows = the tokens routed to it.
         /// </summary>
         private void Expert(
             int layer,
