@@ -145,7 +145,9 @@ public static class EngineCatalog
             device == DeviceKind.IlgpuCpu ? Tessera.Gpu.GpuDevice.OpenCpu(rank) : Tessera.Gpu.GpuDevice.OpenCuda(rank % gpus, rank);
         if (kind == EngineKind.Specialised)
             return OpenSpecialisedOnGpu(directory, plan, architecture, Open(0));
-        return ParallelEngine.Create(directory, plan, (checkpoint, rank, options) => gpuRank(checkpoint, rank, options, Open(rank.Rank)), architecture.Facts);
+        string Name(int rank) => device == DeviceKind.IlgpuCpu ? Tessera.Gpu.GpuDevice.CpuName(rank) : Tessera.Gpu.GpuDevice.CudaName(rank % gpus, rank);
+        return ParallelEngine.Create(directory, plan, (checkpoint, rank, options) => gpuRank(checkpoint, rank, options, Open(rank.Rank)), architecture.Facts,
+            deviceName: Name);
     }
 
     /// <summary>A single-device [Compile] unit on one GPU virtual device: its sizes are constants in its kernels too.</summary>

@@ -66,7 +66,7 @@ public sealed class GpuDevice : IDisposable
                 .CPU(new CPUDevice(numThreadsPerWarp: CpuWarp, numWarpsPerMultiprocessor: CpuWarpsPerGroup, numMultiprocessors: 1))
                 .EnableAlgorithms());
             _sharedCpu ??= _cpuContext.CreateCPUAccelerator(0, CPUAcceleratorMode.Parallel);
-            return new GpuDevice(_sharedCpu, $"ilgpu-cpu:{index}");
+            return new GpuDevice(_sharedCpu, CpuName(index));
         }
     }
 
@@ -98,9 +98,15 @@ public sealed class GpuDevice : IDisposable
             if (CudaDeviceCount(out string reason) <= gpu) throw new InvalidOperationException(reason.Length > 0 ? reason : $"there is no cuda:{gpu}");
             if (!CudaAccelerators.TryGetValue(gpu, out var accelerator))
                 CudaAccelerators[gpu] = accelerator = _cudaContext!.CreateCudaAccelerator(gpu);
-            return new GpuDevice(accelerator, $"cuda:{gpu} (virtual device {index})");
+            return new GpuDevice(accelerator, CudaName(gpu, index));
         }
     }
+
+    /// <summary>The name of virtual device <paramref name="index"/> on the CPU accelerator.</summary>
+    public static string CpuName(int index) => $"ilgpu-cpu:{index}";
+
+    /// <summary>The name of virtual device <paramref name="index"/> on GPU <paramref name="gpu"/>.</summary>
+    public static string CudaName(int gpu, int index) => $"cuda:{gpu} (virtual device {index})";
 
     /// <summary>Makes the accelerator current on the calling thread (each rank runs on its own thread).</summary>
     public void Bind() => Accelerator.Bind();

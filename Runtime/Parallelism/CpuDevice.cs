@@ -5,7 +5,8 @@ namespace Tessera.Parallelism;
 /// <summary>
 /// A virtual device on the CPU: one dedicated worker thread ("cpu:N") that runs the work queued to it, in order, plus
 /// its own <see cref="DeviceMemory"/>. A rank's weights are loaded and all its steps run on its device's thread, as
-/// they would on a GPU's stream; data leaves a device only through a transport.
+/// they would on a GPU's stream; data leaves a device only through a transport. A GPU rank is driven from such a
+/// worker too (its launches are issued there): the worker then carries the GPU device's name.
 /// </summary>
 public sealed class CpuDevice : IDisposable
 {
@@ -13,10 +14,11 @@ public sealed class CpuDevice : IDisposable
     private readonly Thread _thread;
     private int _disposed;
 
-    public CpuDevice(int index)
+    /// <param name="name">what the rank runs on, for messages and reports: "cpu:N" unless the rank drives another device</param>
+    public CpuDevice(int index, string? name = null)
     {
         Index = index;
-        Name = $"cpu:{index}";
+        Name = name ?? $"cpu:{index}";
         // A dedicated thread, not the thread pool: ranks block in receives and collectives, and pool threads blocked
         // that way would starve each other (the pool grows slowly on a 2-core machine).
         _thread = new Thread(Loop) { Name = Name, IsBackground = true };
@@ -25,7 +27,7 @@ public sealed class CpuDevice : IDisposable
 
     public int Index { get; }
 
-    /// <summary>"cpu:N".</summary>
+    /// <summary>"cpu:N", or the device a GPU rank runs on ("ilgpu-cpu:N", "cuda:0 (virtual device N)").</summary>
     public string Name { get; }
 
     public DeviceMemory Memory { get; } = new();

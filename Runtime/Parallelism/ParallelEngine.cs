@@ -33,7 +33,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
     private RankFailedException? _failure;
     private int _disposed;
 
-    private ParallelEngine(ParallelPlan plan, ModelFacts facts, int[] split, bool splitBalanced, PipelineSchedule schedule)
+    private ParallelEngine(ParallelPlan plan, ModelFacts facts, int[] split, bool splitBalanced, PipelineSchedule schedule, Func<int, string>? deviceName)
     {
         Plan = plan;
         Facts = facts;
@@ -45,7 +45,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
         int d = plan.Data, p = plan.Pipeline, sp = plan.Sequence, x = plan.Expert, t = plan.Tensor;
         var ranges = StagePartitioner.LayerRanges(split);
 
-        _devices = Enumerable.Range(0, plan.DeviceCount).Select(i => new CpuDevice(i)).ToArray();
+        _devices = Enumerable.Range(0, plan.DeviceCount).Select(i => new CpuDevice(i, deviceName?.Invoke(i))).ToArray();
         // Each device's kernels get its share of the cores (at least one), as if each were its own processor.
         _rankOptions = new Cpu.CpuRankOptions(plan.Precision, Cpu.CpuExecution.ShareOf(_devices.Length));
         // Groups are indexed by the coordinates they do not vary: replica, stage, then the other two of (sequence, expert, tensor).
@@ -100,8 +100,10 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
     /// the pipeline schedule as a [Compile] unit emits it ([stage, clock] = micro-batch, -1 idle): it drives every
     /// forward; null: GPipe's for the plan's stages and micro-batches
     /// </param>
+    /// <param name="deviceName">the device rank i runs on, for messages and reports (a GPU's); null: "cpu:i"</param>
     public static ParallelEngine Create(string checkpointDirectory, ParallelPlan plan,
-        Func<Checkpoint, RankContext, Cpu.CpuRankOptions, IRankProgram> createRank, Func<ModelConfig, ModelFacts> facts, int[,]? schedule = null)
+        Func<Checkpoint, RankContext, Cpu.CpuRankOptions, IRankProgram> createRank, Func<ModelConfig, ModelFacts> facts, int[,]? schedule = null,
+        Func<int, string>? deviceName = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         var pipeline = schedule is null ? new PipelineSchedule(plan.Pipeline, plan.MicroBatches) : PipelineSchedule.FromTable(schedule);
@@ -111,7 +113,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
         using (var checkpoint = Checkpoint.Open(checkpointDirectory)) config = checkpoint.Config;
         var modelFacts = facts(config);
         plan.ThrowIfInvalid(modelFacts);
-        var engine = new ParallelEngine(plan, modelFacts, plan.ResolveSplit(modelFacts), plan.LayersPerStage is null, pipeline);
+        var engine = new ParallelEngine(plan, modelFacts, plan.ResolveSplit(modelFacts), plan.LayersPerStage is null, pipeline, deviceName);
         try
         {
             engine.Load(checkpointDirectory, createRank);

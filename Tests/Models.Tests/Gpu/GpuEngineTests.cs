@@ -46,6 +46,18 @@ public sealed class GpuEngineTests
         }
     }
 
+    [Fact]
+    public void AGpuRanksFailure_NamesItsGpuDevice_AndTheEngineStaysUsable()
+    {
+        var reference = Fixtures.Load(Fixtures.TinyLlama);
+        using var engine = (ParallelEngine)EngineCatalog.Open(Fixtures.Directory(Fixtures.TinyLlama), EngineKind.Generic, new ParallelPlan(Tensor: 2), DeviceKind.IlgpuCpu);
+        Assert.Equal(["ilgpu-cpu:0", "ilgpu-cpu:1"], engine.Devices.Select(d => d.Name));
+        var failure = Assert.Throws<RankFailedException>(() => engine.Forward(TokenBatch.ForSequence(engine.CreateCache(), [1, 100_000])));
+        Assert.StartsWith("ilgpu-cpu:", failure.Message);
+        float[] logits = engine.Forward(TokenBatch.ForSequence(engine.CreateCache(), reference.Tokens));
+        Assert.True(Fixtures.RelativeError(logits, reference.Logits) <= 1e-4);
+    }
+
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static (Llama.Engine.Gpu Gpu, WeakReference HostEngine) OnIlgpuCpu(string directory)
     {
