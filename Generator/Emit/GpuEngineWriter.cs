@@ -52,7 +52,7 @@ internal static class GpuEngineWriter
             writer.WriteLine();
             WriteProperties(context, writer);
             writer.WriteLine();
-            var device = new GpuStageDevice(SizesArgument(context));
+            var device = new GpuStageDevice(SizesArgument(context), GpuKernelWriter.Catalog(context.Compiled));
             StageProgramWriter.WriteRunStage(context, device, writer);
             if (context.Compiled.Block is not null)
             {

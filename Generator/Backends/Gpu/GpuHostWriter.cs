@@ -15,10 +15,11 @@ internal static class GpuHostWriter
 {
     /// <param name="weights">the C# expression of the module's device weights ("_weights" or "w")</param>
     /// <param name="sizes">the launch's leading sizes argument ("_sizes, " for a shape-generic engine, else "")</param>
-    public static void Write(Kernel kernel, CompiledModule module, string weights, string sizes, IndentedTextWriter writer)
+    /// <param name="kernels">the model's device kernel methods, by launch</param>
+    public static void Write(Kernel kernel, CompiledModule module, string weights, string sizes, GpuKernelWriter.DeviceKernelCatalog kernels, IndentedTextWriter writer)
     {
         writer.WriteLine($"// {kernel.Output.Name} (T, {module.Sharding.LocalWidth(kernel.Output)}) = {kernel.Describe()}");
-        var launch = new Launcher(kernel, module, sizes);
+        var launch = new Launcher(kernel, sizes, kernels);
         switch (kernel.Kind)
         {
             case KernelKind.Gather:
@@ -54,10 +55,10 @@ internal static class GpuHostWriter
     }
 
     /// <summary>Launch statements of one kernel's generated device code.</summary>
-    private readonly struct Launcher(Kernel kernel, CompiledModule module, string sizes)
+    private readonly struct Launcher(Kernel kernel, string sizes, GpuKernelWriter.DeviceKernelCatalog kernels)
     {
         public string Line(string op, string shape, params string[] arguments) =>
-            $"_gpu.Launch(DeviceKernels.{GpuKernelNames.Of(kernel, module, op)}, {shape}, {sizes}{string.Join(", ", arguments)});";
+            $"_gpu.Launch(DeviceKernels.{kernels.NameOf(kernel, op)}, {shape}, {sizes}{string.Join(", ", arguments)});";
     }
 
     private static string Buf(Kernel kernel, CompiledModule module, IrValue value) => new KernelSite(kernel, module).Buf(value);

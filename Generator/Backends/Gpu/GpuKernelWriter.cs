@@ -28,7 +28,11 @@ internal static class GpuKernelWriter
     private const string GridStride = "long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;";
     private const string GridStrideLoop = "for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)";
 
-    /// <summary>The <c>DeviceKernels</c> class: one static kernel method per non-product kernel of the model.</summary>
+    /// <summary>
+    /// The <c>DeviceKernels</c> class: one static kernel method per distinct device kernel of the model. Kernels with the
+    /// same op, parameters and body (the norms of every layer and the head's, over the same width) are one method,
+    /// named by its op; a kernel of one use is named by where it sits and what it makes (BlockQRope).
+    /// </summary>
     public static void Write(CompiledModel compiled, bool specialised, IndentedTextWriter writer)
     {
         var model = compiled.Model;
@@ -41,15 +45,88 @@ internal static class GpuKernelWriter
         writer.WriteLine("/// </summary>");
         using (writer.WriteBlock("public static class DeviceKernels"))
         {
-            var kernels = new[] { compiled.Root, compiled.Block, compiled.Expert }.Where(m => m is not null)
-                .SelectMany(m => m!.Kernels.Select(k => (Kernel: k, Module: m!)))
-                .Where(k => Writes(k.Kernel)).ToList();
-            for (int i = 0; i < kernels.Count; i++)
+            var methods = Catalog(compiled).Methods;
+            for (int i = 0; i < methods.Count; i++)
             {
                 if (i > 0) writer.WriteLine();
-                WriteKernel(kernels[i].Kernel, kernels[i].Module, model, specialised, writer);
+                var method = methods[i];
+                Emit(method.Name, method.Summary, method.Parameters, method.Body, model, specialised, writer);
             }
         }
+    }
+
+    /// <summary>One kernel method: its name, summary, parameters and body, and the (kernel, op) launches that run it.</summary>
+    internal sealed record DeviceMethod(string Name, string Summary, string[] Parameters, string Body);
+
+    /// <summary>The device kernel methods of a model and, for each kernel's launch (kernel, op), the method's name.</summary>
+    internal sealed record DeviceKernelCatalog(List<DeviceMethod> Methods, Dictionary<(Kernel Kernel, string Op), string> Names)
+    {
+        public string NameOf(Kernel kernel, string op) => Names[(kernel, op)];
+    }
+
+    /// <summary>Every device kernel of the model, identical ones merged (see <see cref="Write"/>).</summary>
+    public static DeviceKernelCatalog Catalog(CompiledModel compiled)
+    {
+        var uses = new List<(Kernel Kernel, CompiledModule Module, string Op, string Summary, string Shape, string[] Parameters, string Body)>();
+        // The name of a method several kernels share: what it does, not where it sits.
+        static string SharedName(Kernel kernel, string op) => kernel.Kind switch
+        {
+            KernelKind.MatMul => (kernel.Anchor.Module!.Bias ? "Bias" : "") + string.Concat(kernel.Fused.Select(f => f.Kind)) + "Epilogue",
+            KernelKind.Elementwise => string.Concat(kernel.Nodes.Select(n => n.Kind)),
+            _ => op,
+        };
+        foreach (var module in new[] { compiled.Root, compiled.Block, compiled.Expert })
+        {
+            if (module is null) continue;
+            foreach (var kernel in module.Kernels.Where(Writes))
+            {
+                string summary = $"{kernel.Output.Name} (T, {module.Sharding.LocalWidth(kernel.Output)}) = {kernel.Describe()}";
+                if (kernel.Kind == KernelKind.Attention)
+                {
+                    var append = KvAppend(kernel, module);
+                    uses.Add((kernel, module, append.Op, $"(1/2) {summary}: this batch's keys and values into the cache", append.Shape, append.Parameters, append.Body));
+                    var attention = Attention(kernel, module);
+                    uses.Add((kernel, module, attention.Op, $"(2/2) {summary}", attention.Shape, attention.Parameters, attention.Body));
+                    continue;
+                }
+                var (op, parameters, body, shape) = kernel.Kind switch
+                {
+                    KernelKind.Gather => Gather(kernel, module),
+                    KernelKind.MatMul => Epilogue(kernel, module),
+                    KernelKind.Norm => Norm(kernel),
+                    KernelKind.Rope => Rope(kernel, module),
+                    KernelKind.Elementwise => Elementwise(kernel),
+                    KernelKind.Chunk => Chunk(kernel, module),
+                    _ => throw new System.InvalidOperationException($"No device kernel for {kernel.Kind}."),
+                };
+                uses.Add((kernel, module, op, summary, shape, parameters, body));
+            }
+        }
+        var methods = new List<DeviceMethod>();
+        var names = new Dictionary<(Kernel, string), string>();
+        var groups = uses.GroupBy(u => (u.Op, Signature: string.Join(", ", u.Parameters), u.Body)).ToList();
+        var sharedOps = groups.Where(g => g.Count() > 1).GroupBy(g => SharedName(g.First().Kernel, g.Key.Op)).ToDictionary(g => g.Key, g => g.ToList());
+        foreach (var group in groups)
+        {
+            var first = group.First();
+            string name;
+            string summary;
+            if (group.Count() == 1)
+            {
+                name = GpuKernelNames.Of(first.Kernel, first.Module, first.Op);
+                summary = $"{first.Summary}: {first.Shape}.";
+            }
+            else
+            {
+                string shared = SharedName(first.Kernel, first.Op);
+                var same = sharedOps[shared];
+                name = same.Count == 1 ? shared : shared + (same.IndexOf(group) + 1);
+                summary = $"{string.Join("; ", group.Select(u => u.Summary))}: {first.Shape}.";
+            }
+            methods.Add(new DeviceMethod(name, summary, first.Parameters, first.Body));
+            foreach (var use in group) names[(use.Kernel, use.Op)] = name;
+        }
+        return new DeviceKernelCatalog(methods, names);
     }
 
     /// <summary>Whether a kernel has device code of its own (a product without an epilogue is all cuBLAS).</summary>
@@ -74,33 +151,6 @@ internal static class GpuKernelWriter
             .Select(f => $"{(f.Kind == ConfigKind.Int ? "int" : "float")} {f.Name}")
             .Concat(new[] { "int TensorDegree" });
         writer.WriteLine($"public readonly record struct DeviceSizes({string.Join(", ", fields)});");
-    }
-
-    private static void WriteKernel(Kernel kernel, CompiledModule module, ModelInfo model, bool specialised, IndentedTextWriter writer)
-    {
-        string summary = $"{kernel.Output.Name} (T, {module.Sharding.LocalWidth(kernel.Output)}) = {kernel.Describe()}";
-        var (op, parameters, body, shape) = kernel.Kind switch
-        {
-            KernelKind.Gather => Gather(kernel, module),
-            KernelKind.MatMul => Epilogue(kernel, module),
-            KernelKind.Norm => Norm(kernel),
-            KernelKind.Rope => Rope(kernel, module),
-            KernelKind.Attention => (null, null, null, null),
-            KernelKind.Elementwise => Elementwise(kernel),
-            KernelKind.Chunk => Chunk(kernel, module),
-            _ => throw new System.InvalidOperationException($"No device kernel for {kernel.Kind}."),
-        };
-        if (kernel.Kind == KernelKind.Attention)
-        {
-            var append = KvAppend(kernel, module);
-            Emit(GpuKernelNames.Of(kernel, module, append.Op), $"(1/2) {summary}: this batch's keys and values into the cache, {append.Shape}.",
-                append.Parameters, append.Body, model, specialised, writer);
-            writer.WriteLine();
-            var attention = Attention(kernel, module);
-            Emit(GpuKernelNames.Of(kernel, module, attention.Op), $"(2/2) {summary}: {attention.Shape}.", attention.Parameters, attention.Body, model, specialised, writer);
-            return;
-        }
-        Emit(GpuKernelNames.Of(kernel, module, op!), $"{summary}: {shape}.", parameters!, body!, model, specialised, writer);
     }
 
     /// <summary>A kernel method: summary, signature (sizes first when generic), the sizes it names, then its body.</summary>
@@ -145,13 +195,15 @@ internal static class GpuKernelWriter
         string width = module.Sharding.LocalOut(kernel.Anchor).ToString();
         var parameters = new List<string> { $"{Floats} y", "long count" };
         if (linear.Bias) parameters.Add($"{Floats} bias");
-        parameters.AddRange(EpilogueOperands(kernel).Select(o => $"{Floats} {Operand(o)}"));
+        var operands = EpilogueOperands(kernel);
+        string Operand(IrValue value) => $"in{operands.IndexOf(value)}";
+        parameters.AddRange(operands.Select(o => $"{Floats} {Operand(o)}"));
         var lines = new List<string> { GridStride, GridStrideLoop, "{", "    float v = y[i];" };
         if (linear.Bias) lines.Add($"    v += bias[i % ({width})];");
         var current = kernel.Anchor.Output;
         foreach (var step in kernel.Fused)
         {
-            lines.Add($"    v = {Step(step, current, "v")};");
+            lines.Add($"    v = {Step(step, current, "v", Operand)};");
             current = step.Output;
         }
         lines.Add("    y[i] = v;");
@@ -317,13 +369,15 @@ internal static class GpuKernelWriter
     private static (string Op, string[] Parameters, string Body, string Shape) Elementwise(Kernel kernel)
     {
         var parameters = new List<string> { $"{Floats} output", "long count" };
-        parameters.AddRange(kernel.Inputs.Select(o => $"{Floats} {Operand(o)}"));
+        var inputs = kernel.Inputs.ToList();
+        string Operand(IrValue value) => $"in{inputs.IndexOf(value)}";
+        parameters.AddRange(inputs.Select(o => $"{Floats} {Operand(o)}"));
         var first = kernel.Anchor;
-        var lines = new List<string> { GridStride, GridStrideLoop, "{", $"    float v = {Operand(first.Inputs[0])}[i];", $"    v = {Step(first, first.Inputs[0], "v")};" };
+        var lines = new List<string> { GridStride, GridStrideLoop, "{", $"    float v = {Operand(first.Inputs[0])}[i];", $"    v = {Step(first, first.Inputs[0], "v", Operand)};" };
         var current = first.Output;
         foreach (var step in kernel.Fused)
         {
-            lines.Add($"    v = {Step(step, current, "v")};");
+            lines.Add($"    v = {Step(step, current, "v", Operand)};");
             current = step.Output;
         }
         lines.Add("    output[i] = v;");
@@ -345,13 +399,14 @@ internal static class GpuKernelWriter
         return ("Chunk", parameters, body, "a slice of the feature axis, a group per row");
     }
 
-    /// <summary>The parameter naming a value a fused step reads ("in_" + its name, as the CPU kernels' buffers are not in scope).</summary>
-    private static string Operand(IrValue value) => "in" + char.ToUpperInvariant(value.Name.TrimStart('_')[0]) + value.Name.TrimStart('_').Substring(1);
-
-    /// <summary>One element-wise step on the running value <paramref name="value"/> (the value of <paramref name="current"/>).</summary>
-    private static string Step(IrNode step, IrValue current, string value)
+    /// <summary>
+    /// One element-wise step on the running value <paramref name="value"/> (the value of <paramref name="current"/>);
+    /// the other values it reads are parameters named by position (in0, in1, ...: the launch passes them in that
+    /// order), so kernels doing the same work on different values are one method.
+    /// </summary>
+    private static string Step(IrNode step, IrValue current, string value, System.Func<IrValue, string> operand)
     {
-        string Other(int i) => step.Inputs[i] == current ? value : $"{Operand(step.Inputs[i])}[i]";
+        string Other(int i) => step.Inputs[i] == current ? value : $"{operand(step.Inputs[i])}[i]";
         return step.Kind switch
         {
             OpKind.Silu => $"{ScalarMath}.Silu({value})",

@@ -9,7 +9,8 @@ namespace Tessera.Generator.Backends.Gpu;
 /// positions and cache slots uploaded once per forward, device-to-device stage hand-offs, and launches.
 /// </summary>
 /// <param name="sizes">the launches' leading sizes argument ("_sizes, " for a shape-generic engine, else "")</param>
-internal sealed class GpuStageDevice(string sizes) : StageDevice
+/// <param name="kernels">the model's device kernel methods, by launch</param>
+internal sealed class GpuStageDevice(string sizes, GpuKernelWriter.DeviceKernelCatalog kernels) : StageDevice
 {
     private const string Floats = "global::ILGPU.ArrayView<float>";
     private const string Ints = "global::ILGPU.ArrayView<int>";
@@ -37,7 +38,7 @@ internal sealed class GpuStageDevice(string sizes) : StageDevice
     public override void WriteModuleSetup(CompiledModule module, bool expert, IndentedTextWriter writer) => WriteSlots(module, writer);
 
     public override void WriteKernel(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer) =>
-        GpuHostWriter.Write(kernel, module, weights, sizes, writer);
+        GpuHostWriter.Write(kernel, module, weights, sizes, kernels, writer);
 
     /// <summary>A device buffer per workspace slot of the module, as wide as the widest value it holds on this rank.</summary>
     private static void WriteSlots(CompiledModule module, IndentedTextWriter writer)

@@ -138,6 +138,17 @@ public sealed class GeneratedEngineSnapshotTests
     }
 
     [Fact]
+    public void IdenticalDeviceKernels_AreOneMethod_NamedByWhatTheyDo()
+    {
+        string llama = Joined(Zoo.Value.Source("Tessera.Models.Llama.Engine.g.cs"));
+        // Three RMSNorms over Dim (two per layer, the final one) and two residual adds: one method each.
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(llama, @"public static void RmsNorm\("));
+        Assert.Equal(3, System.Text.RegularExpressions.Regex.Matches(llama, @"_gpu\.Launch\(DeviceKernels\.RmsNorm,").Count);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(llama, @"_gpu\.Launch\(DeviceKernels\.AddEpilogue,").Count);
+        Assert.DoesNotContain("BlockHRmsNorm", llama);
+    }
+
+    [Fact]
     public void TheShapeGenericEngine_PassesItsSizesAsASpecialisedValue_AndAUnitFoldsThemAsConstants()
     {
         string generic = Joined(Zoo.Value.Source("Tessera.Models.Llama.Engine.g.cs"));

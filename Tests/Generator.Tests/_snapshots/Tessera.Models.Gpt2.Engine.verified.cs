@@ -705,36 +705,11 @@ partial class Gpt2
                     output[(long)row * (Dim) + i] = table[source + i] + table2[source2 + i];
             }
 
-            /// <summary>normOut (T, Dim) = Norm(x): a group per row, the statistics reduced over the group.</summary>
-            public static void Gpt2NormOutLayerNorm(
-                global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
-                global::ILGPU.ArrayView<float> x,
-                global::ILGPU.ArrayView<float> weight,
-                global::ILGPU.ArrayView<float> bias,
-                global::ILGPU.ArrayView<float> output)
-            {
-                int Dim = sizes.Value.Dim;
-                float Eps = sizes.Value.Eps;
-                int row = global::ILGPU.Grid.IdxX,
-                    thread = global::ILGPU.Group.IdxX,
-                    threads = global::ILGPU.Group.DimX;
-                long offset = (long)row * (Dim);
-                float sum = 0.0f;
-                for (int i = thread; i < (Dim); i += threads) sum += x[offset + i];
-                float mean = global::Tessera.Gpu.GpuGroup.Sum(sum) / (Dim);
-                float squares = 0.0f;
-                for (int i = thread; i < (Dim); i += threads)
-                    squares += (x[offset + i] - mean) * (x[offset + i] - mean);
-                float scale = global::ILGPU.Algorithms.XMath.Rsqrt(
-                    global::Tessera.Gpu.GpuGroup.Sum(squares) / (Dim) + Eps);
-                for (int i = thread; i < (Dim); i += threads)
-                    output[offset + i] = (x[offset + i] - mean) * scale * weight[i] + bias[i];
-            }
-
             /// <summary>
-            /// attnNormOut (T, Dim) = AttnNorm(x): a group per row, the statistics reduced over the group.
+            /// normOut (T, Dim) = Norm(x); attnNormOut (T, Dim) = AttnNorm(x); mlpNormOut (T, Dim) = MlpNorm(x): a
+            /// group per row, the statistics reduced over the group.
             /// </summary>
-            public static void BlockAttnNormOutLayerNorm(
+            public static void LayerNorm(
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
                 global::ILGPU.ArrayView<float> x,
                 global::ILGPU.ArrayView<float> weight,
@@ -835,7 +810,7 @@ partial class Gpt2
 
             /// <summary>
             /// (1/2) attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads): this batch's keys and
-            /// values into the cache, a group per row.
+            /// values into the cache: a group per row.
             /// </summary>
             public static void BlockAttentionKvAppend(
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
@@ -951,15 +926,15 @@ partial class Gpt2
             }
 
             /// <summary>
-            /// x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads)): in place over the product,
-            /// grid-stride.
+            /// x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads)); result (T, Dim) = x +
+            /// Down(Gelu(Fc(MlpNorm(x)))): in place over the product, grid-stride.
             /// </summary>
-            public static void BlockX2Epilogue(
+            public static void BiasAddEpilogue(
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
                 global::ILGPU.ArrayView<float> y,
                 long count,
                 global::ILGPU.ArrayView<float> bias,
-                global::ILGPU.ArrayView<float> inX)
+                global::ILGPU.ArrayView<float> in0)
             {
                 int Dim = sizes.Value.Dim;
                 long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
@@ -967,37 +942,9 @@ partial class Gpt2
                 {
                     float v = y[i];
                     v += bias[i % (Dim)];
-                    v = inX[i] + v;
+                    v = in0[i] + v;
                     y[i] = v;
                 }
-            }
-
-            /// <summary>
-            /// mlpNormOut (T, Dim) = MlpNorm(x): a group per row, the statistics reduced over the group.
-            /// </summary>
-            public static void BlockMlpNormOutLayerNorm(
-                global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
-                global::ILGPU.ArrayView<float> x,
-                global::ILGPU.ArrayView<float> weight,
-                global::ILGPU.ArrayView<float> bias,
-                global::ILGPU.ArrayView<float> output)
-            {
-                int Dim = sizes.Value.Dim;
-                float Eps = sizes.Value.Eps;
-                int row = global::ILGPU.Grid.IdxX,
-                    thread = global::ILGPU.Group.IdxX,
-                    threads = global::ILGPU.Group.DimX;
-                long offset = (long)row * (Dim);
-                float sum = 0.0f;
-                for (int i = thread; i < (Dim); i += threads) sum += x[offset + i];
-                float mean = global::Tessera.Gpu.GpuGroup.Sum(sum) / (Dim);
-                float squares = 0.0f;
-                for (int i = thread; i < (Dim); i += threads)
-                    squares += (x[offset + i] - mean) * (x[offset + i] - mean);
-                float scale = global::ILGPU.Algorithms.XMath.Rsqrt(
-                    global::Tessera.Gpu.GpuGroup.Sum(squares) / (Dim) + Eps);
-                for (int i = thread; i < (Dim); i += threads)
-                    output[offset + i] = (x[offset + i] - mean) * scale * weight[i] + bias[i];
             }
 
             /// <summary>
@@ -1017,27 +964,6 @@ partial class Gpt2
                     float v = y[i];
                     v += bias[i % (Inner / TensorDegree)];
                     v = global::Tessera.Gpu.GpuMath.Gelu(v);
-                    y[i] = v;
-                }
-            }
-
-            /// <summary>
-            /// result (T, Dim) = x + Down(Gelu(Fc(MlpNorm(x)))): in place over the product, grid-stride.
-            /// </summary>
-            public static void BlockResultEpilogue(
-                global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
-                global::ILGPU.ArrayView<float> y,
-                long count,
-                global::ILGPU.ArrayView<float> bias,
-                global::ILGPU.ArrayView<float> inX2)
-            {
-                int Dim = sizes.Value.Dim;
-                long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
-                for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
-                {
-                    float v = y[i];
-                    v += bias[i % (Dim)];
-                    v = inX2[i] + v;
                     y[i] = v;
                 }
             }
@@ -1207,7 +1133,7 @@ partial class Gpt2
                     }
                     // normOut (T, Dim) = Norm(x)
                     _gpu.Launch(
-                        DeviceKernels.Gpt2NormOutLayerNorm,
+                        DeviceKernels.LayerNorm,
                         _gpu.Rows(rows),
                         _sizes,
                         x2,
@@ -1268,7 +1194,7 @@ partial class Gpt2
                     (long)rows * global::System.Math.Max((Dim / TensorDegree), Inner / TensorDegree));
                 // attnNormOut (T, Dim) = AttnNorm(x)
                 _gpu.Launch(
-                    DeviceKernels.BlockAttnNormOutLayerNorm,
+                    DeviceKernels.LayerNorm,
                     _gpu.Rows(rows),
                     _sizes,
                     input,
@@ -1316,7 +1242,7 @@ partial class Gpt2
                 _gpu.Gemm(_attnNormOutQX2, _qkvAttention, w.Proj, rows, Dim, Dim / TensorDegree);
                 _gpu.AllReduce(_attnNormOutQX2, rows * (Dim), _rank.Tensor);
                 _gpu.Launch(
-                    DeviceKernels.BlockX2Epilogue,
+                    DeviceKernels.BiasAddEpilogue,
                     _gpu.Elements((long)rows * (Dim)),
                     _sizes,
                     _attnNormOutQX2,
@@ -1325,7 +1251,7 @@ partial class Gpt2
                     input);
                 // mlpNormOut (T, Dim) = MlpNorm(x)
                 _gpu.Launch(
-                    DeviceKernels.BlockMlpNormOutLayerNorm,
+                    DeviceKernels.LayerNorm,
                     _gpu.Rows(rows),
                     _sizes,
                     _attnNormOutQX2,
@@ -1345,7 +1271,7 @@ partial class Gpt2
                 _gpu.Gemm(output, _vGelu, w.Down, rows, Dim, Inner / TensorDegree);
                 _gpu.AllReduce(output, rows * (Dim), _rank.Tensor);
                 _gpu.Launch(
-                    DeviceKernels.BlockResultEpilogue,
+                    DeviceKernels.BiasAddEpilogue,
                     _gpu.Elements((long)rows * (Dim)),
                     _sizes,
                     output,

@@ -878,28 +878,11 @@ partial class Mixtral
                     output[(long)row * (Dim) + i] = table[source + i];
             }
 
-            /// <summary>normOut (T, Dim) = Norm(x): a group per row, the statistics reduced over the group.</summary>
-            public static void MixtralNormOutRmsNorm(
-                global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
-                global::ILGPU.ArrayView<float> x,
-                global::ILGPU.ArrayView<float> weight,
-                global::ILGPU.ArrayView<float> output)
-            {
-                int Dim = sizes.Value.Dim;
-                float Eps = sizes.Value.Eps;
-                int row = global::ILGPU.Grid.IdxX,
-                    thread = global::ILGPU.Group.IdxX,
-                    threads = global::ILGPU.Group.DimX;
-                long offset = (long)row * (Dim);
-                float squares = 0.0f;
-                for (int i = thread; i < (Dim); i += threads) squares += x[offset + i] * x[offset + i];
-                float scale = global::ILGPU.Algorithms.XMath.Rsqrt(
-                    global::Tessera.Gpu.GpuGroup.Sum(squares) / (Dim) + Eps);
-                for (int i = thread; i < (Dim); i += threads) output[offset + i] = x[offset + i] * scale * weight[i];
-            }
-
-            /// <summary>h (T, Dim) = AttnNorm(x): a group per row, the statistics reduced over the group.</summary>
-            public static void BlockHRmsNorm(
+            /// <summary>
+            /// normOut (T, Dim) = Norm(x); h (T, Dim) = AttnNorm(x); h2 (T, Dim) = MlpNorm(x): a group per row, the
+            /// statistics reduced over the group.
+            /// </summary>
+            public static void RmsNorm(
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
                 global::ILGPU.ArrayView<float> x,
                 global::ILGPU.ArrayView<float> weight,
@@ -982,7 +965,7 @@ partial class Mixtral
 
             /// <summary>
             /// (1/2) attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads): this
-            /// batch's keys and values into the cache, a group per row.
+            /// batch's keys and values into the cache: a group per row.
             /// </summary>
             public static void BlockAttentionKvAppend(
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
@@ -1111,35 +1094,15 @@ partial class Mixtral
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
                 global::ILGPU.ArrayView<float> y,
                 long count,
-                global::ILGPU.ArrayView<float> inX)
+                global::ILGPU.ArrayView<float> in0)
             {
                 long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
                 for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
                 {
                     float v = y[i];
-                    v = inX[i] + v;
+                    v = in0[i] + v;
                     y[i] = v;
                 }
-            }
-
-            /// <summary>h2 (T, Dim) = MlpNorm(x): a group per row, the statistics reduced over the group.</summary>
-            public static void BlockH2RmsNorm(
-                global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
-                global::ILGPU.ArrayView<float> x,
-                global::ILGPU.ArrayView<float> weight,
-                global::ILGPU.ArrayView<float> output)
-            {
-                int Dim = sizes.Value.Dim;
-                float Eps = sizes.Value.Eps;
-                int row = global::ILGPU.Grid.IdxX,
-                    thread = global::ILGPU.Group.IdxX,
-                    threads = global::ILGPU.Group.DimX;
-                long offset = (long)row * (Dim);
-                float squares = 0.0f;
-                for (int i = thread; i < (Dim); i += threads) squares += x[offset + i] * x[offset + i];
-                float scale = global::ILGPU.Algorithms.XMath.Rsqrt(
-                    global::Tessera.Gpu.GpuGroup.Sum(squares) / (Dim) + Eps);
-                for (int i = thread; i < (Dim); i += threads) output[offset + i] = x[offset + i] * scale * weight[i];
             }
 
             /// <summary>result (T, Dim) = x + Mixture(Experts, h, routing): fused Add, grid-stride.</summary>
@@ -1147,14 +1110,14 @@ partial class Mixtral
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
                 global::ILGPU.ArrayView<float> output,
                 long count,
-                global::ILGPU.ArrayView<float> inX2,
-                global::ILGPU.ArrayView<float> inMixture)
+                global::ILGPU.ArrayView<float> in0,
+                global::ILGPU.ArrayView<float> in1)
             {
                 long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
                 for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
                 {
-                    float v = inX2[i];
-                    v = v + inMixture[i];
+                    float v = in0[i];
+                    v = v + in1[i];
                     output[i] = v;
                 }
             }
@@ -1183,13 +1146,13 @@ partial class Mixtral
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
                 global::ILGPU.ArrayView<float> y,
                 long count,
-                global::ILGPU.ArrayView<float> inSilu)
+                global::ILGPU.ArrayView<float> in0)
             {
                 long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
                 for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
                 {
                     float v = y[i];
-                    v = inSilu[i] * v;
+                    v = in0[i] * v;
                     y[i] = v;
                 }
             }
@@ -1383,13 +1346,7 @@ partial class Mixtral
                         return null;
                     }
                     // normOut (T, Dim) = Norm(x)
-                    _gpu.Launch(
-                        DeviceKernels.MixtralNormOutRmsNorm,
-                        _gpu.Rows(rows),
-                        _sizes,
-                        x2,
-                        _weights.Norm,
-                        _normOut);
+                    _gpu.Launch(DeviceKernels.RmsNorm, _gpu.Rows(rows), _sizes, x2, _weights.Norm, _normOut);
                     // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))
                     int logitRows = batch.LogitRows.Length;
                     var headInput = _gpu.LogitRowsOf(_normOut, batch, Dim);
@@ -1445,7 +1402,7 @@ partial class Mixtral
                     "_vOutMixture",
                     (long)rows * global::System.Math.Max(((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim), Dim));
                 // h (T, Dim) = AttnNorm(x)
-                _gpu.Launch(DeviceKernels.BlockHRmsNorm, _gpu.Rows(rows), _sizes, input, w.AttnNorm, _hAttentionH2);
+                _gpu.Launch(DeviceKernels.RmsNorm, _gpu.Rows(rows), _sizes, input, w.AttnNorm, _hAttentionH2);
                 // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)
                 _gpu.Gemm(_qOutX2, _hAttentionH2, w.Q, rows, Heads * HeadDim / TensorDegree, Dim);
                 // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
@@ -1517,7 +1474,7 @@ partial class Mixtral
                     (long)rows * (Dim),
                     input);
                 // h2 (T, Dim) = MlpNorm(x)
-                _gpu.Launch(DeviceKernels.BlockH2RmsNorm, _gpu.Rows(rows), _sizes, _qOutX2, w.MlpNorm, _hAttentionH2);
+                _gpu.Launch(DeviceKernels.RmsNorm, _gpu.Rows(rows), _sizes, _qOutX2, w.MlpNorm, _hAttentionH2);
                 // routerOut (T, ExpertCount) = Router(h)
                 _gpu.Gemm(_kOutRouterOut, _hAttentionH2, w.Router, rows, ExpertCount, Dim);
                 // routing (T, ExpertsPerToken) = Route(Router(h), ExpertsPerToken)

@@ -613,29 +613,11 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 output[(long)row * (Dim) + i] = table[source + i] + table2[source2 + i];
         }
 
-        /// <summary>normOut (T, Dim) = Norm(x): a group per row, the statistics reduced over the group.</summary>
-        public static void Gpt2NormOutLayerNorm(
-            global::ILGPU.ArrayView<float> x,
-            global::ILGPU.ArrayView<float> weight,
-            global::ILGPU.ArrayView<float> bias,
-            global::ILGPU.ArrayView<float> output)
-        {
-            int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
-            long offset = (long)row * (Dim);
-            float sum = 0.0f;
-            for (int i = thread; i < (Dim); i += threads) sum += x[offset + i];
-            float mean = global::Tessera.Gpu.GpuGroup.Sum(sum) / (Dim);
-            float squares = 0.0f;
-            for (int i = thread; i < (Dim); i += threads) squares += (x[offset + i] - mean) * (x[offset + i] - mean);
-            float scale = global::ILGPU.Algorithms.XMath.Rsqrt(global::Tessera.Gpu.GpuGroup.Sum(squares) / (Dim) + Eps);
-            for (int i = thread; i < (Dim); i += threads)
-                output[offset + i] = (x[offset + i] - mean) * scale * weight[i] + bias[i];
-        }
-
         /// <summary>
-        /// attnNormOut (T, Dim) = AttnNorm(x): a group per row, the statistics reduced over the group.
+        /// normOut (T, Dim) = Norm(x); attnNormOut (T, Dim) = AttnNorm(x); mlpNormOut (T, Dim) = MlpNorm(x): a group
+        /// per row, the statistics reduced over the group.
         /// </summary>
-        public static void BlockAttnNormOutLayerNorm(
+        public static void LayerNorm(
             global::ILGPU.ArrayView<float> x,
             global::ILGPU.ArrayView<float> weight,
             global::ILGPU.ArrayView<float> bias,
@@ -705,7 +687,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
 
         /// <summary>
         /// (1/2) attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads): this batch's keys and
-        /// values into the cache, a group per row.
+        /// values into the cache: a group per row.
         /// </summary>
         public static void BlockAttentionKvAppend(
             global::ILGPU.ArrayView<float> k,
@@ -810,41 +792,23 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         }
 
         /// <summary>
-        /// x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads)): in place over the product, grid-stride.
+        /// x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads)); result (T, Dim) = x +
+        /// Down(Gelu(Fc(MlpNorm(x)))): in place over the product, grid-stride.
         /// </summary>
-        public static void BlockX2Epilogue(
+        public static void BiasAddEpilogue(
             global::ILGPU.ArrayView<float> y,
             long count,
             global::ILGPU.ArrayView<float> bias,
-            global::ILGPU.ArrayView<float> inX)
+            global::ILGPU.ArrayView<float> in0)
         {
             long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
             for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
             {
                 float v = y[i];
                 v += bias[i % (Dim)];
-                v = inX[i] + v;
+                v = in0[i] + v;
                 y[i] = v;
             }
-        }
-
-        /// <summary>mlpNormOut (T, Dim) = MlpNorm(x): a group per row, the statistics reduced over the group.</summary>
-        public static void BlockMlpNormOutLayerNorm(
-            global::ILGPU.ArrayView<float> x,
-            global::ILGPU.ArrayView<float> weight,
-            global::ILGPU.ArrayView<float> bias,
-            global::ILGPU.ArrayView<float> output)
-        {
-            int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
-            long offset = (long)row * (Dim);
-            float sum = 0.0f;
-            for (int i = thread; i < (Dim); i += threads) sum += x[offset + i];
-            float mean = global::Tessera.Gpu.GpuGroup.Sum(sum) / (Dim);
-            float squares = 0.0f;
-            for (int i = thread; i < (Dim); i += threads) squares += (x[offset + i] - mean) * (x[offset + i] - mean);
-            float scale = global::ILGPU.Algorithms.XMath.Rsqrt(global::Tessera.Gpu.GpuGroup.Sum(squares) / (Dim) + Eps);
-            for (int i = thread; i < (Dim); i += threads)
-                output[offset + i] = (x[offset + i] - mean) * scale * weight[i] + bias[i];
         }
 
         /// <summary>
@@ -861,23 +825,6 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 float v = y[i];
                 v += bias[i % (Inner / TensorDegree)];
                 v = global::Tessera.Gpu.GpuMath.Gelu(v);
-                y[i] = v;
-            }
-        }
-
-        /// <summary>result (T, Dim) = x + Down(Gelu(Fc(MlpNorm(x)))): in place over the product, grid-stride.</summary>
-        public static void BlockResultEpilogue(
-            global::ILGPU.ArrayView<float> y,
-            long count,
-            global::ILGPU.ArrayView<float> bias,
-            global::ILGPU.ArrayView<float> inX2)
-        {
-            long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
-            for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
-            {
-                float v = y[i];
-                v += bias[i % (Dim)];
-                v = inX2[i] + v;
                 y[i] = v;
             }
         }
@@ -1011,13 +958,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                     (x2, x2Spare) = (x2Spare, x2);
                 }
                 // normOut (T, Dim) = Norm(x)
-                _gpu.Launch(
-                    DeviceKernels.Gpt2NormOutLayerNorm,
-                    _gpu.Rows(rows),
-                    x2,
-                    _weights.Norm,
-                    _weights.NormBias,
-                    _normOut);
+                _gpu.Launch(DeviceKernels.LayerNorm, _gpu.Rows(rows), x2, _weights.Norm, _weights.NormBias, _normOut);
                 // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))
                 int logitRows = batch.LogitRows.Length;
                 var headInput = _gpu.LogitRowsOf(_normOut, batch, Dim);
@@ -1071,13 +1012,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 "_vGelu",
                 (long)rows * global::System.Math.Max((Dim / TensorDegree), Inner / TensorDegree));
             // attnNormOut (T, Dim) = AttnNorm(x)
-            _gpu.Launch(
-                DeviceKernels.BlockAttnNormOutLayerNorm,
-                _gpu.Rows(rows),
-                input,
-                w.AttnNorm,
-                w.AttnNormBias,
-                _attnNormOutQX2);
+            _gpu.Launch(DeviceKernels.LayerNorm, _gpu.Rows(rows), input, w.AttnNorm, w.AttnNormBias, _attnNormOutQX2);
             // qkv (T, 3 * Dim / TensorDegree) = Qkv(AttnNorm(x))
             _gpu.Gemm(_qkvAttention, _attnNormOutQX2, w.Qkv, rows, 3 * Dim / TensorDegree, Dim);
             _gpu.Launch(
@@ -1116,7 +1051,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             _gpu.Gemm(_attnNormOutQX2, _qkvAttention, w.Proj, rows, Dim, Dim / TensorDegree);
             _gpu.AllReduce(_attnNormOutQX2, rows * (Dim), _rank.Tensor);
             _gpu.Launch(
-                DeviceKernels.BlockX2Epilogue,
+                DeviceKernels.BiasAddEpilogue,
                 _gpu.Elements((long)rows * (Dim)),
                 _attnNormOutQX2,
                 (long)rows * (Dim),
@@ -1124,7 +1059,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 input);
             // mlpNormOut (T, Dim) = MlpNorm(x)
             _gpu.Launch(
-                DeviceKernels.BlockMlpNormOutLayerNorm,
+                DeviceKernels.LayerNorm,
                 _gpu.Rows(rows),
                 _attnNormOutQX2,
                 w.MlpNorm,
@@ -1142,7 +1077,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             _gpu.Gemm(output, _vGelu, w.Down, rows, Dim, Inner / TensorDegree);
             _gpu.AllReduce(output, rows * (Dim), _rank.Tensor);
             _gpu.Launch(
-                DeviceKernels.BlockResultEpilogue,
+                DeviceKernels.BiasAddEpilogue,
                 _gpu.Elements((long)rows * (Dim)),
                 output,
                 (long)rows * (Dim),

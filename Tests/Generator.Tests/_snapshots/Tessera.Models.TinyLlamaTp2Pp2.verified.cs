@@ -657,22 +657,11 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                 output[(long)row * (Dim) + i] = table[source + i];
         }
 
-        /// <summary>normOut (T, Dim) = Norm(x): a group per row, the statistics reduced over the group.</summary>
-        public static void LlamaNormOutRmsNorm(
-            global::ILGPU.ArrayView<float> x,
-            global::ILGPU.ArrayView<float> weight,
-            global::ILGPU.ArrayView<float> output)
-        {
-            int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
-            long offset = (long)row * (Dim);
-            float squares = 0.0f;
-            for (int i = thread; i < (Dim); i += threads) squares += x[offset + i] * x[offset + i];
-            float scale = global::ILGPU.Algorithms.XMath.Rsqrt(global::Tessera.Gpu.GpuGroup.Sum(squares) / (Dim) + Eps);
-            for (int i = thread; i < (Dim); i += threads) output[offset + i] = x[offset + i] * scale * weight[i];
-        }
-
-        /// <summary>h (T, Dim) = AttnNorm(x): a group per row, the statistics reduced over the group.</summary>
-        public static void BlockHRmsNorm(
+        /// <summary>
+        /// normOut (T, Dim) = Norm(x); h (T, Dim) = AttnNorm(x); h2 (T, Dim) = MlpNorm(x): a group per row, the
+        /// statistics reduced over the group.
+        /// </summary>
+        public static void RmsNorm(
             global::ILGPU.ArrayView<float> x,
             global::ILGPU.ArrayView<float> weight,
             global::ILGPU.ArrayView<float> output)
@@ -735,7 +724,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
 
         /// <summary>
         /// (1/2) attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads): this
-        /// batch's keys and values into the cache, a group per row.
+        /// batch's keys and values into the cache: a group per row.
         /// </summary>
         public static void BlockAttentionKvAppend(
             global::ILGPU.ArrayView<float> k,
@@ -845,34 +834,18 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         }
 
         /// <summary>
-        /// x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads)): in place over the product, grid-stride.
+        /// x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads)); result (T, Dim) = x + Down(Silu(Gate(h))
+        /// * Up(h)): in place over the product, grid-stride.
         /// </summary>
-        public static void BlockX2Epilogue(
-            global::ILGPU.ArrayView<float> y,
-            long count,
-            global::ILGPU.ArrayView<float> inX)
+        public static void AddEpilogue(global::ILGPU.ArrayView<float> y, long count, global::ILGPU.ArrayView<float> in0)
         {
             long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
             for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
             {
                 float v = y[i];
-                v = inX[i] + v;
+                v = in0[i] + v;
                 y[i] = v;
             }
-        }
-
-        /// <summary>h2 (T, Dim) = MlpNorm(x): a group per row, the statistics reduced over the group.</summary>
-        public static void BlockH2RmsNorm(
-            global::ILGPU.ArrayView<float> x,
-            global::ILGPU.ArrayView<float> weight,
-            global::ILGPU.ArrayView<float> output)
-        {
-            int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
-            long offset = (long)row * (Dim);
-            float squares = 0.0f;
-            for (int i = thread; i < (Dim); i += threads) squares += x[offset + i] * x[offset + i];
-            float scale = global::ILGPU.Algorithms.XMath.Rsqrt(global::Tessera.Gpu.GpuGroup.Sum(squares) / (Dim) + Eps);
-            for (int i = thread; i < (Dim); i += threads) output[offset + i] = x[offset + i] * scale * weight[i];
         }
 
         /// <summary>
@@ -895,30 +868,13 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         public static void BlockProductEpilogue(
             global::ILGPU.ArrayView<float> y,
             long count,
-            global::ILGPU.ArrayView<float> inSilu)
+            global::ILGPU.ArrayView<float> in0)
         {
             long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
             for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
             {
                 float v = y[i];
-                v = inSilu[i] * v;
-                y[i] = v;
-            }
-        }
-
-        /// <summary>
-        /// result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h)): in place over the product, grid-stride.
-        /// </summary>
-        public static void BlockResultEpilogue(
-            global::ILGPU.ArrayView<float> y,
-            long count,
-            global::ILGPU.ArrayView<float> inX2)
-        {
-            long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
-            for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
-            {
-                float v = y[i];
-                v = inX2[i] + v;
+                v = in0[i] * v;
                 y[i] = v;
             }
         }
@@ -1076,7 +1032,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                     (x2, x2Spare) = (x2Spare, x2);
                 }
                 // normOut (T, Dim) = Norm(x)
-                _gpu.Launch(DeviceKernels.LlamaNormOutRmsNorm, _gpu.Rows(rows), x2, _weights.Norm, _normOut);
+                _gpu.Launch(DeviceKernels.RmsNorm, _gpu.Rows(rows), x2, _weights.Norm, _normOut);
                 // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))
                 int logitRows = batch.LogitRows.Length;
                 var headInput = _gpu.LogitRowsOf(_normOut, batch, Dim);
@@ -1134,7 +1090,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                     ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
                     Intermediate / TensorDegree));
             // h (T, Dim) = AttnNorm(x)
-            _gpu.Launch(DeviceKernels.BlockHRmsNorm, _gpu.Rows(rows), input, w.AttnNorm, _hAttentionH2);
+            _gpu.Launch(DeviceKernels.RmsNorm, _gpu.Rows(rows), input, w.AttnNorm, _hAttentionH2);
             // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)
             _gpu.Gemm(_qOutX2, _hAttentionH2, w.Q, rows, Heads * HeadDim / TensorDegree, Dim);
             // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
@@ -1177,13 +1133,13 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             _gpu.Gemm(_qOutX2, _hAttentionH2, w.O, rows, Dim, Heads * HeadDim / TensorDegree);
             _gpu.AllReduce(_qOutX2, rows * (Dim), _rank.Tensor);
             _gpu.Launch(
-                DeviceKernels.BlockX2Epilogue,
+                DeviceKernels.AddEpilogue,
                 _gpu.Elements((long)rows * (Dim)),
                 _qOutX2,
                 (long)rows * (Dim),
                 input);
             // h2 (T, Dim) = MlpNorm(x)
-            _gpu.Launch(DeviceKernels.BlockH2RmsNorm, _gpu.Rows(rows), _qOutX2, w.MlpNorm, _hAttentionH2);
+            _gpu.Launch(DeviceKernels.RmsNorm, _gpu.Rows(rows), _qOutX2, w.MlpNorm, _hAttentionH2);
             // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))
             _gpu.Gemm(_kOutSilu, _hAttentionH2, w.Gate, rows, Intermediate / TensorDegree, Dim);
             _gpu.Launch(
@@ -1203,7 +1159,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             _gpu.Gemm(output, _vOutProduct, w.Down, rows, Dim, Intermediate / TensorDegree);
             _gpu.AllReduce(output, rows * (Dim), _rank.Tensor);
             _gpu.Launch(
-                DeviceKernels.BlockResultEpilogue,
+                DeviceKernels.AddEpilogue,
                 _gpu.Elements((long)rows * (Dim)),
                 output,
                 (long)rows * (Dim),

@@ -739,22 +739,11 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 output[(long)row * (Dim) + i] = table[source + i];
         }
 
-        /// <summary>normOut (T, Dim) = Norm(x): a group per row, the statistics reduced over the group.</summary>
-        public static void MixtralNormOutRmsNorm(
-            global::ILGPU.ArrayView<float> x,
-            global::ILGPU.ArrayView<float> weight,
-            global::ILGPU.ArrayView<float> output)
-        {
-            int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
-            long offset = (long)row * (Dim);
-            float squares = 0.0f;
-            for (int i = thread; i < (Dim); i += threads) squares += x[offset + i] * x[offset + i];
-            float scale = global::ILGPU.Algorithms.XMath.Rsqrt(global::Tessera.Gpu.GpuGroup.Sum(squares) / (Dim) + Eps);
-            for (int i = thread; i < (Dim); i += threads) output[offset + i] = x[offset + i] * scale * weight[i];
-        }
-
-        /// <summary>h (T, Dim) = AttnNorm(x): a group per row, the statistics reduced over the group.</summary>
-        public static void BlockHRmsNorm(
+        /// <summary>
+        /// normOut (T, Dim) = Norm(x); h (T, Dim) = AttnNorm(x); h2 (T, Dim) = MlpNorm(x): a group per row, the
+        /// statistics reduced over the group.
+        /// </summary>
+        public static void RmsNorm(
             global::ILGPU.ArrayView<float> x,
             global::ILGPU.ArrayView<float> weight,
             global::ILGPU.ArrayView<float> output)
@@ -817,7 +806,7 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
 
         /// <summary>
         /// (1/2) attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads): this
-        /// batch's keys and values into the cache, a group per row.
+        /// batch's keys and values into the cache: a group per row.
         /// </summary>
         public static void BlockAttentionKvAppend(
             global::ILGPU.ArrayView<float> k,
@@ -932,43 +921,29 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
         public static void BlockX2Epilogue(
             global::ILGPU.ArrayView<float> y,
             long count,
-            global::ILGPU.ArrayView<float> inX)
+            global::ILGPU.ArrayView<float> in0)
         {
             long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
             for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
             {
                 float v = y[i];
-                v = inX[i] + v;
+                v = in0[i] + v;
                 y[i] = v;
             }
-        }
-
-        /// <summary>h2 (T, Dim) = MlpNorm(x): a group per row, the statistics reduced over the group.</summary>
-        public static void BlockH2RmsNorm(
-            global::ILGPU.ArrayView<float> x,
-            global::ILGPU.ArrayView<float> weight,
-            global::ILGPU.ArrayView<float> output)
-        {
-            int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
-            long offset = (long)row * (Dim);
-            float squares = 0.0f;
-            for (int i = thread; i < (Dim); i += threads) squares += x[offset + i] * x[offset + i];
-            float scale = global::ILGPU.Algorithms.XMath.Rsqrt(global::Tessera.Gpu.GpuGroup.Sum(squares) / (Dim) + Eps);
-            for (int i = thread; i < (Dim); i += threads) output[offset + i] = x[offset + i] * scale * weight[i];
         }
 
         /// <summary>result (T, Dim) = x + Mixture(Experts, h, routing): fused Add, grid-stride.</summary>
         public static void BlockResultElementwise(
             global::ILGPU.ArrayView<float> output,
             long count,
-            global::ILGPU.ArrayView<float> inX2,
-            global::ILGPU.ArrayView<float> inMixture)
+            global::ILGPU.ArrayView<float> in0,
+            global::ILGPU.ArrayView<float> in1)
         {
             long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
             for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
             {
-                float v = inX2[i];
-                v = v + inMixture[i];
+                float v = in0[i];
+                v = v + in1[i];
                 output[i] = v;
             }
         }
@@ -993,13 +968,13 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
         public static void ExpertProductEpilogue(
             global::ILGPU.ArrayView<float> y,
             long count,
-            global::ILGPU.ArrayView<float> inSilu)
+            global::ILGPU.ArrayView<float> in0)
         {
             long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
             for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
             {
                 float v = y[i];
-                v = inSilu[i] * v;
+                v = in0[i] * v;
                 y[i] = v;
             }
         }
@@ -1134,7 +1109,7 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                     (x2, x2Spare) = (x2Spare, x2);
                 }
                 // normOut (T, Dim) = Norm(x)
-                _gpu.Launch(DeviceKernels.MixtralNormOutRmsNorm, _gpu.Rows(rows), x2, _weights.Norm, _normOut);
+                _gpu.Launch(DeviceKernels.RmsNorm, _gpu.Rows(rows), x2, _weights.Norm, _normOut);
                 // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))
                 int logitRows = batch.LogitRows.Length;
                 var headInput = _gpu.LogitRowsOf(_normOut, batch, Dim);
@@ -1190,7 +1165,7 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 "_vOutMixture",
                 (long)rows * global::System.Math.Max(((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim), Dim));
             // h (T, Dim) = AttnNorm(x)
-            _gpu.Launch(DeviceKernels.BlockHRmsNorm, _gpu.Rows(rows), input, w.AttnNorm, _hAttentionH2);
+            _gpu.Launch(DeviceKernels.RmsNorm, _gpu.Rows(rows), input, w.AttnNorm, _hAttentionH2);
             // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)
             _gpu.Gemm(_qOutX2, _hAttentionH2, w.Q, rows, Heads * HeadDim / TensorDegree, Dim);
             // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
@@ -1245,7 +1220,7 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 (long)rows * (Dim),
                 input);
             // h2 (T, Dim) = MlpNorm(x)
-            _gpu.Launch(DeviceKernels.BlockH2RmsNorm, _gpu.Rows(rows), _qOutX2, w.MlpNorm, _hAttentionH2);
+            _gpu.Launch(DeviceKernels.RmsNorm, _gpu.Rows(rows), _qOutX2, w.MlpNorm, _hAttentionH2);
             // routerOut (T, ExpertCount) = Router(h)
             _gpu.Gemm(_kOutRouterOut, _hAttentionH2, w.Router, rows, ExpertCount, Dim);
             // routing (T, ExpertsPerToken) = Route(Router(h), ExpertsPerToken)
