@@ -8,7 +8,7 @@ namespace Tessera.Benchmarks.EndToEnd;
 /// <summary>
 /// The GPU back end's correctness checks as one command, for the GPU machine, which has no .NET SDK to run the
 /// [GpuFact] tests (Benchmarks/gpu/run.sh calls it before timing anything): every fixture with a GPU program on one
-/// device, shape-generic and specialised, prefill logits against the reference (fp32 within 1e-4, bf16 within 1e-2,
+/// device, shape-generic and specialised, prefill and token-by-token decode logits against the reference (fp32 within 1e-4, bf16 within 1e-2,
 /// 2e-2 for tiny-mixtral)
 /// and the greedy continuation; then a tp2 x pp2 plan on four virtual devices against one device. One line per
 /// check; exit code 1 when any fails. <c>gpu-check ilgpu-cpu</c> runs the same on ILGPU's CPU accelerator (CI does,
@@ -37,6 +37,11 @@ public static class GpuCheck
                 {
                     double error = RelativeError(engine.Forward(TokenBatch.ForSequence(engine.CreateCache(), tokens)), reference);
                     Check($"{fixture} {kind} f32 prefill on {device}", error <= 1e-4, $"max|a-b|/max|ref| = {error:E2}");
+                    var cache = engine.CreateCache();
+                    var stepped = new List<float>();
+                    foreach (int token in tokens) stepped.AddRange(engine.Forward(TokenBatch.ForSequence(cache, [token])));
+                    error = RelativeError(stepped.ToArray(), reference);
+                    Check($"{fixture} {kind} f32 token-by-token decode on {device}", error <= 1e-4, $"max|a-b|/max|ref| = {error:E2}");
                     var continuation = GreedyDecoder.Generate(engine, tokens, greedy.Length).Tokens;
                     Check($"{fixture} {kind} greedy decode on {device}", continuation.SequenceEqual(greedy), string.Join(",", continuation));
                 }

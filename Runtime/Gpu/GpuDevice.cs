@@ -51,6 +51,12 @@ public sealed class GpuDevice : IDisposable
     /// <summary>Threads per group: a power of two, <see cref="MaxBlock"/> on a GPU.</summary>
     public int Block { get; }
 
+    /// <summary>
+    /// Groups a launch should have to keep the device busy (attention splits long contexts up to it): two per
+    /// multiprocessor on a GPU; 16 on the CPU accelerator, so that its tests split decode contexts too.
+    /// </summary>
+    public int BusyGroups => IsCuda ? 2 * Accelerator.NumMultiprocessors : 16;
+
     /// <summary>Whether the accelerator is a CUDA GPU (products then go to cuBLAS).</summary>
     public bool IsCuda => Accelerator is CudaAccelerator;
 

@@ -61,12 +61,31 @@ public sealed partial class GpuStage : IDisposable
     public KernelConfig Rows(int rows) => new(Math.Max(1, rows), Device.Block);
 
     /// <summary>
-    /// The attention launch: a group per (row, kv head), with dynamic shared memory for the <paramref name="group"/>
-    /// queries sharing the kv head, one tile of weights per query head, and three statistics per query head.
+    /// The attention launch of a batch: a group per (row, kv head, split), with dynamic shared memory for the
+    /// <paramref name="group"/> queries sharing the kv head, one tile of weights per query head, and three statistics
+    /// per query head. Contexts split when the (row, kv head) groups alone would leave the device idle: enough splits
+    /// for about <see cref="GpuDevice.BusyGroups"/> groups, each at least one tile of the group's size.
     /// </summary>
-    public KernelConfig Attention(int rows, int kvHeads, int group, int headDim) =>
-        new(new Index2D(Math.Max(1, rows), Math.Max(1, kvHeads)), new Index2D(Device.Block, 1),
-            SharedMemoryConfig.RequestDynamic<float>(group * (headDim + Device.Block + 3)));
+    public AttentionLaunch Attention(TokenBatch batch, int kvHeads, int group, int headDim)
+    {
+        int rows = Math.Max(1, batch.Rows), context = LongestContext(batch), block = Device.Block;
+        int tiles = (context + block - 1) / block;
+        int splits = Math.Clamp(Device.BusyGroups / Math.Max(1, rows * kvHeads), 1, tiles);
+        int chunk = (tiles + splits - 1) / splits * block;
+        splits = (context + chunk - 1) / chunk;
+        var partials = splits == 1 ? default : Slot("attention_partials", (long)rows * kvHeads * splits * group * (headDim + 2));
+        var config = new KernelConfig(new Index3D(rows, Math.Max(1, kvHeads), splits), new Index3D(block, 1, 1),
+            SharedMemoryConfig.RequestDynamic<float>(group * (headDim + block + 3)));
+        return new AttentionLaunch(config, splits, chunk, partials, rows, kvHeads, group, headDim);
+    }
+
+    /// <summary>The attention output of a split launch: every split's partial sums merged (nothing to do with one split).</summary>
+    public void CombineAttention(AttentionLaunch launch, ArrayView<float> output, int width)
+    {
+        if (launch.Splits == 1) return;
+        long count = (long)launch.Rows * launch.KvHeads * launch.Group * launch.HeadDim;
+        _library.CombineAttention(Stream, Elements(count), output, launch.Partials, launch.KvHeads, launch.Splits, launch.Group, launch.HeadDim, width, count);
+    }
 
     /// <summary>A grid-stride launch over <paramref name="count"/> elements.</summary>
     public KernelConfig Elements(long count) => new((int)Math.Clamp((count + Device.Block - 1) / Device.Block, 1, 65535), Device.Block);

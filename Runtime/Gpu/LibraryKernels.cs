@@ -24,6 +24,7 @@ public sealed class LibraryKernels
         Route = accelerator.LoadKernel<ArrayView<float>, int, int, int, int, ArrayView<int>, ArrayView<float>>(RouteKernel);
         AddExpert = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int, int>(AddExpertKernel);
         Clear = accelerator.LoadKernel<ArrayView<float>, long>(ClearKernel);
+        CombineAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, int, int, int, long>(CombineAttentionKernel);
     }
 
     /// <summary>The kernels loaded on <paramref name="accelerator"/> (compiled on first use there).</summary>
@@ -49,6 +50,8 @@ public sealed class LibraryKernels
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int, int> AddExpert { get; }
 
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, long> Clear { get; }
+
+    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int, int, int, long> CombineAttention { get; }
 
     /// <summary>
     /// y (rows, n) = x (rows, k) · wᵀ with w (n, k): one thread per output, over a grid of (n, rows) threads. The
@@ -160,6 +163,34 @@ public sealed class LibraryKernels
             long row = i / width;
             for (int j = 0; j < k; j++)
                 if (chosen[row * k + j] == expert) y[i] = output[i] * weights[row * k + j] + y[i];
+        }
+    }
+
+    /// <summary>
+    /// Merges the splits of a flash-decoding attention launch, a thread per (row, kv head, query head of the group,
+    /// dimension): with each split's unnormalised sum a, maximum m and weight sum l, the output is
+    /// Σ a_s exp(m_s - M) / Σ l_s exp(m_s - M), M the largest m_s (a split past the context has m = -inf, l = 0).
+    /// </summary>
+    private static void CombineAttentionKernel(ArrayView<float> output, ArrayView<float> partials, int kvHeads, int splits, int group, int headDim, int width, long count)
+    {
+        long part = (long)group * (headDim + 2);
+        for (long i = Grid.GlobalIndex.X; i < count; i += (long)Grid.DimX * Group.DimX)
+        {
+            int d = (int)(i % headDim), g = (int)(i / headDim % group);
+            long pair = i / ((long)headDim * group); // row * kvHeads + kvHead
+            long first = pair * splits * part;
+            float max = float.NegativeInfinity;
+            for (int s = 0; s < splits; s++) max = Math.Max(max, partials[first + s * part + (long)group * headDim + g]);
+            float sum = 0.0f, weights = 0.0f;
+            for (int s = 0; s < splits; s++)
+            {
+                long at = first + s * part;
+                float scale = ILGPU.Algorithms.XMath.Exp(partials[at + (long)group * headDim + g] - max);
+                sum += partials[at + (long)g * headDim + d] * scale;
+                weights += partials[at + (long)group * headDim + group + g] * scale;
+            }
+            long row = pair / kvHeads, kvHead = pair % kvHeads;
+            output[row * width + (kvHead * group + g) * headDim + d] = sum / weights;
         }
     }
 

@@ -146,7 +146,7 @@ internal static class GpuHostWriter
         writer.WriteLine(launch.Line("Rope", "_gpu.Rows(rows)", output, "positions", $"{angles}.Cos", $"{angles}.Sin"));
     }
 
-    /// <summary>The cache append, then attention with a group per (row, kv head).</summary>
+    /// <summary>The cache append, then attention with a group per (row, kv head, split), then the splits merged.</summary>
     private static void WriteAttention(Kernel kernel, CompiledModule module, Launcher launch, IndentedTextWriter writer)
     {
         var node = kernel.Anchor;
@@ -155,8 +155,10 @@ internal static class GpuHostWriter
         writer.WriteLine($"var {cache} = _gpu.Cache(cacheSlots, layer - FirstLayer);");
         writer.WriteLine(launch.Line("KvAppend", "_gpu.Rows(rows)", site.Buf(node.Inputs[1]), site.Buf(node.Inputs[2]), cache, "positions"));
         string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
-        string shape = $"_gpu.Attention(rows, {site.Heads(1, 1)}, ({site.Heads(0, 0)}) / ({site.Heads(1, 1)}), {headDim})";
-        writer.WriteLine(launch.Line("Attention", shape, site.Buf(node.Inputs[0]), site.Buf(node.Output), cache, "positions"));
+        string split = kernel.Output.Name.TrimStart('_') + "Splits";
+        writer.WriteLine($"var {split} = _gpu.Attention(batch, {site.Heads(1, 1)}, ({site.Heads(0, 0)}) / ({site.Heads(1, 1)}), {headDim});");
+        writer.WriteLine(launch.Line("Attention", $"{split}.Config", site.Buf(node.Inputs[0]), site.Buf(node.Output), cache, "positions", $"{split}.Chunk", $"{split}.Partials"));
+        writer.WriteLine($"_gpu.CombineAttention({split}, {site.Buf(node.Output)}, {site.Local(node.Output)});");
     }
 
     /// <summary>A fused element-wise loop, grid-stride.</summary>

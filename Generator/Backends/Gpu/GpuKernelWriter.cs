@@ -289,7 +289,8 @@ internal static class GpuKernelWriter
     /// is walked in tiles of one position per thread (its key read once for all the heads); each tile's weights are
     /// taken against the running maximum and the output rescaled, so shared memory holds the queries and one tile,
     /// never the whole context. The output is accumulated a thread per (head, dimension), so consecutive threads read
-    /// consecutive values.
+    /// consecutive values. A long context is split over several groups (flash-decoding, the grid's third axis): each
+    /// leaves unnormalised sums and its statistics, and a combine kernel of the runtime merges them.
     /// </summary>
     private static (string Op, string[] Parameters, string Body, string Shape) Attention(Kernel kernel, CompiledModule module)
     {
@@ -298,21 +299,26 @@ internal static class GpuKernelWriter
         string kvWidth = site.Local(node.Inputs[1]).ToString();
         string width = site.Local(node.Inputs[0]).ToString();
         string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
-        var parameters = new[] { $"{Floats} q", $"{Floats} output", "global::Tessera.Gpu.KvCacheView cache", $"{Ints} positions" };
+        var parameters = new[] { $"{Floats} q", $"{Floats} output", "global::Tessera.Gpu.KvCacheView cache", $"{Ints} positions", "int chunk", $"{Floats} partials" };
         string body = $$"""
             int row = global::ILGPU.Grid.IdxX, kvHead = global::ILGPU.Grid.IdxY, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
+            int split = global::ILGPU.Grid.IdxZ, splits = global::ILGPU.Grid.DimZ; // flash-decoding: this group's share of the context
             int group = ({{site.Heads(0, 0)}}) / ({{site.Heads(1, 1)}}); // query heads sharing this kv head
             // Dynamic shared memory (sized by GpuStage.Attention): the group's queries, one tile of weights per head,
             // and per head the running maximum, the running sum and this tile's correction.
             var shared = global::ILGPU.SharedMemory.GetDynamic<float>();
             int queries = 0, weights = group * ({{headDim}}), maxima = weights + group * threads, sums = maxima + group, corrections = sums + group;
-            int context = positions[row] + 1;
+            int context = positions[row] + 1, begin = split * chunk, end = global::System.Math.Min(context, begin + chunk);
             long firstQuery = (long)row * ({{width}}) + (long)kvHead * group * ({{headDim}}), cached = cache.RowBase(row) + kvHead * ({{headDim}});
+            // The weighted values add up in the output itself with one split, else in this split's partial sums.
+            long partial = (((long)row * global::ILGPU.Grid.DimY + kvHead) * splits + split) * group * (({{headDim}}) + 2);
+            var sum = splits == 1 ? output : partials;
+            long at = splits == 1 ? firstQuery : partial;
             float scale = 1.0f / {{XMath}}.Sqrt((float)({{headDim}}));
             for (int i = thread; i < group * ({{headDim}}); i += threads)
             {
                 shared[queries + i] = q[firstQuery + i];
-                output[firstQuery + i] = 0.0f;
+                sum[at + i] = 0.0f;
             }
             for (int g = thread; g < group; g += threads)
             {
@@ -320,7 +326,7 @@ internal static class GpuKernelWriter
                 shared[sums + g] = 0.0f;
             }
             global::ILGPU.Group.Barrier();
-            for (int start = 0; start < context; start += threads)
+            for (int start = begin; start < end; start += threads)
             {
                 // Scores: one position per thread, its key read once for every head of the group.
                 int p = start + thread;
@@ -328,42 +334,52 @@ internal static class GpuKernelWriter
                 for (int g = 0; g < group; g++)
                 {
                     float dot = 0.0f;
-                    if (p < context)
+                    if (p < end)
                         for (int i = 0; i < ({{headDim}}); i++) dot += shared[queries + g * ({{headDim}}) + i] * cache.Keys[key + i];
-                    shared[weights + g * threads + thread] = p < context ? dot * scale : float.NegativeInfinity;
+                    shared[weights + g * threads + thread] = p < end ? dot * scale : float.NegativeInfinity;
                 }
                 // Per head: the tile's weights against the new running maximum, and the statistics rescaled.
                 for (int g = 0; g < group; g++)
                 {
                     float score = shared[weights + g * threads + thread], runningMax = shared[maxima + g];
                     float max = global::System.Math.Max(runningMax, {{GroupMath}}.Max(score));
-                    float weight = p < context ? {{XMath}}.Exp(score - max) : 0.0f;
+                    float weight = p < end ? {{XMath}}.Exp(score - max) : 0.0f;
                     shared[weights + g * threads + thread] = weight;
-                    float sum = {{GroupMath}}.Sum(weight); // every thread has read the statistics of head g by now
+                    float tileSum = {{GroupMath}}.Sum(weight); // every thread has read the statistics of head g by now
                     if (thread == 0)
                     {
                         float correction = {{XMath}}.Exp(runningMax - max);
                         shared[corrections + g] = correction;
-                        shared[sums + g] = shared[sums + g] * correction + sum;
+                        shared[sums + g] = shared[sums + g] * correction + tileSum;
                         shared[maxima + g] = max;
                     }
                 }
                 global::ILGPU.Group.Barrier(); // the weights and corrections are visible to every thread
                 // Output: a thread per (head, dimension): rescale, then add this tile's weighted values.
-                int tile = global::System.Math.Min(threads, context - start);
+                int tile = global::System.Math.Min(threads, end - start);
                 for (int i = thread; i < group * ({{headDim}}); i += threads)
                 {
                     int g = i / ({{headDim}});
                     long value = cached + i % ({{headDim}}) + (long)start * ({{kvWidth}});
-                    float acc = output[firstQuery + i] * shared[corrections + g];
+                    float acc = sum[at + i] * shared[corrections + g];
                     for (int j = 0; j < tile; j++) acc += shared[weights + g * threads + j] * cache.Values[value + (long)j * ({{kvWidth}})];
-                    output[firstQuery + i] = acc;
+                    sum[at + i] = acc;
                 }
                 global::ILGPU.Group.Barrier(); // the next tile rewrites the weights and statistics
             }
-            for (int i = thread; i < group * ({{headDim}}); i += threads) output[firstQuery + i] /= shared[sums + i / ({{headDim}})];
+            if (splits == 1)
+            {
+                for (int i = thread; i < group * ({{headDim}}); i += threads) output[firstQuery + i] /= shared[sums + i / ({{headDim}})];
+                return;
+            }
+            // A split leaves its statistics after its sums; GpuStage.CombineAttention merges the splits.
+            for (int g = thread; g < group; g += threads)
+            {
+                partials[partial + group * ({{headDim}}) + g] = shared[maxima + g];
+                partials[partial + group * ({{headDim}}) + group + g] = shared[sums + g];
+            }
             """;
-        return ("Attention", parameters, body, "a group per (row, kv head) for the query heads sharing it, online softmax over tiles of the context");
+        return ("Attention", parameters, body, "a group per (row, kv head, split of the context) for the query heads sharing the kv head, online softmax over tiles");
     }
 
     private static (string Op, string[] Parameters, string Body, string Shape) Elementwise(Kernel kernel)

@@ -835,14 +835,16 @@ partial class Gpt2
 
             /// <summary>
             /// (2/2) attention (T, Dim / TensorDegree) = Attention(q, k, v, cache, Heads, Heads): a group per (row, kv
-            /// head) for the query heads sharing it, online softmax over tiles of the context.
+            /// head, split of the context) for the query heads sharing the kv head, online softmax over tiles.
             /// </summary>
             public static void BlockAttentionAttention(
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
                 global::ILGPU.ArrayView<float> q,
                 global::ILGPU.ArrayView<float> output,
                 global::Tessera.Gpu.KvCacheView cache,
-                global::ILGPU.ArrayView<int> positions)
+                global::ILGPU.ArrayView<int> positions,
+                int chunk,
+                global::ILGPU.ArrayView<float> partials)
             {
                 int Dim = sizes.Value.Dim;
                 int Heads = sizes.Value.Heads;
@@ -851,6 +853,8 @@ partial class Gpt2
                     kvHead = global::ILGPU.Grid.IdxY,
                     thread = global::ILGPU.Group.IdxX,
                     threads = global::ILGPU.Group.DimX;
+                // flash-decoding: this group's share of the context
+                int split = global::ILGPU.Grid.IdxZ, splits = global::ILGPU.Grid.DimZ;
                 int group = (Heads / TensorDegree) / (Heads / TensorDegree); // query heads sharing this kv head
                 // Dynamic shared memory (sized by GpuStage.Attention): the group's queries, one tile of weights per
                 // head,
@@ -861,14 +865,21 @@ partial class Gpt2
                     maxima = weights + group * threads,
                     sums = maxima + group,
                     corrections = sums + group;
-                int context = positions[row] + 1;
+                int context = positions[row] + 1, begin = split * chunk, end = global::System.Math.Min(
+                    context,
+                    begin + chunk);
                 long firstQuery = (long)row * (Dim / TensorDegree) + (long)kvHead * group * (Dim / Heads),
                     cached = cache.RowBase(row) + kvHead * (Dim / Heads);
+                // The weighted values add up in the output itself with one split, else in this split's partial sums.
+                long partial = (
+                    ((long)row * global::ILGPU.Grid.DimY + kvHead) * splits + split) * group * ((Dim / Heads) + 2);
+                var sum = splits == 1 ? output : partials;
+                long at = splits == 1 ? firstQuery : partial;
                 float scale = 1.0f / global::ILGPU.Algorithms.XMath.Sqrt((float)(Dim / Heads));
                 for (int i = thread; i < group * (Dim / Heads); i += threads)
                 {
                     shared[queries + i] = q[firstQuery + i];
-                    output[firstQuery + i] = 0.0f;
+                    sum[at + i] = 0.0f;
                 }
                 for (int g = thread; g < group; g += threads)
                 {
@@ -876,7 +887,7 @@ partial class Gpt2
                     shared[sums + g] = 0.0f;
                 }
                 global::ILGPU.Group.Barrier();
-                for (int start = 0; start < context; start += threads)
+                for (int start = begin; start < end; start += threads)
                 {
                     // Scores: one position per thread, its key read once for every head of the group.
                     int p = start + thread;
@@ -884,45 +895,55 @@ partial class Gpt2
                     for (int g = 0; g < group; g++)
                     {
                         float dot = 0.0f;
-                        if (p < context)
+                        if (p < end)
                             for (int i = 0; i < (Dim / Heads); i++)
                                 dot += shared[queries + g * (Dim / Heads) + i] * cache.Keys[key + i];
-                        shared[weights + g * threads + thread] = p < context ? dot * scale : float.NegativeInfinity;
+                        shared[weights + g * threads + thread] = p < end ? dot * scale : float.NegativeInfinity;
                     }
                     // Per head: the tile's weights against the new running maximum, and the statistics rescaled.
                     for (int g = 0; g < group; g++)
                     {
                         float score = shared[weights + g * threads + thread], runningMax = shared[maxima + g];
                         float max = global::System.Math.Max(runningMax, global::Tessera.Gpu.GpuGroup.Max(score));
-                        float weight = p < context ? global::ILGPU.Algorithms.XMath.Exp(score - max) : 0.0f;
+                        float weight = p < end ? global::ILGPU.Algorithms.XMath.Exp(score - max) : 0.0f;
                         shared[weights + g * threads + thread] = weight;
                         // every thread has read the statistics of head g by now
-                        float sum = global::Tessera.Gpu.GpuGroup.Sum(weight);
+                        float tileSum = global::Tessera.Gpu.GpuGroup.Sum(weight);
                         if (thread == 0)
                         {
                             float correction = global::ILGPU.Algorithms.XMath.Exp(runningMax - max);
                             shared[corrections + g] = correction;
-                            shared[sums + g] = shared[sums + g] * correction + sum;
+                            shared[sums + g] = shared[sums + g] * correction + tileSum;
                             shared[maxima + g] = max;
                         }
                     }
                     global::ILGPU.Group.Barrier(); // the weights and corrections are visible to every thread
                     // Output: a thread per (head, dimension): rescale, then add this tile's weighted values.
-                    int tile = global::System.Math.Min(threads, context - start);
+                    int tile = global::System.Math.Min(threads, end - start);
                     for (int i = thread; i < group * (Dim / Heads); i += threads)
                     {
                         int g = i / (Dim / Heads);
                         long value = cached + i % (Dim / Heads) + (long)start * (Dim / TensorDegree);
-                        float acc = output[firstQuery + i] * shared[corrections + g];
+                        float acc = sum[at + i] * shared[corrections + g];
                         for (int j = 0; j < tile; j++)
                             acc += shared[weights + g * threads + j] * cache.Values[
                                 value + (long)j * (Dim / TensorDegree)];
-                        output[firstQuery + i] = acc;
+                        sum[at + i] = acc;
                     }
                     global::ILGPU.Group.Barrier(); // the next tile rewrites the weights and statistics
                 }
-                for (int i = thread; i < group * (Dim / Heads); i += threads)
-                    output[firstQuery + i] /= shared[sums + i / (Dim / Heads)];
+                if (splits == 1)
+                {
+                    for (int i = thread; i < group * (Dim / Heads); i += threads)
+                        output[firstQuery + i] /= shared[sums + i / (Dim / Heads)];
+                    return;
+                }
+                // A split leaves its statistics after its sums; GpuStage.CombineAttention merges the splits.
+                for (int g = thread; g < group; g += threads)
+                {
+                    partials[partial + group * (Dim / Heads) + g] = shared[maxima + g];
+                    partials[partial + group * (Dim / Heads) + group + g] = shared[sums + g];
+                }
             }
 
             /// <summary>
@@ -1226,18 +1247,22 @@ partial class Gpt2
                     _vGelu,
                     attentionCache,
                     positions);
+                var attentionSplits = _gpu.Attention(
+                    batch,
+                    Heads / TensorDegree,
+                    (Heads / TensorDegree) / (Heads / TensorDegree),
+                    Dim / Heads);
                 _gpu.Launch(
                     DeviceKernels.BlockAttentionAttention,
-                    _gpu.Attention(
-                        rows,
-                        Heads / TensorDegree,
-                        (Heads / TensorDegree) / (Heads / TensorDegree),
-                        Dim / Heads),
+                    attentionSplits.Config,
                     _sizes,
                     _attnNormOutQX2,
                     _qkvAttention,
                     attentionCache,
-                    positions);
+                    positions,
+                    attentionSplits.Chunk,
+                    attentionSplits.Partials);
+                _gpu.CombineAttention(attentionSplits, _qkvAttention, Dim / TensorDegree);
                 // x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads))
                 _gpu.Gemm(_attnNormOutQX2, _qkvAttention, w.Proj, rows, Dim, Dim / TensorDegree);
                 _gpu.AllReduce(_attnNormOutQX2, rows * (Dim), _rank.Tensor);

@@ -745,18 +745,22 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
 
         /// <summary>
         /// (2/2) attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads): a group
-        /// per (row, kv head) for the query heads sharing it, online softmax over tiles of the context.
+        /// per (row, kv head, split of the context) for the query heads sharing the kv head, online softmax over tiles.
         /// </summary>
         public static void BlockAttentionAttention(
             global::ILGPU.ArrayView<float> q,
             global::ILGPU.ArrayView<float> output,
             global::Tessera.Gpu.KvCacheView cache,
-            global::ILGPU.ArrayView<int> positions)
+            global::ILGPU.ArrayView<int> positions,
+            int chunk,
+            global::ILGPU.ArrayView<float> partials)
         {
             int row = global::ILGPU.Grid.IdxX,
                 kvHead = global::ILGPU.Grid.IdxY,
                 thread = global::ILGPU.Group.IdxX,
                 threads = global::ILGPU.Group.DimX;
+            // flash-decoding: this group's share of the context
+            int split = global::ILGPU.Grid.IdxZ, splits = global::ILGPU.Grid.DimZ;
             // query heads sharing this kv head
             int group = (Heads / TensorDegree) / ((KvHeads + TensorDegree - 1) / TensorDegree);
             // Dynamic shared memory (sized by GpuStage.Attention): the group's queries, one tile of weights per head,
@@ -767,14 +771,20 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                 maxima = weights + group * threads,
                 sums = maxima + group,
                 corrections = sums + group;
-            int context = positions[row] + 1;
+            int context = positions[row] + 1, begin = split * chunk, end = global::System.Math.Min(
+                context,
+                begin + chunk);
             long firstQuery = (long)row * (Heads * HeadDim / TensorDegree) + (long)kvHead * group * (HeadDim),
                 cached = cache.RowBase(row) + kvHead * (HeadDim);
+            // The weighted values add up in the output itself with one split, else in this split's partial sums.
+            long partial = (((long)row * global::ILGPU.Grid.DimY + kvHead) * splits + split) * group * ((HeadDim) + 2);
+            var sum = splits == 1 ? output : partials;
+            long at = splits == 1 ? firstQuery : partial;
             float scale = 1.0f / global::ILGPU.Algorithms.XMath.Sqrt((float)(HeadDim));
             for (int i = thread; i < group * (HeadDim); i += threads)
             {
                 shared[queries + i] = q[firstQuery + i];
-                output[firstQuery + i] = 0.0f;
+                sum[at + i] = 0.0f;
             }
             for (int g = thread; g < group; g += threads)
             {
@@ -782,7 +792,7 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                 shared[sums + g] = 0.0f;
             }
             global::ILGPU.Group.Barrier();
-            for (int start = 0; start < context; start += threads)
+            for (int start = begin; start < end; start += threads)
             {
                 // Scores: one position per thread, its key read once for every head of the group.
                 int p = start + thread;
@@ -790,47 +800,57 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                 for (int g = 0; g < group; g++)
                 {
                     float dot = 0.0f;
-                    if (p < context)
+                    if (p < end)
                         for (int i = 0; i < (HeadDim); i++)
                             dot += shared[queries + g * (HeadDim) + i] * cache.Keys[key + i];
-                    shared[weights + g * threads + thread] = p < context ? dot * scale : float.NegativeInfinity;
+                    shared[weights + g * threads + thread] = p < end ? dot * scale : float.NegativeInfinity;
                 }
                 // Per head: the tile's weights against the new running maximum, and the statistics rescaled.
                 for (int g = 0; g < group; g++)
                 {
                     float score = shared[weights + g * threads + thread], runningMax = shared[maxima + g];
                     float max = global::System.Math.Max(runningMax, global::Tessera.Gpu.GpuGroup.Max(score));
-                    float weight = p < context ? global::ILGPU.Algorithms.XMath.Exp(score - max) : 0.0f;
+                    float weight = p < end ? global::ILGPU.Algorithms.XMath.Exp(score - max) : 0.0f;
                     shared[weights + g * threads + thread] = weight;
                     // every thread has read the statistics of head g by now
-                    float sum = global::Tessera.Gpu.GpuGroup.Sum(weight);
+                    float tileSum = global::Tessera.Gpu.GpuGroup.Sum(weight);
                     if (thread == 0)
                     {
                         float correction = global::ILGPU.Algorithms.XMath.Exp(runningMax - max);
                         shared[corrections + g] = correction;
-                        shared[sums + g] = shared[sums + g] * correction + sum;
+                        shared[sums + g] = shared[sums + g] * correction + tileSum;
                         shared[maxima + g] = max;
                     }
                 }
                 global::ILGPU.Group.Barrier(); // the weights and corrections are visible to every thread
                 // Output: a thread per (head, dimension): rescale, then add this tile's weighted values.
-                int tile = global::System.Math.Min(threads, context - start);
+                int tile = global::System.Math.Min(threads, end - start);
                 for (int i = thread; i < group * (HeadDim); i += threads)
                 {
                     int g = i / (HeadDim);
                     long value = cached
                         + i % (HeadDim)
                         + (long)start * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
-                    float acc = output[firstQuery + i] * shared[corrections + g];
+                    float acc = sum[at + i] * shared[corrections + g];
                     for (int j = 0; j < tile; j++)
                         acc += shared[weights + g * threads + j] * cache.Values[
                             value + (long)j * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim)];
-                    output[firstQuery + i] = acc;
+                    sum[at + i] = acc;
                 }
                 global::ILGPU.Group.Barrier(); // the next tile rewrites the weights and statistics
             }
-            for (int i = thread; i < group * (HeadDim); i += threads)
-                output[firstQuery + i] /= shared[sums + i / (HeadDim)];
+            if (splits == 1)
+            {
+                for (int i = thread; i < group * (HeadDim); i += threads)
+                    output[firstQuery + i] /= shared[sums + i / (HeadDim)];
+                return;
+            }
+            // A split leaves its statistics after its sums; GpuStage.CombineAttention merges the splits.
+            for (int g = thread; g < group; g += threads)
+            {
+                partials[partial + group * (HeadDim) + g] = shared[maxima + g];
+                partials[partial + group * (HeadDim) + group + g] = shared[sums + g];
+            }
         }
 
         /// <summary>
@@ -1118,17 +1138,21 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                 _vOutProduct,
                 attentionCache,
                 positions);
+            var attentionSplits = _gpu.Attention(
+                batch,
+                (KvHeads + TensorDegree - 1) / TensorDegree,
+                (Heads / TensorDegree) / ((KvHeads + TensorDegree - 1) / TensorDegree),
+                HeadDim);
             _gpu.Launch(
                 DeviceKernels.BlockAttentionAttention,
-                _gpu.Attention(
-                    rows,
-                    (KvHeads + TensorDegree - 1) / TensorDegree,
-                    (Heads / TensorDegree) / ((KvHeads + TensorDegree - 1) / TensorDegree),
-                    HeadDim),
+                attentionSplits.Config,
                 _qOutX2,
                 _hAttentionH2,
                 attentionCache,
-                positions);
+                positions,
+                attentionSplits.Chunk,
+                attentionSplits.Partials);
+            _gpu.CombineAttention(attentionSplits, _hAttentionH2, Heads * HeadDim / TensorDegree);
             // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))
             _gpu.Gemm(_qOutX2, _hAttentionH2, w.O, rows, Dim, Heads * HeadDim / TensorDegree);
             _gpu.AllReduce(_qOutX2, rows * (Dim), _rank.Tensor);

@@ -104,7 +104,9 @@ public sealed class GpuEngineTests
 
     /// <summary>
     /// Every fixture, on the shape-generic engine and on its specialised [Compile] unit (sizes folded into the
-    /// kernels): the prefill logits within 1e-4 of the reference, and the greedy continuation (KV-cache decode) equal.
+    /// kernels): the prefill logits within 1e-4 of the reference, the logits of token-by-token decode too (one row
+    /// against a growing cache: the attention splits its context over several groups, flash-decoding), and the
+    /// greedy continuation equal.
     /// </summary>
     private static void EveryFixtureMatchesTheReference(DeviceKind device)
     {
@@ -117,6 +119,12 @@ public sealed class GpuEngineTests
             float[] logits = engine.Forward(TokenBatch.ForSequence(engine.CreateCache(), reference.Tokens));
             double error = Fixtures.RelativeError(logits, reference.Logits);
             Assert.True(error <= 1e-4, $"{fixture} {kind} on {device}: max|a-b|/max|ref| = {error:E3}");
+            var cache = engine.CreateCache();
+            var stepped = new float[reference.Logits.Length];
+            for (int t = 0; t < reference.Tokens.Length; t++)
+                engine.Forward(TokenBatch.ForSequence(cache, [reference.Tokens[t]])).CopyTo(stepped, (long)t * reference.Vocab);
+            error = Fixtures.RelativeError(stepped, reference.Logits);
+            Assert.True(error <= 1e-4, $"{fixture} {kind} decode on {device}: max|a-b|/max|ref| = {error:E3}");
             Assert.Equal(reference.Greedy, GreedyDecoder.Generate(engine, reference.Tokens, reference.Greedy.Length).Tokens);
         }
     }
