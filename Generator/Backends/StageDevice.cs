@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using Tessera.Generator.Helpers;
 using Tessera.Generator.Passes;
 
@@ -40,6 +41,12 @@ internal abstract class StageDevice
     /// <summary>Statements before the head's kernels (the CPU allocates the logits they fill).</summary>
     public virtual void WriteHeadSetup(CompiledModel compiled, IndentedTextWriter writer)
     {
+    }
+
+    /// <summary>The calls of a module's kernels, in order (a back end may merge some).</summary>
+    public virtual void WriteKernels(IReadOnlyList<Kernel> kernels, CompiledModule module, string weights, IndentedTextWriter writer)
+    {
+        foreach (var kernel in kernels) WriteKernel(kernel, module, weights, writer);
     }
 
     /// <summary>The calls of one kernel.</summary>

@@ -41,11 +41,11 @@ internal static class GpuEngineWriter
         {
             WriteFields(context, writer);
             writer.WriteLine();
-            WriteDeviceWeights(context.Compiled.Root.Module, writer);
+            WriteDeviceWeights(context.Compiled.Root, writer);
             foreach (var module in new[] { context.Compiled.Block, context.Compiled.Expert }.Where(m => m is not null))
             {
                 writer.WriteLine();
-                WriteDeviceWeights(module!.Module, writer);
+                WriteDeviceWeights(module!, writer);
             }
             writer.WriteLine();
             WriteConstructor(context, writer);
@@ -89,15 +89,26 @@ internal static class GpuEngineWriter
     private static string DeviceWeights(ModuleInfo module) => "Device" + WeightsWriter.ClassName(module);
 
     /// <summary>A module's weights on the device: the host weight class's fields, as device views.</summary>
-    private static void WriteDeviceWeights(ModuleInfo module, IndentedTextWriter writer)
+    /// <summary>The weights of products the GPU stacks (<see cref="StackedProducts"/>): held only in their stack.</summary>
+    private static HashSet<string> Stacked(CompiledModule compiled) =>
+        new(StackedProducts.Of(compiled).SelectMany(s => s.Members.Select(m => m.Anchor.Module!.Name)));
+
+    private static void WriteDeviceWeights(CompiledModule compiled, IndentedTextWriter writer)
     {
+        var module = compiled.Module;
+        var stacked = Stacked(compiled);
         writer.WriteLine($"/// <summary>The tensors of one {module.TypeName} on the device, uploaded when the rank program is made.</summary>");
         using (writer.WriteBlock($"private sealed class {DeviceWeights(module)}"))
         {
             foreach (var w in module.Weights)
             {
-                writer.WriteLine($"public {(w.Kind == ModuleKind.Linear ? "global::Tessera.Gpu.DeviceMatrix" : Floats)} {w.Name};");
+                if (!stacked.Contains(w.Name)) writer.WriteLine($"public {(w.Kind == ModuleKind.Linear ? "global::Tessera.Gpu.DeviceMatrix" : Floats)} {w.Name};");
                 if (w.Bias || w.Kind == ModuleKind.LayerNorm) writer.WriteLine($"public {Floats} {w.Name}Bias;");
+            }
+            foreach (var stack in StackedProducts.Of(compiled))
+            {
+                writer.WriteLine($"/// <summary>{string.Join(", ", stack.Members.Select(m => m.Anchor.Module!.Name))} stacked row-wise: one product over all of them.</summary>");
+                writer.WriteLine($"public global::Tessera.Gpu.DeviceMatrix {stack.Name};");
             }
             if (module.Experts is { } experts)
                 writer.WriteLine($"public Device{experts.BlockType}Weights[] {experts.Name} = [];");
@@ -105,10 +116,15 @@ internal static class GpuEngineWriter
     }
 
     /// <summary>The statement uploading a module's weights from the host weight object <paramref name="host"/>.</summary>
-    private static string Upload(ModuleInfo module, string host, ModuleInfo? expert)
+    private static string Upload(CompiledModule compiled, string host, CompiledModule? expert)
     {
+        var module = compiled.Module;
+        var stacked = Stacked(compiled);
         var fields = module.Weights.SelectMany(w => w.Bias || w.Kind == ModuleKind.LayerNorm ? new[] { w.Name, w.Name + "Bias" } : new[] { w.Name })
+            .Where(f => !stacked.Contains(f))
             .Select(f => $"{f} = _gpu.Weight({host}.{f})").ToList();
+        foreach (var stack in StackedProducts.Of(compiled))
+            fields.Add($"{stack.Name} = _gpu.Stack({string.Join(", ", stack.Members.Select(m => $"{host}.{m.Anchor.Module!.Name}"))})");
         if (module.Experts is { } experts && expert is not null)
             fields.Add($"{experts.Name} = global::System.Array.ConvertAll({host}.{experts.Name}, x => {Upload(expert, "x", null)})");
         return $"new {DeviceWeights(module)} {{ {string.Join(", ", fields)} }}";
@@ -139,9 +155,9 @@ internal static class GpuEngineWriter
             string kv = context.Compiled.LocalKvWidth?.ToString() ?? "1";
             writer.WriteLine($"_gpu = new global::Tessera.Gpu.GpuStage(device, EndLayer - FirstLayer, {kv});");
             writer.WriteLine("// Every weight goes to the device now; the host copies go with the CPU engine once the caller drops it.");
-            writer.WriteLine($"_weights = {Upload(context.Compiled.Root.Module, "engine._weights", null)};");
+            writer.WriteLine($"_weights = {Upload(context.Compiled.Root, "engine._weights", null)};");
             if (context.Compiled.Block is { } block)
-                writer.WriteLine($"_layers = global::System.Array.ConvertAll(engine._layers, w => {Upload(block.Module, "w", context.Compiled.Expert?.Module)});");
+                writer.WriteLine($"_layers = global::System.Array.ConvertAll(engine._layers, w => {Upload(block, "w", context.Compiled.Expert)});");
         }
     }
 

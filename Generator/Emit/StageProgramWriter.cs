@@ -53,7 +53,7 @@ internal static class StageProgramWriter
             writer.WriteLine("var w = _layers[layer - FirstLayer];");
             writer.WriteLine("int rows = batch.Rows;");
             device.WriteModuleSetup(block, expert: false, writer);
-            foreach (var kernel in block.Kernels) device.WriteKernel(kernel, block, "w", writer);
+            device.WriteKernels(block.Kernels, block, "w", writer);
         }
         if (compiled.Expert is not { } expert) return;
         writer.WriteLine();
@@ -62,7 +62,7 @@ internal static class StageProgramWriter
         {
             writer.WriteLine($"var w = _layers[layer - FirstLayer].{compiled.ExpertsField!.Name}[expert - FirstExpert];");
             device.WriteModuleSetup(expert, expert: true, writer);
-            foreach (var kernel in expert.Kernels) device.WriteKernel(kernel, expert, "w", writer);
+            device.WriteKernels(expert.Kernels, expert, "w", writer);
         }
     }
 

@@ -28,6 +28,9 @@ internal sealed class BufferPlan
 
     public string this[IrValue value] => _location[value];
 
+    /// <summary>Where <paramref name="value"/> lives, or null for a value with no buffer of the module (a router's choice).</summary>
+    public string? Find(IrValue value) => _location.TryGetValue(value, out var name) ? name : null;
+
     /// <summary>The routings of the graph's Route kernels, in order: each is an engine field (an ExpertRouter) named by its location.</summary>
     public List<IrValue> Routers { get; } = new();
 

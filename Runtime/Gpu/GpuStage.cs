@@ -126,6 +126,55 @@ public sealed partial class GpuStage : IDisposable
         return matrix;
     }
 
+    /// <summary>
+    /// The row-wise stack of several weight matrices with the same input width, on the device, for one product over
+    /// all of them (<see cref="Gemm(ArrayView{float}, DeviceMatrix, int, int, ValueTuple{ArrayView{float}, int}[])"/>):
+    /// every part must be held in the same precision. No part is kept on the device on its own.
+    /// </summary>
+    public DeviceMatrix Stack(params Cpu.WeightMatrix?[] parts)
+    {
+        if (parts.Any(p => p is null)) return default; // a weight this rank does not hold
+        var matrices = parts.Select(p => p!).ToArray();
+        if (matrices.Any(m => m.Cols != matrices[0].Cols || m.Precision != matrices[0].Precision))
+            throw new ArgumentException($"Stacked weights must share their input width and precision: {string.Join(", ", matrices.Select(m => $"({m.Rows}, {m.Cols}) {m.Precision}"))}.", nameof(parts));
+        long count = matrices.Sum(m => (long)m.Rows * m.Cols), offset = 0;
+        if (matrices[0].F32 is not null)
+        {
+            var floats = Accelerator.Allocate1D<float>(count);
+            foreach (var m in matrices)
+            {
+                floats.View.SubView(offset, m.F32!.LongLength).CopyFromCPU(Stream, new ReadOnlySpan<float>(m.F32));
+                offset += m.F32.LongLength;
+            }
+            _weightBuffers.Add(floats);
+            return new DeviceMatrix(floats.View, default, false);
+        }
+        var bits = Accelerator.Allocate1D<ushort>(count);
+        foreach (var m in matrices)
+        {
+            bits.View.SubView(offset, m.BF16!.LongLength).CopyFromCPU(Stream, new ReadOnlySpan<ushort>(m.BF16));
+            offset += m.BF16.LongLength;
+        }
+        _weightBuffers.Add(bits);
+        return new DeviceMatrix(default, bits.View, true);
+    }
+
+    /// <summary>
+    /// Several products of one input at once, over their weights stacked by <see cref="Stack"/>: one product into a
+    /// (rows, Σ widths) scratch buffer, then each output (rows, its width) gets its columns.
+    /// </summary>
+    public void Gemm(ArrayView<float> x, DeviceMatrix stacked, int rows, int k, params (ArrayView<float> Output, int Width)[] outputs)
+    {
+        int total = outputs.Sum(o => o.Width), offset = 0;
+        var product = Slot("stacked_product", (long)rows * total);
+        Gemm(product, x, stacked, rows, total, k);
+        foreach (var (output, width) in outputs)
+        {
+            _library.GatherColumns(Stream, Rows(rows), output, product, width, total, offset);
+            offset += width;
+        }
+    }
+
     /// <summary>A named activation buffer of <paramref name="floats"/> floats (its storage grown, never shrunk).</summary>
     public ArrayView<float> Slot(string name, long floats)
     {

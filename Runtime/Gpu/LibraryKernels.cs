@@ -20,6 +20,7 @@ public sealed class LibraryKernels
         WidenBf16 = accelerator.LoadKernel<ArrayView<float>, ArrayView<ushort>, long>(WidenBf16Kernel);
         AddInPlace = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, long>(AddInPlaceKernel);
         ScatterColumns = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, int>(ScatterColumnsKernel);
+        GatherColumns = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, int>(GatherColumnsKernel);
         GatherRows = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int>(GatherRowsKernel);
         Route = accelerator.LoadKernel<ArrayView<float>, int, int, int, int, ArrayView<int>, ArrayView<float>>(RouteKernel);
         AddExpert = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int, int>(AddExpertKernel);
@@ -42,6 +43,8 @@ public sealed class LibraryKernels
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, long> AddInPlace { get; }
 
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int> ScatterColumns { get; }
+
+    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int> GatherColumns { get; }
 
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, int> GatherRows { get; }
 
@@ -198,6 +201,13 @@ public sealed class LibraryKernels
     private static void ClearKernel(ArrayView<float> y, long count)
     {
         for (long i = Grid.GlobalIndex.X; i < count; i += (long)Grid.DimX * Group.DimX) y[i] = 0.0f;
+    }
+
+    /// <summary>Columns [offset, offset + width) of (rows, fullWidth) into (rows, width): a stacked product's share, a group per row.</summary>
+    private static void GatherColumnsKernel(ArrayView<float> part, ArrayView<float> full, int width, int fullWidth, int offset)
+    {
+        long row = Grid.IdxX;
+        for (int i = Group.IdxX; i < width; i += Group.DimX) part[row * width + i] = full[row * fullWidth + offset + i];
     }
 
     /// <summary>rows[r] = hidden[ids[r]] for the rows whose logits are wanted: a group per gathered row.</summary>

@@ -16,9 +16,11 @@ internal static class GpuHostWriter
     /// <param name="weights">the C# expression of the module's device weights ("_weights" or "w")</param>
     /// <param name="sizes">the launch's leading sizes argument ("_sizes, " for a shape-generic engine, else "")</param>
     /// <param name="kernels">the model's device kernel methods, by launch</param>
-    public static void Write(Kernel kernel, CompiledModule module, string weights, string sizes, GpuKernelWriter.DeviceKernelCatalog kernels, IndentedTextWriter writer)
+    /// <param name="stacked">a product already computed by its stack (<see cref="WriteStack"/>): only its epilogue remains</param>
+    public static void Write(Kernel kernel, CompiledModule module, string weights, string sizes, GpuKernelWriter.DeviceKernelCatalog kernels, IndentedTextWriter writer,
+        bool stacked = false)
     {
-        writer.WriteLine($"// {kernel.Output.Name} (T, {module.Sharding.LocalWidth(kernel.Output)}) = {kernel.Describe()}");
+        writer.WriteLine($"// {kernel.Output.Name} (T, {module.Sharding.LocalWidth(kernel.Output)}) = {kernel.Describe()}{(stacked ? "  [product stacked above]" : "")}");
         var launch = new Launcher(kernel, sizes, kernels);
         switch (kernel.Kind)
         {
@@ -26,7 +28,7 @@ internal static class GpuHostWriter
                 WriteGather(kernel, module, weights, launch, writer);
                 break;
             case KernelKind.MatMul:
-                WriteProduct(kernel, module, weights, launch, writer);
+                WriteProduct(kernel, module, weights, launch, writer, stacked);
                 break;
             case KernelKind.Norm:
                 WriteNorm(kernel, module, weights, launch, writer);
@@ -84,7 +86,7 @@ internal static class GpuHostWriter
     /// A product, its all-reduce when row-parallel, then its epilogue; the head multiplies only the rows whose logits
     /// are wanted and brings the logits back to the host.
     /// </summary>
-    private static void WriteProduct(Kernel kernel, CompiledModule module, string weights, Launcher launch, IndentedTextWriter writer)
+    private static void WriteProduct(Kernel kernel, CompiledModule module, string weights, Launcher launch, IndentedTextWriter writer, bool stacked)
     {
         var sharding = module.Sharding;
         var node = kernel.Anchor;
@@ -101,7 +103,7 @@ internal static class GpuHostWriter
             writer.WriteLine($"var headOutput = _gpu.Slot(\"head_output\", (long)logitRows * ({outFeatures}));");
             (output, input, rows) = ("headOutput", "headInput", "logitRows");
         }
-        writer.WriteLine($"_gpu.Gemm({output}, {input}, {W()}, {rows}, {outFeatures}, {inFeatures});");
+        if (!stacked) writer.WriteLine($"_gpu.Gemm({output}, {input}, {W()}, {rows}, {outFeatures}, {inFeatures});");
         if (sharding.SliceOf(node) == WeightSlice.Columns)
             writer.WriteLine($"_gpu.AllReduce({output}, {rows} * ({outFeatures}), _rank.Tensor);");
         if (GpuKernelWriter.HasEpilogue(kernel))
@@ -119,6 +121,19 @@ internal static class GpuHostWriter
                 ? $"var logits = _gpu.Logits(headOutput, logitRows, {outFeatures}, _rank.Tensor, vocab: {linear.Out});"
                 : $"var logits = _gpu.Logits(headOutput, logitRows, {outFeatures}, _rank.Tensor);");
         }
+    }
+
+    /// <summary>
+    /// A stack of products of one input (<see cref="StackedProducts"/>): one product over the stacked weights, each
+    /// member's columns into its own buffer. The members' epilogues follow at their own places.
+    /// </summary>
+    public static void WriteStack(StackedProducts.Stack stack, CompiledModule module, string weights, IndentedTextWriter writer)
+    {
+        var first = stack.First;
+        var sharding = module.Sharding;
+        writer.WriteLine($"// {string.Join(", ", stack.Members.Select(m => m.Anchor.Output.Name))} = {string.Join(", ", stack.Members.Select(m => m.Anchor.Module!.Name + "(" + first.Anchor.Inputs[0].Name + ")"))}: one product over the stacked weights (the input and the weights read in one pass)");
+        var outputs = stack.Members.Select(m => $"({Buf(m, module, m.Output)}, {sharding.LocalOut(m.Anchor)})");
+        writer.WriteLine($"_gpu.Gemm({Buf(first, module, first.Anchor.Inputs[0])}, {weights}.{stack.Name}, rows, {sharding.LocalIn(first.Anchor)}, {string.Join(", ", outputs)});");
     }
 
     /// <summary>The norm kernel, a group per row.</summary>

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Linq;
 using Tessera.Generator.Helpers;
 using Tessera.Generator.Passes;
@@ -9,8 +10,8 @@ namespace Tessera.Generator.Backends.Gpu;
 /// positions and cache slots uploaded once per forward, device-to-device stage hand-offs, and launches.
 /// </summary>
 /// <param name="sizes">the launches' leading sizes argument ("_sizes, " for a shape-generic engine, else "")</param>
-/// <param name="kernels">the model's device kernel methods, by launch</param>
-internal sealed class GpuStageDevice(string sizes, GpuKernelWriter.DeviceKernelCatalog kernels) : StageDevice
+/// <param name="catalog">the model's device kernel methods, by launch</param>
+internal sealed class GpuStageDevice(string sizes, GpuKernelWriter.DeviceKernelCatalog catalog) : StageDevice
 {
     private const string Floats = "global::ILGPU.ArrayView<float>";
     private const string Ints = "global::ILGPU.ArrayView<int>";
@@ -37,8 +38,21 @@ internal sealed class GpuStageDevice(string sizes, GpuKernelWriter.DeviceKernelC
 
     public override void WriteModuleSetup(CompiledModule module, bool expert, IndentedTextWriter writer) => WriteSlots(module, writer);
 
+    /// <summary>The kernels, with the products of one input stacked into one (<see cref="StackedProducts"/>).</summary>
+    public override void WriteKernels(IReadOnlyList<Kernel> kernels, CompiledModule module, string weights, IndentedTextWriter writer)
+    {
+        var stacks = StackedProducts.Of(module);
+        foreach (var kernel in kernels)
+        {
+            var stack = stacks.FirstOrDefault(s => s.Members.Contains(kernel));
+            if (stack is not null && stack.First == kernel) GpuHostWriter.WriteStack(stack, module, weights, writer);
+            if (stack is not null && !GpuKernelWriter.HasEpilogue(kernel)) continue; // all of it ran in the stack
+            GpuHostWriter.Write(kernel, module, weights, sizes, catalog, writer, stacked: stack is not null);
+        }
+    }
+
     public override void WriteKernel(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer) =>
-        GpuHostWriter.Write(kernel, module, weights, sizes, kernels, writer);
+        GpuHostWriter.Write(kernel, module, weights, sizes, catalog, writer);
 
     /// <summary>A device buffer per workspace slot of the module, as wide as the widest value it holds on this rank.</summary>
     private static void WriteSlots(CompiledModule module, IndentedTextWriter writer)

@@ -149,6 +149,18 @@ public sealed class GeneratedEngineSnapshotTests
     }
 
     [Fact]
+    public void OnTheGpu_ProductsOfOneInput_AreOneProductOverTheirStackedWeights()
+    {
+        string llama = Joined(Zoo.Value.Source("Tessera.Models.Llama.Engine.g.cs"));
+        Assert.Contains("QKV = _gpu.Stack(w.Q, w.K, w.V), GateUp = _gpu.Stack(w.Gate, w.Up)", llama);
+        Assert.Contains("_gpu.Gemm(_hAttentionH2, w.QKV, rows, Dim, (_qOutX2,", llama);
+        Assert.DoesNotContain("Q = _gpu.Weight(w.Q)", llama);                          // Q is held only in its stack
+        string mixtral = Joined(Zoo.Value.Source("Tessera.Models.Mixtral.Engine.g.cs"));
+        Assert.Contains("W1W3 = _gpu.Stack(x.W1, x.W3)", mixtral);                      // an expert's gate and up
+        Assert.Contains("_gpu.Gemm(_kOutRouterOut, _hAttentionH2, w.Router,", mixtral);  // the router's F32 weights stand alone
+    }
+
+    [Fact]
     public void TheShapeGenericEngine_PassesItsSizesAsASpecialisedValue_AndAUnitFoldsThemAsConstants()
     {
         string generic = Joined(Zoo.Value.Source("Tessera.Models.Llama.Engine.g.cs"));

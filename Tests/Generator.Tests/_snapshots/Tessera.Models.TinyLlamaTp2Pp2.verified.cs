@@ -929,14 +929,13 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         private sealed class DeviceBlockWeights
         {
             public global::ILGPU.ArrayView<float> AttnNorm;
-            public global::Tessera.Gpu.DeviceMatrix Q;
-            public global::Tessera.Gpu.DeviceMatrix K;
-            public global::Tessera.Gpu.DeviceMatrix V;
             public global::Tessera.Gpu.DeviceMatrix O;
             public global::ILGPU.ArrayView<float> MlpNorm;
-            public global::Tessera.Gpu.DeviceMatrix Gate;
-            public global::Tessera.Gpu.DeviceMatrix Up;
             public global::Tessera.Gpu.DeviceMatrix Down;
+            /// <summary>Q, K, V stacked row-wise: one product over all of them.</summary>
+            public global::Tessera.Gpu.DeviceMatrix QKV;
+            /// <summary>Gate, Up stacked row-wise: one product over all of them.</summary>
+            public global::Tessera.Gpu.DeviceMatrix GateUp;
         }
 
         internal Gpu(TinyLlamaTp2Pp2 engine, global::Tessera.Gpu.GpuDevice device)
@@ -960,14 +959,11 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                 w =>
                     new DeviceBlockWeights {
                         AttnNorm = _gpu.Weight(w.AttnNorm),
-                        Q = _gpu.Weight(w.Q),
-                        K = _gpu.Weight(w.K),
-                        V = _gpu.Weight(w.V),
                         O = _gpu.Weight(w.O),
                         MlpNorm = _gpu.Weight(w.MlpNorm),
-                        Gate = _gpu.Weight(w.Gate),
-                        Up = _gpu.Weight(w.Up),
-                        Down = _gpu.Weight(w.Down) });
+                        Down = _gpu.Weight(w.Down),
+                        QKV = _gpu.Stack(w.Q, w.K, w.V),
+                        GateUp = _gpu.Stack(w.Gate, w.Up) });
         }
 
         /// <inheritdoc/>
@@ -1111,24 +1107,22 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                     Intermediate / TensorDegree));
             // h (T, Dim) = AttnNorm(x)
             _gpu.Launch(DeviceKernels.RmsNorm, _gpu.Rows(rows), input, w.AttnNorm, _hAttentionH2);
-            // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)
-            _gpu.Gemm(_qOutX2, _hAttentionH2, w.Q, rows, Heads * HeadDim / TensorDegree, Dim);
+            // qOut, kOut, vOut = Q(h), K(h), V(h): one product over the stacked weights (the input and the weights read
+            // in one pass)
+            _gpu.Gemm(
+                _hAttentionH2,
+                w.QKV,
+                rows,
+                Dim,
+                (_qOutX2, Heads * HeadDim / TensorDegree),
+                (_kOutSilu, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                (_vOutProduct, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim));
             // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
             var qAngles = _gpu.RopeTable(HeadDim, Theta, batch);
             _gpu.Launch(DeviceKernels.BlockQRope, _gpu.Rows(rows), _qOutX2, positions, qAngles.Cos, qAngles.Sin);
-            // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)
-            _gpu.Gemm(_kOutSilu, _hAttentionH2, w.K, rows, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, Dim);
             // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
             var kAngles = _gpu.RopeTable(HeadDim, Theta, batch);
             _gpu.Launch(DeviceKernels.BlockKRope, _gpu.Rows(rows), _kOutSilu, positions, kAngles.Cos, kAngles.Sin);
-            // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)
-            _gpu.Gemm(
-                _vOutProduct,
-                _hAttentionH2,
-                w.V,
-                rows,
-                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-                Dim);
             // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
             var attentionCache = _gpu.Cache(cacheSlots, layer - FirstLayer);
             _gpu.Launch(
@@ -1164,15 +1158,22 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
                 input);
             // h2 (T, Dim) = MlpNorm(x)
             _gpu.Launch(DeviceKernels.RmsNorm, _gpu.Rows(rows), _qOutX2, w.MlpNorm, _hAttentionH2);
-            // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))
-            _gpu.Gemm(_kOutSilu, _hAttentionH2, w.Gate, rows, Intermediate / TensorDegree, Dim);
+            // gateOut, upOut = Gate(h2), Up(h2): one product over the stacked weights (the input and the weights read
+            // in one pass)
+            _gpu.Gemm(
+                _hAttentionH2,
+                w.GateUp,
+                rows,
+                Dim,
+                (_kOutSilu, Intermediate / TensorDegree),
+                (_vOutProduct, Intermediate / TensorDegree));
+            // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))  [product stacked above]
             _gpu.Launch(
                 DeviceKernels.BlockSiluEpilogue,
                 _gpu.Elements((long)rows * (Intermediate / TensorDegree)),
                 _kOutSilu,
                 (long)rows * (Intermediate / TensorDegree));
-            // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)
-            _gpu.Gemm(_vOutProduct, _hAttentionH2, w.Up, rows, Intermediate / TensorDegree, Dim);
+            // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)  [product stacked above]
             _gpu.Launch(
                 DeviceKernels.BlockProductEpilogue,
                 _gpu.Elements((long)rows * (Intermediate / TensorDegree)),

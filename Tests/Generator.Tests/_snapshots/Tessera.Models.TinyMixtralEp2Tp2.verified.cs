@@ -1030,21 +1030,20 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
         private sealed class DeviceBlockWeights
         {
             public global::ILGPU.ArrayView<float> AttnNorm;
-            public global::Tessera.Gpu.DeviceMatrix Q;
-            public global::Tessera.Gpu.DeviceMatrix K;
-            public global::Tessera.Gpu.DeviceMatrix V;
             public global::Tessera.Gpu.DeviceMatrix O;
             public global::ILGPU.ArrayView<float> MlpNorm;
             public global::Tessera.Gpu.DeviceMatrix Router;
+            /// <summary>Q, K, V stacked row-wise: one product over all of them.</summary>
+            public global::Tessera.Gpu.DeviceMatrix QKV;
             public DeviceExpertWeights[] Experts = [];
         }
 
         /// <summary>The tensors of one Expert on the device, uploaded when the rank program is made.</summary>
         private sealed class DeviceExpertWeights
         {
-            public global::Tessera.Gpu.DeviceMatrix W1;
-            public global::Tessera.Gpu.DeviceMatrix W3;
             public global::Tessera.Gpu.DeviceMatrix W2;
+            /// <summary>W1, W3 stacked row-wise: one product over all of them.</summary>
+            public global::Tessera.Gpu.DeviceMatrix W1W3;
         }
 
         internal Gpu(TinyMixtralEp2Tp2 engine, global::Tessera.Gpu.GpuDevice device)
@@ -1070,19 +1069,13 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 w =>
                     new DeviceBlockWeights {
                         AttnNorm = _gpu.Weight(w.AttnNorm),
-                        Q = _gpu.Weight(w.Q),
-                        K = _gpu.Weight(w.K),
-                        V = _gpu.Weight(w.V),
                         O = _gpu.Weight(w.O),
                         MlpNorm = _gpu.Weight(w.MlpNorm),
                         Router = _gpu.Weight(w.Router),
+                        QKV = _gpu.Stack(w.Q, w.K, w.V),
                         Experts = global::System.Array.ConvertAll(
                             w.Experts,
-                            x =>
-                                new DeviceExpertWeights {
-                                    W1 = _gpu.Weight(x.W1),
-                                    W3 = _gpu.Weight(x.W3),
-                                    W2 = _gpu.Weight(x.W2) }) });
+                            x => new DeviceExpertWeights { W2 = _gpu.Weight(x.W2), W1W3 = _gpu.Stack(x.W1, x.W3) }) });
         }
 
         /// <inheritdoc/>
@@ -1186,30 +1179,22 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 (long)rows * global::System.Math.Max(((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim), Dim));
             // h (T, Dim) = AttnNorm(x)
             _gpu.Launch(DeviceKernels.RmsNorm, _gpu.Rows(rows), input, w.AttnNorm, _hAttentionH2);
-            // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)
-            _gpu.Gemm(_qOutX2, _hAttentionH2, w.Q, rows, Heads * HeadDim / TensorDegree, Dim);
+            // qOut, kOut, vOut = Q(h), K(h), V(h): one product over the stacked weights (the input and the weights read
+            // in one pass)
+            _gpu.Gemm(
+                _hAttentionH2,
+                w.QKV,
+                rows,
+                Dim,
+                (_qOutX2, Heads * HeadDim / TensorDegree),
+                (_kOutRouterOut, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                (_vOutMixture, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim));
             // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
             var qAngles = _gpu.RopeTable(HeadDim, Theta, batch);
             _gpu.Launch(DeviceKernels.BlockQRope, _gpu.Rows(rows), _qOutX2, positions, qAngles.Cos, qAngles.Sin);
-            // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)
-            _gpu.Gemm(
-                _kOutRouterOut,
-                _hAttentionH2,
-                w.K,
-                rows,
-                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-                Dim);
             // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
             var kAngles = _gpu.RopeTable(HeadDim, Theta, batch);
             _gpu.Launch(DeviceKernels.BlockKRope, _gpu.Rows(rows), _kOutRouterOut, positions, kAngles.Cos, kAngles.Sin);
-            // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)
-            _gpu.Gemm(
-                _vOutMixture,
-                _hAttentionH2,
-                w.V,
-                rows,
-                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-                Dim);
             // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
             var attentionCache = _gpu.Cache(cacheSlots, layer - FirstLayer);
             _gpu.Launch(
@@ -1283,15 +1268,22 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
             var w = _layers[layer - FirstLayer].Experts[expert - FirstExpert];
             var _silu = _gpu.Slot("_silu", (long)rows * (Intermediate / TensorDegree));
             var _product = _gpu.Slot("_product", (long)rows * (Intermediate / TensorDegree));
-            // silu (T, Intermediate / TensorDegree) = Silu(W1(x))
-            _gpu.Gemm(_silu, input, w.W1, rows, Intermediate / TensorDegree, Dim);
+            // w1Out, w3Out = W1(x), W3(x): one product over the stacked weights (the input and the weights read in one
+            // pass)
+            _gpu.Gemm(
+                input,
+                w.W1W3,
+                rows,
+                Dim,
+                (_silu, Intermediate / TensorDegree),
+                (_product, Intermediate / TensorDegree));
+            // silu (T, Intermediate / TensorDegree) = Silu(W1(x))  [product stacked above]
             _gpu.Launch(
                 DeviceKernels.ExpertSiluEpilogue,
                 _gpu.Elements((long)rows * (Intermediate / TensorDegree)),
                 _silu,
                 (long)rows * (Intermediate / TensorDegree));
-            // product (T, Intermediate / TensorDegree) = Silu(W1(x)) * W3(x)
-            _gpu.Gemm(_product, input, w.W3, rows, Intermediate / TensorDegree, Dim);
+            // product (T, Intermediate / TensorDegree) = Silu(W1(x)) * W3(x)  [product stacked above]
             _gpu.Launch(
                 DeviceKernels.ExpertProductEpilogue,
                 _gpu.Elements((long)rows * (Intermediate / TensorDegree)),
