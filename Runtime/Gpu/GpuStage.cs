@@ -176,29 +176,29 @@ public sealed partial class GpuStage : IDisposable
     }
 
     /// <summary>A named activation buffer of <paramref name="floats"/> floats (its storage grown, never shrunk).</summary>
-    public ArrayView<float> Slot(string name, long floats)
+    public ArrayView<float> Slot(string name, long floats) => Grown(_slots, name, floats);
+
+    /// <summary>A named device buffer of <paramref name="count"/> ints, its storage grown, never shrunk.</summary>
+    private ArrayView<int> IntSlot(string name, long count) => Grown(_ints, name, count);
+
+    /// <summary>The first <paramref name="count"/> (at least 1) elements of a named buffer of the pool, reallocated when too small.</summary>
+    private ArrayView<T> Grown<T>(Dictionary<string, MemoryBuffer1D<T, Stride1D.Dense>> pool, string name, long count) where T : unmanaged
     {
-        floats = Math.Max(1, floats);
-        if (!_slots.TryGetValue(name, out var buffer) || buffer.Length < floats)
+        count = Math.Max(1, count);
+        if (!pool.TryGetValue(name, out var buffer) || buffer.Length < count)
         {
             buffer?.Dispose();
-            _slots[name] = buffer = Accelerator.Allocate1D<float>(floats);
+            pool[name] = buffer = Accelerator.Allocate1D<T>(count);
         }
-        return buffer.View.SubView(0, floats);
+        return buffer.View.SubView(0, count);
     }
 
     /// <summary>Host ints (token ids, positions) in a named device buffer.</summary>
     public ArrayView<int> Ints(string name, int[] values)
     {
-        long count = Math.Max(1, values.Length);
-        if (!_ints.TryGetValue(name, out var buffer) || buffer.Length < count)
-        {
-            buffer?.Dispose();
-            _ints[name] = buffer = Accelerator.Allocate1D<int>(count);
-        }
-        var view = buffer.View.SubView(0, values.Length);
-        if (values.Length > 0) view.CopyFromCPU(Stream, new ReadOnlySpan<int>(values));
-        return buffer.View.SubView(0, count);
+        var view = IntSlot(name, values.Length);
+        if (values.Length > 0) view.SubView(0, values.Length).CopyFromCPU(Stream, new ReadOnlySpan<int>(values));
+        return view;
     }
 
     /// <summary>Host floats (activations from the previous stage) in a named device buffer.</summary>
@@ -270,18 +270,6 @@ public sealed partial class GpuStage : IDisposable
             _ropeTables[key] = table = (cos.Length / Math.Max(1, headDim / 2), Accelerator.Allocate1D(cos), Accelerator.Allocate1D(sin));
         }
         return (table.Cos!.View, table.Sin!.View);
-    }
-
-    /// <summary>A named device buffer of <paramref name="count"/> ints, its storage grown, never shrunk.</summary>
-    private ArrayView<int> IntSlot(string name, long count)
-    {
-        count = Math.Max(1, count);
-        if (!_ints.TryGetValue(name, out var buffer) || buffer.Length < count)
-        {
-            buffer?.Dispose();
-            _ints[name] = buffer = Accelerator.Allocate1D<int>(count);
-        }
-        return buffer.View.SubView(0, count);
     }
 
     /// <summary>
