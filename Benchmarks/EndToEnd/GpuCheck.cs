@@ -8,8 +8,7 @@ namespace Tessera.Benchmarks.EndToEnd;
 /// <summary>
 /// The GPU back end's correctness checks as one command, for the GPU machine, which has no .NET SDK to run the
 /// [GpuFact] tests (Benchmarks/gpu/run.sh calls it before timing anything): every fixture with a GPU program on one
-/// device, shape-generic and specialised, prefill and token-by-token decode logits against the reference (fp32 within 1e-4, bf16 within 1e-2,
-/// 2e-2 for tiny-mixtral)
+/// device, shape-generic and specialised, prefill and token-by-token decode logits against the reference (fp32 within 1e-4, a bf16 prefill within 2e-2)
 /// and the greedy continuation; then a tp2 x pp2 plan on four virtual devices against one device. One line per
 /// check; exit code 1 when any fails. <c>gpu-check ilgpu-cpu</c> runs the same on ILGPU's CPU accelerator (CI does,
 /// so the script is known to work before a GPU runs it).
@@ -55,8 +54,8 @@ public static class GpuCheck
             using (bf16 as IDisposable)
             {
                 double error = RelativeError(bf16.Forward(TokenBatch.ForSequence(bf16.CreateCache(), tokens)), reference);
-                // tiny-mixtral's rounded expert weights alone move it ~1e-2: the CPU's bf16 test of it allows 2e-2 too.
-                Check($"{fixture} bf16 prefill on {device}", error <= (fixture == "tiny-mixtral" ? 2e-2 : 1e-2), $"max|a-b|/max|ref| = {error:E2}");
+                // A bf16 prefill rounds the activations to bf16 as well as the weights (bf16 tensor cores): ~1e-2 each.
+                Check($"{fixture} bf16 prefill on {device}", error <= 2e-2, $"max|a-b|/max|ref| = {error:E2}");
             }
 
             var one = EngineCatalog.Open(directory, EngineKind.Generic, null, device);

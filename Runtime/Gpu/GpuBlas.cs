@@ -7,13 +7,11 @@ namespace Tessera.Gpu;
 /// <summary>
 /// fp32 matrix products on cuBLAS, through ILGPU.Algorithms' binding, on a virtual device's stream. Our tensors are
 /// row-major and weights are (out, in): cuBLAS, column-major, sees y (T, N) as yᵀ (N, T) = w (N, K) · xᵀ, i.e.
-/// gemm(op(w) = transpose of the stored (K, N) column-major array, op(x) = as stored).
+/// gemm(op(w) = transpose of the stored (K, N) column-major array, op(x) = as stored). bf16 products go to
+/// cublasGemmEx, the one call bound here (ILGPU.Algorithms has no GemmEx).
 /// </summary>
 internal sealed class GpuBlas : IDisposable
 {
-    /// <summary>cublasMath_t's CUBLAS_TF32_TENSOR_OP_MATH (ILGPU's enum stops at the older TensorOpMath).</summary>
-    private const CuBlasMathMode Tf32TensorOpMath = (CuBlasMathMode)3;
-
     /// <summary>cublasMath_t's CUBLAS_DEFAULT_MATH: fp32 products in fp32.</summary>
     private const CuBlasMathMode DefaultMath = (CuBlasMathMode)0;
 
@@ -25,12 +23,39 @@ internal sealed class GpuBlas : IDisposable
         _blas.Stream = (CudaStream)stream;
     }
 
-    /// <summary>y (rows, n) = x (rows, k) · wᵀ; <paramref name="tf32"/> rounds the inputs to TF32 on tensor cores.</summary>
-    public void Gemm(ArrayView<float> y, ArrayView<float> x, ArrayView<float> w, int rows, int n, int k, bool tf32)
+    /// <summary>y (rows, n) = x (rows, k) · wᵀ in fp32.</summary>
+    public void Gemm(ArrayView<float> y, ArrayView<float> x, ArrayView<float> w, int rows, int n, int k)
     {
-        _blas.MathMode = tf32 ? Tf32TensorOpMath : DefaultMath;
+        _blas.MathMode = DefaultMath;
         _blas.Gemm(CuBlasOperation.Transpose, CuBlasOperation.NonTranspose, n, rows, k, 1.0f, w, k, x, k, 0.0f, y, n);
     }
+
+    /// <summary>
+    /// y (rows, n) = x (rows, k) · wᵀ with bf16 x and w on bf16 tensor cores, fp32 accumulation and output:
+    /// cublasGemmEx, which ILGPU.Algorithms does not bind — this one call is bound here, found in the libcublas the
+    /// binding already loads (CUDA 12 or 11).
+    /// </summary>
+    public unsafe void GemmBf16(ArrayView<float> y, ArrayView<ushort> x, ArrayView<ushort> w, int rows, int n, int k)
+    {
+        const int OpN = 0, OpT = 1, Bf16 = 14 /* CUDA_R_16BF */, F32 = 0 /* CUDA_R_32F */, Compute32F = 68 /* CUBLAS_COMPUTE_32F */, DefaultAlgorithm = -1;
+        var gemmEx = (delegate* unmanaged<IntPtr, int, int, int, int, int, float*, IntPtr, int, int, IntPtr, int, int, float*, IntPtr, int, int, int, int, int>)GemmExEntry.Value;
+        if (gemmEx is null) throw new InvalidOperationException("cublasGemmEx was not found in libcublas.so.12 or .11 (cublas64_12/11.dll).");
+        _blas.MathMode = DefaultMath;
+        _blas.PointerMode = CuBlasPointerMode.Host;
+        float alpha = 1.0f, beta = 0.0f;
+        int status = gemmEx(_blas.Handle, OpT, OpN, n, rows, k, &alpha, w.LoadEffectiveAddressAsPtr(), Bf16, k, x.LoadEffectiveAddressAsPtr(), Bf16, k,
+            &beta, y.LoadEffectiveAddressAsPtr(), F32, n, Compute32F, DefaultAlgorithm);
+        if (status != 0) throw new InvalidOperationException($"cublasGemmEx ({n} x {rows} x {k}, bf16) failed with cublasStatus_t {status}.");
+    }
+
+    private static readonly Lazy<IntPtr> GemmExEntry = new(() =>
+    {
+        foreach (var name in new[] { "libcublas.so.12", "libcublas.so.11", "cublas64_12.dll", "cublas64_11.dll" })
+            if (System.Runtime.InteropServices.NativeLibrary.TryLoad(name, out var library)
+                && System.Runtime.InteropServices.NativeLibrary.TryGetExport(library, "cublasGemmEx", out var entry))
+                return entry;
+        return IntPtr.Zero;
+    });
 
     public void Dispose() => _blas.Dispose();
 }

@@ -18,7 +18,7 @@ namespace Tessera.Gpu;
 /// </summary>
 public sealed partial class GpuStage : IDisposable
 {
-    /// <summary>Up to this many rows, a product with bf16 weights runs the GEMV kernel (weights read once); above, fp32 products of widened weights.</summary>
+    /// <summary>Up to this many rows, a product with bf16 weights runs the GEMV kernel (weights read once); above, a bf16 x bf16 product.</summary>
     public const int GemvMaxRows = 8;
 
     private readonly LibraryKernels _library;
@@ -26,6 +26,7 @@ public sealed partial class GpuStage : IDisposable
     private readonly KvPool _cache;
     private readonly Dictionary<string, MemoryBuffer1D<float, Stride1D.Dense>> _slots = new(StringComparer.Ordinal);
     private readonly Dictionary<string, MemoryBuffer1D<int, Stride1D.Dense>> _ints = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, MemoryBuffer1D<ushort, Stride1D.Dense>> _halves = new(StringComparer.Ordinal); // bf16 activations
     private readonly ConditionalWeakTable<float[], MemoryBuffer1D<float, Stride1D.Dense>> _vectors = new();
     private readonly ConditionalWeakTable<Cpu.WeightMatrix, object> _matrices = new();
     private readonly List<MemoryBuffer> _weightBuffers = new();
@@ -55,7 +56,7 @@ public sealed partial class GpuStage : IDisposable
     public long WeightBytes => _weightBuffers.Sum(b => b.LengthInBytes);
 
     /// <summary>Device bytes of activation buffers and the KV cache.</summary>
-    public long WorkspaceBytes => _slots.Values.Sum(b => b.LengthInBytes) + _ints.Values.Sum(b => b.LengthInBytes) + _cache.Bytes;
+    public long WorkspaceBytes => _slots.Values.Sum(b => b.LengthInBytes) + _ints.Values.Sum(b => b.LengthInBytes) + _halves.Values.Sum(b => b.LengthInBytes) + _cache.Bytes;
 
     /// <summary>A launch of one group per row.</summary>
     public KernelConfig Rows(int rows) => new(Math.Max(1, rows), Device.Block);
@@ -219,14 +220,13 @@ public sealed partial class GpuStage : IDisposable
     }
 
     /// <summary>
-    /// y (T, N) = x (T, K) · wᵀ. F32 weights: cuBLAS on a GPU, the library's product elsewhere. BF16 weights: the GEMV
-    /// kernel up to <see cref="GemvMaxRows"/> rows (decode reads each weight once, as bf16), else the matrix widened
-    /// to fp32 and multiplied (on a GPU with TF32 tensor cores: exact for bf16 weights; the activations keep 10
-    /// mantissa bits rather than bf16's 7).
+    /// y (T, N) = x (T, K) · wᵀ. F32 weights: cuBLAS sgemm on a GPU, the library's product elsewhere. BF16 weights: the
+    /// GEMV kernel up to <see cref="GemvMaxRows"/> rows (decode reads each weight once, as bf16, with fp32 activations),
+    /// else the activations rounded to bf16 and a bf16 x bf16 product accumulated in fp32 — cublasGemmEx on bf16
+    /// tensor cores on a GPU, the library's kernel with the same rounding elsewhere (as vLLM and llama.cpp run bf16).
     /// </summary>
     public void Gemm(ArrayView<float> y, ArrayView<float> x, DeviceMatrix w, int rows, int n, int k)
     {
-        var weights = w.F32;
         if (w.IsBf16)
         {
             if (rows <= GemvMaxRows)
@@ -235,18 +235,23 @@ public sealed partial class GpuStage : IDisposable
                 _library.GemvBf16(Stream, new KernelConfig((int)((threads + Device.Block - 1) / Device.Block), Device.Block), y, x, w.BF16, rows, n, k);
                 return;
             }
-            long count = (long)n * k;
-            weights = Slot("widened_weight", count);
-            _library.WidenBf16(Stream, Elements(count), weights, w.BF16, count);
+            long count = (long)rows * k;
+            var activations = Grown(_halves, "activations_bf16", count);
+            _library.RoundToBf16(Stream, Elements(count), activations, x, count);
+            if (_blas is not null) _blas.GemmBf16(y, activations, w.BF16, rows, n, k);
+            else _library.GemmBf16(Stream, Outputs((long)rows * n), y, activations, w.BF16, rows, n, k);
+            return;
         }
         if (_blas is not null)
         {
-            _blas.Gemm(y, x, weights, rows, n, k, tf32: w.IsBf16);
+            _blas.Gemm(y, x, w.F32, rows, n, k);
             return;
         }
-        long outputs = (long)rows * n;
-        _library.GemmF32(Stream, new KernelConfig((int)((outputs + Device.Block - 1) / Device.Block), Device.Block), y, x, weights, rows, n, k);
+        _library.GemmF32(Stream, Outputs((long)rows * n), y, x, w.F32, rows, n, k);
     }
+
+    /// <summary>A launch of one thread per output (the library's products).</summary>
+    private KernelConfig Outputs(long outputs) => new((int)((outputs + Device.Block - 1) / Device.Block), Device.Block);
 
     /// <summary>Copies <paramref name="count"/> floats on the device (an op's input kept for a later reader).</summary>
     public void Copy(ArrayView<float> from, ArrayView<float> to, long count) => to.SubView(0, count).CopyFrom(Stream, from.SubView(0, count));
@@ -459,6 +464,7 @@ public sealed partial class GpuStage : IDisposable
         Stream.Synchronize();
         foreach (var b in _slots.Values) b.Dispose();
         foreach (var b in _ints.Values) b.Dispose();
+        foreach (var b in _halves.Values) b.Dispose();
         foreach (var (_, cos, sin) in _ropeTables.Values)
         {
             cos?.Dispose();

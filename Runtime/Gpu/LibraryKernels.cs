@@ -6,7 +6,7 @@ namespace Tessera.Gpu;
 
 /// <summary>
 /// The kernels the runtime owns, the same for every model: matrix products where cuBLAS is not used (bf16 decode on
-/// any device; every product on the CPU accelerator), bf16 widening, and the copies collectives and the head need.
+/// any device; every product on the CPU accelerator), bf16 rounding of activations, and the copies collectives and the head need.
 /// Loaded once per accelerator (<see cref="For"/>); the model's own kernels are generated.
 /// </summary>
 public sealed class LibraryKernels
@@ -17,7 +17,8 @@ public sealed class LibraryKernels
     {
         GemmF32 = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(GemmF32Kernel);
         GemvBf16 = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<ushort>, int, int, int>(GemvBf16Kernel);
-        WidenBf16 = accelerator.LoadKernel<ArrayView<float>, ArrayView<ushort>, long>(WidenBf16Kernel);
+        GemmBf16 = accelerator.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<ushort>, int, int, int>(GemmBf16Kernel);
+        RoundToBf16 = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<float>, long>(RoundToBf16Kernel);
         AddInPlace = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, long>(AddInPlaceKernel);
         ScatterColumns = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, int>(ScatterColumnsKernel);
         GatherColumns = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, int>(GatherColumnsKernel);
@@ -38,7 +39,9 @@ public sealed class LibraryKernels
 
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, int, int, int> GemvBf16 { get; }
 
-    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, long> WidenBf16 { get; }
+    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<ushort>, int, int, int> GemmBf16 { get; }
+
+    public Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<float>, long> RoundToBf16 { get; }
 
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, long> AddInPlace { get; }
 
@@ -91,10 +94,25 @@ public sealed class LibraryKernels
         }
     }
 
-    /// <summary>bf16 → fp32 of <paramref name="count"/> values (a prefill's weights, before a TF32 cuBLAS product).</summary>
-    private static void WidenBf16Kernel(ArrayView<float> output, ArrayView<ushort> bits, long count)
+    /// <summary>
+    /// y (rows, n) = x (rows, k) · wᵀ with bf16 x and w, fp32 accumulation: what cublasGemmEx computes on bf16 tensor
+    /// cores, a thread per output (the CPU accelerator's prefill products with bf16 weights, so its tests see the same
+    /// rounding as a GPU's).
+    /// </summary>
+    private static void GemmBf16Kernel(ArrayView<float> y, ArrayView<ushort> x, ArrayView<ushort> w, int rows, int n, int k)
     {
-        for (long i = Grid.GlobalIndex.X; i < count; i += (long)Grid.DimX * Group.DimX) output[i] = GpuMath.Bf16(bits[i]);
+        long index = Grid.GlobalIndex.X;
+        if (index >= (long)rows * n) return;
+        long xRow = index / n * k, wRow = index % n * k;
+        float sum = 0.0f;
+        for (int i = 0; i < k; i++) sum += GpuMath.Bf16(x[xRow + i]) * GpuMath.Bf16(w[wRow + i]);
+        y[index] = sum;
+    }
+
+    /// <summary>fp32 → bf16 of <paramref name="count"/> values (a prefill's activations, before a bf16 product).</summary>
+    private static void RoundToBf16Kernel(ArrayView<ushort> output, ArrayView<float> values, long count)
+    {
+        for (long i = Grid.GlobalIndex.X; i < count; i += (long)Grid.DimX * Group.DimX) output[i] = GpuMath.ToBf16(values[i]);
     }
 
     /// <summary>sum += part, over <paramref name="count"/> values (one rank's partial in an all-reduce).</summary>

@@ -66,23 +66,25 @@ public sealed class GpuEngineTests
     }
 
     /// <summary>
-    /// BF16 weights on the device: the prefill of the reference prompt (more rows than the GEMV takes: widened weights,
-    /// TF32 products) and token-by-token decode (the bf16 GEMV kernel) both within 1e-2 of the reference (2e-2 for
-    /// tiny-mixtral, as the CPU's bf16 test of it allows: its rounded expert weights alone move it ~1e-2), and under
-    /// tp2 x pp2 equal to one device within TF32's rounding.
+    /// BF16 weights on the device. Token-by-token decode (the bf16 GEMV kernel, fp32 activations) within 1e-2 of the
+    /// reference (2e-2 for tiny-mixtral, as the CPU's bf16 test of it allows: its rounded expert weights alone move
+    /// it ~1e-2). The prefill of the reference prompt (more rows than the GEMV takes: bf16 x bf16 products, the
+    /// activations rounded to bf16 too, as bf16 tensor cores take them) within 2e-2: rounding the activations adds
+    /// about as much as rounding the weights (tiny-llama measured 1.2e-2 here). Under tp2 x pp2 equal to one device
+    /// within a bf16 rounding step.
     /// </summary>
     private static void Bf16WeightsStayWithinBf16Precision(DeviceKind device)
     {
         foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2, Fixtures.TinyMixtral })
         {
-            double tolerance = fixture == Fixtures.TinyMixtral ? 2e-2 : 1e-2;
+            double tolerance = fixture == Fixtures.TinyMixtral ? 2e-2 : 1e-2, prefillTolerance = 2e-2;
             var reference = Fixtures.Load(fixture);
             var bf16 = new ParallelPlan { Precision = Tessera.Cpu.WeightPrecision.BF16 };
             using var engine = (ParallelEngine)EngineCatalog.Open(Fixtures.Directory(fixture), EngineKind.Generic, bf16, device);
-            Assert.True(reference.Tokens.Length > Tessera.Gpu.GpuStage.GemvMaxRows, "the prefill must take the widened-weights path");
+            Assert.True(reference.Tokens.Length > Tessera.Gpu.GpuStage.GemvMaxRows, "the prefill must take the bf16 x bf16 path");
             float[] prefill = engine.Forward(TokenBatch.ForSequence(engine.CreateCache(), reference.Tokens));
             double error = Fixtures.RelativeError(prefill, reference.Logits);
-            Assert.True(error <= tolerance && error > 1e-6, $"{fixture} bf16 prefill on {device}: {error:E3}");
+            Assert.True(error <= prefillTolerance && error > 1e-6, $"{fixture} bf16 prefill on {device}: {error:E3}");
 
             var cache = engine.CreateCache();
             int vocab = engine.Shape.VocabSize;
@@ -95,10 +97,11 @@ public sealed class GpuEngineTests
             using var plan = (ParallelEngine)EngineCatalog.Open(Fixtures.Directory(fixture), EngineKind.Generic,
                 new ParallelPlan(Tensor: 2, Pipeline: 2, MicroBatches: 2) { Precision = Tessera.Cpu.WeightPrecision.BF16 }, device);
             float[] planned = plan.Forward(TokenBatch.ForSequence(plan.CreateCache(), reference.Tokens));
-            // TF32 rounds the activations to 10 mantissa bits: a split-k partial that differs in the last fp32 bit can
-            // round the other way (2^-11 relative), so plans agree to ~1e-3 here, not the 1e-4 of fp32 products.
+            // The activations are rounded to bf16 before each product: a split-k partial that differs in the last fp32
+            // bit can round the other way (2^-8 relative for that value), so plans agree within one such step
+            // (measured 1.8e-3 on tiny-llama), not fp32's 1e-4.
             double planError = Fixtures.RelativeError(planned, prefill);
-            Assert.True(planError <= 1e-3, $"{fixture} bf16 tp2 x pp2 on {device}: {planError:E3}");
+            Assert.True(planError <= 4e-3, $"{fixture} bf16 tp2 x pp2 on {device}: {planError:E3}");
         }
     }
 
