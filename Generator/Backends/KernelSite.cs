@@ -18,6 +18,9 @@ internal readonly record struct KernelSite(Kernel Kernel, CompiledModule Module)
     /// <summary>This rank's width of <paramref name="value"/> (its feature axis split or not).</summary>
     public SizeExpr Local(IrValue value) => Module.Sharding.LocalWidth(value);
 
+    /// <summary>The head dimension of a Rope or Attention node: its first input's width over its head count (first argument).</summary>
+    public SizeExpr HeadDim => SizeExpr.Divide(Node.Inputs[0].Width, Node.Arguments[0]);
+
     /// <summary>Head counts of an op on a split value are this rank's heads (of the input that carries them).</summary>
     public SizeExpr Heads(int argument, int input) => Module.Sharding.LocalHeads(Node.Inputs[input], Node.Arguments[argument]);
 }

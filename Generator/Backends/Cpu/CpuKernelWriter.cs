@@ -90,11 +90,9 @@ internal static class CpuKernelWriter
     {
         var site = new KernelSite(kernel, module);
         var node = site.Node;
-        var width = node.Inputs[0].Width;
-        var heads = node.Arguments[0];
         if (!kernel.InPlace)
             writer.WriteLine($"global::System.Array.Copy({site.Buf(node.Inputs[0])}, {site.Buf(node.Output)}, rows * ({site.Local(node.Inputs[0])}));");
-        writer.WriteLine($"{Kernels}.Rope(_cpu, {site.Buf(node.Output)}, rows, {site.Heads(0, 0)}, {SizeExpr.Divide(width, heads)}, batch.Positions, {node.Arguments[1]});");
+        writer.WriteLine($"{Kernels}.Rope(_cpu, {site.Buf(node.Output)}, rows, {site.Heads(0, 0)}, {site.HeadDim}, batch.Positions, {node.Arguments[1]});");
     }
 
     /// <summary>This batch's keys and values into the cache, then causal attention over it; under sequence parallelism over every rank's cache shard.</summary>
@@ -102,11 +100,10 @@ internal static class CpuKernelWriter
     {
         var site = new KernelSite(kernel, module);
         var node = site.Node;
-        var heads = node.Arguments[0];
         // The cache write is a kernel of its own (as on the GPU): attention only reads the cache.
         writer.WriteLine($"{Kernels}.AppendKv({site.Buf(node.Inputs[1])}, {site.Buf(node.Inputs[2])}, batch, layer, {site.Local(node.Inputs[1])});");
         // Under sequence parallelism the rank's rows attend over every rank's cache shard (a group of one: the plain kernel).
-        writer.WriteLine($"{Kernels}.Attention(_cpu, {site.Buf(node.Inputs[0])}, {site.Buf(node.Output)}, batch, layer, {site.Heads(0, 0)}, {site.Heads(1, 1)}, {SizeExpr.Divide(node.Inputs[0].Width, heads)}, _rank.Sequence);");
+        writer.WriteLine($"{Kernels}.Attention(_cpu, {site.Buf(node.Inputs[0])}, {site.Buf(node.Output)}, batch, layer, {site.Heads(0, 0)}, {site.Heads(1, 1)}, {site.HeadDim}, _rank.Sequence);");
     }
 
     /// <summary>One slice of the feature axis, copied out.</summary>

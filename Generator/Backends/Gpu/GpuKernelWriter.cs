@@ -248,7 +248,7 @@ internal static class GpuKernelWriter
         var node = kernel.Anchor;
         var site = new KernelSite(kernel, module);
         string width = site.Local(node.Inputs[0]).ToString();
-        string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
+        string headDim = site.HeadDim.ToString();
         var parameters = new[] { $"{Floats} x", $"{Ints} positions", $"{Floats} cos", $"{Floats} sin" };
         string body = $$"""
             {{RowIndices}}
@@ -298,7 +298,7 @@ internal static class GpuKernelWriter
         var site = new KernelSite(kernel, module);
         string kvWidth = site.Local(node.Inputs[1]).ToString();
         string width = site.Local(node.Inputs[0]).ToString();
-        string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
+        string headDim = site.HeadDim.ToString();
         var parameters = new[] { $"{Floats} q", $"{Floats} output", "global::Tessera.Gpu.KvCacheView cache", $"{Ints} positions", "int chunk", $"{Floats} partials" };
         string body = $$"""
             int row = global::ILGPU.Grid.IdxX, kvHead = global::ILGPU.Grid.IdxY, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
