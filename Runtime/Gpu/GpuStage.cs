@@ -110,20 +110,8 @@ public sealed partial class GpuStage : IDisposable
     {
         if (host is null) return default;
         if (_matrices.TryGetValue(host, out var known)) return (DeviceMatrix)known;
-        MemoryBuffer buffer;
-        DeviceMatrix matrix;
-        if (host.F32 is { } f32)
-        {
-            var floats = Accelerator.Allocate1D(f32);
-            (buffer, matrix) = (floats, new DeviceMatrix(floats.View, default, false));
-        }
-        else
-        {
-            var bits = Accelerator.Allocate1D(host.BF16!);
-            (buffer, matrix) = (bits, new DeviceMatrix(default, bits.View, true));
-        }
+        var matrix = Upload([host]);
         _matrices.Add(host, matrix);
-        _weightBuffers.Add(buffer);
         return matrix;
     }
 
@@ -138,26 +126,26 @@ public sealed partial class GpuStage : IDisposable
         var matrices = parts.Select(p => p!).ToArray();
         if (matrices.Any(m => m.Cols != matrices[0].Cols || m.Precision != matrices[0].Precision))
             throw new ArgumentException($"Stacked weights must share their input width and precision: {string.Join(", ", matrices.Select(m => $"({m.Rows}, {m.Cols}) {m.Precision}"))}.", nameof(parts));
-        long count = matrices.Sum(m => (long)m.Rows * m.Cols), offset = 0;
-        if (matrices[0].F32 is not null)
+        return Upload(matrices);
+    }
+
+    /// <summary>Matrices of one precision, one after the other in one device buffer (a weight of this stage).</summary>
+    private DeviceMatrix Upload(Cpu.WeightMatrix[] matrices) => matrices[0].F32 is not null
+        ? new DeviceMatrix(Upload(matrices.Select(m => m.F32!)), default)
+        : new DeviceMatrix(default, Upload(matrices.Select(m => m.BF16!)));
+
+    private ArrayView<T> Upload<T>(IEnumerable<T[]> parts) where T : unmanaged
+    {
+        var arrays = parts.ToArray();
+        var buffer = Accelerator.Allocate1D<T>(Math.Max(1, arrays.Sum(a => a.LongLength)));
+        long offset = 0;
+        foreach (var array in arrays.Where(a => a.Length > 0))
         {
-            var floats = Accelerator.Allocate1D<float>(count);
-            foreach (var m in matrices)
-            {
-                floats.View.SubView(offset, m.F32!.LongLength).CopyFromCPU(Stream, new ReadOnlySpan<float>(m.F32));
-                offset += m.F32.LongLength;
-            }
-            _weightBuffers.Add(floats);
-            return new DeviceMatrix(floats.View, default, false);
+            buffer.View.SubView(offset, array.LongLength).CopyFromCPU(Stream, new ReadOnlySpan<T>(array));
+            offset += array.LongLength;
         }
-        var bits = Accelerator.Allocate1D<ushort>(count);
-        foreach (var m in matrices)
-        {
-            bits.View.SubView(offset, m.BF16!.LongLength).CopyFromCPU(Stream, new ReadOnlySpan<ushort>(m.BF16));
-            offset += m.BF16.LongLength;
-        }
-        _weightBuffers.Add(bits);
-        return new DeviceMatrix(default, bits.View, true);
+        _weightBuffers.Add(buffer);
+        return buffer.View;
     }
 
     /// <summary>
@@ -231,15 +219,14 @@ public sealed partial class GpuStage : IDisposable
         {
             if (rows <= GemvMaxRows)
             {
-                long threads = (long)n * Device.Accelerator.WarpSize;
-                _library.GemvBf16(Stream, new KernelConfig((int)((threads + Device.Block - 1) / Device.Block), Device.Block), y, x, w.BF16, rows, n, k);
+                _library.GemvBf16(Stream, Threads((long)n * Device.Accelerator.WarpSize), y, x, w.BF16, rows, n, k);
                 return;
             }
             long count = (long)rows * k;
             var activations = Grown(_halves, "activations_bf16", count);
             _library.RoundToBf16(Stream, Elements(count), activations, x, count);
             if (_blas is not null) _blas.GemmBf16(y, activations, w.BF16, rows, n, k);
-            else _library.GemmBf16(Stream, Outputs((long)rows * n), y, activations, w.BF16, rows, n, k);
+            else _library.GemmBf16(Stream, Threads((long)rows * n), y, activations, w.BF16, rows, n, k);
             return;
         }
         if (_blas is not null)
@@ -247,11 +234,11 @@ public sealed partial class GpuStage : IDisposable
             _blas.Gemm(y, x, w.F32, rows, n, k);
             return;
         }
-        _library.GemmF32(Stream, Outputs((long)rows * n), y, x, w.F32, rows, n, k);
+        _library.GemmF32(Stream, Threads((long)rows * n), y, x, w.F32, rows, n, k);
     }
 
-    /// <summary>A launch of one thread per output (the library's products).</summary>
-    private KernelConfig Outputs(long outputs) => new((int)((outputs + Device.Block - 1) / Device.Block), Device.Block);
+    /// <summary>A launch of <paramref name="count"/> threads (or a few more), in groups (one per output, per warp of outputs, per row).</summary>
+    private KernelConfig Threads(long count) => new((int)((count + Device.Block - 1) / Device.Block), Device.Block);
 
     /// <summary>Copies <paramref name="count"/> floats on the device (an op's input kept for a later reader).</summary>
     public void Copy(ArrayView<float> from, ArrayView<float> to, long count) => to.SubView(0, count).CopyFrom(Stream, from.SubView(0, count));
@@ -281,13 +268,14 @@ public sealed partial class GpuStage : IDisposable
     /// A router's decision for each row: softmax over <paramref name="experts"/> logits, the top <paramref name="k"/>,
     /// their weights (renormalised over the chosen ones when asked) — decided on the device, as the CPU router decides.
     /// </summary>
-    public ExpertRouting Route(ArrayView<float> logits, int rows, int experts, int k, bool renormalize, string name = "routing")
+    /// <param name="name">the routing's name: its decision lives in buffers of that name, so a block's routers do not share them</param>
+    public ExpertRouting Route(ArrayView<float> logits, int rows, int experts, int k, bool renormalize, string name)
     {
         if (k < 1 || k > experts)
             throw new ArgumentOutOfRangeException(nameof(k), $"Top-k routing needs 1 <= k <= {experts} experts (k = {k}).");
         var chosen = IntSlot(name + "_chosen", (long)rows * k);
         var weights = Slot(name + "_weights", (long)rows * k);
-        _library.Route(Stream, new KernelConfig((rows + Device.Block - 1) / Device.Block, Device.Block), logits, rows, experts, k, renormalize ? 1 : 0, chosen, weights);
+        _library.Route(Stream, Threads(rows), logits, rows, experts, k, renormalize ? 1 : 0, chosen, weights);
         return new ExpertRouting(chosen, weights, rows, k);
     }
 
@@ -296,7 +284,7 @@ public sealed partial class GpuStage : IDisposable
         _library.AddExpert(Stream, Elements((long)routing.Rows * width), y, output, routing.Chosen, routing.Weights, routing.Rows, routing.K, width, expert);
 
     /// <summary>Zeroes the first <paramref name="count"/> floats of <paramref name="y"/>.</summary>
-    public void Clear(ArrayView<float> y, long count) => _library.Clear(Stream, Elements(count), y, count);
+    public void Clear(ArrayView<float> y, long count) => y.SubView(0, count).MemSetToZero(Stream);
 
     /// <summary>Each row's cache slot for this batch (one upload per forward; the layers index the pool with it).</summary>
     public ArrayView<int> CacheSlots(TokenBatch batch)
@@ -479,4 +467,7 @@ public sealed partial class GpuStage : IDisposable
 }
 
 /// <summary>A weight matrix on the device: fp32, or bf16 bits (ILGPU has no bf16 type; kernels widen them).</summary>
-public readonly record struct DeviceMatrix(ArrayView<float> F32, ArrayView<ushort> BF16, bool IsBf16);
+public readonly record struct DeviceMatrix(ArrayView<float> F32, ArrayView<ushort> BF16)
+{
+    public bool IsBf16 => BF16.IsValid;
+}

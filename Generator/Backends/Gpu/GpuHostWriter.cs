@@ -156,7 +156,7 @@ internal static class GpuHostWriter
         if (!kernel.InPlace)
             writer.WriteLine($"_gpu.Copy({site.Buf(node.Inputs[0])}, {output}, (long)rows * ({site.Local(node.Inputs[0])}));");
         string angles = kernel.Output.Name.TrimStart('_') + "Angles";
-        string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
+        string headDim = site.HeadDim.ToString();
         writer.WriteLine($"var {angles} = _gpu.RopeTable({headDim}, {node.Arguments[1]}, batch);");
         writer.WriteLine(launch.Line("Rope", "_gpu.Rows(rows)", output, "positions", $"{angles}.Cos", $"{angles}.Sin"));
     }
@@ -169,7 +169,7 @@ internal static class GpuHostWriter
         string cache = kernel.Output.Name.TrimStart('_') + "Cache";
         writer.WriteLine($"var {cache} = _gpu.Cache(cacheSlots, layer - FirstLayer);");
         writer.WriteLine(launch.Line("KvAppend", "_gpu.Rows(rows)", site.Buf(node.Inputs[1]), site.Buf(node.Inputs[2]), cache, "positions"));
-        string headDim = SizeExpr.Divide(node.Inputs[0].Width, node.Arguments[0]).ToString();
+        string headDim = site.HeadDim.ToString();
         string split = kernel.Output.Name.TrimStart('_') + "Splits";
         writer.WriteLine($"var {split} = _gpu.Attention(batch, {site.Heads(1, 1)}, ({site.Heads(0, 0)}) / ({site.Heads(1, 1)}), {headDim});");
         writer.WriteLine(launch.Line("Attention", $"{split}.Config", site.Buf(node.Inputs[0]), site.Buf(node.Output), cache, "positions", $"{split}.Chunk", $"{split}.Partials"));
@@ -190,7 +190,8 @@ internal static class GpuHostWriter
     private static void WriteRoute(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
     {
         var node = kernel.Anchor;
-        writer.WriteLine($"var {RoutingOf(node.Output)} = _gpu.Route({Buf(kernel, module, node.Inputs[0])}, rows, {node.Inputs[0].Width}, {node.Arguments[0]}, renormalize: {node.Arguments[1]});");
+        string routing = RoutingOf(node.Output);
+        writer.WriteLine($"var {routing} = _gpu.Route({Buf(kernel, module, node.Inputs[0])}, rows, {node.Inputs[0].Width}, {node.Arguments[0]}, renormalize: {node.Arguments[1]}, \"{routing}\");");
     }
 
     /// <summary>

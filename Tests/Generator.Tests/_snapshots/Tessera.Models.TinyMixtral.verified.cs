@@ -1204,7 +1204,7 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
             // routerOut (T, ExpertCount) = Router(h)
             _gpu.Gemm(_kOutRouterOut, _hAttentionH2, w.Router, rows, ExpertCount, Dim);
             // routing (T, ExpertsPerToken) = Route(Router(h), ExpertsPerToken)
-            var routing = _gpu.Route(_kOutRouterOut, rows, ExpertCount, ExpertsPerToken, renormalize: true);
+            var routing = _gpu.Route(_kOutRouterOut, rows, ExpertCount, ExpertsPerToken, renormalize: true, "routing");
             // mixture (T, Dim) = Mixture(Experts, h, routing)
             // Dense dispatch: every held expert over every row, weighted into the rows that chose it, so the routing
             // stays on the device (E / k times the expert work of the CPU's sparse dispatch; no host round trip).
