@@ -19,16 +19,13 @@ internal sealed class GpuBlas : IDisposable
 
     public GpuBlas(CudaAccelerator accelerator, AcceleratorStream stream)
     {
-        _blas = new CuBlas(accelerator);
-        _blas.Stream = (CudaStream)stream;
+        // Every product is fp32 math (no TF32) with host scalars; bf16 goes through GemmEx's own compute type.
+        _blas = new CuBlas(accelerator) { Stream = (CudaStream)stream, MathMode = DefaultMath, PointerMode = CuBlasPointerMode.Host };
     }
 
     /// <summary>y (rows, n) = x (rows, k) · wᵀ in fp32.</summary>
-    public void Gemm(ArrayView<float> y, ArrayView<float> x, ArrayView<float> w, int rows, int n, int k)
-    {
-        _blas.MathMode = DefaultMath;
+    public void Gemm(ArrayView<float> y, ArrayView<float> x, ArrayView<float> w, int rows, int n, int k) =>
         _blas.Gemm(CuBlasOperation.Transpose, CuBlasOperation.NonTranspose, n, rows, k, 1.0f, w, k, x, k, 0.0f, y, n);
-    }
 
     /// <summary>
     /// y (rows, n) = x (rows, k) · wᵀ with bf16 x and w on bf16 tensor cores, fp32 accumulation and output:
@@ -40,8 +37,6 @@ internal sealed class GpuBlas : IDisposable
         const int OpN = 0, OpT = 1, Bf16 = 14 /* CUDA_R_16BF */, F32 = 0 /* CUDA_R_32F */, Compute32F = 68 /* CUBLAS_COMPUTE_32F */, DefaultAlgorithm = -1;
         var gemmEx = (delegate* unmanaged<IntPtr, int, int, int, int, int, float*, IntPtr, int, int, IntPtr, int, int, float*, IntPtr, int, int, int, int, int>)GemmExEntry.Value;
         if (gemmEx is null) throw new InvalidOperationException("cublasGemmEx was not found in libcublas.so.12 or .11 (cublas64_12/11.dll).");
-        _blas.MathMode = DefaultMath;
-        _blas.PointerMode = CuBlasPointerMode.Host;
         float alpha = 1.0f, beta = 0.0f;
         int status = gemmEx(_blas.Handle, OpT, OpN, n, rows, k, &alpha, w.LoadEffectiveAddressAsPtr(), Bf16, k, x.LoadEffectiveAddressAsPtr(), Bf16, k,
             &beta, y.LoadEffectiveAddressAsPtr(), F32, n, Compute32F, DefaultAlgorithm);

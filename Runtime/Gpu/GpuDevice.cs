@@ -117,9 +117,6 @@ public sealed class GpuDevice : IDisposable
     /// <summary>Makes the accelerator current on the calling thread (each rank runs on its own thread).</summary>
     public void Bind() => Accelerator.Bind();
 
-    /// <summary>Waits for everything queued on this device's stream.</summary>
-    public void Synchronize() => Stream.Synchronize();
-
     /// <summary>Whether <paramref name="other"/> is on the same accelerator, so its buffers can be read in place.</summary>
     public bool SharesMemoryWith(GpuDevice other) => ReferenceEquals(Accelerator, other.Accelerator);
 

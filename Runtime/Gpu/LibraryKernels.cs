@@ -25,7 +25,6 @@ public sealed class LibraryKernels
         GatherRows = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int>(GatherRowsKernel);
         Route = accelerator.LoadKernel<ArrayView<float>, int, int, int, int, ArrayView<int>, ArrayView<float>>(RouteKernel);
         AddExpert = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int, int>(AddExpertKernel);
-        Clear = accelerator.LoadKernel<ArrayView<float>, long>(ClearKernel);
         CombineAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, int, int, int, long>(CombineAttentionKernel);
     }
 
@@ -55,12 +54,10 @@ public sealed class LibraryKernels
 
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int, int> AddExpert { get; }
 
-    public Action<AcceleratorStream, KernelConfig, ArrayView<float>, long> Clear { get; }
-
     public Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int, int, int, long> CombineAttention { get; }
 
     /// <summary>
-    /// y (rows, n) = x (rows, k) · wᵀ with w (n, k): one thread per output, over a grid of (n, rows) threads. The
+    /// y (rows, n) = x (rows, k) · wᵀ with w (n, k): one thread per output (rows x n threads, row-major). The
     /// products of the CPU accelerator (a GPU's go to cuBLAS): no barrier, which that accelerator emulates slowly.
     /// </summary>
     private static void GemmF32Kernel(ArrayView<float> y, ArrayView<float> x, ArrayView<float> w, int rows, int n, int k)
@@ -213,12 +210,6 @@ public sealed class LibraryKernels
             long row = pair / kvHeads, kvHead = pair % kvHeads;
             output[row * width + (kvHead * group + g) * headDim + d] = sum / weights;
         }
-    }
-
-    /// <summary>Zeroes <paramref name="count"/> floats (grid-stride).</summary>
-    private static void ClearKernel(ArrayView<float> y, long count)
-    {
-        for (long i = Grid.GlobalIndex.X; i < count; i += (long)Grid.DimX * Group.DimX) y[i] = 0.0f;
     }
 
     /// <summary>Columns [offset, offset + width) of (rows, fullWidth) into (rows, width): a stacked product's share, a group per row.</summary>
