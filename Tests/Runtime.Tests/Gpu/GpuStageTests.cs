@@ -29,18 +29,8 @@ public sealed class GpuStageTests
         public float[][] AllToAll(float[][] send) => throw new InvalidOperationException("went through host memory");
     }
 
-    private static void OnEveryRank(int ranks, Action<int> body)
-    {
-        Exception? failure = null;
-        var threads = Enumerable.Range(0, ranks).Select(r => new Thread(() =>
-        {
-            try { body(r); }
-            catch (Exception e) { failure ??= e; }
-        })).ToList();
-        threads.ForEach(t => t.Start());
-        threads.ForEach(t => t.Join());
-        if (failure is not null) throw new Xunit.Sdk.XunitException($"a rank failed: {failure}");
-    }
+    /// <summary>Every rank at once on its own thread; generous, as the first launch on an accelerator compiles its kernels.</summary>
+    private static void OnEveryRank(int ranks, Action<int> body) => Parallelism.Ranks.Run(ranks, body, TimeSpan.FromSeconds(120));
 
     private static void AssertClose(float[] expected, float[] actual, float tolerance)
     {

@@ -9,12 +9,7 @@ public sealed class CollectiveTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>Runs body(rank) on <paramref name="size"/> threads at once (as devices would) and waits for all.</summary>
-    private static void OnRanks(int size, Action<int> body)
-    {
-        var threads = Enumerable.Range(0, size).Select(r => Task.Factory.StartNew(() => body(r), TaskCreationOptions.LongRunning)).ToArray();
-        Assert.True(Task.WaitAll(threads, Timeout), "the ranks did not finish");
-    }
+    private static void OnRanks(int size, Action<int> body) => Ranks.Run(size, body, Timeout);
 
     [Fact]
     public void AllReduceSum_GivesEveryRankTheSameBits_InRankOrder()
