@@ -30,7 +30,8 @@ internal static class GpuEngineWriter
             GpuKernelWriter.WriteSizesRecord(model, writer);
             writer.WriteLine();
         }
-        GpuKernelWriter.Write(context.Compiled, context.Sizes.IsSpecialised, writer);
+        var catalog = GpuKernelWriter.Catalog(context.Compiled);
+        GpuKernelWriter.Write(model, catalog, context.Sizes.IsSpecialised, writer);
         writer.WriteLine();
         writer.WriteLine("/// <summary>");
         writer.WriteLine("/// The GPU rank program: matrix products on cuBLAS (the runtime's product kernels off a GPU), everything else");
@@ -52,7 +53,7 @@ internal static class GpuEngineWriter
             writer.WriteLine();
             WriteProperties(context, writer);
             writer.WriteLine();
-            var device = new GpuStageDevice(SizesArgument(context), GpuKernelWriter.Catalog(context.Compiled));
+            var device = new GpuStageDevice(SizesArgument(context), catalog);
             StageProgramWriter.WriteRunStage(context, device, writer);
             if (context.Compiled.Block is not null)
             {
@@ -88,24 +89,25 @@ internal static class GpuEngineWriter
 
     private static string DeviceWeights(ModuleInfo module) => "Device" + WeightsWriter.ClassName(module);
 
-    /// <summary>A module's weights on the device: the host weight class's fields, as device views.</summary>
     /// <summary>The weights of products the GPU stacks (<see cref="StackedProducts"/>): held only in their stack.</summary>
-    private static HashSet<string> Stacked(CompiledModule compiled) =>
-        new(StackedProducts.Of(compiled).SelectMany(s => s.Members.Select(m => m.Anchor.Module!.Name)));
+    private static HashSet<string> StackedWeights(IReadOnlyList<StackedProducts.Stack> stacks) =>
+        new(stacks.SelectMany(s => s.Members.Select(m => m.Anchor.Module!.Name)));
 
+    /// <summary>A module's weights on the device: the host weight class's fields, as device views, and its stacks.</summary>
     private static void WriteDeviceWeights(CompiledModule compiled, IndentedTextWriter writer)
     {
         var module = compiled.Module;
-        var stacked = Stacked(compiled);
+        var stacks = StackedProducts.Of(compiled);
+        var stacked = StackedWeights(stacks);
         writer.WriteLine($"/// <summary>The tensors of one {module.TypeName} on the device, uploaded when the rank program is made.</summary>");
         using (writer.WriteBlock($"private sealed class {DeviceWeights(module)}"))
         {
             foreach (var w in module.Weights)
             {
                 if (!stacked.Contains(w.Name)) writer.WriteLine($"public {(w.Kind == ModuleKind.Linear ? "global::Tessera.Gpu.DeviceMatrix" : Floats)} {w.Name};");
-                if (w.Bias || w.Kind == ModuleKind.LayerNorm) writer.WriteLine($"public {Floats} {w.Name}Bias;");
+                if (WeightsWriter.HasBias(w)) writer.WriteLine($"public {Floats} {w.Name}Bias;");
             }
-            foreach (var stack in StackedProducts.Of(compiled))
+            foreach (var stack in stacks)
             {
                 writer.WriteLine($"/// <summary>{string.Join(", ", stack.Members.Select(m => m.Anchor.Module!.Name))} stacked row-wise: one product over all of them.</summary>");
                 writer.WriteLine($"public global::Tessera.Gpu.DeviceMatrix {stack.Name};");
@@ -119,11 +121,12 @@ internal static class GpuEngineWriter
     private static string Upload(CompiledModule compiled, string host, CompiledModule? expert)
     {
         var module = compiled.Module;
-        var stacked = Stacked(compiled);
-        var fields = module.Weights.SelectMany(w => w.Bias || w.Kind == ModuleKind.LayerNorm ? new[] { w.Name, w.Name + "Bias" } : new[] { w.Name })
+        var stacks = StackedProducts.Of(compiled);
+        var stacked = StackedWeights(stacks);
+        var fields = module.Weights.SelectMany(w => WeightsWriter.HasBias(w) ? new[] { w.Name, w.Name + "Bias" } : new[] { w.Name })
             .Where(f => !stacked.Contains(f))
             .Select(f => $"{f} = _gpu.Weight({host}.{f})").ToList();
-        foreach (var stack in StackedProducts.Of(compiled))
+        foreach (var stack in stacks)
             fields.Add($"{stack.Name} = _gpu.Stack({string.Join(", ", stack.Members.Select(m => $"{host}.{m.Anchor.Module!.Name}"))})");
         if (module.Experts is { } experts && expert is not null)
             fields.Add($"{experts.Name} = global::System.Array.ConvertAll({host}.{experts.Name}, x => {Upload(expert, "x", null)})");
@@ -141,7 +144,7 @@ internal static class GpuEngineWriter
                 var config = context.Compiled.Model.Config;
                 foreach (var field in config) writer.WriteLine($"{field.Name} = engine.{field.Name};");
                 writer.WriteLine("TensorDegree = engine.TensorDegree;");
-                var sizes = config.Where(f => f.Kind != ConfigKind.Bool).Select(f => f.Name).Concat(new[] { "TensorDegree" });
+                var sizes = GpuKernelWriter.DeviceSizeFields(context.Compiled.Model).Select(f => f.Name).Concat(new[] { "TensorDegree" });
                 writer.WriteLine($"_sizes = global::ILGPU.Runtime.SpecializedValue.New(new DeviceSizes({string.Join(", ", sizes)}));");
             }
             writer.WriteLine("TensorRank = engine.TensorRank;");

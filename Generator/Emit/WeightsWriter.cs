@@ -135,7 +135,8 @@ internal static class WeightsWriter
     public static IEnumerable<string> Arrays(ModuleInfo module, string target) =>
         module.Weights.SelectMany(w => HasBias(w) ? new[] { $"{target}.{w.Name}", $"{target}.{w.Name}Bias" } : new[] { $"{target}.{w.Name}" });
 
-    private static bool HasBias(WeightFieldInfo w) => w.Bias || w.Kind == ModuleKind.LayerNorm;
+    /// <summary>Whether a weight comes with a bias vector (a biased Linear, every LayerNorm).</summary>
+    public static bool HasBias(WeightFieldInfo w) => w.Bias || w.Kind == ModuleKind.LayerNorm;
 
     private static string Shape(WeightFieldInfo w) => w.Kind switch
     {

@@ -33,9 +33,9 @@ internal static class GpuKernelWriter
     /// same op, parameters and body (the norms of every layer and the head's, over the same width) are one method,
     /// named by its op; a kernel of one use is named by where it sits and what it makes (BlockQRope).
     /// </summary>
-    public static void Write(CompiledModel compiled, bool specialised, IndentedTextWriter writer)
+    /// <param name="catalog">the model's device kernel methods (<see cref="Catalog"/>, made once for the kernels and their launches)</param>
+    public static void Write(ModelInfo model, DeviceKernelCatalog catalog, bool specialised, IndentedTextWriter writer)
     {
-        var model = compiled.Model;
         writer.WriteLine("/// <summary>");
         writer.WriteLine($"/// The device kernels of {model.Type.Name} (ILGPU, C#): the launches in <see cref=\"Gpu\"/> run them, on a CUDA GPU or");
         writer.WriteLine("/// ILGPU's CPU accelerator. Matrix products are not here: cuBLAS or the runtime's product kernels run them.");
@@ -45,7 +45,7 @@ internal static class GpuKernelWriter
         writer.WriteLine("/// </summary>");
         using (writer.WriteBlock("public static class DeviceKernels"))
         {
-            var methods = Catalog(compiled).Methods;
+            var methods = catalog.Methods;
             for (int i = 0; i < methods.Count; i++)
             {
                 if (i > 0) writer.WriteLine();
@@ -55,7 +55,7 @@ internal static class GpuKernelWriter
         }
     }
 
-    /// <summary>One kernel method: its name, summary, parameters and body, and the (kernel, op) launches that run it.</summary>
+    /// <summary>One kernel method: its name, summary, parameters and body.</summary>
     internal sealed record DeviceMethod(string Name, string Summary, string[] Parameters, string Body);
 
     /// <summary>The device kernel methods of a model and, for each kernel's launch (kernel, op), the method's name.</summary>
@@ -147,11 +147,14 @@ internal static class GpuKernelWriter
     public static void WriteSizesRecord(ModelInfo model, IndentedTextWriter writer)
     {
         writer.WriteLine("/// <summary>The sizes the device kernels read: passed as a specialised value, so ILGPU folds them as constants.</summary>");
-        var fields = model.Config.Where(f => f.Kind != ConfigKind.Bool)
-            .Select(f => $"{(f.Kind == ConfigKind.Int ? "int" : "float")} {f.Name}")
-            .Concat(new[] { "int TensorDegree" });
+        var fields = DeviceSizeFields(model).Select(f => $"{SizeType(f)} {f.Name}").Concat(new[] { "int TensorDegree" });
         writer.WriteLine($"public readonly record struct DeviceSizes({string.Join(", ", fields)});");
     }
+
+    /// <summary>The config fields a kernel may name as sizes (booleans decide on the host), in DeviceSizes' order; then TensorDegree.</summary>
+    public static IEnumerable<ConfigFieldInfo> DeviceSizeFields(ModelInfo model) => model.Config.Where(f => f.Kind != ConfigKind.Bool);
+
+    private static string SizeType(ConfigFieldInfo field) => field.Kind == ConfigKind.Int ? "int" : "float";
 
     /// <summary>A kernel method: summary, signature (sizes first when generic), the sizes it names, then its body.</summary>
     private static void Emit(string name, string summary, IReadOnlyList<string> parameters, string body, ModelInfo model, bool specialised, IndentedTextWriter writer)
@@ -162,9 +165,9 @@ internal static class GpuKernelWriter
         {
             if (!specialised)
             {
-                foreach (var field in model.Config.Where(f => f.Kind != ConfigKind.Bool))
+                foreach (var field in DeviceSizeFields(model))
                     if (Names(body, field.Name))
-                        writer.WriteLine($"{(field.Kind == ConfigKind.Int ? "int" : "float")} {field.Name} = sizes.Value.{field.Name};");
+                        writer.WriteLine($"{SizeType(field)} {field.Name} = sizes.Value.{field.Name};");
                 if (Names(body, "TensorDegree")) writer.WriteLine("int TensorDegree = sizes.Value.TensorDegree;");
             }
             writer.WriteLines(body);
