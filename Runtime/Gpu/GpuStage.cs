@@ -396,24 +396,24 @@ public sealed partial class GpuStage : IDisposable
     /// <summary>The previous stage's activations in this stage's "stage_input" buffer (host floats are uploaded).</summary>
     public ArrayView<float> ReceiveActivations(IStageLink previous, int count)
     {
-        var input = Slot("stage_input", count);
         switch (previous.ReceiveMessage())
         {
             case StageMessage.Host { Data: var host } when host.Length >= count:
-                input.SubView(0, count).CopyFromCPU(Stream, new ReadOnlySpan<float>(host, 0, count));
-                return input;
+                return Floats("stage_input", host, count);
             case StageMessage.Device { Payload: DeviceActivations device } when device.Count >= count:
                 ArrayView<float> sent = device.Buffer.View;
+                ArrayView<float> input;
                 if (device.Device.SharesMemoryWith(Device))
                 {
+                    input = Slot("stage_input", count);
                     input.SubView(0, count).CopyFrom(Stream, sent.SubView(0, count));
                     Stream.Synchronize(); // our copy is done: the sender may reuse its buffer
                 }
                 else
                 {
-                    var host = new float[count];
-                    sent.SubView(0, count).CopyToCPU(new Span<float>(host));
-                    input.SubView(0, count).CopyFromCPU(Stream, new ReadOnlySpan<float>(host));
+                    var staged = new float[count];
+                    sent.SubView(0, count).CopyToCPU(new Span<float>(staged));
+                    input = Floats("stage_input", staged, count);
                 }
                 device.ReturnTo.Add(device.Buffer);
                 return input;
