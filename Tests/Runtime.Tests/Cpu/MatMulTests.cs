@@ -53,6 +53,8 @@ public class MatMulTests
         CheckAgainstReference(path, 65, 300, 13, seed: 6);
         // 5 tiles of K = 600: several tiles per worker, K not a multiple of the vector width.
         CheckAgainstReference(path, 300, 600, 70, seed: 7);
+        // K deeper than one 1024-deep pass of the GEMM: the later passes add into y.
+        CheckAgainstReference(path, 70, 2100, 13, seed: 8);
     }
 
     [Fact]
