@@ -10,8 +10,8 @@ namespace Tessera.Benchmarks;
 /// `gflops` mode: stopwatch timing of MatMul (warm-up, then the best of as many calls as fit the time budget) on
 /// one thread and on every core, printed as GFLOP/s and as a fraction of the machine's nominal fp32 peak.
 /// Seconds, not minutes: for a quick check after a kernel change; BenchmarkDotNet gives the careful numbers. With
-/// <c>portable</c>, each case also runs with BF16 weights and with the kernels for machines without AVX-512
-/// (<see cref="CpuIsa.Vector256Fma"/>), forced through the internal entry points.
+/// <c>portable</c>, each case also runs with BF16 weights and with the kernels of every lower level the machine runs
+/// (AVX-512 without AVX512-BF16, <see cref="CpuIsa.Vector256Fma"/>), forced through the internal entry points.
 /// </summary>
 internal static class QuickGflops
 {
@@ -28,7 +28,8 @@ internal static class QuickGflops
         Console.WriteLine(string.Format(inv, "Measured FMA loop: {0:F1} GFLOP/s on 1 thread, {1:F1} on {2} (turbo clocks and 512-bit FMA pipes show here, not in cpu MHz)",
             measuredPerCore, FmaPeak(cores), cores));
         Console.WriteLine();
-        CpuIsa[] isas = portable && CpuKernels.DetectedIsa != CpuIsa.Vector256Fma ? [CpuKernels.DetectedIsa, CpuIsa.Vector256Fma] : [CpuKernels.DetectedIsa];
+        // portable: every level this machine runs from the best down to Vector256Fma (AVX512-BF16, AVX-512, AVX2).
+        CpuIsa[] isas = portable ? [.. Enum.GetValues<CpuIsa>().Where(i => i >= CpuIsa.Vector256Fma && CpuKernels.CanRun(i)).Reverse()] : [CpuKernels.DetectedIsa];
         WeightPrecision[] precisions = portable ? [WeightPrecision.F32, WeightPrecision.BF16] : [WeightPrecision.F32];
         Console.WriteLine($"{"shape TxKxN",-16} {"weights",7} {"kernels",12} {"threads",7} {"best ms",9} {"GFLOP/s",8} {"of peak",8} {"of FMA loop",12}");
         foreach (var shape in MatMulShape.Standard)

@@ -20,13 +20,19 @@ internal enum CpuIsa
 
     /// <summary>Vector512 with AVX-512F fused multiply-add.</summary>
     Avx512,
+
+    /// <summary>
+    /// AVX-512 plus AVX512-BF16: prefill products with BF16 weights multiply them as stored with <c>vdpbf16ps</c>
+    /// (<see cref="Native.Bf16DotKernels"/>, assembled at start-up: .NET has no intrinsic for it). Linux x64.
+    /// </summary>
+    Avx512Bf16,
 }
 
 public static partial class CpuKernels
 {
     /// <summary>The best level this machine runs (fixed for the process).</summary>
     internal static readonly CpuIsa DetectedIsa =
-        Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? CpuIsa.Avx512
+        Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? (Native.Bf16DotKernels.IsSupported ? CpuIsa.Avx512Bf16 : CpuIsa.Avx512)
         : Fma.IsSupported || AdvSimd.IsSupported ? CpuIsa.Vector256Fma
         : CpuIsa.Vector256;
 

@@ -33,10 +33,11 @@ public static partial class CpuKernels
         var bf16 = w.BF16!;
         if (rows >= GemmMinRows)
         {
-            GemmMatMul(cpu, x, rows, k, null, bf16, n, y, epilogue, isa);
+            if (isa == CpuIsa.Avx512Bf16 && k >= 2) Bf16DotGemm(cpu, x, rows, k, bf16, n, y, epilogue);
+            else GemmMatMul(cpu, x, rows, k, null, bf16, n, y, epilogue, isa);
             return;
         }
-        if (isa == CpuIsa.Avx512 && k < 32)
+        if (isa >= CpuIsa.Avx512 && k < 32)
         {
             MatMul(cpu, x, rows, k, w.ToF32(), n, y, epilogue, isa);
             return;
@@ -52,7 +53,7 @@ public static partial class CpuKernels
                 for (int c = start; c < end; c++)
                 {
                     int n0 = c * EpilogueChunk, n1 = Math.Min(n, n0 + EpilogueChunk);
-                    if (isa == CpuIsa.Avx512) Bf16Chunk(x, rows, k, bf16, n, y, n0, n1);
+                    if (isa >= CpuIsa.Avx512) Bf16Chunk(x, rows, k, bf16, n, y, n0, n1);
                     else DotChunk256<Bf16Weights>(px, rows, k, pw, n, py, n0, n1, isa);
                     if (epilogue != null)
                         for (int r = 0; r < rows; r++) epilogue(y.AsSpan(r * n + n0, n1 - n0), r, n0);

@@ -26,7 +26,7 @@ public static partial class CpuKernels
                 for (int c = start; c < end; c++)
                 {
                     int n0 = c * EpilogueChunk, n1 = Math.Min(n, n0 + EpilogueChunk);
-                    if (isa == CpuIsa.Avx512) DotChunk(px, rows, k, pw, n, py, n0, n1);
+                    if (isa >= CpuIsa.Avx512) DotChunk(px, rows, k, pw, n, py, n0, n1);
                     else DotChunk256<F32Weights>(px, rows, k, pw, n, py, n0, n1, isa);
                     if (epilogue != null)
                         for (int r = 0; r < rows; r++) epilogue(y.AsSpan(r * n + n0, n1 - n0), r, n0);

@@ -40,14 +40,7 @@ public static partial class CpuKernels
                 for (int t = start; t < end; t++) PackRows(x, rows, k, xp, t);
             });
 
-            // Work items are (tile, column chunk), tile-major, split into contiguous ranges: a worker keeps its x tile
-            // in its own L2 and streams its columns of w past it.
-            int chunks = (n + GemmChunk - 1) / GemmChunk;
-            // Enough items that every worker gets the same number (few tiles: split the columns finer).
-            if (chunks < workers) chunks = Math.Min(workers, blocks);
-            while ((tiles * chunks) % workers != 0 && chunks < blocks) chunks++;
-            int chunkCols = (((n + chunks - 1) / chunks) + GemmCols - 1) / GemmCols * GemmCols;
-            chunks = (n + chunkCols - 1) / chunkCols;
+            var (chunks, chunkCols) = GemmChunks(n, tiles, workers);
             CpuParallel.ForRanges(tiles * chunks, workers, (start, end) =>
             {
                 if (w is not null)
@@ -72,6 +65,21 @@ public static partial class CpuKernels
         {
             ArrayPool<float>.Shared.Return(xp);
         }
+    }
+
+    /// <summary>
+    /// Work items are (tile, column chunk), tile-major, split into contiguous ranges: a worker keeps its x tile in its
+    /// own L2 and streams its columns of w past it. Chunks are whole micro-tiles, enough that every worker gets the
+    /// same number of items (few tiles: the columns are split finer).
+    /// </summary>
+    private static (int Chunks, int ChunkCols) GemmChunks(int n, int tiles, int workers)
+    {
+        int blocks = (n + GemmCols - 1) / GemmCols;
+        int chunks = (n + GemmChunk - 1) / GemmChunk;
+        if (chunks < workers) chunks = Math.Min(workers, blocks);
+        while ((tiles * chunks) % workers != 0 && chunks < blocks) chunks++;
+        int chunkCols = (((n + chunks - 1) / chunks) + GemmCols - 1) / GemmCols * GemmCols;
+        return ((n + chunkCols - 1) / chunkCols, chunkCols);
     }
 
     /// <summary>xp[tile][kk][t] = x[tile * 64 + t, kk]; rows past the end are zero so padded lanes add nothing.</summary>
@@ -244,7 +252,7 @@ public static partial class CpuKernels
                         nint o4 = cols > 4 ? 4 * k : 0, o5 = cols > 5 ? 5 * k : 0;
                         float* wj = w + (long)j * k + k0;
                         float* xs = xt + (long)k0 * GemmRows;
-                        if (isa == CpuIsa.Avx512)
+                        if (isa >= CpuIsa.Avx512)
                         {
                             switch ((tr + 15) >> 4)
                             {

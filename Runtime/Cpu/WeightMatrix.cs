@@ -86,7 +86,7 @@ public sealed class WeightMatrix
         fixed (ushort* s = source)
         fixed (float* d = destination)
         {
-            if (isa == CpuIsa.Avx512)
+            if (isa >= CpuIsa.Avx512)
             {
                 for (; i + 32 <= source.Length; i += 32)
                 {
