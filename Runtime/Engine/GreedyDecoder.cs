@@ -21,7 +21,9 @@ public static class GreedyDecoder
         var clock = Stopwatch.StartNew();
         if (maxNewTokens == 0) return new GenerationResult([], 0, 0, prompt.Length);
 
-        float[] logits = engine.Forward(TokenBatch.ForSequence(cache, prompt, lastLogitsOnly: true));
+        // One logits row for every step (engines that honour it write into it; see TokenBatch.WithLogitsInto).
+        var row = new float[engine.Shape.VocabSize];
+        float[] logits = engine.Forward(TokenBatch.ForSequence(cache, prompt, lastLogitsOnly: true).WithLogitsInto(row));
         double prefill = clock.Elapsed.TotalSeconds;
         int next = ArgMax(logits);
         tokens.Add(next);
@@ -29,7 +31,7 @@ public static class GreedyDecoder
         clock.Restart();
         while (tokens.Count < maxNewTokens)
         {
-            logits = engine.Forward(TokenBatch.ForSequence(cache, [next], lastLogitsOnly: true));
+            logits = engine.Forward(TokenBatch.ForSequence(cache, [next], lastLogitsOnly: true).WithLogitsInto(row));
             next = ArgMax(logits);
             tokens.Add(next);
             onToken?.Invoke(next);

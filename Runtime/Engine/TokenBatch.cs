@@ -108,6 +108,32 @@ public sealed class TokenBatch
         return new TokenBatch(ids, pos, seq, caches.ToArray(), logitRows.ToArray());
     }
 
+    /// <summary>
+    /// Has the engine write this batch's logits into <paramref name="destination"/> (exactly LogitRows x vocab floats)
+    /// and return it, instead of a new array. A decoder passes the same array at every step, so that a step allocates
+    /// no logits: a 32k vocabulary's row is 128 KB, a large object whose fresh pages fault on their first write (2,000
+    /// page faults per 64-token generation of a 24M model). The array is overwritten by the next forward given it.
+    /// An array of another length is ignored (the engine allocates as usual).
+    /// </summary>
+    public TokenBatch WithLogitsInto(float[] destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        _logitsDestination = destination;
+        return this;
+    }
+
+    private float[]? _logitsDestination;
+
+    /// <summary>
+    /// For engines: the array the batch's logits (LogitRows x <paramref name="vocab"/>) go into — the caller's
+    /// (<see cref="WithLogitsInto"/>) when it has that length, else a new one.
+    /// </summary>
+    public float[] LogitsArray(int vocab)
+    {
+        long length = (long)LogitRows.Length * vocab;
+        return _logitsDestination is { } destination && destination.LongLength == length ? destination : new float[length];
+    }
+
     /// <summary>Marks the batch's tokens as cached: each cache's length grows by its sequence's rows. Called by engines after a forward.</summary>
     public void Commit()
     {

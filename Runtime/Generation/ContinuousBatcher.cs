@@ -48,6 +48,9 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _submitGate = new();
     private readonly MetricsCollector _metrics = new();
+
+    /// <summary>The step's logits (one row per sequence), reused while the number of sequences stays: only the step loop touches it.</summary>
+    private float[] _logits = [];
     private readonly Thread _loop;
     private long _nextId;
     private readonly ConcurrentDictionary<KvCache, byte> _caches = new(); // every cache alive (pooled ones are reused)
@@ -326,7 +329,10 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         }
         if (sequences.Count == 0) return;
 
-        var batch = TokenBatch.ForSequences(sequences.Select(s => s.Cache!).ToArray(), inputs, lastLogitsOnly: true);
+        // One logits row per sequence, into the batcher's array while the step size stays (no 128 KB object per step).
+        int vocab = Engine.Shape.VocabSize;
+        if (_logits.Length != sequences.Count * vocab) _logits = new float[sequences.Count * vocab];
+        var batch = TokenBatch.ForSequences(sequences.Select(s => s.Cache!).ToArray(), inputs, lastLogitsOnly: true).WithLogitsInto(_logits);
         int prefillTokens = 0, decodeTokens = 0;
         for (int i = 0; i < sequences.Count; i++)
             if (sequences[i].IsPrefill) prefillTokens += inputs[i].Length;
@@ -346,7 +352,6 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         var elapsed = Stopwatch.GetElapsedTime(start);
         _metrics.RecordStep(elapsed, prefillTokens, decodeTokens);
 
-        int vocab = Engine.Shape.VocabSize;
         for (int i = 0; i < sequences.Count; i++)
         {
             var sequence = sequences[i];

@@ -200,7 +200,7 @@ public sealed class MpiEngine : ITransformerEngine, IDisposable
                 var results = _rank.ReceiveResults(message, replicas);
                 _rank.Run(message, replicas);
                 foreach (var result in results) result.Wait();
-                var logits = ForwardSchedule.AssembleLogits(Plan, job, replicas, Facts.VocabSize);
+                var logits = ForwardSchedule.AssembleLogits(Plan, job, replicas, Facts.VocabSize, batch.LogitsArray(Facts.VocabSize));
                 batch.Commit();
                 return logits;
             }

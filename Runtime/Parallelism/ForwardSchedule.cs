@@ -170,13 +170,17 @@ internal static class ForwardSchedule
         return rows;
     }
 
-    /// <summary>The logits of every replica's last stages, in the caller's row order (sequence after sequence).</summary>
-    public static float[] AssembleLogits(ParallelPlan plan, ForwardJob job, IReadOnlyList<ReplicaWork?> replicas, int vocab)
+    /// <summary>
+    /// The logits of every replica's last stages in <paramref name="output"/> (the caller's batch's logit rows x vocab),
+    /// in the caller's row order (sequence after sequence).
+    /// </summary>
+    public static float[] AssembleLogits(ParallelPlan plan, ForwardJob job, IReadOnlyList<ReplicaWork?> replicas, int vocab, float[] output)
     {
         int n = job.Tokens.Length;
         var firstLogitRow = new int[n];
         for (int s = 1; s < n; s++) firstLogitRow[s] = firstLogitRow[s - 1] + job.LogitRowsOf(s - 1);
-        var output = new float[(long)(n == 0 ? 0 : firstLogitRow[n - 1] + job.LogitRowsOf(n - 1)) * vocab];
+        long length = (long)(n == 0 ? 0 : firstLogitRow[n - 1] + job.LogitRowsOf(n - 1)) * vocab;
+        if (output.LongLength != length) throw new ArgumentException($"{output.LongLength} floats for {length} logits.", nameof(output));
         foreach (var replica in replicas)
         {
             if (replica is null) continue;

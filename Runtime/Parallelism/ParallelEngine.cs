@@ -241,7 +241,7 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
         }
 
         // (d) Logits back in the caller's row order.
-        var output = ForwardSchedule.AssembleLogits(Plan, job, replicas, Facts.VocabSize);
+        var output = ForwardSchedule.AssembleLogits(Plan, job, replicas, Facts.VocabSize, batch.LogitsArray(Facts.VocabSize));
         batch.Commit();
         foreach (var rank in _ranks) rank.Device.Memory.SetActivations(rank.Program!.WorkspaceBytes);
         LastTrace = trace;

@@ -24,7 +24,7 @@ internal sealed class CpuStageDevice : StageDevice
     }
 
     public override void WriteHeadSetup(CompiledModel compiled, IndentedTextWriter writer) =>
-        writer.WriteLine($"var logits = new float[batch.LogitRows.Length * ({compiled.Vocab})];");
+        writer.WriteLine($"var logits = batch.LogitsArray({compiled.Vocab});");
 
     public override void WriteKernel(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer) =>
         CpuKernelWriter.Write(kernel, module, weights, writer);

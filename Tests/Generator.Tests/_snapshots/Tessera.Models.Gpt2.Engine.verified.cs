@@ -417,7 +417,7 @@ partial class Gpt2
                     batch.Commit();
                     return null;
                 }
-                var logits = new float[batch.LogitRows.Length * (Vocab)];
+                var logits = batch.LogitsArray(Vocab);
                 // normOut (T, Dim) = Norm(x)
                 global::Tessera.Cpu.CpuKernels.LayerNorm(
                     _cpu,

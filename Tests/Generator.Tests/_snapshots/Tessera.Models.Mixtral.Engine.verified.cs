@@ -531,7 +531,7 @@ partial class Mixtral
                     batch.Commit();
                     return null;
                 }
-                var logits = new float[batch.LogitRows.Length * (Vocab)];
+                var logits = batch.LogitsArray(Vocab);
                 // normOut (T, Dim) = Norm(x)
                 global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, x2, _weights.Norm, _normOut, rows, Dim, Eps);
                 // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the

@@ -373,7 +373,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 Block(layer, batch, x2, x2Spare);
                 (x2, x2Spare) = (x2Spare, x2);
             }
-            var logits = new float[batch.LogitRows.Length * (Vocab)];
+            var logits = batch.LogitsArray(Vocab);
             // normOut (T, Dim) = Norm(x)
             global::Tessera.Cpu.CpuKernels.LayerNorm(
                 _cpu,

@@ -367,7 +367,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                 Block(layer, batch, x2, x2Spare);
                 (x2, x2Spare) = (x2Spare, x2);
             }
-            var logits = new float[batch.LogitRows.Length * (Vocab)];
+            var logits = batch.LogitsArray(Vocab);
             // normOut (T, Dim) = Norm(x)
             global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, x2, _weights.Norm, _normOut, rows, Dim, Eps);
             // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the

@@ -399,7 +399,7 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
                 Block(layer, batch, x2, x2Spare);
                 (x2, x2Spare) = (x2Spare, x2);
             }
-            var logits = new float[batch.LogitRows.Length * (Vocab)];
+            var logits = batch.LogitsArray(Vocab);
             // normOut (T, Dim) = Norm(x)
             global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, x2, _weights.Norm, _normOut, rows, Dim, Eps);
             // result (T, (Vocab + TensorDegree - 1) / TensorDegree) = Head(Norm(x))  [vocab-parallel, padded to the
