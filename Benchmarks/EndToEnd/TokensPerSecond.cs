@@ -53,7 +53,7 @@ public static class TokensPerSecond
     {
         var load = Stopwatch.StartNew();
         var engine = EngineCatalog.Open(directory, EngineKind.Generic, new Tessera.Parallelism.ParallelPlan { Precision = precision });
-        var warmCache = EngineCatalog.WarmUp(engine, promptLength + newTokens); // as tessera generate and serve do
+        var warmCache = EngineCatalog.WarmUp(engine, promptLength + newTokens, EngineCatalog.WarmUpPromptRowsFor(promptLength)); // as tessera generate does
         double loadSeconds = load.Elapsed.TotalSeconds;
         try
         {

@@ -63,7 +63,7 @@ internal static class ServeCommand
         using var owner = model as IDisposable;
         // A server warms up on a typical prompt (128 tokens) before it listens, so that its first request finds the buffers
         // a prompt needs already resident, and runs on the warm-up's cache, resident for a whole prefill chunk.
-        var warmCache = EngineCatalog.WarmUp(model, limits.PrefillChunkTokens, promptRows: Math.Min(128, limits.PrefillChunkTokens));
+        var warmCache = EngineCatalog.WarmUp(model, limits.PrefillChunkTokens, promptRows: Math.Min(EngineCatalog.MaxWarmUpPromptRows, limits.PrefillChunkTokens));
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));
         var batcher = new ContinuousBatcher(model, tokenizer, limits);
         batcher.AddCache(warmCache);
