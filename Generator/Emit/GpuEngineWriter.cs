@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
+using Tessera.Generator.Backends;
 using Tessera.Generator.Backends.Gpu;
 using Tessera.Generator.FrontEnd;
 using Tessera.Generator.Helpers;

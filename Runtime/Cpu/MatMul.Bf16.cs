@@ -43,23 +43,8 @@ public static partial class CpuKernels
             return;
         }
 
-        int chunks = (n + EpilogueChunk - 1) / EpilogueChunk;
-        int workers = CpuParallel.Workers(cpu, chunks, 2L * rows * k * Math.Min(n, EpilogueChunk));
-        CpuParallel.ForRanges(chunks, workers, (start, end) =>
-        {
-            fixed (float* px = x, py = y)
-            fixed (ushort* pw = bf16)
-            {
-                for (int c = start; c < end; c++)
-                {
-                    int n0 = c * EpilogueChunk, n1 = Math.Min(n, n0 + EpilogueChunk);
-                    if (isa >= CpuIsa.Avx512) Bf16Chunk(x, rows, k, bf16, n, y, n0, n1);
-                    else DotChunk256<Bf16Weights>(px, rows, k, pw, n, py, n0, n1, isa);
-                    if (epilogue != null)
-                        for (int r = 0; r < rows; r++) epilogue(y.AsSpan(r * n + n0, n1 - n0), r, n0);
-                }
-            }
-        });
+        // Decode and small batches: the dot kernels, as one product of a fused call (MatMul.Fused.cs).
+        MatMul(cpu, x, rows, k, [new MatMulTarget(w, n, y, epilogue)], isa);
     }
 
     /// <summary>

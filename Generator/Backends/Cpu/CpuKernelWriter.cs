@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
+using Tessera.Generator.Backends;
 using Tessera.Generator.Helpers;
 using Tessera.Generator.IR;
 using Tessera.Generator.Passes;
@@ -201,30 +202,67 @@ internal static class CpuKernelWriter
         string method = slice == WeightSlice.Columns ? "RowParallelMatMul" : "MatMul";
         string group = slice == WeightSlice.Columns ? ", _rank.Tensor" : "";
         string call = $"{Kernels}.{method}(_cpu, {input}, {rows}, {inFeatures}, {weights}.{linear.Name}, {outFeatures}, {output}{group}";
-        bool hasEpilogue = linear.Bias || kernel.Fused.Count > 0;
-        if (!hasEpilogue)
+        if (!HasEpilogue(kernel))
         {
             writer.WriteLine(call + ");");
             WriteHeadGather(kernel, sharding, outFeatures, linear, writer);
             return;
         }
 
-        // The epilogue runs on each finished segment of an output row, y[row, column .. column + segment.Length),
-        // as in-place vectorised steps while the segment is still in cache.
         writer.WriteLine(call + ", (segment, row, column) =>");
-        using (writer.WriteBlock(closing: ");"))
-        {
-            if (linear.Bias)
-                writer.WriteLine($"{Elementwise}.Add(segment, new global::System.ReadOnlySpan<float>({weights}.{linear.Name}Bias, column, segment.Length));");
-            var current = node.Output;
-            foreach (var step in kernel.Fused)
-            {
-                string Operand(IrValue v) => $"new global::System.ReadOnlySpan<float>({plan[v]}, row * ({sharding.LocalWidth(v)}) + column, segment.Length)";
-                writer.WriteLine(Step(step, current, "segment", Operand) + ";");
-                current = step.Output;
-            }
-        }
+        using (writer.WriteBlock(closing: ");")) WriteEpilogueBody(kernel, module, weights, writer);
         WriteHeadGather(kernel, sharding, outFeatures, linear, writer);
+    }
+
+    /// <summary>Whether a product has work after it: a bias or fused element-wise steps.</summary>
+    public static bool HasEpilogue(Kernel kernel) => kernel.Anchor.Module!.Bias || kernel.Fused.Count > 0;
+
+    /// <summary>
+    /// The epilogue's statements: it runs on each finished segment of an output row, y[row, column .. column +
+    /// segment.Length), as in-place vectorised steps while the segment is still in cache.
+    /// </summary>
+    private static void WriteEpilogueBody(Kernel kernel, CompiledModule module, string weights, IndentedTextWriter writer)
+    {
+        var plan = module.Buffers;
+        var sharding = module.Sharding;
+        var linear = kernel.Anchor.Module!;
+        if (linear.Bias)
+            writer.WriteLine($"{Elementwise}.Add(segment, new global::System.ReadOnlySpan<float>({weights}.{linear.Name}Bias, column, segment.Length));");
+        var current = kernel.Anchor.Output;
+        foreach (var step in kernel.Fused)
+        {
+            string Operand(IrValue v) => $"new global::System.ReadOnlySpan<float>({plan[v]}, row * ({sharding.LocalWidth(v)}) + column, segment.Length)";
+            writer.WriteLine(Step(step, current, "segment", Operand) + ";");
+            current = step.Output;
+        }
+    }
+
+    /// <summary>
+    /// Products of one input in one kernel call (<see cref="StackedProducts"/>): each member's epilogue declared first,
+    /// then one MatMul over every member's weights and output. Decode hands the threads off once for all of them.
+    /// </summary>
+    public static void WriteStack(StackedProducts.Stack stack, CompiledModule module, string weights, IndentedTextWriter writer)
+    {
+        var sharding = module.Sharding;
+        var first = stack.First;
+        foreach (var member in stack.Members)
+            writer.WriteLine($"// {member.Output.Name} (T, {sharding.LocalWidth(member.Output)}) = {member.Describe()}{FusedNote(member, sharding)}");
+        writer.WriteLine("// (one kernel call for these products of one input: one hand-off of the threads in decode)");
+        var targets = new List<string>();
+        foreach (var member in stack.Members)
+        {
+            var linear = member.Anchor.Module!;
+            string target = $"new({weights}.{linear.Name}, {sharding.LocalOut(member.Anchor)}, {module.Buffers[member.Output]}";
+            if (HasEpilogue(member))
+            {
+                string epilogue = member.Output.Name.TrimStart('_') + "Epilogue";
+                writer.WriteLine($"global::Tessera.Cpu.Epilogue {epilogue} = (segment, row, column) =>");
+                using (writer.WriteBlock(closing: ";")) WriteEpilogueBody(member, module, weights, writer);
+                target += ", " + epilogue;
+            }
+            targets.Add(target + ")");
+        }
+        writer.WriteLine($"{Kernels}.MatMul(_cpu, {module.Buffers[first.Anchor.Inputs[0]]}, rows, {sharding.LocalIn(first.Anchor)}, [{string.Join(", ", targets)}]);");
     }
 
     private static void WriteHeadGather(Kernel kernel, ShardingPlan sharding, SizeExpr localVocab, FrontEnd.WeightFieldInfo head, IndentedTextWriter writer)

@@ -62,6 +62,11 @@ public static class GeneratorHarness
         Run([("Model.cs", source)], additionalFiles.Select(f => (AdditionalText)new InMemoryAdditionalText(f.Path, f.Text)));
 
     /// <summary>The repository root, found from this source file's location.</summary>
+    /// <summary>The source with each wrapped statement back on one line, for substring checks that do not depend on line breaks.</summary>
+    public static string Joined(string source) =>
+        System.Text.RegularExpressions.Regex.Replace(
+            System.Text.RegularExpressions.Regex.Replace(source, @"([\(\[])[ \t]*\n\s*", "$1"), @"[ \t]*\n[ \t]*", " ");
+
     public static string RepositoryRoot([CallerFilePath] string path = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", "..", ".."));
 }

@@ -171,8 +171,5 @@ public sealed class GeneratedEngineSnapshotTests
         Assert.DoesNotContain("SpecializedValue", unit);
     }
 
-    /// <summary>The source with each wrapped statement back on one line, for substring checks that do not depend on line breaks.</summary>
-    private static string Joined(string source) =>
-        System.Text.RegularExpressions.Regex.Replace(
-            System.Text.RegularExpressions.Regex.Replace(source, @"([\(\[])[ \t]*\n\s*", "$1"), @"[ \t]*\n[ \t]*", " ");
+    private static string Joined(string source) => GeneratorHarness.Joined(source);
 }

@@ -574,14 +574,20 @@ partial class Mixtral
             // h (T, Dim) = AttnNorm(x)
             global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
             // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)  [column-parallel]
+            // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole
+            // key/value heads, replicated past them]
+            // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole
+            // key/value heads, replicated past them]
+            // (one kernel call for these products of one input: one hand-off of the threads in decode)
             global::Tessera.Cpu.CpuKernels.MatMul(
                 _cpu,
                 _hAttentionH2,
                 rows,
                 Dim,
-                w.Q,
-                Heads * HeadDim / TensorDegree,
-                _qOutX2);
+                [
+                    new(w.Q, Heads * HeadDim / TensorDegree, _qOutX2),
+                    new(w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _kOutRouterOut),
+                    new(w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _vOutMixture)]);
             // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
             global::Tessera.Cpu.CpuKernels.Rope(
                 _cpu,
@@ -591,16 +597,6 @@ partial class Mixtral
                 HeadDim,
                 batch.Positions,
                 Theta);
-            // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole
-            // key/value heads, replicated past them]
-            global::Tessera.Cpu.CpuKernels.MatMul(
-                _cpu,
-                _hAttentionH2,
-                rows,
-                Dim,
-                w.K,
-                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-                _kOutRouterOut);
             // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
             global::Tessera.Cpu.CpuKernels.Rope(
                 _cpu,
@@ -610,16 +606,6 @@ partial class Mixtral
                 HeadDim,
                 batch.Positions,
                 Theta);
-            // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole
-            // key/value heads, replicated past them]
-            global::Tessera.Cpu.CpuKernels.MatMul(
-                _cpu,
-                _hAttentionH2,
-                rows,
-                Dim,
-                w.V,
-                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-                _vOutMixture);
             // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
             global::Tessera.Cpu.CpuKernels.AppendKv(
                 _kOutRouterOut,
@@ -696,36 +682,29 @@ partial class Mixtral
             EnsureExpertWorkspace(rows);
 
             // silu (T, Intermediate / TensorDegree) = Silu(W1(x))  [column-parallel; epilogue: Silu]
-            global::Tessera.Cpu.CpuKernels.MatMul(
-                _cpu,
-                input,
-                rows,
-                Dim,
-                w.W1,
-                Intermediate / TensorDegree,
-                _silu,
-                (segment, row, column) =>
-                {
-                    global::Tessera.Cpu.Activations.Silu(segment);
-                });
             // product (T, Intermediate / TensorDegree) = Silu(W1(x)) * W3(x)  [column-parallel; epilogue: Mul]
+            // (one kernel call for these products of one input: one hand-off of the threads in decode)
+            global::Tessera.Cpu.Epilogue siluEpilogue = (segment, row, column) =>
+            {
+                global::Tessera.Cpu.Activations.Silu(segment);
+            };
+            global::Tessera.Cpu.Epilogue productEpilogue = (segment, row, column) =>
+            {
+                global::Tessera.Cpu.Elementwise.Multiply(
+                    segment,
+                    new global::System.ReadOnlySpan<float>(
+                        _silu,
+                        row * (Intermediate / TensorDegree) + column,
+                        segment.Length));
+            };
             global::Tessera.Cpu.CpuKernels.MatMul(
                 _cpu,
                 input,
                 rows,
                 Dim,
-                w.W3,
-                Intermediate / TensorDegree,
-                _product,
-                (segment, row, column) =>
-                {
-                    global::Tessera.Cpu.Elementwise.Multiply(
-                        segment,
-                        new global::System.ReadOnlySpan<float>(
-                            _silu,
-                            row * (Intermediate / TensorDegree) + column,
-                            segment.Length));
-                });
+                [
+                    new(w.W1, Intermediate / TensorDegree, _silu, siluEpilogue),
+                    new(w.W3, Intermediate / TensorDegree, _product, productEpilogue)]);
             // result (T, Dim) = W2(Silu(W1(x)) * W3(x))  [row-parallel, all-reduce]
             global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
                 _cpu,

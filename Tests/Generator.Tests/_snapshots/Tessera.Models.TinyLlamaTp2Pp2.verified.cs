@@ -467,26 +467,22 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         // h (T, Dim) = AttnNorm(x)
         global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
         // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)  [column-parallel]
-        global::Tessera.Cpu.CpuKernels.MatMul(
-            _cpu,
-            _hAttentionH2,
-            rows,
-            Dim,
-            w.Q,
-            Heads * HeadDim / TensorDegree,
-            _qOutX2);
-        // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-        global::Tessera.Cpu.CpuKernels.Rope(_cpu, _qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
         // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value
         // heads, replicated past them]
+        // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value
+        // heads, replicated past them]
+        // (one kernel call for these products of one input: one hand-off of the threads in decode)
         global::Tessera.Cpu.CpuKernels.MatMul(
             _cpu,
             _hAttentionH2,
             rows,
             Dim,
-            w.K,
-            (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-            _kOutSilu);
+            [
+                new(w.Q, Heads * HeadDim / TensorDegree, _qOutX2),
+                new(w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _kOutSilu),
+                new(w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _vOutProduct)]);
+        // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
+        global::Tessera.Cpu.CpuKernels.Rope(_cpu, _qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
         // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
         global::Tessera.Cpu.CpuKernels.Rope(
             _cpu,
@@ -496,16 +492,6 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
             HeadDim,
             batch.Positions,
             Theta);
-        // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value
-        // heads, replicated past them]
-        global::Tessera.Cpu.CpuKernels.MatMul(
-            _cpu,
-            _hAttentionH2,
-            rows,
-            Dim,
-            w.V,
-            (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-            _vOutProduct);
         // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
         global::Tessera.Cpu.CpuKernels.AppendKv(
             _kOutSilu,
@@ -542,36 +528,29 @@ partial class TinyLlamaTp2Pp2 : global::Tessera.ITransformerEngine, global::Tess
         // h2 (T, Dim) = MlpNorm(x)
         global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, _qOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
         // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))  [column-parallel; epilogue: Silu]
-        global::Tessera.Cpu.CpuKernels.MatMul(
-            _cpu,
-            _hAttentionH2,
-            rows,
-            Dim,
-            w.Gate,
-            Intermediate / TensorDegree,
-            _kOutSilu,
-            (segment, row, column) =>
-            {
-                global::Tessera.Cpu.Activations.Silu(segment);
-            });
         // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)  [column-parallel; epilogue: Mul]
+        // (one kernel call for these products of one input: one hand-off of the threads in decode)
+        global::Tessera.Cpu.Epilogue siluEpilogue = (segment, row, column) =>
+        {
+            global::Tessera.Cpu.Activations.Silu(segment);
+        };
+        global::Tessera.Cpu.Epilogue productEpilogue = (segment, row, column) =>
+        {
+            global::Tessera.Cpu.Elementwise.Multiply(
+                segment,
+                new global::System.ReadOnlySpan<float>(
+                    _kOutSilu,
+                    row * (Intermediate / TensorDegree) + column,
+                    segment.Length));
+        };
         global::Tessera.Cpu.CpuKernels.MatMul(
             _cpu,
             _hAttentionH2,
             rows,
             Dim,
-            w.Up,
-            Intermediate / TensorDegree,
-            _vOutProduct,
-            (segment, row, column) =>
-            {
-                global::Tessera.Cpu.Elementwise.Multiply(
-                    segment,
-                    new global::System.ReadOnlySpan<float>(
-                        _kOutSilu,
-                        row * (Intermediate / TensorDegree) + column,
-                        segment.Length));
-            });
+            [
+                new(w.Gate, Intermediate / TensorDegree, _kOutSilu, siluEpilogue),
+                new(w.Up, Intermediate / TensorDegree, _vOutProduct, productEpilogue)]);
         // result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
             _cpu,

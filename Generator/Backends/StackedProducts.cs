@@ -3,13 +3,14 @@ using System.Linq;
 using Tessera.Generator.IR;
 using Tessera.Generator.Passes;
 
-namespace Tessera.Generator.Backends.Gpu;
+namespace Tessera.Generator.Backends;
 
 /// <summary>
-/// Products the GPU runs as one: matrix products of a module that read the same input (Q, K and V of attention; gate
-/// and up of a SwiGLU MLP) become one product over their weights stacked row-wise — the input read once, the
-/// weights in one pass, one launch (one GEMV per layer instead of three in decode) — whose columns are then handed
-/// to each product's own buffer, where its epilogue runs as before.
+/// Products of one input that a back end runs as one: matrix products of a module that read the same input (Q, K and
+/// V of attention; gate and up of a SwiGLU MLP). The GPU stacks their weights row-wise — the input read once, the
+/// weights in one pass, one launch (one GEMV per layer instead of three in decode) — and hands each product's columns
+/// to its own buffer, where its epilogue runs as before. The CPU runs them in one kernel call (one hand-off of its
+/// threads), epilogues included, where their epilogues allow it (CpuStageDevice).
 /// </summary>
 /// <remarks>
 /// A later product computed early must not change what any kernel in between sees: none of them may read or write

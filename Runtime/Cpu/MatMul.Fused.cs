@@ -1,0 +1,115 @@
+namespace Tessera.Cpu;
+
+/// <summary>One product of a fused call: y (T, N) = x · wᵀ, then the epilogue on each finished segment.</summary>
+/// <remarks>
+/// When every target of the call has the same N, each column chunk is computed for the targets in order by one thread,
+/// so a target's epilogue may read an earlier target's output over its own segment (SwiGLU: up · silu(gate)).
+/// Otherwise an epilogue must not read another target's output.
+/// </remarks>
+public readonly record struct MatMulTarget(WeightMatrix W, int N, float[] Y, Epilogue? Epilogue = null);
+
+// Products of one input (Q, K and V of attention; gate and up of a SwiGLU MLP) in one kernel call. Decode runs them
+// as one split of all their column chunks over the team: one hand-off of the threads instead of one per product,
+// and one balanced split over all their rows (a 768 x 768 projection alone is ~5 µs of memory traffic on two cores,
+// close to what a hand-off and the wait for the slower half cost). Prompts run the products one after another: each
+// is milliseconds of arithmetic, where a hand-off does not show.
+public static partial class CpuKernels
+{
+    /// <summary>
+    /// y_i (T, N_i) = x (T, K) · w_iᵀ for every target, each target's epilogue as in
+    /// <see cref="MatMul(CpuExecution, float[], int, int, WeightMatrix, int, float[], Epilogue?)"/> (see
+    /// <see cref="MatMulTarget"/> for what an epilogue may read). The targets must not share an output.
+    /// </summary>
+    public static void MatMul(CpuExecution cpu, float[] x, int rows, int k, ReadOnlySpan<MatMulTarget> targets) =>
+        MatMul(cpu, x, rows, k, targets, DetectedIsa);
+
+    internal static unsafe void MatMul(CpuExecution cpu, float[] x, int rows, int k, ReadOnlySpan<MatMulTarget> targets, CpuIsa isa)
+    {
+        ArgumentNullException.ThrowIfNull(cpu);
+        CheckLength(x, (long)rows * k, nameof(x));
+        foreach (var target in targets)
+        {
+            ArgumentNullException.ThrowIfNull(target.W, nameof(targets));
+            if (target.W.Rows != target.N || target.W.Cols != k)
+                throw new ArgumentException($"MatMul with a ({target.W.Rows}, {target.W.Cols}) weight matrix cannot make ({target.N}, {k}).", nameof(targets));
+            CheckLength(target.Y, (long)rows * target.N, nameof(targets));
+        }
+        // Prompts, and the shapes the one-product path treats specially (AVX-512 BF16 below one vector of K: widened
+        // whole), run product by product.
+        if (rows >= GemmMinRows || rows == 0 || (isa >= CpuIsa.Avx512 && k < 32 && HasBf16(targets)))
+        {
+            foreach (var target in targets) MatMul(cpu, x, rows, k, target.W, target.N, target.Y, target.Epilogue, isa);
+            return;
+        }
+
+        var list = targets.ToArray();
+        bool aligned = true;
+        foreach (var target in list) aligned &= target.N == list[0].N;
+        if (aligned)
+        {
+            // Chunk by chunk, each for every target in order on one thread.
+            int n = list[0].N, alignedChunks = (n + EpilogueChunk - 1) / EpilogueChunk;
+            int alignedWorkers = CpuParallel.Workers(cpu, alignedChunks, 2L * rows * k * EpilogueChunk * list.Length);
+            CpuParallel.ForRanges(alignedChunks, alignedWorkers, (start, end) =>
+            {
+                for (int c = start; c < end; c++)
+                    foreach (var target in list) DotChunkWithEpilogue(x, rows, k, target, c * EpilogueChunk, isa);
+            });
+            return;
+        }
+
+        // Target after target, the chunks of all split over the team as one range.
+        var firstChunk = new int[list.Length + 1];
+        for (int i = 0; i < list.Length; i++) firstChunk[i + 1] = firstChunk[i] + (list[i].N + EpilogueChunk - 1) / EpilogueChunk;
+        int chunks = firstChunk[^1];
+        int workers = CpuParallel.Workers(cpu, chunks, 2L * rows * k * EpilogueChunk);
+        CpuParallel.ForRanges(chunks, workers, (start, end) =>
+        {
+            int i = 0;
+            for (int c = start; c < end; c++)
+            {
+                while (c >= firstChunk[i + 1]) i++;
+                DotChunkWithEpilogue(x, rows, k, list[i], (c - firstChunk[i]) * EpilogueChunk, isa);
+            }
+        });
+    }
+
+    /// <summary>Columns [n0, n0 + EpilogueChunk) of the target's every row, then its epilogue on them.</summary>
+    private static void DotChunkWithEpilogue(float[] x, int rows, int k, MatMulTarget target, int n0, CpuIsa isa)
+    {
+        var (w, n, y, epilogue) = target;
+        int n1 = Math.Min(n, n0 + EpilogueChunk);
+        DotChunkOf(x, rows, k, w, n, y, n0, n1, isa);
+        if (epilogue != null)
+            for (int r = 0; r < rows; r++) epilogue(y.AsSpan(r * n + n0, n1 - n0), r, n0);
+    }
+
+    private static bool HasBf16(ReadOnlySpan<MatMulTarget> targets)
+    {
+        foreach (var target in targets)
+            if (target.W.F32 is null) return true;
+        return false;
+    }
+
+    /// <summary>Columns [n0, n1) of every row with the dot kernel for the weights' precision and <paramref name="isa"/>.</summary>
+    private static unsafe void DotChunkOf(float[] x, int rows, int k, WeightMatrix w, int n, float[] y, int n0, int n1, CpuIsa isa)
+    {
+        fixed (float* px = x, py = y)
+        {
+            if (w.F32 is { } f32)
+            {
+                fixed (float* pw = f32)
+                {
+                    if (isa >= CpuIsa.Avx512) DotChunk(px, rows, k, pw, n, py, n0, n1);
+                    else DotChunk256<F32Weights>(px, rows, k, pw, n, py, n0, n1, isa);
+                }
+                return;
+            }
+            fixed (ushort* pw = w.BF16)
+            {
+                if (isa >= CpuIsa.Avx512) Bf16Chunk(x, rows, k, w.BF16!, n, y, n0, n1);
+                else DotChunk256<Bf16Weights>(px, rows, k, pw, n, py, n0, n1, isa);
+            }
+        }
+    }
+}
