@@ -33,8 +33,7 @@ public static partial class CpuKernels
         var bf16 = w.BF16!;
         if (rows >= GemmMinRows)
         {
-            if (isa == CpuIsa.Avx512Bf16 && k >= 2) Bf16DotGemm(cpu, x, rows, k, bf16, n, y, epilogue);
-            else GemmMatMul(cpu, x, rows, k, null, bf16, n, y, epilogue, isa);
+            Gemm(cpu, x, rows, k, [new MatMulTarget(w, n, y, epilogue)], isa);
             return;
         }
         if (isa >= CpuIsa.Avx512 && k < 32)

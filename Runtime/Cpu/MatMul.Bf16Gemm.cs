@@ -6,38 +6,13 @@ using Tessera.Cpu.Native;
 
 namespace Tessera.Cpu;
 
-// Prefill with BF16 weights on AVX512-BF16 (CpuIsa.Avx512Bf16): the F32 GEMM's 64-row tiles, work split and block
-// store, with Bf16DotKernels' micro-kernel multiplying the weights as stored instead of widening a column chunk of
+// Prefill with BF16 weights on AVX512-BF16 (CpuIsa.Avx512Bf16): the F32 GEMM's 64-row tiles, work split (Gemm in
+// MatMul.Gemm.cs) and block store, with Bf16DotKernels' micro-kernel multiplying the weights as stored instead of widening a column chunk of
 // them into F32 first (that widening was 12% of a 134M model's BF16 prefill). x is packed per tile as BF16 pairs,
 // each value split into a hi and a lo part so that nothing of F32 activations' precision that matters is lost (see
 // Bf16DotKernels).
 public static partial class CpuKernels
 {
-    /// <summary>y = x · wᵀ with BF16 weights through the native kernel; k ≥ 2 (a pair).</summary>
-    private static unsafe void Bf16DotGemm(CpuExecution cpu, float[] x, int rows, int k, ushort[] w, int n, float[] y, Epilogue? epilogue)
-    {
-        int tiles = (rows + GemmRows - 1) / GemmRows;
-        long packed = (long)tiles * (k / 2) * Bf16DotKernels.PairStride;
-        if (packed > Array.MaxLength) throw new ArgumentException($"MatMul activations ({rows}, {k}) are too large to pack.");
-        uint[] xp = ArrayPool<uint>.Shared.Rent((int)packed);
-        try
-        {
-            int blocks = (n + GemmCols - 1) / GemmCols;
-            int workers = CpuParallel.Workers(cpu, tiles * blocks, 2L * GemmRows * k * GemmCols);
-            CpuParallel.ForRanges(tiles, Math.Min(tiles, workers), (start, end) =>
-            {
-                for (int t = start; t < end; t++) PackBf16Pairs(x, rows, k, xp, t);
-            });
-            var (chunks, chunkCols) = GemmChunks(n, tiles, workers);
-            CpuParallel.ForRanges(tiles * chunks, workers, (start, end) =>
-                Bf16DotItems(xp, x, rows, k, w, n, y, epilogue, chunks, chunkCols, start, end));
-        }
-        finally
-        {
-            ArrayPool<uint>.Shared.Return(xp);
-        }
-    }
-
     // Hot loop: compiled fully optimised at once.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Bf16DotItems(uint[] xpArray, float[] xArray, int rows, int k, ushort[] wArray, int n, float[] yArray, Epilogue? epilogue,

@@ -8,11 +8,10 @@ namespace Tessera.Cpu;
 /// </remarks>
 public readonly record struct MatMulTarget(WeightMatrix W, int N, float[] Y, Epilogue? Epilogue = null);
 
-// Products of one input (Q, K and V of attention; gate and up of a SwiGLU MLP) in one kernel call. Decode runs them
-// as one split of all their column chunks over the team: one hand-off of the threads instead of one per product,
-// and one balanced split over all their rows (a 768 x 768 projection alone is ~5 µs of memory traffic on two cores,
-// close to what a hand-off and the wait for the slower half cost). Prompts run the products one after another: each
-// is milliseconds of arithmetic, where a hand-off does not show.
+// Products of one input (Q, K and V of attention; gate and up of a SwiGLU MLP) in one kernel call: one split of all
+// their column chunks over the team, one hand-off of the threads instead of one per product (a 768 x 768 projection
+// in decode is ~5 µs of memory traffic on two cores, close to what a hand-off and the wait for the slower half
+// cost). Prompts also pack x once for all of them (MatMul.Gemm.cs).
 public static partial class CpuKernels
 {
     /// <summary>
@@ -34,15 +33,20 @@ public static partial class CpuKernels
                 throw new ArgumentException($"MatMul with a ({target.W.Rows}, {target.W.Cols}) weight matrix cannot make ({target.N}, {k}).", nameof(targets));
             CheckLength(target.Y, (long)rows * target.N, nameof(targets));
         }
-        // Prompts, and the shapes the one-product path treats specially (AVX-512 BF16 below one vector of K: widened
-        // whole), run product by product.
-        if (rows >= GemmMinRows || rows == 0 || (isa >= CpuIsa.Avx512 && k < 32 && HasBf16(targets)))
+        if (rows == 0) return;
+        var list = targets.ToArray();
+        if (rows >= GemmMinRows)
+        {
+            Gemm(cpu, x, rows, k, list, isa);
+            return;
+        }
+        // The shape the one-product path treats specially (AVX-512, BF16 below one vector of K: widened whole).
+        if (isa >= CpuIsa.Avx512 && k < 32 && HasBf16(targets))
         {
             foreach (var target in targets) MatMul(cpu, x, rows, k, target.W, target.N, target.Y, target.Epilogue, isa);
             return;
         }
 
-        var list = targets.ToArray();
         bool aligned = true;
         foreach (var target in list) aligned &= target.N == list[0].N;
         if (aligned)

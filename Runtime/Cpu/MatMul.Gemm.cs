@@ -22,49 +22,106 @@ public static partial class CpuKernels
     // the extra passes over y, and K <= 1024 (most projections) needs one pass anyway.
     private const int GemmDepth = 1024;
 
-    /// <summary>The GEMM with F32 weights, or with BF16 weights (<paramref name="wBf16"/>) widened a column chunk at a time.</summary>
-    private static unsafe void GemmMatMul(CpuExecution cpu, float[] x, int rows, int k, float[]? w, ushort[]? wBf16, int n, float[] y, Epilogue? epilogue, CpuIsa isa)
+    /// <summary>
+    /// The GEMM of x with one or more weight matrices (the products of one input, MatMul.Fused.cs): x packed once,
+    /// every product's (tile, column chunk) items split over the team as one range. F32 weights, BF16 weights through
+    /// the AVX512-BF16 kernel (x packed as BF16 pairs, MatMul.Bf16Gemm.cs), or BF16 weights widened a column chunk
+    /// at a time.
+    /// </summary>
+    private static unsafe void Gemm(CpuExecution cpu, float[] x, int rows, int k, MatMulTarget[] targets, CpuIsa isa)
     {
+        bool pairs = isa == CpuIsa.Avx512Bf16 && k >= 2 && targets.All(t => t.W.F32 is null);
         int tiles = (rows + GemmRows - 1) / GemmRows;
-        long packed = (long)tiles * GemmRows * k;
+        long packed = pairs ? (long)tiles * (k / 2) * Native.Bf16DotKernels.PairStride : (long)tiles * GemmRows * k;
         if (packed > Array.MaxLength) throw new ArgumentException($"MatMul activations ({rows}, {k}) are too large to pack.");
-        float[] xp = ArrayPool<float>.Shared.Rent((int)Math.Max(packed, 1));
+        float[]? xp = pairs ? null : ArrayPool<float>.Shared.Rent((int)Math.Max(packed, 1));
+        uint[]? xpPairs = pairs ? ArrayPool<uint>.Shared.Rent((int)packed) : null;
         try
         {
-            int blocks = (n + GemmCols - 1) / GemmCols;
+            int blocks = targets.Sum(t => (t.N + GemmCols - 1) / GemmCols);
             int workers = CpuParallel.Workers(cpu, tiles * blocks, 2L * GemmRows * k * GemmCols);
             // The tiles are packed by as many of the product's workers as there are tiles: a tile is only ~10 µs of
             // work, but packing them on the caller alone kept the other cores waiting for 5-7% of a small model's prefill.
             CpuParallel.ForRanges(tiles, Math.Min(tiles, workers), (start, end) =>
             {
-                for (int t = start; t < end; t++) PackRows(x, rows, k, xp, t);
+                for (int t = start; t < end; t++)
+                    if (pairs) PackBf16Pairs(x, rows, k, xpPairs!, t);
+                    else PackRows(x, rows, k, xp!, t);
             });
 
-            var (chunks, chunkCols) = GemmChunks(n, tiles, workers);
-            CpuParallel.ForRanges(tiles * chunks, workers, (start, end) =>
+            var items = new GemmItemsOf(targets, tiles, workers);
+            int widened = pairs ? 0 : items.WidenedFloats(k);
+            CpuParallel.ForRanges(items.Count, workers, (start, end) =>
             {
-                if (w is not null)
-                {
-                    GemmItems(xp, rows, k, w, null, n, y, epilogue, chunks, chunkCols, start, end, isa);
-                    return;
-                }
-                // BF16: each item widens its column chunk of w into this worker's F32 buffer (the chunk stays in
-                // cache for the tile); the widening costs 1 / (2 x 64 x tiles) of the chunk's multiply-adds.
-                var widened = ArrayPool<float>.Shared.Rent(chunkCols * k);
+                // BF16 without the BF16 kernel: each item widens its column chunk of w into this worker's F32 buffer
+                // (the chunk stays in cache for the tile); the widening costs 1 / (2 x 64 x tiles) of its multiply-adds.
+                float[]? buffer = widened > 0 ? ArrayPool<float>.Shared.Rent(widened) : null;
                 try
                 {
-                    GemmItems(xp, rows, k, widened, wBf16, n, y, epilogue, chunks, chunkCols, start, end, isa);
+                    for (int item = start; item < end; item++)
+                        foreach (var (target, local) in items.At(item))
+                        {
+                            var (w, n, y, epilogue) = targets[target];
+                            var (chunks, chunkCols) = items.Chunking[target];
+                            if (pairs) Bf16DotItems(xpPairs!, x, rows, k, w.BF16!, n, y, epilogue, chunks, chunkCols, local, local + 1);
+                            else if (w.F32 is { } f32) GemmItems(xp!, rows, k, f32, null, n, y, epilogue, chunks, chunkCols, local, local + 1, isa);
+                            else GemmItems(xp!, rows, k, buffer!, w.BF16, n, y, epilogue, chunks, chunkCols, local, local + 1, isa);
+                        }
                 }
                 finally
                 {
-                    ArrayPool<float>.Shared.Return(widened);
+                    if (buffer is not null) ArrayPool<float>.Shared.Return(buffer);
                 }
             });
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(xp);
+            if (xp is not null) ArrayPool<float>.Shared.Return(xp);
+            if (xpPairs is not null) ArrayPool<uint>.Shared.Return(xpPairs);
         }
+    }
+
+    /// <summary>
+    /// The items of a GEMM over several products and what each covers. Equally wide products share their items: item
+    /// (tile, chunk) runs every product's (tile, chunk) in order on one thread, so a product's epilogue may read an
+    /// earlier product's finished segment (SwiGLU). Otherwise the products' items follow one another.
+    /// </summary>
+    private sealed class GemmItemsOf
+    {
+        private readonly int[] _first; // first item of each product (unaligned)
+        private readonly bool _aligned;
+        private readonly int _targets;
+
+        public GemmItemsOf(MatMulTarget[] targets, int tiles, int workers)
+        {
+            _targets = targets.Length;
+            _aligned = targets.All(t => t.N == targets[0].N);
+            Chunking = targets.Select(t => GemmChunks(t.N, tiles, workers)).ToArray();
+            _first = new int[targets.Length + 1];
+            for (int i = 0; i < targets.Length; i++) _first[i + 1] = _first[i] + tiles * Chunking[i].Chunks;
+            Count = _aligned ? tiles * Chunking[0].Chunks : _first[^1];
+        }
+
+        /// <summary>(chunks, columns per chunk) of each product.</summary>
+        public (int Chunks, int ChunkCols)[] Chunking { get; }
+
+        public int Count { get; }
+
+        /// <summary>The (product, its item index) pairs item <paramref name="item"/> runs, in order.</summary>
+        public IEnumerable<(int Target, int Local)> At(int item)
+        {
+            if (_aligned)
+            {
+                for (int i = 0; i < _targets; i++) yield return (i, item);
+                yield break;
+            }
+            int target = 0;
+            while (item >= _first[target + 1]) target++;
+            yield return (target, item - _first[target]);
+        }
+
+        /// <summary>Floats of the widening buffer a worker needs: the widest chunk of any product, times K.</summary>
+        public int WidenedFloats(int k) => Chunking.Max(c => c.ChunkCols) * k;
     }
 
     /// <summary>

@@ -45,7 +45,7 @@ public static partial class CpuKernels
         if (rows == 0 || n == 0) return;
 
         if (path == MatMulPath.Auto) path = rows >= GemmMinRows ? MatMulPath.Gemm : MatMulPath.Dot;
-        if (path == MatMulPath.Gemm) GemmMatMul(cpu, x, rows, k, w, null, n, y, epilogue, isa);
+        if (path == MatMulPath.Gemm) Gemm(cpu, x, rows, k, [new MatMulTarget(WeightMatrix.Wrap(w, n, k), n, y, epilogue)], isa);
         else DotMatMul(cpu, x, rows, k, w, n, y, epilogue, isa);
     }
 

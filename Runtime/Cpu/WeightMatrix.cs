@@ -45,6 +45,17 @@ public sealed class WeightMatrix
         return new WeightMatrix(rows, cols, null, bits);
     }
 
+    /// <summary>
+    /// F32 weights as a matrix without a copy, for the kernels' own use: the array may be longer than the shape (the
+    /// kernels' float[] overloads accept that), unlike <see cref="Create"/>.
+    /// </summary>
+    internal static WeightMatrix Wrap(float[] data, int rows, int cols)
+    {
+        if ((long)rows * cols > data.LongLength)
+            throw new ArgumentException($"A ({rows}, {cols}) weight matrix needs {(long)rows * cols} values, not {data.LongLength}.", nameof(data));
+        return new WeightMatrix(rows, cols, data, null);
+    }
+
     /// <summary>The weights as F32 (a fresh copy when held as BF16): for back ends that upload F32.</summary>
     public float[] ToF32()
     {

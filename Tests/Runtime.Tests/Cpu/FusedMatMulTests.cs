@@ -22,9 +22,9 @@ public sealed class FusedMatMulTests
     public void EachTarget_GetsWhatItsOwnProductGives(string isaName, WeightPrecision precision)
     {
         var isa = Enum.Parse<CpuIsa>(isaName);
-        // Decode, small batches (one split over all the targets' chunks) and a prompt (product after product);
-        // widths of Q/K/V with grouped heads (unequal) and of gate/up (equal); K off the vector widths.
-        foreach (int rows in new[] { 1, 3, 5, 17 })
+        // Decode, small batches (the dot kernels) and prompts of one tile and of three (the GEMM, x packed once for
+        // all targets); widths of Q/K/V with grouped heads (unequal) and of gate/up (equal); K off the vector widths.
+        foreach (int rows in new[] { 1, 3, 5, 17, 130 })
             foreach (int k in new[] { 7, 64, 100 })
                 foreach (int[] widths in new[] { new[] { 300, 130, 130 }, new[] { 200, 200 } })
                 {
@@ -46,6 +46,7 @@ public sealed class FusedMatMulTests
     [InlineData(1)]
     [InlineData(4)]
     [InlineData(40)]
+    [InlineData(130)]
     public void EquallyWideTargets_LetAnEpilogueReadAnEarlierTargetsFinishedSegment(int rows)
     {
         // SwiGLU: gate's epilogue applies silu, up's multiplies by gate's result over the same segment.
