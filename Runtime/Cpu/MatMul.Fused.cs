@@ -33,8 +33,9 @@ public static partial class CpuKernels
                 throw new ArgumentException($"MatMul with a ({target.W.Rows}, {target.W.Cols}) weight matrix cannot make ({target.N}, {k}).", nameof(targets));
             CheckLength(target.Y, (long)rows * target.N, nameof(targets));
         }
-        if (rows == 0) return;
-        var list = targets.ToArray();
+        // A product without columns has nothing to compute (the GEMM's split assumes at least one column).
+        var list = targets.ToArray().Where(t => t.N > 0).ToArray();
+        if (rows == 0 || list.Length == 0) return;
         if (rows >= GemmMinRows)
         {
             Gemm(cpu, x, rows, k, list, isa);

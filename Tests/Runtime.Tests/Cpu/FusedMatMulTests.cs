@@ -71,6 +71,19 @@ public sealed class FusedMatMulTests
     }
 
     [Fact]
+    public void ATargetWithoutColumns_IsSkipped_InDecodeAndInPrompts()
+    {
+        var w = WeightMatrix.Create(TestData.Random(5 * 8, 1), 5, 8, WeightPrecision.F32);
+        var empty = WeightMatrix.Create([], 0, 8, WeightPrecision.F32);
+        foreach (int rows in new[] { 1, 20 })
+        {
+            var y = new float[rows * 5];
+            CpuKernels.MatMul(CpuExecution.AllCores, TestData.Random(rows * 8, 2), rows, 8, [new(empty, 0, []), new(w, 5, y)]);
+            Assert.Contains(y, v => v != 0);
+        }
+    }
+
+    [Fact]
     public void ATargetOfAnotherShape_IsRefused()
     {
         var w = WeightMatrix.Create(new float[12], 3, 4, WeightPrecision.F32);
