@@ -44,7 +44,7 @@ internal abstract class StageDevice
     }
 
     /// <summary>The calls of a module's kernels, in order (a back end may merge some).</summary>
-    public virtual void WriteKernels(IReadOnlyList<Kernel> kernels, CompiledModule module, string weights, IndentedTextWriter writer)
+    public virtual void WriteKernels(IEnumerable<Kernel> kernels, CompiledModule module, string weights, IndentedTextWriter writer)
     {
         foreach (var kernel in kernels) WriteKernel(kernel, module, weights, writer);
     }

@@ -107,7 +107,8 @@ internal static class StageProgramWriter
         void Embed()
         {
             WriteTokenCheck(compiled, writer);
-            foreach (var kernel in root.Prologue) device.WriteKernel(kernel, root, "_weights", writer);
+            // Through WriteKernels, as a block's kernels: a back end may run the model's own products of one input as one.
+            device.WriteKernels(root.Prologue, root, "_weights", writer);
             writer.WriteLine($"stageInput = {root.Buffers[layers.Anchor.Inputs[0]]};");
         }
         void Receive()
@@ -153,7 +154,7 @@ internal static class StageProgramWriter
     private static void WriteHead(EngineWriter.EngineContext context, StageDevice device, IEnumerable<Kernel> kernels, IndentedTextWriter writer)
     {
         device.WriteHeadSetup(context.Compiled, writer);
-        foreach (var kernel in kernels) device.WriteKernel(kernel, context.Compiled.Root, "_weights", writer);
+        device.WriteKernels(kernels, context.Compiled.Root, "_weights", writer);
         writer.WriteLine("batch.Commit();");
         writer.WriteLine("return logits;");
     }

@@ -28,7 +28,7 @@ internal sealed class CpuStageDevice : StageDevice
         writer.WriteLine($"var logits = batch.LogitsArray({compiled.Vocab});");
 
     /// <summary>The kernels, with products of one input in one call where their epilogues allow (<see cref="RunsAsOneCall"/>).</summary>
-    public override void WriteKernels(IReadOnlyList<Kernel> kernels, CompiledModule module, string weights, IndentedTextWriter writer)
+    public override void WriteKernels(IEnumerable<Kernel> kernels, CompiledModule module, string weights, IndentedTextWriter writer)
     {
         var stacks = StackedProducts.Of(module).Where(s => RunsAsOneCall(s, module)).ToList();
         foreach (var kernel in kernels)

@@ -39,7 +39,7 @@ internal sealed class GpuStageDevice(string sizes, GpuKernelWriter.DeviceKernelC
     public override void WriteModuleSetup(CompiledModule module, bool expert, IndentedTextWriter writer) => WriteSlots(module, writer);
 
     /// <summary>The kernels, with the products of one input stacked into one (<see cref="StackedProducts"/>).</summary>
-    public override void WriteKernels(IReadOnlyList<Kernel> kernels, CompiledModule module, string weights, IndentedTextWriter writer)
+    public override void WriteKernels(IEnumerable<Kernel> kernels, CompiledModule module, string weights, IndentedTextWriter writer)
     {
         var stacks = StackedProducts.Of(module);
         foreach (var kernel in kernels)

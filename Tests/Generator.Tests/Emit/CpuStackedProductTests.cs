@@ -75,10 +75,31 @@ public sealed class CpuStackedProductTests
         Assert.Contains("w.D,", engine);
     }
 
+    [Fact]
+    public void ProductsOfOneInputOutsideTheLayers_RunAsOneToo_OnBothBackEnds()
+    {
+        // The model's own products (not a block's): the CPU runs them in one call, the GPU as one product over the
+        // stack it uploads (before, the GPU uploaded the stack and launched the products from weights it did not hold).
+        var run = GeneratorHarness.Run(Model
+            .Replace("foreach (var layer in Layers) x = layer.Forward(x, cache);", "x += Down(Silu(A(x)) * B(x));")
+            .Replace("[Layers(\"layers\", Count = nameof(LayerCount))] Block[] Layers;", """
+                [Weight("a", Out = nameof(Ffn), In = nameof(Dim))] Linear A;
+                [Weight("b", Out = nameof(Ffn), In = nameof(Dim))] Linear B;
+                [Weight("down", Out = nameof(Dim), In = nameof(Ffn))] Linear Down;
+                """)
+            .Replace("BODY", "return x;"));
+        Assert.Empty(run.Diagnostics);
+        Assert.Empty(run.CompilationErrors);
+        string source = GeneratorHarness.Joined(run.Source("Test.M.Engine.g.cs"));
+        Assert.Contains("[new(_weights.A, Ffn, ", source);
+        Assert.Contains("_gpu.Gemm(_x, _weights.AB, rows, Dim, ", source);
+    }
+
     private static string Generate(string body)
     {
         var run = GeneratorHarness.Run(Model.Replace("BODY", body));
         Assert.Empty(run.Diagnostics);
+        Assert.Empty(run.CompilationErrors);
         // The CPU rank program only: the GPU one stacks both cases (it runs epilogues at their own places).
         string source = GeneratorHarness.Joined(run.Source("Test.M.Engine.g.cs"));
         Assert.Equal(2, source.Split("_gpu.Stack(").Length);
