@@ -2,7 +2,7 @@ using BenchmarkDotNet.Running;
 using Tessera.Benchmarks;
 
 // dotnet run -c Release --project Benchmarks -- --filter '*MatMul*'   BenchmarkDotNet suite (short runs)
-// dotnet run -c Release --project Benchmarks -- gflops [seconds] [portable]   stopwatch GFLOP/s of MatMul vs the machine's peak; portable: also BF16 weights and the non-AVX-512 kernels
+// dotnet run -c Release --project Benchmarks -- gflops [seconds] [portable]   stopwatch GFLOP/s of MatMul vs the machine's peak; portable: also BF16 weights and every lower kernel level (AVX-512 without AVX512-BF16, AVX2)
 // dotnet run -c Release --project Benchmarks -- tokens [DIR|small|medium] [prompt] [new] [f32|bf16] [cold|runs=N]   whole-process prefill/decode tokens/s (warm medians, or the first request)
 // dotnet run -c Release --project Benchmarks -- llama-cpp [small,medium|all|DIR] [f32,bf16|both] [prompt] [new] [rounds]   Tessera vs llama.cpp's llama-bench, same weights, alternating rounds
 // dotnet run -c Release --project Benchmarks -- plans [DIR|tiny-llama|medium] [sequences] [prompt] [steps]   tokens/s per parallel plan vs one device

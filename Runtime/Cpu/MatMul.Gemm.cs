@@ -50,7 +50,7 @@ public static partial class CpuKernels
             });
 
             var items = new GemmItemsOf(targets, tiles, workers);
-            int widened = pairs ? 0 : items.WidenedFloats(k);
+            int widened = pairs || targets.All(t => t.W.F32 is not null) ? 0 : items.WidenedFloats(k);
             CpuParallel.ForRanges(items.Count, workers, (start, end) =>
             {
                 // BF16 without the BF16 kernel: each item widens its column chunk of w into this worker's F32 buffer
