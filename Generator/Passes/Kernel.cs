@@ -47,6 +47,13 @@ internal sealed class Kernel(KernelKind kind, IrNode anchor, IReadOnlyList<IrNod
     /// <summary>The final Linear whose rows are only the rows the caller wants logits for.</summary>
     public bool IsHead { get; set; }
 
+    /// <summary>A product with work after it on its output (its epilogue): a bias, or fused element-wise steps.</summary>
+    public bool HasEpilogue => Anchor.Module is { Bias: true } || Fused.Count > 0;
+
+    /// <summary>The values the fused steps read besides what the kernel computes, in first-use order (a GPU launch passes them so).</summary>
+    public List<IrValue> EpilogueOperands =>
+        Fused.SelectMany(s => s.Inputs).Where(i => !Nodes.Select(n => n.Output).Contains(i)).Distinct().ToList();
+
     /// <summary>Values read from outside the kernel.</summary>
     public IEnumerable<IrValue> Inputs
     {

@@ -202,7 +202,7 @@ internal static class CpuKernelWriter
         string method = slice == WeightSlice.Columns ? "RowParallelMatMul" : "MatMul";
         string group = slice == WeightSlice.Columns ? ", _rank.Tensor" : "";
         string call = $"{Kernels}.{method}(_cpu, {input}, {rows}, {inFeatures}, {weights}.{linear.Name}, {outFeatures}, {output}{group}";
-        if (!HasEpilogue(kernel))
+        if (!kernel.HasEpilogue)
         {
             writer.WriteLine(call + ");");
             WriteHeadGather(kernel, sharding, outFeatures, linear, writer);
@@ -213,9 +213,6 @@ internal static class CpuKernelWriter
         using (writer.WriteBlock(closing: ");")) WriteEpilogueBody(kernel, module, weights, writer);
         WriteHeadGather(kernel, sharding, outFeatures, linear, writer);
     }
-
-    /// <summary>Whether a product has work after it: a bias or fused element-wise steps.</summary>
-    public static bool HasEpilogue(Kernel kernel) => kernel.Anchor.Module!.Bias || kernel.Fused.Count > 0;
 
     /// <summary>
     /// The epilogue's statements: it runs on each finished segment of an output row, y[row, column .. column +
@@ -253,7 +250,7 @@ internal static class CpuKernelWriter
         {
             var linear = member.Anchor.Module!;
             string target = $"new({weights}.{linear.Name}, {sharding.LocalOut(member.Anchor)}, {module.Buffers[member.Output]}";
-            if (HasEpilogue(member))
+            if (member.HasEpilogue)
             {
                 string epilogue = member.Output.Name.TrimStart('_') + "Epilogue";
                 writer.WriteLine($"global::Tessera.Cpu.Epilogue {epilogue} = (segment, row, column) =>");

@@ -65,16 +65,11 @@ internal sealed class CpuStageDevice : StageDevice
                     if (buffers.Find(node.Output) is { } written) writtenBetween.Add(written);
                 continue;
             }
-            var current = kernel.Anchor.Output;
-            foreach (var step in kernel.Fused)
+            foreach (var operand in kernel.EpilogueOperands)
             {
-                foreach (var operand in step.Inputs.Where(v => v != current))
-                {
-                    if (buffers.Find(operand) is not { } read) continue;
-                    int owner = outputs.IndexOf(read);
-                    if (writtenBetween.Contains(read) || owner > member || (owner >= 0 && owner < member && !equallyWide)) return false;
-                }
-                current = step.Output;
+                if (buffers.Find(operand) is not { } read) continue;
+                int owner = outputs.IndexOf(read);
+                if (writtenBetween.Contains(read) || owner > member || (owner >= 0 && owner < member && !equallyWide)) return false;
             }
             member++;
         }

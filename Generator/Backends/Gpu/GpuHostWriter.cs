@@ -106,12 +106,12 @@ internal static class GpuHostWriter
         if (!stacked) writer.WriteLine($"_gpu.Gemm({output}, {input}, {W()}, {rows}, {outFeatures}, {inFeatures});");
         if (sharding.SliceOf(node) == WeightSlice.Columns)
             writer.WriteLine($"_gpu.AllReduce({output}, {rows} * ({outFeatures}), _rank.Tensor);");
-        if (GpuKernelWriter.HasEpilogue(kernel))
+        if (kernel.HasEpilogue)
         {
             string count = $"(long){rows} * ({outFeatures})";
             var args = new List<string> { output, count };
             if (linear.Bias) args.Add(W("Bias"));
-            args.AddRange(GpuKernelWriter.EpilogueOperands(kernel).Select(o => Buf(kernel, module, o)));
+            args.AddRange(kernel.EpilogueOperands.Select(o => Buf(kernel, module, o)));
             writer.WriteLine(launch.Line("Epilogue", $"_gpu.Elements({count})", args.ToArray()));
         }
         if (kernel.IsHead)

@@ -132,16 +132,10 @@ internal static class GpuKernelWriter
     /// <summary>Whether a kernel has device code of its own (a product without an epilogue is all cuBLAS).</summary>
     public static bool Writes(Kernel kernel) => kernel.Kind switch
     {
-        KernelKind.MatMul => HasEpilogue(kernel),
+        KernelKind.MatMul => kernel.HasEpilogue,
         KernelKind.Gather or KernelKind.Norm or KernelKind.Rope or KernelKind.Attention or KernelKind.Elementwise or KernelKind.Chunk => true,
         _ => false,
     };
-
-    /// <summary>The values an epilogue reads besides the product, in parameter order (the launch passes them so).</summary>
-    public static List<IrValue> EpilogueOperands(Kernel kernel) =>
-        kernel.Fused.SelectMany(s => s.Inputs).Where(i => !kernel.Nodes.Select(n => n.Output).Contains(i)).Distinct().ToList();
-
-    public static bool HasEpilogue(Kernel kernel) => kernel.Anchor.Module!.Bias || kernel.Fused.Count > 0;
 
     /// <summary>The <c>DeviceSizes</c> record of a shape-generic engine: every size a kernel may name.</summary>
     public static void WriteSizesRecord(ModelInfo model, IndentedTextWriter writer)
@@ -198,7 +192,7 @@ internal static class GpuKernelWriter
         string width = module.Sharding.LocalOut(kernel.Anchor).ToString();
         var parameters = new List<string> { $"{Floats} y", "long count" };
         if (linear.Bias) parameters.Add($"{Floats} bias");
-        var operands = EpilogueOperands(kernel);
+        var operands = kernel.EpilogueOperands;
         string Operand(IrValue value) => $"in{operands.IndexOf(value)}";
         parameters.AddRange(operands.Select(o => $"{Floats} {Operand(o)}"));
         var lines = new List<string> { GridStride, GridStrideLoop, "{", "    float v = y[i];" };

@@ -46,7 +46,7 @@ internal sealed class GpuStageDevice(string sizes, GpuKernelWriter.DeviceKernelC
         {
             var stack = stacks.FirstOrDefault(s => s.Members.Contains(kernel));
             if (stack is not null && stack.First == kernel) GpuHostWriter.WriteStack(stack, module, weights, writer);
-            if (stack is not null && !GpuKernelWriter.HasEpilogue(kernel)) continue; // all of it ran in the stack
+            if (stack is not null && !kernel.HasEpilogue) continue; // all of it ran in the stack
             GpuHostWriter.Write(kernel, module, weights, sizes, catalog, writer, stacked: stack is not null);
         }
     }
