@@ -66,21 +66,9 @@ public sealed class Bf16DotGemmTests
     {
         const int rows = 130, k = 2049, n = 300;
         var (x, w, expected, magnitude) = Problem(rows, k, n, seed: 9);
-        var y = new float[rows * n];
-        var calls = new int[rows * n];
-        string? problem = null;
-        CpuKernels.MatMul(CpuExecution.AllCores, x, rows, k, w, n, y, (segment, row, column) =>
-        {
-            for (int i = 0; i < segment.Length; i++)
-            {
-                int index = row * n + column + i;
-                Interlocked.Increment(ref calls[index]);
-                if (Math.Abs(segment[i] - expected[index]) > 2e-5 * magnitude[index])
-                    problem ??= $"y[{row}, {column + i}] = {segment[i]} is not final when its epilogue runs (expected {expected[index]})";
-            }
-        }, CpuIsa.Avx512Bf16);
-        Assert.True(problem is null, problem);
-        Assert.All(calls, c => Assert.Equal(1, c));
+        var probe = new EpilogueProbe(expected, magnitude, n, 2e-5);
+        CpuKernels.MatMul(CpuExecution.AllCores, x, rows, k, w, n, new float[rows * n], probe.Epilogue, CpuIsa.Avx512Bf16);
+        probe.AssertEachElementOnceAndFinished($"T={rows} K={k} N={n}");
     }
 
     /// <summary>x, BF16 weights, the product over the rounded weights in double, and Σ|x||w| per output.</summary>

@@ -54,22 +54,9 @@ public class PortableMatMulTests
             string what = $"{isa} {precision} T={rows} K={k} N={n}";
             var (x, w, expected, magnitude) = Problem(rows, k, n, precision, seed: rows + k + n);
             var y = new float[rows * n];
-            var calls = new int[rows * n];
-            string? problem = null;
-            CpuKernels.MatMul(CpuExecution.AllCores, x, rows, k, w, n, y, (segment, row, column) =>
-            {
-                for (int i = 0; i < segment.Length; i++)
-                {
-                    int index = row * n + column + i;
-                    Interlocked.Increment(ref calls[index]);
-                    if (Math.Abs(segment[i] - expected[index]) > 1e-5 * magnitude[index] + 1e-30)
-                        problem ??= $"y[{row}, {column + i}] = {segment[i]} is not final when its epilogue runs (expected {expected[index]})";
-                    segment[i] = segment[i] * 2 + row * 1000 + column + i;
-                }
-            }, isa);
-            Assert.True(problem is null, $"{what}: {problem}");
-            for (int i = 0; i < calls.Length; i++)
-                Assert.True(calls[i] == 1, $"{what}: y[{i / n}, {i % n}] was passed to the epilogue {calls[i]} times.");
+            var probe = new EpilogueProbe(expected, magnitude, n, 1e-5, (value, row, column) => value * 2 + row * 1000 + column);
+            CpuKernels.MatMul(CpuExecution.AllCores, x, rows, k, w, n, y, probe.Epilogue, isa);
+            probe.AssertEachElementOnceAndFinished(what);
             for (int r = 0; r < rows; r++)
                 for (int j = 0; j < n; j++)
                     Assert.Equal(expected[r * n + j] * 2 + r * 1000 + j, y[r * n + j], 1e-2f);
