@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Tessera.Parallelism;
@@ -8,8 +7,8 @@ namespace Tessera.Cpu;
 // Products with a WeightMatrix. F32 weights go to the F32 kernels. BF16 weights: decode and small batches (fewer
 // than GemmMinRows rows) stream the 2-byte weights once and widen them in registers (a bf16 is the top half of an
 // f32, so widening is a shift), accumulating in F32 — half the bytes of F32 for memory-bound decode. Prefill is
-// compute-bound: the GEMM widens each column chunk of the weights into a worker's buffer as it goes. Without AVX-512
-// the same split holds (MatMul.Portable.cs): the dot kernels widen 8 weights at a time in registers.
+// compute-bound: on AVX512-BF16 the GEMM multiplies the BF16 weights as stored (MatMul.Bf16Gemm.cs), elsewhere it widens
+// each column chunk of the weights into a worker's buffer as it goes. Without AVX-512 the same split holds (MatMul.Portable.cs): the dot kernels widen 8 weights at a time in registers.
 public static partial class CpuKernels
 {
     /// <summary>y (T, N) = x (T, K) · wᵀ for F32 or BF16 weights; the epilogue as in the F32 overload.</summary>
@@ -17,7 +16,7 @@ public static partial class CpuKernels
         MatMul(cpu, x, rows, k, w, n, y, epilogue, DetectedIsa);
 
     /// <summary>The product with the kernels written for <paramref name="isa"/> (tests run every level the machine can).</summary>
-    internal static unsafe void MatMul(CpuExecution cpu, float[] x, int rows, int k, WeightMatrix w, int n, float[] y, Epilogue? epilogue, CpuIsa isa)
+    internal static void MatMul(CpuExecution cpu, float[] x, int rows, int k, WeightMatrix w, int n, float[] y, Epilogue? epilogue, CpuIsa isa)
     {
         if (w.F32 is { } f32)
         {
@@ -30,19 +29,8 @@ public static partial class CpuKernels
         CheckLength(y, (long)rows * n, nameof(y));
         if (rows == 0 || n == 0) return;
 
-        var bf16 = w.BF16!;
-        if (rows >= GemmMinRows)
-        {
-            Gemm(cpu, x, rows, k, [new MatMulTarget(w, n, y, epilogue)], isa);
-            return;
-        }
-        if (isa >= CpuIsa.Avx512 && k < 32)
-        {
-            MatMul(cpu, x, rows, k, w.ToF32(), n, y, epilogue, isa);
-            return;
-        }
-
-        // Decode and small batches: the dot kernels, as one product of a fused call (MatMul.Fused.cs).
+        // Prompts (the GEMM), the AVX-512 special case of a tiny K and the dot kernels: one product of a fused call
+        // (MatMul.Fused.cs) picks among them.
         MatMul(cpu, x, rows, k, [new MatMulTarget(w, n, y, epilogue)], isa);
     }
 

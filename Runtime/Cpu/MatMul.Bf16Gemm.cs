@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -143,21 +142,12 @@ public static partial class CpuKernels
     private static unsafe void SplitPairs(float* src, out Vector256<float> hiPairs, out Vector256<float> loPairs)
     {
         var v = Vector512.Load(src);
-        var hi = RoundToBf16(v.AsUInt32());
+        var hi = WeightMatrix.ToBf16(v.AsUInt32());
         var rest = v - Vector512.ShiftLeft(hi, 16).AsSingle();
         var finite = ~Vector512.Equals(rest.AsUInt32() & Vector512.Create(0x7F80_0000u), Vector512.Create(0x7F80_0000u));
-        var lo = RoundToBf16(rest.AsUInt32()) & finite;
+        var lo = WeightMatrix.ToBf16(rest.AsUInt32()) & finite;
         // vpmovdw keeps each lane's low half: consecutive lanes become the two halves of a dword, the pair.
         hiPairs = Avx512F.ConvertToVector256UInt16(hi).AsSingle();
         loPairs = Avx512F.ConvertToVector256UInt16(lo).AsSingle();
-    }
-
-    /// <summary><see cref="WeightMatrix.ToBf16(float)"/> per lane (round to nearest even, NaN kept quiet), in the low half.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<uint> RoundToBf16(Vector512<uint> bits)
-    {
-        var rounded = Vector512.ShiftRightLogical(bits + Vector512.Create(0x7FFFu) + (Vector512.ShiftRightLogical(bits, 16) & Vector512<uint>.One), 16);
-        var nan = Vector512.GreaterThan(bits & Vector512.Create(0x7FFF_FFFFu), Vector512.Create(0x7F80_0000u));
-        return Vector512.ConditionalSelect(nan, Vector512.ShiftRightLogical(bits, 16) | Vector512.Create(0x40u), rounded);
     }
 }

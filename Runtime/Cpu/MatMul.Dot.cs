@@ -14,26 +14,9 @@ public static partial class CpuKernels
 {
     private const int DotCols = 4;
 
-    private static unsafe void DotMatMul(CpuExecution cpu, float[] x, int rows, int k, float[] w, int n, float[] y, Epilogue? epilogue, CpuIsa isa)
-    {
-        // Work splits over N, so T = 1 uses every core; each worker owns whole epilogue chunks.
-        int chunks = (n + EpilogueChunk - 1) / EpilogueChunk;
-        int workers = CpuParallel.Workers(cpu, chunks, 2L * rows * k * Math.Min(n, EpilogueChunk));
-        CpuParallel.ForRanges(chunks, workers, (start, end) =>
-        {
-            fixed (float* px = x, pw = w, py = y)
-            {
-                for (int c = start; c < end; c++)
-                {
-                    int n0 = c * EpilogueChunk, n1 = Math.Min(n, n0 + EpilogueChunk);
-                    if (isa >= CpuIsa.Avx512) DotChunk(px, rows, k, pw, n, py, n0, n1);
-                    else DotChunk256<F32Weights>(px, rows, k, pw, n, py, n0, n1, isa);
-                    if (epilogue != null)
-                        for (int r = 0; r < rows; r++) epilogue(y.AsSpan(r * n + n0, n1 - n0), r, n0);
-                }
-            }
-        });
-    }
+    /// <summary>The dot kernels for F32 weights, whatever the rows (tests force this path), as a fused call's one product.</summary>
+    private static void DotMatMul(CpuExecution cpu, float[] x, int rows, int k, float[] w, int n, float[] y, Epilogue? epilogue, CpuIsa isa) =>
+        DotProducts(cpu, x, rows, k, [new MatMulTarget(WeightMatrix.Wrap(w, n, k), n, y, epilogue)], isa);
 
     /// <summary>Columns [n0, n1) of every row.</summary>
     // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.

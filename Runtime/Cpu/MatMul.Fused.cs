@@ -22,7 +22,7 @@ public static partial class CpuKernels
     public static void MatMul(CpuExecution cpu, float[] x, int rows, int k, ReadOnlySpan<MatMulTarget> targets) =>
         MatMul(cpu, x, rows, k, targets, DetectedIsa);
 
-    internal static unsafe void MatMul(CpuExecution cpu, float[] x, int rows, int k, ReadOnlySpan<MatMulTarget> targets, CpuIsa isa)
+    internal static void MatMul(CpuExecution cpu, float[] x, int rows, int k, ReadOnlySpan<MatMulTarget> targets, CpuIsa isa)
     {
         ArgumentNullException.ThrowIfNull(cpu);
         CheckLength(x, (long)rows * k, nameof(x));
@@ -41,18 +41,25 @@ public static partial class CpuKernels
             Gemm(cpu, x, rows, k, list, isa);
             return;
         }
-        // The shape the one-product path treats specially (AVX-512, BF16 below one vector of K: widened whole).
+        // AVX-512 with BF16 weights and K below one vector: each product on its weights widened whole, in F32.
         if (isa >= CpuIsa.Avx512 && k < 32 && HasBf16(targets))
         {
-            foreach (var target in targets) MatMul(cpu, x, rows, k, target.W, target.N, target.Y, target.Epilogue, isa);
+            foreach (var (w, n, y, epilogue) in list) MatMul(cpu, x, rows, k, w.ToF32(), n, y, epilogue, isa);
             return;
         }
+        DotProducts(cpu, x, rows, k, list, isa);
+    }
 
+    /// <summary>
+    /// Decode and small batches: the dot kernels over every target's column chunks, split over the team as one range
+    /// (equally wide targets: chunk by chunk, each for every target in order on one thread).
+    /// </summary>
+    private static void DotProducts(CpuExecution cpu, float[] x, int rows, int k, MatMulTarget[] list, CpuIsa isa)
+    {
         bool aligned = true;
         foreach (var target in list) aligned &= target.N == list[0].N;
         if (aligned)
         {
-            // Chunk by chunk, each for every target in order on one thread.
             int n = list[0].N, alignedChunks = (n + EpilogueChunk - 1) / EpilogueChunk;
             int alignedWorkers = CpuParallel.Workers(cpu, alignedChunks, 2L * rows * k * EpilogueChunk * list.Length);
             CpuParallel.ForRanges(alignedChunks, alignedWorkers, (start, end) =>
