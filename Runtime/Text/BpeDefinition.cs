@@ -24,4 +24,11 @@ internal sealed class BpeDefinition
 
     /// <summary>How a vocabulary token turns into bytes (the decoder): byte-level alphabet, or ▁ replacement and &lt;0xNN&gt;.</summary>
     public required Func<string, byte[]> TokenToBytes { get; set; }
+
+    /// <summary>
+    /// Whether added tokens go through <see cref="TokenToBytes"/> too (else they are their own UTF-8 text). Hugging Face
+    /// runs every token through the decoder; only its ByteLevel decoder passes added tokens through as they are. So a
+    /// Replace ▁ -> space decoder makes Gemma's added whitespace tokens ("▁▁", "▁▁▁", ...) spaces.
+    /// </summary>
+    public bool DecodeAddedTokens { get; set; }
 }

@@ -87,14 +87,14 @@ public sealed class BpeTokenizer : ITokenizer
             _addedPattern = new Regex(string.Join("|", alternatives), RegexOptions.CultureInvariant, PatternTimeout.PerMatch);
         }
 
-        // Raw bytes of every token, for decoding.
-        var addedIds = _added.Select(t => t.Id).ToHashSet();
+        // Raw bytes of every token, for decoding (added tokens: their text, unless the decoder maps them too).
+        var addedAsText = definition.DecodeAddedTokens ? [] : _added.Select(t => t.Id).ToHashSet();
         _bytes = new byte[size][];
         for (int id = 0; id < size; id++)
         {
             string? token = _tokens[id];
             if (token is null) _bytes[id] = [];
-            else if (addedIds.Contains(id)) _bytes[id] = Encoding.UTF8.GetBytes(token);
+            else if (addedAsText.Contains(id)) _bytes[id] = Encoding.UTF8.GetBytes(token);
             else _bytes[id] = definition.TokenToBytes(token);
         }
 

@@ -151,6 +151,7 @@ public static class Tokenizers
         }
         definition.StripLeadingSpace = decoding.StripLeadingSpace;
         definition.TokenToBytes = decoding.ByteLevel ? ByteLevel.Decode : decoding.Bytes;
+        definition.DecodeAddedTokens = !decoding.ByteLevel;
 
         // Post-processor: the ids around the text (BOS ...).
         var prefixIds = new List<int>();

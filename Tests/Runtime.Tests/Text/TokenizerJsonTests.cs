@@ -266,6 +266,31 @@ public sealed class TokenizerJsonTests : IDisposable
     }
 
     [Fact]
+    public void SentencePiece_AddedTokens_GoThroughTheDecoder_AsHuggingFaceDecodesThem()
+    {
+        // Gemma's whitespace runs are added tokens ("▁▁" ... , not special); its Replace decoder makes them spaces.
+        var json = SentencePieceJson();
+        int spaces = json["model"]!["vocab"]!.AsObject().Count, special = spaces + 1;
+        json["added_tokens"]!.AsArray().Add(Added(spaces, "▁▁▁", special: false));
+        json["added_tokens"]!.AsArray().Add(Added(special, "<start_of_▁>"));
+        var tokenizer = Write(json);
+        int[] ids = [.. Ids(tokenizer, "▁hello"), spaces, special, .. Ids(tokenizer, "▁world")];
+        Assert.Equal("   "u8.ToArray(), tokenizer.TokenBytes(spaces).ToArray());
+        Assert.Equal("hello    world", tokenizer.Decode(ids));
+        Assert.Equal("hello   <start_of_ > world", tokenizer.Decode(ids, skipSpecialTokens: false));
+    }
+
+    [Fact]
+    public void ByteLevel_AddedTokens_DecodeToTheirOwnText()
+    {
+        // Hugging Face's ByteLevel decoder passes added tokens through: "Ġ" in one stays "Ġ".
+        var json = ByteLevelJson(ByteLevel.Llama3Pattern);
+        json["added_tokens"]!.AsArray().Add(Added(304, "<Ġx>", special: false));
+        var tokenizer = Write(json);
+        Assert.Equal("hello<Ġx>", tokenizer.Decode([.. Ids(tokenizer, "hello"), 304]));
+    }
+
+    [Fact]
     public void SentencePiece_ALoneByteToken_DecodesToTheReplacementCharacter() =>
         Assert.Equal("\uFFFD", Write(SentencePieceJson()).Decode([3 + 0xE2]));
 
