@@ -84,6 +84,29 @@ public sealed class TransformerGenerator : IIncrementalGenerator
         return new GeneratedFile($"{result.Model.Type.MetadataName}.Engine.g.cs", SourceFiles.GenericEngine(context), diagnostics.ToEquatableArray());
     }
 
+    /// <summary>
+    /// A unit's bound values as numbers, for the passes' evaluations: sizes as they are, bools as 1 and 0, a per-layer
+    /// field's values as "Name[i]" entries (a RoPE scaling is no number).
+    /// </summary>
+    private static Dictionary<string, double> Numeric(Dictionary<string, object> sizes)
+    {
+        var numeric = new Dictionary<string, double>();
+        static double? Number(object v) => v switch { double d => d, bool b => b ? 1 : 0, _ => null };
+        foreach (var pair in sizes)
+        {
+            if (pair.Value is object[] perLayer)
+            {
+                for (int i = 0; i < perLayer.Length; i++)
+                    if (Number(perLayer[i]) is { } element) numeric[$"{pair.Key}[{i}]"] = element;
+            }
+            else if (Number(pair.Value) is { } value)
+            {
+                numeric[pair.Key] = value;
+            }
+        }
+        return numeric;
+    }
+
     private static GeneratedFile EmitSpecialised(CompileUnitInfo unit, ModelResult? model, ImmutableArray<ConfigFileInfo> configs, CancellationToken token)
     {
         var diagnostics = new List<DiagnosticInfo>(unit.Diagnostics);
@@ -95,7 +118,7 @@ public sealed class TransformerGenerator : IIncrementalGenerator
         var sizes = ConfigBinder.Bind(model.Model, unit, configs, diagnostics);
         if (sizes is null)
             return new GeneratedFile(null, null, diagnostics.ToEquatableArray());
-        var numeric = sizes.Where(p => p.Value is double).ToDictionary(p => p.Key, p => (double)p.Value);
+        var numeric = Numeric(sizes);
         var compiled = CompiledModel.Compile(model.Model, numeric, unit.ConfigPath, diagnostics);
         if (diagnostics.Count > 0)
             return new GeneratedFile(null, null, diagnostics.ToEquatableArray());

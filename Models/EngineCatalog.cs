@@ -27,6 +27,22 @@ public static class EngineCatalog
             static (c, r, o, device) => new Gpt2.Engine(c, r, o).OnGpu(device), [static (c, device) => new TinyGpt2(c).OnGpu(device)]),
         new("mixtral", static (c, r, o) => new Mixtral.Engine(c, r, o), Mixtral.Engine.Facts, [static c => new TinyMixtral(c)],
             static (c, r, o, device) => new Mixtral.Engine(c, r, o).OnGpu(device), [static (c, device) => new TinyMixtral(c).OnGpu(device)]),
+        new("mistral", static (c, r, o) => new Mistral.Engine(c, r, o), Mistral.Engine.Facts, [],
+            static (c, r, o, device) => new Mistral.Engine(c, r, o).OnGpu(device), []),
+        new("qwen2", static (c, r, o) => new Qwen2.Engine(c, r, o), Qwen2.Engine.Facts, [],
+            static (c, r, o, device) => new Qwen2.Engine(c, r, o).OnGpu(device), []),
+        new("qwen3", static (c, r, o) => new Qwen3.Engine(c, r, o), Qwen3.Engine.Facts, [static c => new TinyQwen3(c)],
+            static (c, r, o, device) => new Qwen3.Engine(c, r, o).OnGpu(device), [static (c, device) => new TinyQwen3(c).OnGpu(device)]),
+        new("qwen3_moe", static (c, r, o) => new Qwen3Moe.Engine(c, r, o), Qwen3Moe.Engine.Facts, [],
+            static (c, r, o, device) => new Qwen3Moe.Engine(c, r, o).OnGpu(device), []),
+        new("qwen2_moe", static (c, r, o) => new Qwen2Moe.Engine(c, r, o), Qwen2Moe.Engine.Facts, [],
+            static (c, r, o, device) => new Qwen2Moe.Engine(c, r, o).OnGpu(device), []),
+        new("gemma2", static (c, r, o) => new Gemma2.Engine(c, r, o), Gemma2.Engine.Facts, [static c => new TinyGemma2(c)],
+            static (c, r, o, device) => new Gemma2.Engine(c, r, o).OnGpu(device), [static (c, device) => new TinyGemma2(c).OnGpu(device)]),
+        new("gemma3_text", static (c, r, o) => new Gemma3.Engine(c, r, o), Gemma3.Engine.Facts, [],
+            static (c, r, o, device) => new Gemma3.Engine(c, r, o).OnGpu(device), []),
+        new("phi3", static (c, r, o) => new Phi3.Engine(c, r, o), Phi3.Engine.Facts, [],
+            static (c, r, o, device) => new Phi3.Engine(c, r, o).OnGpu(device), []),
     ];
 
     public static IEnumerable<string> ModelTypes => Architectures.Select(a => a.ModelType);
@@ -185,11 +201,11 @@ public static class EngineCatalog
     /// <summary>The sizes and costs of a checkpoint's model, from its config alone.</summary>
     public static ModelFacts Facts(string directory)
     {
-        var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
+        var config = ModelConfig.LoadModel(Path.Combine(directory, "config.json"));
         return ArchitectureOf(config).Facts(config);
     }
 
-    private static Architecture ArchitectureOf(string directory) => ArchitectureOf(ModelConfig.Load(Path.Combine(directory, "config.json")));
+    private static Architecture ArchitectureOf(string directory) => ArchitectureOf(ModelConfig.LoadModel(Path.Combine(directory, "config.json")));
 
     private static Architecture ArchitectureOf(ModelConfig config)
     {

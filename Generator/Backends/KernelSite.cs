@@ -1,3 +1,4 @@
+using System.Linq;
 using Tessera.Generator.IR;
 using Tessera.Generator.Passes;
 
@@ -23,4 +24,21 @@ internal readonly record struct KernelSite(Kernel Kernel, CompiledModule Module)
 
     /// <summary>Head counts of an op on a split value are this rank's heads (of the input that carries them).</summary>
     public SizeExpr Heads(int argument, int input) => Module.Sharding.LocalHeads(Node.Inputs[input], Node.Arguments[argument]);
+
+    /// <summary>The In-wide groups (heads) a per-head norm normalises in each row, on this rank.</summary>
+    public SizeExpr NormGroups => Module.Sharding.LocalHeads(Node.Inputs[0], SizeExpr.Divide(Node.Inputs[0].Width, SizeExpr.Parse(Node.Module!.In!)));
+
+    /// <summary>A Rope's optional arguments as the kernel call's trailing ones (", scaling, rotaryFraction"), left out at their defaults.</summary>
+    public string RopeOptions => Options(("scaling", 2, "null"), ("rotaryFraction", 3, "1"));
+
+    /// <summary>An Attention's optional arguments as the kernel call's trailing named ones, left out at their defaults.</summary>
+    public string AttentionOptions => Options(("scale", 2, "0"), ("softCap", 3, "0"), ("window", 4, "0"));
+
+    private string Options(params (string Name, int Argument, string Default)[] options)
+    {
+        var node = Node;
+        return string.Concat(options
+            .Where(o => o.Argument < node.Arguments.Count && node.Arguments[o.Argument].ToString() != o.Default)
+            .Select(o => $", {o.Name}: {node.Arguments[o.Argument]}"));
+    }
 }

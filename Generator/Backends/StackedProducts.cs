@@ -45,6 +45,8 @@ internal static class StackedProducts
             for (int j = i + 1; j < kernels.Count; j++)
             {
                 var next = kernels[j];
+                // A stack runs under one condition: it ends where kernels of another layer kind begin.
+                if (!next.Predicate.Equals(first.Predicate)) break;
                 bool joins = Stackable(next, module) && !taken.Contains(next)
                     && module.Buffers[next.Anchor.Inputs[0]] == input && module.Sharding.LocalIn(next.Anchor).ToString() == inFeatures
                     && !inputWritten && !touched.Contains(module.Buffers[next.Output]);

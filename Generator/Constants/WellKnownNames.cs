@@ -15,6 +15,7 @@ internal static class WellKnownNames
     public const string Tensor = "Tessera.Tensor";
     public const string KvCache = "Tessera.KvCache";
     public const string Routing = "Tessera.Routing";
+    public const string RopeScaling = "Tessera.RopeScaling";
     public const string Ops = "Tessera.Ops";
     public const string Namespace = "Tessera";
 }

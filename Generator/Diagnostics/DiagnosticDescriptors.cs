@@ -197,6 +197,17 @@ internal static class DiagnosticDescriptors
         description: "Expert parallelism gives every expert rank the same number of whole experts.",
         helpLinkUri: HelpLink);
 
+    /// <summary>Format: <c>'{0}' differs from layer to layer: {1}</c>.</summary>
+    public static readonly DiagnosticDescriptor PerLayerValueMisplaced = new(
+        id: "TSR0019",
+        title: "Per-layer value where one value is needed",
+        messageFormat: "'{0}' differs from layer to layer: {1}",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        description: "Layer and per-layer [Config] fields (arrays) can only be read in a block's Forward, and not as sizes (widths, head counts, top-k), which every layer shares.",
+        helpLinkUri: HelpLink);
+
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } =
         typeof(DiagnosticDescriptors).GetFields()
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor))

@@ -19,7 +19,7 @@ internal static class DerivedSizeChecks
     {
         var derived = new[] { model.Root }.Concat(model.Blocks)
             .SelectMany(m => m.Weights)
-            .SelectMany(w => new[] { w.Out, w.In })
+            .SelectMany(w => new[] { w.Out, w.In, w.FusedOut, w.FusedOffset })
             .OfType<string>()
             .Select(SizeExpr.Parse)
             .Where(e => e is SizeExpr.Binary)

@@ -165,15 +165,18 @@ internal static class EngineWriter
     /// The layer count sizes the per-layer arrays (and the experts' load table) before any layer's tensor is read, so
     /// the checkpoint must hold that many layers first: a num_hidden_layers of 2^31-1 is one error, not an allocation.
     /// </summary>
-    private static void WriteLayerCountCheck(ModelInfo model, IndentedTextWriter writer)
+    private static void WriteLayerCountCheck(EngineContext context, IndentedTextWriter writer)
     {
-        if (model.Root.Layers is not { } layers || NumberedTensorSuffix(model.Blocks[0]) is not { } suffix) return;
+        var model = Model(context);
+        if (model.Root.Layers is not { } layers || context.Compiled.Block is not { } block || NumberedTensorSuffix(block) is not { } suffix) return;
         writer.WriteLine($"checkpoint.RequireNumbered(\"{ConfigKeyOf(model, layers.Count)}\", {layers.Count}, \"{layers.Prefix}.\", \"{suffix}\");");
     }
 
-    /// <summary>The name of a block's first own tensor after its number: ".input_layernorm.weight".</summary>
-    internal static string? NumberedTensorSuffix(ModuleInfo block) =>
-        block.Weights.FirstOrDefault(w => w.TiedTo is null) is { } first ? $".{first.TensorPrefix}.weight" : null;
+    /// <summary>The name of a module's first own tensor that every one of its instances has, after its number: ".input_layernorm.weight".</summary>
+    internal static string? NumberedTensorSuffix(CompiledModule module) =>
+        module.Module.Weights.FirstOrDefault(w => w.TiedTo is null && module.WhenUsed(w)?.IsAlways != false) is { } first
+            ? $".{first.TensorPrefix}.weight"
+            : null;
 
     /// <summary>The config key a size field is read from (its first one), for messages.</summary>
     internal static string ConfigKeyOf(ModelInfo model, string field) =>
@@ -226,7 +229,7 @@ internal static class EngineWriter
         string layerCount = model.Root.Layers?.Count ?? "0";
         writer.WriteLine("FirstLayer = rank.FirstLayer;");
         writer.WriteLine($"EndLayer = rank.EndLayer < 0 ? {layerCount} : rank.EndLayer;");
-        WriteLayerCountCheck(model, writer);
+        WriteLayerCountCheck(context, writer);
         if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteRankBinding(context, writer);
         if (compiled.TensorParallelLimitation is { } limitation)
         {
@@ -275,11 +278,11 @@ internal static class EngineWriter
         var model = Model(context);
         if (model.Root.Layers is not { } layers || compiled.Block is not { } block) return;
         writer.WriteLine($"_layers = new {WeightsWriter.ClassName(model.Blocks[0])}[EndLayer - FirstLayer];");
-        using (writer.WriteBlock("for (int i = FirstLayer; i < EndLayer; i++)"))
+        using (writer.WriteBlock("for (int layer = FirstLayer; layer < EndLayer; layer++)"))
         {
-            writer.WriteLine($"var w = _layers[i - FirstLayer] = new {WeightsWriter.ClassName(model.Blocks[0])}();");
-            WeightsWriter.WriteLoad(model.Blocks[0], block, model.Blocks[0].Weights, "w", $"{layers.Prefix}.{{i}}.", context.Sizes.Constants, writer);
-            if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteLoad(context, $"{layers.Prefix}.{{i}}.", writer);
+            writer.WriteLine($"var w = _layers[layer - FirstLayer] = new {WeightsWriter.ClassName(model.Blocks[0])}();");
+            WeightsWriter.WriteLoad(model.Blocks[0], block, model.Blocks[0].Weights, "w", $"{layers.Prefix}.{{layer}}.", context.Sizes.Constants, writer);
+            if (ExpertsWriter.HasExperts(context)) ExpertsWriter.WriteLoad(context, $"{layers.Prefix}.{{layer}}.", writer);
         }
     }
 

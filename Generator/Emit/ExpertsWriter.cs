@@ -82,8 +82,25 @@ internal static class ExpertsWriter
         // The expert count sizes the load table and the routers before any expert's tensor is read: it must be one the
         // checkpoint holds (checked on layer 0, as the layer count was checked on the layers).
         var model = compiled.Model;
-        if (EngineWriter.NumberedTensorSuffix(compiled.Expert!.Module) is { } suffix)
-            writer.WriteLine($"checkpoint.RequireNumbered(\"{EngineWriter.ConfigKeyOf(model, count)}\", {count}, \"{model.Root.Layers!.Prefix}.0.{compiled.ExpertsField!.Prefix}.\", \"{suffix}\");");
+        if (EngineWriter.NumberedTensorSuffix(compiled.Expert!) is { } suffix)
+        {
+            string prefix = $"{model.Root.Layers!.Prefix}.{{layer}}.{compiled.ExpertsField!.Prefix}.";
+            string check = $"checkpoint.RequireNumbered(\"{EngineWriter.ConfigKeyOf(model, count)}\", {count}, $\"{prefix}\", \"{suffix}\");";
+            if (MixtureCondition(context) is { } condition)
+            {
+                // Checked on the first layer that has experts (some layers are dense).
+                using (writer.WriteBlock($"for (int layer = 0; layer < {model.Root.Layers.Count}; layer++)"))
+                {
+                    writer.WriteLine($"if (!({condition})) continue;");
+                    writer.WriteLine(check);
+                    writer.WriteLine("break;");
+                }
+            }
+            else
+            {
+                writer.WriteLine(check.Replace("{layer}", "0").Replace("$\"", "\""));
+            }
+        }
         writer.WriteLine($"_expertLoad = new {Experts}.ExpertLoad({model.Root.Layers!.Count}, {count});");
         foreach (var routing in compiled.Block!.Buffers.Routers)
             writer.WriteLine($"{compiled.Block.Buffers[routing]} = new {Experts}.ExpertRouter({count}, FirstExpert, EndExpert, _expertLoad);");
@@ -96,19 +113,36 @@ internal static class ExpertsWriter
         var expert = compiled.Expert!;
         var field = compiled.ExpertsField!;
         string type = WeightsWriter.ClassName(expert.Module);
-        writer.WriteLine($"w.{field.Name} = new {type}[EndExpert - FirstExpert];");
-        using (writer.WriteBlock("for (int e = FirstExpert; e < EndExpert; e++)"))
+        void Load()
         {
-            writer.WriteLine($"var x = w.{field.Name}[e - FirstExpert] = new {type}();");
-            WeightsWriter.WriteLoad(expert.Module, expert, expert.Module.Weights, "x", $"{layerPrefix}{field.Prefix}.{{e}}.", context.Sizes.Constants, writer);
+            writer.WriteLine($"w.{field.Name} = new {type}[EndExpert - FirstExpert];");
+            using (writer.WriteBlock("for (int e = FirstExpert; e < EndExpert; e++)"))
+            {
+                writer.WriteLine($"var x = w.{field.Name}[e - FirstExpert] = new {type}();");
+                WeightsWriter.WriteLoad(expert.Module, expert, expert.Module.Weights, "x", $"{layerPrefix}{field.Prefix}.{{e}}.", context.Sizes.Constants, writer);
+            }
+        }
+        if (MixtureCondition(context) is { } condition)
+        {
+            // Only the layers that route to experts have them.
+            using (writer.WriteBlock($"if ({condition})")) Load();
+        }
+        else
+        {
+            Load();
         }
     }
+
+    /// <summary>When a layer has experts (its Mixture runs): null when every layer does.</summary>
+    private static string? MixtureCondition(EngineWriter.EngineContext context) => context.Compiled.Mixture!.Predicate.ToCSharp();
 
     /// <summary>The arrays of one layer's held experts, for the weight accounting: a C# expression of object?s.</summary>
     public static string Arrays(EngineWriter.EngineContext context, string block)
     {
         var expert = context.Compiled.Expert!;
-        return $"global::System.Linq.Enumerable.SelectMany({block}.{context.Compiled.ExpertsField!.Name}, x => new object?[] {{ {string.Join(", ", WeightsWriter.Arrays(expert.Module, "x"))} }})";
+        string experts = $"{block}.{context.Compiled.ExpertsField!.Name}";
+        if (MixtureCondition(context) is not null) experts += " ?? []"; // a dense layer has none
+        return $"global::System.Linq.Enumerable.SelectMany({experts}, x => new object?[] {{ {string.Join(", ", WeightsWriter.Arrays(expert.Module, "x"))} }})";
     }
 
     public static void WriteProperties(IndentedTextWriter writer)

@@ -26,10 +26,65 @@ internal static class FactsWriter
             writer.WriteLine($"Layers: {model.Root.Layers?.Count ?? "1"},");
             WriteCosts(context, writer);
             WriteWholeShares(context, writer);
-            WriteTensorSplits(context, writer);
+            bool layersDiffer = LayersDiffer(context.Compiled);
+            WriteTensorSplits(context, writer, close: layersDiffer ? ")" : ");");
             writer.DecreaseIndent();
+            if (layersDiffer) WriteLayerKinds(context, writer);
         }
     }
+
+    /// <summary>Whether some of a layer's weights (or its experts) are only in some layers: a Select between layer kinds.</summary>
+    private static bool LayersDiffer(CompiledModel compiled) =>
+        compiled.Block is { } block
+        && (block.Module.Weights.Any(w => block.WhenUsed(w) is { IsAlways: false }) || compiled.Mixture is { Predicate.IsAlways: false });
+
+    /// <summary>
+    /// Each layer's figures, where layers differ: every weight counted in the layers that load it (the same condition
+    /// as its load), the experts in the layers that route to them. The Layer* figures above become their averages.
+    /// </summary>
+    private static void WriteLayerKinds(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    {
+        var compiled = context.Compiled;
+        var block = compiled.Block!;
+        // Terms grouped by when the layer has them: always, then one "(condition ? sum : 0)" per condition.
+        string Sum(IEnumerable<(string? When, string Term)> terms, string zero)
+        {
+            var parts = terms.GroupBy(t => t.When).Select(g => g.Key is null
+                ? string.Join(" + ", g.Select(t => t.Term))
+                : $"({g.Key} ? {(g.Count() == 1 ? g.First().Term : "(" + string.Join(" + ", g.Select(t => t.Term)) + ")")} : {zero})").ToList();
+            return parts.Count == 0 ? zero : string.Join(" + ", parts);
+        }
+        string? When(WeightFieldInfo w) => block.WhenUsed(w)?.ToCSharp();
+        var weights = block.Module.Weights;
+        var flops = weights.Where(w => w.Kind == ModuleKind.Linear).Select(w => (When(w), $"2.0 * (double)({w.Out}) * ({w.In})")).ToList();
+        var bytes = weights.Select(w => (When(w), $"4L * {Parameters(w)}")).ToList();
+        var whole = WeightShares.Of(block, weights).Zip(WeightShares.Weights(weights), (share, w) => (share, w))
+            .Where(t => t.share.Whole).Select(t => (When(t.w), $"4L * {Long(t.share.Parameters)}")).ToList();
+        var experts = new List<(string? When, string Term)>();
+        if (compiled.Expert is { } expert)
+        {
+            string? routed = compiled.Mixture!.Predicate.ToCSharp();
+            string count = compiled.ExpertsField!.Count, k = compiled.ExpertsPerToken!.ToString();
+            experts.Add((routed, $"(long)({count}) * {Bytes(expert.Module.Weights)}"));
+            flops.Add((routed, $"(double)({k}) * {Flops(expert.Module.Weights)}"));
+            bytes.Add((routed, $"(long)({count}) * {Bytes(expert.Module.Weights)}"));
+        }
+        writer.WriteLine(".WithLayers(layer => new global::Tessera.Parallelism.LayerFacts(");
+        writer.IncreaseIndent();
+        writer.WriteLine($"FlopsPerToken: {Sum(flops, "0")},");
+        writer.WriteLine($"WeightBytes: {Sum(bytes, "0L")},");
+        writer.WriteLine($"WholeWeightBytes: {Sum(whole, "0L")},");
+        writer.WriteLine($"ExpertWeightBytes: {Sum(experts, "0L")}));");
+        writer.DecreaseIndent();
+    }
+
+    /// <summary>A weight's parameters (a bias included) as a long expression.</summary>
+    private static string Parameters(WeightFieldInfo m) => m.Kind switch
+    {
+        ModuleKind.RmsNorm => $"(long)({m.In})",
+        ModuleKind.LayerNorm => $"2L * ({m.In})",
+        _ => m.Bias ? $"((long)({m.Out}) * ({m.In}) + ({m.Out}))" : $"(long)({m.Out}) * ({m.In})",
+    };
 
     /// <summary>FLOPs and F32 bytes of a layer, the embedding and the head; the sizes the planner balances with.</summary>
     private static void WriteCosts(EngineWriter.EngineContext context, IndentedTextWriter writer)
@@ -82,7 +137,7 @@ internal static class FactsWriter
     /// heads it may replicate instead (the degree divides them or is a multiple of them), and the experts; the last
     /// argument closes the call.
     /// </summary>
-    private static void WriteTensorSplits(EngineWriter.EngineContext context, IndentedTextWriter writer)
+    private static void WriteTensorSplits(EngineWriter.EngineContext context, IndentedTextWriter writer, string close)
     {
         var compiled = context.Compiled;
         var optional = new List<string>();
@@ -96,9 +151,9 @@ internal static class FactsWriter
             optional.Add($"LayerExpertWeightBytes: (long)({count}) * {Bytes(moe.Module.Weights)}");
         }
         var splits = compiled.TensorSplits.Select(s => $"(\"{s.Size}\", {s.Size})").ToList();
-        writer.WriteLine((splits.Count == 0 ? "TensorSplits: []" : $"TensorSplits: [{string.Join(", ", splits)}]") + (optional.Count == 0 ? ");" : ","));
+        writer.WriteLine((splits.Count == 0 ? "TensorSplits: []" : $"TensorSplits: [{string.Join(", ", splits)}]") + (optional.Count == 0 ? close : ","));
         for (int i = 0; i < optional.Count; i++)
-            writer.WriteLine(optional[i] + (i == optional.Count - 1 ? ");" : ","));
+            writer.WriteLine(optional[i] + (i == optional.Count - 1 ? close : ","));
     }
 
     private static List<WeightFieldInfo> Modules(IEnumerable<Kernel> kernels) =>

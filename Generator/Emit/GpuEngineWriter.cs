@@ -80,7 +80,7 @@ internal static class GpuEngineWriter
         if (!context.Sizes.IsSpecialised)
         {
             foreach (var field in context.Compiled.Model.Config)
-                writer.WriteLine($"private readonly {SizeBinding.TypeOf(field.Kind)} {field.Name};");
+                writer.WriteLine($"private readonly {SizeBinding.TypeOf(field)} {field.Name};");
             writer.WriteLine("private readonly int TensorDegree;");
             writer.WriteLine("private readonly global::ILGPU.Runtime.SpecializedValue<DeviceSizes> _sizes;");
         }
@@ -130,7 +130,11 @@ internal static class GpuEngineWriter
         foreach (var stack in stacks)
             fields.Add($"{stack.Name} = _gpu.Stack({string.Join(", ", stack.Members.Select(m => $"{host}.{m.Anchor.Module!.Name}"))})");
         if (module.Experts is { } experts && expert is not null)
-            fields.Add($"{experts.Name} = global::System.Array.ConvertAll({host}.{experts.Name}, x => {Upload(expert, "x", null)})");
+        {
+            // A dense layer among sparse ones has no experts.
+            bool everyLayer = compiled.Graph.Nodes.First(n => n.Kind == IR.OpKind.Mixture).Predicate.IsAlways;
+            fields.Add($"{experts.Name} = global::System.Array.ConvertAll({host}.{experts.Name}{(everyLayer ? "" : " ?? []")}, x => {Upload(expert, "x", null)})");
+        }
         return $"new {DeviceWeights(module)} {{ {string.Join(", ", fields)} }}";
     }
 

@@ -10,13 +10,17 @@ namespace Tessera.Generator.Emit;
 /// <summary>
 /// How an engine knows its sizes: read from config.json when it loads (shape-generic), or folded as constants at build
 /// time (a [Compile] unit, which still checks that the checkpoint it loads was made with the same config).
-/// Kernels name sizes the same way in both, so one emitted body serves both engines.
+/// Kernels name sizes the same way in both, so one emitted body serves both engines. Per-layer fields are arrays
+/// (one value per layer); a RoPE scaling is a <c>Tessera.RopeScaling</c>.
 /// </summary>
 internal sealed class SizeBinding
 {
     private SizeBinding(IReadOnlyDictionary<string, object>? constants) => Constants = constants;
 
-    /// <summary>Bound values of a specialised unit; null for the shape-generic engine.</summary>
+    /// <summary>
+    /// Bound values of a specialised unit (double or bool; per layer, double[] or bool[]; a RoPE scaling, the JSON of a
+    /// config holding it); null for the shape-generic engine.
+    /// </summary>
     public IReadOnlyDictionary<string, object>? Constants { get; }
 
     public bool IsSpecialised => Constants is not null;
@@ -25,16 +29,27 @@ internal sealed class SizeBinding
 
     public static SizeBinding Specialised(IReadOnlyDictionary<string, object> constants) => new(constants);
 
-    /// <summary>Config fields in an order where a default only names fields bound before it.</summary>
-    public static List<ConfigFieldInfo> InDependencyOrder(IEnumerable<ConfigFieldInfo> fields)
+    /// <summary>
+    /// Config fields in an order where a default only names fields bound before it; a per-layer field comes after the
+    /// layer count (<paramref name="layerCount"/>), which sizes it.
+    /// </summary>
+    public static List<ConfigFieldInfo> InDependencyOrder(IEnumerable<ConfigFieldInfo> fields, string? layerCount)
     {
         var pending = fields.ToList();
         var ordered = new List<ConfigFieldInfo>();
         var bound = new HashSet<string>();
+        IEnumerable<string> Needs(ConfigFieldInfo f)
+        {
+            var names = new List<string>();
+            foreach (var text in new[] { f.Default, f.WhenNull })
+                if (text is not null && !(f.Kind == ConfigKind.Bool && !f.PerLayer))
+                    names.AddRange(SizeExpr.Parse(text).Names());
+            if (f.PerLayer && layerCount is not null) names.Add(layerCount);
+            return names.Where(n => n != SizeExpr.LayerName);
+        }
         while (pending.Count > 0)
         {
-            var next = pending.FirstOrDefault(f => f.Default is null || f.Kind == ConfigKind.Bool
-                || SizeExpr.Parse(f.Default).Names().All(bound.Contains)) ?? pending[0];
+            var next = pending.FirstOrDefault(f => Needs(f).All(bound.Contains)) ?? pending[0];
             pending.Remove(next);
             ordered.Add(next);
             bound.Add(next.Name);
@@ -49,13 +64,16 @@ internal sealed class SizeBinding
             : "// Sizes, bound from config.json when the engine loads.");
         foreach (var field in model.Config)
         {
-            string type = TypeOf(field.Kind);
+            string type = TypeOf(field);
             string keys = field.Keys.Replace("|", "\" | \"");
-            string comment = $" // \"{keys}\"" + (field.Default is null ? "" : $", default {field.Default}");
-            if (Constants is not null)
-                writer.WriteLine($"private const {type} {field.Name} = {Literal(field.Kind, Constants[field.Name])};{comment}");
-            else
+            string comment = $" // \"{keys}\"" + (field.PerLayer ? ", per layer" : "") + (field.Default is null ? "" : $", default {field.Default}")
+                             + (field.WhenNull is null ? "" : $", {field.WhenNull} when null");
+            if (Constants is null)
                 writer.WriteLine($"private readonly {type} {field.Name};{comment}");
+            else if (field.PerLayer || field.Kind == ConfigKind.RopeScaling)
+                writer.WriteLine($"private static readonly {type} {field.Name} = {Literal(field, Constants[field.Name])};{comment}");
+            else
+                writer.WriteLine($"private const {type} {field.Name} = {Literal(field.Kind, Constants[field.Name])};{comment}");
         }
     }
 
@@ -70,48 +88,83 @@ internal sealed class SizeBinding
             writer.WriteLine("_ = config; // a specialised unit's sizes are its constants");
             return;
         }
-        foreach (var field in InDependencyOrder(model.Config))
+        string? layerCount = model.Root.Layers?.Count;
+        foreach (var field in InDependencyOrder(model.Config, layerCount))
         {
+            string target = (declareLocals ? TypeOf(field) + " " : "") + field.Name;
+            if (field.Kind == ConfigKind.RopeScaling)
+            {
+                writer.WriteLine(Constants is not null
+                    ? $"config.ExpectRopeScaling(\"{field.Keys}\", nameof({field.Name}), {field.Name});"
+                    : $"{target} = config.GetRopeScaling(\"{field.Keys}\", nameof({field.Name}));");
+                continue;
+            }
+            if (field.PerLayer)
+            {
+                string type = TypeOf(field.Kind);
+                string fallback = field.Default is null ? "null" : $"layer => {DefaultExpression(field, field.Default)}";
+                string options = (field.Map is null ? "" : $", map: \"{field.Map}\"") + (field.Indices ? ", indices: true" : "");
+                writer.WriteLine(Constants is not null
+                    ? $"config.ExpectLayerValues<{type}>(\"{field.Keys}\", nameof({field.Name}), {field.Name}, {fallback}{options});"
+                    : $"{target} = config.GetLayerValues<{type}>(\"{field.Keys}\", nameof({field.Name}), {layerCount}, {fallback}{options});");
+                continue;
+            }
             string method = field.Kind switch { ConfigKind.Int => "Int", ConfigKind.Float => "Float", _ => "Bool" };
-            string fallback = field.Default is null ? "" : $", fallback: {DefaultExpression(field)}";
-            if (Constants is null && field.Kind == ConfigKind.Int && field.Default is not null)
+            string defaults = field.Default is null ? "" : $", fallback: {DefaultExpression(field, field.Default)}";
+            if (Constants is null && field.IsSize && field.Default is not null)
             {
                 // A default computed from other sizes (4 * Dim, Dim / Heads) must not wrap around, nor truncate.
-                fallback = $", fallback: {DerivedSizeChecks.Fallback(model, SizeExpr.Parse(field.Default))}";
+                defaults = $", fallback: {DerivedSizeChecks.Fallback(model, SizeExpr.Parse(field.Default))}";
                 DerivedSizeChecks.WriteExactQuotient(model, field, writer);
             }
+            if (field.WhenNull is not null) defaults += $", whenNull: {DefaultExpression(field, field.WhenNull)}";
             if (Constants is not null)
             {
-                writer.WriteLine($"config.Expect{method}(\"{field.Keys}\", nameof({field.Name}), {field.Name}{fallback});");
+                writer.WriteLine($"config.Expect{method}(\"{field.Keys}\", nameof({field.Name}), {field.Name}{defaults});");
+                continue;
             }
-            else if (field.Kind == ConfigKind.Int)
-            {
-                writer.WriteLine($"{(declareLocals ? "int " : "")}{field.Name} = config.Positive(config.GetInt(\"{field.Keys}\", nameof({field.Name}){fallback}), \"{field.Keys}\", nameof({field.Name}));");
-            }
-            else if (field.Positive)
-            {
-                writer.WriteLine($"{(declareLocals ? TypeOf(field.Kind) + " " : "")}{field.Name} = config.Positive(config.Get{method}(\"{field.Keys}\", nameof({field.Name}){fallback}), \"{field.Keys}\", nameof({field.Name}));");
-            }
-            else
-            {
-                writer.WriteLine($"{(declareLocals ? TypeOf(field.Kind) + " " : "")}{field.Name} = config.Get{method}(\"{field.Keys}\", nameof({field.Name}){fallback});");
-            }
+            string read = $"config.Get{method}(\"{field.Keys}\", nameof({field.Name}){defaults})";
+            string check = field.IsSize || field.Positive ? "Positive" : field.NonNegative ? "NonNegative" : null!;
+            writer.WriteLine(check is null
+                ? $"{target} = {read};"
+                : $"{target} = config.{check}({read}, \"{field.Keys}\", nameof({field.Name}));");
         }
     }
 
-    private static string DefaultExpression(ConfigFieldInfo field) => field.Kind switch
+    /// <summary>A default (or null value) as C# of the field's type; a per-layer one over <c>layer</c>.</summary>
+    private static string DefaultExpression(ConfigFieldInfo field, string text) => field.Kind switch
     {
-        ConfigKind.Bool => field.Default == "true" ? "true" : "false",
-        ConfigKind.Float => $"(float)({SizeExpr.Parse(field.Default!)})",
-        _ => SizeExpr.Parse(field.Default!).ToString(),
+        ConfigKind.Bool when !field.PerLayer => text == "true" ? "true" : "false",
+        ConfigKind.Float => SizeExpr.Parse(text) is SizeExpr.Number n ? n.ToString().TrimEnd('f') + "f" : $"(float)({SizeExpr.Parse(text)})",
+        _ => SizeExpr.Parse(text).ToString(),
     };
 
-    public static string TypeOf(ConfigKind kind) => kind switch { ConfigKind.Int => "int", ConfigKind.Float => "float", _ => "bool" };
+    /// <summary>The C# type of a field's values (one per layer: an array).</summary>
+    public static string TypeOf(ConfigFieldInfo field) => TypeOf(field.Kind) + (field.PerLayer ? "[]" : "");
+
+    public static string TypeOf(ConfigKind kind) => kind switch
+    {
+        ConfigKind.Int => "int",
+        ConfigKind.Float => "float",
+        ConfigKind.RopeScaling => "global::Tessera.RopeScaling",
+        _ => "bool",
+    };
 
     public static string Literal(ConfigKind kind, object value) => kind switch
     {
-        ConfigKind.Bool => (bool)value ? "true" : "false",
+        ConfigKind.Bool => value is true ? "true" : "false",
         ConfigKind.Float => ((float)(double)value).ToString("R", CultureInfo.InvariantCulture) + "f",
         _ => ((int)(double)value).ToString(CultureInfo.InvariantCulture),
     };
+
+    /// <summary>A per-layer field's array, or a RoPE scaling read from the JSON it was bound from, as a C# initialiser.</summary>
+    private static string Literal(ConfigFieldInfo field, object value)
+    {
+        if (field.Kind == ConfigKind.RopeScaling)
+        {
+            string json = ((string)value).Replace("\\", "\\\\").Replace("\"", "\\\"");
+            return $"global::Tessera.Checkpoints.ModelConfig.Parse(\"{json}\").GetRopeScaling(\"{field.Keys}\", nameof({field.Name}))";
+        }
+        return "[" + string.Join(", ", ((object[])value).Select(v => Literal(field.Kind, v))) + "]";
+    }
 }

@@ -53,7 +53,7 @@ internal static class StageProgramWriter
             writer.WriteLine("var w = _layers[layer - FirstLayer];");
             writer.WriteLine("int rows = batch.Rows;");
             device.WriteModuleSetup(block, expert: false, writer);
-            device.WriteKernels(block.Kernels, block, "w", writer);
+            WriteKernels(device, block.Kernels, block, "w", writer);
         }
         if (compiled.Expert is not { } expert) return;
         writer.WriteLine();
@@ -62,7 +62,7 @@ internal static class StageProgramWriter
         {
             writer.WriteLine($"var w = _layers[layer - FirstLayer].{compiled.ExpertsField!.Name}[expert - FirstExpert];");
             device.WriteModuleSetup(expert, expert: true, writer);
-            device.WriteKernels(expert.Kernels, expert, "w", writer);
+            WriteKernels(device, expert.Kernels, expert, "w", writer);
         }
     }
 
@@ -108,7 +108,7 @@ internal static class StageProgramWriter
         {
             WriteTokenCheck(compiled, writer);
             // Through WriteKernels, as a block's kernels: a back end may run the model's own products of one input as one.
-            device.WriteKernels(root.Prologue, root, "_weights", writer);
+            WriteKernels(device, root.Prologue, root, "_weights", writer);
             writer.WriteLine($"stageInput = {root.Buffers[layers.Anchor.Inputs[0]]};");
         }
         void Receive()
@@ -148,13 +148,41 @@ internal static class StageProgramWriter
         writer.WriteLine("return null;");
     }
 
+    /// <summary>
+    /// A module's kernels in order; a run of kernels that runs only under a condition (a Select's side: the dense MLP
+    /// of the layers that have one) in an <c>if</c> of it.
+    /// </summary>
+    private static void WriteKernels(StageDevice device, IEnumerable<Kernel> kernels, CompiledModule module, string weights, IndentedTextWriter writer)
+    {
+        var run = new List<Kernel>();
+        void Flush()
+        {
+            if (run.Count == 0) return;
+            if (run[0].Predicate.ToCSharp() is { } condition)
+            {
+                using (writer.WriteBlock($"if ({condition})")) device.WriteKernels(run, module, weights, writer);
+            }
+            else
+            {
+                device.WriteKernels(run, module, weights, writer);
+            }
+            run = new List<Kernel>();
+        }
+        foreach (var kernel in kernels)
+        {
+            if (run.Count > 0 && !run[0].Predicate.Equals(kernel.Predicate)) Flush();
+            run.Add(kernel);
+        }
+        Flush();
+    }
+
     private static void WriteTokenCheck(CompiledModel compiled, IndentedTextWriter writer) =>
         writer.WriteLine($"global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, {compiled.Vocab});");
 
     private static void WriteHead(EngineWriter.EngineContext context, StageDevice device, IEnumerable<Kernel> kernels, IndentedTextWriter writer)
     {
         device.WriteHeadSetup(context.Compiled, writer);
-        device.WriteKernels(kernels, context.Compiled.Root, "_weights", writer);
+        WriteKernels(device, kernels, context.Compiled.Root, "_weights", writer);
         writer.WriteLine("batch.Commit();");
         writer.WriteLine("return logits;");
     }

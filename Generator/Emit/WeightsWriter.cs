@@ -28,7 +28,11 @@ internal static class WeightsWriter
                     Sharding.RowParallel => ", columns split across the tensor group",
                     _ => "",
                 };
-                writer.WriteLine($"/// <remarks>{Shape(w)}{sharding}, from \"{w.TensorPrefix}.weight\"{(w.Transposed ? " (stored [in, out], transposed on load)" : "")}.</remarks>");
+                string stored = w.Transposed ? " (stored [in, out], transposed on load)"
+                    : w.FusedOut is not null ? $" (rows {w.FusedOffset} on of its {w.FusedOut})"
+                    : w.Offset is not null ? $" (stored less the scale's {w.Offset.TrimEnd('f')}, added on load)"
+                    : "";
+                writer.WriteLine($"/// <remarks>{Shape(w)}{sharding}, from \"{w.TensorPrefix}.weight\"{stored}.</remarks>");
                 writer.WriteLine($"public {FieldType(w)} {w.Name} = null!;");
                 if (HasBias(w))
                 {
@@ -51,9 +55,31 @@ internal static class WeightsWriter
     public static void WriteLoad(ModuleInfo module, CompiledModule compiled, IEnumerable<WeightFieldInfo> weights, string target,
         string prefix, IReadOnlyDictionary<string, object>? constants, IndentedTextWriter writer)
     {
+        // A weight only some layers use (the dense MLP among sparse ones) loads in those layers only: consecutive
+        // weights under one condition share its block.
+        string? open = null;
+        void Close()
+        {
+            if (open is null) return;
+            writer.DecreaseIndent();
+            writer.WriteLine("}");
+            open = null;
+        }
         foreach (var w in weights)
         {
             var node = compiled.Graph.Nodes.FirstOrDefault(n => n.Module?.Name == w.Name);
+            string? condition = compiled.WhenUsed(w)?.ToCSharp();
+            if (condition != open)
+            {
+                Close();
+                if (condition is not null)
+                {
+                    writer.WriteLine($"if ({condition})");
+                    writer.WriteLine("{");
+                    writer.IncreaseIndent();
+                    open = condition;
+                }
+            }
             var slice = node is null ? WeightSlice.Whole : compiled.Sharding.SliceOf(node);
             int groups = node is null ? 1 : compiled.Sharding[node.Output].Groups;
             string? heads = slice == WeightSlice.HeadRows ? compiled.Sharding.HeadsOf(node!).ToString() : null;
@@ -71,7 +97,9 @@ internal static class WeightsWriter
             writer.WriteLine($"{target}.{w.Name} = {load};");
             if (HasBias(w)) writer.WriteLine($"{target}.{w.Name}Bias = {LoadBias(w, prefix, slice, groups, heads)};");
         }
+        Close();
     }
+
 
     /// <summary>
     /// The load of a weight's own tensor, or for a tied weight (tie_word_embeddings) the other module's: the same array
@@ -98,14 +126,19 @@ internal static class WeightsWriter
         string length = w.Kind == ModuleKind.Linear ? w.Out! : w.In!;
         string what = $"$\"{w.Name} bias: ({length} = {{{length}}})\"";
         string name = TensorName(prefix, w.TensorPrefix + ".bias");
+        string fused = Fused(w);
         return slice switch
         {
-            WeightSlice.Rows => $"checkpoint.LoadVectorShard({name}, {length}, {what}, {groups}, TensorRank, TensorDegree)",
-            WeightSlice.HeadRows => $"checkpoint.LoadVectorHeadShard({name}, {length}, {what}, {heads}, TensorRank, TensorDegree)",
-            WeightSlice.PaddedRows => $"checkpoint.LoadVectorPaddedShard({name}, {length}, {what}, TensorRank, TensorDegree)",
-            _ => $"checkpoint.LoadVector({name}, {length}, {what})",
+            WeightSlice.Rows => $"checkpoint.LoadVectorShard({name}, {length}, {what}, {groups}, TensorRank, TensorDegree{fused})",
+            WeightSlice.HeadRows => $"checkpoint.LoadVectorHeadShard({name}, {length}, {what}, {heads}, TensorRank, TensorDegree{fused})",
+            WeightSlice.PaddedRows => $"checkpoint.LoadVectorPaddedShard({name}, {length}, {what}, TensorRank, TensorDegree{fused})",
+            _ => $"checkpoint.LoadVector({name}, {length}, {what}{fused})",
         };
     }
+
+    /// <summary>A part of a fused tensor: the loaders' trailing argument saying where its rows sit (empty otherwise).</summary>
+    private static string Fused(WeightFieldInfo w) =>
+        w.FusedOut is null ? "" : $", fused: new global::Tessera.Checkpoints.FusedRows({w.FusedOffset}, {w.FusedOut})";
 
     /// <summary>A tensor's checkpoint name as one C# literal, interpolated when the prefix has a layer or expert hole.</summary>
     private static string TensorName(string prefix, string name) =>
@@ -115,16 +148,17 @@ internal static class WeightsWriter
     private static string Load(WeightFieldInfo w, string name, WeightSlice slice, int groups, string? heads)
     {
         if (w.Kind is ModuleKind.RmsNorm or ModuleKind.LayerNorm)
-            return $"checkpoint.LoadVector({name}, {w.In}, $\"{w.Name}: ({w.In} = {{{w.In}}})\")";
+            return $"checkpoint.LoadVector({name}, {w.In}, $\"{w.Name}: ({w.In} = {{{w.In}}})\"{(w.Offset is null ? "" : $", offset: {w.Offset}")})";
         string layout = w.Transposed ? "InOut" : "OutIn";
         string args = $"{name}, {w.Out}, {w.In}, global::Tessera.WeightLayout.{layout}, $\"{w.Name}: Out = {w.Out} = {{{w.Out}}}, In = {w.In} = {{{w.In}}}\"";
+        string fused = Fused(w);
         return slice switch
         {
-            WeightSlice.Rows => $"checkpoint.LoadMatrixRowShard({args}, {groups}, TensorRank, TensorDegree)",
-            WeightSlice.Columns => $"checkpoint.LoadMatrixColumnShard({args}, TensorRank, TensorDegree)",
-            WeightSlice.HeadRows => $"checkpoint.LoadMatrixHeadShard({args}, {heads}, TensorRank, TensorDegree)",
-            WeightSlice.PaddedRows => $"checkpoint.LoadMatrixPaddedRowShard({args}, TensorRank, TensorDegree)",
-            _ => $"checkpoint.LoadMatrix({args})",
+            WeightSlice.Rows => $"checkpoint.LoadMatrixRowShard({args}, {groups}, TensorRank, TensorDegree{fused})",
+            WeightSlice.Columns => $"checkpoint.LoadMatrixColumnShard({args}, TensorRank, TensorDegree{fused})",
+            WeightSlice.HeadRows => $"checkpoint.LoadMatrixHeadShard({args}, {heads}, TensorRank, TensorDegree{fused})",
+            WeightSlice.PaddedRows => $"checkpoint.LoadMatrixPaddedRowShard({args}, TensorRank, TensorDegree{fused})",
+            _ => $"checkpoint.LoadMatrix({args}{fused})",
         };
     }
 

@@ -13,7 +13,8 @@ namespace Tessera.Generator.FrontEnd;
 /// <summary>
 /// Lowers one Forward body to <see cref="ForwardStep"/>s with the semantic model: locals become SSA values, module
 /// field calls, Tessera.Ops calls and + / * become steps, a foreach over a [Layers] field becomes one Layers step,
-/// Mixture(experts, x, routing) over an [Experts] field one Mixture step.
+/// Mixture(experts, x, routing) over an [Experts] field one Mixture step, <c>condition ? a : b</c> over tensors one
+/// Select step. Scalar arguments (sizes, a RoPE base, a window) are kept as <see cref="IR.SizeExpr"/> text.
 /// Anything else is reported where it stands (TSR0001, TSR0002) and lowering goes on, so one build shows every error.
 /// </summary>
 internal sealed class ForwardReader
@@ -23,6 +24,7 @@ internal sealed class ForwardReader
     private readonly LayersFieldInfo? _layers;
     private readonly ExpertsFieldInfo? _experts;
     private readonly IReadOnlyCollection<string> _configFields;
+    private readonly IReadOnlyCollection<string> _layerFields;
     private readonly List<DiagnosticInfo> _diagnostics;
     private readonly CancellationToken _token;
     private readonly List<ForwardStep> _steps = new();
@@ -31,21 +33,24 @@ internal sealed class ForwardReader
     private int _result = -1;
 
     private ForwardReader(SemanticModel semantic, IReadOnlyCollection<string> moduleFields, LayersFieldInfo? layers, ExpertsFieldInfo? experts,
-        IReadOnlyCollection<string> configFields, List<DiagnosticInfo> diagnostics, CancellationToken token)
+        IReadOnlyCollection<string> configFields, IReadOnlyCollection<string> layerFields, List<DiagnosticInfo> diagnostics, CancellationToken token)
     {
         _semantic = semantic;
         _moduleFields = moduleFields;
         _layers = layers;
         _experts = experts;
         _configFields = configFields;
+        _layerFields = layerFields;
         _diagnostics = diagnostics;
         _token = token;
     }
 
+    /// <param name="layerFields">the per-layer [Config] fields (arrays), read as Name[Layer]</param>
     public static ForwardProgram Read(MethodDeclarationSyntax method, SemanticModel semantic, IReadOnlyCollection<string> moduleFields,
-        LayersFieldInfo? layers, ExpertsFieldInfo? experts, IReadOnlyCollection<string> configFields, List<DiagnosticInfo> diagnostics, CancellationToken token)
+        LayersFieldInfo? layers, ExpertsFieldInfo? experts, IReadOnlyCollection<string> configFields, IReadOnlyCollection<string> layerFields,
+        List<DiagnosticInfo> diagnostics, CancellationToken token)
     {
-        var reader = new ForwardReader(semantic, moduleFields, layers, experts, configFields, diagnostics, token);
+        var reader = new ForwardReader(semantic, moduleFields, layers, experts, configFields, layerFields, diagnostics, token);
         reader.ReadMethod(method);
         return new ForwardProgram(reader._steps.ToEquatableArray(), reader._result);
     }
@@ -193,6 +198,15 @@ internal sealed class ForwardReader
 
             case InvocationExpressionSyntax call:
                 return ReadCall(call, name);
+
+            case ConditionalExpressionSyntax choice when IsType(_semantic.GetTypeInfo(choice, _token).Type, WellKnownNames.Tensor):
+                {
+                    // A per-layer (or per-config) choice between two tensors: only the chosen side runs.
+                    string condition = ReadSize(choice.Condition);
+                    int whenTrue = ReadExpression(choice.WhenTrue, null);
+                    int whenFalse = ReadExpression(choice.WhenFalse, null);
+                    return Add(StepKind.Select, "Select", [whenTrue, whenFalse], [condition], name ?? "choice", choice.ToString(), choice);
+                }
         }
 
         Report(DiagnosticDescriptors.UnsupportedExpression, expression, expression.ToString());
@@ -227,7 +241,12 @@ internal sealed class ForwardReader
                 if (argument is null)
                 {
                     // An optional argument left out: its default, as written in Tessera.Ops.
-                    args.Add(parameter.ExplicitDefaultValue is bool b ? (b ? "true" : "false") : System.Convert.ToString(parameter.ExplicitDefaultValue, System.Globalization.CultureInfo.InvariantCulture) ?? "0");
+                    args.Add(parameter.ExplicitDefaultValue switch
+                    {
+                        null => "null",
+                        bool b => b ? "true" : "false",
+                        var value => System.Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "0",
+                    });
                     continue;
                 }
                 var type = _semantic.GetTypeInfo(argument.Expression, _token).Type;
@@ -269,7 +288,12 @@ internal sealed class ForwardReader
         return null;
     }
 
-    /// <summary>A size argument: literals and [Config] fields combined with + - * / and parentheses, kept as text.</summary>
+    /// <summary>
+    /// A scalar argument, kept as <see cref="IR.SizeExpr"/> text: literals (numbers, true, false, null), [Config] fields,
+    /// <c>Layer</c> (Tessera.Ops.Layer) and a per-layer field read at it (<c>Sliding[Layer]</c>), arithmetic (+ - * / %),
+    /// comparisons, &amp;&amp; || !, <c>?:</c>, <c>MathF.Sqrt</c> (or Math.Sqrt) and members of the runtime's types
+    /// (<c>RopeScaling.None</c>), with parentheses.
+    /// </summary>
     private string ReadSize(ExpressionSyntax expression)
     {
         switch (expression)
@@ -278,17 +302,55 @@ internal sealed class ForwardReader
                 return literal.Token.ValueText;
             case LiteralExpressionSyntax literal when literal.IsKind(SyntaxKind.TrueLiteralExpression) || literal.IsKind(SyntaxKind.FalseLiteralExpression):
                 return literal.Token.ValueText;
-            case IdentifierNameSyntax id when _semantic.GetSymbolInfo(id, _token).Symbol is IFieldSymbol f && _configFields.Contains(f.Name):
-                return f.Name;
+            case LiteralExpressionSyntax literal when literal.IsKind(SyntaxKind.NullLiteralExpression):
+                return "null";
+            case IdentifierNameSyntax or MemberAccessExpressionSyntax when _semantic.GetSymbolInfo(expression, _token).Symbol is { } symbol && ReadSymbol(symbol) is { } name:
+                return name;
+            case ElementAccessExpressionSyntax { ArgumentList.Arguments: { Count: 1 } index } element
+                when _semantic.GetSymbolInfo(element.Expression, _token).Symbol is IFieldSymbol f && _layerFields.Contains(f.Name):
+                {
+                    string at = ReadSize(index[0].Expression);
+                    if (at != IR.SizeExpr.LayerName)
+                        Report(DiagnosticDescriptors.UnsupportedExpression, index[0], $"{index[0]} (a per-layer field is read at Layer, the layer the block runs as)");
+                    return f.Name + "[" + IR.SizeExpr.LayerName + "]";
+                }
+            case InvocationExpressionSyntax { ArgumentList.Arguments: { Count: 1 } arguments } call
+                when _semantic.GetSymbolInfo(call, _token).Symbol is IMethodSymbol { Name: "Sqrt", ContainingType: var type }
+                     && type?.ToDisplayString() is "System.MathF" or "System.Math":
+                return "Sqrt(" + ReadSize(arguments[0].Expression) + ")";
             case ParenthesizedExpressionSyntax p:
                 return "(" + ReadSize(p.Expression) + ")";
-            case BinaryExpressionSyntax b when b.IsKind(SyntaxKind.AddExpression) || b.IsKind(SyntaxKind.SubtractExpression)
-                                            || b.IsKind(SyntaxKind.MultiplyExpression) || b.IsKind(SyntaxKind.DivideExpression):
+            case CastExpressionSyntax cast when _semantic.GetTypeInfo(cast, _token).Type?.SpecialType is SpecialType.System_Single or SpecialType.System_Double:
+                // A widening cast to a floating type changes nothing the expression computes.
+                return "(" + ReadSize(cast.Expression) + ")";
+            case PrefixUnaryExpressionSyntax not when not.IsKind(SyntaxKind.LogicalNotExpression):
+                return "!(" + ReadSize(not.Operand) + ")";
+            case ConditionalExpressionSyntax choice:
+                return "(" + ReadSize(choice.Condition) + " ? " + ReadSize(choice.WhenTrue) + " : " + ReadSize(choice.WhenFalse) + ")";
+            case BinaryExpressionSyntax b when SizeOperators.Contains(b.Kind()):
                 return ReadSize(b.Left) + " " + b.OperatorToken.Text + " " + ReadSize(b.Right);
         }
         Report(DiagnosticDescriptors.UnsupportedExpression, expression, expression.ToString());
         return "0";
     }
+
+    private static readonly HashSet<SyntaxKind> SizeOperators =
+    [
+        SyntaxKind.AddExpression, SyntaxKind.SubtractExpression, SyntaxKind.MultiplyExpression, SyntaxKind.DivideExpression, SyntaxKind.ModuloExpression,
+        SyntaxKind.EqualsExpression, SyntaxKind.NotEqualsExpression, SyntaxKind.LessThanExpression, SyntaxKind.LessThanOrEqualExpression,
+        SyntaxKind.GreaterThanExpression, SyntaxKind.GreaterThanOrEqualExpression, SyntaxKind.LogicalAndExpression, SyntaxKind.LogicalOrExpression,
+    ];
+
+    /// <summary>A name a scalar argument may use: a scalar [Config] field, Tessera.Ops.Layer, or a static member of a runtime type.</summary>
+    private string? ReadSymbol(ISymbol symbol) => symbol switch
+    {
+        IFieldSymbol f when _configFields.Contains(f.Name) && !_layerFields.Contains(f.Name) => f.Name,
+        IPropertySymbol { Name: "Layer", ContainingType: var t } when t.ToDisplayString() == WellKnownNames.Ops => IR.SizeExpr.LayerName,
+        IPropertySymbol or IFieldSymbol when symbol.IsStatic && symbol.ContainingType?.ContainingNamespace?.ToDisplayString() == WellKnownNames.Namespace
+                                             && symbol.ContainingType.ToDisplayString() != WellKnownNames.Ops && symbol.ContainingType.ContainingType is null =>
+            symbol.ContainingType.Name + "." + symbol.Name,
+        _ => null,
+    };
 
     private bool IsCache(ExpressionSyntax expression) => expression is IdentifierNameSyntax id && _caches.Contains(id.Identifier.ValueText);
 
@@ -298,8 +360,10 @@ internal sealed class ForwardReader
     private int Add(StepKind kind, string target, int[] inputs, string[] args, string name, string source, LocationInfo? location)
     {
         int id = _steps.Count;
+        // The expression as the generated comments quote it: on one line, without the comments written inside it.
+        string text = System.Text.RegularExpressions.Regex.Replace(source, @"//[^\r\n]*|/\*.*?\*/", " ", System.Text.RegularExpressions.RegexOptions.Singleline);
         _steps.Add(new ForwardStep(id, kind, target, inputs.ToEquatableArray(), args.ToEquatableArray(), name,
-            string.Join(" ", source.Split((char[]?)null, System.StringSplitOptions.RemoveEmptyEntries)), location));
+            string.Join(" ", text.Split((char[]?)null, System.StringSplitOptions.RemoveEmptyEntries)), location));
         return id;
     }
 

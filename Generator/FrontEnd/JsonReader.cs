@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using System.Text;
 
 namespace Tessera.Generator.FrontEnd;
@@ -36,6 +37,30 @@ internal sealed class JsonReader
             error = e.Message;
             return false;
         }
+    }
+
+    /// <summary>A value this reader returned, as compact JSON text (numbers round-trip; keys in their order).</summary>
+    public static string Write(object? value) => value switch
+    {
+        null => "null",
+        bool b => b ? "true" : "false",
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        string text => Quote(text),
+        Dictionary<string, object?> obj => "{" + string.Join(",", obj.Select(p => Quote(p.Key) + ":" + Write(p.Value))) + "}",
+        List<object?> list => "[" + string.Join(",", list.Select(Write)) + "]",
+        _ => throw new ArgumentException($"not a JSON value: {value.GetType().Name}", nameof(value)),
+    };
+
+    private static string Quote(string text)
+    {
+        var builder = new StringBuilder("\"");
+        foreach (char c in text)
+        {
+            if (c is '"' or '\\') builder.Append('\\').Append(c);
+            else if (c < ' ') builder.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+            else builder.Append(c);
+        }
+        return builder.Append('"').ToString();
     }
 
     private object? Value()

@@ -4,8 +4,8 @@ using Tessera.Generator.Helpers;
 
 namespace Tessera.Generator.FrontEnd;
 
-/// <summary>The type of a [Config] field.</summary>
-internal enum ConfigKind { Int, Float, Bool }
+/// <summary>The type of a [Config] field (of each layer's value, for a per-layer field).</summary>
+internal enum ConfigKind { Int, Float, Bool, RopeScaling }
 
 /// <summary>A module type of the vocabulary.</summary>
 internal enum ModuleKind { Embedding, PositionEmbedding, Linear, RmsNorm, LayerNorm }
@@ -17,9 +17,20 @@ internal enum Sharding { Unspecified, Replicated, ColumnParallel, RowParallel }
 /// <param name="Name">the field name, used as the size's name in expressions and generated code</param>
 /// <param name="Keys">the config.json keys, '|'-separated alternatives</param>
 /// <param name="Kind">int, float or bool</param>
-/// <param name="Default">a literal or expression used when no key is present</param>
+/// <param name="Default">a literal or expression used when no key is present (per layer: may name <c>Layer</c>)</param>
 /// <param name="Location">the field's declaration</param>
-internal sealed record ConfigFieldInfo(string Name, string Keys, ConfigKind Kind, string? Default, LocationInfo? Location, bool Positive = false);
+/// <param name="Positive">a number that must be above 0 (an int size always is)</param>
+/// <param name="NonNegative">a number that must be 0 or more (an int that is not a size: a window)</param>
+/// <param name="PerLayer">an array: one value per layer, read in a block as Name[Layer]</param>
+/// <param name="Map">a per-layer field read from strings: "text=value|text=value"</param>
+/// <param name="Indices">a per-layer bool read from a list of layer indices</param>
+/// <param name="WhenNull">the value when the key is present and null, where that differs from <paramref name="Default"/></param>
+internal sealed record ConfigFieldInfo(string Name, string Keys, ConfigKind Kind, string? Default, LocationInfo? Location, bool Positive = false,
+    bool NonNegative = false, bool PerLayer = false, string? Map = null, bool Indices = false, string? WhenNull = null)
+{
+    /// <summary>An int field that sizes something (it must be positive); a non-negative int (a window) is not.</summary>
+    public bool IsSize => Kind == ConfigKind.Int && !PerLayer && !NonNegative;
+}
 
 /// <summary>A module field bound to checkpoint tensors by [Weight].</summary>
 /// <param name="Name">field name</param>
@@ -34,9 +45,14 @@ internal sealed record ConfigFieldInfo(string Name, string Keys, ConfigKind Kind
 /// <param name="TiedWhen">bool config field saying whether it does (null: always)</param>
 /// <param name="Sharding">tensor-parallel annotation</param>
 /// <param name="Location">the declaration</param>
+/// <param name="PerHead">a norm applied to each In-wide group (head) of a wider input</param>
+/// <param name="Offset">a norm's scale offset: it scales by Offset + w (Gemma: 1), as C# float text; null for none</param>
+/// <param name="FusedOut">for a part of a fused tensor: the stored tensor's rows (a size expression)</param>
+/// <param name="FusedOffset">for a part of a fused tensor: its first row (a size expression)</param>
 internal sealed record WeightFieldInfo(
     string Name, ModuleKind Kind, string TensorPrefix, string? Out, string? In, bool Bias, bool Transposed,
-    string? Epsilon, string? TiedTo, string? TiedWhen, Sharding Sharding, LocationInfo? Location);
+    string? Epsilon, string? TiedTo, string? TiedWhen, Sharding Sharding, LocationInfo? Location,
+    bool PerHead = false, string? Offset = null, string? FusedOut = null, string? FusedOffset = null);
 
 /// <summary>A [Layers] field: an array of blocks.</summary>
 /// <param name="Name">field name</param>
@@ -77,6 +93,9 @@ internal enum StepKind
 
     /// <summary>Ops.Mixture(experts, x, routing): Target = the [Experts] field; inputs = x and the routing.</summary>
     Mixture,
+
+    /// <summary>condition ? a : b over tensors: inputs = a and b; Args = the condition (a scalar expression, often per layer).</summary>
+    Select,
 }
 
 /// <summary>One step of a Forward body, in SSA form: every step defines value <see cref="Id"/>.</summary>

@@ -21,6 +21,12 @@ internal enum OpKind
     Attention,
     Silu,
     Gelu,
+    /// <summary>1 / (1 + exp(-x)).</summary>
+    Sigmoid,
+    /// <summary>c · tanh(x / c) with its cap as the argument (0: none).</summary>
+    SoftCap,
+    /// <summary>x times its argument (a scalar expression).</summary>
+    Scale,
     Add,
     Mul,
     Chunk,
@@ -30,6 +36,8 @@ internal enum OpKind
     Route,
     /// <summary>The experts of an [Experts] field over the tokens routed to each; its body is the expert's graph.</summary>
     Mixture,
+    /// <summary>condition ? a : b (the argument is the condition): only the side chosen is computed (see Passes/Predication).</summary>
+    Select,
 }
 
 /// <summary>A tensor of the IR: (T, Width) activations, or the token ids.</summary>
@@ -71,7 +79,10 @@ internal sealed class IrNode(int index, OpKind kind, IrValue output, IReadOnlyLi
     /// <summary>The [Experts] field (Mixture nodes).</summary>
     public ExpertsFieldInfo? ExpertsField { get; init; }
 
-    /// <summary>Size arguments of ops (Rope: heads, theta; Attention: heads, kvHeads; Chunk: index, count; Route: k, renormalize).</summary>
+    /// <summary>
+    /// Scalar arguments of ops (Rope: heads, theta, scaling, rotary fraction; Attention: heads, kvHeads, scale, soft-cap,
+    /// window; Chunk: index, count; Route: k, renormalize; SoftCap: cap; Scale: factor; Select: condition).
+    /// </summary>
     public IReadOnlyList<SizeExpr> Arguments { get; init; } = new List<SizeExpr>();
 
     /// <summary>The expression in the model source, quoted in generated comments.</summary>
@@ -79,7 +90,10 @@ internal sealed class IrNode(int index, OpKind kind, IrValue output, IReadOnlyLi
 
     public LocationInfo? Location { get; init; }
 
-    public bool IsElementwise => Kind is OpKind.Silu or OpKind.Gelu or OpKind.Add or OpKind.Mul;
+    public bool IsElementwise => Kind is OpKind.Silu or OpKind.Gelu or OpKind.Sigmoid or OpKind.SoftCap or OpKind.Scale or OpKind.Add or OpKind.Mul;
+
+    /// <summary>When the node runs: always, or under the conditions of the Selects it feeds (set by Passes/Predication).</summary>
+    public Passes.Predicate Predicate { get; set; } = Passes.Predicate.Always;
 }
 
 /// <summary>The dataflow graph of one module's Forward, in topological order.</summary>

@@ -30,6 +30,7 @@ internal static class GraphBuilder
                 StepKind.Mixture => new IrNode(nodes.Count, OpKind.Mixture, output, inputs) { ExpertsField = module.Experts },
                 StepKind.Add => new IrNode(nodes.Count, OpKind.Add, output, inputs),
                 StepKind.Mul => new IrNode(nodes.Count, OpKind.Mul, output, inputs),
+                StepKind.Select => new IrNode(nodes.Count, OpKind.Select, output, inputs) { Arguments = step.Args.Select(SizeExpr.Parse).ToList() },
                 _ => new IrNode(nodes.Count, OpKindOf(step.Target), output, inputs) { Arguments = step.Args.Select(SizeExpr.Parse).ToList() },
             };
             node = new IrNode(node.Index, node.Kind, node.Output, node.Inputs)
@@ -68,6 +69,9 @@ internal static class GraphBuilder
         "Attention" => OpKind.Attention,
         "Silu" => OpKind.Silu,
         "Gelu" => OpKind.Gelu,
+        "Sigmoid" => OpKind.Sigmoid,
+        "SoftCap" => OpKind.SoftCap,
+        "Scale" => OpKind.Scale,
         "Chunk" => OpKind.Chunk,
         "Route" => OpKind.Route,
         _ => throw new System.InvalidOperationException($"op '{name}' has no lowering"),

@@ -60,6 +60,36 @@ internal sealed class BufferPlan
         var owner = new Dictionary<BufferSlot, List<IrValue>>();
         var free = new List<BufferSlot>();
 
+        BufferSlot TakeSlot(IrValue value)
+        {
+            var slot = free.FirstOrDefault(s => s.Widths.Any(w => w.ToString() == value.Width.ToString())) ?? free.FirstOrDefault();
+            if (slot is null)
+            {
+                slot = new BufferSlot(prefix + plan.Slots.Count);
+                plan.Slots.Add(slot);
+                owner[slot] = new List<IrValue>();
+            }
+            free.Remove(slot);
+            owner[slot].Add(value);
+            if (!slot.Widths.Any(w => w.ToString() == value.Width.ToString())) slot.Widths.Add(value.Width);
+            slot.Holds.Add(value.Name);
+            plan._location[value] = slot.Name;
+            return slot;
+        }
+
+        // The sides of a Select that only it reads are computed into its buffer: whichever side runs leaves the value
+        // there, and the Select itself has nothing to do. Its buffer is taken when the first side is computed.
+        var sideOf = SelectSides(graph, kernels);
+        string SelectLocation(IrValue select)
+        {
+            if (plan._location.TryGetValue(select, out var location)) return location;
+            if (sideOf.TryGetValue(select, out var outer)) location = SelectLocation(outer);
+            else if (select == graph.Result && resultName is not null) location = resultName;
+            else location = TakeSlot(select).Name;
+            plan._location[select] = location;
+            return location;
+        }
+
         for (int k = 0; k < kernels.Count; k++)
         {
             var kernel = kernels[k];
@@ -69,6 +99,16 @@ internal sealed class BufferPlan
             if (kernel.IsHead)
             {
                 plan._location[output] = "logits";
+            }
+            else if (sideOf.TryGetValue(output, out var select))
+            {
+                var location = SelectLocation(select);
+                plan._location[output] = location;
+                if (plan.Slots.FirstOrDefault(s => s.Name == location) is { } slot && !slot.Holds.Contains(output.Name)) slot.Holds.Add(output.Name);
+            }
+            else if (kernel.Kind == KernelKind.Select && plan._location.ContainsKey(output))
+            {
+                // Computed into by its sides.
             }
             else if (kernel.Kind == KernelKind.Route)
             {
@@ -95,18 +135,18 @@ internal sealed class BufferPlan
                 if (kernel.Kind == KernelKind.Elementwise)
                     slot = dying.Where(v => kernel.Nodes.Count(n => n.Inputs.Contains(v)) == 1 && kernel.Anchor.Inputs.Count(i => i == v) == 1)
                         .Select(v => plan.Slots.FirstOrDefault(s => s.Name == plan._location[v])).FirstOrDefault(s => s is not null && owner[s].All(dying.Contains));
-                slot ??= free.FirstOrDefault(s => s.Widths.Any(w => w.ToString() == output.Width.ToString())) ?? free.FirstOrDefault();
                 if (slot is null)
                 {
-                    slot = new BufferSlot(prefix + plan.Slots.Count);
-                    plan.Slots.Add(slot);
-                    owner[slot] = new List<IrValue>();
+                    TakeSlot(output);
                 }
-                free.Remove(slot);
-                owner[slot].Add(output);
-                if (!slot.Widths.Any(w => w.ToString() == output.Width.ToString())) slot.Widths.Add(output.Width);
-                slot.Holds.Add(output.Name);
-                plan._location[output] = slot.Name;
+                else
+                {
+                    free.Remove(slot);
+                    owner[slot].Add(output);
+                    if (!slot.Widths.Any(w => w.ToString() == output.Width.ToString())) slot.Widths.Add(output.Width);
+                    slot.Holds.Add(output.Name);
+                    plan._location[output] = slot.Name;
+                }
             }
 
             // The layers loop ping-pongs between its input's buffer and its output's: the input's slot stays taken
@@ -137,6 +177,25 @@ internal sealed class BufferPlan
         }
         plan.NameSlots(prefix, taken);
         return plan;
+    }
+
+    /// <summary>
+    /// The values computed straight into a Select's buffer (side value to the Select's output): both sides of a Select
+    /// whose sides only it reads, each made by a kernel that can write anywhere (not a router's choice, an in-place
+    /// RoPE, the layers loop or the head).
+    /// </summary>
+    private static Dictionary<IrValue, IrValue> SelectSides(IrGraph graph, IReadOnlyList<Kernel> kernels)
+    {
+        var made = kernels.ToDictionary(k => k.Output);
+        var sides = new Dictionary<IrValue, IrValue>();
+        foreach (var kernel in kernels.Where(k => k.Kind == KernelKind.Select))
+        {
+            var inputs = kernel.Anchor.Inputs;
+            bool free = inputs[0] != inputs[1] && inputs.All(side => side.Consumers.Count == 1 && made.TryGetValue(side, out var maker)
+                && !maker.IsHead && maker.Kind is not (KernelKind.Route or KernelKind.Layers) && !(maker.Kind == KernelKind.Rope && maker.InPlace));
+            if (free) foreach (var side in inputs) sides[side] = kernel.Output;
+        }
+        return sides;
     }
 
     /// <summary>

@@ -17,6 +17,13 @@ internal sealed record CompiledModule(ModuleInfo Module, IrGraph Graph, IReadOnl
 
     /// <summary>Kernels after the layers loop (the last stage's epilogue: final norm and head).</summary>
     public IEnumerable<Kernel> Epilogue => Kernels.SkipWhile(k => k.Kind != KernelKind.Layers).Skip(1);
+
+    /// <summary>When a weight is used: the union of its nodes' predicates (a tied module's too); null when no node reads it.</summary>
+    public Predicate? WhenUsed(WeightFieldInfo weight)
+    {
+        var nodes = Graph.Nodes.Where(n => n.Module?.Name == weight.Name || n.Module?.TiedTo == weight.Name).ToList();
+        return nodes.Count == 0 ? null : nodes.Select(n => n.Predicate).Aggregate((a, b) => a.Or(b));
+    }
 }
 
 /// <summary>
@@ -123,6 +130,7 @@ internal sealed class CompiledModel
 
     private static CompiledModule Plan(IrGraph graph, bool isModel, string prefix, string input, string? result, ISet<string> slotNames)
     {
+        Predication.Run(graph);
         var sharding = ShardingPlan.Run(graph, isModel);
         var kernels = Fusion.Run(graph, isModel, sharding);
         return new CompiledModule(null!, graph, kernels, BufferPlan.Run(graph, kernels, prefix, input, result, slotNames), sharding);

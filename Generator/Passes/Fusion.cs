@@ -31,6 +31,7 @@ internal static class Fusion
                 OpKind.Layers => new Kernel(KernelKind.Layers, node, []),
                 OpKind.Route => new Kernel(KernelKind.Route, node, []),
                 OpKind.Mixture => new Kernel(KernelKind.Mixture, node, []),
+                OpKind.Select => new Kernel(KernelKind.Select, node, []),
                 _ => new Kernel(KernelKind.Elementwise, node, Chain(node, graph, allowOperands: true)),
             };
             if (kernel.Kind == KernelKind.MatMul && isModel && kernel.Output == graph.Result) kernel.IsHead = true;
@@ -60,7 +61,9 @@ internal static class Fusion
         while (current.Consumers.Count == 1 && current != graph.Result)
         {
             var next = current.Consumers[0];
-            if (!next.IsElementwise) break;
+            // Element-wise work of the same width (a per-token gate widens a value: it starts its own loop) that runs
+            // when the kernel does.
+            if (!next.IsElementwise || next.Output.Width.ToString() != current.Width.ToString() || !next.Predicate.Equals(start.Predicate)) break;
             var operands = next.Inputs.Where(i => i != current).ToList();
             // An operand must already exist when the kernel runs (produced before its first node), and be the same
             // value twice at most (x * x reads one operand).

@@ -22,6 +22,8 @@ internal enum KernelKind
     Route,
     /// <summary>Dispatch each token to its experts, run every held expert once over its tokens, combine weighted.</summary>
     Mixture,
+    /// <summary>The side of a Select its condition picks (nothing to do when both sides were computed into its buffer).</summary>
+    Select,
 }
 
 /// <summary>
@@ -63,6 +65,9 @@ internal sealed class Kernel(KernelKind kind, IrNode anchor, IReadOnlyList<IrNod
             return Nodes.SelectMany(n => n.Inputs).Where(v => !inside.Contains(v)).Distinct();
         }
     }
+
+    /// <summary>When the kernel runs (all its nodes run together).</summary>
+    public Predicate Predicate => Anchor.Predicate;
 
     /// <summary>The model source of every node, for the comment above the kernel.</summary>
     public string Describe() => Nodes.Last().Source;

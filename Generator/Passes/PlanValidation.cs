@@ -67,10 +67,13 @@ internal static class PlanValidation
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDegree, plan.LocationOf("DeviceMemory"), "DeviceMemory", "\"" + memory + "\"", "write a size such as 80GB or 512MiB"));
                 return null;
             }
+            int firstLayer = 0;
             for (int stage = 0; stage < split.Length; stage++)
             {
                 // The runtime's numbers (Runtime/Planning/ModelCost.cs): F32 weights and cache, one full-context sequence.
-                double weights = 4 * facts.Cost.DeviceParameters(split[stage], stage == 0, stage == split.Length - 1, plan.Tensor, plan.Expert);
+                int endLayer = firstLayer + split[stage];
+                double weights = 4 * facts.Cost.DeviceParameters(firstLayer, endLayer, stage == 0, stage == split.Length - 1, plan.Tensor, plan.Expert);
+                firstLayer = endLayer;
                 double kv = facts.Cost.DeviceKvBytes(split[stage], facts.Context, plan.Tensor, plan.Sequence, 4);
                 if (weights + kv > budget)
                 {

@@ -45,7 +45,9 @@ internal static class ShapeInference
                     break;
                 case OpKind.RmsNorm:
                 case OpKind.LayerNorm:
-                    Equal(inputs[0].Width, SizeExpr.Parse(node.Module!.In!));
+                    // A per-head norm normalises each In-wide group of its input (q_norm over the heads of q).
+                    if (node.Module!.PerHead) Divisible(inputs[0].Width, SizeExpr.Parse(node.Module.In!));
+                    else Equal(inputs[0].Width, SizeExpr.Parse(node.Module.In!));
                     node.Output.Width = inputs[0].Width;
                     break;
                 case OpKind.Rope:
@@ -66,10 +68,18 @@ internal static class ShapeInference
                     }
                 case OpKind.Silu:
                 case OpKind.Gelu:
+                case OpKind.Sigmoid:
+                case OpKind.SoftCap:
+                case OpKind.Scale:
                     node.Output.Width = inputs[0].Width;
+                    break;
+                case OpKind.Mul when IsScalarPerRow(inputs[0]) != IsScalarPerRow(inputs[1]):
+                    // A (T, 1) operand (a per-token gate) multiplies every feature of its row.
+                    node.Output.Width = IsScalarPerRow(inputs[0]) ? inputs[1].Width : inputs[0].Width;
                     break;
                 case OpKind.Add:
                 case OpKind.Mul:
+                case OpKind.Select:
                     Equal(inputs[1].Width, inputs[0].Width);
                     node.Output.Width = inputs[0].Width;
                     break;
@@ -114,4 +124,7 @@ internal static class ShapeInference
     }
 
     private static SizeExpr HeadDim(SizeExpr width, SizeExpr heads) => SizeExpr.Divide(width, heads);
+
+    /// <summary>A value of width 1, written so (a Linear with Out = "1"): one scalar per token, broadcast by '*'.</summary>
+    public static bool IsScalarPerRow(IrValue value) => value.Width is SizeExpr.Number { Value: 1 } && value.Producer.Kind != OpKind.Tokens;
 }

@@ -201,11 +201,32 @@ internal sealed class ShardingPlan
 
             case OpKind.Silu:
             case OpKind.Gelu:
+            case OpKind.Sigmoid:
+            case OpKind.SoftCap:
+            case OpKind.Scale:
                 _values[node.Output] = this[inputs[0]];
                 break;
 
+            case OpKind.RmsNorm or OpKind.LayerNorm when node.Module!.PerHead:
+                // Each head normalised on its own: a split by whole heads stays split (the weight is every head's).
+                _values[node.Output] = this[inputs[0]];
+                if (this[inputs[0]] is { IsSplit: true, Heads: null })
+                    Divisibility.Add((SizeExpr.Divide(inputs[0].Width, SizeExpr.Parse(node.Module.In!)), $"the heads of '{node.Module.Name}'"));
+                break;
+
+            case OpKind.Mul when ShapeInference.IsScalarPerRow(inputs[0]) != ShapeInference.IsScalarPerRow(inputs[1]):
+                {
+                    // A per-token scalar (replicated) scales whatever share of the features this rank holds.
+                    var scalar = ShapeInference.IsScalarPerRow(inputs[0]) ? inputs[0] : inputs[1];
+                    var wide = scalar == inputs[0] ? inputs[1] : inputs[0];
+                    RequireReplicated(scalar, node);
+                    _values[node.Output] = this[wide];
+                    break;
+                }
+
             case OpKind.Add:
             case OpKind.Mul:
+            case OpKind.Select:
                 if (this[inputs[0]] != this[inputs[1]])
                     foreach (var i in inputs) RequireReplicated(i, node);
                 _values[node.Output] = this[inputs[0]];
@@ -227,8 +248,8 @@ internal sealed class ShardingPlan
     }
 
     /// <summary>
-    /// The column-parallel products whose output only feeds an attention's keys or values (directly or through RoPE):
-    /// split by the attention's key/value heads, whole heads per rank.
+    /// The column-parallel products whose output only feeds an attention's keys or values (directly or through RoPE
+    /// and a per-head norm): split by the attention's key/value heads, whole heads per rank.
     /// </summary>
     private void FindHeadSplits(IrGraph graph)
     {
@@ -236,7 +257,8 @@ internal sealed class ShardingPlan
             for (int input = 1; input <= 2; input++)
             {
                 var value = attention.Inputs[input];
-                while (value.Consumers.Count == 1 && value.Producer.Kind == OpKind.Rope) value = value.Producer.Inputs[0];
+                while (value.Consumers.Count == 1 && (value.Producer.Kind == OpKind.Rope || value.Producer.Module is { PerHead: true }))
+                    value = value.Producer.Inputs[0];
                 if (value.Consumers.Count == 1 && value.Producer is { Kind: OpKind.Linear, Module.Sharding: Sharding.ColumnParallel } linear && ChunkGroups(value) == 1)
                     _headSplitLinears[linear] = attention.Arguments[1];
             }

@@ -39,14 +39,30 @@ internal sealed record BoundFacts(ModelCost Cost, IReadOnlyList<(string What, in
         double experts = expert is null ? 0 : Eval(SizeExpr.Parse(compiled.ExpertsField!.Count));
         double k = expert is null ? 0 : Eval(compiled.ExpertsPerToken!);
         double expertParameters = expert is null ? 0 : experts * Parameters(compiled.Expert, expert);
+        int layerCount = compiled.Model.Root.Layers is { } layers ? (int)Eval(SizeExpr.Parse(layers.Count)) : 1;
+        // Layers that differ (dense layers among sparse ones): each layer's weights are those it loads.
+        LayerCost[]? byLayer = null;
+        if (compiled.Block is { } compiledBlock && (block.Any(w => compiledBlock.WhenUsed(w) is { IsAlways: false }) || compiled.Mixture is { Predicate.IsAlways: false }))
+        {
+            byLayer = new LayerCost[layerCount];
+            for (int layer = 0; layer < layerCount; layer++)
+            {
+                bool Runs(Predicate? p) => p is null || p.Holds(n => n == SizeExpr.LayerName ? layer : sizes.TryGetValue(n, out var v) ? v : null) != false;
+                var loaded = block.Where(w => Runs(compiledBlock.WhenUsed(w))).ToList();
+                bool routed = expert is not null && Runs(compiled.Mixture!.Predicate);
+                double layerExperts = routed ? expertParameters : 0;
+                byLayer[layer] = new LayerCost(Parameters(compiled.Block, loaded) + layerExperts, Whole(compiled.Block, loaded), layerExperts,
+                    Flops(loaded) + (routed ? k * Flops(expert!) : 0));
+            }
+        }
         // A tied head is costed as its own tensor: the one-device saving is not taken at build time (bool sizes are not bound here).
         var cost = new ModelCost(
-            compiled.Model.Root.Layers is { } layers ? (int)Eval(SizeExpr.Parse(layers.Count)) : 1,
+            layerCount,
             Parameters(compiled.Block, block) + expertParameters, Whole(compiled.Block, block), expertParameters, (int)experts, (int)k,
             Parameters(compiled.Root, prologue), Whole(compiled.Root, prologue), Parameters(compiled.Root, epilogue), Whole(compiled.Root, epilogue), 0,
             Flops(block) + (expert is null ? 0 : k * Flops(expert)), Flops(epilogue),
             2 * (compiled.KvWidth is { } kv ? Eval(kv) : 0), compiled.KvHeads is { } kvHeads ? (int)Eval(kvHeads) : 0,
-            (int)Eval(compiled.Width), (int)Eval(compiled.Vocab), (int)Eval(SizeExpr.Parse(compiled.Model.ContextField)));
+            (int)Eval(compiled.Width), (int)Eval(compiled.Vocab), (int)Eval(SizeExpr.Parse(compiled.Model.ContextField)), byLayer);
         return new BoundFacts(cost,
             compiled.TensorSplits.Select(s => (s.Size.ToString(), (int)Eval(s.Size))).ToList(),
             compiled.TensorReplicableSplits.Select(s => (s.Size.ToString(), (int)Eval(s.Size))).ToList(),

@@ -12,6 +12,10 @@ namespace Tessera.Generator.Passes;
 /// </summary>
 internal static class WeightShares
 {
+    /// <summary>The weight each share of <see cref="Of"/> belongs to, in the same order.</summary>
+    public static IEnumerable<WeightFieldInfo> Weights(IEnumerable<WeightFieldInfo> weights) =>
+        weights.SelectMany(w => w.Kind is ModuleKind.RmsNorm or ModuleKind.LayerNorm || !w.Bias ? new[] { w } : new[] { w, w });
+
     /// <summary>(parameters, held whole) of each tensor of <paramref name="weights"/>, as size expressions.</summary>
     public static IEnumerable<(SizeExpr Parameters, bool Whole)> Of(CompiledModule? module, IEnumerable<WeightFieldInfo> weights)
     {

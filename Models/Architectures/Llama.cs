@@ -3,12 +3,12 @@ using static Tessera.Ops;
 namespace Tessera.Models;
 
 /// <summary>
-/// Llama (and its relatives with the same block: Mistral-style GQA, Llama 3 RoPE without scaling), as Hugging Face
-/// transformers' LlamaForCausalLM computes it: RMSNorm, rotate_half RoPE with theta from the config, grouped-query
-/// attention, SwiGLU MLP, a head tied to the embedding only when tie_word_embeddings says so.
+/// Llama (Llama 2, Llama 3, 3.1 and 3.2, and the checkpoints that share its block), as Hugging Face transformers'
+/// LlamaForCausalLM computes it: RMSNorm, rotate_half RoPE with theta and rope_scaling (llama3, linear, yarn) from the
+/// config, grouped-query attention, SwiGLU MLP, a head tied to the embedding only when tie_word_embeddings says so.
 /// Shapes: T = tokens, C = Dim, V = Vocab, H = Heads, Hkv = KvHeads, d = HeadDim, F = Intermediate.
 /// </summary>
-[Model(ModelType = "llama", ContextLength = nameof(ContextLength), Unsupported = "rope_scaling|attention_bias|mlp_bias", Expects = "hidden_act:silu")]
+[Model(ModelType = "llama", ContextLength = nameof(ContextLength), Unsupported = "attention_bias|mlp_bias", Expects = "hidden_act:silu")]
 public partial class Llama
 {
     [Config("hidden_size")] static int Dim;
@@ -21,6 +21,8 @@ public partial class Llama
     [Config("max_position_embeddings")] static int ContextLength;
     [Config("rms_norm_eps", Default = "0.000001", Positive = true)] static float Eps;
     [Config("rope_theta", Default = "10000", Positive = true)] static float Theta;
+    [Config("rope_scaling")] static RopeScaling Scaling;
+    [Config("partial_rotary_factor", Default = "1", Positive = true)] static float RotaryFraction;
     [Config("tie_word_embeddings", Default = "false")] static bool Tied;
 
     [Weight("model.embed_tokens", Out = nameof(Vocab), In = nameof(Dim)), Replicated] Embedding Embed;      // (V, C)
@@ -50,8 +52,8 @@ public partial class Llama
         public Tensor Forward(Tensor x, KvCache cache)
         {
             var h = AttnNorm(x);
-            var q = Rope(Q(h), Heads, Theta);                    // (T, H*d)
-            var k = Rope(K(h), KvHeads, Theta);                  // (T, Hkv*d)
+            var q = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction);     // (T, H*d)
+            var k = Rope(K(h), KvHeads, Theta, Scaling, RotaryFraction);   // (T, Hkv*d)
             x += O(Attention(q, k, V(h), cache, Heads, KvHeads));
             h = MlpNorm(x);
             return x + Down(Silu(Gate(h)) * Up(h));              // (T, C)

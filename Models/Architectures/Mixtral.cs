@@ -4,13 +4,14 @@ namespace Tessera.Models;
 
 /// <summary>
 /// Mixtral (sparse mixture of experts), as Hugging Face transformers' MixtralForCausalLM computes it: Llama's attention
-/// block (RMSNorm, rotate_half RoPE, grouped-query attention), then in place of the dense MLP a router over E experts:
+/// block (RMSNorm, rotate_half RoPE, grouped-query attention, a sliding window when the config sets one), then in place
+/// of the dense MLP a router over E experts:
 /// p = softmax(router(h)) over all experts, each token's top-k experts by p renormalised to sum 1, the output the
 /// weighted sum of those experts' SwiGLU MLPs. Each expert runs only on the tokens routed to it.
 /// Shapes: T = tokens, C = Dim, V = Vocab, H = Heads, Hkv = KvHeads, d = HeadDim, F = Intermediate (per expert),
 /// E = ExpertCount, k = ExpertsPerToken.
 /// </summary>
-[Model(ModelType = "mixtral", ContextLength = nameof(ContextLength), Unsupported = "rope_scaling|sliding_window", Expects = "hidden_act:silu")]
+[Model(ModelType = "mixtral", ContextLength = nameof(ContextLength), Expects = "hidden_act:silu")]
 public partial class Mixtral
 {
     [Config("hidden_size")] static int Dim;
@@ -23,6 +24,9 @@ public partial class Mixtral
     [Config("max_position_embeddings")] static int ContextLength;
     [Config("rms_norm_eps", Default = "0.000001", Positive = true)] static float Eps;
     [Config("rope_theta", Default = "1000000", Positive = true)] static float Theta;
+    [Config("rope_scaling")] static RopeScaling Scaling;
+    [Config("partial_rotary_factor", Default = "1", Positive = true)] static float RotaryFraction;
+    [Config("sliding_window", Default = "0", NonNegative = true)] static int Window;
     [Config("tie_word_embeddings", Default = "false")] static bool Tied;
     [Config("num_local_experts")] static int ExpertCount;
     [Config("num_experts_per_tok")] static int ExpertsPerToken;
@@ -53,9 +57,9 @@ public partial class Mixtral
         public Tensor Forward(Tensor x, KvCache cache)
         {
             var h = AttnNorm(x);
-            var q = Rope(Q(h), Heads, Theta);                    // (T, H*d)
-            var k = Rope(K(h), KvHeads, Theta);                  // (T, Hkv*d)
-            x += O(Attention(q, k, V(h), cache, Heads, KvHeads));
+            var q = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction);     // (T, H*d)
+            var k = Rope(K(h), KvHeads, Theta, Scaling, RotaryFraction);   // (T, Hkv*d)
+            x += O(Attention(q, k, V(h), cache, Heads, KvHeads, window: Window));
             h = MlpNorm(x);
             var routing = Route(Router(h), ExpertsPerToken);     // softmax over E, top-k, renormalised
             return x + Mixture(Experts, h, routing);             // (T, C)

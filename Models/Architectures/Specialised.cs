@@ -32,3 +32,18 @@ public partial class TinyMixtralEp2Tp2;
 /// </summary>
 [Compile(typeof(Llama), Config = "Checkpoints/tiny-llama/config.json", Sequence = 2, Tensor = 2)]
 public partial class TinyLlamaSp2Tp2;
+
+/// <summary>The bundled tiny Qwen3 (per-head q/k norms before RoPE), specialised.</summary>
+[Compile(typeof(Qwen3), Config = "Checkpoints/tiny-qwen3/config.json")]
+public partial class TinyQwen3;
+
+/// <summary>
+/// The bundled tiny Gemma 2, specialised: its per-layer sliding windows (local and global layers) fold as a constant
+/// table, its soft-caps and score scale as constants.
+/// </summary>
+[Compile(typeof(Gemma2), Config = "Checkpoints/tiny-gemma2/config.json")]
+public partial class TinyGemma2;
+
+/// <summary>The bundled tiny Qwen3-MoE folded into an expert x tensor hybrid, as TinyMixtralEp2Tp2 is.</summary>
+[Compile(typeof(Qwen3Moe), Config = "Checkpoints/tiny-qwen3-moe/config.json", Expert = 2, Tensor = 2)]
+public partial class TinyQwen3MoeEp2Tp2;

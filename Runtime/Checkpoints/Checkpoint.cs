@@ -2,6 +2,9 @@ using System.Text.Json;
 
 namespace Tessera.Checkpoints;
 
+/// <summary>Where a module's rows sit in a fused tensor (Phi-3's qkv_proj holds q, k and v): from row Offset of its Rows.</summary>
+public readonly record struct FusedRows(int Offset, int Rows);
+
 /// <summary>
 /// A Hugging Face checkpoint folder: config.json plus model.safetensors, or shards listed by
 /// model.safetensors.index.json. Generated engines load each weight through <see cref="LoadMatrix"/> /
@@ -33,7 +36,7 @@ public sealed class Checkpoint : IDisposable
     {
         if (!System.IO.Directory.Exists(directory))
             throw new CheckpointException($"{directory}: checkpoint folder not found.");
-        var config = ModelConfig.Load(System.IO.Path.Combine(directory, "config.json"));
+        var config = ModelConfig.LoadModel(System.IO.Path.Combine(directory, "config.json"));
         var files = new List<SafetensorsFile>();
         var fileOfTensor = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
         try
@@ -87,7 +90,23 @@ public sealed class Checkpoint : IDisposable
         return shard;
     }
 
-    public bool Has(string name) => _fileOfTensor.ContainsKey(name);
+    public bool Has(string name) => _fileOfTensor.ContainsKey(Stored(name));
+
+    /// <summary>
+    /// The name a tensor has in the files: its own, or, for the text part of a multimodal checkpoint, the same under
+    /// the prefix the checkpoint stores it with (<see cref="ModelConfig.TensorPrefixes"/>).
+    /// </summary>
+    private string Stored(string name)
+    {
+        if (_fileOfTensor.ContainsKey(name)) return name;
+        foreach (var (own, stored) in Config.TensorPrefixes)
+        {
+            if (!name.StartsWith(own, StringComparison.Ordinal)) continue;
+            foreach (var prefix in stored)
+                if (_fileOfTensor.ContainsKey(prefix + name[own.Length..])) return prefix + name[own.Length..];
+        }
+        return name;
+    }
 
     /// <summary>
     /// A count from the config that sizes arrays before any tensor is read (layers, experts) must be one the checkpoint
@@ -105,7 +124,7 @@ public sealed class Checkpoint : IDisposable
     }
 
     public SafetensorsEntry Entry(string name) =>
-        _fileOfTensor.TryGetValue(name, out var f) ? f.Entries[name]
+        _fileOfTensor.TryGetValue(Stored(name), out var f) ? f.Entries[Stored(name)]
         : throw new CheckpointException(
             $"{Directory}: the model needs tensor \"{name}\" but the checkpoint ({string.Join(", ", _files.Select(f => System.IO.Path.GetFileName(f.Path)))}) does not have it.");
 
@@ -114,17 +133,20 @@ public sealed class Checkpoint : IDisposable
     /// [outStart, outStart + outCount) and columns [inStart, inStart + inCount) of it (a tensor-parallel shard).
     /// </summary>
     /// <param name="what">how the model describes the expected shape, for messages ("Out = Vocab = 512, In = Dim = 64")</param>
+    /// <param name="fused">when the matrix is rows of a fused tensor (Phi-3's qkv_proj): where they sit in it</param>
     public float[] LoadMatrix(string name, int outFeatures, int inFeatures, WeightLayout layout, string what,
-        int outStart = 0, int outCount = -1, int inStart = 0, int inCount = -1)
+        int outStart = 0, int outCount = -1, int inStart = 0, int inCount = -1, FusedRows? fused = null)
     {
         if (outCount < 0) outCount = outFeatures - outStart;
         if (inCount < 0) inCount = inFeatures - inStart;
         CheckRange(name, outStart, outCount, outFeatures, "rows");
         CheckRange(name, inStart, inCount, inFeatures, "columns");
         var entry = Entry(name);
-        long[] expected = layout == WeightLayout.OutIn ? [outFeatures, inFeatures] : [inFeatures, outFeatures];
+        int storedRows = StoredRows(name, outFeatures, fused, what);
+        long[] expected = layout == WeightLayout.OutIn ? [storedRows, inFeatures] : [inFeatures, storedRows];
         CheckShape(entry, expected, what);
-        var file = _fileOfTensor[name];
+        outStart += fused?.Offset ?? 0;
+        var file = _fileOfTensor[entry.Name];
         var result = new float[(long)outCount * inCount];
         if (layout == WeightLayout.OutIn)
         {
@@ -147,16 +169,29 @@ public sealed class Checkpoint : IDisposable
     /// This rank's rows of a column-parallel matrix: the output features split in <paramref name="degree"/> parts, each
     /// of <paramref name="groups"/> equal blocks split on its own (GPT-2's fused q | k | v), concatenated as [out/degree, in].
     /// </summary>
-    public float[] LoadMatrixRowShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int groups, int rank, int degree)
+    public float[] LoadMatrixRowShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int groups, int rank, int degree, FusedRows? fused = null)
     {
-        if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what);
-        CheckShape(name, layout, outFeatures, inFeatures, what);
+        if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what, fused: fused);
+        CheckShape(name, layout, StoredRows(name, outFeatures, fused, what), inFeatures, what);
         int block = outFeatures / groups, part = block / degree;
         var result = new float[(long)part * groups * inFeatures];
         for (int g = 0; g < groups; g++)
-            LoadMatrix(name, outFeatures, inFeatures, layout, what, outStart: g * block + rank * part, outCount: part)
+            LoadMatrix(name, outFeatures, inFeatures, layout, what, outStart: g * block + rank * part, outCount: part, fused: fused)
                 .CopyTo(result, (long)g * part * inFeatures);
         return result;
+    }
+
+    /// <summary>
+    /// The rows the stored tensor has: this module's own, or (a part of a fused tensor) the fused tensor's, which must
+    /// hold the part where the config's sizes put it.
+    /// </summary>
+    private int StoredRows(string name, int outFeatures, FusedRows? fused, string what)
+    {
+        if (fused is not { } part) return outFeatures;
+        if (part.Offset < 0 || part.Rows < 0 || part.Offset > part.Rows - outFeatures)
+            throw new CheckpointException(
+                $"{Config.Path}: the sizes put rows [{part.Offset}, {(long)part.Offset + outFeatures}) of \"{name}\" ({what}) outside its {part.Rows} fused rows.");
+        return part.Rows;
     }
 
     /// <summary>
@@ -166,75 +201,79 @@ public sealed class Checkpoint : IDisposable
     /// other ranks when the degree is a multiple of them (replicated, as vLLM does). Either way ceil(heads / degree)
     /// heads, as [that * out/heads, in].
     /// </summary>
-    public float[] LoadMatrixHeadShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int heads, int rank, int degree)
+    public float[] LoadMatrixHeadShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int heads, int rank, int degree, FusedRows? fused = null)
     {
-        if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what);
+        if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what, fused: fused);
         if (heads % degree != 0 && degree % heads != 0)
             throw new ArgumentOutOfRangeException(nameof(degree), $"tensor degree {degree} neither divides nor is a multiple of the {heads} heads of \"{name}\".");
         int headSize = outFeatures / heads, first = (int)((long)rank * heads / degree), count = (heads + degree - 1) / degree;
-        return LoadMatrix(name, outFeatures, inFeatures, layout, what, outStart: first * headSize, outCount: count * headSize);
+        return LoadMatrix(name, outFeatures, inFeatures, layout, what, outStart: first * headSize, outCount: count * headSize, fused: fused);
     }
 
     /// <summary>
     /// This rank's rows of a vocab-parallel matrix whose rows <paramref name="degree"/> may not divide (a head of
     /// 50,257 tokens): ceil(out / degree) rows from rank * that, the rows past the last one zero ([padded, in]).
     /// </summary>
-    public float[] LoadMatrixPaddedRowShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int rank, int degree)
+    public float[] LoadMatrixPaddedRowShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int rank, int degree, FusedRows? fused = null)
     {
-        if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what);
-        CheckShape(name, layout, outFeatures, inFeatures, what);
+        if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what, fused: fused);
+        CheckShape(name, layout, StoredRows(name, outFeatures, fused, what), inFeatures, what);
         int part = (outFeatures + degree - 1) / degree, start = Math.Min(outFeatures, rank * part), count = Math.Min(part, outFeatures - start);
         var result = new float[(long)part * inFeatures];
         if (count > 0)
-            LoadMatrix(name, outFeatures, inFeatures, layout, what, outStart: start, outCount: count).CopyTo(result, 0);
+            LoadMatrix(name, outFeatures, inFeatures, layout, what, outStart: start, outCount: count, fused: fused).CopyTo(result, 0);
         return result;
     }
 
     /// <summary>This rank's columns of a row-parallel matrix: [out, in/degree].</summary>
-    public float[] LoadMatrixColumnShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int rank, int degree) =>
-        degree == 1 ? LoadMatrix(name, outFeatures, inFeatures, layout, what)
-        : LoadMatrix(name, outFeatures, inFeatures, layout, what, inStart: rank * (inFeatures / degree), inCount: inFeatures / degree);
+    public float[] LoadMatrixColumnShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int rank, int degree, FusedRows? fused = null) =>
+        degree == 1 ? LoadMatrix(name, outFeatures, inFeatures, layout, what, fused: fused)
+        : LoadMatrix(name, outFeatures, inFeatures, layout, what, inStart: rank * (inFeatures / degree), inCount: inFeatures / degree, fused: fused);
 
     /// <summary>This rank's part of a column-parallel bias, split like <see cref="LoadMatrixRowShard"/>.</summary>
-    public float[] LoadVectorShard(string name, int length, string what, int groups, int rank, int degree)
+    public float[] LoadVectorShard(string name, int length, string what, int groups, int rank, int degree, FusedRows? fused = null)
     {
-        if (degree == 1) return LoadVector(name, length, what);
-        CheckShape(Entry(name), [length], what);
+        if (degree == 1) return LoadVector(name, length, what, fused: fused);
+        CheckShape(Entry(name), [StoredRows(name, length, fused, what)], what);
         int block = length / groups, part = block / degree;
         var result = new float[(long)part * groups];
         for (int g = 0; g < groups; g++)
-            LoadVector(name, length, what, start: g * block + rank * part, count: part).CopyTo(result, g * part);
+            LoadVector(name, length, what, start: g * block + rank * part, count: part, fused: fused).CopyTo(result, g * part);
         return result;
     }
 
     /// <summary>This rank's part of a head-split bias (a key/value projection's), as <see cref="LoadMatrixHeadShard"/> splits its rows.</summary>
-    public float[] LoadVectorHeadShard(string name, int length, string what, int heads, int rank, int degree)
+    public float[] LoadVectorHeadShard(string name, int length, string what, int heads, int rank, int degree, FusedRows? fused = null)
     {
-        if (degree == 1) return LoadVector(name, length, what);
+        if (degree == 1) return LoadVector(name, length, what, fused: fused);
         int headSize = length / heads, first = (int)((long)rank * heads / degree), count = (heads + degree - 1) / degree;
-        return LoadVector(name, length, what, start: first * headSize, count: count * headSize);
+        return LoadVector(name, length, what, start: first * headSize, count: count * headSize, fused: fused);
     }
 
     /// <summary>This rank's part of a vocab-parallel bias, zero-padded as <see cref="LoadMatrixPaddedRowShard"/> pads its rows.</summary>
-    public float[] LoadVectorPaddedShard(string name, int length, string what, int rank, int degree)
+    public float[] LoadVectorPaddedShard(string name, int length, string what, int rank, int degree, FusedRows? fused = null)
     {
-        if (degree == 1) return LoadVector(name, length, what);
-        CheckShape(Entry(name), [length], what);
+        if (degree == 1) return LoadVector(name, length, what, fused: fused);
+        CheckShape(Entry(name), [StoredRows(name, length, fused, what)], what);
         int part = (length + degree - 1) / degree, start = Math.Min(length, rank * part), count = Math.Min(part, length - start);
         var result = new float[part];
-        if (count > 0) LoadVector(name, length, what, start: start, count: count).CopyTo(result, 0);
+        if (count > 0) LoadVector(name, length, what, start: start, count: count, fused: fused).CopyTo(result, 0);
         return result;
     }
 
-    /// <summary>Loads a 1-D tensor of <paramref name="length"/> elements (or the slice [start, start + count)).</summary>
-    public float[] LoadVector(string name, int length, string what, int start = 0, int count = -1)
+    /// <summary>
+    /// Loads a 1-D tensor of <paramref name="length"/> elements (or the slice [start, start + count)), plus
+    /// <paramref name="offset"/> on every element (a Gemma norm's stored w is the scale 1 + w less its 1).
+    /// </summary>
+    public float[] LoadVector(string name, int length, string what, int start = 0, int count = -1, FusedRows? fused = null, float offset = 0)
     {
         if (count < 0) count = length - start;
         CheckRange(name, start, count, length, "elements");
         var entry = Entry(name);
-        CheckShape(entry, [length], what);
+        CheckShape(entry, [StoredRows(name, length, fused, what)], what);
         var result = new float[count];
-        _fileOfTensor[name].ReadF32(entry, 0, 1, start, count, result);
+        _fileOfTensor[entry.Name].ReadF32(entry, 0, 1, start + (fused?.Offset ?? 0), count, result);
+        if (offset != 0) System.Numerics.Tensors.TensorPrimitives.Add(result, offset, result);
         BytesLoaded += result.LongLength * sizeof(float);
         return result;
     }

@@ -61,6 +61,56 @@ public static class Activations
         for (; i < x.Length; i++) x[i] = Gelu(x[i]);
     }
 
+    /// <summary>sigmoid(x) = 1 / (1 + exp(-x)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sigmoid(float x) => 1f / (1f + VectorExp.Exp(-x));
+
+    /// <summary>x ← sigmoid(x), in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Sigmoid(Span<float> x)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ref float start = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+            for (; i + 16 <= x.Length; i += 16)
+            {
+                var v = Vector512.LoadUnsafe(ref start, (nuint)i);
+                (Vector512<float>.One / (Vector512<float>.One + VectorExp.Exp(-v))).StoreUnsafe(ref start, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++) x[i] = Sigmoid(x[i]);
+    }
+
+    /// <summary>Soft-capping: c · tanh(x / c) (any c but 0, as Hugging Face computes it; the sign of c cancels).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SoftCap(float x, float cap) => cap * Tanh(x / cap);
+
+    /// <summary>x ← c · tanh(x / c), in place; x as it is when <paramref name="cap"/> is 0 (no cap).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void SoftCap(Span<float> x, float cap)
+    {
+        if (cap == 0) return;
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ref float start = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+            var c = Vector512.Create(cap);
+            var inverse = Vector512.Create(1f / cap);
+            var two = Vector512.Create(2f);
+            for (; i + 16 <= x.Length; i += 16)
+            {
+                var u = Vector512.LoadUnsafe(ref start, (nuint)i) * inverse;
+                (c * (Vector512<float>.One - two / (VectorExp.Exp(two * u) + Vector512<float>.One))).StoreUnsafe(ref start, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++) x[i] = cap * Tanh(x[i] * (1f / cap));
+    }
+
+    /// <summary>tanh(u) = 1 - 2 / (exp(2u) + 1), which saturates correctly at ±∞ (as <see cref="Gelu(float)"/> computes it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Tanh(float u) => 1f - 2f / (VectorExp.Exp(2f * u) + 1f);
+
     /// <summary>x ← exp(x), in place (softmax).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Exp(Span<float> x)

@@ -21,7 +21,7 @@ public static partial class CpuKernels
     /// prompts, or many kv heads) the items run in parallel, each single-threaded; a lone large item lets its matrix
     /// products use every core instead.
     /// </summary>
-    private static void AttendChunks(CpuExecution cpu, IReadOnlyList<PromptChunk> chunks, float[] q, float[] output, int heads, int kvHeads, int headDim, float scale)
+    private static void AttendChunks(CpuExecution cpu, IReadOnlyList<PromptChunk> chunks, float[] q, float[] output, int heads, int kvHeads, int headDim, AttentionScores scores)
     {
         int items = chunks.Count * kvHeads;
         long work = chunks.Sum(c => (long)c.Count * (c.FirstPosition + c.Count)) * headDim * heads * 4;
@@ -29,26 +29,28 @@ public static partial class CpuKernels
         if (workers <= 1)
         {
             foreach (var chunk in chunks)
-                for (int kv = 0; kv < kvHeads; kv++) AttendChunk(cpu, q, output, chunk, kv, heads, kvHeads, headDim, scale);
+                for (int kv = 0; kv < kvHeads; kv++) AttendChunk(cpu, q, output, chunk, kv, heads, kvHeads, headDim, scores);
             return;
         }
         // The items already share the cores: each runs its products on its own thread.
         CpuParallel.ForEach(items, workers, item =>
-            AttendChunk(CpuExecution.SingleThread, q, output, chunks[item / kvHeads], item % kvHeads, heads, kvHeads, headDim, scale));
+            AttendChunk(CpuExecution.SingleThread, q, output, chunks[item / kvHeads], item % kvHeads, heads, kvHeads, headDim, scores));
     }
 
     /// <summary>
     /// Attention of the query heads sharing kv head <paramref name="kv"/>, for one prompt chunk (its keys and values
-    /// already written to its cache): per query head, S = scale · Q_h K_hᵀ, masked causally, softmax by rows, O_h = S V_h.
+    /// already written to its cache): per query head, S = scale · Q_h K_hᵀ (soft-capped), masked causally (and to the
+    /// window), softmax by rows, O_h = S V_h. With a window, only the positions some row of the chunk sees take part.
     /// </summary>
     // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AttendChunk(CpuExecution cpu, float[] q, float[] output, PromptChunk chunk, int kv, int heads, int kvHeads, int headDim, float scale)
+    private static void AttendChunk(CpuExecution cpu, float[] q, float[] output, PromptChunk chunk, int kv, int heads, int kvHeads, int headDim, AttentionScores options)
     {
         int r0 = chunk.Row, count = chunk.Count, firstPosition = chunk.FirstPosition;
         float[] keys = chunk.Keys, values = chunk.Values;
         int d = headDim, width = heads * d, kvWidth = kvHeads * d, group = heads / kvHeads;
-        int context = firstPosition + count;
+        // Positions [keyStart, keyStart + context): from the first one the chunk's first row sees to its last row.
+        int keyStart = options.FirstVisible(firstPosition), context = firstPosition + count - keyStart;
         var pool = ArrayPool<float>.Shared;
         float[] qh = pool.Rent(count * d), kh = pool.Rent(context * d), vhT = pool.Rent(d * context);
         float[] scores = pool.Rent(count * context), oh = pool.Rent(count * d);
@@ -57,23 +59,34 @@ public static partial class CpuKernels
             // K_h (P, d) and V_hᵀ (d, P) of this kv head, gathered once for the query heads that share it.
             for (int p = 0; p < context; p++)
             {
-                Array.Copy(keys, (long)p * kvWidth + kv * d, kh, (long)p * d, d);
-                for (int j = 0; j < d; j++) vhT[(long)j * context + p] = values[(long)p * kvWidth + kv * d + j];
+                long cached = (long)(keyStart + p) * kvWidth + kv * d;
+                Array.Copy(keys, cached, kh, (long)p * d, d);
+                for (int j = 0; j < d; j++) vhT[(long)j * context + p] = values[cached + j];
             }
             for (int h = kv * group; h < (kv + 1) * group; h++)
             {
                 for (int t = 0; t < count; t++)
                     Array.Copy(q, (long)(r0 + t) * width + h * d, qh, (long)t * d, d);
                 MatMul(cpu, qh, count, d, kh, context, scores);
-                // Softmax of each row over its visible positions; later positions get weight 0 (the causal mask).
+                // Softmax of each row over its visible positions; the others get weight 0 (the causal mask, the window).
                 CpuParallel.ForRanges(count, CpuParallel.Workers(cpu, count, 8L * context), (t0, t1) =>
                 {
                     for (int t = t0; t < t1; t++)
                     {
                         var row = scores.AsSpan(t * context, context);
-                        int visible = firstPosition + t + 1;
-                        Activations.Softmax(row[..visible], scale);
-                        row[visible..].Clear();
+                        int position = firstPosition + t, from = options.FirstVisible(position) - keyStart, to = position + 1 - keyStart;
+                        var visible = row[from..to];
+                        if (options.SoftCap != 0)
+                        {
+                            options.Apply(visible);
+                            Activations.Softmax(visible, 1f);
+                        }
+                        else
+                        {
+                            Activations.Softmax(visible, options.Scale);
+                        }
+                        row[..from].Clear();
+                        row[to..].Clear();
                     }
                 });
                 MatMul(cpu, scores, count, context, vhT, d, oh);

@@ -21,17 +21,19 @@ public static partial class CpuKernels
     /// (<paramref name="sequence"/> of size 1: the ordinary single-rank kernel). Every rank of the group calls it,
     /// also with no rows, with the same sequences in the same order.
     /// </summary>
-    public static void Attention(CpuExecution cpu, float[] q, float[] output, TokenBatch batch, int layer, int heads, int kvHeads, int headDim, ICollectiveGroup sequence)
+    public static void Attention(CpuExecution cpu, float[] q, float[] output, TokenBatch batch, int layer, int heads, int kvHeads, int headDim, ICollectiveGroup sequence,
+        float scale = 0, float softCap = 0, int window = 0)
     {
         ArgumentNullException.ThrowIfNull(sequence);
         if (sequence.Size == 1)
         {
-            Attention(cpu, q, output, batch, layer, heads, kvHeads, headDim);
+            Attention(cpu, q, output, batch, layer, heads, kvHeads, headDim, scale, softCap, window);
             return;
         }
         ArgumentNullException.ThrowIfNull(batch);
         if (heads <= 0 || kvHeads <= 0 || headDim <= 0 || heads % kvHeads != 0)
             throw new ArgumentOutOfRangeException(nameof(heads), $"Attention needs positive heads ({heads}) divisible by kvHeads ({kvHeads}) and a positive headDim ({headDim}).");
+        var options = AttentionScores.Of(headDim, scale, softCap, window);
         int rows = batch.Rows, width = heads * headDim, kvWidth = kvHeads * headDim;
         CheckLength(q, (long)rows * width, nameof(q));
         CheckLength(output, (long)rows * width, nameof(output));
@@ -68,7 +70,7 @@ public static partial class CpuKernels
             {
                 var mine = Enumerable.Range(0, n).Where(i => sequences[i] == s).ToArray();
                 if (mine.Length > 0)
-                    AttendShard(cpu, incoming, 2 * n, mine, positions, batch.Caches[s], visibleSlots[s], layer, heads, kvHeads, headDim, result, n);
+                    AttendShard(cpu, incoming, 2 * n, mine, positions, batch.Caches[s], visibleSlots[s], layer, heads, kvHeads, headDim, result, n, options);
             }
             partials[source] = result;
         }
@@ -80,12 +82,13 @@ public static partial class CpuKernels
 
     /// <summary>
     /// Partial attention of query rows <paramref name="rowsOfSequence"/> (of one sequence) over the first
-    /// <paramref name="slots"/> slots of its shard, masked by absolute position: result[i] = (o (heads * d), l (heads))
+    /// <paramref name="slots"/> slots of its shard, masked by absolute position (causally, and to the sliding window:
+    /// a shard's keys are any positions, so the window is a mask here, not a range): result[i] = (o (heads * d), l (heads))
     /// at o: i * width, l: n * width + i * heads. A row that sees no slot gets o = 0, l = -inf. Few rows (decode) are
     /// attended row by row over the cache in place; many rows (a prompt) as matrix products per key/value head.
     /// </summary>
     private static void AttendShard(CpuExecution cpu, float[] incoming, int queryOffset, int[] rowsOfSequence, int[] positions, KvCache shard, int slots, int layer,
-        int heads, int kvHeads, int d, float[] result, int n)
+        int heads, int kvHeads, int d, float[] result, int n, AttentionScores options)
     {
         var lse = result.AsSpan(n * heads * d);
         if (slots == 0)
@@ -95,17 +98,16 @@ public static partial class CpuKernels
             return;
         }
         if (rowsOfSequence.Length < PrefillGemmRows)
-            AttendShardRows(cpu, incoming, queryOffset, rowsOfSequence, positions, shard, slots, layer, heads, kvHeads, d, result, n);
+            AttendShardRows(cpu, incoming, queryOffset, rowsOfSequence, positions, shard, slots, layer, heads, kvHeads, d, result, n, options);
         else
-            AttendShardGemm(cpu, incoming, queryOffset, rowsOfSequence, positions, shard, slots, layer, heads, kvHeads, d, result, n);
+            AttendShardGemm(cpu, incoming, queryOffset, rowsOfSequence, positions, shard, slots, layer, heads, kvHeads, d, result, n, options);
     }
 
     /// <summary>Row by row: scores against the cached keys where they lie, the weighted sum of the values the same way.</summary>
     private static unsafe void AttendShardRows(CpuExecution cpu, float[] incoming, int queryOffset, int[] rowsOfSequence, int[] positions, KvCache shard, int slots, int layer,
-        int heads, int kvHeads, int d, float[] result, int n)
+        int heads, int kvHeads, int d, float[] result, int n, AttentionScores options)
     {
         int width = heads * d, kvWidth = kvHeads * d, group = heads / kvHeads;
-        float scale = 1f / MathF.Sqrt(d);
         var keyPositions = shard.SlotPositionsUpTo(slots).ToArray();
         float[] keysArray = shard.Keys(layer), valuesArray = shard.Values(layer);
         int items = rowsOfSequence.Length * heads;
@@ -119,7 +121,7 @@ public static partial class CpuKernels
                 {
                     for (int p = 0; p < slots; p++)
                         scores[p] = Dot(q, keys + (long)p * kvWidth + kv * d, d);
-                    float l = PartialSoftmax(scores.AsSpan(0, slots), keyPositions, positions[i], scale);
+                    float l = PartialSoftmax(scores.AsSpan(0, slots), keyPositions, positions[i], options);
                     result[n * width + i * heads + h] = l;
                     new Span<float>(output, d).Clear();
                     for (int p = 0; p < slots; p++)
@@ -135,11 +137,9 @@ public static partial class CpuKernels
 
     /// <summary>Many rows: per key/value head, S = Q Kᵀ and O = softmax(S) V as matrix products over the shard's slots.</summary>
     private static void AttendShardGemm(CpuExecution cpu, float[] incoming, int queryOffset, int[] rowsOfSequence, int[] positions, KvCache shard, int slots, int layer,
-        int heads, int kvHeads, int d, float[] result, int n)
+        int heads, int kvHeads, int d, float[] result, int n, AttentionScores options)
     {
         int width = heads * d, kvWidth = kvHeads * d, group = heads / kvHeads, count = rowsOfSequence.Length;
-        var lse = result.AsSpan(n * width);
-        float scale = 1f / MathF.Sqrt(d);
         var keyPositions = shard.SlotPositionsUpTo(slots).ToArray();
         float[] keys = shard.Keys(layer), values = shard.Values(layer);
         var pool = ArrayPool<float>.Shared;
@@ -161,7 +161,7 @@ public static partial class CpuKernels
                     CpuParallel.ForRanges(count, CpuParallel.Workers(cpu, count, 8L * slots), (t0, t1) =>
                     {
                         for (int t = t0; t < t1; t++)
-                            result[n * width + rowsOfSequence[t] * heads + h] = PartialSoftmax(scores.AsSpan(t * slots, slots), keyPositions, positions[rowsOfSequence[t]], scale);
+                            result[n * width + rowsOfSequence[t] * heads + h] = PartialSoftmax(scores.AsSpan(t * slots, slots), keyPositions, positions[rowsOfSequence[t]], options);
                     });
                     MatMul(cpu, scores, count, slots, vhT, d, oh);
                     for (int t = 0; t < count; t++)
@@ -180,13 +180,14 @@ public static partial class CpuKernels
     }
 
     /// <summary>
-    /// In place: row (raw q·k scores over slots) becomes the softmax of scale · row over the slots at positions up to
-    /// <paramref name="position"/> (the others 0); returns its log-sum-exp, -inf when no slot is visible.
+    /// In place: row (raw q·k scores over slots) becomes the softmax of its scores (scaled, soft-capped) over the slots
+    /// a query at <paramref name="position"/> sees (the others 0); returns its log-sum-exp, -inf when no slot is visible.
     /// </summary>
-    private static float PartialSoftmax(Span<float> row, int[] keyPositions, int position, float scale)
+    private static float PartialSoftmax(Span<float> row, int[] keyPositions, int position, AttentionScores options)
     {
+        options.Apply(row);
         for (int p = 0; p < row.Length; p++)
-            row[p] = keyPositions[p] <= position ? row[p] * scale : float.NegativeInfinity;
+            if (!options.Sees(position, keyPositions[p])) row[p] = float.NegativeInfinity;
         float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
         if (float.IsNegativeInfinity(max))
         {

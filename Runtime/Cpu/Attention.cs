@@ -17,14 +17,18 @@ public static partial class CpuKernels
     /// <summary>
     /// Causal attention of q (T, heads * d) over positions 0..pos of each row's sequence, read from its cache (where
     /// <see cref="AppendKv"/> has put this batch's keys and values), into output (T, heads * d). Query head h reads kv
-    /// head h / (heads / kvHeads).
+    /// head h / (heads / kvHeads). Scores are (q · k) · <paramref name="scale"/> (0: 1/√d), soft-capped to
+    /// c · tanh(s / c) when <paramref name="softCap"/> c is not 0; a <paramref name="window"/> W above 0 limits the row
+    /// at position i to the keys at positions i - W + 1 .. i.
     /// </summary>
-    public static void Attention(CpuExecution cpu, float[] q, float[] output, TokenBatch batch, int layer, int heads, int kvHeads, int headDim)
+    public static void Attention(CpuExecution cpu, float[] q, float[] output, TokenBatch batch, int layer, int heads, int kvHeads, int headDim,
+        float scale = 0, float softCap = 0, int window = 0)
     {
         ArgumentNullException.ThrowIfNull(cpu);
         ArgumentNullException.ThrowIfNull(batch);
         if (heads <= 0 || kvHeads <= 0 || headDim <= 0 || heads % kvHeads != 0)
             throw new ArgumentOutOfRangeException(nameof(heads), $"Attention needs positive heads ({heads}) divisible by kvHeads ({kvHeads}) and a positive headDim ({headDim}).");
+        var scores = AttentionScores.Of(headDim, scale, softCap, window);
         int rows = batch.Rows, kvWidth = kvHeads * headDim, width = heads * headDim, group = heads / kvHeads;
         CheckLength(q, (long)rows * width, nameof(q));
         CheckLength(output, (long)rows * width, nameof(output));
@@ -49,7 +53,7 @@ public static partial class CpuKernels
             }
             r = end;
         }
-        if (chunks.Count > 0) AttendChunks(cpu, chunks, q, output, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim));
+        if (chunks.Count > 0) AttendChunks(cpu, chunks, q, output, heads, kvHeads, headDim, scores);
         if (rowWise.Count == 0) return;
         int[] rowList = rowWise.ToArray();
         rows = rowList.Length;
@@ -61,31 +65,62 @@ public static partial class CpuKernels
         int splits = rows >= workers ? 1 : Math.Min(heads, (workers + rows - 1) / rows);
         int headsPerItem = (heads + splits - 1) / splits;
         splits = (heads + headsPerItem - 1) / headsPerItem;
-        float scale = 1f / MathF.Sqrt(headDim);
         CpuParallel.ForEach(rows * splits, workers, item =>
         {
             int r = rowList[item / splits], h0 = item % splits * headsPerItem, count = Math.Min(headsPerItem, heads - h0);
             var cache = batch.Caches[batch.SequenceOfRow[r]];
-            AttendRow(q, output, r * width, cache.Keys(layer), cache.Values(layer), kvWidth, h0, count, group, headDim, batch.Positions[r] + 1, scale);
+            int position = batch.Positions[r], first = scores.FirstVisible(position);
+            AttendRow(q, output, r * width, cache.Keys(layer), cache.Values(layer), kvWidth, h0, count, group, headDim, first, position + 1 - first, scores);
         });
     }
 
     /// <summary>
+    /// How attention turns q · k into weights: the scale, the soft-cap (0: none) and the sliding window (0: none), the
+    /// same in every path (row by row, prompt chunks, sequence-parallel shards).
+    /// </summary>
+    internal readonly record struct AttentionScores(float Scale, float SoftCap, int Window)
+    {
+        /// <summary>The options of a call: a scale of 0 is 1/√d.</summary>
+        public static AttentionScores Of(int headDim, float scale, float softCap, int window)
+        {
+            if (window < 0) throw new ArgumentOutOfRangeException(nameof(window), $"Attention's sliding window must be 0 (none) or more, not {window}.");
+            if (!float.IsFinite(scale) || !float.IsFinite(softCap))
+                throw new ArgumentOutOfRangeException(nameof(scale), "Attention's scale and soft-cap must be finite numbers.");
+            return new AttentionScores(scale == 0 ? 1f / MathF.Sqrt(headDim) : scale, softCap, window);
+        }
+
+        /// <summary>The first position a query at <paramref name="position"/> sees.</summary>
+        public int FirstVisible(int position) => Window > 0 ? Math.Max(0, position - Window + 1) : 0;
+
+        /// <summary>Whether a query at <paramref name="position"/> sees the key at <paramref name="key"/>.</summary>
+        public bool Sees(int position, int key) => key <= position && (Window == 0 || position - key < Window);
+
+        /// <summary>In place: raw q · k products become scaled (and soft-capped) scores.</summary>
+        public void Apply(Span<float> products)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Multiply(products, Scale, products);
+            if (SoftCap != 0) Activations.SoftCap(products, SoftCap);
+        }
+    }
+
+    /// <summary>
     /// Attention of query heads [h0, h0 + count) of one row (q and output at <paramref name="rowOffset"/>) over the
-    /// first <paramref name="context"/> cached positions; head h reads kv head h / group.
+    /// <paramref name="context"/> cached positions from <paramref name="first"/> on; head h reads kv head h / group.
     /// </summary>
     // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void AttendRow(float[] qArray, float[] outputArray, int rowOffset, float[] keysArray, float[] valuesArray, int kvWidth,
-        int h0, int count, int group, int d, int context, float scale)
+        int h0, int count, int group, int d, int first, int context, AttentionScores options)
     {
+        float scale = options.SoftCap == 0 ? options.Scale : 1f; // soft-capped scores are scaled before the cap, below
         int needed = count * context;
         float[]? rented = needed > StackScores ? ArrayPool<float>.Shared.Rent(needed) : null;
         Span<float> scoreSpan = rented != null ? rented.AsSpan(0, needed) : stackalloc float[needed];
         try
         {
-            fixed (float* qRow = &qArray[rowOffset], outRow = &outputArray[rowOffset], keys = keysArray, values = valuesArray, scores = scoreSpan)
+            fixed (float* qRow = &qArray[rowOffset], outRow = &outputArray[rowOffset], keysStart = keysArray, valuesStart = valuesArray, scores = scoreSpan)
             {
+                float* keys = keysStart + (long)first * kvWidth, values = valuesStart + (long)first * kvWidth;
                 float* q = qRow + h0 * d, output = outRow + h0 * d;
                 // scores[i, p] = q_i · key_p · scale: four positions at a time (four independent FMA chains, one
                 // load of q per four keys); positions outer, so the cache streams through once for all heads.
@@ -100,9 +135,13 @@ public static partial class CpuKernels
                     for (int i = 0; i < count; i++)
                         scores[i * context + p] = Dot(q + i * d, keys + (long)p * kvWidth + (h0 + i) / group * d, d) * scale;
 
-                // Softmax per head (the scores are already scaled).
+                // Softmax per head (the scores are already scaled; soft-capped ones scaled and capped here).
                 for (int i = 0; i < count; i++)
-                    Activations.Softmax(scoreSpan.Slice(i * context, context), 1f);
+                {
+                    var row = scoreSpan.Slice(i * context, context);
+                    if (options.SoftCap != 0) options.Apply(row);
+                    Activations.Softmax(row, 1f);
+                }
 
                 // out_i = Σ_p weight[i, p] · value_p: four value rows per pass over out_i.
                 new Span<float>(output, count * d).Clear();

@@ -28,22 +28,51 @@ public sealed class ModelAttribute : Attribute
 
 /// <summary>
 /// Binds a field to a value of the checkpoint's <c>config.json</c>. Sizes used in <see cref="WeightAttribute"/> shapes and
-/// op arguments name these fields.
+/// op arguments name these fields. A field is an int, a float, a bool, a <see cref="RopeScaling"/> (the config's
+/// rope_scaling object), or an array of int, float or bool: a per-layer value, one per layer, which a block's Forward
+/// reads as <c>Field[Layer]</c> (<see cref="Ops.Layer"/>).
 /// </summary>
-/// <param name="key">The JSON key. Several keys may be given separated by '|': the first present (and not null) wins.</param>
+/// <param name="key">
+/// The JSON key. Several keys may be given separated by '|': the first present (and not null) wins. A key may name a
+/// member of a nested object ("rope_parameters.rope_theta").
+/// </param>
 [AttributeUsage(AttributeTargets.Field)]
 public sealed class ConfigAttribute(string key) : Attribute
 {
     public string Key { get; } = key;
 
-    /// <summary>A value used when the key is absent or null: a literal, or an expression over other config fields ("4 * Dim").</summary>
+    /// <summary>
+    /// A value used when the key is absent or null: a literal, or an expression over other config fields ("4 * Dim"); for
+    /// a per-layer field, an expression of <c>Layer</c> too ("(Layer + 1) % 2 != 0").
+    /// </summary>
     public string? Default { get; set; }
+
+    /// <summary>
+    /// A value used when the key is present and null, where that differs from leaving it out (Mistral's sliding_window:
+    /// absent is 4096, as its config class says, null is no window): a literal or expression like <see cref="Default"/>.
+    /// </summary>
+    public string? WhenNull { get; set; }
 
     /// <summary>
     /// A number that must be greater than zero (a norm's epsilon, RoPE's base): a config that sets it to zero or less
     /// is refused when the engine loads, instead of running into NaN logits. Sizes (int fields) are always checked so.
     /// </summary>
     public bool Positive { get; set; }
+
+    /// <summary>
+    /// A number that must be 0 or more (a sliding window, a soft-cap, where 0 means none): a config that sets it below
+    /// zero is refused when the engine loads. An int field with this set is not a size, so 0 is allowed.
+    /// </summary>
+    public bool NonNegative { get; set; }
+
+    /// <summary>
+    /// A per-layer field read from a list of strings: each entry's value, as "text=value|text=value"
+    /// ("sliding_attention=true|full_attention=false"). Any other string is refused when the engine loads.
+    /// </summary>
+    public string? Map { get; set; }
+
+    /// <summary>A per-layer bool field read from a list of layer indices (mlp_only_layers): true at the layers it lists.</summary>
+    public bool Indices { get; set; }
 }
 
 /// <summary>How a matrix weight is laid out in the checkpoint.</summary>
@@ -85,6 +114,25 @@ public sealed class WeightAttribute(string name) : Attribute
 
     /// <summary>The bool config field that says whether the weights are tied.</summary>
     public string? TiedWhen { get; set; }
+
+    /// <summary>
+    /// For a norm narrower than its input: normalise each head-sized group of the input on its own (a per-head q_norm /
+    /// k_norm, In = the head dimension, applied to (T, heads * d)).
+    /// </summary>
+    public bool PerHead { get; set; }
+
+    /// <summary>For norms: the scale is Offset + w (Gemma stores w with the 1 taken out: its norms scale by 1 + w).</summary>
+    public float Offset { get; set; }
+
+    /// <summary>
+    /// For a Linear that is part of a fused tensor (Phi-3's qkv_proj, gate_up_proj): the stored tensor's output rows,
+    /// of which this module's <see cref="Out"/> rows start at <see cref="FusedOffset"/>. The part is split off on load,
+    /// so the module shards like any other.
+    /// </summary>
+    public string? FusedOut { get; set; }
+
+    /// <summary>The first row of this module's part of the fused tensor (see <see cref="FusedOut"/>).</summary>
+    public string? FusedOffset { get; set; }
 }
 
 /// <summary>An array of blocks stored as "{prefix}.{i}.…"; the count comes from the config field named by <see cref="Count"/>.</summary>

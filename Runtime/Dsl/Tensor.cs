@@ -8,6 +8,7 @@ public readonly struct Tensor
 {
     public static Tensor operator +(Tensor a, Tensor b) => throw Dsl.NotExecutable();
 
+    /// <summary>Element-wise product; an operand of width 1 (a per-token scalar, such as a sigmoid gate) multiplies every feature of its row.</summary>
     public static Tensor operator *(Tensor a, Tensor b) => throw Dsl.NotExecutable();
 }
 
@@ -26,7 +27,7 @@ public delegate Tensor PositionEmbedding(Tensor tokens);
 /// <summary>y = x Wᵀ (+ b).</summary>
 public delegate Tensor Linear(Tensor x);
 
-/// <summary>x · rsqrt(mean(x²) + ε) · w.</summary>
+/// <summary>x · rsqrt(mean(x²) + ε) · w (or · (Offset + w); per head with PerHead).</summary>
 public delegate Tensor RmsNorm(Tensor x);
 
 /// <summary>(x - mean) · rsqrt(var + ε) · w + b (biased variance).</summary>

@@ -31,7 +31,7 @@ public sealed partial class GpuStage : IDisposable
     private readonly ConditionalWeakTable<Cpu.WeightMatrix, object> _matrices = new();
     private readonly List<MemoryBuffer> _weightBuffers = new();
     private readonly ConcurrentBag<MemoryBuffer1D<float, Stride1D.Dense>> _outbox = new(); // buffers for outgoing activations, given back by the receiver
-    private readonly Dictionary<(int HeadDim, float Theta), (int Positions, MemoryBuffer1D<float, Stride1D.Dense>? Cos, MemoryBuffer1D<float, Stride1D.Dense>? Sin)> _ropeTables = new();
+    private readonly Dictionary<(int RotaryDim, float Theta, RopeScaling Scaling), (int Positions, MemoryBuffer1D<float, Stride1D.Dense>? Cos, MemoryBuffer1D<float, Stride1D.Dense>? Sin)> _ropeTables = new();
     private float[] _staging = [];
 
     /// <param name="device">the virtual device (several may share one accelerator)</param>
@@ -243,23 +243,31 @@ public sealed partial class GpuStage : IDisposable
     /// <summary>Copies <paramref name="count"/> floats on the device (an op's input kept for a later reader).</summary>
     public void Copy(ArrayView<float> from, ArrayView<float> to, long count) => to.SubView(0, count).CopyFrom(Stream, from.SubView(0, count));
 
-    /// <summary>RoPE's tables for the positions <paramref name="batch"/> reaches.</summary>
-    public (ArrayView<float> Cos, ArrayView<float> Sin) RopeTable(int headDim, float theta, TokenBatch batch) =>
-        RopeTable(headDim, theta, LongestContext(batch));
+    /// <summary>
+    /// RoPE's tables for the positions <paramref name="batch"/> reaches: cos and sin of the rotated pairs, and how many
+    /// pairs a head has (half its rotated dimensions, <see cref="Cpu.CpuKernels.RotaryDims"/>).
+    /// </summary>
+    public (ArrayView<float> Cos, ArrayView<float> Sin, int Pairs) RopeTable(int headDim, float theta, TokenBatch batch, RopeScaling? scaling = null, float rotaryFraction = 1)
+    {
+        int rotaryDim = Cpu.CpuKernels.RotaryDims(headDim, rotaryFraction);
+        var (cos, sin) = RopeTable(rotaryDim, theta, LongestContext(batch), scaling);
+        return (cos, sin, rotaryDim / 2);
+    }
 
     /// <summary>
-    /// RoPE's cos and sin tables for <paramref name="headDim"/> and <paramref name="theta"/>, covering the positions
-    /// [0, <paramref name="positions"/>): the CPU kernel's fp32 tables, uploaded once and again only when they grow.
+    /// RoPE's cos and sin tables for <paramref name="rotaryDim"/> rotated dimensions, <paramref name="theta"/> and
+    /// <paramref name="scaling"/>, covering the positions [0, <paramref name="positions"/>): the CPU kernel's fp32
+    /// tables, uploaded once and again only when they grow.
     /// </summary>
-    public (ArrayView<float> Cos, ArrayView<float> Sin) RopeTable(int headDim, float theta, int positions)
+    public (ArrayView<float> Cos, ArrayView<float> Sin) RopeTable(int rotaryDim, float theta, int positions, RopeScaling? scaling = null)
     {
-        var key = (headDim, theta);
+        var key = (rotaryDim, theta, scaling ?? RopeScaling.None);
         if (!_ropeTables.TryGetValue(key, out var table) || table.Positions < positions)
         {
-            var (cos, sin) = Cpu.CpuKernels.RopeAngles(headDim, theta, positions);
+            var (cos, sin) = Cpu.CpuKernels.RopeAngles(rotaryDim, theta, positions, scaling);
             table.Cos?.Dispose();
             table.Sin?.Dispose();
-            _ropeTables[key] = table = (cos.Length / Math.Max(1, headDim / 2), Accelerator.Allocate1D(cos), Accelerator.Allocate1D(sin));
+            _ropeTables[key] = table = (cos.Length / Math.Max(1, rotaryDim / 2), Accelerator.Allocate1D(cos), Accelerator.Allocate1D(sin));
         }
         return (table.Cos!.View, table.Sin!.View);
     }

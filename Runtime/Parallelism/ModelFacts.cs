@@ -25,13 +25,36 @@ namespace Tessera.Parallelism;
 /// what the tensor degree must divide or be a multiple of: key/value heads, which each rank replicates when the degree
 /// exceeds them ("KvHeads", 8)
 /// </param>
+/// <param name="ByLayer">
+/// when layers differ (dense layers among sparse ones), each layer's figures; the Layer* figures are then their averages
+/// </param>
 public sealed record ModelFacts(
     string ModelName, int Layers, double LayerFlopsPerToken, long LayerWeightBytes, long EmbeddingWeightBytes,
     double HeadFlopsPerToken, long HeadWeightBytes, long KvBytesPerTokenPerLayer, int ActivationWidth, int VocabSize, int ContextLength,
     IReadOnlyList<(string What, int Size)> TensorSplits, int Experts = 0, int ExpertsPerToken = 0, long LayerExpertWeightBytes = 0,
     IReadOnlyList<(string What, int Size)>? ReplicableTensorSplits = null,
-    long LayerWholeWeightBytes = 0, long EmbeddingWholeWeightBytes = 0, long HeadWholeWeightBytes = 0, long TiedHeadWeightBytes = 0, int KvHeads = 0)
+    long LayerWholeWeightBytes = 0, long EmbeddingWholeWeightBytes = 0, long HeadWholeWeightBytes = 0, long TiedHeadWeightBytes = 0, int KvHeads = 0,
+    IReadOnlyList<LayerFacts>? ByLayer = null)
 {
+    /// <summary>
+    /// Facts whose layers differ: each layer's figures from <paramref name="layer"/>, the Layer* figures their averages.
+    /// Generated Facts(config) of a model with per-layer kinds call this.
+    /// </summary>
+    public ModelFacts WithLayers(Func<int, LayerFacts> layer)
+    {
+        var layers = Enumerable.Range(0, Layers).Select(layer).ToArray();
+        if (layers.Length == 0) return this;
+        return this with
+        {
+            // Layers all alike (every layer sparse): one layer's figures say it all.
+            ByLayer = layers.All(l => l == layers[0]) ? null : layers,
+            LayerFlopsPerToken = layers.Average(l => l.FlopsPerToken),
+            LayerWeightBytes = (long)layers.Average(l => (double)l.WeightBytes),
+            LayerWholeWeightBytes = (long)layers.Average(l => (double)l.WholeWeightBytes),
+            LayerExpertWeightBytes = (long)layers.Average(l => (double)l.ExpertWeightBytes),
+        };
+    }
+
     /// <summary><see cref="ReplicableTensorSplits"/>, empty when there are none.</summary>
     public IReadOnlyList<(string What, int Size)> Replicable => ReplicableTensorSplits ?? [];
 
@@ -39,7 +62,8 @@ public sealed record ModelFacts(
     internal Planning.ModelCost Cost => new(
         Layers, LayerWeightBytes / 4.0, LayerWholeWeightBytes / 4.0, LayerExpertWeightBytes / 4.0, Experts, ExpertsPerToken,
         EmbeddingWeightBytes / 4.0, EmbeddingWholeWeightBytes / 4.0, HeadWeightBytes / 4.0, HeadWholeWeightBytes / 4.0, TiedHeadWeightBytes / 4.0,
-        LayerFlopsPerToken, HeadFlopsPerToken, KvBytesPerTokenPerLayer / 4.0, KvHeads, ActivationWidth, VocabSize, ContextLength);
+        LayerFlopsPerToken, HeadFlopsPerToken, KvBytesPerTokenPerLayer / 4.0, KvHeads, ActivationWidth, VocabSize, ContextLength,
+        ByLayer?.Select(l => new Planning.LayerCost(l.WeightBytes / 4.0, l.WholeWeightBytes / 4.0, l.ExpertWeightBytes / 4.0, l.FlopsPerToken)).ToArray());
 
     /// <summary>The sizes a caller of an engine over these facts sees (its KV width: the F32 floats of one token's keys in one layer).</summary>
     public ModelShape Shape => new(ModelName, VocabSize, ContextLength, Layers, ActivationWidth, (int)(KvBytesPerTokenPerLayer / (2 * sizeof(float))));
@@ -47,3 +71,10 @@ public sealed record ModelFacts(
     /// <summary>Every parameter of the model once (a tied head's matrix counted with the embedding), from its config alone.</summary>
     public long Parameters => (long)Cost.Parameters;
 }
+
+/// <summary>One layer's figures, where layers differ.</summary>
+/// <param name="FlopsPerToken">2 x multiply-adds of its products per token (k experts of a mixture)</param>
+/// <param name="WeightBytes">F32 bytes of its weights</param>
+/// <param name="WholeWeightBytes">the part every tensor rank holds whole</param>
+/// <param name="ExpertWeightBytes">the part that is experts (all of them)</param>
+public readonly record struct LayerFacts(double FlopsPerToken, long WeightBytes, long WholeWeightBytes, long ExpertWeightBytes);

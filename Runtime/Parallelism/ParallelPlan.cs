@@ -116,8 +116,9 @@ public sealed record ParallelPlan(
     {
         var cost = facts.Cost;
         var result = new (long, long)[split.Length];
+        var ranges = StagePartitioner.LayerRanges(split);
         for (int j = 0; j < split.Length; j++)
-            result[j] = ((long)(cost.DeviceParameters(split[j], j == 0, j == split.Length - 1, tensor, expert) * bytesPerWeight),
+            result[j] = ((long)(cost.DeviceParameters(ranges[j].First, ranges[j].End, j == 0, j == split.Length - 1, tensor, expert) * bytesPerWeight),
                          (long)cost.DeviceKvBytes(split[j], facts.ContextLength, tensor, sequence, sizeof(float)));
         return result;
     }

@@ -96,7 +96,7 @@ public sealed class MemoryEstimate
                         {
                             int layers = split[stage];
                             bool first = stage == 0, last = stage == plan.Pipeline - 1;
-                            double weightBytes = cost.DeviceParameters(layers, first, last, plan.Tensor, plan.Expert) * BytesOf(weights);
+                            double weightBytes = cost.DeviceParameters(ranges[stage].First, ranges[stage].End, first, last, plan.Tensor, plan.Expert) * BytesOf(weights);
                             double kv = cost.DeviceKvBytes(layers, (double)context * sequencesPerDevice, plan.Tensor, plan.Sequence, BytesOf(kvCache));
                             // Prompts prefill in chunks of at most PrefillChunkTokens rows, as serving engines do.
                             double rows = Math.Min(PrefillChunkTokens, Math.Ceiling((double)context / plan.Sequence) * sequencesPerDevice);

@@ -5,6 +5,26 @@ using System;
 
 namespace Tessera.Planning
 {
+    /// <summary>One layer's figures, when layers differ: parameters (experts included), those every tensor rank holds whole, the experts', FLOPs per token.</summary>
+    internal readonly struct LayerCost
+    {
+        public LayerCost(double parameters, double wholeParameters, double expertParameters, double flopsPerToken)
+        {
+            Parameters = parameters;
+            WholeParameters = wholeParameters;
+            ExpertParameters = expertParameters;
+            FlopsPerToken = flopsPerToken;
+        }
+
+        public double Parameters { get; }
+
+        public double WholeParameters { get; }
+
+        public double ExpertParameters { get; }
+
+        public double FlopsPerToken { get; }
+    }
+
     /// <summary>
     /// A model's sizes in parameters (dtype-free), computed from its config alone, and what a plan costs with them:
     /// parameters, bytes per device at a weight and cache dtype, and the relative time of a pipeline stage.
@@ -13,18 +33,31 @@ namespace Tessera.Planning
     /// "Whole" parameters are held by every tensor rank (norms, biases after row-parallel products, a router, a
     /// replicated embedding); the rest are split 1/tp. A layer's experts are split 1/ep across the expert ranks (each
     /// expert also 1/tp). A tied head shares <see cref="TiedHeadParameters"/> with the embedding: counted once in the
-    /// model, and once on a device holding both, but a last stage without the embedding holds its own copy.
+    /// model, and once on a device holding both, but a last stage without the embedding holds its own copy. Layers may
+    /// differ (dense layers among sparse ones): every per-layer figure is kept per layer, and stages add theirs up.
     /// </remarks>
     internal sealed class ModelCost
     {
+        private readonly double[] _layerParameters, _layerWholeParameters, _layerExpertParameters, _layerFlops;
+
+        /// <param name="byLayer">
+        /// when layers differ, each layer's (parameters, whole, experts, FLOPs per token); the scalar arguments are then
+        /// their averages (what a reader of one layer's figure sees)
+        /// </param>
         public ModelCost(int layers, double layerParameters, double layerWholeParameters, double layerExpertParameters, int experts, int expertsPerToken,
             double embeddingParameters, double embeddingWholeParameters, double headParameters, double headWholeParameters, double tiedHeadParameters,
-            double layerFlopsPerToken, double headFlopsPerToken, double kvValuesPerTokenPerLayer, int kvHeads, int activationWidth, int vocab, int context)
+            double layerFlopsPerToken, double headFlopsPerToken, double kvValuesPerTokenPerLayer, int kvHeads, int activationWidth, int vocab, int context,
+            LayerCost[] byLayer = null)
         {
             Layers = layers;
-            LayerParameters = layerParameters;
-            LayerWholeParameters = layerWholeParameters;
-            LayerExpertParameters = layerExpertParameters;
+            if (byLayer != null && byLayer.Length != layers) throw new ArgumentException("one cost per layer", nameof(byLayer));
+            _layerParameters = PerLayer(layers, byLayer, c => c.Parameters, layerParameters);
+            _layerWholeParameters = PerLayer(layers, byLayer, c => c.WholeParameters, layerWholeParameters);
+            _layerExpertParameters = PerLayer(layers, byLayer, c => c.ExpertParameters, layerExpertParameters);
+            _layerFlops = PerLayer(layers, byLayer, c => c.FlopsPerToken, layerFlopsPerToken);
+            LayerParameters = Average(_layerParameters, layerParameters);
+            LayerWholeParameters = Average(_layerWholeParameters, layerWholeParameters);
+            LayerExpertParameters = Average(_layerExpertParameters, layerExpertParameters);
             Experts = experts;
             ExpertsPerToken = expertsPerToken;
             EmbeddingParameters = embeddingParameters;
@@ -32,7 +65,7 @@ namespace Tessera.Planning
             HeadParameters = headParameters;
             HeadWholeParameters = headWholeParameters;
             TiedHeadParameters = tiedHeadParameters;
-            LayerFlopsPerToken = layerFlopsPerToken;
+            LayerFlopsPerToken = Average(_layerFlops, layerFlopsPerToken);
             HeadFlopsPerToken = headFlopsPerToken;
             KvValuesPerTokenPerLayer = kvValuesPerTokenPerLayer;
             KvHeads = kvHeads;
@@ -92,8 +125,39 @@ namespace Tessera.Planning
 
         public int Context { get; }
 
+        private static double[] PerLayer(int layers, LayerCost[] byLayer, Func<LayerCost, double> figure, double uniform)
+        {
+            var values = new double[Math.Max(0, layers)];
+            for (int i = 0; i < values.Length; i++) values[i] = byLayer == null ? uniform : figure(byLayer[i]);
+            return values;
+        }
+
+        private static double Average(double[] values, double uniform)
+        {
+            if (values.Length == 0) return uniform;
+            double sum = 0;
+            foreach (double v in values) sum += v;
+            return sum / values.Length;
+        }
+
+        private static double Sum(double[] values, int first, int end)
+        {
+            double sum = 0;
+            for (int i = Math.Max(0, first); i < Math.Min(end, values.Length); i++) sum += values[i];
+            return sum;
+        }
+
+        /// <summary>The parameters of layers [first, end), all their experts included.</summary>
+        public double LayerParametersOf(int first, int end) => Sum(_layerParameters, first, end);
+
+        /// <summary>The experts' parameters of layers [first, end).</summary>
+        public double LayerExpertParametersOf(int first, int end) => Sum(_layerExpertParameters, first, end);
+
+        /// <summary>2 x multiply-adds per token of layers [first, end).</summary>
+        public double LayerFlopsOf(int first, int end) => Sum(_layerFlops, first, end);
+
         /// <summary>Every parameter once (a tied head's matrix counted with the embedding).</summary>
-        public double Parameters => EmbeddingParameters + Layers * LayerParameters + HeadParameters - TiedHeadParameters;
+        public double Parameters => EmbeddingParameters + LayerParametersOf(0, Layers) + HeadParameters - TiedHeadParameters;
 
         /// <summary>How many ways tensor parallelism splits the KV cache: tp, at most the KV heads (replicated past them).</summary>
         public int KvShare(int tensor) => KvHeads > 0 ? Math.Max(1, Math.Min(tensor, KvHeads)) : Math.Max(1, tensor);
@@ -106,7 +170,7 @@ namespace Tessera.Planning
         /// </summary>
         public double StageSeconds(int first, int end)
         {
-            double cost = (end - first) * (LayerFlopsPerToken / BalanceFlopsPerSecond + 4 * LayerParameters / BalanceBytesPerSecond);
+            double cost = LayerFlopsOf(first, end) / BalanceFlopsPerSecond + 4 * LayerParametersOf(first, end) / BalanceBytesPerSecond;
             if (first == 0) cost += 4 * EmbeddingParameters / BalanceBytesPerSecond;
             if (end == Layers) cost += HeadFlopsPerToken / BalanceFlopsPerSecond + 4 * HeadParameters / BalanceBytesPerSecond;
             return cost;
@@ -116,16 +180,16 @@ namespace Tessera.Planning
         public int[] Balance(int stages) => Tessera.Parallelism.ContiguousPartition.Balance(Layers, stages, StageSeconds);
 
         /// <summary>
-        /// Parameters one device of a stage holds: its layers (its 1/ep of the experts), the embeddings on the first stage,
-        /// the head on the last (sharing a tied matrix with the embedding when it holds both), whole parts whole and the
-        /// rest 1/tp.
+        /// Parameters one device of a stage holds: its layers [<paramref name="first"/>, <paramref name="end"/>) (its 1/ep
+        /// of the experts), the embeddings on the first stage, the head on the last (sharing a tied matrix with the
+        /// embedding when it holds both), whole parts whole and the rest 1/tp.
         /// </summary>
-        public double DeviceParameters(int layersInStage, bool firstStage, bool lastStage, int tensor, int expert)
+        public double DeviceParameters(int first, int end, bool firstStage, bool lastStage, int tensor, int expert)
         {
             tensor = Math.Max(1, tensor);
             expert = Math.Max(1, expert);
-            double whole = layersInStage * LayerWholeParameters;
-            double split = layersInStage * (LayerParameters - LayerWholeParameters - LayerExpertParameters + LayerExpertParameters / expert);
+            double whole = Sum(_layerWholeParameters, first, end), experts = LayerExpertParametersOf(first, end);
+            double split = LayerParametersOf(first, end) - whole - experts + experts / expert;
             if (firstStage)
             {
                 whole += EmbeddingWholeParameters;

@@ -78,7 +78,8 @@ public sealed class PlanPredictor(ModelFacts facts, Cluster cluster, Workload wo
     {
         var (sequences, m) = PerMicroBatch(plan, batch);
         double rows = sequences * Math.Ceiling((double)Workload.Prompt / plan.Sequence);
-        double stage = split.Select((layers, j) => StageSeconds(plan, layers, j == 0, j == split.Length - 1, rows, sequences, sequences * Workload.Prompt, Workload.Prompt / 2.0, logitRows: sequences).Total).Max();
+        var ranges = StagePartitioner.LayerRanges(split);
+        double stage = ranges.Select((range, j) => StageSeconds(plan, range, j == 0, j == split.Length - 1, rows, sequences, sequences * Workload.Prompt, Workload.Prompt / 2.0, logitRows: sequences).Total).Max();
         return (m + plan.Pipeline - 1) * stage;
     }
 
@@ -88,7 +89,7 @@ public sealed class PlanPredictor(ModelFacts facts, Cluster cluster, Workload wo
         var (sequences, m) = PerMicroBatch(plan, batch);
         double rows = Math.Max(1, sequences / plan.Sequence);
         double context = Workload.Prompt + Workload.Output / 2.0;
-        var stages = split.Select((layers, j) => StageSeconds(plan, layers, j == 0, j == split.Length - 1, rows, sequences, sequences, context, logitRows: sequences)).ToList();
+        var stages = StagePartitioner.LayerRanges(split).Select((range, j) => StageSeconds(plan, range, j == 0, j == split.Length - 1, rows, sequences, sequences, context, logitRows: sequences)).ToList();
         var slowest = stages.MaxBy(s => s.Total);
         return ((m + plan.Pipeline - 1) * slowest.Total, (m + plan.Pipeline - 1) * slowest.Communication);
     }
@@ -106,19 +107,19 @@ public sealed class PlanPredictor(ModelFacts facts, Cluster cluster, Workload wo
     /// micro-batch's <paramref name="queries"/> over this device's 1/sp of <paramref name="context"/> positions of each of
     /// its <paramref name="sequences"/>, as a roofline, plus its collectives.
     /// </summary>
-    private (double Total, double Communication) StageSeconds(ParallelPlan plan, int layers, bool first, bool last, double rows, double sequences,
+    private (double Total, double Communication) StageSeconds(ParallelPlan plan, (int First, int End) range, bool first, bool last, double rows, double sequences,
         double queries, double context, double logitRows)
     {
-        int tp = plan.Tensor;
+        int tp = plan.Tensor, layers = range.End - range.First;
         double queryWidth = _cost.ActivationWidth;
         double tokensAcrossExpertRanks = rows * plan.Expert;
         // Work: the layers' products (k experts per token), attention over this device's share of the cache, the head.
-        double flops = rows * layers * _cost.LayerFlopsPerToken / tp + queries * layers * 4 * queryWidth * context / tp / plan.Sequence;
+        double flops = rows * _cost.LayerFlopsOf(range.First, range.End) / tp + queries * layers * 4 * queryWidth * context / tp / plan.Sequence;
         if (last) flops += logitRows * _cost.HeadFlopsPerToken / tp;
         // Bytes: the dense weights once, the experts this step's tokens touch, the cache each query reads.
-        double expertParameters = _cost.LayerExpertParameters;
+        double expertParameters = _cost.LayerExpertParametersOf(range.First, range.End);
         double touched = _cost.Experts == 0 ? 1 : 1 - Math.Pow(1 - (double)_cost.ExpertsPerToken / _cost.Experts, tokensAcrossExpertRanks);
-        double weightParameters = _cost.DeviceParameters(layers, first, last, tp, plan.Expert) - layers * (1 - touched) * expertParameters / plan.Expert / tp;
+        double weightParameters = _cost.DeviceParameters(range.First, range.End, first, last, tp, plan.Expert) - (1 - touched) * expertParameters / plan.Expert / tp;
         double bytes = weightParameters * MemoryEstimate.BytesOf(Workload.Weights)
                        + sequences * context / plan.Sequence * layers * _cost.KvValuesPerTokenPerLayer / _cost.KvShare(tp) * MemoryEstimate.BytesOf(Workload.KvCache);
         double arithmetic = flops / (Cluster.Device.FlopsFor(Workload.Weights) * ComputeEfficiency);

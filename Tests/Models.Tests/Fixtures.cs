@@ -2,12 +2,30 @@ using Tessera.Checkpoints;
 
 namespace Tessera.Models.Tests;
 
-/// <summary>The bundled fixtures and their reference outputs (computed by llama2.c, llm.c and an fp64 Hugging Face Mixtral, not by us).</summary>
+/// <summary>
+/// The bundled fixtures and their reference outputs (computed by llama2.c, llm.c and fp64 implementations of Hugging
+/// Face's semantics, each cross-checked with llama.cpp; not by us).
+/// </summary>
 public static class Fixtures
 {
     public const string TinyLlama = "tiny-llama";
     public const string TinyGpt2 = "tiny-gpt2";
     public const string TinyMixtral = "tiny-mixtral";
+    public const string TinyLlama31 = "tiny-llama31";
+    public const string TinyQwen2 = "tiny-qwen2";
+    public const string TinyQwen3 = "tiny-qwen3";
+    public const string TinyQwen3Moe = "tiny-qwen3-moe";
+    public const string TinyQwen2Moe = "tiny-qwen2-moe";
+    public const string TinyMistral = "tiny-mistral";
+    public const string TinyGemma2 = "tiny-gemma2";
+    public const string TinyGemma3 = "tiny-gemma3";
+    public const string TinyPhi3 = "tiny-phi3";
+
+    /// <summary>The fixtures of the families beyond the three seeds: one per family (and Llama 3.1's RoPE scaling).</summary>
+    public static readonly string[] Families = [TinyLlama31, TinyQwen2, TinyQwen3, TinyQwen3Moe, TinyQwen2Moe, TinyMistral, TinyGemma2, TinyGemma3, TinyPhi3];
+
+    /// <summary>The fixtures whose models are mixtures of experts.</summary>
+    public static readonly string[] MixturesOfExperts = [TinyMixtral, TinyQwen3Moe, TinyQwen2Moe];
 
     public static string Directory(string name)
     {

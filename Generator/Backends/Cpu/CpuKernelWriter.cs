@@ -52,6 +52,9 @@ internal static class CpuKernelWriter
             case KernelKind.Mixture:
                 WriteMixture(kernel, module, writer);
                 break;
+            case KernelKind.Select:
+                WriteSelect(kernel, module, writer);
+                break;
             case KernelKind.Layers:
                 throw new System.InvalidOperationException("The layers loop is stage glue, written by EngineWriter.");
         }
@@ -80,10 +83,12 @@ internal static class CpuKernelWriter
         string width = node.Module!.In!;
         string eps = node.Module.Epsilon!;
         string input = site.Buf(node.Inputs[0]), output = site.Buf(node.Output);
+        // A per-head norm treats each head of each row as a row of its own.
+        string rows = node.Module.PerHead ? $"rows * ({site.NormGroups})" : "rows";
         if (node.Kind == OpKind.RmsNorm)
-            writer.WriteLine($"{Kernels}.RmsNorm(_cpu, {input}, {weight}, {output}, rows, {width}, {eps});");
+            writer.WriteLine($"{Kernels}.RmsNorm(_cpu, {input}, {weight}, {output}, {rows}, {width}, {eps});");
         else
-            writer.WriteLine($"{Kernels}.LayerNorm(_cpu, {input}, {weight}, {weight}Bias, {output}, rows, {width}, {eps});");
+            writer.WriteLine($"{Kernels}.LayerNorm(_cpu, {input}, {weight}, {weight}Bias, {output}, {rows}, {width}, {eps});");
     }
 
     /// <summary>Rotary position embedding, in place (on a copy of the input when the input lives on).</summary>
@@ -93,7 +98,7 @@ internal static class CpuKernelWriter
         var node = site.Node;
         if (!kernel.InPlace)
             writer.WriteLine($"global::System.Array.Copy({site.Buf(node.Inputs[0])}, {site.Buf(node.Output)}, rows * ({site.Local(node.Inputs[0])}));");
-        writer.WriteLine($"{Kernels}.Rope(_cpu, {site.Buf(node.Output)}, rows, {site.Heads(0, 0)}, {site.HeadDim}, batch.Positions, {node.Arguments[1]});");
+        writer.WriteLine($"{Kernels}.Rope(_cpu, {site.Buf(node.Output)}, rows, {site.Heads(0, 0)}, {site.HeadDim}, batch.Positions, {node.Arguments[1]}{site.RopeOptions});");
     }
 
     /// <summary>This batch's keys and values into the cache, then causal attention over it; under sequence parallelism over every rank's cache shard.</summary>
@@ -104,7 +109,25 @@ internal static class CpuKernelWriter
         // The cache write is a kernel of its own (as on the GPU): attention only reads the cache.
         writer.WriteLine($"{Kernels}.AppendKv({site.Buf(node.Inputs[1])}, {site.Buf(node.Inputs[2])}, batch, layer, {site.Local(node.Inputs[1])});");
         // Under sequence parallelism the rank's rows attend over every rank's cache shard (a group of one: the plain kernel).
-        writer.WriteLine($"{Kernels}.Attention(_cpu, {site.Buf(node.Inputs[0])}, {site.Buf(node.Output)}, batch, layer, {site.Heads(0, 0)}, {site.Heads(1, 1)}, {site.HeadDim}, _rank.Sequence);");
+        writer.WriteLine($"{Kernels}.Attention(_cpu, {site.Buf(node.Inputs[0])}, {site.Buf(node.Output)}, batch, layer, {site.Heads(0, 0)}, {site.Heads(1, 1)}, {site.HeadDim}, _rank.Sequence{site.AttentionOptions});");
+    }
+
+    /// <summary>
+    /// The side of a Select its condition picks: nothing to do when both sides were computed into its buffer (the
+    /// buffer planner's rule), else a copy of the chosen one.
+    /// </summary>
+    private static void WriteSelect(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
+    {
+        var site = new KernelSite(kernel, module);
+        var node = site.Node;
+        string output = site.Buf(node.Output);
+        if (node.Inputs.All(side => site.Buf(side) == output))
+        {
+            writer.WriteLine($"// (both sides were computed into {output})");
+            return;
+        }
+        string count = $"rows * ({site.Local(node.Output)})";
+        writer.WriteLine($"global::System.Array.Copy({node.Arguments[0]} ? {site.Buf(node.Inputs[0])} : {site.Buf(node.Inputs[1])}, {output}, {count});");
     }
 
     /// <summary>One slice of the feature axis, copied out.</summary>
@@ -168,6 +191,7 @@ internal static class CpuKernelWriter
             notes.Add($"softmax over {kernel.Anchor.Inputs[0].Width} experts, top {kernel.Anchor.Arguments[0]}, {renormalize}");
         }
         if (kernel.Kind == KernelKind.Mixture) notes.Add("each held expert over its tokens only; all-to-all to the experts' ranks and back under expert parallelism");
+        if (kernel.Kind == KernelKind.Norm && kernel.Anchor.Module!.PerHead) notes.Add("each head on its own");
         return notes.Count == 0 ? "" : $"  [{string.Join("; ", notes)}]";
     }
 
@@ -228,7 +252,9 @@ internal static class CpuKernelWriter
         var current = kernel.Anchor.Output;
         foreach (var step in kernel.Fused)
         {
-            string Operand(IrValue v) => $"new global::System.ReadOnlySpan<float>({plan[v]}, row * ({sharding.LocalWidth(v)}) + column, segment.Length)";
+            // An operand of width 1 is the row's scalar (a per-token gate): element row, whatever the column.
+            string Operand(IrValue v) => ShapeInference.IsScalarPerRow(v) ? $"{plan[v]}[row]"
+                : $"new global::System.ReadOnlySpan<float>({plan[v]}, row * ({sharding.LocalWidth(v)}) + column, segment.Length)";
             writer.WriteLine(Step(step, current, "segment", Operand) + ";");
             current = step.Output;
         }
@@ -275,35 +301,48 @@ internal static class CpuKernelWriter
     private static void WriteElementwise(Kernel kernel, BufferPlan plan, ShardingPlan sharding, IndentedTextWriter writer)
     {
         var first = kernel.Anchor;
-        string count = $"rows * ({sharding.LocalWidth(kernel.Output)})";
+        var width = sharding.LocalWidth(kernel.Output);
+        string count = $"rows * ({width})";
         string target = "out_" + kernel.Output.Name;
-        string Span(IrValue v) => $"new global::System.ReadOnlySpan<float>({plan[v]}, 0, {count})";
+        // A per-token scalar spans the rows (one each); every other operand the rows by the width.
+        string Span(IrValue v) => ShapeInference.IsScalarPerRow(v) ? $"new global::System.ReadOnlySpan<float>({plan[v]}, 0, rows), {width}"
+            : $"new global::System.ReadOnlySpan<float>({plan[v]}, 0, {count})";
         writer.WriteLine($"var {target} = new global::System.Span<float>({plan[kernel.Output]}, 0, {count});");
 
         // The running value starts as one operand of the first node: the one already in the output buffer, if the
-        // buffer planner placed the output over it (element-wise work may overwrite an operand that dies here).
-        var start = first.Inputs.FirstOrDefault(i => plan[i] == plan[kernel.Output]) ?? first.Inputs[0];
+        // buffer planner placed the output over it (element-wise work may overwrite an operand that dies here); never
+        // a per-token scalar, which a broadcast product widens.
+        var wide = first.Inputs.Where(i => !ShapeInference.IsScalarPerRow(i) || ShapeInference.IsScalarPerRow(kernel.Output)).ToList();
+        var start = wide.FirstOrDefault(i => plan[i] == plan[kernel.Output]) ?? wide[0];
         if (plan[start] != plan[kernel.Output]) writer.WriteLine($"{Span(start)}.CopyTo({target});");
-        writer.WriteLine(Step(first, start, target, Span) + ";");
+        writer.WriteLine(Step(first, start, target, Span, epilogue: false) + ";");
         var current = first.Output;
         foreach (var step in kernel.Fused)
         {
-            writer.WriteLine(Step(step, current, target, Span) + ";");
+            writer.WriteLine(Step(step, current, target, Span, epilogue: false) + ";");
             current = step.Output;
         }
     }
 
-    /// <summary>One in-place step on <paramref name="target"/>, which holds the value of <paramref name="current"/>.</summary>
-    private static string Step(IrNode step, IrValue current, string target, System.Func<IrValue, string> operand)
+    /// <summary>
+    /// One in-place step on <paramref name="target"/>, which holds the value of <paramref name="current"/>. In an
+    /// epilogue a per-token scalar operand is one float (the row's); in a loop over the rows, a span of them.
+    /// </summary>
+    private static string Step(IrNode step, IrValue current, string target, System.Func<IrValue, string> operand, bool epilogue = true)
     {
         var others = step.Inputs.Where(i => i != current).ToList();
         return step.Kind switch
         {
             OpKind.Silu => $"{Activations}.Silu({target})",
             OpKind.Gelu => $"{Activations}.Gelu({target})",
+            OpKind.Sigmoid => $"{Activations}.Sigmoid({target})",
+            OpKind.SoftCap => $"{Activations}.SoftCap({target}, {step.Arguments[0]})",
+            OpKind.Scale => $"{Elementwise}.Scale({target}, {step.Arguments[0]})",
             OpKind.Add when others.Count == 0 => $"{Elementwise}.Add({target}, {target})",
             OpKind.Add => $"{Elementwise}.Add({target}, {operand(others[0])})",
             _ when others.Count == 0 => $"{Elementwise}.Square({target})",
+            _ when ShapeInference.IsScalarPerRow(others[0]) && !ShapeInference.IsScalarPerRow(current) =>
+                epilogue ? $"{Elementwise}.Scale({target}, {operand(others[0])})" : $"{Elementwise}.MultiplyRows({target}, {operand(others[0])})",
             _ => $"{Elementwise}.Multiply({target}, {operand(others[0])})",
         };
     }

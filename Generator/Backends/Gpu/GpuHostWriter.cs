@@ -51,6 +51,9 @@ internal static class GpuHostWriter
             case KernelKind.Mixture:
                 WriteMixture(kernel, module, writer);
                 break;
+            case KernelKind.Select:
+                WriteSelect(kernel, module, writer);
+                break;
             default:
                 throw new System.InvalidOperationException("The layers loop is stage glue, written by the engine writer.");
         }
@@ -112,6 +115,7 @@ internal static class GpuHostWriter
             var args = new List<string> { output, count };
             if (linear.Bias) args.Add(W("Bias"));
             args.AddRange(kernel.EpilogueOperands.Select(o => Buf(kernel, module, o)));
+            args.AddRange(Scalars(kernel.Fused));
             writer.WriteLine(launch.Line("Epilogue", $"_gpu.Elements({count})", args.ToArray()));
         }
         if (kernel.IsHead)
@@ -142,9 +146,11 @@ internal static class GpuHostWriter
         var node = kernel.Anchor;
         string W(string suffix = "") => $"{weights}.{node.Module!.Name}{suffix}";
         string x = Buf(kernel, module, node.Inputs[0]), output = Buf(kernel, module, node.Output);
+        // A per-head norm: each head of each row is a row of its own.
+        string rows = node.Module!.PerHead ? $"_gpu.Rows(rows * ({new KernelSite(kernel, module).NormGroups}))" : "_gpu.Rows(rows)";
         writer.WriteLine(node.Kind == OpKind.RmsNorm
-            ? launch.Line("RmsNorm", "_gpu.Rows(rows)", x, W(), output)
-            : launch.Line("LayerNorm", "_gpu.Rows(rows)", x, W(), W("Bias"), output));
+            ? launch.Line("RmsNorm", rows, x, W(), output)
+            : launch.Line("LayerNorm", rows, x, W(), W("Bias"), output));
     }
 
     /// <summary>RoPE in place (on a copy of its input when that is still needed), with the uploaded cos/sin table.</summary>
@@ -157,8 +163,8 @@ internal static class GpuHostWriter
             writer.WriteLine($"_gpu.Copy({site.Buf(node.Inputs[0])}, {output}, (long)rows * ({site.Local(node.Inputs[0])}));");
         string angles = kernel.Output.Name.TrimStart('_') + "Angles";
         string headDim = site.HeadDim.ToString();
-        writer.WriteLine($"var {angles} = _gpu.RopeTable({headDim}, {node.Arguments[1]}, batch);");
-        writer.WriteLine(launch.Line("Rope", "_gpu.Rows(rows)", output, "positions", $"{angles}.Cos", $"{angles}.Sin"));
+        writer.WriteLine($"var {angles} = _gpu.RopeTable({headDim}, {node.Arguments[1]}, batch{site.RopeOptions});");
+        writer.WriteLine(launch.Line("Rope", "_gpu.Rows(rows)", output, "positions", $"{angles}.Cos", $"{angles}.Sin", $"{angles}.Pairs"));
     }
 
     /// <summary>The cache append, then attention with a group per (row, kv head, split), then the splits merged.</summary>
@@ -172,7 +178,10 @@ internal static class GpuHostWriter
         string headDim = site.HeadDim.ToString();
         string split = kernel.Output.Name.TrimStart('_') + "Splits";
         writer.WriteLine($"var {split} = _gpu.Attention(batch, {site.Heads(1, 1)}, ({site.Heads(0, 0)}) / ({site.Heads(1, 1)}), {headDim});");
-        writer.WriteLine(launch.Line("Attention", $"{split}.Config", site.Buf(node.Inputs[0]), site.Buf(node.Output), cache, "positions", $"{split}.Chunk", $"{split}.Partials"));
+        // The scores' scale (1/√d unless the model gives one), soft-cap (0: none) and sliding window (0: none).
+        string scale = node.Arguments[2].ToString() == "0" ? $"1.0f / global::System.MathF.Sqrt({headDim})" : $"(float)({node.Arguments[2]})";
+        writer.WriteLine(launch.Line("Attention", $"{split}.Config", site.Buf(node.Inputs[0]), site.Buf(node.Output), cache, "positions", $"{split}.Chunk", $"{split}.Partials",
+            scale, node.Arguments[3].ToString() == "0" ? "0f" : $"(float)({node.Arguments[3]})", node.Arguments[4].ToString()));
         writer.WriteLine($"_gpu.CombineAttention({split}, {site.Buf(node.Output)}, {site.Local(node.Output)});");
     }
 
@@ -183,7 +192,26 @@ internal static class GpuHostWriter
         string count = $"(long)rows * ({site.Local(kernel.Output)})";
         var args = new List<string> { site.Buf(kernel.Output), count };
         args.AddRange(kernel.Inputs.Select(site.Buf));
+        args.AddRange(Scalars(kernel.Nodes));
         writer.WriteLine(launch.Line("Elementwise", $"_gpu.Elements({count})", args.ToArray()));
+    }
+
+    /// <summary>The scalar arguments of a kernel's element-wise steps (caps, factors), evaluated here: they may differ by layer.</summary>
+    private static IEnumerable<string> Scalars(IEnumerable<IrNode> steps) =>
+        GpuKernelWriter.ScalarSteps(steps).Select(step => $"(float)({step.Arguments[0]})");
+
+    /// <summary>The side of a Select its condition picks: nothing when both were computed into its buffer, else a copy.</summary>
+    private static void WriteSelect(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
+    {
+        var site = new KernelSite(kernel, module);
+        var node = site.Node;
+        string output = site.Buf(node.Output);
+        if (node.Inputs.All(side => site.Buf(side) == output))
+        {
+            writer.WriteLine($"// (both sides were computed into {output})");
+            return;
+        }
+        writer.WriteLine($"_gpu.Copy({node.Arguments[0]} ? {site.Buf(node.Inputs[0])} : {site.Buf(node.Inputs[1])}, {output}, (long)rows * ({site.Local(node.Output)}));");
     }
 
     /// <summary>A router's top-k on the device: the decision stays there for the mixture.</summary>

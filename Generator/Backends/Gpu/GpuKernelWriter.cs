@@ -95,7 +95,7 @@ internal static class GpuKernelWriter
                     KernelKind.MatMul => Epilogue(kernel, module),
                     KernelKind.Norm => Norm(kernel),
                     KernelKind.Rope => Rope(kernel, module),
-                    KernelKind.Elementwise => Elementwise(kernel),
+                    KernelKind.Elementwise => Elementwise(kernel, module),
                     KernelKind.Chunk => Chunk(kernel, module),
                     _ => throw new System.InvalidOperationException($"No device kernel for {kernel.Kind}."),
                 };
@@ -145,8 +145,12 @@ internal static class GpuKernelWriter
         writer.WriteLine($"public readonly record struct DeviceSizes({string.Join(", ", fields)});");
     }
 
-    /// <summary>The config fields a kernel may name as sizes (booleans decide on the host), in DeviceSizes' order; then TensorDegree.</summary>
-    public static IEnumerable<ConfigFieldInfo> DeviceSizeFields(ModelInfo model) => model.Config.Where(f => f.Kind != ConfigKind.Bool);
+    /// <summary>
+    /// The config fields a kernel may name as sizes, in DeviceSizes' order; then TensorDegree. Booleans, RoPE scalings and
+    /// per-layer values decide on the host (a kernel gets what it needs of them as arguments).
+    /// </summary>
+    public static IEnumerable<ConfigFieldInfo> DeviceSizeFields(ModelInfo model) =>
+        model.Config.Where(f => f.Kind is ConfigKind.Int or ConfigKind.Float && !f.PerLayer);
 
     private static string SizeType(ConfigFieldInfo field) => field.Kind == ConfigKind.Int ? "int" : "float";
 
@@ -195,12 +199,14 @@ internal static class GpuKernelWriter
         var operands = kernel.EpilogueOperands;
         string Operand(IrValue value) => $"in{operands.IndexOf(value)}";
         parameters.AddRange(operands.Select(o => $"{Floats} {Operand(o)}"));
+        var scalars = ScalarSteps(kernel.Fused);
+        parameters.AddRange(scalars.Select((_, n) => $"float s{n}"));
         var lines = new List<string> { GridStride, GridStrideLoop, "{", "    float v = y[i];" };
         if (linear.Bias) lines.Add($"    v += bias[i % ({width})];");
         var current = kernel.Anchor.Output;
         foreach (var step in kernel.Fused)
         {
-            lines.Add($"    v = {Step(step, current, "v", Operand)};");
+            lines.Add($"    v = {Step(step, current, "v", Operand, width, $"s{scalars.IndexOf(step)}")};");
             current = step.Output;
         }
         lines.Add("    y[i] = v;");
@@ -246,11 +252,10 @@ internal static class GpuKernelWriter
         var site = new KernelSite(kernel, module);
         string width = site.Local(node.Inputs[0]).ToString();
         string headDim = site.HeadDim.ToString();
-        var parameters = new[] { $"{Floats} x", $"{Ints} positions", $"{Floats} cos", $"{Floats} sin" };
+        var parameters = new[] { $"{Floats} x", $"{Ints} positions", $"{Floats} cos", $"{Floats} sin", "int half" };
         string body = $$"""
             {{RowIndices}}
-            // rotate_half: pairs (j, j + d/2) of each head, by the CPU kernel's fp32 cos/sin table of (position, j).
-            int half = ({{headDim}}) / 2;
+            // rotate_half: pairs (j, j + half) of each head's first 2 half dimensions (the rest pass unchanged), by the CPU kernel's fp32 cos/sin table of (position, j).
             long angles = (long)positions[row] * half;
             for (int t = thread; t < ({{site.Heads(0, 0)}}) * half; t += threads)
             {
@@ -296,7 +301,11 @@ internal static class GpuKernelWriter
         string kvWidth = site.Local(node.Inputs[1]).ToString();
         string width = site.Local(node.Inputs[0]).ToString();
         string headDim = site.HeadDim.ToString();
-        var parameters = new[] { $"{Floats} q", $"{Floats} output", "global::Tessera.Gpu.KvCacheView cache", $"{Ints} positions", "int chunk", $"{Floats} partials" };
+        var parameters = new[]
+        {
+            $"{Floats} q", $"{Floats} output", "global::Tessera.Gpu.KvCacheView cache", $"{Ints} positions", "int chunk", $"{Floats} partials",
+            "float scale", "float softCap", "int window",
+        };
         string body = $$"""
             int row = global::ILGPU.Grid.IdxX, kvHead = global::ILGPU.Grid.IdxY, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
             int split = global::ILGPU.Grid.IdxZ, splits = global::ILGPU.Grid.DimZ; // flash-decoding: this group's share of the context
@@ -305,13 +314,14 @@ internal static class GpuKernelWriter
             // and per head the running maximum, the running sum and this tile's correction.
             var shared = global::ILGPU.SharedMemory.GetDynamic<float>();
             int queries = 0, weights = group * ({{headDim}}), maxima = weights + group * threads, sums = maxima + group, corrections = sums + group;
-            int context = positions[row] + 1, begin = split * chunk, end = global::System.Math.Min(context, begin + chunk);
+            // This split's positions of the ones the row sees: [context - window, context) with a sliding window.
+            int context = positions[row] + 1, first = window > 0 ? global::System.Math.Max(0, context - window) : 0;
+            int begin = global::System.Math.Max(first, split * chunk), end = global::System.Math.Min(context, split * chunk + chunk);
             long firstQuery = (long)row * ({{width}}) + (long)kvHead * group * ({{headDim}}), cached = cache.RowBase(row) + kvHead * ({{headDim}});
             // The weighted values add up in the output itself with one split, else in this split's partial sums.
             long partial = (((long)row * global::ILGPU.Grid.DimY + kvHead) * splits + split) * group * (({{headDim}}) + 2);
             var sum = splits == 1 ? output : partials;
             long at = splits == 1 ? firstQuery : partial;
-            float scale = 1.0f / {{XMath}}.Sqrt((float)({{headDim}}));
             for (int i = thread; i < group * ({{headDim}}); i += threads)
             {
                 shared[queries + i] = q[firstQuery + i];
@@ -333,7 +343,7 @@ internal static class GpuKernelWriter
                     float dot = 0.0f;
                     if (p < end)
                         for (int i = 0; i < ({{headDim}}); i++) dot += shared[queries + g * ({{headDim}}) + i] * cache.Keys[key + i];
-                    shared[weights + g * threads + thread] = p < end ? dot * scale : float.NegativeInfinity;
+                    shared[weights + g * threads + thread] = p < end ? {{ScalarMath}}.SoftCap(dot * scale, softCap) : float.NegativeInfinity;
                 }
                 // Per head: the tile's weights against the new running maximum, and the statistics rescaled.
                 for (int g = 0; g < group; g++)
@@ -379,18 +389,26 @@ internal static class GpuKernelWriter
         return ("Attention", parameters, body, "a group per (row, kv head, split of the context) for the query heads sharing the kv head, online softmax over tiles");
     }
 
-    private static (string Op, string[] Parameters, string Body, string Shape) Elementwise(Kernel kernel)
+    private static (string Op, string[] Parameters, string Body, string Shape) Elementwise(Kernel kernel, CompiledModule module)
     {
         var parameters = new List<string> { $"{Floats} output", "long count" };
         var inputs = kernel.Inputs.ToList();
         string Operand(IrValue value) => $"in{inputs.IndexOf(value)}";
         parameters.AddRange(inputs.Select(o => $"{Floats} {Operand(o)}"));
+        var scalars = ScalarSteps(kernel.Nodes);
+        parameters.AddRange(scalars.Select((_, n) => $"float s{n}"));
+        string width = module.Sharding.LocalWidth(kernel.Output).ToString();
         var first = kernel.Anchor;
-        var lines = new List<string> { GridStride, GridStrideLoop, "{", $"    float v = {Operand(first.Inputs[0])}[i];", $"    v = {Step(first, first.Inputs[0], "v", Operand)};" };
+        // The running value starts as the first node's full-width operand (a per-token scalar is read by row).
+        var start = first.Inputs.FirstOrDefault(i => !ShapeInference.IsScalarPerRow(i) || ShapeInference.IsScalarPerRow(kernel.Output)) ?? first.Inputs[0];
+        var lines = new List<string>
+        {
+            GridStride, GridStrideLoop, "{", $"    float v = {Operand(start)}[i];", $"    v = {Step(first, start, "v", Operand, width, $"s{scalars.IndexOf(first)}")};",
+        };
         var current = first.Output;
         foreach (var step in kernel.Fused)
         {
-            lines.Add($"    v = {Step(step, current, "v", Operand)};");
+            lines.Add($"    v = {Step(step, current, "v", Operand, width, $"s{scalars.IndexOf(step)}")};");
             current = step.Output;
         }
         lines.Add("    output[i] = v;");
@@ -415,17 +433,27 @@ internal static class GpuKernelWriter
     /// <summary>
     /// One element-wise step on the running value <paramref name="value"/> (the value of <paramref name="current"/>);
     /// the other values it reads are parameters named by position (in0, in1, ...: the launch passes them in that
-    /// order), so kernels doing the same work on different values are one method.
+    /// order), so kernels doing the same work on different values are one method. A per-token scalar operand is read
+    /// at the element's row (i / width); a step's scalar argument (a cap, a factor) is the parameter
+    /// <paramref name="scalar"/>, evaluated on the host (it may differ from layer to layer).
     /// </summary>
-    private static string Step(IrNode step, IrValue current, string value, System.Func<IrValue, string> operand)
+    private static string Step(IrNode step, IrValue current, string value, System.Func<IrValue, string> operand, string width, string scalar)
     {
-        string Other(int i) => step.Inputs[i] == current ? value : $"{operand(step.Inputs[i])}[i]";
+        string Other(int i) => step.Inputs[i] == current ? value
+            : ShapeInference.IsScalarPerRow(step.Inputs[i]) && !ShapeInference.IsScalarPerRow(step.Output) ? $"{operand(step.Inputs[i])}[i / ({width})]"
+            : $"{operand(step.Inputs[i])}[i]";
         return step.Kind switch
         {
             OpKind.Silu => $"{ScalarMath}.Silu({value})",
             OpKind.Gelu => $"{ScalarMath}.Gelu({value})",
+            OpKind.Sigmoid => $"{ScalarMath}.Sigmoid({value})",
+            OpKind.SoftCap => $"{ScalarMath}.SoftCap({value}, {scalar})",
+            OpKind.Scale => $"{value} * {scalar}",
             OpKind.Add => $"{Other(0)} + {Other(1)}",
             _ => $"{Other(0)} * {Other(1)}",
         };
     }
+
+    /// <summary>The steps with a scalar argument (SoftCap's cap, Scale's factor), in order: their parameters s0, s1, ...</summary>
+    public static List<IrNode> ScalarSteps(IEnumerable<IrNode> steps) => steps.Where(s => s.Kind is OpKind.SoftCap or OpKind.Scale).ToList();
 }

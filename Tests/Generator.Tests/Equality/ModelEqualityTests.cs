@@ -18,7 +18,7 @@ public sealed class ModelEqualityTests
         var first = Parse();
         var second = Parse();
 
-        Assert.Equal(3, first.Length); // Gpt2, Llama, Mixtral (with its experts module)
+        Assert.Equal(11, first.Length); // Gemma2, Gemma3, Gpt2, Llama, Mistral, Mixtral, Phi3, Qwen2, Qwen2Moe, Qwen3, Qwen3Moe
         for (int i = 0; i < first.Length; i++)
         {
             Assert.NotSame(first[i], second[i]);

@@ -19,6 +19,7 @@ public static class ModelSources
 
     public static GeneratorRun RunZoo() =>
         GeneratorHarness.Run(
-            [Architecture("Llama"), Architecture("Gpt2"), Architecture("Mixtral"), Architecture("Specialised")],
-            [Config("tiny-llama"), Config("tiny-gpt2"), Config("tiny-mixtral")]);
+            [Architecture("Llama"), Architecture("Gpt2"), Architecture("Mixtral"), Architecture("Mistral"), Architecture("Qwen2"), Architecture("Qwen3"),
+             Architecture("Qwen3Moe"), Architecture("Qwen2Moe"), Architecture("Gemma2"), Architecture("Gemma3"), Architecture("Phi3"), Architecture("Specialised")],
+            [Config("tiny-llama"), Config("tiny-gpt2"), Config("tiny-mixtral"), Config("tiny-qwen3"), Config("tiny-gemma2"), Config("tiny-qwen3-moe")]);
 }

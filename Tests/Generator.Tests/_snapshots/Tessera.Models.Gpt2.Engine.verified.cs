@@ -179,7 +179,7 @@ partial class Gpt2
                 "n_positions|max_position_embeddings",
                 nameof(ContextLength));
             Eps = config.Positive(
-                config.GetFloat("layer_norm_epsilon", nameof(Eps), fallback: (float)(1E-05)),
+                config.GetFloat("layer_norm_epsilon", nameof(Eps), fallback: 1E-05f),
                 "layer_norm_epsilon",
                 nameof(Eps));
 
@@ -235,14 +235,14 @@ partial class Gpt2
                     options.Precision);
             }
             _layers = new BlockWeights[EndLayer - FirstLayer];
-            for (int i = FirstLayer; i < EndLayer; i++)
+            for (int layer = FirstLayer; layer < EndLayer; layer++)
             {
-                var w = _layers[i - FirstLayer] = new BlockWeights();
-                w.AttnNorm = checkpoint.LoadVector($"h.{i}.ln_1.weight", Dim, $"AttnNorm: (Dim = {Dim})");
-                w.AttnNormBias = checkpoint.LoadVector($"h.{i}.ln_1.bias", Dim, $"AttnNorm bias: (Dim = {Dim})");
+                var w = _layers[layer - FirstLayer] = new BlockWeights();
+                w.AttnNorm = checkpoint.LoadVector($"h.{layer}.ln_1.weight", Dim, $"AttnNorm: (Dim = {Dim})");
+                w.AttnNormBias = checkpoint.LoadVector($"h.{layer}.ln_1.bias", Dim, $"AttnNorm bias: (Dim = {Dim})");
                 w.Qkv = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixRowShard(
-                        $"h.{i}.attn.c_attn.weight",
+                        $"h.{layer}.attn.c_attn.weight",
                         3 * Dim,
                         Dim,
                         global::Tessera.WeightLayout.InOut,
@@ -254,7 +254,7 @@ partial class Gpt2
                     Dim,
                     options.Precision);
                 w.QkvBias = checkpoint.LoadVectorShard(
-                    $"h.{i}.attn.c_attn.bias",
+                    $"h.{layer}.attn.c_attn.bias",
                     3 * Dim,
                     $"Qkv bias: (3 * Dim = {3 * Dim})",
                     3,
@@ -262,7 +262,7 @@ partial class Gpt2
                     TensorDegree);
                 w.Proj = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixColumnShard(
-                        $"h.{i}.attn.c_proj.weight",
+                        $"h.{layer}.attn.c_proj.weight",
                         Dim,
                         Dim,
                         global::Tessera.WeightLayout.InOut,
@@ -272,12 +272,12 @@ partial class Gpt2
                     Dim,
                     Dim / TensorDegree,
                     options.Precision);
-                w.ProjBias = checkpoint.LoadVector($"h.{i}.attn.c_proj.bias", Dim, $"Proj bias: (Dim = {Dim})");
-                w.MlpNorm = checkpoint.LoadVector($"h.{i}.ln_2.weight", Dim, $"MlpNorm: (Dim = {Dim})");
-                w.MlpNormBias = checkpoint.LoadVector($"h.{i}.ln_2.bias", Dim, $"MlpNorm bias: (Dim = {Dim})");
+                w.ProjBias = checkpoint.LoadVector($"h.{layer}.attn.c_proj.bias", Dim, $"Proj bias: (Dim = {Dim})");
+                w.MlpNorm = checkpoint.LoadVector($"h.{layer}.ln_2.weight", Dim, $"MlpNorm: (Dim = {Dim})");
+                w.MlpNormBias = checkpoint.LoadVector($"h.{layer}.ln_2.bias", Dim, $"MlpNorm bias: (Dim = {Dim})");
                 w.Fc = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixRowShard(
-                        $"h.{i}.mlp.c_fc.weight",
+                        $"h.{layer}.mlp.c_fc.weight",
                         Inner,
                         Dim,
                         global::Tessera.WeightLayout.InOut,
@@ -289,7 +289,7 @@ partial class Gpt2
                     Dim,
                     options.Precision);
                 w.FcBias = checkpoint.LoadVectorShard(
-                    $"h.{i}.mlp.c_fc.bias",
+                    $"h.{layer}.mlp.c_fc.bias",
                     Inner,
                     $"Fc bias: (Inner = {Inner})",
                     1,
@@ -297,7 +297,7 @@ partial class Gpt2
                     TensorDegree);
                 w.Down = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixColumnShard(
-                        $"h.{i}.mlp.c_proj.weight",
+                        $"h.{layer}.mlp.c_proj.weight",
                         Dim,
                         Inner,
                         global::Tessera.WeightLayout.InOut,
@@ -307,7 +307,7 @@ partial class Gpt2
                     Dim,
                     Inner / TensorDegree,
                     options.Precision);
-                w.DownBias = checkpoint.LoadVector($"h.{i}.mlp.c_proj.bias", Dim, $"Down bias: (Dim = {Dim})");
+                w.DownBias = checkpoint.LoadVector($"h.{layer}.mlp.c_proj.bias", Dim, $"Down bias: (Dim = {Dim})");
             }
             _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(
                 global::System.Linq.Enumerable.Concat(
@@ -623,7 +623,7 @@ partial class Gpt2
                 "n_positions|max_position_embeddings",
                 nameof(ContextLength));
             float Eps = config.Positive(
-                config.GetFloat("layer_norm_epsilon", nameof(Eps), fallback: (float)(1E-05)),
+                config.GetFloat("layer_norm_epsilon", nameof(Eps), fallback: 1E-05f),
                 "layer_norm_epsilon",
                 nameof(Eps));
             return new global::Tessera.Parallelism.ModelFacts(
@@ -844,7 +844,10 @@ partial class Gpt2
                 global::Tessera.Gpu.KvCacheView cache,
                 global::ILGPU.ArrayView<int> positions,
                 int chunk,
-                global::ILGPU.ArrayView<float> partials)
+                global::ILGPU.ArrayView<float> partials,
+                float scale,
+                float softCap,
+                int window)
             {
                 int Dim = sizes.Value.Dim;
                 int Heads = sizes.Value.Heads;
@@ -865,9 +868,11 @@ partial class Gpt2
                     maxima = weights + group * threads,
                     sums = maxima + group,
                     corrections = sums + group;
-                int context = positions[row] + 1, begin = split * chunk, end = global::System.Math.Min(
+                // This split's positions of the ones the row sees: [context - window, context) with a sliding window.
+                int context = positions[row] + 1, first = window > 0 ? global::System.Math.Max(0, context - window) : 0;
+                int begin = global::System.Math.Max(first, split * chunk), end = global::System.Math.Min(
                     context,
-                    begin + chunk);
+                    split * chunk + chunk);
                 long firstQuery = (long)row * (Dim / TensorDegree) + (long)kvHead * group * (Dim / Heads),
                     cached = cache.RowBase(row) + kvHead * (Dim / Heads);
                 // The weighted values add up in the output itself with one split, else in this split's partial sums.
@@ -875,7 +880,6 @@ partial class Gpt2
                     ((long)row * global::ILGPU.Grid.DimY + kvHead) * splits + split) * group * ((Dim / Heads) + 2);
                 var sum = splits == 1 ? output : partials;
                 long at = splits == 1 ? firstQuery : partial;
-                float scale = 1.0f / global::ILGPU.Algorithms.XMath.Sqrt((float)(Dim / Heads));
                 for (int i = thread; i < group * (Dim / Heads); i += threads)
                 {
                     shared[queries + i] = q[firstQuery + i];
@@ -898,7 +902,9 @@ partial class Gpt2
                         if (p < end)
                             for (int i = 0; i < (Dim / Heads); i++)
                                 dot += shared[queries + g * (Dim / Heads) + i] * cache.Keys[key + i];
-                        shared[weights + g * threads + thread] = p < end ? dot * scale : float.NegativeInfinity;
+                        shared[weights + g * threads + thread] = p < end
+                            ? global::Tessera.Gpu.GpuMath.SoftCap(dot * scale, softCap)
+                            : float.NegativeInfinity;
                     }
                     // Per head: the tile's weights against the new running maximum, and the statistics rescaled.
                     for (int g = 0; g < group; g++)
@@ -1261,7 +1267,10 @@ partial class Gpt2
                     attentionCache,
                     positions,
                     attentionSplits.Chunk,
-                    attentionSplits.Partials);
+                    attentionSplits.Partials,
+                    1.0f / global::System.MathF.Sqrt(Dim / Heads),
+                    0f,
+                    0);
                 _gpu.CombineAttention(attentionSplits, _qkvAttention, Dim / TensorDegree);
                 // x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads))
                 _gpu.Gemm(_attnNormOutQX2, _qkvAttention, w.Proj, rows, Dim, Dim / TensorDegree);

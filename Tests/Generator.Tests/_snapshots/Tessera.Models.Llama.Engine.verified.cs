@@ -36,6 +36,8 @@ partial class Llama
         private readonly int ContextLength; // "max_position_embeddings"
         private readonly float Eps; // "rms_norm_eps", default 0.000001
         private readonly float Theta; // "rope_theta", default 10000
+        private readonly global::Tessera.RopeScaling Scaling; // "rope_scaling"
+        private readonly float RotaryFraction; // "partial_rotary_factor", default 1
         private readonly bool Tied; // "tie_word_embeddings", default false
 
         // Where this rank sits in its plan: its tensor shard and its block of layers.
@@ -152,7 +154,6 @@ partial class Llama
         {
             options ??= global::Tessera.Cpu.CpuRankOptions.Default;
             var config = checkpoint.Config;
-            config.RequireUnset("rope_scaling", "Llama");
             config.RequireUnset("attention_bias", "Llama");
             config.RequireUnset("mlp_bias", "Llama");
             config.RequireOneOf("hidden_act", ["silu"], "Llama");
@@ -186,13 +187,18 @@ partial class Llama
                 "max_position_embeddings",
                 nameof(ContextLength));
             Eps = config.Positive(
-                config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06)),
+                config.GetFloat("rms_norm_eps", nameof(Eps), fallback: 1E-06f),
                 "rms_norm_eps",
                 nameof(Eps));
             Theta = config.Positive(
-                config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(10000)),
+                config.GetFloat("rope_theta", nameof(Theta), fallback: 10000f),
                 "rope_theta",
                 nameof(Theta));
+            Scaling = config.GetRopeScaling("rope_scaling", nameof(Scaling));
+            RotaryFraction = config.Positive(
+                config.GetFloat("partial_rotary_factor", nameof(RotaryFraction), fallback: 1f),
+                "partial_rotary_factor",
+                nameof(RotaryFraction));
             Tied = config.GetBool("tie_word_embeddings", nameof(Tied), fallback: false);
 
             // Sizes derived from config ints: refused if one does not fit an int, before it sizes anything.
@@ -260,16 +266,16 @@ partial class Llama
                     options.Precision);
             }
             _layers = new BlockWeights[EndLayer - FirstLayer];
-            for (int i = FirstLayer; i < EndLayer; i++)
+            for (int layer = FirstLayer; layer < EndLayer; layer++)
             {
-                var w = _layers[i - FirstLayer] = new BlockWeights();
+                var w = _layers[layer - FirstLayer] = new BlockWeights();
                 w.AttnNorm = checkpoint.LoadVector(
-                    $"model.layers.{i}.input_layernorm.weight",
+                    $"model.layers.{layer}.input_layernorm.weight",
                     Dim,
                     $"AttnNorm: (Dim = {Dim})");
                 w.Q = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixRowShard(
-                        $"model.layers.{i}.self_attn.q_proj.weight",
+                        $"model.layers.{layer}.self_attn.q_proj.weight",
                         Heads * HeadDim,
                         Dim,
                         global::Tessera.WeightLayout.OutIn,
@@ -282,7 +288,7 @@ partial class Llama
                     options.Precision);
                 w.K = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixHeadShard(
-                        $"model.layers.{i}.self_attn.k_proj.weight",
+                        $"model.layers.{layer}.self_attn.k_proj.weight",
                         KvHeads * HeadDim,
                         Dim,
                         global::Tessera.WeightLayout.OutIn,
@@ -295,7 +301,7 @@ partial class Llama
                     options.Precision);
                 w.V = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixHeadShard(
-                        $"model.layers.{i}.self_attn.v_proj.weight",
+                        $"model.layers.{layer}.self_attn.v_proj.weight",
                         KvHeads * HeadDim,
                         Dim,
                         global::Tessera.WeightLayout.OutIn,
@@ -308,7 +314,7 @@ partial class Llama
                     options.Precision);
                 w.O = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixColumnShard(
-                        $"model.layers.{i}.self_attn.o_proj.weight",
+                        $"model.layers.{layer}.self_attn.o_proj.weight",
                         Dim,
                         Heads * HeadDim,
                         global::Tessera.WeightLayout.OutIn,
@@ -319,12 +325,12 @@ partial class Llama
                     Heads * HeadDim / TensorDegree,
                     options.Precision);
                 w.MlpNorm = checkpoint.LoadVector(
-                    $"model.layers.{i}.post_attention_layernorm.weight",
+                    $"model.layers.{layer}.post_attention_layernorm.weight",
                     Dim,
                     $"MlpNorm: (Dim = {Dim})");
                 w.Gate = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixRowShard(
-                        $"model.layers.{i}.mlp.gate_proj.weight",
+                        $"model.layers.{layer}.mlp.gate_proj.weight",
                         Intermediate,
                         Dim,
                         global::Tessera.WeightLayout.OutIn,
@@ -337,7 +343,7 @@ partial class Llama
                     options.Precision);
                 w.Up = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixRowShard(
-                        $"model.layers.{i}.mlp.up_proj.weight",
+                        $"model.layers.{layer}.mlp.up_proj.weight",
                         Intermediate,
                         Dim,
                         global::Tessera.WeightLayout.OutIn,
@@ -350,7 +356,7 @@ partial class Llama
                     options.Precision);
                 w.Down = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixColumnShard(
-                        $"model.layers.{i}.mlp.down_proj.weight",
+                        $"model.layers.{layer}.mlp.down_proj.weight",
                         Dim,
                         Intermediate,
                         global::Tessera.WeightLayout.OutIn,
@@ -502,7 +508,7 @@ partial class Llama
                     new(w.Q, Heads * HeadDim / TensorDegree, _qOutX2),
                     new(w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _kOutSilu),
                     new(w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _vOutProduct)]);
-            // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
+            // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction)
             global::Tessera.Cpu.CpuKernels.Rope(
                 _cpu,
                 _qOutX2,
@@ -510,8 +516,11 @@ partial class Llama
                 Heads / TensorDegree,
                 HeadDim,
                 batch.Positions,
-                Theta);
-            // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
+                Theta,
+                scaling: Scaling,
+                rotaryFraction: RotaryFraction);
+            // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta, Scaling,
+            // RotaryFraction)
             global::Tessera.Cpu.CpuKernels.Rope(
                 _cpu,
                 _kOutSilu,
@@ -519,7 +528,9 @@ partial class Llama
                 (KvHeads + TensorDegree - 1) / TensorDegree,
                 HeadDim,
                 batch.Positions,
-                Theta);
+                Theta,
+                scaling: Scaling,
+                rotaryFraction: RotaryFraction);
             // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
             global::Tessera.Cpu.CpuKernels.AppendKv(
                 _kOutSilu,
@@ -633,13 +644,18 @@ partial class Llama
                 "max_position_embeddings",
                 nameof(ContextLength));
             float Eps = config.Positive(
-                config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06)),
+                config.GetFloat("rms_norm_eps", nameof(Eps), fallback: 1E-06f),
                 "rms_norm_eps",
                 nameof(Eps));
             float Theta = config.Positive(
-                config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(10000)),
+                config.GetFloat("rope_theta", nameof(Theta), fallback: 10000f),
                 "rope_theta",
                 nameof(Theta));
+            global::Tessera.RopeScaling Scaling = config.GetRopeScaling("rope_scaling", nameof(Scaling));
+            float RotaryFraction = config.Positive(
+                config.GetFloat("partial_rotary_factor", nameof(RotaryFraction), fallback: 1f),
+                "partial_rotary_factor",
+                nameof(RotaryFraction));
             bool Tied = config.GetBool("tie_word_embeddings", nameof(Tied), fallback: false);
             return new global::Tessera.Parallelism.ModelFacts(
                 "Llama",
@@ -697,6 +713,7 @@ partial class Llama
             int ContextLength,
             float Eps,
             float Theta,
+            float RotaryFraction,
             int TensorDegree);
 
         /// <summary>
@@ -746,15 +763,16 @@ partial class Llama
             }
 
             /// <summary>
-            /// q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta): in place, a group per row, a thread
-            /// per (head, pair).
+            /// q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction): in place, a
+            /// group per row, a thread per (head, pair).
             /// </summary>
             public static void BlockQRope(
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
                 global::ILGPU.ArrayView<float> x,
                 global::ILGPU.ArrayView<int> positions,
                 global::ILGPU.ArrayView<float> cos,
-                global::ILGPU.ArrayView<float> sin)
+                global::ILGPU.ArrayView<float> sin,
+                int half)
             {
                 int Heads = sizes.Value.Heads;
                 int HeadDim = sizes.Value.HeadDim;
@@ -762,9 +780,8 @@ partial class Llama
                 int row = global::ILGPU.Grid.IdxX,
                     thread = global::ILGPU.Group.IdxX,
                     threads = global::ILGPU.Group.DimX;
-                // rotate_half: pairs (j, j + d/2) of each head, by the CPU kernel's fp32 cos/sin table of (position,
-                // j).
-                int half = (HeadDim) / 2;
+                // rotate_half: pairs (j, j + half) of each head's first 2 half dimensions (the rest pass unchanged), by
+                // the CPU kernel's fp32 cos/sin table of (position, j).
                 long angles = (long)positions[row] * half;
                 for (int t = thread; t < (Heads / TensorDegree) * half; t += threads)
                 {
@@ -777,15 +794,16 @@ partial class Llama
             }
 
             /// <summary>
-            /// k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta): in place, a
-            /// group per row, a thread per (head, pair).
+            /// k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta, Scaling,
+            /// RotaryFraction): in place, a group per row, a thread per (head, pair).
             /// </summary>
             public static void BlockKRope(
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
                 global::ILGPU.ArrayView<float> x,
                 global::ILGPU.ArrayView<int> positions,
                 global::ILGPU.ArrayView<float> cos,
-                global::ILGPU.ArrayView<float> sin)
+                global::ILGPU.ArrayView<float> sin,
+                int half)
             {
                 int KvHeads = sizes.Value.KvHeads;
                 int HeadDim = sizes.Value.HeadDim;
@@ -793,9 +811,8 @@ partial class Llama
                 int row = global::ILGPU.Grid.IdxX,
                     thread = global::ILGPU.Group.IdxX,
                     threads = global::ILGPU.Group.DimX;
-                // rotate_half: pairs (j, j + d/2) of each head, by the CPU kernel's fp32 cos/sin table of (position,
-                // j).
-                int half = (HeadDim) / 2;
+                // rotate_half: pairs (j, j + half) of each head's first 2 half dimensions (the rest pass unchanged), by
+                // the CPU kernel's fp32 cos/sin table of (position, j).
                 long angles = (long)positions[row] * half;
                 for (int t = thread; t < ((KvHeads + TensorDegree - 1) / TensorDegree) * half; t += threads)
                 {
@@ -846,7 +863,10 @@ partial class Llama
                 global::Tessera.Gpu.KvCacheView cache,
                 global::ILGPU.ArrayView<int> positions,
                 int chunk,
-                global::ILGPU.ArrayView<float> partials)
+                global::ILGPU.ArrayView<float> partials,
+                float scale,
+                float softCap,
+                int window)
             {
                 int Heads = sizes.Value.Heads;
                 int KvHeads = sizes.Value.KvHeads;
@@ -869,9 +889,11 @@ partial class Llama
                     maxima = weights + group * threads,
                     sums = maxima + group,
                     corrections = sums + group;
-                int context = positions[row] + 1, begin = split * chunk, end = global::System.Math.Min(
+                // This split's positions of the ones the row sees: [context - window, context) with a sliding window.
+                int context = positions[row] + 1, first = window > 0 ? global::System.Math.Max(0, context - window) : 0;
+                int begin = global::System.Math.Max(first, split * chunk), end = global::System.Math.Min(
                     context,
-                    begin + chunk);
+                    split * chunk + chunk);
                 long firstQuery = (long)row * (Heads * HeadDim / TensorDegree) + (long)kvHead * group * (HeadDim),
                     cached = cache.RowBase(row) + kvHead * (HeadDim);
                 // The weighted values add up in the output itself with one split, else in this split's partial sums.
@@ -879,7 +901,6 @@ partial class Llama
                     ((long)row * global::ILGPU.Grid.DimY + kvHead) * splits + split) * group * ((HeadDim) + 2);
                 var sum = splits == 1 ? output : partials;
                 long at = splits == 1 ? firstQuery : partial;
-                float scale = 1.0f / global::ILGPU.Algorithms.XMath.Sqrt((float)(HeadDim));
                 for (int i = thread; i < group * (HeadDim); i += threads)
                 {
                     shared[queries + i] = q[firstQuery + i];
@@ -902,7 +923,9 @@ partial class Llama
                         if (p < end)
                             for (int i = 0; i < (HeadDim); i++)
                                 dot += shared[queries + g * (HeadDim) + i] * cache.Keys[key + i];
-                        shared[weights + g * threads + thread] = p < end ? dot * scale : float.NegativeInfinity;
+                        shared[weights + g * threads + thread] = p < end
+                            ? global::Tessera.Gpu.GpuMath.SoftCap(dot * scale, softCap)
+                            : float.NegativeInfinity;
                     }
                     // Per head: the tile's weights against the new running maximum, and the statistics rescaled.
                     for (int g = 0; g < group; g++)
@@ -1033,6 +1056,8 @@ partial class Llama
             private readonly int ContextLength;
             private readonly float Eps;
             private readonly float Theta;
+            private readonly global::Tessera.RopeScaling Scaling;
+            private readonly float RotaryFraction;
             private readonly bool Tied;
             private readonly int TensorDegree;
             private readonly global::ILGPU.Runtime.SpecializedValue<DeviceSizes> _sizes;
@@ -1073,6 +1098,8 @@ partial class Llama
                 ContextLength = engine.ContextLength;
                 Eps = engine.Eps;
                 Theta = engine.Theta;
+                Scaling = engine.Scaling;
+                RotaryFraction = engine.RotaryFraction;
                 Tied = engine.Tied;
                 TensorDegree = engine.TensorDegree;
                 _sizes = global::ILGPU.Runtime.SpecializedValue.New(
@@ -1087,6 +1114,7 @@ partial class Llama
                         ContextLength,
                         Eps,
                         Theta,
+                        RotaryFraction,
                         TensorDegree));
                 TensorRank = engine.TensorRank;
                 FirstLayer = engine.FirstLayer;
@@ -1240,8 +1268,8 @@ partial class Llama
                     (_qOutX2, Heads * HeadDim / TensorDegree),
                     (_kOutSilu, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
                     (_vOutProduct, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim));
-                // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-                var qAngles = _gpu.RopeTable(HeadDim, Theta, batch);
+                // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction)
+                var qAngles = _gpu.RopeTable(HeadDim, Theta, batch, scaling: Scaling, rotaryFraction: RotaryFraction);
                 _gpu.Launch(
                     DeviceKernels.BlockQRope,
                     _gpu.Rows(rows),
@@ -1249,9 +1277,11 @@ partial class Llama
                     _qOutX2,
                     positions,
                     qAngles.Cos,
-                    qAngles.Sin);
-                // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
-                var kAngles = _gpu.RopeTable(HeadDim, Theta, batch);
+                    qAngles.Sin,
+                    qAngles.Pairs);
+                // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta, Scaling,
+                // RotaryFraction)
+                var kAngles = _gpu.RopeTable(HeadDim, Theta, batch, scaling: Scaling, rotaryFraction: RotaryFraction);
                 _gpu.Launch(
                     DeviceKernels.BlockKRope,
                     _gpu.Rows(rows),
@@ -1259,7 +1289,8 @@ partial class Llama
                     _kOutSilu,
                     positions,
                     kAngles.Cos,
-                    kAngles.Sin);
+                    kAngles.Sin,
+                    kAngles.Pairs);
                 // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
                 var attentionCache = _gpu.Cache(cacheSlots, layer - FirstLayer);
                 _gpu.Launch(
@@ -1284,7 +1315,10 @@ partial class Llama
                     attentionCache,
                     positions,
                     attentionSplits.Chunk,
-                    attentionSplits.Partials);
+                    attentionSplits.Partials,
+                    1.0f / global::System.MathF.Sqrt(HeadDim),
+                    0f,
+                    0);
                 _gpu.CombineAttention(attentionSplits, _hAttentionH2, Heads * HeadDim / TensorDegree);
                 // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))
                 _gpu.Gemm(_qOutX2, _hAttentionH2, w.O, rows, Dim, Heads * HeadDim / TensorDegree);

@@ -38,6 +38,9 @@ partial class Mixtral
         private readonly int ContextLength; // "max_position_embeddings"
         private readonly float Eps; // "rms_norm_eps", default 0.000001
         private readonly float Theta; // "rope_theta", default 1000000
+        private readonly global::Tessera.RopeScaling Scaling; // "rope_scaling"
+        private readonly float RotaryFraction; // "partial_rotary_factor", default 1
+        private readonly int Window; // "sliding_window", default 0
         private readonly bool Tied; // "tie_word_embeddings", default false
         private readonly int ExpertCount; // "num_local_experts"
         private readonly int ExpertsPerToken; // "num_experts_per_tok"
@@ -189,8 +192,6 @@ partial class Mixtral
         {
             options ??= global::Tessera.Cpu.CpuRankOptions.Default;
             var config = checkpoint.Config;
-            config.RequireUnset("rope_scaling", "Mixtral");
-            config.RequireUnset("sliding_window", "Mixtral");
             config.RequireOneOf("hidden_act", ["silu"], "Mixtral");
             Dim = config.Positive(config.GetInt("hidden_size", nameof(Dim)), "hidden_size", nameof(Dim));
             Intermediate = config.Positive(
@@ -222,13 +223,22 @@ partial class Mixtral
                 "max_position_embeddings",
                 nameof(ContextLength));
             Eps = config.Positive(
-                config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06)),
+                config.GetFloat("rms_norm_eps", nameof(Eps), fallback: 1E-06f),
                 "rms_norm_eps",
                 nameof(Eps));
             Theta = config.Positive(
-                config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(1000000)),
+                config.GetFloat("rope_theta", nameof(Theta), fallback: 1000000f),
                 "rope_theta",
                 nameof(Theta));
+            Scaling = config.GetRopeScaling("rope_scaling", nameof(Scaling));
+            RotaryFraction = config.Positive(
+                config.GetFloat("partial_rotary_factor", nameof(RotaryFraction), fallback: 1f),
+                "partial_rotary_factor",
+                nameof(RotaryFraction));
+            Window = config.NonNegative(
+                config.GetInt("sliding_window", nameof(Window), fallback: 0),
+                "sliding_window",
+                nameof(Window));
             Tied = config.GetBool("tie_word_embeddings", nameof(Tied), fallback: false);
             ExpertCount = config.Positive(
                 config.GetInt("num_local_experts", nameof(ExpertCount)),
@@ -321,16 +331,16 @@ partial class Mixtral
                     options.Precision);
             }
             _layers = new BlockWeights[EndLayer - FirstLayer];
-            for (int i = FirstLayer; i < EndLayer; i++)
+            for (int layer = FirstLayer; layer < EndLayer; layer++)
             {
-                var w = _layers[i - FirstLayer] = new BlockWeights();
+                var w = _layers[layer - FirstLayer] = new BlockWeights();
                 w.AttnNorm = checkpoint.LoadVector(
-                    $"model.layers.{i}.input_layernorm.weight",
+                    $"model.layers.{layer}.input_layernorm.weight",
                     Dim,
                     $"AttnNorm: (Dim = {Dim})");
                 w.Q = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixRowShard(
-                        $"model.layers.{i}.self_attn.q_proj.weight",
+                        $"model.layers.{layer}.self_attn.q_proj.weight",
                         Heads * HeadDim,
                         Dim,
                         global::Tessera.WeightLayout.OutIn,
@@ -343,7 +353,7 @@ partial class Mixtral
                     options.Precision);
                 w.K = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixHeadShard(
-                        $"model.layers.{i}.self_attn.k_proj.weight",
+                        $"model.layers.{layer}.self_attn.k_proj.weight",
                         KvHeads * HeadDim,
                         Dim,
                         global::Tessera.WeightLayout.OutIn,
@@ -356,7 +366,7 @@ partial class Mixtral
                     options.Precision);
                 w.V = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixHeadShard(
-                        $"model.layers.{i}.self_attn.v_proj.weight",
+                        $"model.layers.{layer}.self_attn.v_proj.weight",
                         KvHeads * HeadDim,
                         Dim,
                         global::Tessera.WeightLayout.OutIn,
@@ -369,7 +379,7 @@ partial class Mixtral
                     options.Precision);
                 w.O = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixColumnShard(
-                        $"model.layers.{i}.self_attn.o_proj.weight",
+                        $"model.layers.{layer}.self_attn.o_proj.weight",
                         Dim,
                         Heads * HeadDim,
                         global::Tessera.WeightLayout.OutIn,
@@ -380,12 +390,12 @@ partial class Mixtral
                     Heads * HeadDim / TensorDegree,
                     options.Precision);
                 w.MlpNorm = checkpoint.LoadVector(
-                    $"model.layers.{i}.post_attention_layernorm.weight",
+                    $"model.layers.{layer}.post_attention_layernorm.weight",
                     Dim,
                     $"MlpNorm: (Dim = {Dim})");
                 w.Router = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrix(
-                        $"model.layers.{i}.block_sparse_moe.gate.weight",
+                        $"model.layers.{layer}.block_sparse_moe.gate.weight",
                         ExpertCount,
                         Dim,
                         global::Tessera.WeightLayout.OutIn,
@@ -399,7 +409,7 @@ partial class Mixtral
                     var x = w.Experts[e - FirstExpert] = new ExpertWeights();
                     x.W1 = global::Tessera.Cpu.WeightMatrix.Create(
                         checkpoint.LoadMatrixRowShard(
-                            $"model.layers.{i}.block_sparse_moe.experts.{e}.w1.weight",
+                            $"model.layers.{layer}.block_sparse_moe.experts.{e}.w1.weight",
                             Intermediate,
                             Dim,
                             global::Tessera.WeightLayout.OutIn,
@@ -412,7 +422,7 @@ partial class Mixtral
                         options.Precision);
                     x.W3 = global::Tessera.Cpu.WeightMatrix.Create(
                         checkpoint.LoadMatrixRowShard(
-                            $"model.layers.{i}.block_sparse_moe.experts.{e}.w3.weight",
+                            $"model.layers.{layer}.block_sparse_moe.experts.{e}.w3.weight",
                             Intermediate,
                             Dim,
                             global::Tessera.WeightLayout.OutIn,
@@ -425,7 +435,7 @@ partial class Mixtral
                         options.Precision);
                     x.W2 = global::Tessera.Cpu.WeightMatrix.Create(
                         checkpoint.LoadMatrixColumnShard(
-                            $"model.layers.{i}.block_sparse_moe.experts.{e}.w2.weight",
+                            $"model.layers.{layer}.block_sparse_moe.experts.{e}.w2.weight",
                             Dim,
                             Intermediate,
                             global::Tessera.WeightLayout.OutIn,
@@ -588,7 +598,7 @@ partial class Mixtral
                     new(w.Q, Heads * HeadDim / TensorDegree, _qOutX2),
                     new(w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _kOutRouterOut),
                     new(w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _vOutMixture)]);
-            // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
+            // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction)
             global::Tessera.Cpu.CpuKernels.Rope(
                 _cpu,
                 _qOutX2,
@@ -596,8 +606,11 @@ partial class Mixtral
                 Heads / TensorDegree,
                 HeadDim,
                 batch.Positions,
-                Theta);
-            // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
+                Theta,
+                scaling: Scaling,
+                rotaryFraction: RotaryFraction);
+            // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta, Scaling,
+            // RotaryFraction)
             global::Tessera.Cpu.CpuKernels.Rope(
                 _cpu,
                 _kOutRouterOut,
@@ -605,8 +618,11 @@ partial class Mixtral
                 (KvHeads + TensorDegree - 1) / TensorDegree,
                 HeadDim,
                 batch.Positions,
-                Theta);
-            // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
+                Theta,
+                scaling: Scaling,
+                rotaryFraction: RotaryFraction);
+            // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads, window:
+            // Window)
             global::Tessera.Cpu.CpuKernels.AppendKv(
                 _kOutRouterOut,
                 _vOutMixture,
@@ -622,9 +638,10 @@ partial class Mixtral
                 Heads / TensorDegree,
                 (KvHeads + TensorDegree - 1) / TensorDegree,
                 HeadDim,
-                _rank.Sequence);
-            // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue:
-            // Add]
+                _rank.Sequence,
+                window: Window);
+            // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads, window: Window))  [row-parallel,
+            // all-reduce; epilogue: Add]
             global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
                 _cpu,
                 _hAttentionH2,
@@ -752,13 +769,22 @@ partial class Mixtral
                 "max_position_embeddings",
                 nameof(ContextLength));
             float Eps = config.Positive(
-                config.GetFloat("rms_norm_eps", nameof(Eps), fallback: (float)(1E-06)),
+                config.GetFloat("rms_norm_eps", nameof(Eps), fallback: 1E-06f),
                 "rms_norm_eps",
                 nameof(Eps));
             float Theta = config.Positive(
-                config.GetFloat("rope_theta", nameof(Theta), fallback: (float)(1000000)),
+                config.GetFloat("rope_theta", nameof(Theta), fallback: 1000000f),
                 "rope_theta",
                 nameof(Theta));
+            global::Tessera.RopeScaling Scaling = config.GetRopeScaling("rope_scaling", nameof(Scaling));
+            float RotaryFraction = config.Positive(
+                config.GetFloat("partial_rotary_factor", nameof(RotaryFraction), fallback: 1f),
+                "partial_rotary_factor",
+                nameof(RotaryFraction));
+            int Window = config.NonNegative(
+                config.GetInt("sliding_window", nameof(Window), fallback: 0),
+                "sliding_window",
+                nameof(Window));
             bool Tied = config.GetBool("tie_word_embeddings", nameof(Tied), fallback: false);
             int ExpertCount = config.Positive(
                 config.GetInt("num_local_experts", nameof(ExpertCount)),
@@ -830,6 +856,8 @@ partial class Mixtral
             int ContextLength,
             float Eps,
             float Theta,
+            float RotaryFraction,
+            int Window,
             int ExpertCount,
             int ExpertsPerToken,
             int TensorDegree);
@@ -881,15 +909,16 @@ partial class Mixtral
             }
 
             /// <summary>
-            /// q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta): in place, a group per row, a thread
-            /// per (head, pair).
+            /// q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction): in place, a
+            /// group per row, a thread per (head, pair).
             /// </summary>
             public static void BlockQRope(
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
                 global::ILGPU.ArrayView<float> x,
                 global::ILGPU.ArrayView<int> positions,
                 global::ILGPU.ArrayView<float> cos,
-                global::ILGPU.ArrayView<float> sin)
+                global::ILGPU.ArrayView<float> sin,
+                int half)
             {
                 int Heads = sizes.Value.Heads;
                 int HeadDim = sizes.Value.HeadDim;
@@ -897,9 +926,8 @@ partial class Mixtral
                 int row = global::ILGPU.Grid.IdxX,
                     thread = global::ILGPU.Group.IdxX,
                     threads = global::ILGPU.Group.DimX;
-                // rotate_half: pairs (j, j + d/2) of each head, by the CPU kernel's fp32 cos/sin table of (position,
-                // j).
-                int half = (HeadDim) / 2;
+                // rotate_half: pairs (j, j + half) of each head's first 2 half dimensions (the rest pass unchanged), by
+                // the CPU kernel's fp32 cos/sin table of (position, j).
                 long angles = (long)positions[row] * half;
                 for (int t = thread; t < (Heads / TensorDegree) * half; t += threads)
                 {
@@ -912,15 +940,16 @@ partial class Mixtral
             }
 
             /// <summary>
-            /// k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta): in place, a
-            /// group per row, a thread per (head, pair).
+            /// k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta, Scaling,
+            /// RotaryFraction): in place, a group per row, a thread per (head, pair).
             /// </summary>
             public static void BlockKRope(
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
                 global::ILGPU.ArrayView<float> x,
                 global::ILGPU.ArrayView<int> positions,
                 global::ILGPU.ArrayView<float> cos,
-                global::ILGPU.ArrayView<float> sin)
+                global::ILGPU.ArrayView<float> sin,
+                int half)
             {
                 int KvHeads = sizes.Value.KvHeads;
                 int HeadDim = sizes.Value.HeadDim;
@@ -928,9 +957,8 @@ partial class Mixtral
                 int row = global::ILGPU.Grid.IdxX,
                     thread = global::ILGPU.Group.IdxX,
                     threads = global::ILGPU.Group.DimX;
-                // rotate_half: pairs (j, j + d/2) of each head, by the CPU kernel's fp32 cos/sin table of (position,
-                // j).
-                int half = (HeadDim) / 2;
+                // rotate_half: pairs (j, j + half) of each head's first 2 half dimensions (the rest pass unchanged), by
+                // the CPU kernel's fp32 cos/sin table of (position, j).
                 long angles = (long)positions[row] * half;
                 for (int t = thread; t < ((KvHeads + TensorDegree - 1) / TensorDegree) * half; t += threads)
                 {
@@ -943,8 +971,8 @@ partial class Mixtral
             }
 
             /// <summary>
-            /// (1/2) attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads): this
-            /// batch's keys and values into the cache: a group per row.
+            /// (1/2) attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads,
+            /// window: Window): this batch's keys and values into the cache: a group per row.
             /// </summary>
             public static void BlockAttentionKvAppend(
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
@@ -970,9 +998,9 @@ partial class Mixtral
             }
 
             /// <summary>
-            /// (2/2) attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads): a
-            /// group per (row, kv head, split of the context) for the query heads sharing the kv head, online softmax
-            /// over tiles.
+            /// (2/2) attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads,
+            /// window: Window): a group per (row, kv head, split of the context) for the query heads sharing the kv
+            /// head, online softmax over tiles.
             /// </summary>
             public static void BlockAttentionAttention(
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
@@ -981,7 +1009,10 @@ partial class Mixtral
                 global::Tessera.Gpu.KvCacheView cache,
                 global::ILGPU.ArrayView<int> positions,
                 int chunk,
-                global::ILGPU.ArrayView<float> partials)
+                global::ILGPU.ArrayView<float> partials,
+                float scale,
+                float softCap,
+                int window)
             {
                 int Heads = sizes.Value.Heads;
                 int KvHeads = sizes.Value.KvHeads;
@@ -1004,9 +1035,11 @@ partial class Mixtral
                     maxima = weights + group * threads,
                     sums = maxima + group,
                     corrections = sums + group;
-                int context = positions[row] + 1, begin = split * chunk, end = global::System.Math.Min(
+                // This split's positions of the ones the row sees: [context - window, context) with a sliding window.
+                int context = positions[row] + 1, first = window > 0 ? global::System.Math.Max(0, context - window) : 0;
+                int begin = global::System.Math.Max(first, split * chunk), end = global::System.Math.Min(
                     context,
-                    begin + chunk);
+                    split * chunk + chunk);
                 long firstQuery = (long)row * (Heads * HeadDim / TensorDegree) + (long)kvHead * group * (HeadDim),
                     cached = cache.RowBase(row) + kvHead * (HeadDim);
                 // The weighted values add up in the output itself with one split, else in this split's partial sums.
@@ -1014,7 +1047,6 @@ partial class Mixtral
                     ((long)row * global::ILGPU.Grid.DimY + kvHead) * splits + split) * group * ((HeadDim) + 2);
                 var sum = splits == 1 ? output : partials;
                 long at = splits == 1 ? firstQuery : partial;
-                float scale = 1.0f / global::ILGPU.Algorithms.XMath.Sqrt((float)(HeadDim));
                 for (int i = thread; i < group * (HeadDim); i += threads)
                 {
                     shared[queries + i] = q[firstQuery + i];
@@ -1037,7 +1069,9 @@ partial class Mixtral
                         if (p < end)
                             for (int i = 0; i < (HeadDim); i++)
                                 dot += shared[queries + g * (HeadDim) + i] * cache.Keys[key + i];
-                        shared[weights + g * threads + thread] = p < end ? dot * scale : float.NegativeInfinity;
+                        shared[weights + g * threads + thread] = p < end
+                            ? global::Tessera.Gpu.GpuMath.SoftCap(dot * scale, softCap)
+                            : float.NegativeInfinity;
                     }
                     // Per head: the tile's weights against the new running maximum, and the statistics rescaled.
                     for (int g = 0; g < group; g++)
@@ -1088,8 +1122,8 @@ partial class Mixtral
             }
 
             /// <summary>
-            /// x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads)): in place over the product,
-            /// grid-stride.
+            /// x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads, window: Window)): in place over the
+            /// product, grid-stride.
             /// </summary>
             public static void BlockX2Epilogue(
                 global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
@@ -1184,6 +1218,9 @@ partial class Mixtral
             private readonly int ContextLength;
             private readonly float Eps;
             private readonly float Theta;
+            private readonly global::Tessera.RopeScaling Scaling;
+            private readonly float RotaryFraction;
+            private readonly int Window;
             private readonly bool Tied;
             private readonly int ExpertCount;
             private readonly int ExpertsPerToken;
@@ -1234,6 +1271,9 @@ partial class Mixtral
                 ContextLength = engine.ContextLength;
                 Eps = engine.Eps;
                 Theta = engine.Theta;
+                Scaling = engine.Scaling;
+                RotaryFraction = engine.RotaryFraction;
+                Window = engine.Window;
                 Tied = engine.Tied;
                 ExpertCount = engine.ExpertCount;
                 ExpertsPerToken = engine.ExpertsPerToken;
@@ -1250,6 +1290,8 @@ partial class Mixtral
                         ContextLength,
                         Eps,
                         Theta,
+                        RotaryFraction,
+                        Window,
                         ExpertCount,
                         ExpertsPerToken,
                         TensorDegree));
@@ -1410,8 +1452,8 @@ partial class Mixtral
                     (_qOutX2, Heads * HeadDim / TensorDegree),
                     (_kOutRouterOut, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
                     (_vOutMixture, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim));
-                // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-                var qAngles = _gpu.RopeTable(HeadDim, Theta, batch);
+                // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction)
+                var qAngles = _gpu.RopeTable(HeadDim, Theta, batch, scaling: Scaling, rotaryFraction: RotaryFraction);
                 _gpu.Launch(
                     DeviceKernels.BlockQRope,
                     _gpu.Rows(rows),
@@ -1419,9 +1461,11 @@ partial class Mixtral
                     _qOutX2,
                     positions,
                     qAngles.Cos,
-                    qAngles.Sin);
-                // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
-                var kAngles = _gpu.RopeTable(HeadDim, Theta, batch);
+                    qAngles.Sin,
+                    qAngles.Pairs);
+                // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta, Scaling,
+                // RotaryFraction)
+                var kAngles = _gpu.RopeTable(HeadDim, Theta, batch, scaling: Scaling, rotaryFraction: RotaryFraction);
                 _gpu.Launch(
                     DeviceKernels.BlockKRope,
                     _gpu.Rows(rows),
@@ -1429,8 +1473,10 @@ partial class Mixtral
                     _kOutRouterOut,
                     positions,
                     kAngles.Cos,
-                    kAngles.Sin);
-                // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
+                    kAngles.Sin,
+                    kAngles.Pairs);
+                // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads, window:
+                // Window)
                 var attentionCache = _gpu.Cache(cacheSlots, layer - FirstLayer);
                 _gpu.Launch(
                     DeviceKernels.BlockAttentionKvAppend,
@@ -1454,9 +1500,12 @@ partial class Mixtral
                     attentionCache,
                     positions,
                     attentionSplits.Chunk,
-                    attentionSplits.Partials);
+                    attentionSplits.Partials,
+                    1.0f / global::System.MathF.Sqrt(HeadDim),
+                    0f,
+                    Window);
                 _gpu.CombineAttention(attentionSplits, _hAttentionH2, Heads * HeadDim / TensorDegree);
-                // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))
+                // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads, window: Window))
                 _gpu.Gemm(_qOutX2, _hAttentionH2, w.O, rows, Dim, Heads * HeadDim / TensorDegree);
                 _gpu.AllReduce(_qOutX2, rows * (Dim), _rank.Tensor);
                 _gpu.Launch(

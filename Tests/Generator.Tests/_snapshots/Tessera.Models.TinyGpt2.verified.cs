@@ -158,7 +158,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
         config.ExpectInt("n_inner", nameof(Inner), Inner, fallback: 4 * Dim);
         config.ExpectInt("vocab_size", nameof(Vocab), Vocab);
         config.ExpectInt("n_positions|max_position_embeddings", nameof(ContextLength), ContextLength);
-        config.ExpectFloat("layer_norm_epsilon", nameof(Eps), Eps, fallback: (float)(1E-05));
+        config.ExpectFloat("layer_norm_epsilon", nameof(Eps), Eps, fallback: 1E-05f);
 
         _rank = rank;
         _cpu = options.Execution;
@@ -206,14 +206,14 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 options.Precision);
         }
         _layers = new BlockWeights[EndLayer - FirstLayer];
-        for (int i = FirstLayer; i < EndLayer; i++)
+        for (int layer = FirstLayer; layer < EndLayer; layer++)
         {
-            var w = _layers[i - FirstLayer] = new BlockWeights();
-            w.AttnNorm = checkpoint.LoadVector($"h.{i}.ln_1.weight", Dim, $"AttnNorm: (Dim = {Dim})");
-            w.AttnNormBias = checkpoint.LoadVector($"h.{i}.ln_1.bias", Dim, $"AttnNorm bias: (Dim = {Dim})");
+            var w = _layers[layer - FirstLayer] = new BlockWeights();
+            w.AttnNorm = checkpoint.LoadVector($"h.{layer}.ln_1.weight", Dim, $"AttnNorm: (Dim = {Dim})");
+            w.AttnNormBias = checkpoint.LoadVector($"h.{layer}.ln_1.bias", Dim, $"AttnNorm bias: (Dim = {Dim})");
             w.Qkv = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixRowShard(
-                    $"h.{i}.attn.c_attn.weight",
+                    $"h.{layer}.attn.c_attn.weight",
                     3 * Dim,
                     Dim,
                     global::Tessera.WeightLayout.InOut,
@@ -225,7 +225,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 Dim,
                 options.Precision);
             w.QkvBias = checkpoint.LoadVectorShard(
-                $"h.{i}.attn.c_attn.bias",
+                $"h.{layer}.attn.c_attn.bias",
                 3 * Dim,
                 $"Qkv bias: (3 * Dim = {3 * Dim})",
                 3,
@@ -233,7 +233,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 TensorDegree);
             w.Proj = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixColumnShard(
-                    $"h.{i}.attn.c_proj.weight",
+                    $"h.{layer}.attn.c_proj.weight",
                     Dim,
                     Dim,
                     global::Tessera.WeightLayout.InOut,
@@ -243,12 +243,12 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 Dim,
                 Dim / TensorDegree,
                 options.Precision);
-            w.ProjBias = checkpoint.LoadVector($"h.{i}.attn.c_proj.bias", Dim, $"Proj bias: (Dim = {Dim})");
-            w.MlpNorm = checkpoint.LoadVector($"h.{i}.ln_2.weight", Dim, $"MlpNorm: (Dim = {Dim})");
-            w.MlpNormBias = checkpoint.LoadVector($"h.{i}.ln_2.bias", Dim, $"MlpNorm bias: (Dim = {Dim})");
+            w.ProjBias = checkpoint.LoadVector($"h.{layer}.attn.c_proj.bias", Dim, $"Proj bias: (Dim = {Dim})");
+            w.MlpNorm = checkpoint.LoadVector($"h.{layer}.ln_2.weight", Dim, $"MlpNorm: (Dim = {Dim})");
+            w.MlpNormBias = checkpoint.LoadVector($"h.{layer}.ln_2.bias", Dim, $"MlpNorm bias: (Dim = {Dim})");
             w.Fc = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixRowShard(
-                    $"h.{i}.mlp.c_fc.weight",
+                    $"h.{layer}.mlp.c_fc.weight",
                     Inner,
                     Dim,
                     global::Tessera.WeightLayout.InOut,
@@ -260,7 +260,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 Dim,
                 options.Precision);
             w.FcBias = checkpoint.LoadVectorShard(
-                $"h.{i}.mlp.c_fc.bias",
+                $"h.{layer}.mlp.c_fc.bias",
                 Inner,
                 $"Fc bias: (Inner = {Inner})",
                 1,
@@ -268,7 +268,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 TensorDegree);
             w.Down = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixColumnShard(
-                    $"h.{i}.mlp.c_proj.weight",
+                    $"h.{layer}.mlp.c_proj.weight",
                     Dim,
                     Inner,
                     global::Tessera.WeightLayout.InOut,
@@ -278,7 +278,7 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 Dim,
                 Inner / TensorDegree,
                 options.Precision);
-            w.DownBias = checkpoint.LoadVector($"h.{i}.mlp.c_proj.bias", Dim, $"Down bias: (Dim = {Dim})");
+            w.DownBias = checkpoint.LoadVector($"h.{layer}.mlp.c_proj.bias", Dim, $"Down bias: (Dim = {Dim})");
         }
         _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(
             global::System.Linq.Enumerable.Concat(
@@ -715,7 +715,10 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
             global::Tessera.Gpu.KvCacheView cache,
             global::ILGPU.ArrayView<int> positions,
             int chunk,
-            global::ILGPU.ArrayView<float> partials)
+            global::ILGPU.ArrayView<float> partials,
+            float scale,
+            float softCap,
+            int window)
         {
             int row = global::ILGPU.Grid.IdxX,
                 kvHead = global::ILGPU.Grid.IdxY,
@@ -732,9 +735,11 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 maxima = weights + group * threads,
                 sums = maxima + group,
                 corrections = sums + group;
-            int context = positions[row] + 1, begin = split * chunk, end = global::System.Math.Min(
+            // This split's positions of the ones the row sees: [context - window, context) with a sliding window.
+            int context = positions[row] + 1, first = window > 0 ? global::System.Math.Max(0, context - window) : 0;
+            int begin = global::System.Math.Max(first, split * chunk), end = global::System.Math.Min(
                 context,
-                begin + chunk);
+                split * chunk + chunk);
             long firstQuery = (long)row * (Dim / TensorDegree) + (long)kvHead * group * (Dim / Heads),
                 cached = cache.RowBase(row) + kvHead * (Dim / Heads);
             // The weighted values add up in the output itself with one split, else in this split's partial sums.
@@ -742,7 +747,6 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 ((long)row * global::ILGPU.Grid.DimY + kvHead) * splits + split) * group * ((Dim / Heads) + 2);
             var sum = splits == 1 ? output : partials;
             long at = splits == 1 ? firstQuery : partial;
-            float scale = 1.0f / global::ILGPU.Algorithms.XMath.Sqrt((float)(Dim / Heads));
             for (int i = thread; i < group * (Dim / Heads); i += threads)
             {
                 shared[queries + i] = q[firstQuery + i];
@@ -765,7 +769,9 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                     if (p < end)
                         for (int i = 0; i < (Dim / Heads); i++)
                             dot += shared[queries + g * (Dim / Heads) + i] * cache.Keys[key + i];
-                    shared[weights + g * threads + thread] = p < end ? dot * scale : float.NegativeInfinity;
+                    shared[weights + g * threads + thread] = p < end
+                        ? global::Tessera.Gpu.GpuMath.SoftCap(dot * scale, softCap)
+                        : float.NegativeInfinity;
                 }
                 // Per head: the tile's weights against the new running maximum, and the statistics rescaled.
                 for (int g = 0; g < group; g++)
@@ -1070,7 +1076,10 @@ partial class TinyGpt2 : global::Tessera.ITransformerEngine, global::Tessera.Par
                 attentionCache,
                 positions,
                 attentionSplits.Chunk,
-                attentionSplits.Partials);
+                attentionSplits.Partials,
+                1.0f / global::System.MathF.Sqrt(Dim / Heads),
+                0f,
+                0);
             _gpu.CombineAttention(attentionSplits, _qkvAttention, Dim / TensorDegree);
             // x2 (T, Dim) = x += Proj(Attention(q, k, v, cache, Heads, Heads))
             _gpu.Gemm(_attnNormOutQX2, _qkvAttention, w.Proj, rows, Dim, Dim / TensorDegree);

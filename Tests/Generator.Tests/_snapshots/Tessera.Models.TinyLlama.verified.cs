@@ -32,6 +32,10 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
     private const int ContextLength = 64; // "max_position_embeddings"
     private const float Eps = 1E-05f; // "rms_norm_eps", default 0.000001
     private const float Theta = 10000f; // "rope_theta", default 10000
+    // "rope_scaling"
+    private static readonly global::Tessera.RopeScaling Scaling = global::Tessera.Checkpoints.ModelConfig.Parse(
+        "{\"rope_scaling\":null,\"max_position_embeddings\":64}").GetRopeScaling("rope_scaling", nameof(Scaling));
+    private const float RotaryFraction = 1f; // "partial_rotary_factor", default 1
     private const bool Tied = false; // "tie_word_embeddings", default false
 
     // Where this rank sits in its plan: its tensor shard and its block of layers.
@@ -145,7 +149,6 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
     {
         options ??= global::Tessera.Cpu.CpuRankOptions.Default;
         var config = checkpoint.Config;
-        config.RequireUnset("rope_scaling", "Llama");
         config.RequireUnset("attention_bias", "Llama");
         config.RequireUnset("mlp_bias", "Llama");
         config.RequireOneOf("hidden_act", ["silu"], "Llama");
@@ -157,8 +160,10 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
         config.ExpectInt("head_dim", nameof(HeadDim), HeadDim, fallback: Dim / Heads);
         config.ExpectInt("vocab_size", nameof(Vocab), Vocab);
         config.ExpectInt("max_position_embeddings", nameof(ContextLength), ContextLength);
-        config.ExpectFloat("rms_norm_eps", nameof(Eps), Eps, fallback: (float)(1E-06));
-        config.ExpectFloat("rope_theta", nameof(Theta), Theta, fallback: (float)(10000));
+        config.ExpectFloat("rms_norm_eps", nameof(Eps), Eps, fallback: 1E-06f);
+        config.ExpectFloat("rope_theta", nameof(Theta), Theta, fallback: 10000f);
+        config.ExpectRopeScaling("rope_scaling", nameof(Scaling), Scaling);
+        config.ExpectFloat("partial_rotary_factor", nameof(RotaryFraction), RotaryFraction, fallback: 1f);
         config.ExpectBool("tie_word_embeddings", nameof(Tied), Tied, fallback: false);
 
         _rank = rank;
@@ -198,16 +203,16 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                 options.Precision);
         }
         _layers = new BlockWeights[EndLayer - FirstLayer];
-        for (int i = FirstLayer; i < EndLayer; i++)
+        for (int layer = FirstLayer; layer < EndLayer; layer++)
         {
-            var w = _layers[i - FirstLayer] = new BlockWeights();
+            var w = _layers[layer - FirstLayer] = new BlockWeights();
             w.AttnNorm = checkpoint.LoadVector(
-                $"model.layers.{i}.input_layernorm.weight",
+                $"model.layers.{layer}.input_layernorm.weight",
                 Dim,
                 $"AttnNorm: (Dim = {Dim})");
             w.Q = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixRowShard(
-                    $"model.layers.{i}.self_attn.q_proj.weight",
+                    $"model.layers.{layer}.self_attn.q_proj.weight",
                     Heads * HeadDim,
                     Dim,
                     global::Tessera.WeightLayout.OutIn,
@@ -220,7 +225,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                 options.Precision);
             w.K = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixHeadShard(
-                    $"model.layers.{i}.self_attn.k_proj.weight",
+                    $"model.layers.{layer}.self_attn.k_proj.weight",
                     KvHeads * HeadDim,
                     Dim,
                     global::Tessera.WeightLayout.OutIn,
@@ -233,7 +238,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                 options.Precision);
             w.V = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixHeadShard(
-                    $"model.layers.{i}.self_attn.v_proj.weight",
+                    $"model.layers.{layer}.self_attn.v_proj.weight",
                     KvHeads * HeadDim,
                     Dim,
                     global::Tessera.WeightLayout.OutIn,
@@ -246,7 +251,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                 options.Precision);
             w.O = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixColumnShard(
-                    $"model.layers.{i}.self_attn.o_proj.weight",
+                    $"model.layers.{layer}.self_attn.o_proj.weight",
                     Dim,
                     Heads * HeadDim,
                     global::Tessera.WeightLayout.OutIn,
@@ -257,12 +262,12 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                 Heads * HeadDim / TensorDegree,
                 options.Precision);
             w.MlpNorm = checkpoint.LoadVector(
-                $"model.layers.{i}.post_attention_layernorm.weight",
+                $"model.layers.{layer}.post_attention_layernorm.weight",
                 Dim,
                 $"MlpNorm: (Dim = {Dim})");
             w.Gate = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixRowShard(
-                    $"model.layers.{i}.mlp.gate_proj.weight",
+                    $"model.layers.{layer}.mlp.gate_proj.weight",
                     Intermediate,
                     Dim,
                     global::Tessera.WeightLayout.OutIn,
@@ -275,7 +280,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                 options.Precision);
             w.Up = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixRowShard(
-                    $"model.layers.{i}.mlp.up_proj.weight",
+                    $"model.layers.{layer}.mlp.up_proj.weight",
                     Intermediate,
                     Dim,
                     global::Tessera.WeightLayout.OutIn,
@@ -288,7 +293,7 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                 options.Precision);
             w.Down = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixColumnShard(
-                    $"model.layers.{i}.mlp.down_proj.weight",
+                    $"model.layers.{layer}.mlp.down_proj.weight",
                     Dim,
                     Intermediate,
                     global::Tessera.WeightLayout.OutIn,
@@ -424,9 +429,19 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                 new(w.Q, Heads * HeadDim / TensorDegree, _qOutX2),
                 new(w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _kOutSilu),
                 new(w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _vOutProduct)]);
-        // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-        global::Tessera.Cpu.CpuKernels.Rope(_cpu, _qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
-        // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
+        // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction)
+        global::Tessera.Cpu.CpuKernels.Rope(
+            _cpu,
+            _qOutX2,
+            rows,
+            Heads / TensorDegree,
+            HeadDim,
+            batch.Positions,
+            Theta,
+            scaling: Scaling,
+            rotaryFraction: RotaryFraction);
+        // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta, Scaling,
+        // RotaryFraction)
         global::Tessera.Cpu.CpuKernels.Rope(
             _cpu,
             _kOutSilu,
@@ -434,7 +449,9 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
             (KvHeads + TensorDegree - 1) / TensorDegree,
             HeadDim,
             batch.Positions,
-            Theta);
+            Theta,
+            scaling: Scaling,
+            rotaryFraction: RotaryFraction);
         // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
         global::Tessera.Cpu.CpuKernels.AppendKv(
             _kOutSilu,
@@ -597,18 +614,19 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
         }
 
         /// <summary>
-        /// q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta): in place, a group per row, a thread per
-        /// (head, pair).
+        /// q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction): in place, a group
+        /// per row, a thread per (head, pair).
         /// </summary>
         public static void BlockQRope(
             global::ILGPU.ArrayView<float> x,
             global::ILGPU.ArrayView<int> positions,
             global::ILGPU.ArrayView<float> cos,
-            global::ILGPU.ArrayView<float> sin)
+            global::ILGPU.ArrayView<float> sin,
+            int half)
         {
             int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
-            // rotate_half: pairs (j, j + d/2) of each head, by the CPU kernel's fp32 cos/sin table of (position, j).
-            int half = (HeadDim) / 2;
+            // rotate_half: pairs (j, j + half) of each head's first 2 half dimensions (the rest pass unchanged), by the
+            // CPU kernel's fp32 cos/sin table of (position, j).
             long angles = (long)positions[row] * half;
             for (int t = thread; t < (Heads / TensorDegree) * half; t += threads)
             {
@@ -621,18 +639,19 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
         }
 
         /// <summary>
-        /// k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta): in place, a group
-        /// per row, a thread per (head, pair).
+        /// k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta, Scaling,
+        /// RotaryFraction): in place, a group per row, a thread per (head, pair).
         /// </summary>
         public static void BlockKRope(
             global::ILGPU.ArrayView<float> x,
             global::ILGPU.ArrayView<int> positions,
             global::ILGPU.ArrayView<float> cos,
-            global::ILGPU.ArrayView<float> sin)
+            global::ILGPU.ArrayView<float> sin,
+            int half)
         {
             int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
-            // rotate_half: pairs (j, j + d/2) of each head, by the CPU kernel's fp32 cos/sin table of (position, j).
-            int half = (HeadDim) / 2;
+            // rotate_half: pairs (j, j + half) of each head's first 2 half dimensions (the rest pass unchanged), by the
+            // CPU kernel's fp32 cos/sin table of (position, j).
             long angles = (long)positions[row] * half;
             for (int t = thread; t < ((KvHeads + TensorDegree - 1) / TensorDegree) * half; t += threads)
             {
@@ -675,7 +694,10 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
             global::Tessera.Gpu.KvCacheView cache,
             global::ILGPU.ArrayView<int> positions,
             int chunk,
-            global::ILGPU.ArrayView<float> partials)
+            global::ILGPU.ArrayView<float> partials,
+            float scale,
+            float softCap,
+            int window)
         {
             int row = global::ILGPU.Grid.IdxX,
                 kvHead = global::ILGPU.Grid.IdxY,
@@ -693,16 +715,17 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                 maxima = weights + group * threads,
                 sums = maxima + group,
                 corrections = sums + group;
-            int context = positions[row] + 1, begin = split * chunk, end = global::System.Math.Min(
+            // This split's positions of the ones the row sees: [context - window, context) with a sliding window.
+            int context = positions[row] + 1, first = window > 0 ? global::System.Math.Max(0, context - window) : 0;
+            int begin = global::System.Math.Max(first, split * chunk), end = global::System.Math.Min(
                 context,
-                begin + chunk);
+                split * chunk + chunk);
             long firstQuery = (long)row * (Heads * HeadDim / TensorDegree) + (long)kvHead * group * (HeadDim),
                 cached = cache.RowBase(row) + kvHead * (HeadDim);
             // The weighted values add up in the output itself with one split, else in this split's partial sums.
             long partial = (((long)row * global::ILGPU.Grid.DimY + kvHead) * splits + split) * group * ((HeadDim) + 2);
             var sum = splits == 1 ? output : partials;
             long at = splits == 1 ? firstQuery : partial;
-            float scale = 1.0f / global::ILGPU.Algorithms.XMath.Sqrt((float)(HeadDim));
             for (int i = thread; i < group * (HeadDim); i += threads)
             {
                 shared[queries + i] = q[firstQuery + i];
@@ -725,7 +748,9 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                     if (p < end)
                         for (int i = 0; i < (HeadDim); i++)
                             dot += shared[queries + g * (HeadDim) + i] * cache.Keys[key + i];
-                    shared[weights + g * threads + thread] = p < end ? dot * scale : float.NegativeInfinity;
+                    shared[weights + g * threads + thread] = p < end
+                        ? global::Tessera.Gpu.GpuMath.SoftCap(dot * scale, softCap)
+                        : float.NegativeInfinity;
                 }
                 // Per head: the tile's weights against the new running maximum, and the statistics rescaled.
                 for (int g = 0; g < group; g++)
@@ -1001,12 +1026,27 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                 (_qOutX2, Heads * HeadDim / TensorDegree),
                 (_kOutSilu, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
                 (_vOutProduct, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim));
-            // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-            var qAngles = _gpu.RopeTable(HeadDim, Theta, batch);
-            _gpu.Launch(DeviceKernels.BlockQRope, _gpu.Rows(rows), _qOutX2, positions, qAngles.Cos, qAngles.Sin);
-            // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
-            var kAngles = _gpu.RopeTable(HeadDim, Theta, batch);
-            _gpu.Launch(DeviceKernels.BlockKRope, _gpu.Rows(rows), _kOutSilu, positions, kAngles.Cos, kAngles.Sin);
+            // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction)
+            var qAngles = _gpu.RopeTable(HeadDim, Theta, batch, scaling: Scaling, rotaryFraction: RotaryFraction);
+            _gpu.Launch(
+                DeviceKernels.BlockQRope,
+                _gpu.Rows(rows),
+                _qOutX2,
+                positions,
+                qAngles.Cos,
+                qAngles.Sin,
+                qAngles.Pairs);
+            // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta, Scaling,
+            // RotaryFraction)
+            var kAngles = _gpu.RopeTable(HeadDim, Theta, batch, scaling: Scaling, rotaryFraction: RotaryFraction);
+            _gpu.Launch(
+                DeviceKernels.BlockKRope,
+                _gpu.Rows(rows),
+                _kOutSilu,
+                positions,
+                kAngles.Cos,
+                kAngles.Sin,
+                kAngles.Pairs);
             // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
             var attentionCache = _gpu.Cache(cacheSlots, layer - FirstLayer);
             _gpu.Launch(
@@ -1029,7 +1069,10 @@ partial class TinyLlama : global::Tessera.ITransformerEngine, global::Tessera.Pa
                 attentionCache,
                 positions,
                 attentionSplits.Chunk,
-                attentionSplits.Partials);
+                attentionSplits.Partials,
+                1.0f / global::System.MathF.Sqrt(HeadDim),
+                0f,
+                0);
             _gpu.CombineAttention(attentionSplits, _hAttentionH2, Heads * HeadDim / TensorDegree);
             // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))
             _gpu.Gemm(_qOutX2, _hAttentionH2, w.O, rows, Dim, Heads * HeadDim / TensorDegree);

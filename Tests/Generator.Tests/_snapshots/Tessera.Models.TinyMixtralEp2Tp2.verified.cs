@@ -63,6 +63,11 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
     private const int ContextLength = 64; // "max_position_embeddings"
     private const float Eps = 1E-05f; // "rms_norm_eps", default 0.000001
     private const float Theta = 10000f; // "rope_theta", default 1000000
+    // "rope_scaling"
+    private static readonly global::Tessera.RopeScaling Scaling = global::Tessera.Checkpoints.ModelConfig.Parse(
+        "{\"rope_scaling\":null,\"max_position_embeddings\":64}").GetRopeScaling("rope_scaling", nameof(Scaling));
+    private const float RotaryFraction = 1f; // "partial_rotary_factor", default 1
+    private const int Window = 0; // "sliding_window", default 0
     private const bool Tied = false; // "tie_word_embeddings", default false
     private const int ExpertCount = 4; // "num_local_experts"
     private const int ExpertsPerToken = 2; // "num_experts_per_tok"
@@ -212,8 +217,6 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
     {
         options ??= global::Tessera.Cpu.CpuRankOptions.Default;
         var config = checkpoint.Config;
-        config.RequireUnset("rope_scaling", "Mixtral");
-        config.RequireUnset("sliding_window", "Mixtral");
         config.RequireOneOf("hidden_act", ["silu"], "Mixtral");
         config.ExpectInt("hidden_size", nameof(Dim), Dim);
         config.ExpectInt("intermediate_size", nameof(Intermediate), Intermediate);
@@ -223,8 +226,11 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
         config.ExpectInt("head_dim", nameof(HeadDim), HeadDim, fallback: Dim / Heads);
         config.ExpectInt("vocab_size", nameof(Vocab), Vocab);
         config.ExpectInt("max_position_embeddings", nameof(ContextLength), ContextLength);
-        config.ExpectFloat("rms_norm_eps", nameof(Eps), Eps, fallback: (float)(1E-06));
-        config.ExpectFloat("rope_theta", nameof(Theta), Theta, fallback: (float)(1000000));
+        config.ExpectFloat("rms_norm_eps", nameof(Eps), Eps, fallback: 1E-06f);
+        config.ExpectFloat("rope_theta", nameof(Theta), Theta, fallback: 1000000f);
+        config.ExpectRopeScaling("rope_scaling", nameof(Scaling), Scaling);
+        config.ExpectFloat("partial_rotary_factor", nameof(RotaryFraction), RotaryFraction, fallback: 1f);
+        config.ExpectInt("sliding_window", nameof(Window), Window, fallback: 0);
         config.ExpectBool("tie_word_embeddings", nameof(Tied), Tied, fallback: false);
         config.ExpectInt("num_local_experts", nameof(ExpertCount), ExpertCount);
         config.ExpectInt("num_experts_per_tok", nameof(ExpertsPerToken), ExpertsPerToken);
@@ -282,16 +288,16 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 options.Precision);
         }
         _layers = new BlockWeights[EndLayer - FirstLayer];
-        for (int i = FirstLayer; i < EndLayer; i++)
+        for (int layer = FirstLayer; layer < EndLayer; layer++)
         {
-            var w = _layers[i - FirstLayer] = new BlockWeights();
+            var w = _layers[layer - FirstLayer] = new BlockWeights();
             w.AttnNorm = checkpoint.LoadVector(
-                $"model.layers.{i}.input_layernorm.weight",
+                $"model.layers.{layer}.input_layernorm.weight",
                 Dim,
                 $"AttnNorm: (Dim = {Dim})");
             w.Q = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixRowShard(
-                    $"model.layers.{i}.self_attn.q_proj.weight",
+                    $"model.layers.{layer}.self_attn.q_proj.weight",
                     Heads * HeadDim,
                     Dim,
                     global::Tessera.WeightLayout.OutIn,
@@ -304,7 +310,7 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 options.Precision);
             w.K = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixHeadShard(
-                    $"model.layers.{i}.self_attn.k_proj.weight",
+                    $"model.layers.{layer}.self_attn.k_proj.weight",
                     KvHeads * HeadDim,
                     Dim,
                     global::Tessera.WeightLayout.OutIn,
@@ -317,7 +323,7 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 options.Precision);
             w.V = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixHeadShard(
-                    $"model.layers.{i}.self_attn.v_proj.weight",
+                    $"model.layers.{layer}.self_attn.v_proj.weight",
                     KvHeads * HeadDim,
                     Dim,
                     global::Tessera.WeightLayout.OutIn,
@@ -330,7 +336,7 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 options.Precision);
             w.O = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrixColumnShard(
-                    $"model.layers.{i}.self_attn.o_proj.weight",
+                    $"model.layers.{layer}.self_attn.o_proj.weight",
                     Dim,
                     Heads * HeadDim,
                     global::Tessera.WeightLayout.OutIn,
@@ -341,12 +347,12 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 Heads * HeadDim / TensorDegree,
                 options.Precision);
             w.MlpNorm = checkpoint.LoadVector(
-                $"model.layers.{i}.post_attention_layernorm.weight",
+                $"model.layers.{layer}.post_attention_layernorm.weight",
                 Dim,
                 $"MlpNorm: (Dim = {Dim})");
             w.Router = global::Tessera.Cpu.WeightMatrix.Create(
                 checkpoint.LoadMatrix(
-                    $"model.layers.{i}.block_sparse_moe.gate.weight",
+                    $"model.layers.{layer}.block_sparse_moe.gate.weight",
                     ExpertCount,
                     Dim,
                     global::Tessera.WeightLayout.OutIn,
@@ -360,7 +366,7 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 var x = w.Experts[e - FirstExpert] = new ExpertWeights();
                 x.W1 = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixRowShard(
-                        $"model.layers.{i}.block_sparse_moe.experts.{e}.w1.weight",
+                        $"model.layers.{layer}.block_sparse_moe.experts.{e}.w1.weight",
                         Intermediate,
                         Dim,
                         global::Tessera.WeightLayout.OutIn,
@@ -373,7 +379,7 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                     options.Precision);
                 x.W3 = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixRowShard(
-                        $"model.layers.{i}.block_sparse_moe.experts.{e}.w3.weight",
+                        $"model.layers.{layer}.block_sparse_moe.experts.{e}.w3.weight",
                         Intermediate,
                         Dim,
                         global::Tessera.WeightLayout.OutIn,
@@ -386,7 +392,7 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                     options.Precision);
                 x.W2 = global::Tessera.Cpu.WeightMatrix.Create(
                     checkpoint.LoadMatrixColumnShard(
-                        $"model.layers.{i}.block_sparse_moe.experts.{e}.w2.weight",
+                        $"model.layers.{layer}.block_sparse_moe.experts.{e}.w2.weight",
                         Dim,
                         Intermediate,
                         global::Tessera.WeightLayout.OutIn,
@@ -533,9 +539,19 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 new(w.Q, Heads * HeadDim / TensorDegree, _qOutX2),
                 new(w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _kOutRouterOut),
                 new(w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _vOutMixture)]);
-        // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-        global::Tessera.Cpu.CpuKernels.Rope(_cpu, _qOutX2, rows, Heads / TensorDegree, HeadDim, batch.Positions, Theta);
-        // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
+        // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction)
+        global::Tessera.Cpu.CpuKernels.Rope(
+            _cpu,
+            _qOutX2,
+            rows,
+            Heads / TensorDegree,
+            HeadDim,
+            batch.Positions,
+            Theta,
+            scaling: Scaling,
+            rotaryFraction: RotaryFraction);
+        // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta, Scaling,
+        // RotaryFraction)
         global::Tessera.Cpu.CpuKernels.Rope(
             _cpu,
             _kOutRouterOut,
@@ -543,8 +559,10 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
             (KvHeads + TensorDegree - 1) / TensorDegree,
             HeadDim,
             batch.Positions,
-            Theta);
-        // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
+            Theta,
+            scaling: Scaling,
+            rotaryFraction: RotaryFraction);
+        // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads, window: Window)
         global::Tessera.Cpu.CpuKernels.AppendKv(
             _kOutRouterOut,
             _vOutMixture,
@@ -560,8 +578,10 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
             Heads / TensorDegree,
             (KvHeads + TensorDegree - 1) / TensorDegree,
             HeadDim,
-            _rank.Sequence);
-        // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))  [row-parallel, all-reduce; epilogue: Add]
+            _rank.Sequence,
+            window: Window);
+        // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads, window: Window))  [row-parallel,
+        // all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
             _cpu,
             _hAttentionH2,
@@ -736,18 +756,19 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
         }
 
         /// <summary>
-        /// q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta): in place, a group per row, a thread per
-        /// (head, pair).
+        /// q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction): in place, a group
+        /// per row, a thread per (head, pair).
         /// </summary>
         public static void BlockQRope(
             global::ILGPU.ArrayView<float> x,
             global::ILGPU.ArrayView<int> positions,
             global::ILGPU.ArrayView<float> cos,
-            global::ILGPU.ArrayView<float> sin)
+            global::ILGPU.ArrayView<float> sin,
+            int half)
         {
             int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
-            // rotate_half: pairs (j, j + d/2) of each head, by the CPU kernel's fp32 cos/sin table of (position, j).
-            int half = (HeadDim) / 2;
+            // rotate_half: pairs (j, j + half) of each head's first 2 half dimensions (the rest pass unchanged), by the
+            // CPU kernel's fp32 cos/sin table of (position, j).
             long angles = (long)positions[row] * half;
             for (int t = thread; t < (Heads / TensorDegree) * half; t += threads)
             {
@@ -760,18 +781,19 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
         }
 
         /// <summary>
-        /// k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta): in place, a group
-        /// per row, a thread per (head, pair).
+        /// k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta, Scaling,
+        /// RotaryFraction): in place, a group per row, a thread per (head, pair).
         /// </summary>
         public static void BlockKRope(
             global::ILGPU.ArrayView<float> x,
             global::ILGPU.ArrayView<int> positions,
             global::ILGPU.ArrayView<float> cos,
-            global::ILGPU.ArrayView<float> sin)
+            global::ILGPU.ArrayView<float> sin,
+            int half)
         {
             int row = global::ILGPU.Grid.IdxX, thread = global::ILGPU.Group.IdxX, threads = global::ILGPU.Group.DimX;
-            // rotate_half: pairs (j, j + d/2) of each head, by the CPU kernel's fp32 cos/sin table of (position, j).
-            int half = (HeadDim) / 2;
+            // rotate_half: pairs (j, j + half) of each head's first 2 half dimensions (the rest pass unchanged), by the
+            // CPU kernel's fp32 cos/sin table of (position, j).
             long angles = (long)positions[row] * half;
             for (int t = thread; t < ((KvHeads + TensorDegree - 1) / TensorDegree) * half; t += threads)
             {
@@ -784,8 +806,8 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
         }
 
         /// <summary>
-        /// (1/2) attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads): this
-        /// batch's keys and values into the cache: a group per row.
+        /// (1/2) attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads, window:
+        /// Window): this batch's keys and values into the cache: a group per row.
         /// </summary>
         public static void BlockAttentionKvAppend(
             global::ILGPU.ArrayView<float> k,
@@ -805,8 +827,9 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
         }
 
         /// <summary>
-        /// (2/2) attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads): a group
-        /// per (row, kv head, split of the context) for the query heads sharing the kv head, online softmax over tiles.
+        /// (2/2) attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads, window:
+        /// Window): a group per (row, kv head, split of the context) for the query heads sharing the kv head, online
+        /// softmax over tiles.
         /// </summary>
         public static void BlockAttentionAttention(
             global::ILGPU.ArrayView<float> q,
@@ -814,7 +837,10 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
             global::Tessera.Gpu.KvCacheView cache,
             global::ILGPU.ArrayView<int> positions,
             int chunk,
-            global::ILGPU.ArrayView<float> partials)
+            global::ILGPU.ArrayView<float> partials,
+            float scale,
+            float softCap,
+            int window)
         {
             int row = global::ILGPU.Grid.IdxX,
                 kvHead = global::ILGPU.Grid.IdxY,
@@ -832,16 +858,17 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 maxima = weights + group * threads,
                 sums = maxima + group,
                 corrections = sums + group;
-            int context = positions[row] + 1, begin = split * chunk, end = global::System.Math.Min(
+            // This split's positions of the ones the row sees: [context - window, context) with a sliding window.
+            int context = positions[row] + 1, first = window > 0 ? global::System.Math.Max(0, context - window) : 0;
+            int begin = global::System.Math.Max(first, split * chunk), end = global::System.Math.Min(
                 context,
-                begin + chunk);
+                split * chunk + chunk);
             long firstQuery = (long)row * (Heads * HeadDim / TensorDegree) + (long)kvHead * group * (HeadDim),
                 cached = cache.RowBase(row) + kvHead * (HeadDim);
             // The weighted values add up in the output itself with one split, else in this split's partial sums.
             long partial = (((long)row * global::ILGPU.Grid.DimY + kvHead) * splits + split) * group * ((HeadDim) + 2);
             var sum = splits == 1 ? output : partials;
             long at = splits == 1 ? firstQuery : partial;
-            float scale = 1.0f / global::ILGPU.Algorithms.XMath.Sqrt((float)(HeadDim));
             for (int i = thread; i < group * (HeadDim); i += threads)
             {
                 shared[queries + i] = q[firstQuery + i];
@@ -864,7 +891,9 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                     if (p < end)
                         for (int i = 0; i < (HeadDim); i++)
                             dot += shared[queries + g * (HeadDim) + i] * cache.Keys[key + i];
-                    shared[weights + g * threads + thread] = p < end ? dot * scale : float.NegativeInfinity;
+                    shared[weights + g * threads + thread] = p < end
+                        ? global::Tessera.Gpu.GpuMath.SoftCap(dot * scale, softCap)
+                        : float.NegativeInfinity;
                 }
                 // Per head: the tile's weights against the new running maximum, and the statistics rescaled.
                 for (int g = 0; g < group; g++)
@@ -915,7 +944,8 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
         }
 
         /// <summary>
-        /// x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads)): in place over the product, grid-stride.
+        /// x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads, window: Window)): in place over the
+        /// product, grid-stride.
         /// </summary>
         public static void BlockX2Epilogue(
             global::ILGPU.ArrayView<float> y,
@@ -1168,13 +1198,29 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 (_qOutX2, Heads * HeadDim / TensorDegree),
                 (_kOutRouterOut, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
                 (_vOutMixture, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim));
-            // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta)
-            var qAngles = _gpu.RopeTable(HeadDim, Theta, batch);
-            _gpu.Launch(DeviceKernels.BlockQRope, _gpu.Rows(rows), _qOutX2, positions, qAngles.Cos, qAngles.Sin);
-            // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta)
-            var kAngles = _gpu.RopeTable(HeadDim, Theta, batch);
-            _gpu.Launch(DeviceKernels.BlockKRope, _gpu.Rows(rows), _kOutRouterOut, positions, kAngles.Cos, kAngles.Sin);
-            // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads)
+            // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction)
+            var qAngles = _gpu.RopeTable(HeadDim, Theta, batch, scaling: Scaling, rotaryFraction: RotaryFraction);
+            _gpu.Launch(
+                DeviceKernels.BlockQRope,
+                _gpu.Rows(rows),
+                _qOutX2,
+                positions,
+                qAngles.Cos,
+                qAngles.Sin,
+                qAngles.Pairs);
+            // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta, Scaling,
+            // RotaryFraction)
+            var kAngles = _gpu.RopeTable(HeadDim, Theta, batch, scaling: Scaling, rotaryFraction: RotaryFraction);
+            _gpu.Launch(
+                DeviceKernels.BlockKRope,
+                _gpu.Rows(rows),
+                _kOutRouterOut,
+                positions,
+                kAngles.Cos,
+                kAngles.Sin,
+                kAngles.Pairs);
+            // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads, window:
+            // Window)
             var attentionCache = _gpu.Cache(cacheSlots, layer - FirstLayer);
             _gpu.Launch(
                 DeviceKernels.BlockAttentionKvAppend,
@@ -1196,9 +1242,12 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
                 attentionCache,
                 positions,
                 attentionSplits.Chunk,
-                attentionSplits.Partials);
+                attentionSplits.Partials,
+                1.0f / global::System.MathF.Sqrt(HeadDim),
+                0f,
+                Window);
             _gpu.CombineAttention(attentionSplits, _hAttentionH2, Heads * HeadDim / TensorDegree);
-            // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads))
+            // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads, window: Window))
             _gpu.Gemm(_qOutX2, _hAttentionH2, w.O, rows, Dim, Heads * HeadDim / TensorDegree);
             _gpu.AllReduce(_qOutX2, rows * (Dim), _rank.Tensor);
             _gpu.Launch(

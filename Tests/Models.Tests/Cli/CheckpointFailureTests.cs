@@ -198,10 +198,19 @@ public sealed class CheckpointFailureTests
     [Fact]
     public void Logits_WithAConfigFeatureTheModelDoesNotImplement_FailsNamingIt_InsteadOfRunningOtherMaths()
     {
-        // Llama 3.1+ checkpoints set rope_scaling (type "llama3"): running them with plain RoPE would give wrong logits.
+        // Phi-3's 128k checkpoints scale RoPE with "longrope": running them with other frequencies would give wrong logits.
+        using var scratch = new ScratchCheckpoint();
+        scratch.EditConfig("rope_scaling", JsonNode.Parse("""{"rope_type": "longrope", "short_factor": [1.0], "long_factor": [1.0]}"""));
+        AssertFailsWith(Logits(scratch), "rope_scaling", "\"longrope\"", "does not implement", "linear, llama3 and yarn");
+    }
+
+    [Fact]
+    public void Logits_WithARopeScalingMissingAParameter_FailsNamingTheKey()
+    {
+        // llama3 scaling blends between two frequency bands: without their factors there is nothing to compute.
         using var scratch = new ScratchCheckpoint();
         scratch.EditConfig("rope_scaling", JsonNode.Parse("""{"rope_type": "llama3", "factor": 32.0}"""));
-        AssertFailsWith(Logits(scratch), "rope_scaling", "does not implement");
+        AssertFailsWith(Logits(scratch), "rope_scaling", "\"llama3\"", "\"low_freq_factor\"");
         scratch.AssertNothingWritten();
     }
 

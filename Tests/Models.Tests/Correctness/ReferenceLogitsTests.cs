@@ -8,15 +8,23 @@ public sealed class ReferenceLogitsTests
 {
     private const double Tolerance = 1e-4;
 
-    public static TheoryData<string, EngineKind> Paths => new()
+    public static TheoryData<string, EngineKind> Paths()
     {
-        { Fixtures.TinyLlama, EngineKind.Generic },
-        { Fixtures.TinyLlama, EngineKind.Specialised },
-        { Fixtures.TinyGpt2, EngineKind.Generic },
-        { Fixtures.TinyGpt2, EngineKind.Specialised },
-        { Fixtures.TinyMixtral, EngineKind.Generic },
-        { Fixtures.TinyMixtral, EngineKind.Specialised },
-    };
+        var paths = new TheoryData<string, EngineKind>
+        {
+            { Fixtures.TinyLlama, EngineKind.Generic },
+            { Fixtures.TinyLlama, EngineKind.Specialised },
+            { Fixtures.TinyGpt2, EngineKind.Generic },
+            { Fixtures.TinyGpt2, EngineKind.Specialised },
+            { Fixtures.TinyMixtral, EngineKind.Generic },
+            { Fixtures.TinyMixtral, EngineKind.Specialised },
+            // Two of the families also as [Compile] units: Qwen3's per-head norms, Gemma 2's per-layer windows and caps.
+            { Fixtures.TinyQwen3, EngineKind.Specialised },
+            { Fixtures.TinyGemma2, EngineKind.Specialised },
+        };
+        foreach (var family in Fixtures.Families) paths.Add(family, EngineKind.Generic);
+        return paths;
+    }
 
     [Theory]
     [MemberData(nameof(Paths))]
@@ -59,7 +67,10 @@ public sealed class ReferenceLogitsTests
         var cache = engine.CreateCache();
         const int prompt = 10;
         float[] prefill = engine.Forward(TokenBatch.ForSequence(cache, reference.Tokens.AsSpan(0, prompt)));
-        Assert.True(Fixtures.RelativeError(prefill, full.AsSpan(0, prompt * reference.Vocab)) <= 1e-6);
+        // The 10-row prefill attends row by row, the 24-row forward through matrix products: their sums round
+        // differently (up to 2.3e-6 measured, on tiny-llama31), far below the references' 1e-4.
+        double prefillError = Fixtures.RelativeError(prefill, full.AsSpan(0, prompt * reference.Vocab));
+        Assert.True(prefillError <= 5e-6, $"prefill: {prefillError:E3}");
         for (int t = prompt; t < reference.Tokens.Length; t++)
         {
             float[] step = engine.Forward(TokenBatch.ForSequence(cache, [reference.Tokens[t]]));
@@ -83,7 +94,7 @@ public sealed class ReferenceLogitsTests
     [Fact]
     public void GenericAndSpecialisedEngines_GiveTheSameLogits()
     {
-        foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2 })
+        foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2, Fixtures.TinyQwen3, Fixtures.TinyGemma2 })
         {
             var reference = Fixtures.Load(fixture);
             var generic = EngineCatalog.Open(Fixtures.Directory(fixture), EngineKind.Generic);

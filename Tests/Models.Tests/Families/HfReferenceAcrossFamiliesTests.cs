@@ -156,33 +156,11 @@ public sealed class HfReferenceAcrossFamiliesTests : IDisposable
 
     // ---------------------------------------------------------------- helpers
 
-    /// <summary>A copy of a fixture's config and weights, edited: the weights as name -> (shape, F32 values).</summary>
-    private string Rewrite(string fixture, Action<JsonObject> editConfig, Action<Dictionary<string, (long[] Shape, float[] Values)>> editTensors)
-    {
-        string source = Fixtures.Directory(fixture);
-        string directory = Path.Combine(_root, Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
+    private string Rewrite(string fixture, Action<JsonObject> editConfig, Action<Dictionary<string, (long[] Shape, float[] Values)>> editTensors) =>
+        RewrittenFixture.Write(_root, fixture, editConfig, editTensors);
 
-        var json = (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(source, "config.json")))!;
-        editConfig(json);
-        File.WriteAllText(Path.Combine(directory, "config.json"), json.ToJsonString());
-
-        var tensors = new Dictionary<string, (long[] Shape, float[] Values)>();
-        using (var file = SafetensorsFile.Open(Path.Combine(source, "model.safetensors")))
-            foreach (var (name, entry) in file.Entries) tensors[name] = (entry.Shape, file.ReadFloats(name));
-        editTensors(tensors);
-        SafetensorsWriter.Write(Path.Combine(directory, "model.safetensors"),
-            tensors.Select(t => new SafetensorsWriter.Tensor(t.Key, t.Value.Shape, Floats: t.Value.Values)).ToList());
-        return directory;
-    }
-
-    /// <summary>Stacks the rows of <paramref name="parts"/> (all [rows, in]) into one tensor, removing the parts.</summary>
-    private static void Fuse(Dictionary<string, (long[] Shape, float[] Values)> tensors, string fused, params string[] parts)
-    {
-        long columns = tensors[parts[0]].Shape[1];
-        tensors[fused] = ([parts.Sum(p => tensors[p].Shape[0]), columns], parts.SelectMany(p => tensors[p].Values).ToArray());
-        foreach (string part in parts) tensors.Remove(part);
-    }
+    private static void Fuse(Dictionary<string, (long[] Shape, float[] Values)> tensors, string fused, params string[] parts) =>
+        RewrittenFixture.Fuse(tensors, fused, parts);
 
     private static void AssertMatches(string fixture, string tensor, HfReference reference)
     {

@@ -113,8 +113,10 @@ public sealed class GpuEngineTests
     /// </summary>
     private static void EveryFixtureMatchesTheReference(DeviceKind device)
     {
-        foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2, Fixtures.TinyMixtral })
-        foreach (var kind in new[] { EngineKind.Generic, EngineKind.Specialised })
+        var paths = new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2, Fixtures.TinyMixtral }.SelectMany(f => new[] { (f, EngineKind.Generic), (f, EngineKind.Specialised) })
+            .Concat(Fixtures.Families.Select(f => (f, EngineKind.Generic)))
+            .Concat([(Fixtures.TinyQwen3, EngineKind.Specialised), (Fixtures.TinyGemma2, EngineKind.Specialised)]);
+        foreach (var (fixture, kind) in paths)
         {
             var reference = Fixtures.Load(fixture);
             var engine = EngineCatalog.Open(Fixtures.Directory(fixture), kind, null, device);
@@ -134,12 +136,15 @@ public sealed class GpuEngineTests
 
     private static void EveryPlanEqualsOneDevice(DeviceKind device)
     {
-        foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2, Fixtures.TinyMixtral })
+        foreach (var fixture in new[] { Fixtures.TinyLlama, Fixtures.TinyGpt2, Fixtures.TinyMixtral }.Concat(Fixtures.Families))
         {
             var reference = Fixtures.Load(fixture);
             int[][] prompts = [reference.Tokens[..9], reference.Tokens[2..21], reference.Tokens];
-            // The dense plans (expert parallelism does not run on the GPU back end); tiny-mixtral's 4 KV heads and 2 layers allow fewer.
-            var plans = fixture == Fixtures.TinyMixtral ? new[] { "dp2", "pp2-m4", "tp2", "tp2-pp2" } : new[] { "dp2", "mp2", "pp2-m4", "pp3-uneven", "tp2", "tp4", "tp2-pp2", "dp2-tp2-pp2" };
+            // The dense plans (expert parallelism does not run on the GPU back end); tiny-mixtral's 4 KV heads and 2 layers
+            // allow fewer; the other families run tensor parallelism past their key/value heads and a hybrid.
+            var plans = fixture == Fixtures.TinyMixtral ? new[] { "dp2", "pp2-m4", "tp2", "tp2-pp2" }
+                : Fixtures.Families.Contains(fixture) ? new[] { "tp4", "tp2-pp2" }
+                : new[] { "dp2", "mp2", "pp2-m4", "pp3-uneven", "tp2", "tp4", "tp2-pp2", "dp2-tp2-pp2" };
             foreach (var name in plans)
             {
                 using var single = (ParallelEngine)EngineCatalog.Open(Fixtures.Directory(fixture), EngineKind.Generic, null, device);

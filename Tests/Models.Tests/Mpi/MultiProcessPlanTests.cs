@@ -31,6 +31,10 @@ public sealed class MultiProcessPlanTests
         { Fixtures.TinyMixtral, "--ep 2" },
         { Fixtures.TinyMixtral, "--ep 2 --tp 2" },
         { Fixtures.TinyMixtral, "--pp 2 --sp 2" },
+        // The families: per-layer windows and caps (Gemma 2), fused projections (Phi-3), a shared expert beside routed ones.
+        { Fixtures.TinyGemma2, "--tp 2 --pp 2" },
+        { Fixtures.TinyPhi3, "--sp 2" },
+        { Fixtures.TinyQwen2Moe, "--ep 2 --tp 2" },
     };
 
     [MpiTheory]

@@ -25,6 +25,16 @@ public sealed class PlanEquivalenceTests
         // The mixture of experts: expert parallelism alone and in hybrids, and the dense strategies on a sparse model.
         foreach (var plan in new[] { "ep2", "ep4", "ep2-tp2", "ep2-pp3", "ep2-dp2", "ep2-pp3-m3", "tp2", "pp3", "dp2-ep2-tp2" })
             data.Add(Fixtures.TinyMixtral, plan);
+        // Every other family: the strategies and a hybrid; tp4 runs past the key/value heads of those with fewer (their
+        // heads replicated); the mixtures of experts also split their experts.
+        foreach (var fixture in Fixtures.Families)
+        {
+            foreach (var plan in new[] { "dp2", "pp2-m4", "tp2", "tp4", "sp2", "tp2-pp2", "sp2-tp2" })
+                data.Add(fixture, plan);
+            if (Fixtures.MixturesOfExperts.Contains(fixture))
+                foreach (var plan in new[] { "ep2", "ep4", "ep2-tp2", "sp2-ep2" })
+                    data.Add(fixture, plan);
+        }
         return data;
     }
 
@@ -105,10 +115,15 @@ public sealed class PlanEquivalenceTests
         Assert.Equal(runtime.ToText(), engine.Schedule.ToText());
     }
 
+    public static TheoryData<string> EveryFixture()
+    {
+        var data = new TheoryData<string> { Fixtures.TinyLlama, Fixtures.TinyGpt2, Fixtures.TinyMixtral };
+        foreach (var family in Fixtures.Families) data.Add(family);
+        return data;
+    }
+
     [Theory]
-    [InlineData(Fixtures.TinyLlama)]
-    [InlineData(Fixtures.TinyGpt2)]
-    [InlineData(Fixtures.TinyMixtral)]
+    [MemberData(nameof(EveryFixture))]
     public void GreedyGeneration_ThroughATp2Pp2Plan_EqualsTheReference(string fixture)
     {
         var reference = Fixtures.Load(fixture);

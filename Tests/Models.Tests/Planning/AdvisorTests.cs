@@ -19,6 +19,38 @@ public sealed class AdvisorTests
     private static Advice Advise(string model, int gpus, string gpu, AdviceGoal goal, params ParallelPlan[] asked) =>
         Advice.For(EngineCatalog.Facts(DryRunPlanTests.Config(model)), new Cluster(GpuCatalogue.Find(gpu), gpus, DevicesPerNode: 8), Chat, goal, asked);
 
+    [Theory]
+    [InlineData("qwen2.5-7b")]
+    [InlineData("qwen3-8b")]
+    [InlineData("mistral-7b")]
+    [InlineData("phi-3-mini")]
+    [InlineData("gemma-2-9b-it")]
+    [InlineData("gemma-3-1b-it")]
+    [InlineData("llama-3.1-8b")]
+    public void EveryFamily_IsAdvised_OnAnyNumberOfGpus_WithPlansThatFit(string model)
+    {
+        foreach (int gpus in new[] { 1, 4 })
+        {
+            var advice = Advise(model, gpus, "H100", AdviceGoal.Throughput);
+            Assert.True(advice.AnyFits, $"{model} on {gpus} H100");
+            Assert.True(advice.Plans[0].Prediction.Fits);
+            Assert.True(advice.Plans[0].Prediction.TokensPerSecond > 0);
+        }
+    }
+
+    [Fact]
+    public void Qwen3Moe_IsOfferedExpertParallelPlans_EachExpertRankHoldingItsShareOfTheExperts()
+    {
+        var advice = Advise("qwen3-30b-a3b", 8, "H100", AdviceGoal.Throughput);
+        Assert.Contains(advice.Plans, p => p.Plan.Expert == 8 && p.Prediction.Fits);
+        // 48 layers of 128 experts of 3 x 2048 x 768, in BF16: one eighth of them per expert rank, besides the dense parts.
+        var facts = EngineCatalog.Facts(DryRunPlanTests.Config("qwen3-30b-a3b"));
+        long experts = 48L * 128 * 3 * 2048 * 768 * 2;
+        var ep8 = MemoryEstimate.Of(facts, new ParallelPlan(Expert: 8), PlanDType.BF16, PlanDType.BF16, batch: 1, context: 1024);
+        var single = MemoryEstimate.Of(facts, new ParallelPlan(), PlanDType.BF16, PlanDType.BF16, batch: 1, context: 1024);
+        Assert.All(ep8.Devices, d => Assert.Equal(single.Devices[0].WeightBytes - experts + experts / 8, d.WeightBytes));
+    }
+
     [Fact]
     public void A70BModelOn8H100s_IsNeverAdvisedAsPureDataParallelism_BecauseAReplicaDoesNotFit()
     {

@@ -27,9 +27,58 @@ public sealed class DryRunPlanTests
     [InlineData("llama-3-8b", 8_030_261_248L)]
     [InlineData("llama-2-70b", 68_976_648_192L)]
     [InlineData("mixtral-8x7b", 46_702_792_704L)]
+    [InlineData("llama-3.1-8b", 8_030_261_248L)]
+    [InlineData("mistral-7b", 7_241_732_096L)]
+    [InlineData("mistral-7b-v0.3", 7_248_023_552L)]
+    [InlineData("qwen2.5-7b", 7_615_616_512L)]      // q/k/v biases
+    [InlineData("qwen3-8b", 8_190_735_360L)]        // per-head q/k norms
+    [InlineData("qwen3-30b-a3b", 30_532_122_624L)]  // 128 experts per layer, no dense MLP loaded where every layer is sparse
+    [InlineData("phi-3-mini", 3_821_079_552L)]      // fused qkv_proj and gate_up_proj, each part counted once
+    [InlineData("gemma-2-9b-it", 9_241_705_984L)]   // four norms a layer, a head tied by the config class's default
+    [InlineData("gemma-3-1b-it", 999_885_952L)]
     public void TheParameterCount_FromThePublicConfig_IsThePublishedOne(string model, long published)
     {
         Assert.Equal(published, EngineCatalog.Facts(Config(model)).Parameters);
+    }
+
+    [Fact]
+    public void AMultimodalGemma3_CountsItsTextModel_TheOneTesseraRuns()
+    {
+        // Gemma-3-4B publishes 4,300,079,472 parameters: its text model's 3,880,263,168 (with vocabulary, heads and head
+        // dimension its text_config leaves to the config class's defaults), a SigLIP vision tower and a projector,
+        // which Tessera does not run.
+        var facts = EngineCatalog.Facts(Config("gemma-3-4b-it"));
+        Assert.Equal("Gemma3", facts.ModelName);
+        Assert.Equal(3_880_263_168L, facts.Parameters);
+        Assert.Equal(4_300_079_472L - 416_866_032L - 2_950_272L, facts.Parameters);
+    }
+
+    [Fact]
+    public void AMixtureOfExperts_WithDenseLayersAmongSparseOnes_CountsEachLayerAsItLoads()
+    {
+        // Qwen3-30B-A3B with every other layer dense (decoder_sparse_step 2): 24 sparse layers of 623,120,640 and 24 dense
+        // ones of attention 18,874,368 + norms 4,352 + a SwiGLU MLP of intermediate_size 3·2048·6144.
+        string folder = Path.Combine(Path.GetTempPath(), "tessera-dense-sparse-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(Config("qwen3-30b-a3b"), "config.json")))!.AsObject();
+            config["decoder_sparse_step"] = 2;
+            File.WriteAllText(Path.Combine(folder, "config.json"), config.ToJsonString());
+            var facts = EngineCatalog.Facts(folder);
+            long sparse = 623_120_640L, dense = 18_874_368L + 256 + 4_096 + 3L * 2048 * 6144, embeddings = 2 * 311_164_928L + 2048;
+            Assert.Equal(embeddings + 24 * sparse + 24 * dense, facts.Parameters);
+            // A stage holds what its own layers hold: the first one's split (here 25 layers, 12 of them sparse: the odd
+            // ones) with the embedding, at 2 bytes a parameter.
+            var memory = MemoryEstimate.Of(facts, new ParallelPlan(Pipeline: 2), PlanDType.BF16, PlanDType.BF16, batch: 1, context: 1024);
+            int first = memory.LayerSplit[0], sparseInFirst = first / 2;
+            Assert.Equal(48, memory.LayerSplit.Sum());
+            Assert.Equal(2 * (311_164_928L + sparseInFirst * sparse + (first - sparseInFirst) * dense), memory.Devices[0].WeightBytes);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [Theory]

@@ -45,6 +45,42 @@ public class ActivationTests
     }
 
     [Fact]
+    public void SigmoidAndSoftCap_MatchDoublePrecision_AndTheirSpanForms_GiveTheScalarResults()
+    {
+        var x = Inputs();
+        var sigmoid = x.ToArray();
+        var capped = x.ToArray();
+        Activations.Sigmoid(sigmoid);
+        Activations.SoftCap(capped, 4f);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double expectedSigmoid = 1 / (1 + Math.Exp(-x[i])), expectedCap = 4 * Math.Tanh(x[i] / 4.0);
+            Assert.Equal(Activations.Sigmoid(x[i]), sigmoid[i]);
+            Assert.Equal(Activations.SoftCap(x[i], 4f), capped[i]);
+            Assert.True(Math.Abs(sigmoid[i] - expectedSigmoid) <= 1e-6, $"sigmoid({x[i]})");
+            // Capped values are at most 4: an absolute bound relative to the cap.
+            Assert.True(Math.Abs(capped[i] - expectedCap) <= 1e-6 * 4, $"softcap({x[i]})");
+        }
+    }
+
+    [Fact]
+    public void SoftCap_OfZero_LeavesValuesAsTheyAre_AsANullCapInTheConfigMeans()
+    {
+        var x = Inputs();
+        var same = x.ToArray();
+        Activations.SoftCap(same, 0f);
+        Assert.Equal(x, same);
+    }
+
+    [Fact]
+    public void MultiplyRows_ScalesEachRowByItsOwnScalar()
+    {
+        var target = Enumerable.Range(0, 12).Select(i => (float)i).ToArray();
+        Elementwise.MultiplyRows(target, [2f, -1f, 0.5f], 4);
+        Assert.Equal([0, 2, 4, 6, -4, -5, -6, -7, 4, 4.5f, 5, 5.5f], target);
+    }
+
+    [Fact]
     public void Softmax_SumsToOne_AndMatchesTheDefinition()
     {
         var x = Enumerable.Range(0, 41).Select(i => MathF.Sin(i) * 30).ToArray();

@@ -62,6 +62,28 @@ public class AttentionTests
         Check(heads: 4, kvHeads: 2, headDim: 16, cached: [3], fresh: [4], layers: 2, firstLayer: 2, layer: 3);
     }
 
+    [Theory]
+    [InlineData(8)]   // shorter than the prompts: every path masks
+    [InlineData(1)]   // each query sees only itself
+    [InlineData(64)]  // longer than every context: nothing masked
+    public void Attention_WithASlidingWindow_SeesOnlyTheLastWindowPositions_OnEveryPath(int window) =>
+        // Prompt chunks (20 and 40 rows: matrix products), a row after a cached prefix and decode rows.
+        Check(8, 2, 16, cached: [0, 30, 3, 41], fresh: [20, 1, 40, 1], window: window);
+
+    [Fact]
+    public void Attention_WithAScaleAndASoftCap_CapsTheScaledScoresBeforeTheSoftmax_OnEveryPath() =>
+        // Gemma 2: scores · query_pre_attn_scalar^-0.5, then 50 · tanh(s / 50); a cap of 0.5 bites on these scores.
+        Check(4, 2, 32, cached: [0, 30, 9], fresh: [24, 1, 1], scale: 0.3f, softCap: 0.5f, window: 5);
+
+    [Fact]
+    public void Attention_RejectsANegativeWindow()
+    {
+        var cache = new KvCache(1, 4, 8);
+        var batch = TokenBatch.ForSequence(cache, [1]);
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            CpuKernels.Attention(CpuExecution.AllCores, new float[8], new float[8], batch, 0, heads: 1, kvHeads: 1, headDim: 8, window: -1));
+    }
+
     [Fact]
     public void Attention_RejectsHeadsNotDivisibleByKvHeads()
     {
@@ -75,7 +97,8 @@ public class AttentionTests
     /// Builds identical caches for the reference and the kernel (random prefixes of the given lengths), runs one batch
     /// with <paramref name="fresh"/> new rows per sequence, and compares outputs and the cached keys and values.
     /// </summary>
-    private static void Check(int heads, int kvHeads, int headDim, int[] cached, int[] fresh, int layers = 1, int firstLayer = 0, int layer = 0)
+    private static void Check(int heads, int kvHeads, int headDim, int[] cached, int[] fresh, int layers = 1, int firstLayer = 0, int layer = 0,
+        float scale = 0, float softCap = 0, int window = 0)
     {
         int kvWidth = kvHeads * headDim, width = heads * headDim, rows = fresh.Sum();
         var expectedCaches = BuildCaches(cached, fresh, layers, firstLayer, kvWidth);
@@ -89,11 +112,11 @@ public class AttentionTests
         var v = TestData.Random(rows * kvWidth, 13);
         var expected = new float[rows * width];
         var actual = Enumerable.Repeat(float.NaN, rows * width).ToArray();
-        ReferenceKernels.Attention(q, k, v, expected, expectedBatch, layer, heads, kvHeads, headDim);
+        ReferenceKernels.Attention(q, k, v, expected, expectedBatch, layer, heads, kvHeads, headDim, scale, softCap, window);
         CpuKernels.AppendKv(k, v, actualBatch, layer, kvWidth);
-        CpuKernels.Attention(CpuExecution.AllCores, q, actual, actualBatch, layer, heads, kvHeads, headDim);
+        CpuKernels.Attention(CpuExecution.AllCores, q, actual, actualBatch, layer, heads, kvHeads, headDim, scale, softCap, window);
 
-        string what = $"Attention heads={heads}/{kvHeads} d={headDim} cached=[{string.Join(",", cached)}] fresh=[{string.Join(",", fresh)}]";
+        string what = $"Attention heads={heads}/{kvHeads} d={headDim} cached=[{string.Join(",", cached)}] fresh=[{string.Join(",", fresh)}] scale={scale} cap={softCap} window={window}";
         // Outputs are averages of values in [-1, 1]: an absolute bound of 1e-5 is a relative one.
         TestData.AssertClose(expected, actual, 1e-5, what, floor: 1);
         for (int s = 0; s < cached.Length; s++)

@@ -66,14 +66,16 @@ internal static class ReferenceKernels
     }
 
     /// <summary>In-place rotate_half RoPE on x (T, heads * headDim) at each row's position.</summary>
-    public static void Rope(float[] x, int rows, int heads, int headDim, int[] positions, float theta)
+    public static void Rope(float[] x, int rows, int heads, int headDim, int[] positions, float theta, int rotaryDim = 0)
     {
-        int half = headDim / 2;
+        // The first rotaryDim dimensions of each head rotate (all of them by default); the rest pass unchanged.
+        if (rotaryDim == 0) rotaryDim = headDim;
+        int half = rotaryDim / 2;
         for (int r = 0; r < rows; r++)
         {
             for (int j = 0; j < half; j++)
             {
-                double freq = Math.Pow(theta, -2.0 * j / headDim);
+                double freq = Math.Pow(theta, -2.0 * j / rotaryDim);
                 double angle = positions[r] * freq;
                 float cos = (float)Math.Cos(angle), sin = (float)Math.Sin(angle);
                 for (int h = 0; h < heads; h++)
@@ -92,7 +94,12 @@ internal static class ReferenceKernels
     /// attention of q (T, heads * d) over positions 0..pos of that sequence into output (T, heads * d).
     /// Query head h reads kv head h / (heads / kvHeads).
     /// </summary>
-    public static void Attention(float[] q, float[] k, float[] v, float[] output, TokenBatch batch, int layer, int heads, int kvHeads, int headDim)
+    /// <remarks>
+    /// Scores (q · k) · <paramref name="scale"/> (0: 1/√d), then c · tanh(s / c) with a soft-cap c; a window W keeps
+    /// keys p with pos - W &lt; p ≤ pos (Hugging Face's sliding window), computed in double.
+    /// </remarks>
+    public static void Attention(float[] q, float[] k, float[] v, float[] output, TokenBatch batch, int layer, int heads, int kvHeads, int headDim,
+        float scale = 0, float softCap = 0, int window = 0)
     {
         int rows = batch.Rows, kvWidth = kvHeads * headDim, width = heads * headDim, group = heads / kvHeads;
         for (int r = 0; r < rows; r++)
@@ -103,31 +110,33 @@ internal static class ReferenceKernels
             Array.Copy(k, r * kvWidth, cache.Keys(layer), pos * kvWidth, kvWidth);
             Array.Copy(v, r * kvWidth, cache.Values(layer), pos * kvWidth, kvWidth);
         }
-        float scale = 1f / MathF.Sqrt(headDim);
+        double factor = scale == 0 ? 1 / Math.Sqrt(headDim) : scale;
         for (int r = 0; r < rows; r++)
         {
             var cache = batch.Caches[batch.SequenceOfRow[r]];
-            int pos = batch.Positions[r];
+            int pos = batch.Positions[r], first = window > 0 ? Math.Max(0, pos - window + 1) : 0;
             float[] keys = cache.Keys(layer), values = cache.Values(layer);
-            var scores = new float[pos + 1];
+            var scores = new double[pos + 1];
             for (int h = 0; h < heads; h++)
             {
                 int kvh = h / group;
-                float max = float.NegativeInfinity;
-                for (int p = 0; p <= pos; p++)
+                double max = double.NegativeInfinity;
+                for (int p = first; p <= pos; p++)
                 {
-                    float s = 0;
-                    for (int i = 0; i < headDim; i++) s += q[r * width + h * headDim + i] * keys[p * kvWidth + kvh * headDim + i];
-                    scores[p] = s * scale;
+                    double s = 0;
+                    for (int i = 0; i < headDim; i++) s += (double)q[r * width + h * headDim + i] * keys[p * kvWidth + kvh * headDim + i];
+                    s *= factor;
+                    if (softCap != 0) s = softCap * Math.Tanh(s / softCap);
+                    scores[p] = s;
                     max = Math.Max(max, scores[p]);
                 }
-                float sum = 0;
-                for (int p = 0; p <= pos; p++) { scores[p] = MathF.Exp(scores[p] - max); sum += scores[p]; }
+                double sum = 0;
+                for (int p = first; p <= pos; p++) { scores[p] = Math.Exp(scores[p] - max); sum += scores[p]; }
                 for (int i = 0; i < headDim; i++)
                 {
-                    float acc = 0;
-                    for (int p = 0; p <= pos; p++) acc += scores[p] * values[p * kvWidth + kvh * headDim + i];
-                    output[r * width + h * headDim + i] = acc / sum;
+                    double acc = 0;
+                    for (int p = first; p <= pos; p++) acc += scores[p] * values[p * kvWidth + kvh * headDim + i];
+                    output[r * width + h * headDim + i] = (float)(acc / sum);
                 }
             }
         }

@@ -55,7 +55,10 @@ public sealed class SequenceParallelTests
     [InlineData(3, 2, 13)]
     [InlineData(4, 4, 13)]
     [InlineData(2, 2, 45)]   // a prompt whose every rank gets 16 rows or more: the matrix-product path
-    public void AttentionFromPartialResults_OverEveryRanksShard_EqualsOneDevicesAttention(int ranks, int kvHeads, int promptLength)
+    [InlineData(3, 2, 13, 4)]   // a sliding window: each shard masks its keys by absolute position
+    [InlineData(2, 2, 45, 7, 0.5f, 0.2f)]   // window, scale and soft-cap on the matrix-product path
+    public void AttentionFromPartialResults_OverEveryRanksShard_EqualsOneDevicesAttention(int ranks, int kvHeads, int promptLength,
+        int window = 0, float softCap = 0, float scale = 0)
     {
         // Two sequences: a prompt on an empty cache, and 2 new tokens after 9 cached ones; the same batch on one device
         // and split over the ranks by SequencePlacement, attention layer by layer through two layers.
@@ -83,7 +86,7 @@ public sealed class SequenceParallelTests
         {
             expected[l] = new float[rows * width];
             CpuKernels.AppendKv(qkv[l].K, qkv[l].V, batch, l, kvWidth);
-            CpuKernels.Attention(CpuExecution.AllCores, qkv[l].Q, expected[l], batch, l, heads, kvHeads, d);
+            CpuKernels.Attention(CpuExecution.AllCores, qkv[l].Q, expected[l], batch, l, heads, kvHeads, d, scale, softCap, window);
         }
 
         // The ranks: each gets its tokens' rows; sequence 1's cached positions are spread as decode steps would have.
@@ -121,7 +124,7 @@ public sealed class SequenceParallelTests
                 float[] Rows(float[] source, int w) => rowOf[q].SelectMany(r => source.AsSpan(r * w, w).ToArray()).ToArray();
                 actual[q][l] = new float[Math.Max(1, rowOf[q].Count) * width];
                 CpuKernels.AppendKv(Rows(qkv[l].K, kvWidth), Rows(qkv[l].V, kvWidth), local, l, kvWidth);
-                CpuKernels.Attention(CpuExecution.AllCores, Rows(qkv[l].Q, width), actual[q][l], local, l, heads, kvHeads, d, group[q]);
+                CpuKernels.Attention(CpuExecution.AllCores, Rows(qkv[l].Q, width), actual[q][l], local, l, heads, kvHeads, d, group[q], scale, softCap, window);
             }
         }, TaskCreationOptions.LongRunning)).ToArray();
         Assert.True(Task.WaitAll(threads, TimeSpan.FromSeconds(20)));
