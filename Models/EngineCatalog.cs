@@ -8,40 +8,41 @@ namespace Tessera.Models;
 public static class EngineCatalog
 {
     /// <param name="ModelType">config.json's model_type</param>
+    /// <param name="Class">the transformers class that computes it, as config.json's "architectures" names it</param>
     /// <param name="Rank">the generated rank program (the shape-generic engine), for any plan</param>
     /// <param name="Facts">the generated sizes-and-costs function the planner uses</param>
     /// <param name="Specialised">[Compile] units of this architecture for single devices</param>
     /// <param name="GpuRank">the generated rank program on a GPU virtual device</param>
     /// <param name="SpecialisedGpu">the single-device [Compile] units on a GPU virtual device</param>
     private sealed record Architecture(
-        string ModelType, Func<Checkpoint, RankContext, CpuRankOptions, IRankProgram> Rank, Func<ModelConfig, ModelFacts> Facts,
+        string ModelType, string Class, Func<Checkpoint, RankContext, CpuRankOptions, IRankProgram> Rank, Func<ModelConfig, ModelFacts> Facts,
         Func<Checkpoint, ITransformerEngine>[] Specialised,
         Func<Checkpoint, RankContext, CpuRankOptions, Tessera.Gpu.GpuDevice, IRankProgram>? GpuRank,
         Func<Checkpoint, Tessera.Gpu.GpuDevice, ITransformerEngine>[] SpecialisedGpu);
 
     private static readonly Architecture[] Architectures =
     [
-        new("llama", static (c, r, o) => new Llama.Engine(c, r, o), Llama.Engine.Facts, [static c => new TinyLlama(c)],
+        new("llama", "LlamaForCausalLM", static (c, r, o) => new Llama.Engine(c, r, o), Llama.Engine.Facts, [static c => new TinyLlama(c)],
             static (c, r, o, device) => new Llama.Engine(c, r, o).OnGpu(device), [static (c, device) => new TinyLlama(c).OnGpu(device)]),
-        new("gpt2", static (c, r, o) => new Gpt2.Engine(c, r, o), Gpt2.Engine.Facts, [static c => new TinyGpt2(c)],
+        new("gpt2", "GPT2LMHeadModel", static (c, r, o) => new Gpt2.Engine(c, r, o), Gpt2.Engine.Facts, [static c => new TinyGpt2(c)],
             static (c, r, o, device) => new Gpt2.Engine(c, r, o).OnGpu(device), [static (c, device) => new TinyGpt2(c).OnGpu(device)]),
-        new("mixtral", static (c, r, o) => new Mixtral.Engine(c, r, o), Mixtral.Engine.Facts, [static c => new TinyMixtral(c)],
+        new("mixtral", "MixtralForCausalLM", static (c, r, o) => new Mixtral.Engine(c, r, o), Mixtral.Engine.Facts, [static c => new TinyMixtral(c)],
             static (c, r, o, device) => new Mixtral.Engine(c, r, o).OnGpu(device), [static (c, device) => new TinyMixtral(c).OnGpu(device)]),
-        new("mistral", static (c, r, o) => new Mistral.Engine(c, r, o), Mistral.Engine.Facts, [],
+        new("mistral", "MistralForCausalLM", static (c, r, o) => new Mistral.Engine(c, r, o), Mistral.Engine.Facts, [],
             static (c, r, o, device) => new Mistral.Engine(c, r, o).OnGpu(device), []),
-        new("qwen2", static (c, r, o) => new Qwen2.Engine(c, r, o), Qwen2.Engine.Facts, [],
+        new("qwen2", "Qwen2ForCausalLM", static (c, r, o) => new Qwen2.Engine(c, r, o), Qwen2.Engine.Facts, [],
             static (c, r, o, device) => new Qwen2.Engine(c, r, o).OnGpu(device), []),
-        new("qwen3", static (c, r, o) => new Qwen3.Engine(c, r, o), Qwen3.Engine.Facts, [static c => new TinyQwen3(c)],
+        new("qwen3", "Qwen3ForCausalLM", static (c, r, o) => new Qwen3.Engine(c, r, o), Qwen3.Engine.Facts, [static c => new TinyQwen3(c)],
             static (c, r, o, device) => new Qwen3.Engine(c, r, o).OnGpu(device), [static (c, device) => new TinyQwen3(c).OnGpu(device)]),
-        new("qwen3_moe", static (c, r, o) => new Qwen3Moe.Engine(c, r, o), Qwen3Moe.Engine.Facts, [],
+        new("qwen3_moe", "Qwen3MoeForCausalLM", static (c, r, o) => new Qwen3Moe.Engine(c, r, o), Qwen3Moe.Engine.Facts, [],
             static (c, r, o, device) => new Qwen3Moe.Engine(c, r, o).OnGpu(device), []),
-        new("qwen2_moe", static (c, r, o) => new Qwen2Moe.Engine(c, r, o), Qwen2Moe.Engine.Facts, [],
+        new("qwen2_moe", "Qwen2MoeForCausalLM", static (c, r, o) => new Qwen2Moe.Engine(c, r, o), Qwen2Moe.Engine.Facts, [],
             static (c, r, o, device) => new Qwen2Moe.Engine(c, r, o).OnGpu(device), []),
-        new("gemma2", static (c, r, o) => new Gemma2.Engine(c, r, o), Gemma2.Engine.Facts, [static c => new TinyGemma2(c)],
+        new("gemma2", "Gemma2ForCausalLM", static (c, r, o) => new Gemma2.Engine(c, r, o), Gemma2.Engine.Facts, [static c => new TinyGemma2(c)],
             static (c, r, o, device) => new Gemma2.Engine(c, r, o).OnGpu(device), [static (c, device) => new TinyGemma2(c).OnGpu(device)]),
-        new("gemma3_text", static (c, r, o) => new Gemma3.Engine(c, r, o), Gemma3.Engine.Facts, [],
+        new("gemma3_text", "Gemma3ForCausalLM", static (c, r, o) => new Gemma3.Engine(c, r, o), Gemma3.Engine.Facts, [],
             static (c, r, o, device) => new Gemma3.Engine(c, r, o).OnGpu(device), []),
-        new("phi3", static (c, r, o) => new Phi3.Engine(c, r, o), Phi3.Engine.Facts, [],
+        new("phi3", "Phi3ForCausalLM", static (c, r, o) => new Phi3.Engine(c, r, o), Phi3.Engine.Facts, [],
             static (c, r, o, device) => new Phi3.Engine(c, r, o).OnGpu(device), []),
     ];
 
@@ -209,8 +210,17 @@ public static class EngineCatalog
 
     private static Architecture ArchitectureOf(ModelConfig config)
     {
-        string modelType = config.GetString("model_type")
-            ?? throw new CheckpointException($"{config.Path}: no \"model_type\", so the architecture is unknown (supported: {string.Join(", ", ModelTypes)}).");
+        // transformers picks the class by model_type; a config without one (hand-written, or from older tools) still
+        // names its class in "architectures".
+        string? modelType = config.GetString("model_type");
+        if (modelType is null)
+        {
+            var classes = config.GetStrings("architectures");
+            return Architectures.FirstOrDefault(a => classes.Contains(a.Class))
+                ?? throw new CheckpointException(classes.Count == 0
+                    ? $"{config.Path}: no \"model_type\" and no \"architectures\", so the architecture is unknown (supported: {string.Join(", ", ModelTypes)})."
+                    : $"{config.Path}: no \"model_type\", and architectures {string.Join(", ", classes.Select(FileText.Quoted))} names no supported class (supported: {string.Join(", ", Architectures.Select(a => a.Class))}).");
+        }
         return Architectures.FirstOrDefault(a => a.ModelType == modelType)
             ?? throw new CheckpointException($"{config.Path}: model_type {FileText.Quoted(modelType)} is not supported (supported: {string.Join(", ", ModelTypes)}).");
     }

@@ -117,6 +117,12 @@ public sealed class ModelConfig
 
     public string? GetString(string keys) => TryGet(keys, out var v) && v.ValueKind == JsonValueKind.String ? TextOf(v, keys) : null;
 
+    /// <summary>The strings of a list ("architectures"); empty where the key is absent, null or not a list; other entries are skipped.</summary>
+    public IReadOnlyList<string> GetStrings(string keys) =>
+        TryGet(keys, out var v) && v.ValueKind == JsonValueKind.Array
+            ? v.EnumerateArray().Where(e => e.ValueKind == JsonValueKind.String).Select(e => TextOf(e, keys)).ToList()
+            : [];
+
     /// <summary>A string value as .NET text, or one clear error where there is none.</summary>
     private string TextOf(JsonElement value, string keys)
     {

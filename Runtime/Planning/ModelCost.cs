@@ -47,7 +47,7 @@ namespace Tessera.Planning
         public ModelCost(int layers, double layerParameters, double layerWholeParameters, double layerExpertParameters, int experts, int expertsPerToken,
             double embeddingParameters, double embeddingWholeParameters, double headParameters, double headWholeParameters, double tiedHeadParameters,
             double layerFlopsPerToken, double headFlopsPerToken, double kvValuesPerTokenPerLayer, int kvHeads, int activationWidth, int vocab, int context,
-            LayerCost[] byLayer = null)
+            LayerCost[]? byLayer = null)
         {
             Layers = layers;
             if (byLayer != null && byLayer.Length != layers) throw new ArgumentException("one cost per layer", nameof(byLayer));
@@ -125,7 +125,7 @@ namespace Tessera.Planning
 
         public int Context { get; }
 
-        private static double[] PerLayer(int layers, LayerCost[] byLayer, Func<LayerCost, double> figure, double uniform)
+        private static double[] PerLayer(int layers, LayerCost[]? byLayer, Func<LayerCost, double> figure, double uniform)
         {
             var values = new double[Math.Max(0, layers)];
             for (int i = 0; i < values.Length; i++) values[i] = byLayer == null ? uniform : figure(byLayer[i]);

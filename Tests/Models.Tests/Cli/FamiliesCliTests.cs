@@ -70,4 +70,36 @@ public sealed class FamiliesCliTests
 
         AssertFailsWith(Run("logits", "-c", scratch.Directory, "-t", "1,2,3", "-o", scratch.OutPath), "\"llava\"", "text_config", "model_type");
     }
+
+    [Theory]
+    [InlineData("tiny-qwen3", "Qwen3ForCausalLM")]
+    [InlineData("tiny-gemma3", "Gemma3ForCausalLM")]
+    public void AConfigWithoutModelType_IsRunByTheClassItsArchitecturesName(string fixture, string hfClass)
+    {
+        using var scratch = new ScratchCheckpoint(fixture);
+        var config = JsonNode.Parse(File.ReadAllText(scratch.ConfigPath))!.AsObject();
+        config.Remove("model_type");
+        config["architectures"] = new JsonArray("SomethingElse", hfClass);
+        File.WriteAllText(scratch.ConfigPath, config.ToJsonString());
+        var reference = Reference(fixture);
+
+        var result = Run("logits", "-c", scratch.Directory, "-t", Ids(reference.Tokens), "-o", scratch.OutPath);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        double error = Fixtures.RelativeError(SafetensorsFixture.Tensor(scratch.OutPath, "logits").Floats(), reference.Logits.Floats());
+        Assert.True(error <= 1e-4, $"{fixture} by {hfClass}: max|a-b|/max|ref| = {error:E3}");
+    }
+
+    [Fact]
+    public void AConfigWithoutModelType_WhoseArchitecturesNameNoSupportedClass_FailsListingTheSupportedOnes()
+    {
+        using var scratch = new ScratchCheckpoint("tiny-qwen2");
+        var config = JsonNode.Parse(File.ReadAllText(scratch.ConfigPath))!.AsObject();
+        config.Remove("model_type");
+        config["architectures"] = new JsonArray("Qwen2VLForConditionalGeneration");
+        File.WriteAllText(scratch.ConfigPath, config.ToJsonString());
+
+        AssertFailsWith(Run("logits", "-c", scratch.Directory, "-t", "1,2,3", "-o", scratch.OutPath),
+            "no \"model_type\"", "\"Qwen2VLForConditionalGeneration\"", "Qwen2ForCausalLM");
+    }
 }
