@@ -16,6 +16,19 @@ internal readonly record struct KernelSite(Kernel Kernel, CompiledModule Module)
     /// <summary>The C# expression of the buffer holding <paramref name="value"/>.</summary>
     public string Buf(IrValue value) => Module.Buffers[value];
 
+    /// <summary>
+    /// For a Select: the copy of the side its condition picks into its buffer (the copy a back end writes, given the
+    /// element count), or a comment when both sides were computed there (the buffer planner's rule) and nothing is left to do.
+    /// </summary>
+    public string SelectCopy(System.Func<string, string, string, string> copy)
+    {
+        var buffers = Module.Buffers;
+        string output = buffers[Node.Output];
+        return Node.Inputs.All(side => buffers[side] == output)
+            ? $"// (both sides were computed into {output})"
+            : copy($"{Node.Arguments[0]} ? {Buf(Node.Inputs[0])} : {Buf(Node.Inputs[1])}", output, $"rows * ({Local(Node.Output)})");
+    }
+
     /// <summary>This rank's width of <paramref name="value"/> (its feature axis split or not).</summary>
     public SizeExpr Local(IrValue value) => Module.Sharding.LocalWidth(value);
 

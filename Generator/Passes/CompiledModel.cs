@@ -132,7 +132,7 @@ internal sealed class CompiledModel
     {
         Predication.Run(graph);
         var sharding = ShardingPlan.Run(graph, isModel);
-        var kernels = Fusion.Run(graph, isModel, sharding);
+        var kernels = SiblingProducts.Group(Fusion.Run(graph, isModel, sharding), sharding);
         return new CompiledModule(null!, graph, kernels, BufferPlan.Run(graph, kernels, prefix, input, result, slotNames), sharding);
     }
 

@@ -116,19 +116,8 @@ internal static class CpuKernelWriter
     /// The side of a Select its condition picks: nothing to do when both sides were computed into its buffer (the
     /// buffer planner's rule), else a copy of the chosen one.
     /// </summary>
-    private static void WriteSelect(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
-    {
-        var site = new KernelSite(kernel, module);
-        var node = site.Node;
-        string output = site.Buf(node.Output);
-        if (node.Inputs.All(side => site.Buf(side) == output))
-        {
-            writer.WriteLine($"// (both sides were computed into {output})");
-            return;
-        }
-        string count = $"rows * ({site.Local(node.Output)})";
-        writer.WriteLine($"global::System.Array.Copy({node.Arguments[0]} ? {site.Buf(node.Inputs[0])} : {site.Buf(node.Inputs[1])}, {output}, {count});");
-    }
+    private static void WriteSelect(Kernel kernel, CompiledModule module, IndentedTextWriter writer) =>
+        writer.WriteLine(new KernelSite(kernel, module).SelectCopy((chosen, output, count) => $"global::System.Array.Copy({chosen}, {output}, {count});"));
 
     /// <summary>One slice of the feature axis, copied out.</summary>
     private static void WriteChunk(Kernel kernel, CompiledModule module, IndentedTextWriter writer)

@@ -201,18 +201,8 @@ internal static class GpuHostWriter
         GpuKernelWriter.ScalarSteps(steps).Select(step => $"(float)({step.Arguments[0]})");
 
     /// <summary>The side of a Select its condition picks: nothing when both were computed into its buffer, else a copy.</summary>
-    private static void WriteSelect(Kernel kernel, CompiledModule module, IndentedTextWriter writer)
-    {
-        var site = new KernelSite(kernel, module);
-        var node = site.Node;
-        string output = site.Buf(node.Output);
-        if (node.Inputs.All(side => site.Buf(side) == output))
-        {
-            writer.WriteLine($"// (both sides were computed into {output})");
-            return;
-        }
-        writer.WriteLine($"_gpu.Copy({node.Arguments[0]} ? {site.Buf(node.Inputs[0])} : {site.Buf(node.Inputs[1])}, {output}, (long)rows * ({site.Local(node.Output)}));");
-    }
+    private static void WriteSelect(Kernel kernel, CompiledModule module, IndentedTextWriter writer) =>
+        writer.WriteLine(new KernelSite(kernel, module).SelectCopy((chosen, output, count) => $"_gpu.Copy({chosen}, {output}, (long){count});"));
 
     /// <summary>A router's top-k on the device: the decision stays there for the mixture.</summary>
     private static void WriteRoute(Kernel kernel, CompiledModule module, IndentedTextWriter writer)

@@ -76,6 +76,17 @@ public sealed class CpuStackedProductTests
     }
 
     [Fact]
+    public void ProductsOfOneInput_WrittenBetweenWorkOnEachResult_AreMovedTogether_AndRunAsOne()
+    {
+        // Qwen3's attention: Rope(QNorm(Q(h))), then Rope(KNorm(K(h))), then V(h). D moves up beside C (it reads only x),
+        // so the buffer plan gives each product its own buffer and both back ends run one product.
+        string engine = Generate("var c = N(C(x)); var d = N(D(x)); return x + c * d;");
+        Assert.Contains("[new(w.C, Dim, ", engine);
+        Assert.Contains("new(w.D, Dim, ", engine);
+        Assert.True(engine.IndexOf("CpuKernels.RmsNorm(", StringComparison.Ordinal) > engine.IndexOf("new(w.D, Dim, ", StringComparison.Ordinal), "N runs after the stacked products");
+    }
+
+    [Fact]
     public void ProductsOfOneInputOutsideTheLayers_RunAsOneToo_OnBothBackEnds()
     {
         // The model's own products (not a block's): the CPU runs them in one call, the GPU as one product over the

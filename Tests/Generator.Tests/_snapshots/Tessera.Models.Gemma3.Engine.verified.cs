@@ -131,10 +131,10 @@ partial class Gemma3
         private float[] _embedOutX = []; // embedOut, x
         private float[] _x2 = []; // x2
         private float[] _normOut = []; // normOut
-        private float[] _hAttentionPostAttnNormOut = []; // h, attention, postAttnNormOut, x2
-        private float[] _qOutKOutVOut = []; // qOut, kOut, vOut, product
-        private float[] _qNormOutOOutH2 = []; // qNormOut, oOut, h2, downOut
-        private float[] _kNormOutGeluPostMlpNormOut = []; // kNormOut, gelu, postMlpNormOut
+        private float[] _hQNormOutOOut = []; // h, qNormOut, oOut, h2, downOut
+        private float[] _qOutKNormOutPostAttnNormOut = []; // qOut, kNormOut, postAttnNormOut, x2
+        private float[] _kOutAttentionProduct = []; // kOut, attention, product
+        private float[] _vOutGeluPostMlpNormOut = []; // vOut, gelu, postMlpNormOut
         private float[] _headRows = [];
         private float[] _localLogits = [];
 
@@ -144,16 +144,16 @@ partial class Gemma3
             _embedOutX = new float[rows * (Dim)];
             _x2 = new float[rows * (Dim)];
             _normOut = new float[rows * (Dim)];
-            _hAttentionPostAttnNormOut = new float[
-                rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
-            _qOutKOutVOut = new float[
+            _hQNormOutOOut = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
+            _qOutKNormOutPostAttnNormOut = new float[
                 rows * global::System.Math.Max(
                     Heads * HeadDim / TensorDegree,
-                    global::System.Math.Max(
-                        (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-                        (Intermediate / TensorDegree)))];
-            _qNormOutOOutH2 = new float[rows * global::System.Math.Max(Heads * HeadDim / TensorDegree, (Dim))];
-            _kNormOutGeluPostMlpNormOut = new float[
+                    global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Dim)))];
+            _kOutAttentionProduct = new float[
+                rows * global::System.Math.Max(
+                    (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                    global::System.Math.Max(Heads * HeadDim / TensorDegree, (Intermediate / TensorDegree)))];
+            _vOutGeluPostMlpNormOut = new float[
                 rows * global::System.Math.Max(
                     (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
                     global::System.Math.Max(Intermediate / TensorDegree, (Dim)))];
@@ -474,10 +474,10 @@ partial class Gemma3
                 _embedOutX.Length
                 + _x2.Length
                 + _normOut.Length
-                + _hAttentionPostAttnNormOut.Length
-                + _qOutKOutVOut.Length
-                + _qNormOutOOutH2.Length
-                + _kNormOutGeluPostMlpNormOut.Length
+                + _hQNormOutOOut.Length
+                + _qOutKNormOutPostAttnNormOut.Length
+                + _kOutAttentionProduct.Length
+                + _vOutGeluPostMlpNormOut.Length
                 + _headRows.Length
                 + _localLogits.Length);
 
@@ -579,22 +579,28 @@ partial class Gemma3
             int rows = batch.Rows;
 
             // h (T, Dim) = AttnNorm(x)
-            global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, input, w.AttnNorm, _hAttentionPostAttnNormOut, rows, Dim, Eps);
+            global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, input, w.AttnNorm, _hQNormOutOOut, rows, Dim, Eps);
             // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)  [column-parallel]
+            // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole
+            // key/value heads, replicated past them]
+            // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole
+            // key/value heads, replicated past them]
+            // (one kernel call for these products of one input: one hand-off of the threads in decode)
             global::Tessera.Cpu.CpuKernels.MatMul(
                 _cpu,
-                _hAttentionPostAttnNormOut,
+                _hQNormOutOOut,
                 rows,
                 Dim,
-                w.Q,
-                Heads * HeadDim / TensorDegree,
-                _qOutKOutVOut);
+                [
+                    new(w.Q, Heads * HeadDim / TensorDegree, _qOutKNormOutPostAttnNormOut),
+                    new(w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _kOutAttentionProduct),
+                    new(w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _vOutGeluPostMlpNormOut)]);
             // qNormOut (T, Heads * HeadDim / TensorDegree) = QNorm(Q(h))  [each head on its own]
             global::Tessera.Cpu.CpuKernels.RmsNorm(
                 _cpu,
-                _qOutKOutVOut,
+                _qOutKNormOutPostAttnNormOut,
                 w.QNorm,
-                _qNormOutOOutH2,
+                _hQNormOutOOut,
                 rows * (Heads / TensorDegree),
                 HeadDim,
                 Eps);
@@ -602,7 +608,7 @@ partial class Gemma3
             // Sliding[Layer] ? RopeScaling.None : Scaling, RotaryFraction)
             global::Tessera.Cpu.CpuKernels.Rope(
                 _cpu,
-                _qNormOutOOutH2,
+                _hQNormOutOOut,
                 rows,
                 Heads / TensorDegree,
                 HeadDim,
@@ -610,22 +616,12 @@ partial class Gemma3
                 Sliding[layer] ? LocalTheta : Theta,
                 scaling: Sliding[layer] ? global::Tessera.RopeScaling.None : Scaling,
                 rotaryFraction: RotaryFraction);
-            // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole
-            // key/value heads, replicated past them]
-            global::Tessera.Cpu.CpuKernels.MatMul(
-                _cpu,
-                _hAttentionPostAttnNormOut,
-                rows,
-                Dim,
-                w.K,
-                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-                _qOutKOutVOut);
             // kNormOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = KNorm(K(h))  [each head on its own]
             global::Tessera.Cpu.CpuKernels.RmsNorm(
                 _cpu,
-                _qOutKOutVOut,
+                _kOutAttentionProduct,
                 w.KNorm,
-                _kNormOutGeluPostMlpNormOut,
+                _qOutKNormOutPostAttnNormOut,
                 rows * ((KvHeads + TensorDegree - 1) / TensorDegree),
                 HeadDim,
                 Eps);
@@ -633,7 +629,7 @@ partial class Gemma3
             // ? LocalTheta : Theta, Sliding[Layer] ? RopeScaling.None : Scaling, RotaryFraction)
             global::Tessera.Cpu.CpuKernels.Rope(
                 _cpu,
-                _kNormOutGeluPostMlpNormOut,
+                _qOutKNormOutPostAttnNormOut,
                 rows,
                 (KvHeads + TensorDegree - 1) / TensorDegree,
                 HeadDim,
@@ -641,28 +637,18 @@ partial class Gemma3
                 Sliding[layer] ? LocalTheta : Theta,
                 scaling: Sliding[layer] ? global::Tessera.RopeScaling.None : Scaling,
                 rotaryFraction: RotaryFraction);
-            // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole
-            // key/value heads, replicated past them]
-            global::Tessera.Cpu.CpuKernels.MatMul(
-                _cpu,
-                _hAttentionPostAttnNormOut,
-                rows,
-                Dim,
-                w.V,
-                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-                _qOutKOutVOut);
             // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads, scale: 1 /
             // System.MathF.Sqrt(QueryScalar), window: Sliding[Layer] ? Window : 0)
             global::Tessera.Cpu.CpuKernels.AppendKv(
-                _kNormOutGeluPostMlpNormOut,
-                _qOutKOutVOut,
+                _qOutKNormOutPostAttnNormOut,
+                _vOutGeluPostMlpNormOut,
                 batch,
                 layer,
                 (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
             global::Tessera.Cpu.CpuKernels.Attention(
                 _cpu,
-                _qNormOutOOutH2,
-                _hAttentionPostAttnNormOut,
+                _hQNormOutOOut,
+                _kOutAttentionProduct,
                 batch,
                 layer,
                 Heads / TensorDegree,
@@ -674,31 +660,31 @@ partial class Gemma3
             // oOut (T, Dim) = O(attention)  [row-parallel, all-reduce]
             global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
                 _cpu,
-                _hAttentionPostAttnNormOut,
+                _kOutAttentionProduct,
                 rows,
                 Heads * HeadDim / TensorDegree,
                 w.O,
                 Dim,
-                _qNormOutOOutH2,
+                _hQNormOutOOut,
                 _rank.Tensor);
             // postAttnNormOut (T, Dim) = PostAttnNorm(O(attention))
             global::Tessera.Cpu.CpuKernels.RmsNorm(
                 _cpu,
-                _qNormOutOOutH2,
+                _hQNormOutOOut,
                 w.PostAttnNorm,
-                _hAttentionPostAttnNormOut,
+                _qOutKNormOutPostAttnNormOut,
                 rows,
                 Dim,
                 Eps);
             // x2 (T, Dim) = x += PostAttnNorm(O(attention))
-            var out_x2 = new global::System.Span<float>(_hAttentionPostAttnNormOut, 0, rows * (Dim));
+            var out_x2 = new global::System.Span<float>(_qOutKNormOutPostAttnNormOut, 0, rows * (Dim));
             global::Tessera.Cpu.Elementwise.Add(out_x2, new global::System.ReadOnlySpan<float>(input, 0, rows * (Dim)));
             // h2 (T, Dim) = MlpNorm(x)
             global::Tessera.Cpu.CpuKernels.RmsNorm(
                 _cpu,
-                _hAttentionPostAttnNormOut,
+                _qOutKNormOutPostAttnNormOut,
                 w.MlpNorm,
-                _qNormOutOOutH2,
+                _hQNormOutOOut,
                 rows,
                 Dim,
                 Eps);
@@ -714,43 +700,43 @@ partial class Gemma3
                 global::Tessera.Cpu.Elementwise.Multiply(
                     segment,
                     new global::System.ReadOnlySpan<float>(
-                        _kNormOutGeluPostMlpNormOut,
+                        _vOutGeluPostMlpNormOut,
                         row * (Intermediate / TensorDegree) + column,
                         segment.Length));
             };
             global::Tessera.Cpu.CpuKernels.MatMul(
                 _cpu,
-                _qNormOutOOutH2,
+                _hQNormOutOOut,
                 rows,
                 Dim,
                 [
-                    new(w.Gate, Intermediate / TensorDegree, _kNormOutGeluPostMlpNormOut, geluEpilogue),
-                    new(w.Up, Intermediate / TensorDegree, _qOutKOutVOut, productEpilogue)]);
+                    new(w.Gate, Intermediate / TensorDegree, _vOutGeluPostMlpNormOut, geluEpilogue),
+                    new(w.Up, Intermediate / TensorDegree, _kOutAttentionProduct, productEpilogue)]);
             // downOut (T, Dim) = Down(Gelu(Gate(h)) * Up(h))  [row-parallel, all-reduce]
             global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
                 _cpu,
-                _qOutKOutVOut,
+                _kOutAttentionProduct,
                 rows,
                 Intermediate / TensorDegree,
                 w.Down,
                 Dim,
-                _qNormOutOOutH2,
+                _hQNormOutOOut,
                 _rank.Tensor);
             // postMlpNormOut (T, Dim) = PostMlpNorm(Down(Gelu(Gate(h)) * Up(h)))
             global::Tessera.Cpu.CpuKernels.RmsNorm(
                 _cpu,
-                _qNormOutOOutH2,
+                _hQNormOutOOut,
                 w.PostMlpNorm,
-                _kNormOutGeluPostMlpNormOut,
+                _vOutGeluPostMlpNormOut,
                 rows,
                 Dim,
                 Eps);
             // result (T, Dim) = x + PostMlpNorm(Down(Gelu(Gate(h)) * Up(h)))
             var out_result = new global::System.Span<float>(output, 0, rows * (Dim));
-            new global::System.ReadOnlySpan<float>(_hAttentionPostAttnNormOut, 0, rows * (Dim)).CopyTo(out_result);
+            new global::System.ReadOnlySpan<float>(_qOutKNormOutPostAttnNormOut, 0, rows * (Dim)).CopyTo(out_result);
             global::Tessera.Cpu.Elementwise.Add(
                 out_result,
-                new global::System.ReadOnlySpan<float>(_kNormOutGeluPostMlpNormOut, 0, rows * (Dim)));
+                new global::System.ReadOnlySpan<float>(_vOutGeluPostMlpNormOut, 0, rows * (Dim)));
         }
 
         /// <summary>
@@ -1330,9 +1316,6 @@ partial class Gemma3
             private sealed class DeviceBlockWeights
             {
                 public global::ILGPU.ArrayView<float> AttnNorm;
-                public global::Tessera.Gpu.DeviceMatrix Q;
-                public global::Tessera.Gpu.DeviceMatrix K;
-                public global::Tessera.Gpu.DeviceMatrix V;
                 public global::ILGPU.ArrayView<float> QNorm;
                 public global::ILGPU.ArrayView<float> KNorm;
                 public global::Tessera.Gpu.DeviceMatrix O;
@@ -1340,6 +1323,8 @@ partial class Gemma3
                 public global::ILGPU.ArrayView<float> MlpNorm;
                 public global::ILGPU.ArrayView<float> PostMlpNorm;
                 public global::Tessera.Gpu.DeviceMatrix Down;
+                /// <summary>Q, K, V stacked row-wise: one product over all of them.</summary>
+                public global::Tessera.Gpu.DeviceMatrix QKV;
                 /// <summary>Gate, Up stacked row-wise: one product over all of them.</summary>
                 public global::Tessera.Gpu.DeviceMatrix GateUp;
             }
@@ -1404,9 +1389,6 @@ partial class Gemma3
                     w =>
                         new DeviceBlockWeights {
                             AttnNorm = _gpu.Weight(w.AttnNorm),
-                            Q = _gpu.Weight(w.Q),
-                            K = _gpu.Weight(w.K),
-                            V = _gpu.Weight(w.V),
                             QNorm = _gpu.Weight(w.QNorm),
                             KNorm = _gpu.Weight(w.KNorm),
                             O = _gpu.Weight(w.O),
@@ -1414,6 +1396,7 @@ partial class Gemma3
                             MlpNorm = _gpu.Weight(w.MlpNorm),
                             PostMlpNorm = _gpu.Weight(w.PostMlpNorm),
                             Down = _gpu.Weight(w.Down),
+                            QKV = _gpu.Stack(w.Q, w.K, w.V),
                             GateUp = _gpu.Stack(w.Gate, w.Up) });
             }
 
@@ -1526,44 +1509,50 @@ partial class Gemma3
             {
                 var w = _layers[layer - FirstLayer];
                 int rows = batch.Rows;
-                var _hAttentionPostAttnNormOut = _gpu.Slot(
-                    "_hAttentionPostAttnNormOut",
+                var _hQNormOutOOut = _gpu.Slot(
+                    "_hQNormOutOOut",
                     (long)rows * global::System.Math.Max((Dim), Heads * HeadDim / TensorDegree));
-                var _qOutKOutVOut = _gpu.Slot(
-                    "_qOutKOutVOut",
+                var _qOutKNormOutPostAttnNormOut = _gpu.Slot(
+                    "_qOutKNormOutPostAttnNormOut",
                     (long)rows * global::System.Math.Max(
                         global::System.Math.Max(
                             (Heads * HeadDim / TensorDegree),
                             (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                        Dim));
+                var _kOutAttentionProduct = _gpu.Slot(
+                    "_kOutAttentionProduct",
+                    (long)rows * global::System.Math.Max(
+                        global::System.Math.Max(
+                            ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                            Heads * HeadDim / TensorDegree),
                         Intermediate / TensorDegree));
-                var _qNormOutOOutH2 = _gpu.Slot(
-                    "_qNormOutOOutH2",
-                    (long)rows * global::System.Math.Max((Heads * HeadDim / TensorDegree), Dim));
-                var _kNormOutGeluPostMlpNormOut = _gpu.Slot(
-                    "_kNormOutGeluPostMlpNormOut",
+                var _vOutGeluPostMlpNormOut = _gpu.Slot(
+                    "_vOutGeluPostMlpNormOut",
                     (long)rows * global::System.Math.Max(
                         global::System.Math.Max(
                             ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
                             Intermediate / TensorDegree),
                         Dim));
                 // h (T, Dim) = AttnNorm(x)
-                _gpu.Launch(
-                    DeviceKernels.RmsNorm1,
-                    _gpu.Rows(rows),
-                    _sizes,
-                    input,
-                    w.AttnNorm,
-                    _hAttentionPostAttnNormOut);
-                // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)
-                _gpu.Gemm(_qOutKOutVOut, _hAttentionPostAttnNormOut, w.Q, rows, Heads * HeadDim / TensorDegree, Dim);
+                _gpu.Launch(DeviceKernels.RmsNorm1, _gpu.Rows(rows), _sizes, input, w.AttnNorm, _hQNormOutOOut);
+                // qOut, kOut, vOut = Q(h), K(h), V(h): one product over the stacked weights (the input and the weights
+                // read in one pass)
+                _gpu.Gemm(
+                    _hQNormOutOOut,
+                    w.QKV,
+                    rows,
+                    Dim,
+                    (_qOutKNormOutPostAttnNormOut, Heads * HeadDim / TensorDegree),
+                    (_kOutAttentionProduct, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                    (_vOutGeluPostMlpNormOut, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim));
                 // qNormOut (T, Heads * HeadDim / TensorDegree) = QNorm(Q(h))
                 _gpu.Launch(
                     DeviceKernels.RmsNorm2,
                     _gpu.Rows(rows * (Heads / TensorDegree)),
                     _sizes,
-                    _qOutKOutVOut,
+                    _qOutKNormOutPostAttnNormOut,
                     w.QNorm,
-                    _qNormOutOOutH2);
+                    _hQNormOutOOut);
                 // q (T, Heads * HeadDim / TensorDegree) = Rope(QNorm(Q(h)), Heads, Sliding[Layer] ? LocalTheta : Theta,
                 // Sliding[Layer] ? RopeScaling.None : Scaling, RotaryFraction)
                 var qAngles = _gpu.RopeTable(
@@ -1576,27 +1565,19 @@ partial class Gemma3
                     DeviceKernels.BlockQRope,
                     _gpu.Rows(rows),
                     _sizes,
-                    _qNormOutOOutH2,
+                    _hQNormOutOOut,
                     positions,
                     qAngles.Cos,
                     qAngles.Sin,
                     qAngles.Pairs);
-                // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)
-                _gpu.Gemm(
-                    _qOutKOutVOut,
-                    _hAttentionPostAttnNormOut,
-                    w.K,
-                    rows,
-                    (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-                    Dim);
                 // kNormOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = KNorm(K(h))
                 _gpu.Launch(
                     DeviceKernels.RmsNorm2,
                     _gpu.Rows(rows * ((KvHeads + TensorDegree - 1) / TensorDegree)),
                     _sizes,
-                    _qOutKOutVOut,
+                    _kOutAttentionProduct,
                     w.KNorm,
-                    _kNormOutGeluPostMlpNormOut);
+                    _qOutKNormOutPostAttnNormOut);
                 // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(KNorm(K(h)), KvHeads,
                 // Sliding[Layer] ? LocalTheta : Theta, Sliding[Layer] ? RopeScaling.None : Scaling, RotaryFraction)
                 var kAngles = _gpu.RopeTable(
@@ -1609,19 +1590,11 @@ partial class Gemma3
                     DeviceKernels.BlockKRope,
                     _gpu.Rows(rows),
                     _sizes,
-                    _kNormOutGeluPostMlpNormOut,
+                    _qOutKNormOutPostAttnNormOut,
                     positions,
                     kAngles.Cos,
                     kAngles.Sin,
                     kAngles.Pairs);
-                // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)
-                _gpu.Gemm(
-                    _qOutKOutVOut,
-                    _hAttentionPostAttnNormOut,
-                    w.V,
-                    rows,
-                    (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-                    Dim);
                 // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads, scale: 1
                 // / System.MathF.Sqrt(QueryScalar), window: Sliding[Layer] ? Window : 0)
                 var attentionCache = _gpu.Cache(cacheSlots, layer - FirstLayer);
@@ -1629,8 +1602,8 @@ partial class Gemma3
                     DeviceKernels.BlockAttentionKvAppend,
                     _gpu.Rows(rows),
                     _sizes,
-                    _kNormOutGeluPostMlpNormOut,
-                    _qOutKOutVOut,
+                    _qOutKNormOutPostAttnNormOut,
+                    _vOutGeluPostMlpNormOut,
                     attentionCache,
                     positions);
                 var attentionSplits = _gpu.Attention(
@@ -1642,8 +1615,8 @@ partial class Gemma3
                     DeviceKernels.BlockAttentionAttention,
                     attentionSplits.Config,
                     _sizes,
-                    _qNormOutOOutH2,
-                    _hAttentionPostAttnNormOut,
+                    _hQNormOutOOut,
+                    _kOutAttentionProduct,
                     attentionCache,
                     positions,
                     attentionSplits.Chunk,
@@ -1651,70 +1624,70 @@ partial class Gemma3
                     (float)(1 / global::System.MathF.Sqrt(QueryScalar)),
                     0f,
                     Sliding[layer] ? Window : 0);
-                _gpu.CombineAttention(attentionSplits, _hAttentionPostAttnNormOut, Heads * HeadDim / TensorDegree);
+                _gpu.CombineAttention(attentionSplits, _kOutAttentionProduct, Heads * HeadDim / TensorDegree);
                 // oOut (T, Dim) = O(attention)
-                _gpu.Gemm(_qNormOutOOutH2, _hAttentionPostAttnNormOut, w.O, rows, Dim, Heads * HeadDim / TensorDegree);
-                _gpu.AllReduce(_qNormOutOOutH2, rows * (Dim), _rank.Tensor);
+                _gpu.Gemm(_hQNormOutOOut, _kOutAttentionProduct, w.O, rows, Dim, Heads * HeadDim / TensorDegree);
+                _gpu.AllReduce(_hQNormOutOOut, rows * (Dim), _rank.Tensor);
                 // postAttnNormOut (T, Dim) = PostAttnNorm(O(attention))
                 _gpu.Launch(
                     DeviceKernels.RmsNorm1,
                     _gpu.Rows(rows),
                     _sizes,
-                    _qNormOutOOutH2,
+                    _hQNormOutOOut,
                     w.PostAttnNorm,
-                    _hAttentionPostAttnNormOut);
+                    _qOutKNormOutPostAttnNormOut);
                 // x2 (T, Dim) = x += PostAttnNorm(O(attention))
                 _gpu.Launch(
                     DeviceKernels.Add,
                     _gpu.Elements((long)rows * (Dim)),
                     _sizes,
-                    _hAttentionPostAttnNormOut,
+                    _qOutKNormOutPostAttnNormOut,
                     (long)rows * (Dim),
                     input,
-                    _hAttentionPostAttnNormOut);
+                    _qOutKNormOutPostAttnNormOut);
                 // h2 (T, Dim) = MlpNorm(x)
                 _gpu.Launch(
                     DeviceKernels.RmsNorm1,
                     _gpu.Rows(rows),
                     _sizes,
-                    _hAttentionPostAttnNormOut,
+                    _qOutKNormOutPostAttnNormOut,
                     w.MlpNorm,
-                    _qNormOutOOutH2);
+                    _hQNormOutOOut);
                 // gateOut, upOut = Gate(h2), Up(h2): one product over the stacked weights (the input and the weights
                 // read in one pass)
                 _gpu.Gemm(
-                    _qNormOutOOutH2,
+                    _hQNormOutOOut,
                     w.GateUp,
                     rows,
                     Dim,
-                    (_kNormOutGeluPostMlpNormOut, Intermediate / TensorDegree),
-                    (_qOutKOutVOut, Intermediate / TensorDegree));
+                    (_vOutGeluPostMlpNormOut, Intermediate / TensorDegree),
+                    (_kOutAttentionProduct, Intermediate / TensorDegree));
                 // gelu (T, Intermediate / TensorDegree) = Gelu(Gate(h))  [product stacked above]
                 _gpu.Launch(
                     DeviceKernels.BlockGeluEpilogue,
                     _gpu.Elements((long)rows * (Intermediate / TensorDegree)),
                     _sizes,
-                    _kNormOutGeluPostMlpNormOut,
+                    _vOutGeluPostMlpNormOut,
                     (long)rows * (Intermediate / TensorDegree));
                 // product (T, Intermediate / TensorDegree) = Gelu(Gate(h)) * Up(h)  [product stacked above]
                 _gpu.Launch(
                     DeviceKernels.BlockProductEpilogue,
                     _gpu.Elements((long)rows * (Intermediate / TensorDegree)),
                     _sizes,
-                    _qOutKOutVOut,
+                    _kOutAttentionProduct,
                     (long)rows * (Intermediate / TensorDegree),
-                    _kNormOutGeluPostMlpNormOut);
+                    _vOutGeluPostMlpNormOut);
                 // downOut (T, Dim) = Down(Gelu(Gate(h)) * Up(h))
-                _gpu.Gemm(_qNormOutOOutH2, _qOutKOutVOut, w.Down, rows, Dim, Intermediate / TensorDegree);
-                _gpu.AllReduce(_qNormOutOOutH2, rows * (Dim), _rank.Tensor);
+                _gpu.Gemm(_hQNormOutOOut, _kOutAttentionProduct, w.Down, rows, Dim, Intermediate / TensorDegree);
+                _gpu.AllReduce(_hQNormOutOOut, rows * (Dim), _rank.Tensor);
                 // postMlpNormOut (T, Dim) = PostMlpNorm(Down(Gelu(Gate(h)) * Up(h)))
                 _gpu.Launch(
                     DeviceKernels.RmsNorm1,
                     _gpu.Rows(rows),
                     _sizes,
-                    _qNormOutOOutH2,
+                    _hQNormOutOOut,
                     w.PostMlpNorm,
-                    _kNormOutGeluPostMlpNormOut);
+                    _vOutGeluPostMlpNormOut);
                 // result (T, Dim) = x + PostMlpNorm(Down(Gelu(Gate(h)) * Up(h)))
                 _gpu.Launch(
                     DeviceKernels.Add,
@@ -1722,8 +1695,8 @@ partial class Gemma3
                     _sizes,
                     output,
                     (long)rows * (Dim),
-                    _hAttentionPostAttnNormOut,
-                    _kNormOutGeluPostMlpNormOut);
+                    _qOutKNormOutPostAttnNormOut,
+                    _vOutGeluPostMlpNormOut);
             }
         }
     }

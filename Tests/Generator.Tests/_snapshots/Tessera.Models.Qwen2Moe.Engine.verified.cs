@@ -1405,6 +1405,28 @@ partial class Qwen2Moe
             }
 
             /// <summary>
+            /// kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h); vOut (T, (KvHeads + TensorDegree
+            /// - 1) / TensorDegree * HeadDim) = V(h): in place over the product, grid-stride.
+            /// </summary>
+            public static void BiasEpilogue(
+                global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
+                global::ILGPU.ArrayView<float> y,
+                long count,
+                global::ILGPU.ArrayView<float> bias)
+            {
+                int KvHeads = sizes.Value.KvHeads;
+                int HeadDim = sizes.Value.HeadDim;
+                int TensorDegree = sizes.Value.TensorDegree;
+                long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
+                for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
+                {
+                    float v = y[i];
+                    v += bias[i % ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim)];
+                    y[i] = v;
+                }
+            }
+
+            /// <summary>
             /// q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction): in place, a
             /// group per row, a thread per (head, pair).
             /// </summary>
@@ -1432,28 +1454,6 @@ partial class Qwen2Moe
                     float a = x[h + j], b = x[h + j + half], c = cos[angles + j], s = sin[angles + j];
                     x[h + j] = a * c - b * s;
                     x[h + j + half] = b * c + a * s;
-                }
-            }
-
-            /// <summary>
-            /// kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h); vOut (T, (KvHeads + TensorDegree
-            /// - 1) / TensorDegree * HeadDim) = V(h): in place over the product, grid-stride.
-            /// </summary>
-            public static void BiasEpilogue(
-                global::ILGPU.Runtime.SpecializedValue<DeviceSizes> sizes,
-                global::ILGPU.ArrayView<float> y,
-                long count,
-                global::ILGPU.ArrayView<float> bias)
-            {
-                int KvHeads = sizes.Value.KvHeads;
-                int HeadDim = sizes.Value.HeadDim;
-                int TensorDegree = sizes.Value.TensorDegree;
-                long stride = (long)global::ILGPU.Grid.DimX * global::ILGPU.Group.DimX;
-                for (long i = global::ILGPU.Grid.GlobalIndex.X; i < count; i += stride)
-                {
-                    float v = y[i];
-                    v += bias[i % ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim)];
-                    y[i] = v;
                 }
             }
 
@@ -2049,6 +2049,22 @@ partial class Qwen2Moe
                     _qOutX2,
                     (long)rows * (Heads * HeadDim / TensorDegree),
                     w.QBias);
+                // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [product stacked above]
+                _gpu.Launch(
+                    DeviceKernels.BiasEpilogue,
+                    _gpu.Elements((long)rows * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim)),
+                    _sizes,
+                    _kOutRouterOutSigmoid,
+                    (long)rows * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                    w.KBias);
+                // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [product stacked above]
+                _gpu.Launch(
+                    DeviceKernels.BiasEpilogue,
+                    _gpu.Elements((long)rows * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim)),
+                    _sizes,
+                    _vOutRouted,
+                    (long)rows * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                    w.VBias);
                 // q (T, Heads * HeadDim / TensorDegree) = Rope(Q(h), Heads, Theta, Scaling, RotaryFraction)
                 var qAngles = _gpu.RopeTable(HeadDim, Theta, batch, scaling: Scaling, rotaryFraction: RotaryFraction);
                 _gpu.Launch(
@@ -2060,14 +2076,6 @@ partial class Qwen2Moe
                     qAngles.Cos,
                     qAngles.Sin,
                     qAngles.Pairs);
-                // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [product stacked above]
-                _gpu.Launch(
-                    DeviceKernels.BiasEpilogue,
-                    _gpu.Elements((long)rows * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim)),
-                    _sizes,
-                    _kOutRouterOutSigmoid,
-                    (long)rows * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
-                    w.KBias);
                 // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(K(h), KvHeads, Theta, Scaling,
                 // RotaryFraction)
                 var kAngles = _gpu.RopeTable(HeadDim, Theta, batch, scaling: Scaling, rotaryFraction: RotaryFraction);
@@ -2080,14 +2088,6 @@ partial class Qwen2Moe
                     kAngles.Cos,
                     kAngles.Sin,
                     kAngles.Pairs);
-                // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [product stacked above]
-                _gpu.Launch(
-                    DeviceKernels.BiasEpilogue,
-                    _gpu.Elements((long)rows * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim)),
-                    _sizes,
-                    _vOutRouted,
-                    (long)rows * ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
-                    w.VBias);
                 // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads, window:
                 // UseSlidingWindow && SlidingLayer[Layer] ? SlidingWindow : 0)
                 var attentionCache = _gpu.Cache(cacheSlots, layer - FirstLayer);

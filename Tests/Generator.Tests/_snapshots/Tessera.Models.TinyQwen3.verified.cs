@@ -115,10 +115,10 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
     private float[] _x = []; // x
     private float[] _x2 = []; // x2
     private float[] _normOut = []; // normOut
-    private float[] _hAttentionH2 = []; // h, attention, h2
-    private float[] _qOutKOutVOut = []; // qOut, kOut, vOut, product
-    private float[] _qNormOutX2 = []; // qNormOut, x2
-    private float[] _kNormOutSilu = []; // kNormOut, silu
+    private float[] _hQNormOutX2 = []; // h, qNormOut, x2
+    private float[] _qOutKNormOutH2 = []; // qOut, kNormOut, h2
+    private float[] _kOutAttentionProduct = []; // kOut, attention, product
+    private float[] _vOutSilu = []; // vOut, silu
     private float[] _headRows = [];
     private float[] _localLogits = [];
 
@@ -128,15 +128,16 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
         _x = new float[rows * (Dim)];
         _x2 = new float[rows * (Dim)];
         _normOut = new float[rows * (Dim)];
-        _hAttentionH2 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
-        _qOutKOutVOut = new float[
+        _hQNormOutX2 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
+        _qOutKNormOutH2 = new float[
             rows * global::System.Math.Max(
                 Heads * HeadDim / TensorDegree,
-                global::System.Math.Max(
-                    (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-                    (Intermediate / TensorDegree)))];
-        _qNormOutX2 = new float[rows * global::System.Math.Max(Heads * HeadDim / TensorDegree, (Dim))];
-        _kNormOutSilu = new float[
+                global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Dim)))];
+        _kOutAttentionProduct = new float[
+            rows * global::System.Math.Max(
+                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                global::System.Math.Max(Heads * HeadDim / TensorDegree, (Intermediate / TensorDegree)))];
+        _vOutSilu = new float[
             rows * global::System.Math.Max(
                 (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
                 (Intermediate / TensorDegree))];
@@ -363,10 +364,10 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
             _x.Length
             + _x2.Length
             + _normOut.Length
-            + _hAttentionH2.Length
-            + _qOutKOutVOut.Length
-            + _qNormOutX2.Length
-            + _kNormOutSilu.Length
+            + _hQNormOutX2.Length
+            + _qOutKNormOutH2.Length
+            + _kOutAttentionProduct.Length
+            + _vOutSilu.Length
             + _headRows.Length
             + _localLogits.Length);
 
@@ -452,29 +453,35 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
         int rows = batch.Rows;
 
         // h (T, Dim) = AttnNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, input, w.AttnNorm, _hQNormOutX2, rows, Dim, Eps);
         // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)  [column-parallel]
+        // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value
+        // heads, replicated past them]
+        // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value
+        // heads, replicated past them]
+        // (one kernel call for these products of one input: one hand-off of the threads in decode)
         global::Tessera.Cpu.CpuKernels.MatMul(
             _cpu,
-            _hAttentionH2,
+            _hQNormOutX2,
             rows,
             Dim,
-            w.Q,
-            Heads * HeadDim / TensorDegree,
-            _qOutKOutVOut);
+            [
+                new(w.Q, Heads * HeadDim / TensorDegree, _qOutKNormOutH2),
+                new(w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _kOutAttentionProduct),
+                new(w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _vOutSilu)]);
         // qNormOut (T, Heads * HeadDim / TensorDegree) = QNorm(Q(h))  [each head on its own]
         global::Tessera.Cpu.CpuKernels.RmsNorm(
             _cpu,
-            _qOutKOutVOut,
+            _qOutKNormOutH2,
             w.QNorm,
-            _qNormOutX2,
+            _hQNormOutX2,
             rows * (Heads / TensorDegree),
             HeadDim,
             Eps);
         // q (T, Heads * HeadDim / TensorDegree) = Rope(QNorm(Q(h)), Heads, Theta, Scaling, RotaryFraction)
         global::Tessera.Cpu.CpuKernels.Rope(
             _cpu,
-            _qNormOutX2,
+            _hQNormOutX2,
             rows,
             Heads / TensorDegree,
             HeadDim,
@@ -482,22 +489,12 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
             Theta,
             scaling: Scaling,
             rotaryFraction: RotaryFraction);
-        // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value
-        // heads, replicated past them]
-        global::Tessera.Cpu.CpuKernels.MatMul(
-            _cpu,
-            _hAttentionH2,
-            rows,
-            Dim,
-            w.K,
-            (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-            _qOutKOutVOut);
         // kNormOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = KNorm(K(h))  [each head on its own]
         global::Tessera.Cpu.CpuKernels.RmsNorm(
             _cpu,
-            _qOutKOutVOut,
+            _kOutAttentionProduct,
             w.KNorm,
-            _kNormOutSilu,
+            _qOutKNormOutH2,
             rows * ((KvHeads + TensorDegree - 1) / TensorDegree),
             HeadDim,
             Eps);
@@ -505,7 +502,7 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
         // RotaryFraction)
         global::Tessera.Cpu.CpuKernels.Rope(
             _cpu,
-            _kNormOutSilu,
+            _qOutKNormOutH2,
             rows,
             (KvHeads + TensorDegree - 1) / TensorDegree,
             HeadDim,
@@ -513,28 +510,18 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
             Theta,
             scaling: Scaling,
             rotaryFraction: RotaryFraction);
-        // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value
-        // heads, replicated past them]
-        global::Tessera.Cpu.CpuKernels.MatMul(
-            _cpu,
-            _hAttentionH2,
-            rows,
-            Dim,
-            w.V,
-            (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-            _qOutKOutVOut);
         // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads, window:
         // UseSlidingWindow && SlidingLayer[Layer] ? SlidingWindow : 0)
         global::Tessera.Cpu.CpuKernels.AppendKv(
-            _kNormOutSilu,
-            _qOutKOutVOut,
+            _qOutKNormOutH2,
+            _vOutSilu,
             batch,
             layer,
             (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
         global::Tessera.Cpu.CpuKernels.Attention(
             _cpu,
-            _qNormOutX2,
-            _hAttentionH2,
+            _hQNormOutX2,
+            _kOutAttentionProduct,
             batch,
             layer,
             Heads / TensorDegree,
@@ -546,12 +533,12 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
         // SlidingLayer[Layer] ? SlidingWindow : 0))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
             _cpu,
-            _hAttentionH2,
+            _kOutAttentionProduct,
             rows,
             Heads * HeadDim / TensorDegree,
             w.O,
             Dim,
-            _qNormOutX2,
+            _hQNormOutX2,
             _rank.Tensor,
             (segment, row, column) =>
             {
@@ -560,7 +547,7 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
                     new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
             });
         // h2 (T, Dim) = MlpNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, _qNormOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, _hQNormOutX2, w.MlpNorm, _qOutKNormOutH2, rows, Dim, Eps);
         // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))  [column-parallel; epilogue: Silu]
         // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)  [column-parallel; epilogue: Mul]
         // (one kernel call for these products of one input: one hand-off of the threads in decode)
@@ -573,22 +560,22 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
             global::Tessera.Cpu.Elementwise.Multiply(
                 segment,
                 new global::System.ReadOnlySpan<float>(
-                    _kNormOutSilu,
+                    _vOutSilu,
                     row * (Intermediate / TensorDegree) + column,
                     segment.Length));
         };
         global::Tessera.Cpu.CpuKernels.MatMul(
             _cpu,
-            _hAttentionH2,
+            _qOutKNormOutH2,
             rows,
             Dim,
             [
-                new(w.Gate, Intermediate / TensorDegree, _kNormOutSilu, siluEpilogue),
-                new(w.Up, Intermediate / TensorDegree, _qOutKOutVOut, productEpilogue)]);
+                new(w.Gate, Intermediate / TensorDegree, _vOutSilu, siluEpilogue),
+                new(w.Up, Intermediate / TensorDegree, _kOutAttentionProduct, productEpilogue)]);
         // result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
             _cpu,
-            _qOutKOutVOut,
+            _kOutAttentionProduct,
             rows,
             Intermediate / TensorDegree,
             w.Down,
@@ -599,7 +586,7 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
             {
                 global::Tessera.Cpu.Elementwise.Add(
                     segment,
-                    new global::System.ReadOnlySpan<float>(_qNormOutX2, row * (Dim) + column, segment.Length));
+                    new global::System.ReadOnlySpan<float>(_hQNormOutX2, row * (Dim) + column, segment.Length));
             });
     }
 
@@ -973,14 +960,13 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
         private sealed class DeviceBlockWeights
         {
             public global::ILGPU.ArrayView<float> AttnNorm;
-            public global::Tessera.Gpu.DeviceMatrix Q;
-            public global::Tessera.Gpu.DeviceMatrix K;
-            public global::Tessera.Gpu.DeviceMatrix V;
             public global::ILGPU.ArrayView<float> QNorm;
             public global::ILGPU.ArrayView<float> KNorm;
             public global::Tessera.Gpu.DeviceMatrix O;
             public global::ILGPU.ArrayView<float> MlpNorm;
             public global::Tessera.Gpu.DeviceMatrix Down;
+            /// <summary>Q, K, V stacked row-wise: one product over all of them.</summary>
+            public global::Tessera.Gpu.DeviceMatrix QKV;
             /// <summary>Gate, Up stacked row-wise: one product over all of them.</summary>
             public global::Tessera.Gpu.DeviceMatrix GateUp;
         }
@@ -1006,14 +992,12 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
                 w =>
                     new DeviceBlockWeights {
                         AttnNorm = _gpu.Weight(w.AttnNorm),
-                        Q = _gpu.Weight(w.Q),
-                        K = _gpu.Weight(w.K),
-                        V = _gpu.Weight(w.V),
                         QNorm = _gpu.Weight(w.QNorm),
                         KNorm = _gpu.Weight(w.KNorm),
                         O = _gpu.Weight(w.O),
                         MlpNorm = _gpu.Weight(w.MlpNorm),
                         Down = _gpu.Weight(w.Down),
+                        QKV = _gpu.Stack(w.Q, w.K, w.V),
                         GateUp = _gpu.Stack(w.Gate, w.Up) });
         }
 
@@ -1102,87 +1086,83 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
         {
             var w = _layers[layer - FirstLayer];
             int rows = batch.Rows;
-            var _hAttentionH2 = _gpu.Slot(
-                "_hAttentionH2",
+            var _hQNormOutX2 = _gpu.Slot(
+                "_hQNormOutX2",
                 (long)rows * global::System.Math.Max((Dim), Heads * HeadDim / TensorDegree));
-            var _qOutKOutVOut = _gpu.Slot(
-                "_qOutKOutVOut",
+            var _qOutKNormOutH2 = _gpu.Slot(
+                "_qOutKNormOutH2",
                 (long)rows * global::System.Math.Max(
                     global::System.Math.Max(
                         (Heads * HeadDim / TensorDegree),
                         (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                    Dim));
+            var _kOutAttentionProduct = _gpu.Slot(
+                "_kOutAttentionProduct",
+                (long)rows * global::System.Math.Max(
+                    global::System.Math.Max(
+                        ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                        Heads * HeadDim / TensorDegree),
                     Intermediate / TensorDegree));
-            var _qNormOutX2 = _gpu.Slot(
-                "_qNormOutX2",
-                (long)rows * global::System.Math.Max((Heads * HeadDim / TensorDegree), Dim));
-            var _kNormOutSilu = _gpu.Slot(
-                "_kNormOutSilu",
+            var _vOutSilu = _gpu.Slot(
+                "_vOutSilu",
                 (long)rows * global::System.Math.Max(
                     ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
                     Intermediate / TensorDegree));
             // h (T, Dim) = AttnNorm(x)
-            _gpu.Launch(DeviceKernels.RmsNorm1, _gpu.Rows(rows), input, w.AttnNorm, _hAttentionH2);
-            // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)
-            _gpu.Gemm(_qOutKOutVOut, _hAttentionH2, w.Q, rows, Heads * HeadDim / TensorDegree, Dim);
+            _gpu.Launch(DeviceKernels.RmsNorm1, _gpu.Rows(rows), input, w.AttnNorm, _hQNormOutX2);
+            // qOut, kOut, vOut = Q(h), K(h), V(h): one product over the stacked weights (the input and the weights read
+            // in one pass)
+            _gpu.Gemm(
+                _hQNormOutX2,
+                w.QKV,
+                rows,
+                Dim,
+                (_qOutKNormOutH2, Heads * HeadDim / TensorDegree),
+                (_kOutAttentionProduct, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                (_vOutSilu, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim));
             // qNormOut (T, Heads * HeadDim / TensorDegree) = QNorm(Q(h))
             _gpu.Launch(
                 DeviceKernels.RmsNorm2,
                 _gpu.Rows(rows * (Heads / TensorDegree)),
-                _qOutKOutVOut,
+                _qOutKNormOutH2,
                 w.QNorm,
-                _qNormOutX2);
+                _hQNormOutX2);
             // q (T, Heads * HeadDim / TensorDegree) = Rope(QNorm(Q(h)), Heads, Theta, Scaling, RotaryFraction)
             var qAngles = _gpu.RopeTable(HeadDim, Theta, batch, scaling: Scaling, rotaryFraction: RotaryFraction);
             _gpu.Launch(
                 DeviceKernels.BlockQRope,
                 _gpu.Rows(rows),
-                _qNormOutX2,
+                _hQNormOutX2,
                 positions,
                 qAngles.Cos,
                 qAngles.Sin,
                 qAngles.Pairs);
-            // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)
-            _gpu.Gemm(
-                _qOutKOutVOut,
-                _hAttentionH2,
-                w.K,
-                rows,
-                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-                Dim);
             // kNormOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = KNorm(K(h))
             _gpu.Launch(
                 DeviceKernels.RmsNorm2,
                 _gpu.Rows(rows * ((KvHeads + TensorDegree - 1) / TensorDegree)),
-                _qOutKOutVOut,
+                _kOutAttentionProduct,
                 w.KNorm,
-                _kNormOutSilu);
+                _qOutKNormOutH2);
             // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(KNorm(K(h)), KvHeads, Theta, Scaling,
             // RotaryFraction)
             var kAngles = _gpu.RopeTable(HeadDim, Theta, batch, scaling: Scaling, rotaryFraction: RotaryFraction);
             _gpu.Launch(
                 DeviceKernels.BlockKRope,
                 _gpu.Rows(rows),
-                _kNormOutSilu,
+                _qOutKNormOutH2,
                 positions,
                 kAngles.Cos,
                 kAngles.Sin,
                 kAngles.Pairs);
-            // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)
-            _gpu.Gemm(
-                _qOutKOutVOut,
-                _hAttentionH2,
-                w.V,
-                rows,
-                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-                Dim);
             // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads, window:
             // UseSlidingWindow && SlidingLayer[Layer] ? SlidingWindow : 0)
             var attentionCache = _gpu.Cache(cacheSlots, layer - FirstLayer);
             _gpu.Launch(
                 DeviceKernels.BlockAttentionKvAppend,
                 _gpu.Rows(rows),
-                _kNormOutSilu,
-                _qOutKOutVOut,
+                _qOutKNormOutH2,
+                _vOutSilu,
                 attentionCache,
                 positions);
             var attentionSplits = _gpu.Attention(
@@ -1193,8 +1173,8 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
             _gpu.Launch(
                 DeviceKernels.BlockAttentionAttention,
                 attentionSplits.Config,
-                _qNormOutX2,
-                _hAttentionH2,
+                _hQNormOutX2,
+                _kOutAttentionProduct,
                 attentionCache,
                 positions,
                 attentionSplits.Chunk,
@@ -1202,50 +1182,50 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
                 1.0f / global::System.MathF.Sqrt(HeadDim),
                 0f,
                 UseSlidingWindow && SlidingLayer[layer] ? SlidingWindow : 0);
-            _gpu.CombineAttention(attentionSplits, _hAttentionH2, Heads * HeadDim / TensorDegree);
+            _gpu.CombineAttention(attentionSplits, _kOutAttentionProduct, Heads * HeadDim / TensorDegree);
             // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads, window: UseSlidingWindow &&
             // SlidingLayer[Layer] ? SlidingWindow : 0))
-            _gpu.Gemm(_qNormOutX2, _hAttentionH2, w.O, rows, Dim, Heads * HeadDim / TensorDegree);
-            _gpu.AllReduce(_qNormOutX2, rows * (Dim), _rank.Tensor);
+            _gpu.Gemm(_hQNormOutX2, _kOutAttentionProduct, w.O, rows, Dim, Heads * HeadDim / TensorDegree);
+            _gpu.AllReduce(_hQNormOutX2, rows * (Dim), _rank.Tensor);
             _gpu.Launch(
                 DeviceKernels.AddEpilogue,
                 _gpu.Elements((long)rows * (Dim)),
-                _qNormOutX2,
+                _hQNormOutX2,
                 (long)rows * (Dim),
                 input);
             // h2 (T, Dim) = MlpNorm(x)
-            _gpu.Launch(DeviceKernels.RmsNorm1, _gpu.Rows(rows), _qNormOutX2, w.MlpNorm, _hAttentionH2);
+            _gpu.Launch(DeviceKernels.RmsNorm1, _gpu.Rows(rows), _hQNormOutX2, w.MlpNorm, _qOutKNormOutH2);
             // gateOut, upOut = Gate(h2), Up(h2): one product over the stacked weights (the input and the weights read
             // in one pass)
             _gpu.Gemm(
-                _hAttentionH2,
+                _qOutKNormOutH2,
                 w.GateUp,
                 rows,
                 Dim,
-                (_kNormOutSilu, Intermediate / TensorDegree),
-                (_qOutKOutVOut, Intermediate / TensorDegree));
+                (_vOutSilu, Intermediate / TensorDegree),
+                (_kOutAttentionProduct, Intermediate / TensorDegree));
             // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))  [product stacked above]
             _gpu.Launch(
                 DeviceKernels.BlockSiluEpilogue,
                 _gpu.Elements((long)rows * (Intermediate / TensorDegree)),
-                _kNormOutSilu,
+                _vOutSilu,
                 (long)rows * (Intermediate / TensorDegree));
             // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)  [product stacked above]
             _gpu.Launch(
                 DeviceKernels.BlockProductEpilogue,
                 _gpu.Elements((long)rows * (Intermediate / TensorDegree)),
-                _qOutKOutVOut,
+                _kOutAttentionProduct,
                 (long)rows * (Intermediate / TensorDegree),
-                _kNormOutSilu);
+                _vOutSilu);
             // result (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))
-            _gpu.Gemm(output, _qOutKOutVOut, w.Down, rows, Dim, Intermediate / TensorDegree);
+            _gpu.Gemm(output, _kOutAttentionProduct, w.Down, rows, Dim, Intermediate / TensorDegree);
             _gpu.AllReduce(output, rows * (Dim), _rank.Tensor);
             _gpu.Launch(
                 DeviceKernels.AddEpilogue,
                 _gpu.Elements((long)rows * (Dim)),
                 output,
                 (long)rows * (Dim),
-                _qNormOutX2);
+                _hQNormOutX2);
         }
     }
 }

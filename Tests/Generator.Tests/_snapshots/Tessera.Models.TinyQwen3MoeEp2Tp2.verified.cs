@@ -181,10 +181,10 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
     private float[] _x = []; // x
     private float[] _x2 = []; // x2
     private float[] _normOut = []; // normOut
-    private float[] _hAttentionH2 = []; // h, attention, h2
-    private float[] _qOutKOutVOut = []; // qOut, kOut, vOut, mixture, product
-    private float[] _qNormOutX2 = []; // qNormOut, x2
-    private float[] _kNormOutRouterOutSilu = []; // kNormOut, routerOut, silu
+    private float[] _hQNormOutX2 = []; // h, qNormOut, x2
+    private float[] _qOutKNormOutH2 = []; // qOut, kNormOut, h2
+    private float[] _kOutAttentionMixture = []; // kOut, attention, mixture, product
+    private float[] _vOutRouterOutSilu = []; // vOut, routerOut, silu
     private float[] _headRows = [];
     private float[] _localLogits = [];
 
@@ -194,15 +194,18 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
         _x = new float[rows * (Dim)];
         _x2 = new float[rows * (Dim)];
         _normOut = new float[rows * (Dim)];
-        _hAttentionH2 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
-        _qOutKOutVOut = new float[
+        _hQNormOutX2 = new float[rows * global::System.Math.Max(Dim, (Heads * HeadDim / TensorDegree))];
+        _qOutKNormOutH2 = new float[
             rows * global::System.Math.Max(
                 Heads * HeadDim / TensorDegree,
+                global::System.Math.Max((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, (Dim)))];
+        _kOutAttentionMixture = new float[
+            rows * global::System.Math.Max(
+                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
                 global::System.Math.Max(
-                    (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                    Heads * HeadDim / TensorDegree,
                     global::System.Math.Max(Dim, (Intermediate / TensorDegree))))];
-        _qNormOutX2 = new float[rows * global::System.Math.Max(Heads * HeadDim / TensorDegree, (Dim))];
-        _kNormOutRouterOutSilu = new float[
+        _vOutRouterOutSilu = new float[
             rows * global::System.Math.Max(
                 (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
                 global::System.Math.Max(ExpertCount, (Intermediate / TensorDegree)))];
@@ -546,10 +549,10 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
             _x.Length
             + _x2.Length
             + _normOut.Length
-            + _hAttentionH2.Length
-            + _qOutKOutVOut.Length
-            + _qNormOutX2.Length
-            + _kNormOutRouterOutSilu.Length
+            + _hQNormOutX2.Length
+            + _qOutKNormOutH2.Length
+            + _kOutAttentionMixture.Length
+            + _vOutRouterOutSilu.Length
             + _silu.Length
             + _product.Length
             + _headRows.Length
@@ -640,29 +643,35 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
         int rows = batch.Rows;
 
         // h (T, Dim) = AttnNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, input, w.AttnNorm, _hAttentionH2, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, input, w.AttnNorm, _hQNormOutX2, rows, Dim, Eps);
         // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)  [column-parallel]
+        // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value
+        // heads, replicated past them]
+        // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value
+        // heads, replicated past them]
+        // (one kernel call for these products of one input: one hand-off of the threads in decode)
         global::Tessera.Cpu.CpuKernels.MatMul(
             _cpu,
-            _hAttentionH2,
+            _hQNormOutX2,
             rows,
             Dim,
-            w.Q,
-            Heads * HeadDim / TensorDegree,
-            _qOutKOutVOut);
+            [
+                new(w.Q, Heads * HeadDim / TensorDegree, _qOutKNormOutH2),
+                new(w.K, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _kOutAttentionMixture),
+                new(w.V, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim, _vOutRouterOutSilu)]);
         // qNormOut (T, Heads * HeadDim / TensorDegree) = QNorm(Q(h))  [each head on its own]
         global::Tessera.Cpu.CpuKernels.RmsNorm(
             _cpu,
-            _qOutKOutVOut,
+            _qOutKNormOutH2,
             w.QNorm,
-            _qNormOutX2,
+            _hQNormOutX2,
             rows * (Heads / TensorDegree),
             HeadDim,
             Eps);
         // q (T, Heads * HeadDim / TensorDegree) = Rope(QNorm(Q(h)), Heads, Theta, Scaling, RotaryFraction)
         global::Tessera.Cpu.CpuKernels.Rope(
             _cpu,
-            _qNormOutX2,
+            _hQNormOutX2,
             rows,
             Heads / TensorDegree,
             HeadDim,
@@ -670,22 +679,12 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
             Theta,
             scaling: Scaling,
             rotaryFraction: RotaryFraction);
-        // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)  [column-parallel by whole key/value
-        // heads, replicated past them]
-        global::Tessera.Cpu.CpuKernels.MatMul(
-            _cpu,
-            _hAttentionH2,
-            rows,
-            Dim,
-            w.K,
-            (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-            _qOutKOutVOut);
         // kNormOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = KNorm(K(h))  [each head on its own]
         global::Tessera.Cpu.CpuKernels.RmsNorm(
             _cpu,
-            _qOutKOutVOut,
+            _kOutAttentionMixture,
             w.KNorm,
-            _kNormOutRouterOutSilu,
+            _qOutKNormOutH2,
             rows * ((KvHeads + TensorDegree - 1) / TensorDegree),
             HeadDim,
             Eps);
@@ -693,7 +692,7 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
         // RotaryFraction)
         global::Tessera.Cpu.CpuKernels.Rope(
             _cpu,
-            _kNormOutRouterOutSilu,
+            _qOutKNormOutH2,
             rows,
             (KvHeads + TensorDegree - 1) / TensorDegree,
             HeadDim,
@@ -701,28 +700,18 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
             Theta,
             scaling: Scaling,
             rotaryFraction: RotaryFraction);
-        // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)  [column-parallel by whole key/value
-        // heads, replicated past them]
-        global::Tessera.Cpu.CpuKernels.MatMul(
-            _cpu,
-            _hAttentionH2,
-            rows,
-            Dim,
-            w.V,
-            (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-            _qOutKOutVOut);
         // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads, window:
         // UseSlidingWindow && SlidingLayer[Layer] ? SlidingWindow : 0)
         global::Tessera.Cpu.CpuKernels.AppendKv(
-            _kNormOutRouterOutSilu,
-            _qOutKOutVOut,
+            _qOutKNormOutH2,
+            _vOutRouterOutSilu,
             batch,
             layer,
             (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
         global::Tessera.Cpu.CpuKernels.Attention(
             _cpu,
-            _qNormOutX2,
-            _hAttentionH2,
+            _hQNormOutX2,
+            _kOutAttentionMixture,
             batch,
             layer,
             Heads / TensorDegree,
@@ -734,12 +723,12 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
         // SlidingLayer[Layer] ? SlidingWindow : 0))  [row-parallel, all-reduce; epilogue: Add]
         global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
             _cpu,
-            _hAttentionH2,
+            _kOutAttentionMixture,
             rows,
             Heads * HeadDim / TensorDegree,
             w.O,
             Dim,
-            _qNormOutX2,
+            _hQNormOutX2,
             _rank.Tensor,
             (segment, row, column) =>
             {
@@ -748,37 +737,37 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
                     new global::System.ReadOnlySpan<float>(input, row * (Dim) + column, segment.Length));
             });
         // h2 (T, Dim) = MlpNorm(x)
-        global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, _qNormOutX2, w.MlpNorm, _hAttentionH2, rows, Dim, Eps);
+        global::Tessera.Cpu.CpuKernels.RmsNorm(_cpu, _hQNormOutX2, w.MlpNorm, _qOutKNormOutH2, rows, Dim, Eps);
         if (!DenseLayer[layer] && (layer + 1) % SparseStep == 0)
         {
             // routerOut (T, ExpertCount) = Router(h)
             global::Tessera.Cpu.CpuKernels.MatMul(
                 _cpu,
-                _hAttentionH2,
+                _qOutKNormOutH2,
                 rows,
                 Dim,
                 w.Router,
                 ExpertCount,
-                _kNormOutRouterOutSilu);
+                _vOutRouterOutSilu);
             // route (T, ExpertsPerToken) = Route(Router(h), ExpertsPerToken, NormTopK)  [softmax over ExpertCount
             // experts, top ExpertsPerToken, weights renormalised when NormTopK]
-            _router.Route(_kNormOutRouterOutSilu, rows, ExpertCount, ExpertsPerToken, renormalize: NormTopK, layer);
+            _router.Route(_vOutRouterOutSilu, rows, ExpertCount, ExpertsPerToken, renormalize: NormTopK, layer);
             // mixture (T, Dim) = Mixture(Experts, h, Route(Router(h), ExpertsPerToken, NormTopK))  [each held expert
             // over its tokens only; all-to-all to the experts' ranks and back under expert parallelism]
-            _router.Dispatch(_hAttentionH2, Dim, _rank.Experts);
+            _router.Dispatch(_qOutKNormOutH2, Dim, _rank.Experts);
             for (int expert = FirstExpert; expert < EndExpert; expert++)
             {
                 int expertRows = _router.RowsOf(expert);
                 if (expertRows > 0)
                     Expert(layer, expert, expertRows, _router.InputOf(expert), _router.OutputOf(expert, Dim));
             }
-            _router.Combine(_qOutKOutVOut, Dim, _rank.Experts);
+            _router.Combine(_kOutAttentionMixture, Dim, _rank.Experts);
             // sum (T, Dim) = x + Mixture(Experts, h, Route(Router(h), ExpertsPerToken, NormTopK))
             var out_sum = new global::System.Span<float>(output, 0, rows * (Dim));
-            new global::System.ReadOnlySpan<float>(_qNormOutX2, 0, rows * (Dim)).CopyTo(out_sum);
+            new global::System.ReadOnlySpan<float>(_hQNormOutX2, 0, rows * (Dim)).CopyTo(out_sum);
             global::Tessera.Cpu.Elementwise.Add(
                 out_sum,
-                new global::System.ReadOnlySpan<float>(_qOutKOutVOut, 0, rows * (Dim)));
+                new global::System.ReadOnlySpan<float>(_kOutAttentionMixture, 0, rows * (Dim)));
         }
         if (!(!DenseLayer[layer] && (layer + 1) % SparseStep == 0))
         {
@@ -794,22 +783,22 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
                 global::Tessera.Cpu.Elementwise.Multiply(
                     segment,
                     new global::System.ReadOnlySpan<float>(
-                        _kNormOutRouterOutSilu,
+                        _vOutRouterOutSilu,
                         row * (Intermediate / TensorDegree) + column,
                         segment.Length));
             };
             global::Tessera.Cpu.CpuKernels.MatMul(
                 _cpu,
-                _hAttentionH2,
+                _qOutKNormOutH2,
                 rows,
                 Dim,
                 [
-                    new(w.Gate, Intermediate / TensorDegree, _kNormOutRouterOutSilu, siluEpilogue),
-                    new(w.Up, Intermediate / TensorDegree, _qOutKOutVOut, productEpilogue)]);
+                    new(w.Gate, Intermediate / TensorDegree, _vOutRouterOutSilu, siluEpilogue),
+                    new(w.Up, Intermediate / TensorDegree, _kOutAttentionMixture, productEpilogue)]);
             // sum2 (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))  [row-parallel, all-reduce; epilogue: Add]
             global::Tessera.Cpu.CpuKernels.RowParallelMatMul(
                 _cpu,
-                _qOutKOutVOut,
+                _kOutAttentionMixture,
                 rows,
                 Intermediate / TensorDegree,
                 w.Down,
@@ -820,7 +809,7 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
                 {
                     global::Tessera.Cpu.Elementwise.Add(
                         segment,
-                        new global::System.ReadOnlySpan<float>(_qNormOutX2, row * (Dim) + column, segment.Length));
+                        new global::System.ReadOnlySpan<float>(_hQNormOutX2, row * (Dim) + column, segment.Length));
                 });
         }
         // result (T, Dim) = !DenseLayer[Layer] && (Layer + 1) % SparseStep == 0 ? x + Mixture(Experts, h,
@@ -1339,15 +1328,14 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
         private sealed class DeviceBlockWeights
         {
             public global::ILGPU.ArrayView<float> AttnNorm;
-            public global::Tessera.Gpu.DeviceMatrix Q;
-            public global::Tessera.Gpu.DeviceMatrix K;
-            public global::Tessera.Gpu.DeviceMatrix V;
             public global::ILGPU.ArrayView<float> QNorm;
             public global::ILGPU.ArrayView<float> KNorm;
             public global::Tessera.Gpu.DeviceMatrix O;
             public global::ILGPU.ArrayView<float> MlpNorm;
             public global::Tessera.Gpu.DeviceMatrix Router;
             public global::Tessera.Gpu.DeviceMatrix Down;
+            /// <summary>Q, K, V stacked row-wise: one product over all of them.</summary>
+            public global::Tessera.Gpu.DeviceMatrix QKV;
             /// <summary>Gate, Up stacked row-wise: one product over all of them.</summary>
             public global::Tessera.Gpu.DeviceMatrix GateUp;
             public DeviceExpertWeights[] Experts = [];
@@ -1384,15 +1372,13 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
                 w =>
                     new DeviceBlockWeights {
                         AttnNorm = _gpu.Weight(w.AttnNorm),
-                        Q = _gpu.Weight(w.Q),
-                        K = _gpu.Weight(w.K),
-                        V = _gpu.Weight(w.V),
                         QNorm = _gpu.Weight(w.QNorm),
                         KNorm = _gpu.Weight(w.KNorm),
                         O = _gpu.Weight(w.O),
                         MlpNorm = _gpu.Weight(w.MlpNorm),
                         Router = _gpu.Weight(w.Router),
                         Down = _gpu.Weight(w.Down),
+                        QKV = _gpu.Stack(w.Q, w.K, w.V),
                         GateUp = _gpu.Stack(w.Gate, w.Up),
                         Experts = global::System.Array.ConvertAll(
                             w.Experts ?? [],
@@ -1487,89 +1473,85 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
         {
             var w = _layers[layer - FirstLayer];
             int rows = batch.Rows;
-            var _hAttentionH2 = _gpu.Slot(
-                "_hAttentionH2",
+            var _hQNormOutX2 = _gpu.Slot(
+                "_hQNormOutX2",
                 (long)rows * global::System.Math.Max((Dim), Heads * HeadDim / TensorDegree));
-            var _qOutKOutVOut = _gpu.Slot(
-                "_qOutKOutVOut",
+            var _qOutKNormOutH2 = _gpu.Slot(
+                "_qOutKNormOutH2",
+                (long)rows * global::System.Math.Max(
+                    global::System.Math.Max(
+                        (Heads * HeadDim / TensorDegree),
+                        (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                    Dim));
+            var _kOutAttentionMixture = _gpu.Slot(
+                "_kOutAttentionMixture",
                 (long)rows * global::System.Math.Max(
                     global::System.Math.Max(
                         global::System.Math.Max(
-                            (Heads * HeadDim / TensorDegree),
-                            (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                            ((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                            Heads * HeadDim / TensorDegree),
                         Dim),
                     Intermediate / TensorDegree));
-            var _qNormOutX2 = _gpu.Slot(
-                "_qNormOutX2",
-                (long)rows * global::System.Math.Max((Heads * HeadDim / TensorDegree), Dim));
-            var _kNormOutRouterOutSilu = _gpu.Slot(
-                "_kNormOutRouterOutSilu",
+            var _vOutRouterOutSilu = _gpu.Slot(
+                "_vOutRouterOutSilu",
                 (long)rows * global::System.Math.Max(
                     global::System.Math.Max(((KvHeads + TensorDegree - 1) / TensorDegree * HeadDim), ExpertCount),
                     Intermediate / TensorDegree));
             // h (T, Dim) = AttnNorm(x)
-            _gpu.Launch(DeviceKernels.RmsNorm1, _gpu.Rows(rows), input, w.AttnNorm, _hAttentionH2);
-            // qOut (T, Heads * HeadDim / TensorDegree) = Q(h)
-            _gpu.Gemm(_qOutKOutVOut, _hAttentionH2, w.Q, rows, Heads * HeadDim / TensorDegree, Dim);
+            _gpu.Launch(DeviceKernels.RmsNorm1, _gpu.Rows(rows), input, w.AttnNorm, _hQNormOutX2);
+            // qOut, kOut, vOut = Q(h), K(h), V(h): one product over the stacked weights (the input and the weights read
+            // in one pass)
+            _gpu.Gemm(
+                _hQNormOutX2,
+                w.QKV,
+                rows,
+                Dim,
+                (_qOutKNormOutH2, Heads * HeadDim / TensorDegree),
+                (_kOutAttentionMixture, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim),
+                (_vOutRouterOutSilu, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim));
             // qNormOut (T, Heads * HeadDim / TensorDegree) = QNorm(Q(h))
             _gpu.Launch(
                 DeviceKernels.RmsNorm2,
                 _gpu.Rows(rows * (Heads / TensorDegree)),
-                _qOutKOutVOut,
+                _qOutKNormOutH2,
                 w.QNorm,
-                _qNormOutX2);
+                _hQNormOutX2);
             // q (T, Heads * HeadDim / TensorDegree) = Rope(QNorm(Q(h)), Heads, Theta, Scaling, RotaryFraction)
             var qAngles = _gpu.RopeTable(HeadDim, Theta, batch, scaling: Scaling, rotaryFraction: RotaryFraction);
             _gpu.Launch(
                 DeviceKernels.BlockQRope,
                 _gpu.Rows(rows),
-                _qNormOutX2,
+                _hQNormOutX2,
                 positions,
                 qAngles.Cos,
                 qAngles.Sin,
                 qAngles.Pairs);
-            // kOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = K(h)
-            _gpu.Gemm(
-                _qOutKOutVOut,
-                _hAttentionH2,
-                w.K,
-                rows,
-                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-                Dim);
             // kNormOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = KNorm(K(h))
             _gpu.Launch(
                 DeviceKernels.RmsNorm2,
                 _gpu.Rows(rows * ((KvHeads + TensorDegree - 1) / TensorDegree)),
-                _qOutKOutVOut,
+                _kOutAttentionMixture,
                 w.KNorm,
-                _kNormOutRouterOutSilu);
+                _qOutKNormOutH2);
             // k (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = Rope(KNorm(K(h)), KvHeads, Theta, Scaling,
             // RotaryFraction)
             var kAngles = _gpu.RopeTable(HeadDim, Theta, batch, scaling: Scaling, rotaryFraction: RotaryFraction);
             _gpu.Launch(
                 DeviceKernels.BlockKRope,
                 _gpu.Rows(rows),
-                _kNormOutRouterOutSilu,
+                _qOutKNormOutH2,
                 positions,
                 kAngles.Cos,
                 kAngles.Sin,
                 kAngles.Pairs);
-            // vOut (T, (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim) = V(h)
-            _gpu.Gemm(
-                _qOutKOutVOut,
-                _hAttentionH2,
-                w.V,
-                rows,
-                (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
-                Dim);
             // attention (T, Heads * HeadDim / TensorDegree) = Attention(q, k, V(h), cache, Heads, KvHeads, window:
             // UseSlidingWindow && SlidingLayer[Layer] ? SlidingWindow : 0)
             var attentionCache = _gpu.Cache(cacheSlots, layer - FirstLayer);
             _gpu.Launch(
                 DeviceKernels.BlockAttentionKvAppend,
                 _gpu.Rows(rows),
-                _kNormOutRouterOutSilu,
-                _qOutKOutVOut,
+                _qOutKNormOutH2,
+                _vOutRouterOutSilu,
                 attentionCache,
                 positions);
             var attentionSplits = _gpu.Attention(
@@ -1580,8 +1562,8 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
             _gpu.Launch(
                 DeviceKernels.BlockAttentionAttention,
                 attentionSplits.Config,
-                _qNormOutX2,
-                _hAttentionH2,
+                _hQNormOutX2,
+                _kOutAttentionMixture,
                 attentionCache,
                 positions,
                 attentionSplits.Chunk,
@@ -1589,26 +1571,26 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
                 1.0f / global::System.MathF.Sqrt(HeadDim),
                 0f,
                 UseSlidingWindow && SlidingLayer[layer] ? SlidingWindow : 0);
-            _gpu.CombineAttention(attentionSplits, _hAttentionH2, Heads * HeadDim / TensorDegree);
+            _gpu.CombineAttention(attentionSplits, _kOutAttentionMixture, Heads * HeadDim / TensorDegree);
             // x2 (T, Dim) = x += O(Attention(q, k, V(h), cache, Heads, KvHeads, window: UseSlidingWindow &&
             // SlidingLayer[Layer] ? SlidingWindow : 0))
-            _gpu.Gemm(_qNormOutX2, _hAttentionH2, w.O, rows, Dim, Heads * HeadDim / TensorDegree);
-            _gpu.AllReduce(_qNormOutX2, rows * (Dim), _rank.Tensor);
+            _gpu.Gemm(_hQNormOutX2, _kOutAttentionMixture, w.O, rows, Dim, Heads * HeadDim / TensorDegree);
+            _gpu.AllReduce(_hQNormOutX2, rows * (Dim), _rank.Tensor);
             _gpu.Launch(
                 DeviceKernels.AddEpilogue,
                 _gpu.Elements((long)rows * (Dim)),
-                _qNormOutX2,
+                _hQNormOutX2,
                 (long)rows * (Dim),
                 input);
             // h2 (T, Dim) = MlpNorm(x)
-            _gpu.Launch(DeviceKernels.RmsNorm1, _gpu.Rows(rows), _qNormOutX2, w.MlpNorm, _hAttentionH2);
+            _gpu.Launch(DeviceKernels.RmsNorm1, _gpu.Rows(rows), _hQNormOutX2, w.MlpNorm, _qOutKNormOutH2);
             if (!DenseLayer[layer] && (layer + 1) % SparseStep == 0)
             {
                 // routerOut (T, ExpertCount) = Router(h)
-                _gpu.Gemm(_kNormOutRouterOutSilu, _hAttentionH2, w.Router, rows, ExpertCount, Dim);
+                _gpu.Gemm(_vOutRouterOutSilu, _qOutKNormOutH2, w.Router, rows, ExpertCount, Dim);
                 // route (T, ExpertsPerToken) = Route(Router(h), ExpertsPerToken, NormTopK)
                 var route = _gpu.Route(
-                    _kNormOutRouterOutSilu,
+                    _vOutRouterOutSilu,
                     rows,
                     ExpertCount,
                     ExpertsPerToken,
@@ -1619,11 +1601,11 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
                 // routing
                 // stays on the device (E / k times the expert work of the CPU's sparse dispatch; no host round trip).
                 var expertOutput = _gpu.Slot("mixture_expert_output", (long)rows * (Dim));
-                _gpu.Clear(_qOutKOutVOut, (long)rows * (Dim));
+                _gpu.Clear(_kOutAttentionMixture, (long)rows * (Dim));
                 for (int expert = FirstExpert; expert < EndExpert; expert++)
                 {
-                    Expert(layer, expert, rows, _hAttentionH2, expertOutput);
-                    _gpu.AddExpert(_qOutKOutVOut, expertOutput, route, expert, Dim);
+                    Expert(layer, expert, rows, _qOutKNormOutH2, expertOutput);
+                    _gpu.AddExpert(_kOutAttentionMixture, expertOutput, route, expert, Dim);
                 }
                 // sum (T, Dim) = x + Mixture(Experts, h, Route(Router(h), ExpertsPerToken, NormTopK))
                 _gpu.Launch(
@@ -1631,42 +1613,42 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
                     _gpu.Elements((long)rows * (Dim)),
                     output,
                     (long)rows * (Dim),
-                    _qNormOutX2,
-                    _qOutKOutVOut);
+                    _hQNormOutX2,
+                    _kOutAttentionMixture);
             }
             if (!(!DenseLayer[layer] && (layer + 1) % SparseStep == 0))
             {
                 // gateOut, upOut = Gate(h2), Up(h2): one product over the stacked weights (the input and the weights
                 // read in one pass)
                 _gpu.Gemm(
-                    _hAttentionH2,
+                    _qOutKNormOutH2,
                     w.GateUp,
                     rows,
                     Dim,
-                    (_kNormOutRouterOutSilu, Intermediate / TensorDegree),
-                    (_qOutKOutVOut, Intermediate / TensorDegree));
+                    (_vOutRouterOutSilu, Intermediate / TensorDegree),
+                    (_kOutAttentionMixture, Intermediate / TensorDegree));
                 // silu (T, Intermediate / TensorDegree) = Silu(Gate(h))  [product stacked above]
                 _gpu.Launch(
                     DeviceKernels.SiluEpilogue,
                     _gpu.Elements((long)rows * (Intermediate / TensorDegree)),
-                    _kNormOutRouterOutSilu,
+                    _vOutRouterOutSilu,
                     (long)rows * (Intermediate / TensorDegree));
                 // product (T, Intermediate / TensorDegree) = Silu(Gate(h)) * Up(h)  [product stacked above]
                 _gpu.Launch(
                     DeviceKernels.MulEpilogue,
                     _gpu.Elements((long)rows * (Intermediate / TensorDegree)),
-                    _qOutKOutVOut,
+                    _kOutAttentionMixture,
                     (long)rows * (Intermediate / TensorDegree),
-                    _kNormOutRouterOutSilu);
+                    _vOutRouterOutSilu);
                 // sum2 (T, Dim) = x + Down(Silu(Gate(h)) * Up(h))
-                _gpu.Gemm(output, _qOutKOutVOut, w.Down, rows, Dim, Intermediate / TensorDegree);
+                _gpu.Gemm(output, _kOutAttentionMixture, w.Down, rows, Dim, Intermediate / TensorDegree);
                 _gpu.AllReduce(output, rows * (Dim), _rank.Tensor);
                 _gpu.Launch(
                     DeviceKernels.AddEpilogue,
                     _gpu.Elements((long)rows * (Dim)),
                     output,
                     (long)rows * (Dim),
-                    _qNormOutX2);
+                    _hQNormOutX2);
             }
             // result (T, Dim) = !DenseLayer[Layer] && (Layer + 1) % SparseStep == 0 ? x + Mixture(Experts, h,
             // Route(Router(h), ExpertsPerToken, NormTopK)) : x + Down(Silu(Gate(h)) * Up(h))
