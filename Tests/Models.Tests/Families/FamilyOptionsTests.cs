@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Tessera.Checkpoints;
+using Tessera.Cpu;
 using Tessera.Experts;
 using Tessera.Parallelism;
 
@@ -11,7 +12,7 @@ namespace Tessera.Models.Tests.Families;
 /// soft-caps, a nested multimodal config — each on a fixture's weights written with the option set, the engine
 /// against the independent fp64 reference (<see cref="HfReference"/>, checked against every fixture) at the fixtures'
 /// 1e-4, on one device and, where the option meets a collective (a per-layer kind under tensor or expert
-/// parallelism), under plans too.
+/// parallelism), under plans too. Also each family's bf16 weights, against the reference of the weights rounded.
 /// </summary>
 public sealed class FamilyOptionsTests : IDisposable
 {
@@ -201,6 +202,38 @@ public sealed class FamilyOptionsTests : IDisposable
         });
         using var file = SafetensorsFile.Open(Path.Combine(Fixtures.Directory(Fixtures.TinyMistral), "reference.safetensors"));
         AssertMatches(directory, file.ReadFloats("logits_nowindow"), Fixtures.Load(Fixtures.TinyMistral).Tokens, $"sliding_window {window ?? "null"}");
+    }
+
+    public static TheoryData<string> EveryFamily() => [.. Fixtures.Families];
+
+    [Theory]
+    [MemberData(nameof(EveryFamily))]
+    public void Bf16Weights_OfEachFamily_ComputeTheReferenceOfTheirRoundedWeights(string fixture)
+    {
+        // Every matrix of the checkpoint rounded to bf16 first: whichever of them the engine holds in bf16 (a router
+        // stays F32), it rounds nothing further, so its bf16 kernels (F32 accumulation) must give the fp64 forward of
+        // those weights at the F32 tolerance, on one device and under tensor parallelism.
+        string directory = Rewrite(fixture, _ => { }, tensors =>
+        {
+            foreach (var name in tensors.Keys.ToList())
+                if (tensors[name].Shape.Length >= 2) tensors[name] = (tensors[name].Shape, tensors[name].Values.Select(RoundToBf16).ToArray());
+        });
+        int[] tokens = Fixtures.Load(fixture).Tokens;
+        float[] expected = Flatten(HfReference.Load(directory).Logits(tokens));
+        foreach (var plan in new[] { new ParallelPlan(), new ParallelPlan(Tensor: 2) })
+        {
+            using var engine = new DisposableEngine(EngineCatalog.Open(directory, EngineKind.Generic, plan with { Precision = WeightPrecision.BF16 }));
+            using var f32 = new DisposableEngine(EngineCatalog.Open(directory, EngineKind.Generic, plan));
+            Assert.True(engine.WeightBytes < f32.WeightBytes * 3 / 4, $"{fixture}: {engine.WeightBytes} bytes in bf16 vs {f32.WeightBytes} in f32");
+            AssertMatches(engine, expected, tokens, $"{fixture} bf16, {plan}");
+        }
+    }
+
+    /// <summary>Round to nearest even at bf16's 8 bits of mantissa (the values here are finite).</summary>
+    private static float RoundToBf16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        return BitConverter.UInt32BitsToSingle((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF_0000);
     }
 
     // ---------------------------------------------------------------- helpers
