@@ -7,9 +7,10 @@ namespace Tessera.Benchmarks.EndToEnd;
 
 /// <summary>
 /// The GPU back end's correctness checks as one command, for the GPU machine, which has no .NET SDK to run the
-/// [GpuFact] tests (Benchmarks/gpu/run.sh calls it before timing anything): every fixture with a GPU program on one
-/// device, shape-generic and specialised, prefill and token-by-token decode logits against the reference (fp32 within 1e-4, a bf16 prefill within 2e-2)
-/// and the greedy continuation; then a tp2 x pp2 plan on four virtual devices against one device. One line per
+/// [GpuFact] tests (Benchmarks/gpu/run.sh calls it before timing anything): every bundled fixture (one per model
+/// family) on one device, shape-generic and, where a [Compile] unit exists, specialised, prefill and token-by-token
+/// decode logits against the reference (fp32 within 1e-4, a bf16 prefill within 5e-2) and the greedy continuation;
+/// then a tp2 x pp2 plan on four virtual devices against one device. One line per
 /// check; exit code 1 when any fails. <c>gpu-check ilgpu-cpu</c> runs the same on ILGPU's CPU accelerator (CI does,
 /// so the script is known to work before a GPU runs it).
 /// </summary>
@@ -25,11 +26,12 @@ public static class GpuCheck
             if (!passed) failures++;
         }
 
-        foreach (var fixture in new[] { "tiny-llama", "tiny-gpt2", "tiny-mixtral" })
+        foreach (string directory in Directory.GetDirectories(Path.GetDirectoryName(EngineCatalog.Bundled("tiny-llama"))!)
+                     .Where(d => File.Exists(Path.Combine(d, "reference.safetensors"))).Order(StringComparer.Ordinal))
         {
-            string directory = EngineCatalog.Bundled(fixture);
+            string fixture = Path.GetFileName(directory);
             var (tokens, reference, greedy) = LoadReference(directory);
-            foreach (var kind in new[] { EngineKind.Generic, EngineKind.Specialised })
+            foreach (var kind in SpecialisedUnits.Contains(fixture) ? [EngineKind.Generic, EngineKind.Specialised] : new[] { EngineKind.Generic })
             {
                 var engine = EngineCatalog.Open(directory, kind, null, device);
                 try
@@ -54,8 +56,10 @@ public static class GpuCheck
             using (bf16 as IDisposable)
             {
                 double error = RelativeError(bf16.Forward(TokenBatch.ForSequence(bf16.CreateCache(), tokens)), reference);
-                // A bf16 prefill rounds the activations to bf16 as well as the weights (bf16 tensor cores): ~1e-2 each.
-                Check($"{fixture} bf16 prefill on {device}", error <= 2e-2, $"max|a-b|/max|ref| = {error:E2}");
+                // A bf16 prefill rounds the activations to bf16 as well as the weights (bf16 tensor cores): ~1e-2 each
+                // on tiny-llama, and the bf16 weights alone move tiny-gemma3's logits by 2.3e-2 on the CPU. A wrong
+                // layout or scale is off by O(1).
+                Check($"{fixture} bf16 prefill on {device}", error <= 5e-2, $"max|a-b|/max|ref| = {error:E2}");
             }
 
             var one = EngineCatalog.Open(directory, EngineKind.Generic, null, device);
@@ -73,6 +77,9 @@ public static class GpuCheck
         Console.WriteLine(failures == 0 ? "gpu-check: all passed" : $"gpu-check: {failures} failed");
         return failures == 0 ? 0 : 1;
     }
+
+    /// <summary>The fixtures Models/Architectures/Specialised.cs compiles single-device [Compile] units for.</summary>
+    private static readonly HashSet<string> SpecialisedUnits = ["tiny-llama", "tiny-gpt2", "tiny-mixtral", "tiny-qwen3", "tiny-gemma2"];
 
     private static (int[] Tokens, float[] Logits, int[] Greedy) LoadReference(string directory)
     {

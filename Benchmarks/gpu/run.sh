@@ -3,7 +3,7 @@
 #   Benchmarks/gpu/run.sh
 # Prerequisite, on the development machine: ../shared/tools/device-bundle.sh Benchmarks/Tessera.Benchmarks.csproj
 # (a self-contained publish in .device/, carried to the GPU machine with carry: [".device"]).
-# First the GPU back end's correctness checks (`gpu-check cuda`: both fixtures on cuda:1, generic and specialised,
+# First the GPU back end's correctness checks (`gpu-check cuda`: every bundled fixture, one per family, on cuda:1, generic and specialised,
 # f32 and bf16, greedy decode, and tp2 x pp2 on four virtual devices against one device — what the [GpuFact] tests
 # check, without the SDK). Then the benchmark: a random-weight checkpoint with Llama-3.2-1B shapes, PyTorch (eager,
 # and torch.compile when it works) and Tessera on the same workloads — prefill 8 x 512 tokens, decode at batch 1 and
