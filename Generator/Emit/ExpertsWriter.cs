@@ -113,7 +113,8 @@ internal static class ExpertsWriter
         var expert = compiled.Expert!;
         var field = compiled.ExpertsField!;
         string type = WeightsWriter.ClassName(expert.Module);
-        void Load()
+        // Only the layers that route to experts have them.
+        writer.WriteIf(MixtureCondition(context), () =>
         {
             writer.WriteLine($"w.{field.Name} = new {type}[EndExpert - FirstExpert];");
             using (writer.WriteBlock("for (int e = FirstExpert; e < EndExpert; e++)"))
@@ -121,16 +122,7 @@ internal static class ExpertsWriter
                 writer.WriteLine($"var x = w.{field.Name}[e - FirstExpert] = new {type}();");
                 WeightsWriter.WriteLoad(expert.Module, expert, expert.Module.Weights, "x", $"{layerPrefix}{field.Prefix}.{{e}}.", context.Sizes.Constants, writer);
             }
-        }
-        if (MixtureCondition(context) is { } condition)
-        {
-            // Only the layers that route to experts have them.
-            using (writer.WriteBlock($"if ({condition})")) Load();
-        }
-        else
-        {
-            Load();
-        }
+        });
     }
 
     /// <summary>When a layer has experts (its Mixture runs): null when every layer does.</summary>

@@ -79,12 +79,23 @@ internal static class FactsWriter
     }
 
     /// <summary>A weight's parameters (a bias included) as a long expression.</summary>
-    private static string Parameters(WeightFieldInfo m) => m.Kind switch
+    private static string Parameters(WeightFieldInfo m)
     {
-        ModuleKind.RmsNorm => $"(long)({m.In})",
-        ModuleKind.LayerNorm => $"2L * ({m.In})",
-        _ => m.Bias ? $"((long)({m.Out}) * ({m.In}) + ({m.Out}))" : $"(long)({m.Out}) * ({m.In})",
-    };
+        var terms = ParameterTerms(m).ToList();
+        return terms.Count == 1 ? terms[0] : $"({string.Join(" + ", terms)})";
+    }
+
+    /// <summary>The parts of a weight's parameter count: a norm's (a LayerNorm's scale and shift), a matrix's and its bias.</summary>
+    private static IEnumerable<string> ParameterTerms(WeightFieldInfo m)
+    {
+        if (m.Kind is ModuleKind.RmsNorm or ModuleKind.LayerNorm)
+        {
+            yield return m.Kind == ModuleKind.LayerNorm ? $"2L * ({m.In})" : $"(long)({m.In})";
+            yield break;
+        }
+        yield return $"(long)({m.Out}) * ({m.In})";
+        if (m.Bias) yield return $"(long)({m.Out})";
+    }
 
     /// <summary>FLOPs and F32 bytes of a layer, the embedding and the head; the sizes the planner balances with.</summary>
     private static void WriteCosts(EngineWriter.EngineContext context, IndentedTextWriter writer)
@@ -194,17 +205,7 @@ internal static class FactsWriter
     /// <summary>F32 bytes of the weights (matrices, biases, norms).</summary>
     private static string Bytes(IEnumerable<WeightFieldInfo> modules)
     {
-        var terms = new List<string>();
-        foreach (var m in modules)
-        {
-            if (m.Kind is ModuleKind.RmsNorm or ModuleKind.LayerNorm)
-                terms.Add(m.Kind == ModuleKind.LayerNorm ? $"2L * ({m.In})" : $"(long)({m.In})");
-            else
-            {
-                terms.Add($"(long)({m.Out}) * ({m.In})");
-                if (m.Bias) terms.Add($"(long)({m.Out})");
-            }
-        }
+        var terms = modules.SelectMany(ParameterTerms).ToList();
         return terms.Count == 0 ? "0L" : $"4L * ({string.Join(" + ", terms)})";
     }
 }

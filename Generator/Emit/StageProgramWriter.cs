@@ -152,29 +152,8 @@ internal static class StageProgramWriter
     /// A module's kernels in order; a run of kernels that runs only under a condition (a Select's side: the dense MLP
     /// of the layers that have one) in an <c>if</c> of it.
     /// </summary>
-    private static void WriteKernels(StageDevice device, IEnumerable<Kernel> kernels, CompiledModule module, string weights, IndentedTextWriter writer)
-    {
-        var run = new List<Kernel>();
-        void Flush()
-        {
-            if (run.Count == 0) return;
-            if (run[0].Predicate.ToCSharp() is { } condition)
-            {
-                using (writer.WriteBlock($"if ({condition})")) device.WriteKernels(run, module, weights, writer);
-            }
-            else
-            {
-                device.WriteKernels(run, module, weights, writer);
-            }
-            run = new List<Kernel>();
-        }
-        foreach (var kernel in kernels)
-        {
-            if (run.Count > 0 && !run[0].Predicate.Equals(kernel.Predicate)) Flush();
-            run.Add(kernel);
-        }
-        Flush();
-    }
+    private static void WriteKernels(StageDevice device, IEnumerable<Kernel> kernels, CompiledModule module, string weights, IndentedTextWriter writer) =>
+        writer.WriteRunsIf(kernels, k => k.Predicate.ToCSharp(), run => device.WriteKernels(run, module, weights, writer));
 
     private static void WriteTokenCheck(CompiledModel compiled, IndentedTextWriter writer) =>
         writer.WriteLine($"global::Tessera.Cpu.CpuKernels.CheckTokenIds(batch.Tokens, {compiled.Vocab});");

@@ -57,49 +57,33 @@ internal static class WeightsWriter
     {
         // A weight only some layers use (the dense MLP among sparse ones) loads in those layers only: consecutive
         // weights under one condition share its block.
-        string? open = null;
-        void Close()
+        writer.WriteRunsIf(weights, w => compiled.WhenUsed(w)?.ToCSharp(), run =>
         {
-            if (open is null) return;
-            writer.DecreaseIndent();
-            writer.WriteLine("}");
-            open = null;
-        }
-        foreach (var w in weights)
-        {
-            var node = compiled.Graph.Nodes.FirstOrDefault(n => n.Module?.Name == w.Name);
-            string? condition = compiled.WhenUsed(w)?.ToCSharp();
-            if (condition != open)
-            {
-                Close();
-                if (condition is not null)
-                {
-                    writer.WriteLine($"if ({condition})");
-                    writer.WriteLine("{");
-                    writer.IncreaseIndent();
-                    open = condition;
-                }
-            }
-            var slice = node is null ? WeightSlice.Whole : compiled.Sharding.SliceOf(node);
-            int groups = node is null ? 1 : compiled.Sharding[node.Output].Groups;
-            string? heads = slice == WeightSlice.HeadRows ? compiled.Sharding.HeadsOf(node!).ToString() : null;
-            string load = LoadOwnOrTied(module, w, target, prefix, slice, groups, heads, constants);
-            if (w.Kind == ModuleKind.Linear)
-            {
-                // Matrix weights are held as the rank asks (F32, or BF16 for memory-bound decode), but a router's stay
-                // F32: its top-k choice is discontinuous (a rounded logit can send a token elsewhere) and it is small.
-                var outFeatures = node is null ? SizeExpr.Parse(w.Out!) : compiled.Sharding.LocalOut(node);
-                var inFeatures = node is null ? SizeExpr.Parse(w.In!) : compiled.Sharding.LocalIn(node);
-                bool router = node is not null && node.Output.Consumers.Any(c => c.Kind == OpKind.Route);
-                string precision = router ? "global::Tessera.Cpu.WeightPrecision.F32" : "options.Precision";
-                load = $"global::Tessera.Cpu.WeightMatrix.Create({load}, {outFeatures}, {inFeatures}, {precision})";
-            }
-            writer.WriteLine($"{target}.{w.Name} = {load};");
-            if (HasBias(w)) writer.WriteLine($"{target}.{w.Name}Bias = {LoadBias(w, prefix, slice, groups, heads)};");
-        }
-        Close();
+            foreach (var w in run) WriteLoad(module, compiled, w, target, prefix, constants, writer);
+        });
     }
 
+    private static void WriteLoad(ModuleInfo module, CompiledModule compiled, WeightFieldInfo w, string target,
+        string prefix, IReadOnlyDictionary<string, object>? constants, IndentedTextWriter writer)
+    {
+        var node = compiled.Graph.Nodes.FirstOrDefault(n => n.Module?.Name == w.Name);
+        var slice = node is null ? WeightSlice.Whole : compiled.Sharding.SliceOf(node);
+        int groups = node is null ? 1 : compiled.Sharding[node.Output].Groups;
+        string? heads = slice == WeightSlice.HeadRows ? compiled.Sharding.HeadsOf(node!).ToString() : null;
+        string load = LoadOwnOrTied(module, w, target, prefix, slice, groups, heads, constants);
+        if (w.Kind == ModuleKind.Linear)
+        {
+            // Matrix weights are held as the rank asks (F32, or BF16 for memory-bound decode), but a router's stay
+            // F32: its top-k choice is discontinuous (a rounded logit can send a token elsewhere) and it is small.
+            var outFeatures = node is null ? SizeExpr.Parse(w.Out!) : compiled.Sharding.LocalOut(node);
+            var inFeatures = node is null ? SizeExpr.Parse(w.In!) : compiled.Sharding.LocalIn(node);
+            bool router = node is not null && node.Output.Consumers.Any(c => c.Kind == OpKind.Route);
+            string precision = router ? "global::Tessera.Cpu.WeightPrecision.F32" : "options.Precision";
+            load = $"global::Tessera.Cpu.WeightMatrix.Create({load}, {outFeatures}, {inFeatures}, {precision})";
+        }
+        writer.WriteLine($"{target}.{w.Name} = {load};");
+        if (HasBias(w)) writer.WriteLine($"{target}.{w.Name}Bias = {LoadBias(w, prefix, slice, groups, heads)};");
+    }
 
     /// <summary>
     /// The load of a weight's own tensor, or for a tied weight (tie_word_embeddings) the other module's: the same array

@@ -65,6 +65,40 @@ internal sealed class IndentedTextWriter(int? width = LineWrapper.DefaultWidth)
         return new Block(this, closing);
     }
 
+    /// <summary>Writes <paramref name="body"/> inside <c>if (condition) { }</c>, or as it is where there is no condition.</summary>
+    public void WriteIf(string? condition, Action body)
+    {
+        if (condition is null)
+        {
+            body();
+            return;
+        }
+        using (WriteBlock($"if ({condition})")) body();
+    }
+
+    /// <summary>
+    /// Writes the items in order, each run of consecutive items under the same condition (null: always) with one
+    /// <see cref="WriteIf"/>: what only some layers run or load, in one block per run.
+    /// </summary>
+    public void WriteRunsIf<T>(IEnumerable<T> items, Func<T, string?> condition, Action<IReadOnlyList<T>> write)
+    {
+        var run = new List<T>();
+        string? current = null;
+        foreach (var item in items)
+        {
+            string? next = condition(item);
+            if (run.Count > 0 && next != current)
+            {
+                var done = run;
+                WriteIf(current, () => write(done));
+                run = new List<T>();
+            }
+            current = next;
+            run.Add(item);
+        }
+        if (run.Count > 0) WriteIf(current, () => write(run));
+    }
+
     /// <summary>Writes each item with <paramref name="write"/>, a blank line between items.</summary>
     public void WriteSeparated<T>(IEnumerable<T> items, Action<T> write)
     {

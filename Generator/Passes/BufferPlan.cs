@@ -60,9 +60,10 @@ internal sealed class BufferPlan
         var owner = new Dictionary<BufferSlot, List<IrValue>>();
         var free = new List<BufferSlot>();
 
-        BufferSlot TakeSlot(IrValue value)
+        // A value takes the slot given, else a free one (of its width first), else a new one.
+        BufferSlot TakeSlot(IrValue value, BufferSlot? slot = null)
         {
-            var slot = free.FirstOrDefault(s => s.Widths.Any(w => w.ToString() == value.Width.ToString())) ?? free.FirstOrDefault();
+            slot ??= free.FirstOrDefault(s => s.Widths.Any(w => w.ToString() == value.Width.ToString())) ?? free.FirstOrDefault();
             if (slot is null)
             {
                 slot = new BufferSlot(prefix + plan.Slots.Count);
@@ -135,18 +136,7 @@ internal sealed class BufferPlan
                 if (kernel.Kind == KernelKind.Elementwise)
                     slot = dying.Where(v => kernel.Nodes.Count(n => n.Inputs.Contains(v)) == 1 && kernel.Anchor.Inputs.Count(i => i == v) == 1)
                         .Select(v => plan.Slots.FirstOrDefault(s => s.Name == plan._location[v])).FirstOrDefault(s => s is not null && owner[s].All(dying.Contains));
-                if (slot is null)
-                {
-                    TakeSlot(output);
-                }
-                else
-                {
-                    free.Remove(slot);
-                    owner[slot].Add(output);
-                    if (!slot.Widths.Any(w => w.ToString() == output.Width.ToString())) slot.Widths.Add(output.Width);
-                    slot.Holds.Add(output.Name);
-                    plan._location[output] = slot.Name;
-                }
+                TakeSlot(output, slot);
             }
 
             // The layers loop ping-pongs between its input's buffer and its output's: the input's slot stays taken

@@ -1268,9 +1268,9 @@ partial class Qwen2Moe
                                 + 2.0 * (double)(Dim) * (Intermediate))
                             : 0),
                 WeightBytes: 4L * (long)(Dim)
-                    + 4L * ((long)(Heads * HeadDim) * (Dim) + (Heads * HeadDim))
-                    + 4L * ((long)(KvHeads * HeadDim) * (Dim) + (KvHeads * HeadDim))
-                    + 4L * ((long)(KvHeads * HeadDim) * (Dim) + (KvHeads * HeadDim))
+                    + 4L * ((long)(Heads * HeadDim) * (Dim) + (long)(Heads * HeadDim))
+                    + 4L * ((long)(KvHeads * HeadDim) * (Dim) + (long)(KvHeads * HeadDim))
+                    + 4L * ((long)(KvHeads * HeadDim) * (Dim) + (long)(KvHeads * HeadDim))
                     + 4L * (long)(Dim) * (Heads * HeadDim)
                     + 4L * (long)(Dim)
                     + (
