@@ -123,10 +123,13 @@ public sealed class Checkpoint : IDisposable
         throw new CheckpointException($"{Config.Path}: \"{key}\" is {count}, but the checkpoint holds {held}: it has no tensor \"{prefix}{count - 1}{suffix}\" ({there}).");
     }
 
-    public SafetensorsEntry Entry(string name) =>
-        _fileOfTensor.TryGetValue(Stored(name), out var f) ? f.Entries[Stored(name)]
-        : throw new CheckpointException(
-            $"{Directory}: the model needs tensor \"{name}\" but the checkpoint ({string.Join(", ", _files.Select(f => System.IO.Path.GetFileName(f.Path)))}) does not have it.");
+    public SafetensorsEntry Entry(string name)
+    {
+        string stored = Stored(name);
+        return _fileOfTensor.TryGetValue(stored, out var f) ? f.Entries[stored]
+            : throw new CheckpointException(
+                $"{Directory}: the model needs tensor \"{name}\" but the checkpoint ({string.Join(", ", _files.Select(f => System.IO.Path.GetFileName(f.Path)))}) does not have it.");
+    }
 
     /// <summary>
     /// Loads a matrix as (N, K) = [out, in] F32, whatever its stored layout, or the block of rows
