@@ -59,7 +59,8 @@ public class NormTests
         ReferenceKernels.LayerNorm(x, w, b, expected, rows, dim, 1e-6f);
         inPlace = (float[])x.Clone();
         CpuKernels.LayerNorm(CpuExecution.AllCores, inPlace, w, b, inPlace, rows, dim, 1e-6f);
-        TestData.AssertClose(expected, inPlace, 1e-5, "LayerNorm in place", floor: 1e-3);
+        // Centred outputs are O(1): one near zero carries the row's rounding in absolute terms, as in LayerNorm_MatchesReference.
+        TestData.AssertClose(expected, inPlace, 1e-5, "LayerNorm in place", floor: 1);
     }
 
     [Fact]
