@@ -111,7 +111,7 @@ public static class EngineCatalog
         if (Tessera.Mpi.MpiWorld.IsMultiProcess) return OpenUnderMpi(directory, kind, plan ?? new ParallelPlan(), device);
         if (device != DeviceKind.Cpu) return OpenOnGpu(directory, kind, plan ?? new ParallelPlan(), device);
         // Anything but the single-device plan (whatever the weight precision) goes through the plan's checks and devices.
-        bool parallel = plan is not null && plan with { Precision = Tessera.Cpu.WeightPrecision.F32 } != new ParallelPlan();
+        bool parallel = plan is not null && plan with { Precision = WeightPrecision.Stored } != new ParallelPlan();
         if (parallel)
         {
             if (kind == EngineKind.Specialised)
@@ -122,7 +122,7 @@ public static class EngineCatalog
 
         using var checkpoint = Checkpoint.Open(directory);
         var architecture = ArchitectureOf(checkpoint.Config);
-        var options = CpuRankOptions.Default with { Precision = plan?.Precision ?? WeightPrecision.F32 };
+        var options = CpuRankOptions.Default with { Precision = plan?.Precision ?? WeightPrecision.Stored };
         if (kind == EngineKind.Generic) return (ITransformerEngine)architecture.Rank(checkpoint, RankContext.Single, options);
 
         var errors = new List<string>();
@@ -180,7 +180,7 @@ public static class EngineCatalog
     /// <summary>A single-device [Compile] unit on one GPU virtual device: its sizes are constants in its kernels too.</summary>
     private static ITransformerEngine OpenSpecialisedOnGpu(string directory, ParallelPlan plan, Architecture architecture, Tessera.Gpu.GpuDevice device)
     {
-        if (plan with { Precision = WeightPrecision.F32 } != new ParallelPlan())
+        if (plan with { Precision = WeightPrecision.Stored } != new ParallelPlan())
             throw new PlanException("A specialised unit folds its plan at build time ([Compile(..., Tensor = 2, Pipeline = 2)]); give plan flags to the generic engine.");
         using var checkpoint = Checkpoint.Open(directory);
         var errors = new List<string>();
@@ -202,11 +202,11 @@ public static class EngineCatalog
     /// <summary>The sizes and costs of a checkpoint's model, from its config alone.</summary>
     public static ModelFacts Facts(string directory)
     {
-        var config = ModelConfig.LoadModel(Path.Combine(directory, "config.json"));
+        var config = Checkpoint.LoadConfig(directory);
         return ArchitectureOf(config).Facts(config);
     }
 
-    private static Architecture ArchitectureOf(string directory) => ArchitectureOf(ModelConfig.LoadModel(Path.Combine(directory, "config.json")));
+    private static Architecture ArchitectureOf(string directory) => ArchitectureOf(Checkpoint.LoadConfig(directory));
 
     private static Architecture ArchitectureOf(ModelConfig config)
     {

@@ -23,7 +23,9 @@ public static class TokensPerSecond
         string directory = ModelFolder(args.Length > 0 ? args[0] : "medium");
         int promptLength = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 128;
         int newTokens = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 64;
-        var precision = args.Length > 3 && args[3].Equals("bf16", StringComparison.OrdinalIgnoreCase) ? WeightPrecision.BF16 : WeightPrecision.F32;
+        // A GGUF file runs its weights as stored; a folder as F32 unless asked for bf16, q8_0 or q4_0 (quantized at load).
+        var precision = args.Length > 3 && Enum.TryParse<WeightPrecision>(args[3], ignoreCase: true, out var asked) ? asked
+            : File.Exists(directory) ? WeightPrecision.Stored : WeightPrecision.F32;
         bool cold = args.Contains("cold");
         // runs=N: more generations (e.g. to profile a steady state under perf).
         int runs = args.FirstOrDefault(a => a.StartsWith("runs=", StringComparison.Ordinal)) is { } r ? int.Parse(r[5..], CultureInfo.InvariantCulture) : 5;

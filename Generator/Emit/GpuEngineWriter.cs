@@ -126,7 +126,9 @@ internal static class GpuEngineWriter
         var stacked = StackedWeights(stacks);
         var fields = module.Weights.SelectMany(w => WeightsWriter.HasBias(w) ? new[] { w.Name, w.Name + "Bias" } : new[] { w.Name })
             .Where(f => !stacked.Contains(f))
-            .Select(f => $"{f} = _gpu.Weight({host}.{f})").ToList();
+            .Select(f => module.Weights.Any(w => w.Name == f && w.Kind == ModuleKind.Embedding)
+                ? $"{f} = _gpu.Table({host}.{f})"
+                : $"{f} = _gpu.Weight({host}.{f})").ToList();
         foreach (var stack in stacks)
             fields.Add($"{stack.Name} = _gpu.Stack({string.Join(", ", stack.Members.Select(m => $"{host}.{m.Anchor.Module!.Name}"))})");
         if (module.Experts is { } experts && expert is not null)

@@ -70,40 +70,63 @@ internal static class WeightsWriter
         var slice = node is null ? WeightSlice.Whole : compiled.Sharding.SliceOf(node);
         int groups = node is null ? 1 : compiled.Sharding[node.Output].Groups;
         string? heads = slice == WeightSlice.HeadRows ? compiled.Sharding.HeadsOf(node!).ToString() : null;
-        string load = LoadOwnOrTied(module, w, target, prefix, slice, groups, heads, constants);
-        if (w.Kind == ModuleKind.Linear)
+        string load;
+        if (w.Kind is ModuleKind.Linear or ModuleKind.Embedding)
         {
-            // Matrix weights are held as the rank asks (F32, or BF16 for memory-bound decode), but a router's stay
-            // F32: its top-k choice is discontinuous (a rounded logit can send a token elsewhere) and it is small.
-            var outFeatures = node is null ? SizeExpr.Parse(w.Out!) : compiled.Sharding.LocalOut(node);
-            var inFeatures = node is null ? SizeExpr.Parse(w.In!) : compiled.Sharding.LocalIn(node);
+            // Matrix weights are held as the rank asks (F32, BF16, quantized, or as the checkpoint stores them), but a
+            // router's stay F32: its top-k choice is discontinuous (a rounded logit can send a token elsewhere) and it
+            // is small.
+            // An embedding table is looked up, not multiplied: kept as stored or F32 (options.TablePrecision).
             bool router = node is not null && node.Output.Consumers.Any(c => c.Kind == OpKind.Route);
-            string precision = router ? "global::Tessera.Cpu.WeightPrecision.F32" : "options.Precision";
-            load = $"global::Tessera.Cpu.WeightMatrix.Create({load}, {outFeatures}, {inFeatures}, {precision})";
+            string precision = router ? "global::Tessera.Cpu.WeightPrecision.F32"
+                : w.Kind == ModuleKind.Embedding ? "options.TablePrecision" : "options.Precision";
+            string shard = Shard(slice, groups, heads);
+            load = LoadOwnOrTied(module, w, target, prefix, slice, constants,
+                (name, shared) => $"checkpoint.LoadWeight({MatrixArgs(w, name)}, {shard}, {precision}{Fused(w)}{(shared is null ? "" : $", shared: {shared}")})");
+        }
+        else
+        {
+            load = LoadOwnOrTied(module, w, target, prefix, slice, constants, (name, shared) => shared is null
+                ? Load(w, name, slice, groups, heads)
+                : $"({shared}) ?? {Load(w, name, slice, groups, heads)}");
         }
         writer.WriteLine($"{target}.{w.Name} = {load};");
         if (HasBias(w)) writer.WriteLine($"{target}.{w.Name}Bias = {LoadBias(w, prefix, slice, groups, heads)};");
     }
 
     /// <summary>
-    /// The load of a weight's own tensor, or for a tied weight (tie_word_embeddings) the other module's: the same array
-    /// when this rank holds it whole, else this module's own slice of that tensor. Whether a config flag ties them is
-    /// decided here when the unit is specialised, so only the branch taken is written.
+    /// The load of a weight's own tensor, or for a tied weight (tie_word_embeddings) the other module's: its array when
+    /// this rank holds it whole (<paramref name="load"/>'s second argument, null for none), else this module's own
+    /// slice of that tensor. Whether a config flag ties them is decided here when the unit is specialised, so only the
+    /// branch taken is written.
     /// </summary>
-    private static string LoadOwnOrTied(ModuleInfo module, WeightFieldInfo w, string target, string prefix, WeightSlice slice, int groups,
-        string? heads, IReadOnlyDictionary<string, object>? constants)
+    /// <param name="load">the load expression of a tensor name (a C# literal) and the array it may share</param>
+    private static string LoadOwnOrTied(ModuleInfo module, WeightFieldInfo w, string target, string prefix, WeightSlice slice,
+        IReadOnlyDictionary<string, object>? constants, System.Func<string, string?, string> load)
     {
-        string own = Load(w, TensorName(prefix, w.TensorPrefix + ".weight"), slice, groups, heads);
+        string own = load(TensorName(prefix, w.TensorPrefix + ".weight"), null);
         if (w.TiedTo is null) return own;
         bool? tied = w.TiedWhen is null ? true : constants is not null && constants.TryGetValue(w.TiedWhen, out var flag) ? (bool)flag : null;
         if (tied == false) return own;
         var other = module.Weights.First(t => t.Name == w.TiedTo);
-        string sliceOfTied = Load(w, TensorName(prefix, other.TensorPrefix + ".weight"), slice, groups, heads);
-        string share = slice == WeightSlice.Whole
-            ? $"{target}.{w.TiedTo} ?? {sliceOfTied}"
-            : $"TensorDegree == 1 && {target}.{w.TiedTo} is not null ? {target}.{w.TiedTo} : {sliceOfTied}";
-        return tied == true ? share : $"{w.TiedWhen} ? ({share}) : {own}";
+        string shared = slice == WeightSlice.Whole ? $"{target}.{w.TiedTo}" : $"TensorDegree == 1 ? {target}.{w.TiedTo} : null";
+        string share = load(TensorName(prefix, other.TensorPrefix + ".weight"), shared);
+        return tied == true ? share : $"{w.TiedWhen} ? {share} : {own}";
     }
+
+    /// <summary>The WeightShard of a slice: which part of the matrix this rank loads.</summary>
+    private static string Shard(WeightSlice slice, int groups, string? heads) => slice switch
+    {
+        WeightSlice.Rows => $"global::Tessera.Checkpoints.WeightShard.Rows({groups}, TensorRank, TensorDegree)",
+        WeightSlice.Columns => "global::Tessera.Checkpoints.WeightShard.Columns(TensorRank, TensorDegree)",
+        WeightSlice.HeadRows => $"global::Tessera.Checkpoints.WeightShard.HeadRows({heads}, TensorRank, TensorDegree)",
+        WeightSlice.PaddedRows => "global::Tessera.Checkpoints.WeightShard.PaddedRows(TensorRank, TensorDegree)",
+        _ => "global::Tessera.Checkpoints.WeightShard.Whole",
+    };
+
+    /// <summary>A matrix loader's leading arguments: name, shape, stored layout and the description for messages.</summary>
+    private static string MatrixArgs(WeightFieldInfo w, string name) =>
+        $"{name}, {w.Out}, {w.In}, global::Tessera.WeightLayout.{(w.Transposed ? "InOut" : "OutIn")}, $\"{w.Name}: Out = {w.Out} = {{{w.Out}}}, In = {w.In} = {{{w.In}}}\"";
 
     private static string LoadBias(WeightFieldInfo w, string prefix, WeightSlice slice, int groups, string? heads)
     {
@@ -133,8 +156,7 @@ internal static class WeightsWriter
     {
         if (w.Kind is ModuleKind.RmsNorm or ModuleKind.LayerNorm)
             return $"checkpoint.LoadVector({name}, {w.In}, $\"{w.Name}: ({w.In} = {{{w.In}}})\"{(w.Offset is null ? "" : $", offset: {w.Offset}")})";
-        string layout = w.Transposed ? "InOut" : "OutIn";
-        string args = $"{name}, {w.Out}, {w.In}, global::Tessera.WeightLayout.{layout}, $\"{w.Name}: Out = {w.Out} = {{{w.Out}}}, In = {w.In} = {{{w.In}}}\"";
+        string args = MatrixArgs(w, name);
         string fused = Fused(w);
         return slice switch
         {
@@ -146,8 +168,8 @@ internal static class WeightsWriter
         };
     }
 
-    /// <summary>Products take a WeightMatrix (F32 or BF16); embeddings and norms stay float[].</summary>
-    public static string FieldType(WeightFieldInfo w) => w.Kind == ModuleKind.Linear ? "global::Tessera.Cpu.WeightMatrix" : "float[]";
+    /// <summary>Products and token embeddings take a WeightMatrix (F32, BF16 or ggml blocks); position embeddings and norms stay float[].</summary>
+    public static string FieldType(WeightFieldInfo w) => w.Kind is ModuleKind.Linear or ModuleKind.Embedding ? "global::Tessera.Cpu.WeightMatrix" : "float[]";
 
     /// <summary>Every array a module's weights hold, as C# expressions, for the memory accounting.</summary>
     public static IEnumerable<string> Arrays(ModuleInfo module, string target) =>

@@ -19,7 +19,7 @@ internal static class PlanCommand
         var facts = EngineCatalog.Facts(directory);
         // The budget (--gpu, else --device-memory) is reported against (fits or not), not refused: a dry run is how one finds out.
         deviceMemory ??= plan.DeviceMemoryBytes;
-        var estimate = MemoryEstimate.Of(facts, plan with { DeviceMemoryBytes = null }, weights, kvCache ?? weights, batch, context ?? facts.ContextLength, deviceMemory);
+        var estimate = MemoryEstimate.Of(facts, plan with { DeviceMemoryBytes = null }, weights, kvCache ?? (weights is PlanDType.Q8_0 or PlanDType.Q4_0 ? PlanDType.F32 : weights), batch, context ?? facts.ContextLength, deviceMemory);
         Console.WriteLine(json ? estimate.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) : estimate.ToText());
         return 0;
     }

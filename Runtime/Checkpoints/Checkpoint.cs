@@ -6,23 +6,24 @@ namespace Tessera.Checkpoints;
 public readonly record struct FusedRows(int Offset, int Rows);
 
 /// <summary>
-/// A Hugging Face checkpoint folder: config.json plus model.safetensors, or shards listed by
-/// model.safetensors.index.json. Generated engines load each weight through <see cref="LoadMatrix"/> /
-/// <see cref="LoadVector"/>, which check the name, shape and dtype against what the compiled model expects.
+/// A checkpoint: a Hugging Face folder (config.json plus model.safetensors, or shards listed by
+/// model.safetensors.index.json) or a GGUF file (llama.cpp's: metadata standing for config.json, tensors under
+/// llama.cpp's names, possibly block-quantized). Generated engines load each weight by its Hugging Face name through
+/// <see cref="LoadMatrix"/> / <see cref="LoadWeight"/> / <see cref="LoadVector"/>, which check the name, shape and
+/// type against what the compiled model expects.
 /// </summary>
-public sealed class Checkpoint : IDisposable
+public sealed partial class Checkpoint : IDisposable
 {
-    private readonly Dictionary<string, SafetensorsFile> _fileOfTensor;
-    private readonly List<SafetensorsFile> _files;
+    private readonly ITensorSource _source;
 
-    private Checkpoint(string directory, ModelConfig config, List<SafetensorsFile> files, Dictionary<string, SafetensorsFile> fileOfTensor)
+    private Checkpoint(string directory, ModelConfig config, ITensorSource source)
     {
         Directory = directory;
         Config = config;
-        _files = files;
-        _fileOfTensor = fileOfTensor;
+        _source = source;
     }
 
+    /// <summary>The folder, or the GGUF file, the checkpoint was opened from.</summary>
     public string Directory { get; }
 
     public ModelConfig Config { get; }
@@ -30,10 +31,12 @@ public sealed class Checkpoint : IDisposable
     /// <summary>Bytes of F32 weights materialised so far.</summary>
     public long BytesLoaded { get; private set; }
 
-    public IEnumerable<string> TensorNames => _fileOfTensor.Keys;
+    public IEnumerable<string> TensorNames => _source.Names;
 
+    /// <summary>A checkpoint folder, or a GGUF file (<see cref="OpenGguf"/>).</summary>
     public static Checkpoint Open(string directory)
     {
+        if (File.Exists(directory)) return OpenGguf(directory);
         if (!System.IO.Directory.Exists(directory))
             throw new CheckpointException($"{directory}: checkpoint folder not found.");
         var config = ModelConfig.LoadModel(System.IO.Path.Combine(directory, "config.json"));
@@ -54,7 +57,7 @@ public sealed class Checkpoint : IDisposable
                 files.Add(file);
                 foreach (var name in file.Entries.Keys) fileOfTensor[name] = file;
             }
-            return new Checkpoint(directory, config, files, fileOfTensor);
+            return new Checkpoint(directory, config, new SafetensorsSource(files, fileOfTensor));
         }
         catch
         {
@@ -90,7 +93,7 @@ public sealed class Checkpoint : IDisposable
         return shard;
     }
 
-    public bool Has(string name) => _fileOfTensor.ContainsKey(Stored(name));
+    public bool Has(string name) => _source.Contains(Stored(name));
 
     /// <summary>
     /// The name a tensor has in the files: its own, or, for the text part of a multimodal checkpoint, the same under
@@ -98,12 +101,12 @@ public sealed class Checkpoint : IDisposable
     /// </summary>
     private string Stored(string name)
     {
-        if (_fileOfTensor.ContainsKey(name)) return name;
+        if (_source.Contains(name)) return name;
         foreach (var (own, stored) in Config.TensorPrefixes)
         {
             if (!name.StartsWith(own, StringComparison.Ordinal)) continue;
             foreach (var prefix in stored)
-                if (_fileOfTensor.ContainsKey(prefix + name[own.Length..])) return prefix + name[own.Length..];
+                if (_source.Contains(prefix + name[own.Length..])) return prefix + name[own.Length..];
         }
         return name;
     }
@@ -123,12 +126,11 @@ public sealed class Checkpoint : IDisposable
         throw new CheckpointException($"{Config.Path}: \"{key}\" is {count}, but the checkpoint holds {held}: it has no tensor \"{prefix}{count - 1}{suffix}\" ({there}).");
     }
 
-    public SafetensorsEntry Entry(string name)
+    public TensorInfo Entry(string name)
     {
         string stored = Stored(name);
-        return _fileOfTensor.TryGetValue(stored, out var f) ? f.Entries[stored]
-            : throw new CheckpointException(
-                $"{Directory}: the model needs tensor \"{name}\" but the checkpoint ({string.Join(", ", _files.Select(f => System.IO.Path.GetFileName(f.Path)))}) does not have it.");
+        return _source.Contains(stored) ? _source.Info(stored)
+            : throw new CheckpointException($"{Directory}: the model needs tensor \"{name}\" but the checkpoint ({_source.Describe}) does not have it.");
     }
 
     /// <summary>
@@ -149,17 +151,16 @@ public sealed class Checkpoint : IDisposable
         long[] expected = layout == WeightLayout.OutIn ? [storedRows, inFeatures] : [inFeatures, storedRows];
         CheckShape(entry, expected, what);
         outStart += fused?.Offset ?? 0;
-        var file = _fileOfTensor[entry.Name];
         var result = new float[(long)outCount * inCount];
         if (layout == WeightLayout.OutIn)
         {
-            file.ReadF32(entry, outStart, outCount, inStart, inCount, result);
+            _source.ReadF32(entry.Name, outStart, outCount, inStart, inCount, result);
         }
         else
         {
             // Stored [in, out]: read the block as (inCount, outCount) and transpose once, so every kernel sees [out, in].
             var stored = new float[(long)inCount * outCount];
-            file.ReadF32(entry, inStart, inCount, outStart, outCount, stored);
+            _source.ReadF32(entry.Name, inStart, inCount, outStart, outCount, stored);
             for (int i = 0; i < inCount; i++)
                 for (int o = 0; o < outCount; o++)
                     result[(long)o * inCount + i] = stored[(long)i * outCount + o];
@@ -275,7 +276,7 @@ public sealed class Checkpoint : IDisposable
         var entry = Entry(name);
         CheckShape(entry, [StoredRows(name, length, fused, what)], what);
         var result = new float[count];
-        _fileOfTensor[entry.Name].ReadF32(entry, 0, 1, start + (fused?.Offset ?? 0), count, result);
+        _source.ReadF32(entry.Name, 0, 1, start + (fused?.Offset ?? 0), count, result);
         if (offset != 0) System.Numerics.Tensors.TensorPrimitives.Add(result, offset, result);
         BytesLoaded += result.LongLength * sizeof(float);
         return result;
@@ -295,17 +296,14 @@ public sealed class Checkpoint : IDisposable
     private void CheckShape(string name, WeightLayout layout, int outFeatures, int inFeatures, string what) =>
         CheckShape(Entry(name), layout == WeightLayout.OutIn ? [outFeatures, inFeatures] : [inFeatures, outFeatures], what);
 
-    private void CheckShape(SafetensorsEntry entry, long[] expected, string what)
+    private static void CheckShape(TensorInfo entry, long[] expected, string what)
     {
-        if (!TensorDTypes.TryParse(entry.DType, out _))
-            throw new CheckpointException($"{_fileOfTensor[entry.Name].Path}: tensor {FileText.Quoted(entry.Name)} has dtype {FileText.Quoted(entry.DType)}, but the model expects a floating-point weight (F32, F16 or BF16).");
+        if (!entry.Readable)
+            throw new CheckpointException($"{entry.File}: tensor {FileText.Quoted(entry.Name)} has dtype {FileText.Quoted(entry.DType)}, but the model expects a floating-point weight (F32, F16 or BF16).");
         if (!entry.Shape.SequenceEqual(expected))
             throw new CheckpointException(
-                $"{_fileOfTensor[entry.Name].Path}: tensor {FileText.Quoted(entry.Name)} has shape {entry.ShapeText}, but the compiled model expects [{string.Join(", ", expected)}] ({what}).");
+                $"{entry.File}: tensor {FileText.Quoted(entry.Name)} has shape {entry.ShapeText}, but the compiled model expects [{string.Join(", ", expected)}] ({what}).");
     }
 
-    public void Dispose()
-    {
-        foreach (var f in _files) f.Dispose();
-    }
+    public void Dispose() => _source.Dispose();
 }

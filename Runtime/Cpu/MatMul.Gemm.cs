@@ -30,7 +30,7 @@ public static partial class CpuKernels
     /// </summary>
     private static unsafe void Gemm(CpuExecution cpu, float[] x, int rows, int k, MatMulTarget[] targets, CpuIsa isa)
     {
-        bool pairs = isa == CpuIsa.Avx512Bf16 && k >= 2 && targets.All(t => t.W.F32 is null);
+        bool pairs = isa == CpuIsa.Avx512Bf16 && k >= 2 && targets.All(t => t.W.BF16 is not null);
         int tiles = (rows + GemmRows - 1) / GemmRows;
         long packed = pairs ? (long)tiles * (k / 2) * Native.Bf16DotKernels.PairStride : (long)tiles * GemmRows * k;
         if (packed > Array.MaxLength) throw new ArgumentException($"MatMul activations ({rows}, {k}) are too large to pack.");
@@ -53,8 +53,9 @@ public static partial class CpuKernels
             int widened = pairs || targets.All(t => t.W.F32 is not null) ? 0 : items.WidenedFloats(k);
             CpuParallel.ForRanges(items.Count, workers, (start, end) =>
             {
-                // BF16 without the BF16 kernel: each item widens its column chunk of w into this worker's F32 buffer
-                // (the chunk stays in cache for the tile); the widening costs 1 / (2 x 64 x tiles) of its multiply-adds.
+                // BF16 without the BF16 kernel, and block-quantized weights: each item widens (dequantizes) its column
+                // chunk of w into this worker's F32 buffer (the chunk stays in cache for the tile); that costs
+                // 1 / (2 x 64 x tiles) of its multiply-adds.
                 float[]? buffer = widened > 0 ? ArrayPool<float>.Shared.Rent(widened) : null;
                 try
                 {
@@ -65,7 +66,7 @@ public static partial class CpuKernels
                             var (chunks, chunkCols) = items.Chunking[target];
                             if (pairs) Bf16DotItems(xpPairs!, x, rows, k, w.BF16!, n, y, epilogue, chunks, chunkCols, local, local + 1);
                             else if (w.F32 is { } f32) GemmItems(xp!, rows, k, f32, null, n, y, epilogue, chunks, chunkCols, local, local + 1, isa);
-                            else GemmItems(xp!, rows, k, buffer!, w.BF16, n, y, epilogue, chunks, chunkCols, local, local + 1, isa);
+                            else GemmItems(xp!, rows, k, buffer!, w, n, y, epilogue, chunks, chunkCols, local, local + 1, isa);
                         }
                 }
                 finally
@@ -272,8 +273,9 @@ public static partial class CpuKernels
 
     // Hot loop: compiled fully optimised at once; tier-0 code of Vector512 loops is many times slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    /// <param name="wArray">the F32 weights, or (when <paramref name="bf16"/> is set) a chunk-sized buffer to widen into</param>
-    private static unsafe void GemmItems(float[] xpArray, int rows, int k, float[] wArray, ushort[]? bf16, int n, float[] yArray, Epilogue? epilogue,
+    /// <param name="wArray">the F32 weights, or (when <paramref name="widened"/> is set) a chunk-sized buffer to widen into</param>
+    /// <param name="widened">BF16 or block-quantized weights, widened to F32 a column chunk at a time</param>
+    private static unsafe void GemmItems(float[] xpArray, int rows, int k, float[] wArray, WeightMatrix? widened, int n, float[] yArray, Epilogue? epilogue,
         int chunks, int chunkCols, int start, int end, CpuIsa isa)
     {
         float* block = stackalloc float[GemmCols * GemmRows];
@@ -285,12 +287,15 @@ public static partial class CpuKernels
                 int tile = item / chunks, t0 = tile * GemmRows, tr = Math.Min(GemmRows, rows - t0);
                 int n0 = item % chunks * chunkCols, n1 = Math.Min(n, n0 + chunkCols);
                 float* w = wBuffer;
-                if (bf16 is not null)
+                if (widened is not null)
                 {
                     if (widenedChunk != item % chunks)
                     {
                         int count = (n1 - n0) * k;
-                        WeightMatrix.Widen(bf16.AsSpan(n0 * k, count), new Span<float>(wBuffer, count), isa);
+                        if (widened.BF16 is { } bf16) WeightMatrix.Widen(bf16.AsSpan(n0 * k, count), new Span<float>(wBuffer, count), isa);
+                        else
+                            for (int j = n0; j < n1; j++)
+                                Quantization.Dequantize.Row(widened.Quantized!.Type, widened.Quantized.Row(j), new Span<float>(wBuffer + (long)(j - n0) * k, k));
                         widenedChunk = item % chunks;
                     }
                     w = wBuffer - (long)n0 * k; // so that w + j * k addresses row j of the chunk

@@ -1,17 +1,19 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Tessera.Quantization;
 
 namespace Tessera.Cpu;
 
-/// <summary>A (N, K) = [out, in] weight matrix, in F32 or BF16. The matrix kernels take either.</summary>
+/// <summary>A (N, K) = [out, in] weight matrix, in F32, BF16 or ggml blocks (Q8_0, Q4_K, ...). The matrix kernels take each.</summary>
 public sealed class WeightMatrix
 {
-    private WeightMatrix(int rows, int cols, float[]? f32, ushort[]? bf16)
+    private WeightMatrix(int rows, int cols, float[]? f32, ushort[]? bf16, QuantizedRows? quantized = null)
     {
         Rows = rows;
         Cols = cols;
         F32 = f32;
         BF16 = bf16;
+        Quantized = quantized;
     }
 
     /// <summary>N, the output features.</summary>
@@ -23,23 +25,47 @@ public sealed class WeightMatrix
     /// <summary>The weights as F32 (null when held as BF16).</summary>
     public float[]? F32 { get; }
 
-    /// <summary>The weights as BF16 bits (null when held as F32).</summary>
+    /// <summary>The weights as BF16 bits (null unless held as BF16).</summary>
     public ushort[]? BF16 { get; }
 
-    public WeightPrecision Precision => F32 is not null ? WeightPrecision.F32 : WeightPrecision.BF16;
+    /// <summary>The weights as ggml blocks, each row quantized on its own (null unless held quantized).</summary>
+    public QuantizedRows? Quantized { get; }
+
+    /// <summary>How the weights are held: F32, BF16, Q8_0 or Q4_0, or <see cref="WeightPrecision.Stored"/> for the other block types.</summary>
+    public WeightPrecision Precision => Quantized?.Type switch
+    {
+        null => F32 is not null ? WeightPrecision.F32 : WeightPrecision.BF16,
+        GgmlType.Q8_0 => WeightPrecision.Q8_0,
+        GgmlType.Q4_0 => WeightPrecision.Q4_0,
+        _ => WeightPrecision.Stored,
+    };
 
     /// <summary>Bytes held.</summary>
-    public long Bytes => F32 is not null ? F32.LongLength * sizeof(float) : BF16!.LongLength * sizeof(ushort);
+    public long Bytes => F32 is not null ? F32.LongLength * sizeof(float) : BF16 is not null ? BF16.LongLength * sizeof(ushort) : Quantized!.Data.LongLength;
 
     /// <summary>The same storage object for accounting (a tied head shares its embedding's array).</summary>
-    public object Storage => (object?)F32 ?? BF16!;
+    public object Storage => (object?)F32 ?? (object?)BF16 ?? Quantized!.Data;
 
-    /// <summary>Wraps (F32: no copy) or rounds to BF16 (round to nearest even) a loaded [out, in] matrix.</summary>
+    /// <summary>
+    /// Wraps (F32, and <see cref="WeightPrecision.Stored"/> for weights loaded as F32: no copy), rounds to BF16 (round
+    /// to nearest even) or quantizes (Q8_0, Q4_0: ggml's reference rounding, row by row) a loaded [out, in] matrix.
+    /// </summary>
     public static WeightMatrix Create(float[] data, int rows, int cols, WeightPrecision precision)
     {
         if ((long)rows * cols != data.LongLength)
             throw new ArgumentException($"A ({rows}, {cols}) weight matrix needs {(long)rows * cols} values, not {data.LongLength}.", nameof(data));
-        if (precision == WeightPrecision.F32) return new WeightMatrix(rows, cols, data, null);
+        if (precision is WeightPrecision.F32 or WeightPrecision.Stored) return new WeightMatrix(rows, cols, data, null);
+        if (precision is WeightPrecision.Q8_0 or WeightPrecision.Q4_0)
+        {
+            var type = precision == WeightPrecision.Q8_0 ? GgmlType.Q8_0 : GgmlType.Q4_0;
+            // A width that is not whole blocks cannot be quantized; such a matrix (a tiny model's) stays F32.
+            if (cols % GgmlTypes.BlockElements(type) != 0) return new WeightMatrix(rows, cols, data, null);
+            long rowBytes = GgmlTypes.RowBytes(type, cols);
+            var blocks = new byte[rows * rowBytes];
+            for (int r = 0; r < rows; r++)
+                Quantize.Row(type, data.AsSpan(r * cols, cols), blocks.AsSpan((int)(r * rowBytes), (int)rowBytes));
+            return new WeightMatrix(rows, cols, null, null, new QuantizedRows(type, rows, cols, blocks));
+        }
         var bits = new ushort[data.Length];
         for (int i = 0; i < data.Length; i++) bits[i] = ToBf16(data[i]);
         return new WeightMatrix(rows, cols, null, bits);
@@ -56,10 +82,14 @@ public sealed class WeightMatrix
         return new WeightMatrix(rows, cols, data, null);
     }
 
-    /// <summary>The weights as F32 (a fresh copy when held as BF16): for back ends that upload F32.</summary>
+    /// <summary>Block-quantized weights, held as stored.</summary>
+    public static WeightMatrix Create(QuantizedRows quantized) => new(quantized.Rows, quantized.Columns, null, null, quantized);
+
+    /// <summary>The weights as F32 (a fresh copy when held as BF16 or quantized): for back ends that upload F32.</summary>
     public float[] ToF32()
     {
         if (F32 is not null) return F32;
+        if (Quantized is not null) return Quantized.ToF32();
         var data = new float[BF16!.Length];
         Widen(BF16, data);
         return data;

@@ -102,6 +102,9 @@ public sealed partial class GpuStage : IDisposable
         return buffer.View;
     }
 
+    /// <summary>The device copy of an embedding table as F32 (quantized tables dequantized); empty for one this rank does not hold.</summary>
+    public ArrayView<float> Table(Cpu.WeightMatrix? host) => host is null ? default : Weight(host.F32 ?? host.ToF32());
+
     /// <summary>
     /// The device copy of a host weight matrix, in its precision (bf16 matrices stay bf16 on the device); an empty one
     /// for a weight this rank does not hold.
@@ -124,14 +127,17 @@ public sealed partial class GpuStage : IDisposable
     {
         if (parts.Any(p => p is null)) return default; // a weight this rank does not hold
         var matrices = parts.Select(p => p!).ToArray();
-        if (matrices.Any(m => m.Cols != matrices[0].Cols || m.Precision != matrices[0].Precision))
+        if (matrices.Any(m => m.Cols != matrices[0].Cols || (m.BF16 is null) != (matrices[0].BF16 is null)))
             throw new ArgumentException($"Stacked weights must share their input width and precision: {string.Join(", ", matrices.Select(m => $"({m.Rows}, {m.Cols}) {m.Precision}"))}.", nameof(parts));
         return Upload(matrices);
     }
 
-    /// <summary>Matrices of one precision, one after the other in one device buffer (a weight of this stage).</summary>
-    private DeviceMatrix Upload(Cpu.WeightMatrix[] matrices) => matrices[0].F32 is not null
-        ? new DeviceMatrix(Upload(matrices.Select(m => m.F32!)), default)
+    /// <summary>
+    /// Matrices of one precision, one after the other in one device buffer (a weight of this stage). Block-quantized
+    /// weights are dequantized to F32 on the way: the GPU kernels do not read ggml blocks yet.
+    /// </summary>
+    private DeviceMatrix Upload(Cpu.WeightMatrix[] matrices) => matrices[0].BF16 is null
+        ? new DeviceMatrix(Upload(matrices.Select(m => m.ToF32())), default)
         : new DeviceMatrix(default, Upload(matrices.Select(m => m.BF16!)));
 
     private ArrayView<T> Upload<T>(IEnumerable<T[]> parts) where T : unmanaged

@@ -41,8 +41,11 @@ public sealed record ParallelPlan(
     public (int Data, int Stage, int Sequence, int Expert, int Tensor) CoordinatesOf(int rank) =>
         (rank / (Tensor * Expert * Sequence * Pipeline), rank / (Tensor * Expert * Sequence) % Pipeline, rank / (Tensor * Expert) % Sequence, rank / Tensor % Expert, rank % Tensor);
 
-    /// <summary>How every rank holds its matrix weights (BF16 halves the bytes decode reads).</summary>
-    public Cpu.WeightPrecision Precision { get; init; } = Cpu.WeightPrecision.F32;
+    /// <summary>
+    /// How every rank holds its matrix weights: as the checkpoint stores them (F32 for a Hugging Face folder, the
+    /// file's block types for a quantized GGUF file), or F32, BF16 (half the bytes decode reads), Q8_0, Q4_0.
+    /// </summary>
+    public Cpu.WeightPrecision Precision { get; init; } = Cpu.WeightPrecision.Stored;
 
     /// <summary>Parses a device memory size ("80GB", "512MiB", "1.5GB"); see <see cref="ByteSize.Parse"/>.</summary>
     public static long ParseMemory(string text) => ByteSize.Parse(text);

@@ -62,7 +62,13 @@ public sealed class MemoryEstimate
     /// <summary>Whether every device fits its memory (null when the memory is not known).</summary>
     public bool? Fits => DeviceMemory is long memory ? Devices.All(d => d.TotalBytes <= memory) : null;
 
-    public static double BytesOf(PlanDType dtype) => dtype == PlanDType.F32 ? 4 : 2;
+    public static double BytesOf(PlanDType dtype) => dtype switch
+    {
+        PlanDType.F32 => 4,
+        PlanDType.Q8_0 => 34.0 / 32,
+        PlanDType.Q4_0 => 18.0 / 32,
+        _ => 2,
+    };
 
     /// <summary>
     /// The most token rows a device runs in one step when activations are sized: longer prompts prefill in chunks of

@@ -12,7 +12,11 @@ namespace Tessera.Quantization;
 /// </summary>
 public static class ActivationBlocks
 {
-    /// <summary>The activation blocks llama.cpp pairs with <paramref name="weights"/>, or null for weights multiplied in F32.</summary>
+    /// <summary>
+    /// The activation blocks llama.cpp pairs with <paramref name="weights"/>, or null for weights multiplied in F32.
+    /// Q4_1 and Q5_1 pair with Q8_1 in ggml: the same integers and scale as Q8_0, plus the block's sum rounded to F16
+    /// for the weights' min term, which Tessera takes unrounded (a difference of ~1e-3 of that term).
+    /// </summary>
     public static GgmlType? For(GgmlType weights) => weights switch
     {
         GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q8_0 => GgmlType.Q8_0,

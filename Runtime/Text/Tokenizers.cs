@@ -8,13 +8,18 @@ namespace Tessera.Text;
 public static class Tokenizers
 {
     /// <summary>
-    /// The tokenizer of a Hugging Face checkpoint folder: <c>tokenizer.json</c> when present, else <c>vocab.json</c> +
+    /// The tokenizer of a GGUF file (its metadata: <see cref="GgufTokenizer"/>), or of a Hugging Face checkpoint folder: <c>tokenizer.json</c> when present, else <c>vocab.json</c> +
     /// <c>merges.txt</c>. BOS/EOS come from the tokenizer and, when present, tokenizer_config.json, config.json and
     /// generation_config.json beside it. Missing or corrupt files throw <see cref="CheckpointException"/>.
     /// </summary>
     public static BpeTokenizer Load(string checkpointDirectory)
     {
         ArgumentException.ThrowIfNullOrEmpty(checkpointDirectory);
+        if (File.Exists(checkpointDirectory))
+        {
+            using var gguf = GgufFile.Open(checkpointDirectory);
+            return GgufTokenizer.Load(gguf);
+        }
         if (!Directory.Exists(checkpointDirectory))
             throw new CheckpointException($"checkpoint folder '{checkpointDirectory}' does not exist.");
         string json = Path.Combine(checkpointDirectory, "tokenizer.json");

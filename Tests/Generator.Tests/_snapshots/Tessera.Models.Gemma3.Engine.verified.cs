@@ -62,7 +62,7 @@ partial class Gemma3
         private sealed class Gemma3Weights
         {
             /// <remarks>(Vocab, Dim), from "model.embed_tokens.weight".</remarks>
-            public float[] Embed = null!;
+            public global::Tessera.Cpu.WeightMatrix Embed = null!;
             /// <remarks>(Dim), from "model.norm.weight" (stored less the scale's 1, added on load).</remarks>
             public float[] Norm = null!;
             /// <remarks>(Vocab, Dim), rows split across the tensor group, from "lm_head.weight".</remarks>
@@ -278,42 +278,36 @@ partial class Gemma3
             // The first stage embeds; the last one holds the final norm and the head.
             if (rank.IsFirstStage)
             {
-                _weights.Embed = checkpoint.LoadMatrix(
+                _weights.Embed = checkpoint.LoadWeight(
                     "model.embed_tokens.weight",
                     Vocab,
                     Dim,
                     global::Tessera.WeightLayout.OutIn,
-                    $"Embed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
+                    $"Embed: Out = Vocab = {Vocab}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.Whole,
+                    options.TablePrecision);
             }
             if (rank.IsLastStage)
             {
                 _weights.Norm = checkpoint.LoadVector("model.norm.weight", Dim, $"Norm: (Dim = {Dim})", offset: 1f);
-                _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(
-                    Tied
-                        ? (
-                            TensorDegree == 1 && _weights.Embed is not null
-                                ? _weights.Embed
-                                : checkpoint.LoadMatrixRowShard(
-                                    "model.embed_tokens.weight",
-                                    Vocab,
-                                    Dim,
-                                    global::Tessera.WeightLayout.OutIn,
-                                    $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}",
-                                    1,
-                                    TensorRank,
-                                    TensorDegree))
-                        : checkpoint.LoadMatrixRowShard(
-                            "lm_head.weight",
-                            Vocab,
-                            Dim,
-                            global::Tessera.WeightLayout.OutIn,
-                            $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}",
-                            1,
-                            TensorRank,
-                            TensorDegree),
-                    Vocab / TensorDegree,
-                    Dim,
-                    options.Precision);
+                _weights.Head = Tied
+                    ? checkpoint.LoadWeight(
+                        "model.embed_tokens.weight",
+                        Vocab,
+                        Dim,
+                        global::Tessera.WeightLayout.OutIn,
+                        $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}",
+                        global::Tessera.Checkpoints.WeightShard.Rows(1, TensorRank, TensorDegree),
+                        options.Precision,
+                        shared: TensorDegree == 1 ? _weights.Embed : null)
+                    : checkpoint.LoadWeight(
+                        "lm_head.weight",
+                        Vocab,
+                        Dim,
+                        global::Tessera.WeightLayout.OutIn,
+                        $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}",
+                        global::Tessera.Checkpoints.WeightShard.Rows(1, TensorRank, TensorDegree),
+                        options.Precision);
             }
             _layers = new BlockWeights[EndLayer - FirstLayer];
             for (int layer = FirstLayer; layer < EndLayer; layer++)
@@ -324,44 +318,29 @@ partial class Gemma3
                     Dim,
                     $"AttnNorm: (Dim = {Dim})",
                     offset: 1f);
-                w.Q = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrixRowShard(
-                        $"model.layers.{layer}.self_attn.q_proj.weight",
-                        Heads * HeadDim,
-                        Dim,
-                        global::Tessera.WeightLayout.OutIn,
-                        $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}",
-                        1,
-                        TensorRank,
-                        TensorDegree),
-                    Heads * HeadDim / TensorDegree,
+                w.Q = checkpoint.LoadWeight(
+                    $"model.layers.{layer}.self_attn.q_proj.weight",
+                    Heads * HeadDim,
                     Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.Rows(1, TensorRank, TensorDegree),
                     options.Precision);
-                w.K = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrixHeadShard(
-                        $"model.layers.{layer}.self_attn.k_proj.weight",
-                        KvHeads * HeadDim,
-                        Dim,
-                        global::Tessera.WeightLayout.OutIn,
-                        $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}",
-                        KvHeads,
-                        TensorRank,
-                        TensorDegree),
-                    (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                w.K = checkpoint.LoadWeight(
+                    $"model.layers.{layer}.self_attn.k_proj.weight",
+                    KvHeads * HeadDim,
                     Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.HeadRows(KvHeads, TensorRank, TensorDegree),
                     options.Precision);
-                w.V = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrixHeadShard(
-                        $"model.layers.{layer}.self_attn.v_proj.weight",
-                        KvHeads * HeadDim,
-                        Dim,
-                        global::Tessera.WeightLayout.OutIn,
-                        $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}",
-                        KvHeads,
-                        TensorRank,
-                        TensorDegree),
-                    (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                w.V = checkpoint.LoadWeight(
+                    $"model.layers.{layer}.self_attn.v_proj.weight",
+                    KvHeads * HeadDim,
                     Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.HeadRows(KvHeads, TensorRank, TensorDegree),
                     options.Precision);
                 w.QNorm = checkpoint.LoadVector(
                     $"model.layers.{layer}.self_attn.q_norm.weight",
@@ -373,17 +352,13 @@ partial class Gemma3
                     HeadDim,
                     $"KNorm: (HeadDim = {HeadDim})",
                     offset: 1f);
-                w.O = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrixColumnShard(
-                        $"model.layers.{layer}.self_attn.o_proj.weight",
-                        Dim,
-                        Heads * HeadDim,
-                        global::Tessera.WeightLayout.OutIn,
-                        $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}",
-                        TensorRank,
-                        TensorDegree),
+                w.O = checkpoint.LoadWeight(
+                    $"model.layers.{layer}.self_attn.o_proj.weight",
                     Dim,
-                    Heads * HeadDim / TensorDegree,
+                    Heads * HeadDim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}",
+                    global::Tessera.Checkpoints.WeightShard.Columns(TensorRank, TensorDegree),
                     options.Precision);
                 w.PostAttnNorm = checkpoint.LoadVector(
                     $"model.layers.{layer}.post_attention_layernorm.weight",
@@ -400,43 +375,29 @@ partial class Gemma3
                     Dim,
                     $"PostMlpNorm: (Dim = {Dim})",
                     offset: 1f);
-                w.Gate = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrixRowShard(
-                        $"model.layers.{layer}.mlp.gate_proj.weight",
-                        Intermediate,
-                        Dim,
-                        global::Tessera.WeightLayout.OutIn,
-                        $"Gate: Out = Intermediate = {Intermediate}, In = Dim = {Dim}",
-                        1,
-                        TensorRank,
-                        TensorDegree),
-                    Intermediate / TensorDegree,
+                w.Gate = checkpoint.LoadWeight(
+                    $"model.layers.{layer}.mlp.gate_proj.weight",
+                    Intermediate,
                     Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"Gate: Out = Intermediate = {Intermediate}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.Rows(1, TensorRank, TensorDegree),
                     options.Precision);
-                w.Up = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrixRowShard(
-                        $"model.layers.{layer}.mlp.up_proj.weight",
-                        Intermediate,
-                        Dim,
-                        global::Tessera.WeightLayout.OutIn,
-                        $"Up: Out = Intermediate = {Intermediate}, In = Dim = {Dim}",
-                        1,
-                        TensorRank,
-                        TensorDegree),
-                    Intermediate / TensorDegree,
+                w.Up = checkpoint.LoadWeight(
+                    $"model.layers.{layer}.mlp.up_proj.weight",
+                    Intermediate,
                     Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"Up: Out = Intermediate = {Intermediate}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.Rows(1, TensorRank, TensorDegree),
                     options.Precision);
-                w.Down = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrixColumnShard(
-                        $"model.layers.{layer}.mlp.down_proj.weight",
-                        Dim,
-                        Intermediate,
-                        global::Tessera.WeightLayout.OutIn,
-                        $"Down: Out = Dim = {Dim}, In = Intermediate = {Intermediate}",
-                        TensorRank,
-                        TensorDegree),
+                w.Down = checkpoint.LoadWeight(
+                    $"model.layers.{layer}.mlp.down_proj.weight",
                     Dim,
-                    Intermediate / TensorDegree,
+                    Intermediate,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"Down: Out = Dim = {Dim}, In = Intermediate = {Intermediate}",
+                    global::Tessera.Checkpoints.WeightShard.Columns(TensorRank, TensorDegree),
                     options.Precision);
             }
             _weightBytes = global::Tessera.Cpu.WeightMatrix.BytesOf(
@@ -1381,7 +1342,7 @@ partial class Gemma3
                     (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
                 // Every weight goes to the device now; the host copies go with the CPU engine once the caller drops it.
                 _weights = new DeviceGemma3Weights {
-                    Embed = _gpu.Weight(engine._weights.Embed),
+                    Embed = _gpu.Table(engine._weights.Embed),
                     Norm = _gpu.Weight(engine._weights.Norm),
                     Head = _gpu.Weight(engine._weights.Head) };
                 _layers = global::System.Array.ConvertAll(

@@ -50,7 +50,7 @@ partial class Gpt2
         private sealed class Gpt2Weights
         {
             /// <remarks>(Vocab, Dim), from "wte.weight".</remarks>
-            public float[] TokenEmbed = null!;
+            public global::Tessera.Cpu.WeightMatrix TokenEmbed = null!;
             /// <remarks>(ContextLength, Dim), from "wpe.weight".</remarks>
             public float[] PositionEmbed = null!;
             /// <remarks>(Dim), from "ln_f.weight".</remarks>
@@ -202,12 +202,14 @@ partial class Gpt2
             // The first stage embeds; the last one holds the final norm and the head.
             if (rank.IsFirstStage)
             {
-                _weights.TokenEmbed = checkpoint.LoadMatrix(
+                _weights.TokenEmbed = checkpoint.LoadWeight(
                     "wte.weight",
                     Vocab,
                     Dim,
                     global::Tessera.WeightLayout.OutIn,
-                    $"TokenEmbed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
+                    $"TokenEmbed: Out = Vocab = {Vocab}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.Whole,
+                    options.TablePrecision);
                 _weights.PositionEmbed = checkpoint.LoadMatrix(
                     "wpe.weight",
                     ContextLength,
@@ -219,20 +221,15 @@ partial class Gpt2
             {
                 _weights.Norm = checkpoint.LoadVector("ln_f.weight", Dim, $"Norm: (Dim = {Dim})");
                 _weights.NormBias = checkpoint.LoadVector("ln_f.bias", Dim, $"Norm bias: (Dim = {Dim})");
-                _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(
-                    TensorDegree == 1 && _weights.TokenEmbed is not null
-                        ? _weights.TokenEmbed
-                        : checkpoint.LoadMatrixPaddedRowShard(
-                            "wte.weight",
-                            Vocab,
-                            Dim,
-                            global::Tessera.WeightLayout.OutIn,
-                            $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}",
-                            TensorRank,
-                            TensorDegree),
-                    (Vocab + TensorDegree - 1) / TensorDegree,
+                _weights.Head = checkpoint.LoadWeight(
+                    "wte.weight",
+                    Vocab,
                     Dim,
-                    options.Precision);
+                    global::Tessera.WeightLayout.OutIn,
+                    $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.PaddedRows(TensorRank, TensorDegree),
+                    options.Precision,
+                    shared: TensorDegree == 1 ? _weights.TokenEmbed : null);
             }
             _layers = new BlockWeights[EndLayer - FirstLayer];
             for (int layer = FirstLayer; layer < EndLayer; layer++)
@@ -240,18 +237,13 @@ partial class Gpt2
                 var w = _layers[layer - FirstLayer] = new BlockWeights();
                 w.AttnNorm = checkpoint.LoadVector($"h.{layer}.ln_1.weight", Dim, $"AttnNorm: (Dim = {Dim})");
                 w.AttnNormBias = checkpoint.LoadVector($"h.{layer}.ln_1.bias", Dim, $"AttnNorm bias: (Dim = {Dim})");
-                w.Qkv = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrixRowShard(
-                        $"h.{layer}.attn.c_attn.weight",
-                        3 * Dim,
-                        Dim,
-                        global::Tessera.WeightLayout.InOut,
-                        $"Qkv: Out = 3 * Dim = {3 * Dim}, In = Dim = {Dim}",
-                        3,
-                        TensorRank,
-                        TensorDegree),
-                    3 * Dim / TensorDegree,
+                w.Qkv = checkpoint.LoadWeight(
+                    $"h.{layer}.attn.c_attn.weight",
+                    3 * Dim,
                     Dim,
+                    global::Tessera.WeightLayout.InOut,
+                    $"Qkv: Out = 3 * Dim = {3 * Dim}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.Rows(3, TensorRank, TensorDegree),
                     options.Precision);
                 w.QkvBias = checkpoint.LoadVectorShard(
                     $"h.{layer}.attn.c_attn.bias",
@@ -260,33 +252,24 @@ partial class Gpt2
                     3,
                     TensorRank,
                     TensorDegree);
-                w.Proj = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrixColumnShard(
-                        $"h.{layer}.attn.c_proj.weight",
-                        Dim,
-                        Dim,
-                        global::Tessera.WeightLayout.InOut,
-                        $"Proj: Out = Dim = {Dim}, In = Dim = {Dim}",
-                        TensorRank,
-                        TensorDegree),
+                w.Proj = checkpoint.LoadWeight(
+                    $"h.{layer}.attn.c_proj.weight",
                     Dim,
-                    Dim / TensorDegree,
+                    Dim,
+                    global::Tessera.WeightLayout.InOut,
+                    $"Proj: Out = Dim = {Dim}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.Columns(TensorRank, TensorDegree),
                     options.Precision);
                 w.ProjBias = checkpoint.LoadVector($"h.{layer}.attn.c_proj.bias", Dim, $"Proj bias: (Dim = {Dim})");
                 w.MlpNorm = checkpoint.LoadVector($"h.{layer}.ln_2.weight", Dim, $"MlpNorm: (Dim = {Dim})");
                 w.MlpNormBias = checkpoint.LoadVector($"h.{layer}.ln_2.bias", Dim, $"MlpNorm bias: (Dim = {Dim})");
-                w.Fc = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrixRowShard(
-                        $"h.{layer}.mlp.c_fc.weight",
-                        Inner,
-                        Dim,
-                        global::Tessera.WeightLayout.InOut,
-                        $"Fc: Out = Inner = {Inner}, In = Dim = {Dim}",
-                        1,
-                        TensorRank,
-                        TensorDegree),
-                    Inner / TensorDegree,
+                w.Fc = checkpoint.LoadWeight(
+                    $"h.{layer}.mlp.c_fc.weight",
+                    Inner,
                     Dim,
+                    global::Tessera.WeightLayout.InOut,
+                    $"Fc: Out = Inner = {Inner}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.Rows(1, TensorRank, TensorDegree),
                     options.Precision);
                 w.FcBias = checkpoint.LoadVectorShard(
                     $"h.{layer}.mlp.c_fc.bias",
@@ -295,17 +278,13 @@ partial class Gpt2
                     1,
                     TensorRank,
                     TensorDegree);
-                w.Down = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrixColumnShard(
-                        $"h.{layer}.mlp.c_proj.weight",
-                        Dim,
-                        Inner,
-                        global::Tessera.WeightLayout.InOut,
-                        $"Down: Out = Dim = {Dim}, In = Inner = {Inner}",
-                        TensorRank,
-                        TensorDegree),
+                w.Down = checkpoint.LoadWeight(
+                    $"h.{layer}.mlp.c_proj.weight",
                     Dim,
-                    Inner / TensorDegree,
+                    Inner,
+                    global::Tessera.WeightLayout.InOut,
+                    $"Down: Out = Dim = {Dim}, In = Inner = {Inner}",
+                    global::Tessera.Checkpoints.WeightShard.Columns(TensorRank, TensorDegree),
                     options.Precision);
                 w.DownBias = checkpoint.LoadVector($"h.{layer}.mlp.c_proj.bias", Dim, $"Down bias: (Dim = {Dim})");
             }
@@ -1069,7 +1048,7 @@ partial class Gpt2
                 _gpu = new global::Tessera.Gpu.GpuStage(device, EndLayer - FirstLayer, Dim / TensorDegree);
                 // Every weight goes to the device now; the host copies go with the CPU engine once the caller drops it.
                 _weights = new DeviceGpt2Weights {
-                    TokenEmbed = _gpu.Weight(engine._weights.TokenEmbed),
+                    TokenEmbed = _gpu.Table(engine._weights.TokenEmbed),
                     PositionEmbed = _gpu.Weight(engine._weights.PositionEmbed),
                     Norm = _gpu.Weight(engine._weights.Norm),
                     NormBias = _gpu.Weight(engine._weights.NormBias),

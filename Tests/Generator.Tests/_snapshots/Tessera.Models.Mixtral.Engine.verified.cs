@@ -67,7 +67,7 @@ partial class Mixtral
         private sealed class MixtralWeights
         {
             /// <remarks>(Vocab, Dim), from "model.embed_tokens.weight".</remarks>
-            public float[] Embed = null!;
+            public global::Tessera.Cpu.WeightMatrix Embed = null!;
             /// <remarks>(Dim), from "model.norm.weight".</remarks>
             public float[] Norm = null!;
             /// <remarks>(Vocab, Dim), rows split across the tensor group, from "lm_head.weight".</remarks>
@@ -295,40 +295,36 @@ partial class Mixtral
             // The first stage embeds; the last one holds the final norm and the head.
             if (rank.IsFirstStage)
             {
-                _weights.Embed = checkpoint.LoadMatrix(
+                _weights.Embed = checkpoint.LoadWeight(
                     "model.embed_tokens.weight",
                     Vocab,
                     Dim,
                     global::Tessera.WeightLayout.OutIn,
-                    $"Embed: Out = Vocab = {Vocab}, In = Dim = {Dim}");
+                    $"Embed: Out = Vocab = {Vocab}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.Whole,
+                    options.TablePrecision);
             }
             if (rank.IsLastStage)
             {
                 _weights.Norm = checkpoint.LoadVector("model.norm.weight", Dim, $"Norm: (Dim = {Dim})");
-                _weights.Head = global::Tessera.Cpu.WeightMatrix.Create(
-                    Tied
-                        ? (
-                            TensorDegree == 1 && _weights.Embed is not null
-                                ? _weights.Embed
-                                : checkpoint.LoadMatrixPaddedRowShard(
-                                    "model.embed_tokens.weight",
-                                    Vocab,
-                                    Dim,
-                                    global::Tessera.WeightLayout.OutIn,
-                                    $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}",
-                                    TensorRank,
-                                    TensorDegree))
-                        : checkpoint.LoadMatrixPaddedRowShard(
-                            "lm_head.weight",
-                            Vocab,
-                            Dim,
-                            global::Tessera.WeightLayout.OutIn,
-                            $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}",
-                            TensorRank,
-                            TensorDegree),
-                    (Vocab + TensorDegree - 1) / TensorDegree,
-                    Dim,
-                    options.Precision);
+                _weights.Head = Tied
+                    ? checkpoint.LoadWeight(
+                        "model.embed_tokens.weight",
+                        Vocab,
+                        Dim,
+                        global::Tessera.WeightLayout.OutIn,
+                        $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}",
+                        global::Tessera.Checkpoints.WeightShard.PaddedRows(TensorRank, TensorDegree),
+                        options.Precision,
+                        shared: TensorDegree == 1 ? _weights.Embed : null)
+                    : checkpoint.LoadWeight(
+                        "lm_head.weight",
+                        Vocab,
+                        Dim,
+                        global::Tessera.WeightLayout.OutIn,
+                        $"Head: Out = Vocab = {Vocab}, In = Dim = {Dim}",
+                        global::Tessera.Checkpoints.WeightShard.PaddedRows(TensorRank, TensorDegree),
+                        options.Precision);
             }
             _layers = new BlockWeights[EndLayer - FirstLayer];
             for (int layer = FirstLayer; layer < EndLayer; layer++)
@@ -338,112 +334,77 @@ partial class Mixtral
                     $"model.layers.{layer}.input_layernorm.weight",
                     Dim,
                     $"AttnNorm: (Dim = {Dim})");
-                w.Q = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrixRowShard(
-                        $"model.layers.{layer}.self_attn.q_proj.weight",
-                        Heads * HeadDim,
-                        Dim,
-                        global::Tessera.WeightLayout.OutIn,
-                        $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}",
-                        1,
-                        TensorRank,
-                        TensorDegree),
-                    Heads * HeadDim / TensorDegree,
+                w.Q = checkpoint.LoadWeight(
+                    $"model.layers.{layer}.self_attn.q_proj.weight",
+                    Heads * HeadDim,
                     Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"Q: Out = Heads * HeadDim = {Heads * HeadDim}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.Rows(1, TensorRank, TensorDegree),
                     options.Precision);
-                w.K = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrixHeadShard(
-                        $"model.layers.{layer}.self_attn.k_proj.weight",
-                        KvHeads * HeadDim,
-                        Dim,
-                        global::Tessera.WeightLayout.OutIn,
-                        $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}",
-                        KvHeads,
-                        TensorRank,
-                        TensorDegree),
-                    (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                w.K = checkpoint.LoadWeight(
+                    $"model.layers.{layer}.self_attn.k_proj.weight",
+                    KvHeads * HeadDim,
                     Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"K: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.HeadRows(KvHeads, TensorRank, TensorDegree),
                     options.Precision);
-                w.V = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrixHeadShard(
-                        $"model.layers.{layer}.self_attn.v_proj.weight",
-                        KvHeads * HeadDim,
-                        Dim,
-                        global::Tessera.WeightLayout.OutIn,
-                        $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}",
-                        KvHeads,
-                        TensorRank,
-                        TensorDegree),
-                    (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim,
+                w.V = checkpoint.LoadWeight(
+                    $"model.layers.{layer}.self_attn.v_proj.weight",
+                    KvHeads * HeadDim,
                     Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"V: Out = KvHeads * HeadDim = {KvHeads * HeadDim}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.HeadRows(KvHeads, TensorRank, TensorDegree),
                     options.Precision);
-                w.O = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrixColumnShard(
-                        $"model.layers.{layer}.self_attn.o_proj.weight",
-                        Dim,
-                        Heads * HeadDim,
-                        global::Tessera.WeightLayout.OutIn,
-                        $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}",
-                        TensorRank,
-                        TensorDegree),
+                w.O = checkpoint.LoadWeight(
+                    $"model.layers.{layer}.self_attn.o_proj.weight",
                     Dim,
-                    Heads * HeadDim / TensorDegree,
+                    Heads * HeadDim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"O: Out = Dim = {Dim}, In = Heads * HeadDim = {Heads * HeadDim}",
+                    global::Tessera.Checkpoints.WeightShard.Columns(TensorRank, TensorDegree),
                     options.Precision);
                 w.MlpNorm = checkpoint.LoadVector(
                     $"model.layers.{layer}.post_attention_layernorm.weight",
                     Dim,
                     $"MlpNorm: (Dim = {Dim})");
-                w.Router = global::Tessera.Cpu.WeightMatrix.Create(
-                    checkpoint.LoadMatrix(
-                        $"model.layers.{layer}.block_sparse_moe.gate.weight",
-                        ExpertCount,
-                        Dim,
-                        global::Tessera.WeightLayout.OutIn,
-                        $"Router: Out = ExpertCount = {ExpertCount}, In = Dim = {Dim}"),
+                w.Router = checkpoint.LoadWeight(
+                    $"model.layers.{layer}.block_sparse_moe.gate.weight",
                     ExpertCount,
                     Dim,
+                    global::Tessera.WeightLayout.OutIn,
+                    $"Router: Out = ExpertCount = {ExpertCount}, In = Dim = {Dim}",
+                    global::Tessera.Checkpoints.WeightShard.Whole,
                     global::Tessera.Cpu.WeightPrecision.F32);
                 w.Experts = new ExpertWeights[EndExpert - FirstExpert];
                 for (int e = FirstExpert; e < EndExpert; e++)
                 {
                     var x = w.Experts[e - FirstExpert] = new ExpertWeights();
-                    x.W1 = global::Tessera.Cpu.WeightMatrix.Create(
-                        checkpoint.LoadMatrixRowShard(
-                            $"model.layers.{layer}.block_sparse_moe.experts.{e}.w1.weight",
-                            Intermediate,
-                            Dim,
-                            global::Tessera.WeightLayout.OutIn,
-                            $"W1: Out = Intermediate = {Intermediate}, In = Dim = {Dim}",
-                            1,
-                            TensorRank,
-                            TensorDegree),
-                        Intermediate / TensorDegree,
+                    x.W1 = checkpoint.LoadWeight(
+                        $"model.layers.{layer}.block_sparse_moe.experts.{e}.w1.weight",
+                        Intermediate,
                         Dim,
+                        global::Tessera.WeightLayout.OutIn,
+                        $"W1: Out = Intermediate = {Intermediate}, In = Dim = {Dim}",
+                        global::Tessera.Checkpoints.WeightShard.Rows(1, TensorRank, TensorDegree),
                         options.Precision);
-                    x.W3 = global::Tessera.Cpu.WeightMatrix.Create(
-                        checkpoint.LoadMatrixRowShard(
-                            $"model.layers.{layer}.block_sparse_moe.experts.{e}.w3.weight",
-                            Intermediate,
-                            Dim,
-                            global::Tessera.WeightLayout.OutIn,
-                            $"W3: Out = Intermediate = {Intermediate}, In = Dim = {Dim}",
-                            1,
-                            TensorRank,
-                            TensorDegree),
-                        Intermediate / TensorDegree,
+                    x.W3 = checkpoint.LoadWeight(
+                        $"model.layers.{layer}.block_sparse_moe.experts.{e}.w3.weight",
+                        Intermediate,
                         Dim,
+                        global::Tessera.WeightLayout.OutIn,
+                        $"W3: Out = Intermediate = {Intermediate}, In = Dim = {Dim}",
+                        global::Tessera.Checkpoints.WeightShard.Rows(1, TensorRank, TensorDegree),
                         options.Precision);
-                    x.W2 = global::Tessera.Cpu.WeightMatrix.Create(
-                        checkpoint.LoadMatrixColumnShard(
-                            $"model.layers.{layer}.block_sparse_moe.experts.{e}.w2.weight",
-                            Dim,
-                            Intermediate,
-                            global::Tessera.WeightLayout.OutIn,
-                            $"W2: Out = Dim = {Dim}, In = Intermediate = {Intermediate}",
-                            TensorRank,
-                            TensorDegree),
+                    x.W2 = checkpoint.LoadWeight(
+                        $"model.layers.{layer}.block_sparse_moe.experts.{e}.w2.weight",
                         Dim,
-                        Intermediate / TensorDegree,
+                        Intermediate,
+                        global::Tessera.WeightLayout.OutIn,
+                        $"W2: Out = Dim = {Dim}, In = Intermediate = {Intermediate}",
+                        global::Tessera.Checkpoints.WeightShard.Columns(TensorRank, TensorDegree),
                         options.Precision);
                 }
             }
@@ -1306,7 +1267,7 @@ partial class Mixtral
                     (KvHeads + TensorDegree - 1) / TensorDegree * HeadDim);
                 // Every weight goes to the device now; the host copies go with the CPU engine once the caller drops it.
                 _weights = new DeviceMixtralWeights {
-                    Embed = _gpu.Weight(engine._weights.Embed),
+                    Embed = _gpu.Table(engine._weights.Embed),
                     Norm = _gpu.Weight(engine._weights.Norm),
                     Head = _gpu.Weight(engine._weights.Head) };
                 _layers = global::System.Array.ConvertAll(
