@@ -33,7 +33,7 @@ public sealed class FamiliesServingTests
         string directory = Fixtures.Directory(fixture);
         var tokenizer = new ByteTokenizer();
         var reference = EngineCatalog.Open(directory);
-        var batcher = new ContinuousBatcher(EngineCatalog.Open(directory, plan: PlanOf(plan)), tokenizer, maxInFlight: Prompts.Length);
+        var batcher = new ContinuousBatcher(HookedEngine.GatheringBursts(EngineCatalog.Open(directory, plan: PlanOf(plan))), tokenizer, maxInFlight: Prompts.Length);
         var server = await CompletionServer.StartAsync(batcher, tokenizer, fixture, "127.0.0.1", port: 0);
         var client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
         try

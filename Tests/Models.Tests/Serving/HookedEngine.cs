@@ -30,4 +30,22 @@ internal sealed class HookedEngine(ITransformerEngine inner) : ITransformerEngin
     }
 
     public static HookedEngine TinyLlama() => new(EngineCatalog.Open(Fixtures.Directory(Fixtures.TinyLlama)));
+
+    /// <summary>
+    /// The engine, holding the first forward after it has been idle for a moment, so that the requests a client sends
+    /// together have all reached the batcher before it steps. A tiny model answers a request in milliseconds: under
+    /// the parallel load of the whole test suite the first request of a burst could finish before the next one
+    /// arrived, and nothing would be batched (what the tests that count batched steps check).
+    /// </summary>
+    public static HookedEngine GatheringBursts(ITransformerEngine inner)
+    {
+        var last = System.Diagnostics.Stopwatch.StartNew();
+        var engine = new HookedEngine(inner);
+        engine.OnForward = _ =>
+        {
+            if (last.Elapsed > TimeSpan.FromMilliseconds(50)) Thread.Sleep(200);
+            last.Restart();
+        };
+        return engine;
+    }
 }

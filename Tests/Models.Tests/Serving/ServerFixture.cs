@@ -32,7 +32,7 @@ public sealed class ServerFixture : IAsyncLifetime
     {
         string directory = Fixtures.Directory(Fixtures.TinyLlama);
         _reference = EngineCatalog.Open(directory);
-        Batcher = new ContinuousBatcher(EngineCatalog.Open(directory), Tokenizer, maxInFlight: 3);
+        Batcher = new ContinuousBatcher(HookedEngine.GatheringBursts(EngineCatalog.Open(directory)), Tokenizer, maxInFlight: 3);
         Server = await CompletionServer.StartAsync(Batcher, Tokenizer, ModelName, "127.0.0.1", port: 0);
         Client = new HttpClient { BaseAddress = Server.Address, Timeout = TimeSpan.FromSeconds(60) };
     }
