@@ -66,11 +66,14 @@ public static partial class CpuKernels
     /// (QuantizedDot's quantizeX: the same rounding, the same sums to F32 rounding, 2-3x the weights per second);
     /// otherwise x is rounded here and the F32 kernels multiply the rounded values.
     /// </summary>
-    private static void ProductsOfRoundedX(CpuExecution cpu, float[] x, int rows, int k, MatMulTarget[] list, GgmlType blocks, CpuIsa isa)
+    private static unsafe void ProductsOfRoundedX(CpuExecution cpu, float[] x, int rows, int k, MatMulTarget[] list, GgmlType blocks, CpuIsa isa)
     {
         if (rows < GemmMinRows && list.All(t => QuantizedDot.CanQuantizeX(t.W.Quantized!.Type)))
         {
-            DotProducts(cpu, x, rows, k, list, isa, quantizeX: true);
+            // Rounded once here for every chunk of every product (the targets share their blocks).
+            QuantizedDot.RoundedX blocksOfX;
+            fixed (float* px = x) blocksOfX = QuantizedDot.RoundX(list[0].W.Quantized!.Type, px, rows, k);
+            DotProducts(cpu, x, rows, k, list, isa, blocksOfX);
             return;
         }
         var rounded = System.Buffers.ArrayPool<float>.Shared.Rent(rows * k);
@@ -106,7 +109,8 @@ public static partial class CpuKernels
     /// Decode and small batches: the dot kernels over every target's column chunks, split over the team as one range
     /// (equally wide targets: chunk by chunk, each for every target in order on one thread).
     /// </summary>
-    private static void DotProducts(CpuExecution cpu, float[] x, int rows, int k, MatMulTarget[] list, CpuIsa isa, bool quantizeX = false)
+    /// <param name="rounded">x rounded for the targets' integer kernels, which then take it instead of x</param>
+    private static void DotProducts(CpuExecution cpu, float[] x, int rows, int k, MatMulTarget[] list, CpuIsa isa, QuantizedDot.RoundedX? rounded = null)
     {
         bool aligned = true;
         foreach (var target in list) aligned &= target.N == list[0].N;
@@ -117,7 +121,7 @@ public static partial class CpuKernels
             CpuParallel.ForRanges(alignedChunks, alignedWorkers, (start, end) =>
             {
                 for (int c = start; c < end; c++)
-                    foreach (var target in list) DotChunkWithEpilogue(x, rows, k, target, c * EpilogueChunk, isa, quantizeX);
+                    foreach (var target in list) DotChunkWithEpilogue(x, rows, k, target, c * EpilogueChunk, isa, rounded);
             });
             return;
         }
@@ -133,17 +137,17 @@ public static partial class CpuKernels
             for (int c = start; c < end; c++)
             {
                 while (c >= firstChunk[i + 1]) i++;
-                DotChunkWithEpilogue(x, rows, k, list[i], (c - firstChunk[i]) * EpilogueChunk, isa, quantizeX);
+                DotChunkWithEpilogue(x, rows, k, list[i], (c - firstChunk[i]) * EpilogueChunk, isa, rounded);
             }
         });
     }
 
     /// <summary>Columns [n0, n0 + EpilogueChunk) of the target's every row, then its epilogue on them.</summary>
-    private static void DotChunkWithEpilogue(float[] x, int rows, int k, MatMulTarget target, int n0, CpuIsa isa, bool quantizeX)
+    private static void DotChunkWithEpilogue(float[] x, int rows, int k, MatMulTarget target, int n0, CpuIsa isa, QuantizedDot.RoundedX? rounded)
     {
         var (w, n, y, epilogue) = target;
         int n1 = Math.Min(n, n0 + EpilogueChunk);
-        DotChunkOf(x, rows, k, w, n, y, n0, n1, isa, quantizeX);
+        DotChunkOf(x, rows, k, w, n, y, n0, n1, isa, rounded);
         if (epilogue != null)
             for (int r = 0; r < rows; r++) epilogue(y.AsSpan(r * n + n0, n1 - n0), r, n0);
     }
@@ -156,8 +160,8 @@ public static partial class CpuKernels
     }
 
     /// <summary>Columns [n0, n1) of every row with the dot kernel for the weights' format and <paramref name="isa"/>.</summary>
-    /// <param name="quantizeX">block-quantized weights: round x to llama.cpp's 8-bit blocks and take integer dot products</param>
-    private static unsafe void DotChunkOf(float[] x, int rows, int k, WeightMatrix w, int n, float[] y, int n0, int n1, CpuIsa isa, bool quantizeX)
+    /// <param name="rounded">block-quantized weights: x rounded to llama.cpp's 8-bit blocks, for the integer dot products</param>
+    private static unsafe void DotChunkOf(float[] x, int rows, int k, WeightMatrix w, int n, float[] y, int n0, int n1, CpuIsa isa, QuantizedDot.RoundedX? rounded)
     {
         fixed (float* px = x, py = y)
         {
@@ -173,7 +177,11 @@ public static partial class CpuKernels
             if (w.Quantized is { } q)
             {
                 // Block-quantized rows: dequantized in registers as each block is read (Quantization/QuantizedDot.cs).
-                fixed (byte* pq = q.Data) Quantization.QuantizedDot.DotRows(q.Type, pq, q.RowBytes, k, px, rows, py, n, n0, n1, quantizeX);
+                fixed (byte* pq = q.Data)
+                {
+                    if (rounded is { } xq) QuantizedDot.DotRows(q.Type, pq, q.RowBytes, xq, py, n, n0, n1);
+                    else QuantizedDot.DotRows(q.Type, pq, q.RowBytes, k, px, rows, py, n, n0, n1);
+                }
                 return;
             }
             fixed (ushort* pw = w.BF16)

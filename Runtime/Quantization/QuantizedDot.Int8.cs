@@ -21,11 +21,87 @@ public static unsafe partial class QuantizedDot
     private static bool HasInt8Kernel(GgmlType type) =>
         type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DotInt8(GgmlType type, byte* w, long rowBytes, int k, float* x, int xRows, float* y, int n, int n0, int n1)
+    /// <summary>
+    /// x rows rounded to the 8-bit blocks weights of one type take (<see cref="RoundX"/>), for many
+    /// <see cref="DotRows(GgmlType, byte*, long, in RoundedX, float*, int, int, int)"/> calls: a product split over
+    /// threads in column chunks rounds x once, not once a chunk (per chunk it was ~10% of a 134M model's decode).
+    /// </summary>
+    public readonly struct RoundedX
     {
-        var xq = QuantizeX(x, xRows, k, superBlocks: type is not (GgmlType.Q4_0 or GgmlType.Q8_0));
+        internal RoundedX(Int8X blocks, int rows, bool superBlocks)
+        {
+            Blocks = blocks;
+            Rows = rows;
+            SuperBlocks = superBlocks;
+        }
 
+        internal Int8X Blocks { get; }
+
+        /// <summary>x rows held.</summary>
+        public int Rows { get; }
+
+        /// <summary>Values per row.</summary>
+        public int K => Blocks.K;
+
+        internal bool SuperBlocks { get; }
+    }
+
+    /// <summary>
+    /// x (xRows, k) rounded as llama.cpp rounds it for <paramref name="weights"/> (see <see cref="CanQuantizeX"/>),
+    /// in the calling thread's scratch: valid, from any thread, until the calling thread rounds again.
+    /// </summary>
+    public static RoundedX RoundX(GgmlType weights, float* x, int xRows, int k)
+    {
+        if (!CanQuantizeX(weights)) throw new NotSupportedException($"There is no integer kernel for {GgmlTypes.Name(weights)} weights here.");
+        bool superBlocks = weights is not (GgmlType.Q4_0 or GgmlType.Q8_0);
+        return new RoundedX(QuantizeX(x, xRows, k, superBlocks), xRows, superBlocks);
+    }
+
+    /// <summary>
+    /// <see cref="DotRows(GgmlType, byte*, long, int, float*, int, float*, int, int, int, bool)"/> with quantizeX over
+    /// x already rounded for <paramref name="type"/> (<see cref="RoundX"/>).
+    /// </summary>
+    public static void DotRows(GgmlType type, byte* w, long rowBytes, in RoundedX x, float* y, int n, int n0, int n1)
+    {
+        if (x.SuperBlocks != type is not (GgmlType.Q4_0 or GgmlType.Q8_0) || !CanQuantizeX(type))
+            throw new ArgumentException($"x was rounded for other weights than {GgmlTypes.Name(type)}.", nameof(x));
+        if (rowBytes < GgmlTypes.RowBytes(type, x.K))
+            throw new ArgumentException($"A {GgmlTypes.Name(type)} row of {x.K} values takes more than the {rowBytes} bytes between rows.", nameof(rowBytes));
+        CheckRange(x.Rows, n, n0, n1);
+        if (n0 == n1 || x.Rows == 0) return;
+        DotInt8(type, w, rowBytes, x.Blocks, x.Rows, y, n, n0, n1);
+    }
+
+    /// <summary><see cref="RoundX(GgmlType, float*, int, int)"/> over a span of at least xRows · k values.</summary>
+    public static RoundedX RoundX(GgmlType weights, ReadOnlySpan<float> x, int xRows, int k)
+    {
+        if (x.Length < (long)xRows * k) throw new ArgumentException($"{xRows} x rows of {k} values do not fit in {x.Length}.", nameof(x));
+        fixed (float* px = x) return RoundX(weights, px, xRows, k);
+    }
+
+    /// <summary>
+    /// <see cref="DotRows(GgmlType, byte*, long, in RoundedX, float*, int, int, int)"/> over spans, which must hold
+    /// every weight row read (up to row <paramref name="n1"/>) and the (x.Rows, n) y.
+    /// </summary>
+    public static void DotRows(GgmlType type, ReadOnlySpan<byte> w, long rowBytes, in RoundedX x, Span<float> y, int n, int n0, int n1)
+    {
+        CheckRange(x.Rows, n, n0, n1);
+        if (n0 < n1 && w.Length < (n1 - 1) * rowBytes + GgmlTypes.RowBytes(type, x.K))
+            throw new ArgumentException($"Weight rows up to {n1} of {rowBytes} bytes do not fit in {w.Length} bytes.", nameof(w));
+        if (x.Rows > 0 && y.Length < (long)(x.Rows - 1) * n + n1)
+            throw new ArgumentException($"{x.Rows} y rows of {n} values do not fit in {y.Length}.", nameof(y));
+        fixed (byte* pw = w)
+        fixed (float* py = y)
+            DotRows(type, pw, rowBytes, x, py, n, n0, n1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotInt8(GgmlType type, byte* w, long rowBytes, int k, float* x, int xRows, float* y, int n, int n0, int n1) =>
+        DotInt8(type, w, rowBytes, QuantizeX(x, xRows, k, superBlocks: type is not (GgmlType.Q4_0 or GgmlType.Q8_0)), xRows, y, n, n0, n1);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotInt8(GgmlType type, byte* w, long rowBytes, Int8X xq, int xRows, float* y, int n, int n0, int n1)
+    {
         // Row j pairs with row j + half (two streams far apart in memory); an odd count's middle row pairs with itself.
         int count = n1 - n0, half = (count + 1) / 2;
         for (int i = 0; i < half; i++)
@@ -54,7 +130,7 @@ public static unsafe partial class QuantizedDot
     /// x rows in 8-bit blocks (Q8_0's 32 values or Q8_K's 256): values (rows, k); per block its d_x (rows, blocks)
     /// and, for Q8_0, d_x·Σq_x (Q4_0's offset); per 16 values Σq_x (rows, k/16), for the K types' mins and offsets.
     /// </summary>
-    private readonly struct Int8X(sbyte* values, float* scales, float* sums, short* groupSums, int k, int blocks)
+    internal readonly struct Int8X(sbyte* values, float* scales, float* sums, short* groupSums, int k, int blocks)
     {
         public readonly sbyte* Values = values;
         public readonly float* Scales = scales;

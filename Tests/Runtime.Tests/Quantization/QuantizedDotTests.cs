@@ -132,6 +132,27 @@ public class QuantizedDotTests
         }
     }
 
+    [QuantizeXTheory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public void XRoundedOnce_GivesTheBitsOfRoundingItInEveryCall_InEveryChunk(GgmlType type)
+    {
+        const int n = 11, xRows = 3;
+        int k = 2 * Math.Max(GgmlTypes.BlockElements(type), 128);
+        var (weights, rowBytes) = RandomWeights(type, n, k, seed: 7);
+        var x = TestData.Random(xRows * k, seed: 8);
+        var expected = new float[xRows * n];
+        QuantizedDot.DotRows(type, weights, rowBytes, k, x, xRows, expected, n, 0, n, quantizeX: true);
+
+        var actual = new float[xRows * n];
+        var rounded = QuantizedDot.RoundX(type, x, xRows, k);
+        foreach (var (n0, n1) in new[] { (0, 4), (4, 5), (5, n) }) QuantizedDot.DotRows(type, weights, rowBytes, rounded, actual, n, n0, n1);
+
+        Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), actual.Select(BitConverter.SingleToInt32Bits));
+    }
+
     /// <summary>
     /// Weights quantized from normal values as a model's are, normal x: with quantizeX the outputs are within 1e-2
     /// of the exact product's norm (here 5.3e-3 with Q8_0 blocks, 7.3e-3 with Q8_K: x's rounding error is 1/(254·√3)
