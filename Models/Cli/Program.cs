@@ -58,7 +58,7 @@ public static class Program
                 r.GetValue(gpu) is { } name ? new Tessera.Planning.Cluster(Tessera.Planning.GpuCatalogue.Find(name), 1, 1).UsableMemoryBytes : null, r.GetValue(json))
             : PlanCommand.Run(r.GetValue(checkpoint)!, plan.Read(r, always: true)!, r.GetValue(svg), r.GetValue(json))));
 
-        var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate, serve, planCommand, AdviseCommand.Create(checkpoint, plan), TokenizeCommand.Create(), TokenizerTrainCommand.Create() };
+        var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate, serve, planCommand, AdviseCommand.Create(checkpoint, plan), TokenizeCommand.Create(), TokenizerTrainCommand.Create(), QuantizeCommand.Create() };
         var parsed = root.Parse(args);
         try
         {

@@ -55,6 +55,12 @@ public sealed class GgufFile : IDisposable
     /// <summary>The metadata: string, bool, long (every integer type), double (F32, F64) or an array of one of them (string[], long[], double[], bool[]).</summary>
     public IReadOnlyDictionary<string, object> Metadata { get; private set; } = null!;
 
+    /// <summary>
+    /// Each metadata value's type as written (gguf_type: 4 UINT32, 6 FLOAT32, 8 STRING, 9 ARRAY ...) and, for an array,
+    /// its elements' type: what a writer keeps so that llama.cpp, which checks them, reads the values back.
+    /// </summary>
+    public IReadOnlyDictionary<string, (uint Type, uint ElementType)> MetadataTypes { get; private set; } = null!;
+
     public IReadOnlyDictionary<string, GgufTensor> Tensors { get; private set; } = null!;
 
     /// <summary>Where the data section starts, in bytes from the start of the file.</summary>
@@ -103,13 +109,16 @@ public sealed class GgufFile : IDisposable
         long metadataCount = reader.Count("metadata count", minimumBytesEach: 12);
 
         var metadata = new Dictionary<string, object>(StringComparer.Ordinal);
+        var types = new Dictionary<string, (uint, uint)>(StringComparer.Ordinal);
         for (long i = 0; i < metadataCount; i++)
         {
             string key = reader.String("a metadata key");
-            var value = reader.Value(key);
+            var value = reader.Value(key, out var type);
             if (!metadata.TryAdd(key, value)) throw Corrupt($"the metadata key {FileText.Quoted(key)} appears twice");
+            types[key] = type;
         }
         Metadata = metadata;
+        MetadataTypes = types;
 
         long alignment = DefaultAlignment;
         if (metadata.TryGetValue("general.alignment", out var a))
@@ -244,11 +253,13 @@ public sealed class GgufFile : IDisposable
         private static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
         /// <summary>A typed metadata value (gguf_type): scalars as long, double, bool or string; an array as an array of those.</summary>
-        public object Value(string key)
+        public object Value(string key, out (uint Type, uint ElementType) written)
         {
             uint type = UInt32();
+            written = (type, 0);
             if (type != 9) return Scalar(type, key);
             uint elementType = UInt32();
+            written = (type, elementType);
             if (elementType == 9) throw file.Corrupt($"metadata {FileText.Quoted(key)} is an array of arrays, which no model needs");
             int size = ScalarSize(elementType, key);
             long count = Count($"metadata {FileText.Quoted(key)}'s element count", Math.Max(size, 8));

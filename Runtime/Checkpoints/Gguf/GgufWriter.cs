@@ -11,6 +11,12 @@ public static class GgufWriter
 {
     private const int Alignment = 32;
 
+    /// <summary>
+    /// A metadata value written with a given gguf_type (and element type, for an array), as a file read back holds
+    /// it: <see cref="GgufFile.Metadata"/>'s long, double, bool, string or array of them.
+    /// </summary>
+    public sealed record Typed(object Value, uint Type, uint ElementType = 0);
+
     /// <summary>A tensor to write: its ggml dimensions (fastest first) and its bytes in that type.</summary>
     public sealed record Tensor(string Name, GgmlType Type, long[] Dimensions, byte[] Data);
 
@@ -63,6 +69,27 @@ public static class GgufWriter
         for (long i = at; i < Padded(at); i++) w.Write((byte)0);
     }
 
+    /// <summary>One value of gguf_type <paramref name="type"/>, from a long, double, bool or string.</summary>
+    private static void WriteScalar(BinaryWriter w, uint type, object value)
+    {
+        switch (type)
+        {
+            case 0: w.Write((byte)Convert.ToInt64(value)); break;
+            case 1: w.Write((sbyte)Convert.ToInt64(value)); break;
+            case 2: w.Write((ushort)Convert.ToInt64(value)); break;
+            case 3: w.Write((short)Convert.ToInt64(value)); break;
+            case 4: w.Write((uint)Convert.ToInt64(value)); break;
+            case 5: w.Write((int)Convert.ToInt64(value)); break;
+            case 6: w.Write((float)Convert.ToDouble(value)); break;
+            case 7: w.Write((bool)value); break;
+            case 8: WriteString(w, (string)value); break;
+            case 10: w.Write((ulong)Convert.ToInt64(value)); break;
+            case 11: w.Write(Convert.ToInt64(value)); break;
+            case 12: w.Write(Convert.ToDouble(value)); break;
+            default: throw new ArgumentException($"gguf_type {type} is not a scalar type.", nameof(type));
+        }
+    }
+
     private static void WriteString(BinaryWriter w, string s)
     {
         var bytes = Encoding.UTF8.GetBytes(s);
@@ -74,6 +101,18 @@ public static class GgufWriter
     {
         switch (value)
         {
+            case Typed typed:
+                w.Write(typed.Type);
+                if (typed.Type != 9)
+                {
+                    WriteScalar(w, typed.Type, typed.Value);
+                    break;
+                }
+                var items = (Array)typed.Value;
+                w.Write(typed.ElementType);
+                w.Write((ulong)items.Length);
+                foreach (var item in items) WriteScalar(w, typed.ElementType, item!);
+                break;
             case string s: w.Write(8u); WriteString(w, s); break;
             case bool b: w.Write(7u); w.Write(b); break;
             case int i: w.Write(5u); w.Write(i); break;
