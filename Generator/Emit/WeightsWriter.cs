@@ -8,7 +8,8 @@ using Tessera.Generator.Passes;
 namespace Tessera.Generator.Emit;
 
 /// <summary>
-/// Writes a module's weight class (one float[] per tensor, with its shape) and the code that loads this rank's share
+/// Writes a module's weight class (a WeightMatrix per product and token embedding, a float[] per other tensor, with its
+/// shape) and the code that loads this rank's share
 /// of it: column-parallel weights load their rows, row-parallel ones their columns, everything else whole.
 /// </summary>
 internal static class WeightsWriter
@@ -17,7 +18,7 @@ internal static class WeightsWriter
 
     public static void WriteClass(ModuleInfo module, IndentedTextWriter writer)
     {
-        writer.WriteLine($"/// <summary>The tensors of one {module.TypeName} on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).</summary>");
+        writer.WriteLine($"/// <summary>The tensors of one {module.TypeName} on this rank, matrices as [out, in] (this rank's slice under tensor parallelism): products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.</summary>");
         using (writer.WriteBlock($"private sealed class {ClassName(module)}"))
         {
             foreach (var w in module.Weights)

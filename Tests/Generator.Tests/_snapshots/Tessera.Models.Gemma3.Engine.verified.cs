@@ -56,8 +56,8 @@ partial class Gemma3
         private readonly int EndLayer;
 
         /// <summary>
-        /// The tensors of one Gemma3 on this rank, F32, matrices as [out, in] (this rank's slice under tensor
-        /// parallelism).
+        /// The tensors of one Gemma3 on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+        /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
         /// </summary>
         private sealed class Gemma3Weights
         {
@@ -70,8 +70,8 @@ partial class Gemma3
         }
 
         /// <summary>
-        /// The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor
-        /// parallelism).
+        /// The tensors of one Block on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+        /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
         /// </summary>
         private sealed class BlockWeights
         {

@@ -44,8 +44,8 @@ partial class Gpt2
         private readonly int EndLayer;
 
         /// <summary>
-        /// The tensors of one Gpt2 on this rank, F32, matrices as [out, in] (this rank's slice under tensor
-        /// parallelism).
+        /// The tensors of one Gpt2 on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+        /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
         /// </summary>
         private sealed class Gpt2Weights
         {
@@ -62,8 +62,8 @@ partial class Gpt2
         }
 
         /// <summary>
-        /// The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor
-        /// parallelism).
+        /// The tensors of one Block on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+        /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
         /// </summary>
         private sealed class BlockWeights
         {

@@ -61,8 +61,8 @@ partial class Mixtral
         private readonly int EndExpert;
 
         /// <summary>
-        /// The tensors of one Mixtral on this rank, F32, matrices as [out, in] (this rank's slice under tensor
-        /// parallelism).
+        /// The tensors of one Mixtral on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+        /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
         /// </summary>
         private sealed class MixtralWeights
         {
@@ -75,8 +75,8 @@ partial class Mixtral
         }
 
         /// <summary>
-        /// The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor
-        /// parallelism).
+        /// The tensors of one Block on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+        /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
         /// </summary>
         private sealed class BlockWeights
         {
@@ -110,8 +110,8 @@ partial class Mixtral
         }
 
         /// <summary>
-        /// The tensors of one Expert on this rank, F32, matrices as [out, in] (this rank's slice under tensor
-        /// parallelism).
+        /// The tensors of one Expert on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+        /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
         /// </summary>
         private sealed class ExpertWeights
         {

@@ -51,8 +51,8 @@ partial class Phi3
         private readonly int EndLayer;
 
         /// <summary>
-        /// The tensors of one Phi3 on this rank, F32, matrices as [out, in] (this rank's slice under tensor
-        /// parallelism).
+        /// The tensors of one Phi3 on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+        /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
         /// </summary>
         private sealed class Phi3Weights
         {
@@ -65,8 +65,8 @@ partial class Phi3
         }
 
         /// <summary>
-        /// The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor
-        /// parallelism).
+        /// The tensors of one Block on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+        /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
         /// </summary>
         private sealed class BlockWeights
         {

@@ -69,8 +69,8 @@ partial class Qwen2Moe
         private readonly int EndExpert;
 
         /// <summary>
-        /// The tensors of one Qwen2Moe on this rank, F32, matrices as [out, in] (this rank's slice under tensor
-        /// parallelism).
+        /// The tensors of one Qwen2Moe on this rank, matrices as [out, in] (this rank's slice under tensor
+        /// parallelism): products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
         /// </summary>
         private sealed class Qwen2MoeWeights
         {
@@ -83,8 +83,8 @@ partial class Qwen2Moe
         }
 
         /// <summary>
-        /// The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor
-        /// parallelism).
+        /// The tensors of one Block on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+        /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
         /// </summary>
         private sealed class BlockWeights
         {
@@ -148,8 +148,8 @@ partial class Qwen2Moe
         }
 
         /// <summary>
-        /// The tensors of one Expert on this rank, F32, matrices as [out, in] (this rank's slice under tensor
-        /// parallelism).
+        /// The tensors of one Expert on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+        /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
         /// </summary>
         private sealed class ExpertWeights
         {

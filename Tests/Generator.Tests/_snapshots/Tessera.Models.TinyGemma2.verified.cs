@@ -55,7 +55,8 @@ partial class TinyGemma2 : global::Tessera.ITransformerEngine, global::Tessera.P
     private readonly int EndLayer;
 
     /// <summary>
-    /// The tensors of one Gemma2 on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// The tensors of one Gemma2 on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+    /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
     /// </summary>
     private sealed class Gemma2Weights
     {
@@ -68,7 +69,8 @@ partial class TinyGemma2 : global::Tessera.ITransformerEngine, global::Tessera.P
     }
 
     /// <summary>
-    /// The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// The tensors of one Block on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+    /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
     /// </summary>
     private sealed class BlockWeights
     {

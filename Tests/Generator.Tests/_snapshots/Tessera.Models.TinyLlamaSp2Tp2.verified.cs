@@ -78,7 +78,8 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
     private readonly int EndLayer;
 
     /// <summary>
-    /// The tensors of one Llama on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// The tensors of one Llama on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+    /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
     /// </summary>
     private sealed class LlamaWeights
     {
@@ -91,7 +92,8 @@ partial class TinyLlamaSp2Tp2 : global::Tessera.ITransformerEngine, global::Tess
     }
 
     /// <summary>
-    /// The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// The tensors of one Block on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+    /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
     /// </summary>
     private sealed class BlockWeights
     {

@@ -60,8 +60,8 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
     private readonly int EndExpert;
 
     /// <summary>
-    /// The tensors of one Mixtral on this rank, F32, matrices as [out, in] (this rank's slice under tensor
-    /// parallelism).
+    /// The tensors of one Mixtral on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+    /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
     /// </summary>
     private sealed class MixtralWeights
     {
@@ -74,7 +74,8 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
     }
 
     /// <summary>
-    /// The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// The tensors of one Block on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+    /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
     /// </summary>
     private sealed class BlockWeights
     {
@@ -108,7 +109,8 @@ partial class TinyMixtral : global::Tessera.ITransformerEngine,
     }
 
     /// <summary>
-    /// The tensors of one Expert on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// The tensors of one Expert on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+    /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
     /// </summary>
     private sealed class ExpertWeights
     {

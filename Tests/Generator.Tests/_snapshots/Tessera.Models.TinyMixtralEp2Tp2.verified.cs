@@ -89,8 +89,8 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
     private readonly int EndExpert;
 
     /// <summary>
-    /// The tensors of one Mixtral on this rank, F32, matrices as [out, in] (this rank's slice under tensor
-    /// parallelism).
+    /// The tensors of one Mixtral on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+    /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
     /// </summary>
     private sealed class MixtralWeights
     {
@@ -103,7 +103,8 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
     }
 
     /// <summary>
-    /// The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// The tensors of one Block on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+    /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
     /// </summary>
     private sealed class BlockWeights
     {
@@ -137,7 +138,8 @@ partial class TinyMixtralEp2Tp2 : global::Tessera.ITransformerEngine,
     }
 
     /// <summary>
-    /// The tensors of one Expert on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// The tensors of one Expert on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+    /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
     /// </summary>
     private sealed class ExpertWeights
     {

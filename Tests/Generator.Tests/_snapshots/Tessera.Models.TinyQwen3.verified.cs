@@ -54,7 +54,8 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
     private readonly int EndLayer;
 
     /// <summary>
-    /// The tensors of one Qwen3 on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// The tensors of one Qwen3 on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+    /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
     /// </summary>
     private sealed class Qwen3Weights
     {
@@ -67,7 +68,8 @@ partial class TinyQwen3 : global::Tessera.ITransformerEngine, global::Tessera.Pa
     }
 
     /// <summary>
-    /// The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// The tensors of one Block on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+    /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
     /// </summary>
     private sealed class BlockWeights
     {

@@ -97,8 +97,8 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
     private readonly int EndExpert;
 
     /// <summary>
-    /// The tensors of one Qwen3Moe on this rank, F32, matrices as [out, in] (this rank's slice under tensor
-    /// parallelism).
+    /// The tensors of one Qwen3Moe on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+    /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
     /// </summary>
     private sealed class Qwen3MoeWeights
     {
@@ -111,7 +111,8 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
     }
 
     /// <summary>
-    /// The tensors of one Block on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// The tensors of one Block on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+    /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
     /// </summary>
     private sealed class BlockWeights
     {
@@ -155,7 +156,8 @@ partial class TinyQwen3MoeEp2Tp2 : global::Tessera.ITransformerEngine,
     }
 
     /// <summary>
-    /// The tensors of one Expert on this rank, F32, matrices as [out, in] (this rank's slice under tensor parallelism).
+    /// The tensors of one Expert on this rank, matrices as [out, in] (this rank's slice under tensor parallelism):
+    /// products and token embeddings held as the rank asks (F32, BF16 or ggml blocks), the rest F32.
     /// </summary>
     private sealed class ExpertWeights
     {
