@@ -88,8 +88,8 @@ internal static class WeightsWriter
         else
         {
             load = LoadOwnOrTied(module, w, target, prefix, slice, constants, (name, shared) => shared is null
-                ? Load(w, name, slice, groups, heads)
-                : $"({shared}) ?? {Load(w, name, slice, groups, heads)}");
+                ? Load(w, name)
+                : $"({shared}) ?? {Load(w, name)}");
         }
         writer.WriteLine($"{target}.{w.Name} = {load};");
         if (HasBias(w)) writer.WriteLine($"{target}.{w.Name}Bias = {LoadBias(w, prefix, slice, groups, heads)};");
@@ -152,22 +152,14 @@ internal static class WeightsWriter
     private static string TensorName(string prefix, string name) =>
         prefix.Contains("{") ? $"$\"{prefix}{name}\"" : $"\"{prefix}{name}\"";
 
+    /// <summary>
+    /// The load of a norm's vector or a position embedding's table: whole, as only products are split (Passes/Sharding.cs
+    /// gives slices to Linear nodes alone; their loads are <c>LoadWeight</c>'s).
+    /// </summary>
     /// <param name="name">the tensor's name, a C# string literal</param>
-    private static string Load(WeightFieldInfo w, string name, WeightSlice slice, int groups, string? heads)
-    {
-        if (w.Kind is ModuleKind.RmsNorm or ModuleKind.LayerNorm)
-            return $"checkpoint.LoadVector({name}, {w.In}, $\"{w.Name}: ({w.In} = {{{w.In}}})\"{(w.Offset is null ? "" : $", offset: {w.Offset}")})";
-        string args = MatrixArgs(w, name);
-        string fused = Fused(w);
-        return slice switch
-        {
-            WeightSlice.Rows => $"checkpoint.LoadMatrixRowShard({args}, {groups}, TensorRank, TensorDegree{fused})",
-            WeightSlice.Columns => $"checkpoint.LoadMatrixColumnShard({args}, TensorRank, TensorDegree{fused})",
-            WeightSlice.HeadRows => $"checkpoint.LoadMatrixHeadShard({args}, {heads}, TensorRank, TensorDegree{fused})",
-            WeightSlice.PaddedRows => $"checkpoint.LoadMatrixPaddedRowShard({args}, TensorRank, TensorDegree{fused})",
-            _ => $"checkpoint.LoadMatrix({args}{fused})",
-        };
-    }
+    private static string Load(WeightFieldInfo w, string name) => w.Kind is ModuleKind.RmsNorm or ModuleKind.LayerNorm
+        ? $"checkpoint.LoadVector({name}, {w.In}, $\"{w.Name}: ({w.In} = {{{w.In}}})\"{(w.Offset is null ? "" : $", offset: {w.Offset}")})"
+        : $"checkpoint.LoadMatrix({MatrixArgs(w, name)}{Fused(w)})";
 
     /// <summary>Products and token embeddings take a WeightMatrix (F32, BF16 or ggml blocks); position embeddings and norms stay float[].</summary>
     public static string FieldType(WeightFieldInfo w) => w.Kind is ModuleKind.Linear or ModuleKind.Embedding ? "global::Tessera.Cpu.WeightMatrix" : "float[]";

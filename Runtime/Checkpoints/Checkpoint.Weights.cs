@@ -3,23 +3,67 @@ using Tessera.Quantization;
 
 namespace Tessera.Checkpoints;
 
-/// <summary>Which part of a matrix a rank loads (the tensor-parallel slices of <see cref="Checkpoint"/>'s F32 loaders).</summary>
+/// <summary>Which part of a matrix (or vector) a rank loads under tensor parallelism.</summary>
 public readonly record struct WeightShard(WeightShardKind Kind, int Rank = 0, int Degree = 1, int Groups = 1, int Heads = 1)
 {
     public static WeightShard Whole => new(WeightShardKind.Whole);
 
-    /// <summary>Column-parallel: the output features split, each of <paramref name="groups"/> equal blocks on its own (<see cref="Checkpoint.LoadMatrixRowShard"/>).</summary>
+    /// <summary>Column-parallel: the output features split in Degree parts, each of <paramref name="groups"/> equal blocks split on its own (GPT-2's fused q | k | v).</summary>
     public static WeightShard Rows(int groups, int rank, int degree) => new(WeightShardKind.Rows, rank, degree, Groups: groups);
 
-    /// <summary>The rows of the key/value heads this rank reads (<see cref="Checkpoint.LoadMatrixHeadShard"/>).</summary>
+    /// <summary>
+    /// The rows of the heads this rank's query heads read, when the output features are <paramref name="heads"/> heads
+    /// (the key/value projection of grouped-query attention): heads [rank * heads / degree, ...) — its share,
+    /// heads / degree of them, when the degree divides the heads, or the one head it shares with degree / heads - 1
+    /// other ranks when the degree is a multiple of them (replicated, as vLLM does). Either way ceil(heads / degree) heads.
+    /// </summary>
     public static WeightShard HeadRows(int heads, int rank, int degree) => new(WeightShardKind.HeadRows, rank, degree, Heads: heads);
 
-    /// <summary>Vocab-parallel rows, zero-padded to ceil(out / degree) (<see cref="Checkpoint.LoadMatrixPaddedRowShard"/>).</summary>
+    /// <summary>
+    /// Vocab-parallel rows that the degree may not divide (a head of 50,257 tokens): ceil(out / degree) rows from
+    /// rank * that, the rows past the last one zero.
+    /// </summary>
     public static WeightShard PaddedRows(int rank, int degree) => new(WeightShardKind.PaddedRows, rank, degree);
 
-    /// <summary>Row-parallel: the input features split (<see cref="Checkpoint.LoadMatrixColumnShard"/>).</summary>
+    /// <summary>Row-parallel: the input features split, [out, in / degree].</summary>
     public static WeightShard Columns(int rank, int degree) => new(WeightShardKind.Columns, rank, degree);
+
+    /// <summary>
+    /// What the rank holds of an (out, in) matrix (a vector: in = 1): the stored row ranges, in order, of its
+    /// <see cref="ShardParts.RowsHeld"/> rows (rows past the ranges are zero padding), and its columns.
+    /// </summary>
+    public ShardParts Parts(int outFeatures, int inFeatures)
+    {
+        if (Degree == 1 || Kind == WeightShardKind.Whole) return new([(0, outFeatures)], outFeatures, 0, inFeatures);
+        switch (Kind)
+        {
+            case WeightShardKind.Rows:
+                {
+                    int block = outFeatures / Groups, part = block / Degree;
+                    var ranges = new (int, int)[Groups];
+                    for (int g = 0; g < Groups; g++) ranges[g] = (g * block + Rank * part, part);
+                    return new(ranges, part * Groups, 0, inFeatures);
+                }
+            case WeightShardKind.HeadRows:
+                {
+                    if (Heads % Degree != 0 && Degree % Heads != 0)
+                        throw new ArgumentOutOfRangeException(nameof(Degree), $"tensor degree {Degree} neither divides nor is a multiple of the {Heads} heads.");
+                    int headSize = outFeatures / Heads, first = (int)((long)Rank * Heads / Degree), rows = (Heads + Degree - 1) / Degree * headSize;
+                    return new([(first * headSize, rows)], rows, 0, inFeatures);
+                }
+            case WeightShardKind.PaddedRows:
+                {
+                    int part = (outFeatures + Degree - 1) / Degree, start = Math.Min(outFeatures, Rank * part);
+                    return new([(start, Math.Min(part, outFeatures - start))], part, 0, inFeatures);
+                }
+            default:
+                return new([(0, outFeatures)], outFeatures, Rank * (inFeatures / Degree), inFeatures / Degree);
+        }
+    }
 }
+
+/// <summary>The stored rows [Start, Start + Count) a rank holds, one range after another, then zero rows up to RowsHeld; columns [InStart, InStart + InCount).</summary>
+public readonly record struct ShardParts((int Start, int Count)[] Rows, int RowsHeld, int InStart, int InCount);
 
 public enum WeightShardKind { Whole, Rows, HeadRows, PaddedRows, Columns }
 
@@ -69,78 +113,51 @@ public sealed partial class Checkpoint
     public WeightMatrix LoadWeight(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, WeightShard shard,
         WeightPrecision precision, FusedRows? fused = null, WeightMatrix? shared = null)
     {
-        var (rows, cols) = ShardSize(outFeatures, inFeatures, shard);
+        var parts = shard.Parts(outFeatures, inFeatures);
+        int rows = parts.RowsHeld, cols = parts.InCount;
         if (shared is not null && shared.Rows == rows && shared.Cols == cols)
         {
             if (precision == WeightPrecision.Stored || (precision == WeightPrecision.F32 && shared.F32 is not null)) return shared;
             return WeightMatrix.Create(shared.ToF32(), rows, cols, precision);
         }
-        if (precision == WeightPrecision.Stored && layout == WeightLayout.OutIn && LoadQuantized(name, outFeatures, inFeatures, what, shard, fused, rows, cols) is { } quantized)
+        if (precision == WeightPrecision.Stored && layout == WeightLayout.OutIn && LoadQuantized(name, outFeatures, inFeatures, what, parts, fused) is { } quantized)
             return WeightMatrix.Create(quantized);
-        var data = shard.Kind switch
-        {
-            WeightShardKind.Rows => LoadMatrixRowShard(name, outFeatures, inFeatures, layout, what, shard.Groups, shard.Rank, shard.Degree, fused),
-            WeightShardKind.HeadRows => LoadMatrixHeadShard(name, outFeatures, inFeatures, layout, what, shard.Heads, shard.Rank, shard.Degree, fused),
-            WeightShardKind.PaddedRows => LoadMatrixPaddedRowShard(name, outFeatures, inFeatures, layout, what, shard.Rank, shard.Degree, fused),
-            WeightShardKind.Columns => LoadMatrixColumnShard(name, outFeatures, inFeatures, layout, what, shard.Rank, shard.Degree, fused),
-            _ => LoadMatrix(name, outFeatures, inFeatures, layout, what, fused: fused),
-        };
-        return WeightMatrix.Create(data, rows, cols, precision);
+        return WeightMatrix.Create(LoadMatrixParts(name, outFeatures, inFeatures, layout, what, parts, fused), rows, cols, precision);
     }
 
-    /// <summary>(rows, columns) a rank holds of an (out, in) matrix.</summary>
-    private static (int Rows, int Cols) ShardSize(int outFeatures, int inFeatures, WeightShard shard) => shard.Kind switch
+    /// <summary>
+    /// A shard's rows as F32 [RowsHeld, InCount]: each stored range read in turn, the padding rows zero. The tensor's
+    /// shape is checked before the result, sized from the config, is allocated (an intermediate_size of 6e7 is refused,
+    /// not allocated).
+    /// </summary>
+    private float[] LoadMatrixParts(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, ShardParts parts, FusedRows? fused)
     {
-        _ when shard.Degree == 1 => (outFeatures, inFeatures),
-        WeightShardKind.Rows => (outFeatures / shard.Degree, inFeatures),
-        WeightShardKind.HeadRows => ((shard.Heads + shard.Degree - 1) / shard.Degree * (outFeatures / shard.Heads), inFeatures),
-        WeightShardKind.PaddedRows => ((outFeatures + shard.Degree - 1) / shard.Degree, inFeatures),
-        WeightShardKind.Columns => (outFeatures, inFeatures / shard.Degree),
-        _ => (outFeatures, inFeatures),
-    };
+        if (parts.Rows is [(0, var all)] && all == outFeatures && parts.InCount == inFeatures)
+            return LoadMatrix(name, outFeatures, inFeatures, layout, what, fused: fused);
+        CheckShape(name, layout, StoredRows(name, outFeatures, fused, what), inFeatures, what);
+        var result = new float[(long)parts.RowsHeld * parts.InCount];
+        long at = 0;
+        foreach (var (start, count) in parts.Rows)
+        {
+            if (count == 0) continue;
+            var block = LoadMatrix(name, outFeatures, inFeatures, layout, what, outStart: start, outCount: count, inStart: parts.InStart, inCount: parts.InCount, fused: fused);
+            block.CopyTo(result, at);
+            at += block.LongLength;
+        }
+        return result;
+    }
 
-    /// <summary>The shard's rows as stored blocks, or null when the tensor is not quantized or the shard cuts its blocks.</summary>
-    private QuantizedRows? LoadQuantized(string name, int outFeatures, int inFeatures, string what, WeightShard shard, FusedRows? fused, int rows, int cols)
+    /// <summary>The shard's rows as stored blocks, or null when the tensor is not quantized.</summary>
+    private QuantizedRows? LoadQuantized(string name, int outFeatures, int inFeatures, string what, ShardParts shard, FusedRows? fused)
     {
         var entry = Entry(name);
         CheckShape(entry, [StoredRows(name, outFeatures, fused, what), inFeatures], what);
-        int offset = fused?.Offset ?? 0;
-        // The row ranges this rank holds, in order, and the columns.
-        var ranges = new List<(int Start, int Count)>();
-        int inStart = 0;
-        switch (shard.Kind)
-        {
-            case var _ when shard.Degree == 1:
-                ranges.Add((0, outFeatures));
-                break;
-            case WeightShardKind.Rows:
-                {
-                    int block = outFeatures / shard.Groups, part = block / shard.Degree;
-                    for (int g = 0; g < shard.Groups; g++) ranges.Add((g * block + shard.Rank * part, part));
-                    break;
-                }
-            case WeightShardKind.HeadRows:
-                {
-                    int headSize = outFeatures / shard.Heads, first = (int)((long)shard.Rank * shard.Heads / shard.Degree);
-                    ranges.Add((first * headSize, rows));
-                    break;
-                }
-            case WeightShardKind.PaddedRows:
-                {
-                    int start = Math.Min(outFeatures, shard.Rank * rows);
-                    ranges.Add((start, Math.Min(rows, outFeatures - start)));
-                    break;
-                }
-            case WeightShardKind.Columns:
-                ranges.Add((0, outFeatures));
-                inStart = shard.Rank * cols;
-                break;
-        }
+        int offset = fused?.Offset ?? 0, rows = shard.RowsHeld, cols = shard.InCount;
         var parts = new List<QuantizedRows>();
-        foreach (var (start, count) in ranges)
+        foreach (var (start, count) in shard.Rows)
         {
             if (count == 0) continue;
-            if (_source.ReadQuantized(entry.Name, start + offset, count, inStart, cols) is not { } part) return null;
+            if (_source.ReadQuantized(entry.Name, start + offset, count, shard.InStart, cols) is not { } part) return null;
             parts.Add(part);
         }
         if (parts.Count == 0) return null;

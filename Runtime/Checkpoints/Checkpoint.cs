@@ -170,22 +170,6 @@ public sealed partial class Checkpoint : IDisposable
     }
 
     /// <summary>
-    /// This rank's rows of a column-parallel matrix: the output features split in <paramref name="degree"/> parts, each
-    /// of <paramref name="groups"/> equal blocks split on its own (GPT-2's fused q | k | v), concatenated as [out/degree, in].
-    /// </summary>
-    public float[] LoadMatrixRowShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int groups, int rank, int degree, FusedRows? fused = null)
-    {
-        if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what, fused: fused);
-        CheckShape(name, layout, StoredRows(name, outFeatures, fused, what), inFeatures, what);
-        int block = outFeatures / groups, part = block / degree;
-        var result = new float[(long)part * groups * inFeatures];
-        for (int g = 0; g < groups; g++)
-            LoadMatrix(name, outFeatures, inFeatures, layout, what, outStart: g * block + rank * part, outCount: part, fused: fused)
-                .CopyTo(result, (long)g * part * inFeatures);
-        return result;
-    }
-
-    /// <summary>
     /// The rows the stored tensor has: this module's own, or (a part of a fused tensor) the fused tensor's, which must
     /// hold the part where the config's sizes put it.
     /// </summary>
@@ -198,70 +182,31 @@ public sealed partial class Checkpoint : IDisposable
         return part.Rows;
     }
 
-    /// <summary>
-    /// The rows of the heads this rank's query heads read, when the output features are <paramref name="heads"/> heads
-    /// (the key/value projection of grouped-query attention): heads [rank * heads / degree, ...) — its share,
-    /// heads / degree of them, when the degree divides the heads, or the one head it shares with degree / heads - 1
-    /// other ranks when the degree is a multiple of them (replicated, as vLLM does). Either way ceil(heads / degree)
-    /// heads, as [that * out/heads, in].
-    /// </summary>
-    public float[] LoadMatrixHeadShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int heads, int rank, int degree, FusedRows? fused = null)
-    {
-        if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what, fused: fused);
-        if (heads % degree != 0 && degree % heads != 0)
-            throw new ArgumentOutOfRangeException(nameof(degree), $"tensor degree {degree} neither divides nor is a multiple of the {heads} heads of \"{name}\".");
-        int headSize = outFeatures / heads, first = (int)((long)rank * heads / degree), count = (heads + degree - 1) / degree;
-        return LoadMatrix(name, outFeatures, inFeatures, layout, what, outStart: first * headSize, outCount: count * headSize, fused: fused);
-    }
+    /// <summary>This rank's part of a column-parallel bias, split as <see cref="WeightShard.Rows"/> splits a matrix's rows.</summary>
+    public float[] LoadVectorShard(string name, int length, string what, int groups, int rank, int degree, FusedRows? fused = null) =>
+        LoadVectorParts(name, length, what, WeightShard.Rows(groups, rank, degree).Parts(length, 1), fused);
 
-    /// <summary>
-    /// This rank's rows of a vocab-parallel matrix whose rows <paramref name="degree"/> may not divide (a head of
-    /// 50,257 tokens): ceil(out / degree) rows from rank * that, the rows past the last one zero ([padded, in]).
-    /// </summary>
-    public float[] LoadMatrixPaddedRowShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int rank, int degree, FusedRows? fused = null)
-    {
-        if (degree == 1) return LoadMatrix(name, outFeatures, inFeatures, layout, what, fused: fused);
-        CheckShape(name, layout, StoredRows(name, outFeatures, fused, what), inFeatures, what);
-        int part = (outFeatures + degree - 1) / degree, start = Math.Min(outFeatures, rank * part), count = Math.Min(part, outFeatures - start);
-        var result = new float[(long)part * inFeatures];
-        if (count > 0)
-            LoadMatrix(name, outFeatures, inFeatures, layout, what, outStart: start, outCount: count, fused: fused).CopyTo(result, 0);
-        return result;
-    }
+    /// <summary>This rank's part of a head-split bias (a key/value projection's), as <see cref="WeightShard.HeadRows"/> splits its rows.</summary>
+    public float[] LoadVectorHeadShard(string name, int length, string what, int heads, int rank, int degree, FusedRows? fused = null) =>
+        LoadVectorParts(name, length, what, WeightShard.HeadRows(heads, rank, degree).Parts(length, 1), fused);
 
-    /// <summary>This rank's columns of a row-parallel matrix: [out, in/degree].</summary>
-    public float[] LoadMatrixColumnShard(string name, int outFeatures, int inFeatures, WeightLayout layout, string what, int rank, int degree, FusedRows? fused = null) =>
-        degree == 1 ? LoadMatrix(name, outFeatures, inFeatures, layout, what, fused: fused)
-        : LoadMatrix(name, outFeatures, inFeatures, layout, what, inStart: rank * (inFeatures / degree), inCount: inFeatures / degree, fused: fused);
+    /// <summary>This rank's part of a vocab-parallel bias, zero-padded as <see cref="WeightShard.PaddedRows"/> pads its rows.</summary>
+    public float[] LoadVectorPaddedShard(string name, int length, string what, int rank, int degree, FusedRows? fused = null) =>
+        LoadVectorParts(name, length, what, WeightShard.PaddedRows(rank, degree).Parts(length, 1), fused);
 
-    /// <summary>This rank's part of a column-parallel bias, split like <see cref="LoadMatrixRowShard"/>.</summary>
-    public float[] LoadVectorShard(string name, int length, string what, int groups, int rank, int degree, FusedRows? fused = null)
+    /// <summary>A shard's elements of a vector, the padding zero; the tensor's shape checked before the result is allocated.</summary>
+    private float[] LoadVectorParts(string name, int length, string what, ShardParts parts, FusedRows? fused)
     {
-        if (degree == 1) return LoadVector(name, length, what, fused: fused);
+        if (parts.Rows is [(0, var all)] && all == length) return LoadVector(name, length, what, fused: fused);
         CheckShape(Entry(name), [StoredRows(name, length, fused, what)], what);
-        int block = length / groups, part = block / degree;
-        var result = new float[(long)part * groups];
-        for (int g = 0; g < groups; g++)
-            LoadVector(name, length, what, start: g * block + rank * part, count: part, fused: fused).CopyTo(result, g * part);
-        return result;
-    }
-
-    /// <summary>This rank's part of a head-split bias (a key/value projection's), as <see cref="LoadMatrixHeadShard"/> splits its rows.</summary>
-    public float[] LoadVectorHeadShard(string name, int length, string what, int heads, int rank, int degree, FusedRows? fused = null)
-    {
-        if (degree == 1) return LoadVector(name, length, what, fused: fused);
-        int headSize = length / heads, first = (int)((long)rank * heads / degree), count = (heads + degree - 1) / degree;
-        return LoadVector(name, length, what, start: first * headSize, count: count * headSize, fused: fused);
-    }
-
-    /// <summary>This rank's part of a vocab-parallel bias, zero-padded as <see cref="LoadMatrixPaddedRowShard"/> pads its rows.</summary>
-    public float[] LoadVectorPaddedShard(string name, int length, string what, int rank, int degree, FusedRows? fused = null)
-    {
-        if (degree == 1) return LoadVector(name, length, what, fused: fused);
-        CheckShape(Entry(name), [StoredRows(name, length, fused, what)], what);
-        int part = (length + degree - 1) / degree, start = Math.Min(length, rank * part), count = Math.Min(part, length - start);
-        var result = new float[part];
-        if (count > 0) LoadVector(name, length, what, start: start, count: count, fused: fused).CopyTo(result, 0);
+        var result = new float[parts.RowsHeld];
+        int at = 0;
+        foreach (var (start, count) in parts.Rows)
+        {
+            if (count == 0) continue;
+            LoadVector(name, length, what, start: start, count: count, fused: fused).CopyTo(result, at);
+            at += count;
+        }
         return result;
     }
 
