@@ -42,23 +42,27 @@ public static partial class CpuKernels
         // Block-quantized weights multiply x as llama.cpp's CPU back end does: rounded to its 8-bit activation blocks
         // first (Quantization/ActivationBlocks.cs), on the prompt and the decode paths alike. Products whose weights
         // pair with different blocks run one after another, in order (an epilogue may read an earlier product).
-        var blocks = list.Select(t => t.W.Quantized is { } q ? ActivationBlocks.For(q.Type) : null).ToArray();
-        if (blocks.All(b => b is null))
+        // (A loop, not LINQ: this runs on every product of every decode step.)
+        GgmlType? blocks = BlocksOf(list[0]);
+        bool quantized = blocks is not null, alike = true;
+        for (int i = 1; i < list.Length; i++)
         {
-            Products(cpu, x, rows, k, list, isa);
-            return;
+            var own = BlocksOf(list[i]);
+            quantized |= own is not null;
+            alike &= own == blocks;
         }
-        if (blocks.Distinct().Count() == 1)
-        {
-            ProductsOfRoundedX(cpu, x, rows, k, list, blocks[0]!.Value, isa);
-            return;
-        }
-        for (int i = 0; i < list.Length; i++)
-        {
-            if (blocks[i] is { } own) ProductsOfRoundedX(cpu, x, rows, k, [list[i]], own, isa);
-            else Products(cpu, x, rows, k, [list[i]], isa);
-        }
+        if (!quantized) Products(cpu, x, rows, k, list, isa);
+        else if (alike) ProductsOfRoundedX(cpu, x, rows, k, list, blocks!.Value, isa);
+        else
+            foreach (var target in list)
+            {
+                if (BlocksOf(target) is { } own) ProductsOfRoundedX(cpu, x, rows, k, [target], own, isa);
+                else Products(cpu, x, rows, k, [target], isa);
+            }
     }
+
+    /// <summary>The activation blocks x is rounded to before a product with the target's weights (null: none, F32 arithmetic).</summary>
+    private static GgmlType? BlocksOf(MatMulTarget target) => target.W.Quantized is { } q ? ActivationBlocks.For(q.Type) : null;
 
     /// <summary>
     /// The products with x rounded to <paramref name="blocks"/> (Q8_0, Q8_K or F16), row by row. Decode and small

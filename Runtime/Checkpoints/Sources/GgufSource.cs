@@ -39,10 +39,8 @@ internal sealed class GgufSource : ITensorSource
     public void ReadF32(string name, long rowStart, long rowCount, long colStart, long colCount, Span<float> destination)
     {
         var view = _views[name];
-        long rows = view.Shape.Length == 1 ? 1 : view.Shape[0], cols = view.Shape[^1];
         if (view.Shape.Length > 2) throw new InvalidOperationException($"{name} is not a matrix or a vector.");
-        if (rowStart < 0 || rowCount < 0 || rowStart > rows - rowCount || colStart < 0 || colCount < 0 || colStart > cols - colCount)
-            throw new ArgumentOutOfRangeException(nameof(rowStart), $"{_file.Path}: rows [{rowStart}, {rowStart + rowCount}) x columns [{colStart}, {colStart + colCount}) are outside {FileText.Quoted(name)} {Shape(view.Shape)}.");
+        CheckBlock(name, view, rowStart, rowCount, colStart, colCount);
         if (destination.Length < rowCount * colCount)
             throw new ArgumentException($"The destination holds {destination.Length} floats, fewer than the {rowCount * colCount} read.", nameof(destination));
         var type = CheckedType(view, name);
@@ -81,14 +79,21 @@ internal sealed class GgufSource : ITensorSource
             throw new CheckpointException(
                 $"{_file.Path}: tensor {FileText.Quoted(view.Tensor.Name)} ({GgmlTypes.Name(type)}) has rows of {view.StoredColumns} values in blocks of {block}, and this plan gives a rank columns [{colStart}, {colStart + colCount}), which cut them: "
                 + "choose a tensor degree that splits its rows on whole blocks, or hold the weights as F32 (--weights F32).");
-        if (rowStart < 0 || rowCount < 0 || rowStart > view.Shape[0] - rowCount || colStart < 0 || colCount < 0 || colStart > view.Shape[1] - colCount)
-            throw new ArgumentOutOfRangeException(nameof(rowStart), $"{_file.Path}: rows [{rowStart}, {rowStart + rowCount}) x columns [{colStart}, {colStart + colCount}) are outside {FileText.Quoted(name)} {Shape(view.Shape)}.");
+        CheckBlock(name, view, rowStart, rowCount, colStart, colCount);
         long storedRowBytes = GgmlTypes.RowBytes(type, view.StoredColumns);
         long sliceBytes = GgmlTypes.RowBytes(type, colCount), sliceStart = GgmlTypes.RowBytes(type, colStart);
         var data = new byte[rowCount * sliceBytes];
         for (long r = 0; r < rowCount; r++)
             _file.Bytes(view.Tensor, view.StoredRow(rowStart + r) * storedRowBytes + sliceStart, sliceBytes).CopyTo(data.AsSpan((int)(r * sliceBytes), (int)sliceBytes));
         return new QuantizedRows(type, (int)rowCount, (int)colCount, data);
+    }
+
+    /// <summary>Reads go through a pointer into the mapping: a block outside the tensor (a caller's bug) is refused here.</summary>
+    private void CheckBlock(string name, GgufTensorView view, long rowStart, long rowCount, long colStart, long colCount)
+    {
+        long rows = view.Shape.Length == 1 ? 1 : view.Shape[0], cols = view.Shape[^1];
+        if (rowStart < 0 || rowCount < 0 || rowStart > rows - rowCount || colStart < 0 || colCount < 0 || colStart > cols - colCount)
+            throw new ArgumentOutOfRangeException(nameof(rowStart), $"{_file.Path}: rows [{rowStart}, {rowStart + rowCount}) x columns [{colStart}, {colStart + colCount}) are outside {FileText.Quoted(name)} {Shape(view.Shape)}.");
     }
 
     private GgmlType CheckedType(GgufTensorView view, string name) =>
