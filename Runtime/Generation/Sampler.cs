@@ -10,6 +10,7 @@ namespace Tessera.Generation;
 public sealed class Sampler
 {
     private readonly SplitMix64 _random;
+    private readonly ITokenConstraint? _constraint;
 
     public Sampler(SamplingOptions options)
     {
@@ -17,6 +18,7 @@ public sealed class Sampler
         options.Validate();
         Options = options;
         _random = new SplitMix64(options.Seed is long seed ? unchecked((ulong)seed) : (ulong)Random.Shared.NextInt64());
+        _constraint = options.Constraint?.Invoke();
     }
 
     public SamplingOptions Options { get; }
@@ -24,10 +26,22 @@ public sealed class Sampler
     /// <summary>True when no random draw is made: temperature 0 or top-k 1.</summary>
     public bool IsGreedy => Options.Temperature == 0 || Options.TopK == 1;
 
-    /// <summary>The next token id, in [0, logits.Length).</summary>
-    public int Sample(ReadOnlySpan<float> logits)
+    /// <summary>
+    /// The next token id, in [0, logits.Length). With a <see cref="SamplingOptions.Constraint"/> the tokens it forbids
+    /// are masked in <paramref name="logits"/> first (the row is the caller's scratch) and the rule takes the token.
+    /// </summary>
+    public int Sample(Span<float> logits)
     {
         if (logits.IsEmpty) throw new ArgumentException("There are no logits to sample from.", nameof(logits));
+        if (_constraint is null) return Draw(logits);
+        _constraint.Mask(logits);
+        int token = Draw(logits);
+        _constraint.Accept(token);
+        return token;
+    }
+
+    private int Draw(ReadOnlySpan<float> logits)
+    {
         if (IsGreedy) return ArgMax(logits);
         var (ids, weights) = Candidates(logits);
         double total = 0;

@@ -30,6 +30,12 @@ public sealed record SamplingOptions
     /// <summary>Texts that end the generation when they appear in the output; the output text stops just before the match.</summary>
     public IReadOnlyList<string> StopStrings { get; init; } = [];
 
+    /// <summary>
+    /// Makes the rule each sequence's output must follow (a grammar: JSON, a schema, a tool call), one instance per
+    /// sequence; null: any token may follow any other.
+    /// </summary>
+    public Func<ITokenConstraint>? Constraint { get; init; }
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first option that is out of range.</summary>
     public void Validate()
     {

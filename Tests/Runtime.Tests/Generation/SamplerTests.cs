@@ -136,4 +136,30 @@ public sealed class SamplerTests
         var error = Assert.ThrowsAny<ArgumentException>(() => new Sampler(options));
         Assert.Contains(name, error.Message);
     }
+
+    [Fact]
+    public void AConstraint_MasksWhatItForbids_AndTakesEachDrawnToken()
+    {
+        var rule = new OnlyEvenIds();
+        var sampler = new Sampler(new SamplingOptions { Temperature = 1, Seed = 3, Constraint = () => rule });
+        for (int i = 0; i < 50; i++) Assert.Equal(0, sampler.Sample(Logits.ToArray()) % 2);
+        Assert.Equal(50, rule.Taken.Count);
+        Assert.All(rule.Taken, id => Assert.Equal(0, id % 2));
+        Assert.Equal(6, new Sampler(new SamplingOptions { Constraint = () => new OnlyEvenIds() }).Sample(Logits.ToArray()));
+    }
+
+    /// <summary>A rule that allows the even ids only.</summary>
+    private sealed class OnlyEvenIds : ITokenConstraint
+    {
+        public List<int> Taken { get; } = [];
+
+        public void Mask(Span<float> logits)
+        {
+            for (int id = 1; id < logits.Length; id += 2) logits[id] = float.NegativeInfinity;
+        }
+
+        public void Accept(int token) => Taken.Add(token);
+
+        public bool IsComplete => true;
+    }
 }
