@@ -62,21 +62,3 @@ internal sealed record CompletionRequest : GenerationRequest
     [Required(ErrorMessage = "'prompt' is required: a string or an array of token ids.")]
     public PromptInput? Prompt { get; init; }
 }
-
-/// <summary>POST /v1/chat/completions.</summary>
-internal sealed record ChatCompletionRequest : GenerationRequest
-{
-    [Required(ErrorMessage = "'messages' is required: an array of {{role, content}}.")]
-    [MinLength(1, ErrorMessage = "'messages' must contain at least one message.")]
-    public ChatMessage[]? Messages { get; init; }
-}
-
-/// <summary>One chat message: a role (system, user, assistant, ...) and its text.</summary>
-internal sealed record ChatMessage
-{
-    [Required(AllowEmptyStrings = false, ErrorMessage = "a message needs a non-empty 'role' (system, user or assistant).")]
-    public string? Role { get; init; }
-
-    [Required(ErrorMessage = "a message needs 'content': a string or an array of text parts.")]
-    public MessageContent? Content { get; init; }
-}

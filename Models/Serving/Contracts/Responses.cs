@@ -52,12 +52,21 @@ internal sealed class LogprobsPlaceholderConverter : JsonConverter<LogprobsPlace
     public override void Write(System.Text.Json.Utf8JsonWriter writer, LogprobsPlaceholder value, System.Text.Json.JsonSerializerOptions options) => writer.WriteNullValue();
 }
 
-internal sealed record AssistantMessage(string Role, string Content);
+/// <summary>A whole chat answer: its text (null when it only calls tools, as OpenAI writes it) and the calls it made.</summary>
+internal sealed record AssistantMessage(string Role, string? Content,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ToolCall[]? ToolCalls = null);
 
-/// <summary>A chat chunk's change: the role first, then content pieces; empty in the chunk that ends the choice.</summary>
+/// <summary>
+/// A chat chunk's change: the role first, then content pieces, then the calls (each whole in one piece); empty in the
+/// chunk that ends the choice.
+/// </summary>
 internal sealed record Delta(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ToolCallDelta[]? ToolCalls = null);
+
+/// <summary>One call in a stream, as OpenAI streams them: its index among the answer's calls, id, type and function.</summary>
+internal sealed record ToolCallDelta(int Index, string Id, string Type, FunctionCall Function);
 
 internal sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens);
 
