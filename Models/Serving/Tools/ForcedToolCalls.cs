@@ -62,7 +62,7 @@ internal sealed class ForcedToolCalls : ToolCallFormat
     }
 
     /// <summary>A function's parameters schema; a function that declares none takes an empty object.</summary>
-    private static JsonNode ParametersOf(FunctionDefinition function) => function.Parameters is { } parameters
-        ? JsonNode.Parse(parameters.GetRawText())!
+    private static JsonObject ParametersOf(FunctionDefinition function) => function.Parameters is { } parameters
+        ? JsonNode.Parse(parameters.GetRawText())!.AsObject()
         : new JsonObject { ["type"] = "object", ["properties"] = new JsonObject(), ["additionalProperties"] = false };
 }
