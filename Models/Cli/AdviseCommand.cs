@@ -19,7 +19,7 @@ internal static class AdviseCommand
         var batch = new Option<int>("--batch") { Description = "Requests served at once (the latency question)", DefaultValueFactory = _ => 1 };
         var prompt = new Option<int>("--prompt") { Description = "Prompt tokens per request", DefaultValueFactory = _ => 512 };
         var output = new Option<int>("--output") { Description = "Generated tokens per request", DefaultValueFactory = _ => 128 };
-        var weights = new Option<PlanDType>("--weights") { Description = "How weights are held: F32, BF16 or F16", DefaultValueFactory = _ => PlanDType.BF16 };
+        var weights = new Option<PlanDType>("--weights") { Description = "How weights are held: F32, BF16, F16, Q8_0, Q4_0 or Q4_K_M (a quantized model keeps its KV cache in BF16)", DefaultValueFactory = _ => PlanDType.BF16 };
         var kv = new Option<PlanDType?>("--kv-dtype") { Description = "How the KV cache is held (default: as the weights)" };
         var json = new Option<bool>("--json") { Description = "Print the ranking as JSON (every valid plan, best first)" };
         var svg = new Option<string?>("--svg") { Description = "Write the ranking as an SVG picture: memory per device, tokens/s, latency" };
@@ -35,7 +35,7 @@ internal static class AdviseCommand
             int nodeSize = r.GetValue(perNode);
             if (nodeSize < 1) throw new FormatException($"--gpus-per-node {nodeSize}: at least one GPU.");
             var device = r.GetValue(gpu) is "cpu" ? CpuCalibration.Measure().AsDevice(count) : GpuCatalogue.Find(r.GetValue(gpu)!);
-            var workload = new Workload(r.GetValue(batch), r.GetValue(prompt), r.GetValue(output), r.GetValue(weights), r.GetValue(kv) ?? r.GetValue(weights));
+            var workload = new Workload(r.GetValue(batch), r.GetValue(prompt), r.GetValue(output), r.GetValue(weights), r.GetValue(kv) ?? (r.GetValue(weights).IsQuantized() ? PlanDType.BF16 : r.GetValue(weights)));
             if (workload.Batch < 1 || workload.Prompt < 1 || workload.Output < 1)
                 throw new FormatException("--batch, --prompt and --output must be at least 1.");
             if (workload.Context > facts.ContextLength)

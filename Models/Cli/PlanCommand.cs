@@ -14,14 +14,35 @@ internal static class PlanCommand
     /// <c>tessera plan --dry-run</c>: the plan's memory from config.json alone — no weights read, no device started, so it
     /// plans 64 GPUs as readily as 2 — as text or as JSON.
     /// </summary>
-    public static int DryRun(string directory, ParallelPlan plan, PlanDType weights, PlanDType? kvCache, int batch, int? context, long? deviceMemory, bool json)
+    /// <param name="weights">--weights; null: as the checkpoint stores them (a GGUF file's own types, a folder's F32)</param>
+    public static int DryRun(string directory, ParallelPlan plan, PlanDType? weights, PlanDType? kvCache, int batch, int? context, long? deviceMemory, bool json)
     {
         var facts = EngineCatalog.Facts(directory);
         // The budget (--gpu, else --device-memory) is reported against (fits or not), not refused: a dry run is how one finds out.
         deviceMemory ??= plan.DeviceMemoryBytes;
-        var estimate = MemoryEstimate.Of(facts, plan with { DeviceMemoryBytes = null }, weights, kvCache ?? (weights is PlanDType.Q8_0 or PlanDType.Q4_0 ? PlanDType.F32 : weights), batch, context ?? facts.ContextLength, deviceMemory);
+        var priced = weights is { } dtype ? dtype : StoredWeights(directory);
+        // The engines hold a KV cache in F32; with weights in half precision a GPU would hold it so too.
+        var kv = kvCache ?? (weights is { } w && !w.IsQuantized() ? w : PlanDType.F32);
+        var estimate = MemoryEstimate.Of(facts, plan with { DeviceMemoryBytes = null }, priced, kv, batch, context ?? facts.ContextLength, deviceMemory);
         Console.WriteLine(json ? estimate.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) : estimate.ToText());
         return 0;
+    }
+
+    /// <summary>
+    /// How a checkpoint's weights are held when --weights is not given: a GGUF file's own types, priced by the bytes its
+    /// tensors take (blocks and scales); a safetensors folder's as F32, as the engines load it.
+    /// </summary>
+    public static WeightFormat StoredWeights(string checkpoint)
+    {
+        if (!File.Exists(checkpoint)) return PlanDType.F32;
+        using var file = Tessera.Checkpoints.GgufFile.Open(checkpoint);
+        long bytes = 0, values = 0;
+        foreach (var tensor in file.Tensors.Values)
+        {
+            bytes += tensor.Bytes;
+            values += tensor.Dimensions.Aggregate(1L, (a, b) => a * b);
+        }
+        return WeightFormat.Stored("GGUF", bytes, values);
     }
 
     public static int Run(string directory, ParallelPlan plan, string? svgPath, bool json = false)

@@ -17,10 +17,7 @@ internal sealed class PlanOptions
     public Option<string?> DeviceMemory { get; } = new("--device-memory") { Description = "Each device's memory, e.g. 80GB: the plan's weights plus KV cache must fit" };
     public Option<string?> Devices { get; } = new("--devices") { Description = "Devices to run on, cpu:N, cuda:N or ilgpu-cpu:N (N virtual devices, = dp x pp x ep x tp; several may share one GPU; ilgpu-cpu runs the GPU back end on ILGPU's CPU accelerator; default: CPU)" };
 
-    public Option<Tessera.Planning.PlanDType?> Weights { get; } = new("--weights") { Description = "How matrix weights are held: as the checkpoint stores them (default: F32 for a folder, a GGUF file's own types), F32, BF16 (half the bytes; decode reads the weights, so about twice as fast), Q8_0 or Q4_0 (quantized at load, as llama.cpp's); F16 for planning only (plan --dry-run, advise)" };
-
-    /// <summary>The --weights a dry run prices: as given, else F32.</summary>
-    public Tessera.Planning.PlanDType PlannedWeights(ParseResult result) => result.GetValue(Weights) ?? Tessera.Planning.PlanDType.F32;
+    public Option<Tessera.Planning.PlanDType?> Weights { get; } = new("--weights") { Description = "How matrix weights are held: as the checkpoint stores them (default: F32 for a folder, a GGUF file's own types), F32, BF16 (half the bytes; decode reads the weights, so about twice as fast), Q8_0 or Q4_0 (quantized at load, as llama.cpp's); F16 and Q4_K_M for planning only (plan --dry-run, advise; tessera quantize writes a Q4_K_M file)" };
 
     public IEnumerable<Option> All => [Data, Pipeline, Sequence, Tensor, Expert, MicroBatches, LayersPerStage, DeviceMemory, Devices, Weights];
 
@@ -38,7 +35,8 @@ internal sealed class PlanOptions
                 Tessera.Planning.PlanDType.BF16 => Tessera.Cpu.WeightPrecision.BF16,
                 Tessera.Planning.PlanDType.Q8_0 => Tessera.Cpu.WeightPrecision.Q8_0,
                 Tessera.Planning.PlanDType.Q4_0 => Tessera.Cpu.WeightPrecision.Q4_0,
-                Tessera.Planning.PlanDType.F16 when !planning => throw new FormatException("--weights F16 is for planning (plan --dry-run, advise): the engines hold weights as F32, BF16, Q8_0 or Q4_0."),
+                Tessera.Planning.PlanDType.F16 or Tessera.Planning.PlanDType.Q4_K_M when !planning => throw new FormatException(
+                    $"--weights {result.GetValue(Weights)} is for planning (plan --dry-run, advise): the engines hold weights as F32, BF16, Q8_0 or Q4_0, or as a GGUF file stores them (tessera quantize --type Q4_K_M writes one)."),
                 _ => Tessera.Cpu.WeightPrecision.F32,
             },
         };

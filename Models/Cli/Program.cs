@@ -53,7 +53,7 @@ public static class Program
             { checkpoint, svg, json, dryRun, batch, context, kvDType, gpu };
         foreach (var option in plan.All) planCommand.Options.Add(option);
         planCommand.SetAction(r => Run(() => r.GetValue(dryRun)
-            ? PlanCommand.DryRun(r.GetValue(checkpoint)!, plan.Read(r, always: true, planning: true)!, plan.PlannedWeights(r), r.GetValue(kvDType), r.GetValue(batch), r.GetValue(context),
+            ? PlanCommand.DryRun(r.GetValue(checkpoint)!, plan.Read(r, always: true, planning: true)!, r.GetValue(plan.Weights), r.GetValue(kvDType), r.GetValue(batch), r.GetValue(context),
                 // A catalogue GPU: the memory a plan may use, as the advisor counts it (the rest: runtime and allocator).
                 r.GetValue(gpu) is { } name ? new Tessera.Planning.Cluster(Tessera.Planning.GpuCatalogue.Find(name), 1, 1).UsableMemoryBytes : null, r.GetValue(json))
             : PlanCommand.Run(r.GetValue(checkpoint)!, plan.Read(r, always: true)!, r.GetValue(svg), r.GetValue(json))));

@@ -12,7 +12,7 @@ namespace Tessera.Planning;
 /// </summary>
 public sealed class MemoryEstimate
 {
-    private MemoryEstimate(ModelFacts facts, ParallelPlan plan, PlanDType weights, PlanDType kvCache, int batch, int context, long? deviceMemory,
+    private MemoryEstimate(ModelFacts facts, ParallelPlan plan, WeightFormat weights, PlanDType kvCache, int batch, int context, long? deviceMemory,
         int[] split, IReadOnlyList<DeviceEstimate> devices)
     {
         Facts = facts;
@@ -30,7 +30,8 @@ public sealed class MemoryEstimate
 
     public ParallelPlan Plan { get; }
 
-    public PlanDType Weights { get; }
+    /// <summary>How the weights are priced (a dtype, or a GGUF file's own mix).</summary>
+    public WeightFormat Weights { get; }
 
     public PlanDType KvCache { get; }
 
@@ -51,7 +52,7 @@ public sealed class MemoryEstimate
     public long Parameters => Facts.Parameters;
 
     /// <summary>The model's weights at the weight dtype, each parameter once.</summary>
-    public long WeightBytes => (long)(Facts.Cost.Parameters * BytesOf(Weights));
+    public long WeightBytes => (long)(Facts.Cost.Parameters * Weights.BytesPerParameter);
 
     /// <summary>The KV cache of <see cref="Batch"/> sequences of <see cref="Context"/> positions, over all layers, each value once.</summary>
     public long KvCacheBytes => (long)(Facts.Cost.KvValuesPerTokenPerLayer * Facts.Layers * (double)Context * Batch * BytesOf(KvCache));
@@ -67,6 +68,7 @@ public sealed class MemoryEstimate
         PlanDType.F32 => 4,
         PlanDType.Q8_0 => 34.0 / 32,
         PlanDType.Q4_0 => 18.0 / 32,
+        PlanDType.Q4_K_M => 4.89 / 8,
         _ => 2,
     };
 
@@ -81,10 +83,12 @@ public sealed class MemoryEstimate
     /// cannot work). Sequences are spread over the replicas and, within one, over the expert ranks (which run attention
     /// for their own sequences); each keeps its cache where its tokens are computed (1/sp of the positions).
     /// </summary>
-    public static MemoryEstimate Of(ModelFacts facts, ParallelPlan plan, PlanDType weights, PlanDType kvCache, int batch, int context, long? deviceMemory = null)
+    public static MemoryEstimate Of(ModelFacts facts, ParallelPlan plan, WeightFormat weights, PlanDType kvCache, int batch, int context, long? deviceMemory = null)
     {
         ArgumentNullException.ThrowIfNull(facts);
         ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(weights);
+        if (kvCache.IsQuantized()) throw new ArgumentException($"A KV cache is held as F32, BF16 or F16, not {kvCache}.", nameof(kvCache));
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), $"The batch needs at least one sequence (got {batch}).");
         if (context < 1 || context > facts.ContextLength)
             throw new ArgumentOutOfRangeException(nameof(context), $"The context must be 1 to the model's {facts.ContextLength} positions (got {context}).");
@@ -102,7 +106,7 @@ public sealed class MemoryEstimate
                         {
                             int layers = split[stage];
                             bool first = stage == 0, last = stage == plan.Pipeline - 1;
-                            double weightBytes = cost.DeviceParameters(ranges[stage].First, ranges[stage].End, first, last, plan.Tensor, plan.Expert) * BytesOf(weights);
+                            double weightBytes = cost.DeviceParameters(ranges[stage].First, ranges[stage].End, first, last, plan.Tensor, plan.Expert) * weights.BytesPerParameter;
                             double kv = cost.DeviceKvBytes(layers, (double)context * sequencesPerDevice, plan.Tensor, plan.Sequence, BytesOf(kvCache));
                             // Prompts prefill in chunks of at most PrefillChunkTokens rows, as serving engines do.
                             double rows = Math.Min(PrefillChunkTokens, Math.Ceiling((double)context / plan.Sequence) * sequencesPerDevice);
@@ -118,7 +122,7 @@ public sealed class MemoryEstimate
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.AppendLine(inv, $"{Facts.ModelName} on {Plan} (from config.json alone: no weights read)");
+        sb.AppendLine(inv, $"{Facts.ModelName} on {Plan} (from the configuration alone: no weights read)");
         sb.AppendLine(inv, $"parameters        {Parameters.ToString("N0", inv)}");
         sb.AppendLine(inv, $"weights           {ByteSize.Format(WeightBytes)} at {Weights}");
         sb.AppendLine(inv, $"KV cache          {ByteSize.Format(KvCacheBytes)} at {KvCache} for {Batch} sequence(s) x {Context} positions");

@@ -164,4 +164,34 @@ public sealed class DryRunPlanTests
 
         AssertFailsWith(result, "tp = 3 does not divide", "degrees that work");
     }
+
+    [Theory]
+    [InlineData("wide-llama-Q4_K_M")]
+    [InlineData("tiny-llama-Q8_0")]
+    [InlineData("tiny-qwen3-Q4_0")]
+    [InlineData("tiny-llama-f32")]
+    public void ADryRun_OfAGgufFile_PricesTheWeightsAsTheFileStoresThem(string file)
+    {
+        string path = Tessera.Models.Tests.Gguf.GgufFiles.Path(file);
+        var result = Run("plan", "--checkpoint", path, "--dry-run", "--json");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var json = JsonNode.Parse(result.Out)!;
+        // The weights are the file's tensor bytes (blocks and scales), within the few bytes of a file's header and padding.
+        long weights = (long)json["weight_bytes"]!, fileBytes = new FileInfo(path).Length;
+        Assert.InRange(weights, fileBytes * 0.85, fileBytes);
+        Assert.Contains("the GGUF file's types", (string)json["weight_dtype"]!);
+        Assert.Equal("F32", (string)json["kv_dtype"]!);
+    }
+
+    [Fact]
+    public void ADryRun_AtQ4_K_M_PricesLlamaCppsMix_AndAnEngineRefusesIt()
+    {
+        var q4km = Run("plan", "--checkpoint", Config("llama-3-8b"), "--dry-run", "--json", "--weights", "Q4_K_M");
+        Assert.True(q4km.ExitCode == 0, q4km.ToString());
+        // llama-quantize reports 4.89 bits per weight for Llama 3 8B at Q4_K_M: 4.91 GB of weights.
+        Assert.InRange((long)JsonNode.Parse(q4km.Out)!["weight_bytes"]!, 4_900_000_000L, 4_920_000_000L);
+
+        AssertFailsWith(Run("generate", "--prompt", "a", "--weights", "Q4_K_M"), "--weights Q4_K_M is for planning", "tessera quantize");
+    }
 }
