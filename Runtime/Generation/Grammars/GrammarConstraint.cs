@@ -16,12 +16,21 @@ public sealed class GrammarConstraint : ITokenConstraint
     /// <summary>Masks kept per sequence before the cache is emptied (a mask is VocabSize / 8 bytes).</summary>
     private const int MaskCacheLimit = 256;
 
+    /// <summary>
+    /// How many top frames of a stack its cached mask depends on (<see cref="ParseAutomaton.Truncate"/>). Three keep a
+    /// JSON string's contents (character, the repetition, the closing quote) whole, so only tokens that close the string
+    /// and go on are checked against the rest of the stack.
+    /// </summary>
+    private const int LocalFrames = 3;
+
     private readonly ParseAutomaton _automaton;
     private readonly ITokenizer _tokenizer;
     private readonly TokenTrie _trie;
     private readonly int[] _stopTokens;
     private readonly Dictionary<int, ulong[]> _masks = [];
+    private readonly Dictionary<int, (ulong[] Accepted, int[] Uncertain)> _localMasks = [];
     private readonly int[] _stateAt;
+    private readonly bool[] _leftAt;
     private int _state;
     private bool _stopped;
 
@@ -39,6 +48,7 @@ public sealed class GrammarConstraint : ITokenConstraint
         if (_stopTokens.FirstOrDefault(t => t < 0) is < 0 and var negative)
             throw new ArgumentOutOfRangeException(nameof(stopTokens), negative, "stop token ids must be >= 0.");
         _stateAt = new int[_trie.MaxDepth + 1];
+        _leftAt = new bool[_trie.MaxDepth + 1];
         _state = _automaton.Start;
     }
 
@@ -61,7 +71,11 @@ public sealed class GrammarConstraint : ITokenConstraint
     public int StateCount => _automaton.StateCount;
 
     /// <summary>Drops the cached masks (the parse states stay): the next <see cref="Mask"/> walks the trie again. For measurements.</summary>
-    internal void ForgetMasks() => _masks.Clear();
+    internal void ForgetMasks(bool positions = true)
+    {
+        _masks.Clear();
+        if (positions) _localMasks.Clear();
+    }
 
     public void Mask(Span<float> logits)
     {
@@ -115,28 +129,29 @@ public sealed class GrammarConstraint : ITokenConstraint
 
     private int WordCount() => (Math.Max(_trie.VocabSize, _stopTokens.DefaultIfEmpty(0).Max() + 1) + 63) / 64;
 
-    /// <summary>The tokens allowed in <paramref name="state"/>, as a bit set over ids (cached per state).</summary>
+    /// <summary>
+    /// The tokens allowed in <paramref name="state"/>, as a bit set over ids (cached per state): the union, over the
+    /// state's stacks, of what each stack's top frames allow before popping (<see cref="LocalMask"/>, cached per
+    /// truncated stack, so a string's contents cost one trie walk per sequence whatever the string's place in the output), and
+    /// of the few tokens that pop out of it, checked against the whole state.
+    /// </summary>
     private ulong[] AllowedTokens(int state)
     {
         if (_masks.TryGetValue(state, out var cached)) return cached;
         if (_masks.Count >= MaskCacheLimit) _masks.Clear();
         var bits = new ulong[WordCount()];
-        var nodes = _trie.Nodes;
-        var nextSame = _trie.NextSameBytes;
-        var stateAt = _stateAt;
-        stateAt[0] = state;
-        for (int i = 0; i < nodes.Length;)
+        var stacks = _automaton.StacksOf(state);
+        for (int i = 0; i < stacks.Length; i++)
         {
-            ref readonly var node = ref nodes[i];
-            int next = _automaton.Step(stateAt[node.Depth - 1], node.Byte);
-            if (next == ParseAutomaton.Dead)
-            {
-                i = node.SubtreeEnd;
-                continue;
-            }
-            stateAt[node.Depth] = next;
-            for (int t = node.Token; t >= 0; t = nextSame[t]) bits[t >> 6] |= 1UL << t;
-            i++;
+            if (stacks[i] <= 1) continue;
+            int local = _automaton.Truncate(stacks[i], LocalFrames);
+            bool seen = false;
+            for (int j = 0; j < i && !seen; j++) seen = stacks[j] > 1 && _automaton.Truncate(stacks[j], LocalFrames) == local;
+            if (seen) continue;
+            var (accepted, uncertain) = LocalMask(local);
+            for (int w = 0; w < accepted.Length; w++) bits[w] |= accepted[w];
+            foreach (int t in uncertain)
+                if (!IsSet(bits, t) && Continues(state, _trie.TokenBytes(t))) bits[t >> 6] |= 1UL << t;
         }
         bool complete = _automaton.IsAccepting(state);
         bool any = false;
@@ -147,5 +162,50 @@ public sealed class GrammarConstraint : ITokenConstraint
             foreach (int t in _stopTokens) bits[t >> 6] |= 1UL << t;
         _masks[state] = bits;
         return bits;
+    }
+
+    private bool Continues(int state, ReadOnlySpan<byte> bytes)
+    {
+        foreach (byte b in bytes)
+            if ((state = _automaton.Step(state, b)) == ParseAutomaton.Dead) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// What the truncated stack <paramref name="local"/> allows whatever lies below it: the tokens it reads whole
+    /// without needing the context (accepted), and those it refuses only after popping into the context at some
+    /// prefix (uncertain: the context decides). Every other token it refuses. One walk of the trie, pruned at every
+    /// refused byte outside the uncertain subtrees.
+    /// </summary>
+    private (ulong[] Accepted, int[] Uncertain) LocalMask(int local)
+    {
+        if (_localMasks.TryGetValue(local, out var known)) return known;
+        var accepted = new ulong[WordCount()];
+        var uncertain = new List<int>();
+        var nodes = _trie.Nodes;
+        var nextSame = _trie.NextSameBytes;
+        var stateAt = _stateAt;
+        var leftAt = _leftAt;
+        stateAt[0] = _automaton.StateOf(local);
+        leftAt[0] = false;
+        for (int i = 0; i < nodes.Length;)
+        {
+            ref readonly var node = ref nodes[i];
+            int depth = node.Depth;
+            int next = _automaton.Step(stateAt[depth - 1], node.Byte);
+            if (next == ParseAutomaton.Dead)
+            {
+                if (leftAt[depth - 1])
+                    for (int j = i; j < node.SubtreeEnd; j++)
+                        for (int t = nodes[j].Token; t >= 0; t = nextSame[t]) uncertain.Add(t);
+                i = node.SubtreeEnd;
+                continue;
+            }
+            stateAt[depth] = next;
+            leftAt[depth] = leftAt[depth - 1] || _automaton.LeftItsContext(next);
+            for (int t = node.Token; t >= 0; t = nextSame[t]) accepted[t >> 6] |= 1UL << t;
+            i++;
+        }
+        return _localMasks[local] = (accepted, [.. uncertain]);
     }
 }

@@ -8,20 +8,24 @@ namespace Tessera.Generation.Grammars;
 /// are hash-consed, so a stack is an int and a set of stacks is a sorted int[], itself interned as a state. A state's
 /// transition on a byte is computed once (advance every stack whose class takes the byte, then expand references
 /// until each top is a byte class) and then read from a table: after warm-up a step is one array load. Node 0 is the
-/// empty stack (the whole input is a sentence); state 0 (<see cref="Dead"/>) is the empty set.
+/// empty stack (the whole input is a sentence); state 0 (<see cref="Dead"/>) is the empty set. Node 1 stands for an
+/// unknown context below a stack (<see cref="Truncate"/>): a stack that pops into it becomes node 1 itself, so a state
+/// holding it says "the input so far may go on in whatever the context is" (<see cref="LeftItsContext"/>).
 /// Grows with the configurations a sequence meets, so one instance serves one sequence. Not thread-safe.
 /// </summary>
 internal sealed class ParseAutomaton
 {
     public const int Dead = 0;
+    private const int EmptyStack = 0, Context = 1;
     private const int Unknown = -1;
 
     private readonly CompiledGrammar _grammar;
-    private readonly List<int> _nodeTop = [-1];
-    private readonly List<int> _nodeParent = [-1];
+    private readonly List<int> _nodeTop = [-1, -1];
+    private readonly List<int> _nodeParent = [-1, -1];
     private readonly Dictionary<long, int> _nodes = [];
     private readonly List<int[]> _states = [[]];
-    private readonly List<bool> _accepting = [false];
+    private bool[] _accepting = new bool[64];
+    private bool[] _leftContext = new bool[64];
     private readonly Dictionary<int[], int> _stateIds = new(StackSetComparer.Instance) { [[]] = Dead };
     private int[] _transitions = new int[256 * 64];
 
@@ -47,6 +51,40 @@ internal sealed class ParseAutomaton
     /// <summary>Whether the input read to this state is a whole sentence.</summary>
     public bool IsAccepting(int state) => _accepting[state];
 
+    /// <summary>Whether some stack of the state popped into the unknown context of a <see cref="Truncate"/>d stack.</summary>
+    public bool LeftItsContext(int state) => _leftContext[state];
+
+    /// <summary>The stacks of a state, sorted (0: the empty stack; 1: the unknown context).</summary>
+    public ReadOnlySpan<int> StacksOf(int state) => _states[state];
+
+    /// <summary>
+    /// The stack made of the top <paramref name="frames"/> frames of <paramref name="stack"/> over an unknown context
+    /// (node 1); the stack itself when it has no more frames than that. What a stack reads before it pops past its top
+    /// frames is the same whatever lies below them, so masks computed for the truncated stack serve every stack that
+    /// shares those frames (every string of a JSON text shares its contents' frames).
+    /// </summary>
+    public int Truncate(int stack, int frames)
+    {
+        Span<int> tops = stackalloc int[frames];
+        int n = 0;
+        while (n < frames && stack > Context)
+        {
+            tops[n++] = _nodeTop[stack];
+            stack = _nodeParent[stack];
+        }
+        int node = stack == EmptyStack ? EmptyStack : Context;
+        for (int i = n - 1; i >= 0; i--) node = Node(tops[i], node);
+        return node;
+    }
+
+    /// <summary>The state of one stack alone (a <see cref="Truncate"/>d one).</summary>
+    public int StateOf(int stack)
+    {
+        _found.Clear();
+        _found.Add(stack);
+        return Intern();
+    }
+
     /// <summary>The state after one more byte (<see cref="Dead"/>: the byte cannot follow).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Step(int state, byte b)
@@ -62,7 +100,7 @@ internal sealed class ParseAutomaton
         var elements = _grammar.Elements;
         foreach (int stack in _states[state])
         {
-            if (stack == 0) continue;
+            if (stack <= Context) continue;
             int top = _nodeTop[stack];
             if (_grammar.Classes[elements[top]].Contains(b)) Expand(top + 1, _nodeParent[stack]);
         }
@@ -83,7 +121,7 @@ internal sealed class ParseAutomaton
             int element = elements[position];
             if (element == CompiledGrammar.End)
             {
-                if (parent == 0) _found.Add(0);
+                if (parent <= Context) _found.Add(parent);
                 else _work.Push((_nodeTop[parent], _nodeParent[parent]));
             }
             else if (!CompiledGrammar.IsReference(element)) _found.Add(Node(position, parent));
@@ -117,7 +155,13 @@ internal sealed class ParseAutomaton
         if (_stateIds.TryGetValue(stacks, out int id)) return id;
         id = _states.Count;
         _states.Add(stacks);
-        _accepting.Add(stacks.Length > 0 && stacks[0] == 0);
+        if (id == _accepting.Length)
+        {
+            Array.Resize(ref _accepting, id * 2);
+            Array.Resize(ref _leftContext, id * 2);
+        }
+        _accepting[id] = stacks.Length > 0 && stacks[0] == EmptyStack;
+        _leftContext[id] = stacks.Length > 0 && (stacks[0] == Context || stacks.Length > 1 && stacks[1] == Context);
         _stateIds[stacks] = id;
         if ((id + 1) << 8 > _transitions.Length)
         {

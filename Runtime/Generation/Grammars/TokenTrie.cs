@@ -62,6 +62,10 @@ public sealed class TokenTrie
         }
         while (open.Count > 0) Close(open.Pop());
         Nodes = [.. nodes];
+        Offsets = new int[VocabSize + 1];
+        for (int id = 0; id < VocabSize; id++) Offsets[id + 1] = Offsets[id] + (bytes[id]?.Length ?? 0);
+        Bytes = new byte[Offsets[VocabSize]];
+        for (int id = 0; id < VocabSize; id++) bytes[id]?.CopyTo(Bytes, Offsets[id]);
 
         void Close(int node) => nodes[node] = nodes[node] with { SubtreeEnd = nodes.Count };
     }
@@ -79,6 +83,14 @@ public sealed class TokenTrie
     public int MaxDepth { get; }
 
     internal Node[] Nodes { get; }
+
+    /// <summary>The bytes of every token in the trie, by id (<see cref="Offsets"/>); none for the others.</summary>
+    internal byte[] Bytes { get; }
+
+    internal int[] Offsets { get; }
+
+    /// <summary>The bytes of a token (empty for special and empty tokens).</summary>
+    internal ReadOnlySpan<byte> TokenBytes(int id) => Bytes.AsSpan(Offsets[id], Offsets[id + 1] - Offsets[id]);
 
     /// <summary>Per token id: the next token with the same bytes, -1 at the end of the chain.</summary>
     internal int[] NextSameBytes { get; }
