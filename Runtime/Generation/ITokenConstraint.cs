@@ -10,9 +10,10 @@ public interface ITokenConstraint
     /// <summary>
     /// Sets to negative infinity the logit of every token that would make the output no longer a valid prefix of the
     /// rule. Stop tokens are allowed only once the output is complete (<see cref="IsComplete"/>); at least one token is
-    /// always left allowed.
+    /// always left allowed. <paramref name="tokensLeft"/> counts the tokens the sequence may still take, this one
+    /// included (<see cref="int.MaxValue"/>: no limit): a rule may steer the output to end within them.
     /// </summary>
-    void Mask(Span<float> logits);
+    void Mask(Span<float> logits, int tokensLeft);
 
     /// <summary>Advances the rule past the token taken (one the last <see cref="Mask"/> allowed).</summary>
     void Accept(int token);

@@ -11,6 +11,7 @@ public sealed class Sampler
 {
     private readonly SplitMix64 _random;
     private readonly ITokenConstraint? _constraint;
+    private int _drawn;
 
     public Sampler(SamplingOptions options)
     {
@@ -34,7 +35,7 @@ public sealed class Sampler
     {
         if (logits.IsEmpty) throw new ArgumentException("There are no logits to sample from.", nameof(logits));
         if (_constraint is null) return Draw(logits);
-        _constraint.Mask(logits);
+        _constraint.Mask(logits, Options.MaxTokens - _drawn++);
         int token = Draw(logits);
         _constraint.Accept(token);
         return token;

@@ -10,6 +10,12 @@ namespace Tessera.Generation.Grammars;
 /// <see cref="TokenTrie"/> with the state, skipping the subtree of every byte the grammar refuses, and kept as a bit
 /// set per state: inside a string the state repeats, so most steps reuse a mask. Made per sequence by
 /// <see cref="Factory"/>; not thread-safe.
+/// <para>
+/// The output also ends in time: when the tokens left come within <see cref="ClosingReserve"/> of the shortest way to
+/// a whole sentence (counted as one token per byte, then a stop token), only tokens along that way are allowed, so
+/// max_tokens does not cut a JSON answer in half whatever the model prefers (a random-weight model included). A
+/// single token that lengthens that way by more than the reserve, just before it is reached, can still outrun it.
+/// </para>
 /// </summary>
 public sealed class GrammarConstraint : ITokenConstraint
 {
@@ -23,12 +29,19 @@ public sealed class GrammarConstraint : ITokenConstraint
     /// </summary>
     private const int LocalFrames = 3;
 
+    /// <summary>Tokens of slack left beyond the shortest completion before the output is steered to its end.</summary>
+    public const int ClosingReserve = 16;
+
+    /// <summary>Parse states a search for the shortest completion may expand before it gives up (no steering then).</summary>
+    private const int CompletionSearchLimit = 4096;
+
     private readonly ParseAutomaton _automaton;
     private readonly ITokenizer _tokenizer;
     private readonly TokenTrie _trie;
     private readonly int[] _stopTokens;
     private readonly Dictionary<int, ulong[]> _masks = [];
     private readonly Dictionary<int, (ulong[] Accepted, int[] Uncertain)> _localMasks = [];
+    private readonly Dictionary<int, byte[]?> _completions = [];
     private readonly int[] _stateAt;
     private readonly bool[] _leftAt;
     private int _state;
@@ -77,9 +90,12 @@ public sealed class GrammarConstraint : ITokenConstraint
         if (positions) _localMasks.Clear();
     }
 
-    public void Mask(Span<float> logits)
+    /// <summary>The mask with no limit on the tokens left.</summary>
+    public void Mask(Span<float> logits) => Mask(logits, int.MaxValue);
+
+    public void Mask(Span<float> logits, int tokensLeft)
     {
-        var allowed = _stopped ? StopsOnly() : AllowedTokens(_state);
+        var allowed = _stopped ? StopsOnly() : Closing(tokensLeft) ?? AllowedTokens(_state);
         for (int word = 0, start = 0; start < logits.Length; word++, start += 64)
         {
             ulong bits = word < allowed.Length ? allowed[word] : 0;
@@ -162,6 +178,83 @@ public sealed class GrammarConstraint : ITokenConstraint
             foreach (int t in _stopTokens) bits[t >> 6] |= 1UL << t;
         _masks[state] = bits;
         return bits;
+    }
+
+    /// <summary>
+    /// Near the end of the budget, the tokens along the shortest completion (their bytes a prefix of it); the stop
+    /// tokens once the output is complete; null while there is slack, or where no such token exists.
+    /// </summary>
+    private ulong[]? Closing(int tokensLeft)
+    {
+        if (tokensLeft == int.MaxValue || ShortestCompletion(_state) is not { } completion || tokensLeft > completion.Length + 1 + ClosingReserve) return null;
+        if (completion.Length == 0) return StopsOnly();
+        var bits = new ulong[WordCount()];
+        bool any = false;
+        var nodes = _trie.Nodes;
+        var nextSame = _trie.NextSameBytes;
+        // Down the trie along the completion: at each depth, find the child with the next byte among the siblings.
+        for (int i = 0, depth = 1; depth <= completion.Length && i < nodes.Length;)
+        {
+            ref readonly var node = ref nodes[i];
+            if (node.Depth < depth) break;
+            if (node.Byte != completion[depth - 1])
+            {
+                i = node.SubtreeEnd;
+                continue;
+            }
+            for (int t = node.Token; t >= 0; t = nextSame[t])
+            {
+                bits[t >> 6] |= 1UL << t;
+                any = true;
+            }
+            i++;
+            depth++;
+        }
+        return any ? bits : null;
+    }
+
+    /// <summary>
+    /// The shortest bytes that make the output from <paramref name="state"/> a whole sentence (empty when it is one),
+    /// found breadth-first over the automaton and cached with every state along it; null when the search gives up.
+    /// </summary>
+    private byte[]? ShortestCompletion(int state)
+    {
+        if (_completions.TryGetValue(state, out var known)) return known;
+        var from = new Dictionary<int, (int State, byte Byte)> { [state] = (-1, 0) };
+        var frontier = new Queue<int>();
+        frontier.Enqueue(state);
+        int found = -1;
+        for (int expanded = 0; frontier.Count > 0 && expanded < CompletionSearchLimit; expanded++)
+        {
+            int current = frontier.Dequeue();
+            if (_automaton.IsAccepting(current) || _completions.ContainsKey(current) && _completions[current] is not null)
+            {
+                found = current;
+                break;
+            }
+            for (int b = 0; b < 256; b++)
+            {
+                int next = _automaton.Step(current, (byte)b);
+                if (next == ParseAutomaton.Dead || from.ContainsKey(next)) continue;
+                from[next] = (current, (byte)b);
+                frontier.Enqueue(next);
+            }
+        }
+        if (found < 0) return _completions[state] = null;
+        // The way back to the start, then the cached rest (empty at an accepting state).
+        var path = new List<(int State, byte Byte)>();
+        for (int s = found; from[s].State >= 0; s = from[s].State) path.Add((from[s].State, from[s].Byte));
+        path.Reverse();
+        byte[] rest = _automaton.IsAccepting(found) ? [] : _completions[found]!;
+        _completions[found] = rest;
+        for (int i = path.Count - 1; i >= 0; i--)
+        {
+            byte[] completion = new byte[path.Count - i + rest.Length];
+            for (int j = i; j < path.Count; j++) completion[j - i] = path[j].Byte;
+            rest.CopyTo(completion, path.Count - i);
+            _completions[path[i].State] = completion;
+        }
+        return _completions[state];
     }
 
     private bool Continues(int state, ReadOnlySpan<byte> bytes)

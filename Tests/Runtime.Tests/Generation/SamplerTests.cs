@@ -153,7 +153,7 @@ public sealed class SamplerTests
     {
         public List<int> Taken { get; } = [];
 
-        public void Mask(Span<float> logits)
+        public void Mask(Span<float> logits, int tokensLeft)
         {
             for (int id = 1; id < logits.Length; id += 2) logits[id] = float.NegativeInfinity;
         }

@@ -16,7 +16,7 @@ public sealed class GrammarConstraintTests
     private static float[] Allowed(ITokenConstraint constraint, int vocab = 300)
     {
         var logits = new float[vocab];
-        constraint.Mask(logits);
+        constraint.Mask(logits, int.MaxValue);
         return logits;
     }
 
@@ -128,5 +128,54 @@ public sealed class GrammarConstraintTests
             constraint.Accept(c);
         }
         Assert.Equal([(int)' ', (int)'"'], AllowedIds(constraint)); // at most one space after ':'
+    }
+
+    [Theory]
+    [InlineData(null, 40)]
+    [InlineData("""{"type": "array", "items": {"type": "object", "properties": {"note": {"type": "string"}, "more": {"type": "array", "items": {"type": "string"}}}, "required": ["note", "more"], "additionalProperties": false}}""", 90)]
+    public void AModelThatNeverWantsToStop_IsSteeredToAWholeAnswer_WithinItsMaxTokens(string? schema, int maxTokens)
+    {
+        // The worst model for a budget: it always prefers to open, go on and never close (brackets, quotes, letters
+        // before everything else). Held to the grammar alone it runs past max_tokens; with the budget it ends in time.
+        var stubborn = new float[ByteTokenizer.Eos + 1];
+        foreach (char c in "[{\",:ax") stubborn[c] = 10;
+        stubborn['"'] = 5;
+        stubborn['a'] = 20;
+        for (int seed = 1; seed <= 5; seed++)
+        {
+            var sampler = new Sampler(new SamplingOptions
+            {
+                Temperature = 1, Seed = seed, MaxTokens = maxTokens,
+                Constraint = JsonConstraints.ForResponseFormat(schema is null ? null : GrammarSampling.Json(schema), Bytes),
+            });
+            var output = new List<byte>();
+            int token;
+            do
+            {
+                token = sampler.Sample(stubborn.ToArray());
+                if (token != ByteTokenizer.Eos) output.Add((byte)token);
+            }
+            while (token != ByteTokenizer.Eos && output.Count < maxTokens);
+
+            Assert.Equal(ByteTokenizer.Eos, token);
+            Assert.True(output.Count < maxTokens, $"seed {seed}: {output.Count} tokens");
+            using var parsed = JsonDocument.Parse(output.ToArray());
+            Assert.Equal(schema is null ? JsonValueKind.Object : JsonValueKind.Array, parsed.RootElement.ValueKind);
+        }
+    }
+
+    [Fact]
+    public void WithSlackLeft_TheBudgetChangesNothing()
+    {
+        var free = Constraint("""{"type": "array", "items": {"type": "string"}}""");
+        var budgeted = Constraint("""{"type": "array", "items": {"type": "string"}}""");
+        Feed(free, "[\"ab");
+        Feed(budgeted, "[\"ab"); // the shortest way to a whole answer: "] (2 bytes)
+        var logits = new float[300];
+        budgeted.Mask(logits, tokensLeft: 2 + 1 + GrammarConstraint.ClosingReserve + 1);
+        Assert.Equal(AllowedIds(free), logits.Select((l, id) => (l, id)).Where(x => !float.IsNegativeInfinity(x.l)).Select(x => x.id));
+
+        budgeted.Mask(logits = new float[300], tokensLeft: 2 + 1 + GrammarConstraint.ClosingReserve);
+        Assert.Equal([(int)'"'], logits.Select((l, id) => (l, id)).Where(x => !float.IsNegativeInfinity(x.l)).Select(x => x.id));
     }
 }

@@ -136,7 +136,7 @@ public sealed class RealTokenizerTests(ITestOutputHelper output)
             foreach (int token in tokenizer.Encode(prefix ?? "{\"some key\": \"Hello wor", addSpecialTokens: false)) constraint.Accept(token);
             var logits = new float[tokenizer.VocabSize];
             clock.Restart();
-            constraint.Mask(logits);
+            constraint.Mask(logits, int.MaxValue);
             double first = clock.Elapsed.TotalMicroseconds;
             int allowed = logits.Count(l => !float.IsNegativeInfinity(l));
             const int Rounds = 50;
@@ -144,18 +144,18 @@ public sealed class RealTokenizerTests(ITestOutputHelper output)
             for (int i = 0; i < Rounds; i++)
             {
                 constraint.ForgetMasks();
-                constraint.Mask(logits);
+                constraint.Mask(logits, int.MaxValue);
             }
             double walk = clock.Elapsed.TotalMicroseconds / Rounds;
             clock.Restart();
             for (int i = 0; i < Rounds; i++)
             {
                 constraint.ForgetMasks(positions: false);
-                constraint.Mask(logits);
+                constraint.Mask(logits, int.MaxValue);
             }
             double state = clock.Elapsed.TotalMicroseconds / Rounds;
             clock.Restart();
-            for (int i = 0; i < Rounds; i++) constraint.Mask(logits);
+            for (int i = 0; i < Rounds; i++) constraint.Mask(logits, int.MaxValue);
             double cached = clock.Elapsed.TotalMicroseconds / Rounds;
             output.WriteLine($"{where,-40} allowed {allowed,6}   first mask {first,8:F0} µs   trie walk {walk,7:F0} µs   new state {state,6:F0} µs   cached {cached,5:F0} µs");
         }
