@@ -23,9 +23,10 @@ internal static class ServeCommand
         var prefillChunk = new Option<int>("--prefill-chunk") { Description = "Most prompt tokens prefilled per step: long prompts run in chunks between other requests' decode steps", DefaultValueFactory = _ => BatcherLimits.DefaultPrefillChunkTokens };
         var maxTokens = new Option<int?>("--max-tokens") { Description = "Most tokens one request may ask for (default: up to the context)" };
         var timeout = new Option<double>("--request-timeout") { Description = "Seconds a request may run before it is ended with 408 (0: no limit)", DefaultValueFactory = _ => ServerOptions.DefaultRequestTimeout.TotalSeconds };
+        var toolParser = new Option<string?>("--tool-call-parser") { Description = "How the model writes tool calls: hermes, llama3_json or mistral (default: the format its chat template teaches; hermes without one)" };
         var command = new Command("serve", "Serve the checkpoint over HTTP with OpenAI's API: GET /v1/models, POST /v1/completions, POST /v1/chat/completions.")
         {
-            checkpoint, engine, port, host, maxBatch, maxQueue, kvMemory, prefillChunk, maxTokens, timeout,
+            checkpoint, engine, port, host, maxBatch, maxQueue, kvMemory, prefillChunk, maxTokens, timeout, toolParser,
         };
         foreach (var option in plan.All) command.Options.Add(option);
         command.SetAction(r => Program.Run(() =>
@@ -44,7 +45,10 @@ internal static class ServeCommand
             {
                 MaxTokens = r.GetValue(maxTokens) is int most ? Check(most, 1, "--max-tokens") : null,
                 RequestTimeout = seconds == 0 ? null : TimeSpan.FromSeconds(seconds),
+                ChatTemplate = CheckpointChatTemplate.Load(r.GetValue(checkpoint)!),
+                ToolCallParser = r.GetValue(toolParser),
             };
+            options.Validate();
             return Serve(r.GetValue(checkpoint)!, r.GetValue(engine), plan.Read(r), plan.Device(r), r.GetValue(host)!, r.GetValue(port), limits, options);
         }));
         return command;

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Tessera.Checkpoints;
 using Tessera.Generation;
 using Tessera.Models.Serving.Contracts;
+using Tessera.Models.Serving.Tools;
 using Tessera.Text;
 
 namespace Tessera.Models.Serving;
@@ -18,6 +19,8 @@ namespace Tessera.Models.Serving;
 /// </summary>
 internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer tokenizer, string modelName, ServerOptions options)
 {
+    private readonly ChatPrompts _chat = new(options.ChatTemplate, tokenizer, options.ToolCallParser is { } parser ? ToolCallFormat.Named(parser) : null);
+
     /// <summary>OpenAI's default max_tokens for completions.</summary>
     private const int DefaultCompletionTokens = 16;
 
@@ -28,10 +31,16 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
     public ModelList ModelList() => new("list", [ModelCard()]);
 
     public Task<IResult> CompletionsAsync(HttpContext http) => HandleAsync(http, ServingJson.Default.CompletionRequest,
-        request => (request.Prompt!.TokenIds ?? Encode(request.Prompt.Text!, "prompt"), "prompt"));
+        request => new Prepared(request.Prompt!.TokenIds ?? Encode(request.Prompt.Text!, "prompt"), "prompt", ChatPrompts.Constraint(request.ResponseFormat, tokenizer), null));
 
-    public Task<IResult> ChatCompletionsAsync(HttpContext http) => HandleAsync(http, ServingJson.Default.ChatCompletionRequest,
-        request => (Encode(ChatTemplate.Render(request.Messages!), "messages"), "messages"));
+    public Task<IResult> ChatCompletionsAsync(HttpContext http) => HandleAsync(http, ServingJson.Default.ChatCompletionRequest, request =>
+    {
+        var chat = _chat.Prepare(request);
+        return new Prepared(chat.Tokens, "messages", chat.Constraint, chat);
+    });
+
+    /// <summary>A request made ready: its prompt (and the field it came from), the rule its tokens follow, and for chat how its answer is read.</summary>
+    private sealed record Prepared(int[] Tokens, string Param, Func<ITokenConstraint>? Constraint, ChatPrompt? Chat);
 
     /// <summary>
     /// The text's ids. The tokenizer refuses what it cannot do in bounded time (a checkpoint regex that backtracks past
@@ -50,7 +59,7 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
     }
 
     private async Task<IResult> HandleAsync<T>(HttpContext http, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> contract,
-        Func<T, (int[] Tokens, string Param)> promptOf) where T : GenerationRequest
+        Func<T, Prepared> prepare) where T : GenerationRequest
     {
         bool chat = typeof(T) == typeof(ChatCompletionRequest);
         // The request ends when the client goes away or its time is up, whichever comes first. The source is disposed
@@ -61,16 +70,18 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         var ended = requestEnd.Token;
         GenerationStream generation;
         T request;
+        Prepared prepared;
         try
         {
             request = await RequestReader.ReadAsync(http.Request.Body, contract, ended);
             if (request.Model is { } model && model != modelName)
                 throw new ApiException(404, $"The model '{model}' does not exist: this server serves '{modelName}'.", "model", "model_not_found");
-            var (prompt, param) = promptOf(request);
+            prepared = prepare(request);
+            var (prompt, param) = (prepared.Tokens, prepared.Param);
             CheckPrompt(prompt, param);
             // Chat without max_tokens runs until a stop, the context or the KV-cache limit; both within the server's cap.
             int cap = Math.Min(options.MaxTokens ?? int.MaxValue, batcher.MaxNewTokens(prompt.Length));
-            var sampling = request.ToSampling(chat ? cap : Math.Min(cap, DefaultCompletionTokens));
+            var sampling = request.ToSampling(chat ? cap : Math.Min(cap, DefaultCompletionTokens)) with { Constraint = prepared.Constraint };
             if (options.MaxTokens is int most && sampling.MaxTokens > most)
                 throw new ApiException(400, $"max_tokens is {sampling.MaxTokens}, more than this server allows ({most}).", "max_tokens");
             generation = Submit(prompt, sampling, ended);
@@ -84,7 +95,8 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
             return Error(http, Failure(new OperationCanceledException(), ended));
         }
 
-        var format = new OpenAiFormat($"{(chat ? "chatcmpl" : "cmpl")}-{generation.Id}-{Guid.NewGuid():N}"[..32], DateTimeOffset.UtcNow.ToUnixTimeSeconds(), modelName, chat);
+        var answer = prepared.Chat is { } chatPrompt ? new ChatAnswer(chatPrompt, _chat.Markers, tokenizer) : null;
+        var format = new OpenAiFormat($"{(chat ? "chatcmpl" : "cmpl")}-{generation.Id}-{Guid.NewGuid():N}"[..32], DateTimeOffset.UtcNow.ToUnixTimeSeconds(), modelName, answer);
         if (request.Stream == true)
             return TypedResults.ServerSentEvents(Events(generation, format, chat, request.StreamOptions?.IncludeUsage == true, ended, http.RequestAborted));
         try
@@ -119,7 +131,7 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
             yield return Serialize(format.TokenChunk(token));
         }
         var output = await generation.Completion;
-        yield return Serialize(format.FinishChunk(output.FinishReason));
+        foreach (var chunk in format.FinishChunks(output.FinishReason)) yield return Serialize(chunk);
         if (includeUsage) yield return Serialize(format.UsageChunk(output));
         yield return "[DONE]";
     }

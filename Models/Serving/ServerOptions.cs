@@ -12,6 +12,12 @@ public sealed record ServerOptions
     /// <summary>A request still running after this long is ended (408 or, streaming, an error event); null: no limit.</summary>
     public TimeSpan? RequestTimeout { get; init; } = DefaultRequestTimeout;
 
+    /// <summary>The checkpoint's chat template; null: the plain <c>role: content</c> one (<see cref="PlainTemplate"/>).</summary>
+    public Tessera.Text.CheckpointChatTemplate? ChatTemplate { get; init; }
+
+    /// <summary>How the model writes tool calls (vLLM's --tool-call-parser names); null: the format its chat template teaches.</summary>
+    public string? ToolCallParser { get; init; }
+
     /// <summary>Throws an <see cref="ArgumentOutOfRangeException"/> naming the first option out of range.</summary>
     public void Validate()
     {
@@ -19,5 +25,7 @@ public sealed record ServerOptions
             throw new ArgumentOutOfRangeException(nameof(MaxTokens), MaxTokens, $"--max-tokens must be at least 1 (got {MaxTokens}).");
         if (RequestTimeout is { } timeout && timeout <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(RequestTimeout), timeout, $"--request-timeout must be positive (got {timeout.TotalSeconds} s).");
+        if (ToolCallParser is { } parser && Tools.ToolCallFormat.Named(parser) is null)
+            throw new ArgumentException($"--tool-call-parser '{parser}' is not one of {string.Join(", ", Tools.ToolCallFormat.All.Select(f => f.Name))}.", nameof(ToolCallParser));
     }
 }

@@ -40,6 +40,9 @@ internal abstract record GenerationRequest
 
     public StreamOptions? StreamOptions { get; init; }
 
+    /// <summary>text (the default), json_object or json_schema: the JSON kinds are held to by constrained decoding.</summary>
+    public ResponseFormat? ResponseFormat { get; init; }
+
     /// <summary>OpenAI's defaults: temperature 1, top_p 1, all tokens, a fresh seed, the tokenizer's stop tokens.</summary>
     /// <param name="defaultMaxTokens">used when neither max_tokens nor max_completion_tokens is given</param>
     public SamplingOptions ToSampling(int defaultMaxTokens) => new()

@@ -59,6 +59,7 @@ internal static class RequestReader
                 if (messages[i] is null) throw new ApiException(400, $"messages[{i}] must be an object with 'role' and 'content'.", $"messages.[{i}]");
                 else Validate(messages[i], $"messages.[{i}].");
         if (value is ChatCompletionRequest chat) ChatMessages.Check(chat);
+        if (value is GenerationRequest { ResponseFormat: { } format }) format.Check();
         if (value is GenerationRequest { Stop.Values: { } stops } && stops.Any(s => s.Length == 0))
             throw new ApiException(400, "'stop' strings must not be empty.", "stop");
     }

@@ -42,6 +42,16 @@ internal sealed class ForcedToolCalls : ToolCallFormat
     /// <summary>The JSON Schema decoding is held to.</summary>
     public JsonObject Schema { get; }
 
+    /// <summary><see cref="Schema"/> as a JSON element.</summary>
+    public JsonElement SchemaElement
+    {
+        get
+        {
+            using var document = JsonDocument.Parse(Schema.ToJsonString());
+            return document.RootElement.Clone();
+        }
+    }
+
     public override string Name => "forced";
 
     public override int StartOf(string text) => 0;
