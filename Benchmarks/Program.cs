@@ -85,6 +85,11 @@ if (args.Length > 0 && args[0] == "tokens")
     Tessera.Benchmarks.EndToEnd.TokensPerSecond.Run(args[1..]);
     return;
 }
+if (args.Length > 0 && args[0] == "constrained")
+{
+    Tessera.Benchmarks.EndToEnd.ConstrainedDecoding.Run(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "gflops")
 {
     QuickGflops.Run(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 0.3,
