@@ -75,7 +75,8 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         T request;
         try
         {
-            request = await RequestReader.ReadAsync(http.Request.Body, contract, ended);
+            RequestReader.CheckContentType(http.Request.ContentType);
+            request = await RequestReader.ReadAsync(http.Request.BodyReader, contract, ended);
             if (request.Model is { } model && !Serves(model)) throw ModelNotFound(model);
             var (prompt, param) = promptOf(request);
             CheckPrompt(prompt, param);
