@@ -46,7 +46,7 @@ internal sealed class PrometheusText(params (string Name, string Value)[] labels
         foreach (var (extra, value) in samples) Sample(name, string.Join(",", extra.Select(l => Label(l.Name, l.Value))), value);
     }
 
-    public void Histogram(string name, string help, LatencyHistogram histogram)
+    public void Histogram(string name, string help, HistogramSnapshot histogram)
     {
         Header(name, help, "histogram");
         for (int i = 0; i < histogram.Bounds.Count; i++) Sample(name + "_bucket", Label("le", Number(histogram.Bounds[i])), histogram.Cumulative[i]);

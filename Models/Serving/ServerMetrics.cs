@@ -37,6 +37,11 @@ internal static class ServerMetrics
             text.Histogram("vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds (the same as vllm:inter_token_latency_seconds).", h.InterToken);
             text.Histogram("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", h.EndToEnd);
             text.Histogram("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", h.Queue);
+            text.Histogram("vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", h.Prefill);
+            text.Histogram("vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", h.Decode);
+            text.Histogram("vllm:request_inference_time_seconds", "Histogram of time spent in RUNNING phase for request.", h.Inference);
+            text.Histogram("vllm:request_prompt_tokens", "Number of prefill tokens processed.", h.PromptTokens);
+            text.Histogram("vllm:request_generation_tokens", "Number of generation tokens processed.", h.GenerationTokens);
         }
         text.Family("tessera:memory_bytes", "Bytes a device holds, by device and kind (weights, kv_cache, activations).", "gauge",
             m.Memory.SelectMany(d => new (string Kind, long Bytes)[] { ("weights", d.Weights), ("kv_cache", d.KvCache), ("activations", d.Activations) }

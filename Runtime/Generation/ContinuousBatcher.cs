@@ -47,7 +47,7 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _submitGate = new();
-    private readonly MetricsCollector _metrics = new();
+    private readonly MetricsCollector _metrics;
 
     /// <summary>The step's logits (one row per sequence), reused while the number of sequences stays: only the step loop touches it.</summary>
     private float[] _logits = [];
@@ -81,6 +81,7 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         Limits = limits;
         // Keys and values of every layer, fp32: what one position costs a whole (one-device) cache.
         _bytesPerPosition = 2L * engine.Shape.Layers * engine.Shape.KvWidth * sizeof(float);
+        _metrics = new MetricsCollector(engine.Shape.ContextLength);
         int firstRows = Math.Min(engine.Shape.ContextLength, KvCache.InitialRows);
         if (limits.KvCacheBytes < firstRows * _bytesPerPosition)
             throw new ArgumentOutOfRangeException(nameof(limits), limits.KvCacheBytes,

@@ -51,6 +51,9 @@ public sealed class PrometheusMetricsTests(ServerFixture server) : IClassFixture
                      ("vllm:request_success_total", "counter"), ("vllm:time_to_first_token_seconds", "histogram"),
                      ("vllm:inter_token_latency_seconds", "histogram"), ("vllm:time_per_output_token_seconds", "histogram"),
                      ("vllm:e2e_request_latency_seconds", "histogram"), ("vllm:request_queue_time_seconds", "histogram"),
+                     ("vllm:request_prefill_time_seconds", "histogram"), ("vllm:request_decode_time_seconds", "histogram"),
+                     ("vllm:request_inference_time_seconds", "histogram"), ("vllm:request_prompt_tokens", "histogram"),
+                     ("vllm:request_generation_tokens", "histogram"),
                  })
         {
             Assert.Contains($"\n# TYPE {name} {type}\n", "\n" + text);
@@ -73,6 +76,11 @@ public sealed class PrometheusMetricsTests(ServerFixture server) : IClassFixture
     [InlineData("vllm:inter_token_latency_seconds")]
     [InlineData("vllm:e2e_request_latency_seconds")]
     [InlineData("vllm:request_queue_time_seconds")]
+    [InlineData("vllm:request_prefill_time_seconds")]
+    [InlineData("vllm:request_decode_time_seconds")]
+    [InlineData("vllm:request_inference_time_seconds")]
+    [InlineData("vllm:request_prompt_tokens")]
+    [InlineData("vllm:request_generation_tokens")]
     public async Task AHistogram_HasCumulativeBucketsEndingWithInfEqualToItsCount(string name)
     {
         await server.PostOkAsync("/v1/completions", new JsonObject { ["prompt"] = "Hello", ["max_tokens"] = 4, ["temperature"] = 0 });
@@ -151,5 +159,12 @@ public sealed class PrometheusMetricsTests(ServerFixture server) : IClassFixture
         Assert.Equal([1L, 2L, 3L], snapshot.Cumulative);
         Assert.Equal(3, snapshot.Count);
         Assert.Equal(3.6, snapshot.Sum, 9);
+    }
+
+    [Fact]
+    public void TokenCountBuckets_AreVllms125Series_UpToTheContext()
+    {
+        Assert.Equal([1.0, 2, 5, 10, 20, 50], HistogramSnapshot.OneTwoFive(64));
+        Assert.Equal([1.0, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000], HistogramSnapshot.OneTwoFive(2048));
     }
 }
