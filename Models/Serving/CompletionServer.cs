@@ -142,7 +142,15 @@ public sealed class CompletionServer : IAsyncDisposable
         app.MapFallback((HttpContext http) => CompletionEndpoints.Error(http, new ApiException(404,
             $"No route {http.Request.Method} {http.Request.Path}: try GET /v1/models, POST /v1/completions, POST /v1/chat/completions, GET /health or GET /metrics.", code: "not_found")));
 
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await app.DisposeAsync(); // a port in use: nothing of the host stays behind
+            throw;
+        }
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.Address = new Uri(bound.Replace("[::]", "localhost") + "/");
         return server;
