@@ -2,13 +2,16 @@ using System.CommandLine;
 using System.Globalization;
 using Tessera.Generation;
 using Tessera.Models.Serving;
+using Tessera.Mpi;
 using Tessera.Text;
 
 namespace Tessera.Models.Cli;
 
 /// <summary>
 /// <c>tessera serve</c>: an OpenAI-compatible server (<see cref="CompletionServer"/>) for one checkpoint, all requests
-/// batched together by one <see cref="ContinuousBatcher"/>. Ctrl+C (or SIGTERM) stops it gracefully: no new
+/// batched together by one <see cref="ContinuousBatcher"/>. It listens first and loads the model behind it (GET /health
+/// and the API answer 503 until the model is loaded and warm), so a supervisor can tell a loading server from a dead
+/// one; a load that fails ends the process with one <c>error:</c> line. Ctrl+C (or SIGTERM) stops it gracefully: no new
 /// connections, requests in flight finish, then the engine is released.
 /// </summary>
 internal static class ServeCommand
@@ -23,10 +26,20 @@ internal static class ServeCommand
         var prefillChunk = new Option<int>("--prefill-chunk") { Description = "Most prompt tokens prefilled per step: long prompts run in chunks between other requests' decode steps", DefaultValueFactory = _ => BatcherLimits.DefaultPrefillChunkTokens };
         var maxTokens = new Option<int?>("--max-tokens") { Description = "Most tokens one request may ask for (default: up to the context)" };
         var timeout = new Option<double>("--request-timeout") { Description = "Seconds a request may run before it is ended with 408 (0: no limit)", DefaultValueFactory = _ => ServerOptions.DefaultRequestTimeout.TotalSeconds };
-        var toolParser = new Option<string?>("--tool-call-parser") { Description = "How the model writes tool calls: hermes, llama3_json or mistral (default: the format its chat template teaches; hermes without one)" };
-        var command = new Command("serve", "Serve the checkpoint over HTTP with OpenAI's API: GET /v1/models, POST /v1/completions, POST /v1/chat/completions.")
+        var names = new Option<string[]>("--served-model-name")
         {
-            checkpoint, engine, port, host, maxBatch, maxQueue, kvMemory, prefillChunk, maxTokens, timeout, toolParser,
+            Description = "The model's name(s) in the API: /v1/models reports the first (default: the checkpoint folder's name); requests may name any",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var origins = new Option<string[]>("--allowed-origins")
+        {
+            Description = "Origins whose browser pages may call the server (CORS), comma-separated or repeated; * for any (default: none)",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var toolParser = new Option<string?>("--tool-call-parser") { Description = "How the model writes tool calls: hermes, llama3_json or mistral (default: the format its chat template teaches; hermes without one)" };
+        var command = new Command("serve", "Serve the checkpoint over HTTP with OpenAI's API: GET /v1/models, POST /v1/completions, POST /v1/chat/completions; GET /health and GET /metrics (Prometheus) for operations.")
+        {
+            checkpoint, engine, port, host, maxBatch, maxQueue, kvMemory, prefillChunk, maxTokens, timeout, names, origins, toolParser,
         };
         foreach (var option in plan.All) command.Options.Add(option);
         command.SetAction(r => Program.Run(() =>
@@ -41,15 +54,19 @@ internal static class ServeCommand
             double seconds = r.GetValue(timeout);
             if (!double.IsFinite(seconds) || seconds < 0 || seconds > TimeSpan.MaxValue.TotalSeconds / 2)
                 throw new ArgumentOutOfRangeException(nameof(timeout), seconds, $"--request-timeout must be a number of seconds >= 0 (got {seconds}).");
+            string directory = r.GetValue(checkpoint)!;
+            string[] served = r.GetValue(names) ?? [];
             var options = new ServerOptions
             {
                 MaxTokens = r.GetValue(maxTokens) is int most ? Check(most, 1, "--max-tokens") : null,
                 RequestTimeout = seconds == 0 ? null : TimeSpan.FromSeconds(seconds),
-                ChatTemplate = CheckpointChatTemplate.Load(r.GetValue(checkpoint)!),
+                ModelAliases = served.Skip(1).ToArray(),
+                ChatTemplate = CheckpointChatTemplate.Load(directory),
                 ToolCallParser = r.GetValue(toolParser),
+                AllowedOrigins = (r.GetValue(origins) ?? []).SelectMany(o => o.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray(),
             };
-            options.Validate();
-            return Serve(r.GetValue(checkpoint)!, r.GetValue(engine), plan.Read(r), plan.Device(r), r.GetValue(host)!, r.GetValue(port), limits, options);
+            string name = served.Length > 0 ? served[0] : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));
+            return Serve(directory, name, r.GetValue(engine), plan.Read(r), plan.Device(r), r.GetValue(host)!, r.GetValue(port), limits, options);
         }));
         return command;
     }
@@ -59,24 +76,40 @@ internal static class ServeCommand
     private static long Check(long value, long least, string option, long most) => value >= least && value <= most ? value
         : throw new ArgumentOutOfRangeException(option, value, $"{option} must be {(value < least ? $"at least {least}" : $"at most {most}")} (got {value}).");
 
-    private static int Serve(string directory, EngineKind kind, Tessera.Parallelism.ParallelPlan? plan, DeviceKind device, string host, int port,
+    private static int Serve(string directory, string name, EngineKind kind, Tessera.Parallelism.ParallelPlan? plan, DeviceKind device, string host, int port,
         BatcherLimits limits, ServerOptions options)
     {
-        var tokenizer = Tokenizers.Load(directory);
-        var model = EngineCatalog.Open(directory, kind, plan, device);
-        using var owner = model as IDisposable;
-        // A server warms up on a typical prompt (128 tokens) before it listens, so that its first request finds the buffers
-        // a prompt needs already resident, and runs on the warm-up's cache, resident for a whole prefill chunk.
-        var warmCache = EngineCatalog.WarmUp(model, limits.PrefillChunkTokens, promptRows: Math.Min(EngineCatalog.MaxWarmUpPromptRows, limits.PrefillChunkTokens));
-        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));
-        var batcher = new ContinuousBatcher(model, tokenizer, limits);
-        batcher.AddCache(warmCache);
+        // Under mpirun only rank 0 serves; the others follow its forwards inside EngineCatalog.Open, which never returns there.
+        if (MpiWorld.IsLaunched && MpiWorld.LaunchedRank != 0)
+        {
+            Load(directory, kind, plan, device, limits);
+            return 0;
+        }
+        // Listening first: a port in use or a bad --host fails before minutes of loading, and while the model loads the
+        // server answers 503 "model_loading" (GET /health included) instead of refusing connections.
+        var server = CompletionServer.StartLoadingAsync(name, host, port, options).GetAwaiter().GetResult();
+        ContinuousBatcher? batcher = null;
+        IDisposable? owner = null;
         try
         {
-            var server = CompletionServer.StartAsync(batcher, tokenizer, name, host, port, options).GetAwaiter().GetResult();
+            Console.Error.WriteLine($"listening at {server.Address}; loading {name} (GET /health answers 503 until it serves)");
+            var stopped = server.WaitForShutdownAsync();
+            // Off this thread, so that Ctrl+C during a long load stops the process; under mpirun on this one, as MPI was started here.
+            var loading = MpiWorld.IsLaunched ? Task.FromResult(Load(directory, kind, plan, device, limits)) : Task.Run(() => Load(directory, kind, plan, device, limits));
+            if (Task.WaitAny(loading, stopped) == 1 && !loading.IsCompleted)
+            {
+                // The load runs on; the process ends with this method, and the engine with it.
+                Console.Error.WriteLine("stopped while loading");
+                return 0;
+            }
+            var (tokenizer, model, warmCache) = loading.GetAwaiter().GetResult(); // a failed load throws here: one error line, exit 1
+            owner = model as IDisposable;
+            batcher = new ContinuousBatcher(model, tokenizer, limits);
+            batcher.AddCache(warmCache);
+            server.Ready(batcher, tokenizer);
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"serving {name} ({model.Shape.ModelName}, {(plan is null ? "one device" : plan.ToString())}, up to {limits.MaxInFlight} sequences per step) at {server.Address} — Ctrl+C stops"));
-            server.WaitForShutdownAsync().GetAwaiter().GetResult();
+            stopped.GetAwaiter().GetResult();
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             // The host gave requests in flight their few seconds; what is left has no client to answer.
             batcher.Dispose();
@@ -85,7 +118,30 @@ internal static class ServeCommand
         }
         finally
         {
-            batcher.Dispose();
+            batcher?.Dispose();
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            owner?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The tokenizer and the engine, warmed up on a typical prompt (128 tokens) so that the first request finds the
+    /// buffers a prompt needs already resident and runs on the warm-up's cache, resident for a whole prefill chunk.
+    /// </summary>
+    private static (ITokenizer Tokenizer, ITransformerEngine Model, KvCache WarmCache) Load(string directory, EngineKind kind,
+        Tessera.Parallelism.ParallelPlan? plan, DeviceKind device, BatcherLimits limits)
+    {
+        var tokenizer = Tokenizers.Load(directory);
+        var model = EngineCatalog.Open(directory, kind, plan, device);
+        try
+        {
+            var warmCache = EngineCatalog.WarmUp(model, limits.PrefillChunkTokens, promptRows: Math.Min(EngineCatalog.MaxWarmUpPromptRows, limits.PrefillChunkTokens));
+            return (tokenizer, model, warmCache);
+        }
+        catch
+        {
+            (model as IDisposable)?.Dispose();
+            throw;
         }
     }
 }

@@ -20,5 +20,15 @@ internal sealed class ApiException(int status, string message, string? param = n
 
     public string Type { get; } = type;
 
+    /// <summary>
+    /// What the answer tells OpenAI's SDKs through <c>x-should-retry</c>: false for an answer a retry would only repeat
+    /// at full cost (a request past the server's time limit, a server shutting down); null: no header, so the SDKs'
+    /// default holds (retry 408, 409, 429 and 5xx).
+    /// </summary>
+    public bool? ShouldRetry { get; init; }
+
+    /// <summary>Seconds to send as Retry-After (a full queue, a model still loading), or null.</summary>
+    public int? RetryAfterSeconds { get; init; }
+
     public ErrorResponse ToBody() => new(new ErrorDetail(Message, Type, Param, Code));
 }

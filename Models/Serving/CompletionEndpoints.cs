@@ -26,9 +26,21 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
 
     private readonly long _started = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
-    public ModelCard ModelCard() => new(modelName, "model", _started, "tessera");
+    public ContinuousBatcher Batcher => batcher;
 
-    public ModelList ModelList() => new("list", [ModelCard()]);
+    /// <summary>The model's card under one of its names.</summary>
+    public ModelCard ModelCard(string id) => new(id, "model", _started, "tessera");
+
+    /// <summary>Every name the model is served under, the reported one first (as vLLM lists its served names).</summary>
+    public ModelList ModelList() => new("list", [ModelCard(modelName), .. options.ModelAliases.Select(ModelCard)]);
+
+    /// <summary>Whether requests may name the model so.</summary>
+    public bool Serves(string name) => name == modelName || options.ModelAliases.Contains(name);
+
+    /// <summary>The 404 of a request for a model this server does not serve.</summary>
+    public ApiException ModelNotFound(string name) => new(404,
+        $"The model '{name}' does not exist: this server serves '{modelName}'{(options.ModelAliases.Count == 0 ? "" : $" (also named {string.Join(", ", options.ModelAliases.Select(a => $"'{a}'"))})")}.",
+        "model", "model_not_found");
 
     public Task<IResult> CompletionsAsync(HttpContext http) => HandleAsync(http, ServingJson.Default.CompletionRequest,
         request => new Prepared(request.Prompt!.TokenIds ?? Encode(request.Prompt.Text!, "prompt"), "prompt", ChatPrompts.Constraint(request.ResponseFormat, tokenizer), null));
@@ -73,9 +85,9 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         Prepared prepared;
         try
         {
-            request = await RequestReader.ReadAsync(http.Request.Body, contract, ended);
-            if (request.Model is { } model && model != modelName)
-                throw new ApiException(404, $"The model '{model}' does not exist: this server serves '{modelName}'.", "model", "model_not_found");
+            RequestReader.CheckContentType(http.Request.ContentType);
+            request = await RequestReader.ReadAsync(http.Request.BodyReader, contract, ended);
+            if (request.Model is { } model && !Serves(model)) throw ModelNotFound(model);
             prepared = prepare(request);
             var (prompt, param) = (prepared.Tokens, prepared.Param);
             CheckPrompt(prompt, param);
@@ -157,9 +169,12 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
     private ApiException Failure(Exception e, CancellationToken ended) => e switch
     {
         OperationCanceledException when ended.IsCancellationRequested =>
-            new ApiException(408, $"The request did not finish within the server's limit of {options.RequestTimeout?.TotalSeconds:0.###} s.", code: "request_timeout", type: "timeout_error"),
+            new ApiException(408, $"The request did not finish within the server's limit of {options.RequestTimeout?.TotalSeconds:0.###} s.", code: "request_timeout", type: "timeout_error")
+            {
+                ShouldRetry = false,
+            },
         KvCacheAllocationException => new ApiException(503, e.Message, code: "insufficient_memory", type: "server_error"),
-        OperationCanceledException => new ApiException(503, "The server is shutting down: the request was cancelled.", code: "shutting_down", type: "server_error"),
+        OperationCanceledException => ShuttingDown("The server is shutting down: the request was cancelled."),
         _ => new ApiException(500, $"Generation failed: {e.Message}", code: "server_error", type: "server_error"),
     };
 
@@ -171,7 +186,7 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         }
         catch (QueueFullException e)
         {
-            throw new ApiException(429, e.Message, code: "queue_full", type: "rate_limit_error");
+            throw new ApiException(429, e.Message, code: "queue_full", type: "rate_limit_error") { RetryAfterSeconds = 1 };
         }
         catch (KvCacheLimitException e)
         {
@@ -179,7 +194,7 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         }
         catch (InvalidOperationException e)
         {
-            throw new ApiException(503, e.Message, code: "shutting_down", type: "server_error");
+            throw ShuttingDown(e.Message);
         }
         catch (ArgumentException e)
         {
@@ -204,10 +219,18 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         }
     }
 
-    /// <summary>An error answer; a 429 tells the client when to retry.</summary>
+    /// <summary>
+    /// The 503 of a server that stops: not to be retried by the SDKs (the same server will not take it; a load balancer
+    /// in front sends the client's next request elsewhere).
+    /// </summary>
+    public static ApiException ShuttingDown(string message) =>
+        new(503, message, code: "shutting_down", type: "server_error") { ShouldRetry = false };
+
+    /// <summary>An error answer, with Retry-After and x-should-retry where the error sets them.</summary>
     public static IResult Error(HttpContext http, ApiException e)
     {
-        if (e.Status == 429) http.Response.Headers.RetryAfter = "1";
+        if (e.RetryAfterSeconds is int seconds) http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (e.ShouldRetry is bool retry) http.Response.Headers["x-should-retry"] = retry ? "true" : "false";
         return TypedResults.Json(e.ToBody(), ServingJson.Wire.ErrorResponse, statusCode: e.Status);
     }
 }

@@ -18,4 +18,23 @@ namespace Tessera.Generation;
 public sealed record BatcherMetrics(
     long Requests, long FailedRequests, long PromptTokens, long CompletionTokens, long Steps,
     LatencySummary TimeToFirstToken, LatencySummary InterTokenLatency, double PrefillTokensPerSecond, double DecodeTokensPerSecond,
-    IReadOnlyList<DeviceMemoryUsage> Memory);
+    IReadOnlyList<DeviceMemoryUsage> Memory)
+{
+    /// <summary>Sequences in flight (holding a slot) at the snapshot.</summary>
+    public int Running { get; init; }
+
+    /// <summary>Requests queued for a slot at the snapshot.</summary>
+    public int Waiting { get; init; }
+
+    /// <summary>
+    /// The fraction of the KV-cache room in use (0 to 1): under a KV-cache limit, the positions counted for the sequences in
+    /// flight over the limit; without one, the positions they hold over a full context for every slot.
+    /// </summary>
+    public double KvCacheUsage { get; init; }
+
+    /// <summary>How the requests ended, by reason.</summary>
+    public RequestOutcomes Outcomes { get; init; } = RequestOutcomes.None;
+
+    /// <summary>Latency histograms of the finished requests; null when the snapshot has none.</summary>
+    public RequestHistograms? Histograms { get; init; }
+}

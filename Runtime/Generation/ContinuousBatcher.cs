@@ -47,7 +47,7 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _submitGate = new();
-    private readonly MetricsCollector _metrics = new();
+    private readonly MetricsCollector _metrics;
 
     /// <summary>The step's logits (one row per sequence), reused while the number of sequences stays: only the step loop touches it.</summary>
     private float[] _logits = [];
@@ -57,6 +57,7 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
     private readonly long _bytesPerPosition;
     private long _reservedBytes; // KV bytes counted for the sequences in flight (with a KV-cache limit)
     private int _inFlight; // _active.Count, for Submit's threads
+    private long _positionsInFlight; // KV positions the sequences in flight hold, after the last step (for the metrics' readers)
     private bool _closed;
 
     /// <param name="engine">the model; used only by this batcher while it runs</param>
@@ -80,6 +81,7 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         Limits = limits;
         // Keys and values of every layer, fp32: what one position costs a whole (one-device) cache.
         _bytesPerPosition = 2L * engine.Shape.Layers * engine.Shape.KvWidth * sizeof(float);
+        _metrics = new MetricsCollector(engine.Shape.ContextLength);
         int firstRows = Math.Min(engine.Shape.ContextLength, KvCache.InitialRows);
         if (limits.KvCacheBytes < firstRows * _bytesPerPosition)
             throw new ArgumentOutOfRangeException(nameof(limits), limits.KvCacheBytes,
@@ -172,8 +174,19 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
                 throw new ArgumentOutOfRangeException(nameof(prompt), id, $"Token id {id} is outside the vocabulary of {shape.VocabSize} ids.");
     }
 
-    /// <summary>Aggregated latency and throughput of the finished requests, and memory per device, now.</summary>
-    public BatcherMetrics Metrics => _metrics.Snapshot(Memory());
+    /// <summary>Aggregated latency and throughput of the finished requests, the queue, and memory per device, now.</summary>
+    public BatcherMetrics Metrics => _metrics.Snapshot(Memory(), Volatile.Read(ref _inFlight), _queue.Count, KvCacheUsage());
+
+    /// <summary>Whether <see cref="Submit(ReadOnlySpan{int}, SamplingOptions?, CancellationToken)"/> takes requests: false once shutdown began.</summary>
+    public bool IsAccepting => !Volatile.Read(ref _closed);
+
+    /// <summary>
+    /// The fraction of the KV-cache room in use: under a KV-cache limit, what is counted for the sequences in flight;
+    /// without one, the positions they hold over a full context for each of <see cref="MaxInFlight"/> slots.
+    /// </summary>
+    private double KvCacheUsage() => Limits.KvCacheBytes is long limit
+        ? Math.Clamp((double)Interlocked.Read(ref _reservedBytes) / limit, 0, 1)
+        : Math.Clamp((double)Interlocked.Read(ref _positionsInFlight) / ((long)MaxInFlight * Engine.Shape.ContextLength), 0, 1);
 
     /// <summary>Memory per device: a parallel engine's devices, or the single device's weights and the batcher's KV caches.</summary>
     public IReadOnlyList<DeviceMemoryUsage> Memory() => Engine is ParallelEngine parallel
@@ -232,8 +245,10 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
                 if (_active.Count > 0)
                 {
                     Step();
+                    PublishPositions();
                     continue;
                 }
+                PublishPositions();
                 lock (_submitGate)
                     if (_closed && _queue.IsEmpty) break;
                 try
@@ -302,6 +317,14 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>What the metrics read of the caches in flight: one sum over at most <see cref="MaxInFlight"/> sequences per step.</summary>
+    private void PublishPositions()
+    {
+        long positions = 0;
+        foreach (var sequence in _active) positions += sequence.Cache?.Length ?? 0;
+        Interlocked.Exchange(ref _positionsInFlight, positions);
+    }
+
     private void DropCancelled()
     {
         foreach (var sequence in _active.Where(s => s.Cancellation.IsCancellationRequested).ToArray())
@@ -361,7 +384,7 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
                 // Counted before the request completes: whoever awaits it then reads metrics that include it.
                 var metrics = sequence.Measure();
                 Release(sequence);
-                _metrics.RecordFinished(metrics, sequence.Gaps);
+                _metrics.RecordFinished(metrics, reason, sequence.Gaps);
                 sequence.Finish(reason, metrics);
             }
         }
@@ -390,7 +413,7 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
     private void End(GenerationSequence sequence, Exception error)
     {
         Release(sequence);
-        _metrics.RecordFailed();
+        _metrics.RecordFailed(error);
         sequence.Fail(error);
     }
 
@@ -420,7 +443,7 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         if (Limits.KvCacheBytes is not null)
         {
             cache.GrowthLimit = Math.Min(cache.Capacity, sequence.ReservedPositions);
-            _reservedBytes += sequence.ReservedPositions * _bytesPerPosition;
+            Interlocked.Add(ref _reservedBytes, sequence.ReservedPositions * _bytesPerPosition);
         }
         _caches.TryAdd(cache, 0);
         return cache;
@@ -431,7 +454,7 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         if (sequence.TakeCache() is not { } cache) return;
         if (Limits.KvCacheBytes is not null)
         {
-            _reservedBytes -= sequence.ReservedPositions * _bytesPerPosition;
+            Interlocked.Add(ref _reservedBytes, -sequence.ReservedPositions * _bytesPerPosition);
             _caches.TryRemove(cache, out _);
             return;
         }

@@ -2,7 +2,7 @@ using Tessera.Generation;
 
 namespace Tessera.Models.Serving.Contracts;
 
-/// <summary><c>GET /metrics</c>: the batcher's aggregate, times in milliseconds, memory in bytes per device.</summary>
+/// <summary><c>GET /metrics.json</c>: the batcher's aggregate, times in milliseconds, memory in bytes per device.</summary>
 internal sealed record MetricsResponse(long Requests, long FailedRequests, long PromptTokens, long CompletionTokens, long Steps,
     LatencyMs TimeToFirstTokenMs, LatencyMs InterTokenLatencyMs, double PrefillTokensPerSecond, double DecodeTokensPerSecond, DeviceMemory[] Memory)
 {

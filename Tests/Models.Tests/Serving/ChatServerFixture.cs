@@ -45,7 +45,7 @@ public sealed class ChatServerFixture : IAsyncLifetime
     }
 
     /// <summary>What this fixture's server is started with.</summary>
-    public static ServerOptions ServerOptions() => new();
+    public static ServerOptions ServerOptions() => new() { AllowedOrigins = [Origin] };
 
     public async Task DisposeAsync()
     {

@@ -94,11 +94,11 @@ public sealed class CompletionsTests(ServerFixture server) : IClassFixture<Serve
     }
 
     [Fact]
-    public async Task Metrics_ReportTheRequestsAndTheDeviceMemory()
+    public async Task MetricsJson_ReportsTheRequestsAndTheDeviceMemory()
     {
         await server.PostOkAsync("/v1/completions", new JsonObject { ["prompt"] = "Hi", ["max_tokens"] = 2 });
 
-        var metrics = await server.GetJsonAsync("/metrics");
+        var metrics = await server.GetJsonAsync("/metrics.json");
 
         Assert.True((long)metrics!["requests"]! >= 1);
         Assert.True((long)metrics["memory"]![0]!["weights"]! > 0);

@@ -63,6 +63,79 @@ public sealed class RequestErrorTests(ServerFixture server) : IClassFixture<Serv
         Assert.Equal(code, (string?)error["code"]);
     }
 
+    public static TheoryData<string, string> JsonFaults() => new()
+    {
+        // body, what the message says
+        { "{\"prompt\": \"Hi\",", "unexpected end of the JSON body" },
+        { "{\"prompt\": \"Hi", "unexpected end of the JSON body" },
+        { "{\"prompt\": [1, 2", "unexpected end of the JSON body" },
+        { "{\"prompt\": \"Hi\"", "unexpected end of the JSON body" },
+        { "[]", "expected a JSON object" },
+        { "[1, 2]", "not an array" },
+        { "\"x\"", "not a string" },
+        { "123", "not a number" },
+        { "true", "expected a JSON object" },
+        { "null", "must be a JSON object, not null" },
+        { "", "empty" },
+        { "{\"prompt\": \"Hi\", \"logit_bias\": " + new string('[', 100) + new string(']', 100) + "}", "nested too deeply" },
+        { "{\"prompt\": \"Hi\", \"user\": " + new string('[', 5000), "nested too deeply" },   // cut short too: the depth is what is wrong first
+        { "{\"prompt\": \"Hi\", \"max_tokens\": \"many\"}", "'max_tokens' must be an integer" },
+        { "{\"prompt\": \"Hi\", \"stream\": 1}", "'stream' must be true or false" },
+        { "{\"messages\": [{\"role\": 3, \"content\": \"hi\"}]}", "'messages.[0].role' must be a string" },
+    };
+
+    [Theory]
+    [MemberData(nameof(JsonFaults))]
+    public async Task AJsonFault_IsDescribedInJsonsWords_NeverWithACSharpTypeName(string body, string says)
+    {
+        string path = body.Contains("messages", StringComparison.Ordinal) ? "/v1/chat/completions" : "/v1/completions";
+
+        using var response = await server.Client.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
+
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode}: {text}");
+        string message = (string)JsonNode.Parse(text)!["error"]!["message"]!;
+        Assert.Contains(says, message);
+        Assert.DoesNotContain("Tessera.", message);
+        Assert.DoesNotContain("System.", message);
+        if (says != "nested too deeply") Assert.DoesNotContain("nested", message);
+    }
+
+    [Theory]
+    [InlineData("text/plain")]
+    [InlineData("application/x-www-form-urlencoded")] // what curl -d sends without -H
+    [InlineData("multipart/form-data; boundary=x")]
+    [InlineData("application/json; charset=utf-16")]
+    public async Task ABodyThatIsNotDeclaredJson_Gets415WithAnErrorBody(string contentType)
+    {
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes("{\"prompt\": \"Hi\", \"max_tokens\": 1}"));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        using var response = await server.Client.PostAsync("/v1/completions", content);
+
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.UnsupportedMediaType, $"{(int)response.StatusCode}: {text}");
+        var error = JsonNode.Parse(text)!["error"]!;
+        Assert.Equal("unsupported_media_type", (string?)error["code"]);
+        Assert.Contains("application/json", (string)error["message"]!);
+    }
+
+    [Theory]
+    [InlineData(null)] // as vLLM (FastAPI) reads a body without a Content-Type: as JSON
+    [InlineData("application/json")]
+    [InlineData("application/json; charset=utf-8")]
+    [InlineData("Application/JSON; charset=\"UTF-8\"")]
+    [InlineData("application/vnd.openai+json")]
+    public async Task ABodyDeclaredJson_OrWithoutAContentType_IsRead(string? contentType)
+    {
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes("{\"prompt\": \"Hi\", \"max_tokens\": 1}"));
+        if (contentType is not null) content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        using var response = await server.Client.PostAsync("/v1/completions", content);
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+    }
+
     [Fact]
     public async Task AnUnknownRoute_Gets404WithAnErrorBody()
     {

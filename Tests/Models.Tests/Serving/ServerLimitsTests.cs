@@ -72,7 +72,7 @@ public sealed class ServerLimitsTests
     }
 
     [Fact]
-    public async Task WhenTheQueueIsFull_TheNextRequestGets429WithRetryAfter_AndTheServerGoesOn()
+    public async Task WhenTheQueueIsFull_TheNextRequestGets429WithRetryAfter_Retryable_AndTheServerGoesOn()
     {
         using var release = new ManualResetEventSlim();
         var engine = HookedEngine.TinyLlama();
@@ -85,6 +85,7 @@ public sealed class ServerLimitsTests
         var error = await ErrorOf(refused, HttpStatusCode.TooManyRequests);
         Assert.Equal("queue_full", (string?)error["code"]);
         Assert.Equal("1", refused.Headers.GetValues("Retry-After").Single());
+        Assert.False(refused.Headers.Contains("x-should-retry")); // OpenAI's SDKs retry a 429 by default, after Retry-After
 
         release.Set();
         using var first = await running;
@@ -124,7 +125,7 @@ public sealed class ServerLimitsTests
     }
 
     [Fact]
-    public async Task ARequestPastTheTimeout_Gets408_AndAStreamGetsATimeoutErrorEvent()
+    public async Task ARequestPastTheTimeout_Gets408NotToBeRetried_AndAStreamGetsATimeoutErrorEvent()
     {
         var engine = HookedEngine.TinyLlama();
         engine.OnForward = _ => Thread.Sleep(40);
@@ -132,6 +133,8 @@ public sealed class ServerLimitsTests
 
         using var timedOut = await served.PostAsync("/v1/completions", Completion(60));
         Assert.Equal("request_timeout", (string?)(await ErrorOf(timedOut, HttpStatusCode.RequestTimeout))["code"]);
+        // OpenAI's SDKs retry a 408 twice by default: three times the work, each ending the same way.
+        Assert.Equal("false", timedOut.Headers.GetValues("x-should-retry").Single());
 
         var streaming = Completion(60);
         streaming["stream"] = true;
