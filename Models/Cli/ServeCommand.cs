@@ -61,7 +61,6 @@ internal static class ServeCommand
                 MaxTokens = r.GetValue(maxTokens) is int most ? Check(most, 1, "--max-tokens") : null,
                 RequestTimeout = seconds == 0 ? null : TimeSpan.FromSeconds(seconds),
                 ModelAliases = served.Skip(1).ToArray(),
-                ChatTemplate = CheckpointChatTemplate.Load(directory),
                 ToolCallParser = r.GetValue(toolParser),
                 AllowedOrigins = (r.GetValue(origins) ?? []).SelectMany(o => o.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray(),
             };
@@ -102,11 +101,11 @@ internal static class ServeCommand
                 Console.Error.WriteLine("stopped while loading");
                 return 0;
             }
-            var (tokenizer, model, warmCache) = loading.GetAwaiter().GetResult(); // a failed load throws here: one error line, exit 1
+            var (tokenizer, template, model, warmCache) = loading.GetAwaiter().GetResult(); // a failed load throws here: one error line, exit 1
             owner = model as IDisposable;
             batcher = new ContinuousBatcher(model, tokenizer, limits);
             batcher.AddCache(warmCache);
-            server.Ready(batcher, tokenizer);
+            server.Ready(batcher, tokenizer, template);
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"serving {name} ({model.Shape.ModelName}, {(plan is null ? "one device" : plan.ToString())}, up to {limits.MaxInFlight} sequences per step) at {server.Address} — Ctrl+C stops"));
             stopped.GetAwaiter().GetResult();
@@ -128,15 +127,16 @@ internal static class ServeCommand
     /// The tokenizer and the engine, warmed up on a typical prompt (128 tokens) so that the first request finds the
     /// buffers a prompt needs already resident and runs on the warm-up's cache, resident for a whole prefill chunk.
     /// </summary>
-    private static (ITokenizer Tokenizer, ITransformerEngine Model, KvCache WarmCache) Load(string directory, EngineKind kind,
+    private static (ITokenizer Tokenizer, CheckpointChatTemplate? Template, ITransformerEngine Model, KvCache WarmCache) Load(string directory, EngineKind kind,
         Tessera.Parallelism.ParallelPlan? plan, DeviceKind device, BatcherLimits limits)
     {
         var tokenizer = Tokenizers.Load(directory);
+        var template = CheckpointChatTemplate.Load(directory);
         var model = EngineCatalog.Open(directory, kind, plan, device);
         try
         {
             var warmCache = EngineCatalog.WarmUp(model, limits.PrefillChunkTokens, promptRows: Math.Min(EngineCatalog.MaxWarmUpPromptRows, limits.PrefillChunkTokens));
-            return (tokenizer, model, warmCache);
+            return (tokenizer, template, model, warmCache);
         }
         catch
         {

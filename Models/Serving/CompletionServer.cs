@@ -158,11 +158,13 @@ public sealed class CompletionServer : IAsyncDisposable
 
     /// <summary>Serves the model from now on: /health answers 200 and the API takes requests.</summary>
     /// <exception cref="InvalidOperationException">the server already serves one</exception>
-    public void Ready(ContinuousBatcher batcher, ITokenizer tokenizer)
+    /// <param name="chatTemplate">the checkpoint's chat template, read with the model (null: the options' own)</param>
+    public void Ready(ContinuousBatcher batcher, ITokenizer tokenizer, CheckpointChatTemplate? chatTemplate = null)
     {
         ArgumentNullException.ThrowIfNull(batcher);
         ArgumentNullException.ThrowIfNull(tokenizer);
-        if (Interlocked.CompareExchange(ref _endpoints, new CompletionEndpoints(batcher, tokenizer, _modelName, _options), null) is not null)
+        var options = chatTemplate is null ? _options : _options with { ChatTemplate = chatTemplate };
+        if (Interlocked.CompareExchange(ref _endpoints, new CompletionEndpoints(batcher, tokenizer, _modelName, options), null) is not null)
             throw new InvalidOperationException("The server already serves a model.");
     }
 
