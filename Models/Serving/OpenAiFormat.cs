@@ -3,42 +3,127 @@ using Tessera.Models.Serving.Contracts;
 
 namespace Tessera.Models.Serving;
 
-/// <summary>The response bodies of one request, whole or as stream chunks, as OpenAI's API shapes them.</summary>
-internal sealed class OpenAiFormat(string id, long created, string model, bool chat)
+/// <summary>
+/// The response bodies of one request, whole or as stream chunks, as OpenAI's API shapes them, one choice per
+/// generation (<c>n</c>, each chunk carrying its choice's index).
+/// </summary>
+/// <param name="logprobs">the alternatives per token to show (chat's top_logprobs, completions' logprobs); null: no logprobs shown</param>
+/// <param name="echo">completions' echo: the prompt's text, prepended to each choice's text (with logprobs, its tokens too); null: none</param>
+internal sealed class OpenAiFormat(string id, long created, string model, bool chat, LogprobsFormat tokens, int? logprobs = null, string? echo = null)
 {
-    private static readonly LogprobsPlaceholder NullLogprobs = new(true);
+    /// <summary>Per choice of a completions stream: where the next token's text starts in the choice's text (legacy text_offset).</summary>
+    private readonly Dictionary<int, int> _offsets = [];
+
+    /// <summary>Whether each choice's text starts with the prompt (completions' echo).</summary>
+    public bool Echoes => echo is not null;
 
     /// <summary>OpenAI's finish_reason: "stop" for a stop token or string, "length" for max tokens or a full context.</summary>
     public static string FinishReasonOf(FinishReason reason) => reason == FinishReason.Stop ? "stop" : "length";
 
-    public static Usage UsageOf(GenerationOutput output) =>
-        new(output.PromptTokens.Length, output.Tokens.Length, output.PromptTokens.Length + output.Tokens.Length);
-
-    /// <summary>The whole answer (stream = false).</summary>
-    public CompletionResponse Response(GenerationOutput output)
+    /// <summary>The usage of a request: its prompt counted once, the tokens of every choice generated (best_of's too).</summary>
+    public static Usage UsageOf(IReadOnlyList<GenerationOutput> outputs)
     {
-        var choice = chat
-            ? new Choice { Message = new AssistantMessage("assistant", output.Text) }
-            : new Choice { Text = output.Text, Logprobs = NullLogprobs };
-        choice = choice with { FinishReason = FinishReasonOf(output.FinishReason), TokenIds = output.Tokens };
-        return new CompletionResponse(id, chat ? "chat.completion" : "text_completion", created, model, [choice], UsageOf(output));
+        int prompt = outputs[0].PromptTokens.Length, completion = outputs.Sum(o => o.Tokens.Length);
+        return new Usage(prompt, completion, prompt + completion);
     }
 
-    /// <summary>The first chunk of a chat stream: the assistant's role.</summary>
-    public CompletionResponse RoleChunk() => Chunk(new Choice { Delta = new Delta("assistant", "") });
+    /// <summary>The whole answer (stream = false): one choice per output, indexed in this order.</summary>
+    public CompletionResponse Response(IReadOnlyList<GenerationOutput> shown, Usage usage)
+    {
+        var choices = shown.Select((output, index) => (chat
+                ? new Choice { Message = new AssistantMessage("assistant", output.Text), Logprobs = ChatLogprobs(output.Logprobs) }
+                : new Choice { Text = echo + output.Text, Logprobs = CompletionLogprobs(output) })
+            with { Index = index, FinishReason = FinishReasonOf(output.FinishReason), TokenIds = output.Tokens }).ToArray();
+        return new CompletionResponse(id, chat ? "chat.completion" : "text_completion", created, model, choices, usage);
+    }
+
+    /// <summary>The first chunk of a chat choice's stream: the assistant's role.</summary>
+    public CompletionResponse RoleChunk(int index) => Chunk(new Choice { Index = index, Delta = new Delta("assistant", "") });
+
+    /// <summary>A completions choice's echoed prompt (with its logprobs when asked: available once its first token came).</summary>
+    public CompletionResponse EchoChunk(int index, IReadOnlyList<TokenLogprob?>? promptLogprobs, int[] prompt) =>
+        Chunk(new Choice { Index = index, Text = echo, Logprobs = logprobs is null ? null : Streamed(index, prompt, promptLogprobs ?? new TokenLogprob?[prompt.Length]) });
 
     /// <summary>One token's chunk.</summary>
-    public CompletionResponse TokenChunk(GeneratedToken token) => Chunk(
-        (chat ? new Choice { Delta = new Delta(null, token.Text) } : new Choice { Text = token.Text, Logprobs = NullLogprobs }) with { TokenIds = [token.Id] });
+    public CompletionResponse TokenChunk(int index, GeneratedToken token) => Chunk((chat
+            ? new Choice { Delta = new Delta(null, token.Text), Logprobs = ChatLogprobs(token.Logprob is { } l ? [l] : null) }
+            : new Choice { Text = token.Text, Logprobs = logprobs is null ? null : Streamed(index, [token.Id], [token.Logprob]) })
+        with { Index = index, TokenIds = [token.Id] });
 
-    /// <summary>The chunk that ends the choice.</summary>
-    public CompletionResponse FinishChunk(FinishReason reason) => Chunk(
-        (chat ? new Choice { Delta = new Delta(null, null) } : new Choice { Text = "", Logprobs = NullLogprobs }) with { FinishReason = FinishReasonOf(reason) });
+    /// <summary>The chunk that ends a choice.</summary>
+    public CompletionResponse FinishChunk(int index, FinishReason reason) => Chunk(
+        (chat ? new Choice { Delta = new Delta(null, null) } : new Choice { Text = "" }) with { Index = index, FinishReason = FinishReasonOf(reason) });
 
     /// <summary>stream_options.include_usage: no choices, the usage.</summary>
-    public CompletionResponse UsageChunk(GenerationOutput output) => new(id, ChunkKind, created, model, [], UsageOf(output));
+    public CompletionResponse UsageChunk(Usage usage) => new(id, ChunkKind, created, model, [], usage);
 
     private string ChunkKind => chat ? "chat.completion.chunk" : "text_completion";
 
     private CompletionResponse Chunk(Choice choice) => new(id, ChunkKind, created, model, [choice], null);
+
+    /// <summary>Chat's logprobs.content, when the request asked.</summary>
+    private ChoiceLogprobs? ChatLogprobs(IReadOnlyList<TokenLogprob>? generated) => logprobs is null || generated is null ? null : new ChoiceLogprobs
+    {
+        Content = generated.Select(l => new LogprobEntry(tokens.Text(l.Id), LogprobsFormat.Finite(l.Logprob), tokens.Bytes(l.Id),
+            l.Top.Take(logprobs.Value).Select(t => new TopLogprobEntry(tokens.Text(t.Id), LogprobsFormat.Finite(t.Logprob), tokens.Bytes(t.Id))).ToArray())).ToArray(),
+    };
+
+    /// <summary>The legacy shape of a whole completions choice: the echoed prompt's tokens (when echoed), then the output's.</summary>
+    private ChoiceLogprobs? CompletionLogprobs(GenerationOutput output)
+    {
+        if (logprobs is null) return null;
+        var ids = new List<int>();
+        var entries = new List<TokenLogprob?>();
+        if (echo is not null)
+        {
+            ids.AddRange(output.PromptTokens);
+            entries.AddRange(output.PromptLogprobs ?? new TokenLogprob?[output.PromptTokens.Length]);
+        }
+        ids.AddRange(output.Tokens);
+        entries.AddRange(output.Logprobs ?? []);
+        int offset = 0;
+        return Legacy(ids.ToArray(), entries, ref offset);
+    }
+
+    /// <summary>The legacy shape of a chunk's tokens, their offsets continuing the choice's earlier chunks'.</summary>
+    private ChoiceLogprobs Streamed(int index, int[] ids, IReadOnlyList<TokenLogprob?> entries)
+    {
+        int offset = _offsets.GetValueOrDefault(index);
+        var shape = Legacy(ids, entries, ref offset);
+        _offsets[index] = offset;
+        return shape;
+    }
+
+    /// <summary>
+    /// Legacy logprobs of consecutive tokens of a choice's text: token strings, their log-probabilities (null where there
+    /// is none: the first prompt token), the top alternatives as {token: logprob} (the chosen token among them, as OpenAI
+    /// returns up to logprobs + 1), and where each token's string starts in the choice's text: from
+    /// <paramref name="offset"/>, the token strings' lengths accumulated (left past the last token).
+    /// </summary>
+    private ChoiceLogprobs Legacy(int[] ids, IReadOnlyList<TokenLogprob?> entries, ref int offset)
+    {
+        var offsets = new int[ids.Length];
+        var texts = new string[ids.Length];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            texts[i] = tokens.Text(ids[i]);
+            offsets[i] = offset;
+            offset += texts[i].Length;
+        }
+        return new ChoiceLogprobs
+        {
+            Tokens = texts,
+            TokenLogprobs = entries.Select(e => e is null ? (double?)null : LogprobsFormat.Finite(e.Logprob)).ToArray(),
+            TopLogprobs = entries.Select(e => e is null ? null : TopOf(e)).ToArray(),
+            TextOffset = offsets,
+        };
+    }
+
+    private Dictionary<string, double> TopOf(TokenLogprob entry)
+    {
+        var top = new Dictionary<string, double>();
+        foreach (var t in entry.Top.Take(logprobs!.Value)) top.TryAdd(tokens.Text(t.Id), LogprobsFormat.Finite(t.Logprob));
+        top.TryAdd(tokens.Text(entry.Id), LogprobsFormat.Finite(entry.Logprob));
+        return top;
+    }
 }

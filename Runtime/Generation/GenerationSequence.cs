@@ -139,7 +139,11 @@ internal sealed class GenerationSequence
     public FinishReason? Accept(int token, TokenLogprob? logprob = null)
     {
         long now = Stopwatch.GetTimestamp();
-        if (_generated.Count == 0) _firstToken = now;
+        if (_generated.Count == 0)
+        {
+            _firstToken = now;
+            Stream.PromptLogprobs = _promptLogprobs; // before the first token is written: its reader sees them
+        }
         else _gaps.Add(Stopwatch.GetElapsedTime(_lastToken, now));
         _lastToken = now;
         _generated.Add(token);

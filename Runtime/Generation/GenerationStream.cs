@@ -25,6 +25,12 @@ public sealed class GenerationStream
     /// <summary>Which of its request's choices this is (<see cref="ContinuousBatcher.SubmitChoices"/>); 0 for a single one.</summary>
     public int Choice { get; }
 
+    /// <summary>
+    /// The prompt's log-probabilities (<see cref="GenerationOutput.PromptLogprobs"/>) when the options asked for them: set
+    /// before the first token is streamed, so a consumer that has read a token reads them; null before, or when not asked.
+    /// </summary>
+    public IReadOnlyList<TokenLogprob?>? PromptLogprobs { get; internal set; }
+
     /// <summary>The tokens as they are sampled. Read them once, by one consumer (they are not replayed).</summary>
     public IAsyncEnumerable<GeneratedToken> Tokens(CancellationToken cancellationToken = default) => _tokens.ReadAllAsync(cancellationToken);
 
