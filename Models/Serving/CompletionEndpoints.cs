@@ -14,8 +14,9 @@ namespace Tessera.Models.Serving;
 /// /v1/completions and /v1/chat/completions: read the typed request and check it (4xx before anything is queued),
 /// submit it to the shared <see cref="ContinuousBatcher"/> (so concurrent requests run in the same steps), and answer
 /// with one JSON body or, with <c>"stream": true</c>, server-sent events: one chunk per token, a chunk with the
-/// finish_reason, optionally the usage, then <c>[DONE]</c>. A client that disconnects cancels its request; one past
-/// the server's request timeout is ended.
+/// finish_reason, optionally the usage, then <c>[DONE]</c>. With <c>n</c> (or best_of) the choices are submitted
+/// together and share the prompt's prefill; streamed, their chunks interleave, each carrying its choice's index. A
+/// client that disconnects cancels its request; one past the server's request timeout is ended.
 /// </summary>
 internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer tokenizer, string modelName, ServerOptions options)
 {
