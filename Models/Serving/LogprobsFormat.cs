@@ -36,6 +36,24 @@ internal sealed class LogprobsFormat(ITokenizer tokenizer)
         return values;
     }
 
+    /// <summary>
+    /// Where each token's text starts in a text that begins at <paramref name="start"/>: the tokens decoded one after the
+    /// other after <paramref name="context"/> (as a stream shows them: a token that ends a character, or a special token
+    /// that decodes to nothing, moves the offset by what it adds). The legacy completions' text_offset.
+    /// </summary>
+    public int[] TextOffsets(ReadOnlySpan<int> context, IReadOnlyList<int> ids, int start)
+    {
+        var decoder = new StreamingDecoder(tokenizer);
+        decoder.Add(context);
+        var offsets = new int[ids.Count];
+        for (int i = 0; i < ids.Count; i++)
+        {
+            offsets[i] = start;
+            start += decoder.Add(ids[i]).Length;
+        }
+        return offsets;
+    }
+
     /// <summary>JSON has no infinity: a token the model rules out is written -9999, as vLLM and OpenAI write it.</summary>
     public static double Finite(double logprob) => Math.Max(logprob, -9999.0);
 }

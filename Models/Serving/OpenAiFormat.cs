@@ -11,7 +11,7 @@ namespace Tessera.Models.Serving;
 /// <param name="echo">completions' echo: the prompt's text, prepended to each choice's text (with logprobs, its tokens too); null: none</param>
 internal sealed class OpenAiFormat(string id, long created, string model, bool chat, LogprobsFormat tokens, int? logprobs = null, string? echo = null)
 {
-    /// <summary>Per choice of a completions stream: where the next token's text starts in the choice's text (legacy text_offset).</summary>
+    /// <summary>Per choice of a completions stream: where the next chunk's text starts in the choice's text (legacy text_offset).</summary>
     private readonly Dictionary<int, int> _offsets = [];
 
     /// <summary>Whether each choice's text starts with the prompt (completions' echo).</summary>
@@ -42,12 +42,12 @@ internal sealed class OpenAiFormat(string id, long created, string model, bool c
 
     /// <summary>A completions choice's echoed prompt (with its logprobs when asked: available once its first token came).</summary>
     public CompletionResponse EchoChunk(int index, IReadOnlyList<TokenLogprob?>? promptLogprobs, int[] prompt) =>
-        Chunk(new Choice { Index = index, Text = echo, Logprobs = logprobs is null ? null : Streamed(index, prompt, promptLogprobs ?? new TokenLogprob?[prompt.Length]) });
+        Chunk(new Choice { Index = index, Text = echo, Logprobs = logprobs is null ? null : Legacy(prompt, promptLogprobs ?? new TokenLogprob?[prompt.Length], tokens.TextOffsets([], prompt, 0)) });
 
     /// <summary>One token's chunk.</summary>
     public CompletionResponse TokenChunk(int index, GeneratedToken token) => Chunk((chat
             ? new Choice { Delta = new Delta(null, token.Text), Logprobs = ChatLogprobs(token.Logprob is { } l ? [l] : null) }
-            : new Choice { Text = token.Text, Logprobs = logprobs is null ? null : Streamed(index, [token.Id], [token.Logprob]) })
+            : new Choice { Text = token.Text, Logprobs = logprobs is null ? null : Legacy([token.Id], [token.Logprob], [Advance(index, token.Text)]) })
         with { Index = index, TokenIds = [token.Id] });
 
     /// <summary>The chunk that ends a choice.</summary>
@@ -74,45 +74,37 @@ internal sealed class OpenAiFormat(string id, long created, string model, bool c
         if (logprobs is null) return null;
         var ids = new List<int>();
         var entries = new List<TokenLogprob?>();
+        var offsets = new List<int>();
         if (echo is not null)
         {
             ids.AddRange(output.PromptTokens);
             entries.AddRange(output.PromptLogprobs ?? new TokenLogprob?[output.PromptTokens.Length]);
+            offsets.AddRange(tokens.TextOffsets([], output.PromptTokens, 0));
         }
         ids.AddRange(output.Tokens);
         entries.AddRange(output.Logprobs ?? []);
-        int offset = 0;
-        return Legacy(ids.ToArray(), entries, ref offset);
+        offsets.AddRange(tokens.TextOffsets(output.PromptTokens, output.Tokens, echo?.Length ?? 0));
+        return Legacy(ids, entries, offsets.ToArray());
     }
 
-    /// <summary>The legacy shape of a chunk's tokens, their offsets continuing the choice's earlier chunks'.</summary>
-    private ChoiceLogprobs Streamed(int index, int[] ids, IReadOnlyList<TokenLogprob?> entries)
+    /// <summary>Where a streamed chunk's text starts in its choice's text (after the echo), and moves past it.</summary>
+    private int Advance(int index, string text)
     {
-        int offset = _offsets.GetValueOrDefault(index);
-        var shape = Legacy(ids, entries, ref offset);
-        _offsets[index] = offset;
-        return shape;
+        int offset = _offsets.GetValueOrDefault(index, echo?.Length ?? 0);
+        _offsets[index] = offset + text.Length;
+        return offset;
     }
 
     /// <summary>
     /// Legacy logprobs of consecutive tokens of a choice's text: token strings, their log-probabilities (null where there
     /// is none: the first prompt token), the top alternatives as {token: logprob} (the chosen token among them, as OpenAI
-    /// returns up to logprobs + 1), and where each token's string starts in the choice's text: from
-    /// <paramref name="offset"/>, the token strings' lengths accumulated (left past the last token).
+    /// returns up to logprobs + 1), and where each token's text starts in the choice's text (<paramref name="offsets"/>).
     /// </summary>
-    private ChoiceLogprobs Legacy(int[] ids, IReadOnlyList<TokenLogprob?> entries, ref int offset)
+    private ChoiceLogprobs Legacy(IReadOnlyList<int> ids, IReadOnlyList<TokenLogprob?> entries, int[] offsets)
     {
-        var offsets = new int[ids.Length];
-        var texts = new string[ids.Length];
-        for (int i = 0; i < ids.Length; i++)
-        {
-            texts[i] = tokens.Text(ids[i]);
-            offsets[i] = offset;
-            offset += texts[i].Length;
-        }
         return new ChoiceLogprobs
         {
-            Tokens = texts,
+            Tokens = ids.Select(tokens.Text).ToArray(),
             TokenLogprobs = entries.Select(e => e is null ? (double?)null : LogprobsFormat.Finite(e.Logprob)).ToArray(),
             TopLogprobs = entries.Select(e => e is null ? null : TopOf(e)).ToArray(),
             TextOffset = offsets,

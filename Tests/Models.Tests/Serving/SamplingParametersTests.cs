@@ -92,12 +92,18 @@ public sealed class SamplingParametersTests(ServerFixture server) : IClassFixtur
         Assert.Equal(ids.Length, tokenLogprobs.Length);
         Assert.Equal(ids.Length, top.Length);
         int[] prompt = server.Tokenizer.Encode(Prompt);
+        string text = (string)choice["text"]!;
+        // Each token's text (what it adds to the text, decoded after the prompt and the tokens before it) starts at its offset.
+        var decoder = new Tessera.Text.StreamingDecoder(server.Tokenizer);
+        decoder.Add(prompt);
         for (int i = 0; i < ids.Length; i++)
         {
             Assert.InRange(top[i].Count, 1, 3); // the 2 best, and the chosen one if it is not among them
             Assert.Equal(tokenLogprobs[i], (double)top[i][tokens[i]]!);
             Assert.Equal(Logprob([.. prompt, .. ids[..i]], ids[i]), tokenLogprobs[i], 3);
-            Assert.Equal(tokens[..i].Sum(t => t.Length), offsets[i]);
+            string piece = decoder.Add(ids[i]);
+            Assert.Equal(piece, text.Substring(offsets[i], piece.Length));
+            if (i > 0) Assert.True(offsets[i] >= offsets[i - 1]);
         }
     }
 
@@ -111,12 +117,13 @@ public sealed class SamplingParametersTests(ServerFixture server) : IClassFixtur
 
         var tokenChunks = events[..^1].Select(e => JsonNode.Parse(e)!["choices"]![0]!).Where(c => c["token_ids"] is not null).ToList();
         Assert.Equal(5, tokenChunks.Count);
+        // Each chunk's offset is where its text starts in the choice's text: the length of the texts streamed before it.
         int offset = 0;
         foreach (var chunk in tokenChunks)
         {
             var logprobs = chunk["logprobs"]!;
             Assert.Equal(offset, (int)logprobs["text_offset"]![0]!);
-            offset += ((string)logprobs["tokens"]![0]!).Length;
+            offset += ((string)chunk["text"]!).Length;
             Assert.Single(logprobs["token_logprobs"]!.AsArray());
         }
     }
