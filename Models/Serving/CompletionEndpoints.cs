@@ -250,7 +250,9 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         }
         catch (ArgumentException e)
         {
-            throw new ApiException(400, ErrorText.OneLine(e));
+            // SamplingOptions names the option at fault (e.g. a penalty past float's range): its JSON field.
+            string? param = e.ParamName is { } name && name != "options" ? JsonNamingPolicy.SnakeCaseLower.ConvertName(name) : null;
+            throw new ApiException(400, ErrorText.OneLine(e), param);
         }
     }
 

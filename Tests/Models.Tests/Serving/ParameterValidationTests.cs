@@ -23,6 +23,7 @@ public sealed class ParameterValidationTests(ServerFixture server) : IClassFixtu
         { Completions, "\"presence_penalty\": 2.5", "presence_penalty", null },
         { Completions, "\"frequency_penalty\": -3", "frequency_penalty", null },
         { Completions, "\"repetition_penalty\": 0", "repetition_penalty", null },
+        { Completions, "\"repetition_penalty\": 1e39", "repetition_penalty", null },   // past float's range
         { Completions, "\"min_p\": 1.5", "min_p", null },
         { Completions, "\"logprobs\": 6", "logprobs", null },
         { Completions, "\"logprobs\": true", "logprobs", null },
