@@ -6,7 +6,8 @@ namespace Tessera.Generation;
 /// output, then frequency and presence over the output), then greedy (the first index of the maximum, as the reference
 /// implementations break ties) when the temperature is 0 or top-k is 1; otherwise a draw from softmax(logits / T) in
 /// double precision (max subtracted first, so no exponent overflows), cut to the top k, then to the top-p nucleus, then
-/// to the tokens at least min-p times as likely as the most likely. Each sampler owns its random stream and the counts
+/// to the tokens at least min-p times as likely as the most likely (vLLM v0's order; v1 cuts min-p before top-k and
+/// top-p, which differs only when top-p and min-p are both set). Each sampler owns its random stream and the counts
 /// of its sequence's tokens: one per sequence, so draws never depend on batching. Not thread-safe (one sequence is
 /// sampled by one thread at a time).
 /// </summary>
