@@ -1,6 +1,7 @@
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using System.Threading.Channels;
 using Microsoft.AspNetCore.Http;
 using Tessera.Checkpoints;
 using Tessera.Generation;
@@ -14,8 +15,9 @@ namespace Tessera.Models.Serving;
 /// /v1/completions and /v1/chat/completions: read the typed request and check it (4xx before anything is queued),
 /// submit it to the shared <see cref="ContinuousBatcher"/> (so concurrent requests run in the same steps), and answer
 /// with one JSON body or, with <c>"stream": true</c>, server-sent events: one chunk per token, a chunk with the
-/// finish_reason, optionally the usage, then <c>[DONE]</c>. A client that disconnects cancels its request; one past
-/// the server's request timeout is ended.
+/// finish_reason, optionally the usage, then <c>[DONE]</c>. With <c>n</c> (or best_of) the choices are submitted
+/// together and share the prompt's prefill; streamed, their chunks interleave, each carrying its choice's index. A
+/// client that disconnects cancels its request; one past the server's request timeout is ended.
 /// </summary>
 internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer tokenizer, string modelName, ServerOptions options)
 {
@@ -80,23 +82,28 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         http.Response.RegisterForDispose(requestEnd);
         if (options.RequestTimeout is { } timeout) requestEnd.CancelAfter(timeout);
         var ended = requestEnd.Token;
-        GenerationStream generation;
+        IReadOnlyList<GenerationStream> generations;
         T request;
         Prepared prepared;
+        int[] prompt;
         try
         {
             RequestReader.CheckContentType(http.Request.ContentType);
             request = await RequestReader.ReadAsync(http.Request.BodyReader, contract, ended);
             if (request.Model is { } model && !Serves(model)) throw ModelNotFound(model);
             prepared = prepare(request);
-            var (prompt, param) = (prepared.Tokens, prepared.Param);
-            CheckPrompt(prompt, param);
+            prompt = prepared.Tokens;
+            CheckPrompt(prompt, prepared.Param);
             // Chat without max_tokens runs until a stop, the context or the KV-cache limit; both within the server's cap.
             int cap = Math.Min(options.MaxTokens ?? int.MaxValue, batcher.MaxNewTokens(prompt.Length));
-            var sampling = request.ToSampling(chat ? cap : Math.Min(cap, DefaultCompletionTokens)) with { Constraint = prepared.Constraint };
+            var sampling = Sampling(request, chat ? cap : Math.Min(cap, DefaultCompletionTokens)) with { Constraint = prepared.Constraint };
             if (options.MaxTokens is int most && sampling.MaxTokens > most)
                 throw new ApiException(400, $"max_tokens is {sampling.MaxTokens}, more than this server allows ({most}).", "max_tokens");
-            generation = Submit(prompt, sampling, ended);
+            int context = batcher.Engine.Shape.ContextLength;
+            if ((request.MaxTokens ?? request.MaxCompletionTokens) is int asked && (long)prompt.Length + asked > context)
+                throw new ApiException(400, $"This model's maximum context length is {context} tokens, but {prompt.Length} prompt tokens and max_tokens {asked} make {(long)prompt.Length + asked}.",
+                    request.MaxTokens is null ? "max_completion_tokens" : "max_tokens", "context_length_exceeded");
+            generations = Submit(prompt, sampling, (request as CompletionRequest)?.BestOf ?? request.N ?? 1, ended);
         }
         catch (ApiException e)
         {
@@ -107,13 +114,18 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
             return Error(http, Failure(new OperationCanceledException(), ended));
         }
 
-        var answer = prepared.Chat is { } chatPrompt ? new ChatAnswer(chatPrompt, _chat.Markers, tokenizer) : null;
-        var format = new OpenAiFormat($"{(chat ? "chatcmpl" : "cmpl")}-{generation.Id}-{Guid.NewGuid():N}"[..32], DateTimeOffset.UtcNow.ToUnixTimeSeconds(), modelName, answer);
+        Func<ChatAnswer>? answers = prepared.Chat is { } chatPrompt ? () => new ChatAnswer(chatPrompt, _chat.Markers, tokenizer) : null;
+        var format = new OpenAiFormat($"{(chat ? "chatcmpl" : "cmpl")}-{generations[0].Id}-{Guid.NewGuid():N}"[..32], DateTimeOffset.UtcNow.ToUnixTimeSeconds(), modelName, answers,
+            new LogprobsFormat(tokenizer), ShownLogprobs(request), request is CompletionRequest { Echo: true, Prompt: { } echoed } ? echoed.Text ?? tokenizer.Decode(prompt) : null);
         if (request.Stream == true)
-            return TypedResults.ServerSentEvents(Events(generation, format, chat, request.StreamOptions?.IncludeUsage == true, ended, http.RequestAborted));
+            return TypedResults.ServerSentEvents(Events(generations, prompt, format, chat, request.StreamOptions?.IncludeUsage == true, ended, http.RequestAborted));
         try
         {
-            return TypedResults.Json(format.Response(await generation.Completion), ServingJson.Wire.CompletionResponse);
+            var outputs = await Task.WhenAll(generations.Select(g => g.Completion));
+            // best_of: the n choices of highest cumulative log-probability, re-indexed; the usage counts every one generated.
+            int n = request.N ?? 1;
+            var shown = outputs.Length > n ? outputs.OrderByDescending(o => o.CumulativeLogprob).ThenBy(o => o.Choice).Take(n).ToArray() : outputs;
+            return TypedResults.Json(format.Response(shown, OpenAiFormat.UsageOf(outputs)), ServingJson.Wire.CompletionResponse);
         }
         catch (Exception e)
         {
@@ -123,43 +135,110 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
     }
 
     /// <summary>
-    /// The stream's events, each a chunk serialized by the contracts (the framework writes the <c>data:</c> framing and
-    /// flushes each). Past the headers an error can only travel as an event, as OpenAI's streams report them.
+    /// The request's sampling options: its ranges were checked by the reader; here what needs the model (logit_bias ids
+    /// in the vocabulary) and what the two APIs name differently (logprobs).
     /// </summary>
-    private async IAsyncEnumerable<string> Events(GenerationStream generation, OpenAiFormat format, bool chat, bool includeUsage,
+    private SamplingOptions Sampling(GenerationRequest request, int defaultMaxTokens)
+    {
+        var sampling = request.ToSampling(defaultMaxTokens) with { LogitBias = LogitBiasOf(request.LogitBias) };
+        return request switch
+        {
+            ChatCompletionRequest { Logprobs: true } chat => sampling with { Logprobs = chat.TopLogprobs ?? 0 },
+            CompletionRequest completion => sampling with
+            {
+                // best_of ranks its choices by their log-probabilities: computed then even when not shown.
+                Logprobs = completion.Logprobs ?? (completion.BestOf > (completion.N ?? 1) ? 0 : null),
+                PromptLogprobs = completion.Echo == true ? completion.Logprobs : null,
+            },
+            _ => sampling,
+        };
+    }
+
+    /// <summary>The alternatives per token the answer shows: chat's top_logprobs (with logprobs: true), completions' logprobs; null: none.</summary>
+    private static int? ShownLogprobs(GenerationRequest request) => request switch
+    {
+        ChatCompletionRequest { Logprobs: true } chat => chat.TopLogprobs ?? 0,
+        CompletionRequest { Logprobs: int count } => count,
+        _ => null,
+    };
+
+    /// <summary>logit_bias's keys as token ids of this model, its values in [-100, 100]; else a 400 naming logit_bias.</summary>
+    private Dictionary<int, float>? LogitBiasOf(Dictionary<string, double>? bias)
+    {
+        if (bias is null || bias.Count == 0) return null;
+        int vocab = batcher.Engine.Shape.VocabSize;
+        var ids = new Dictionary<int, float>();
+        foreach (var (key, value) in bias)
+        {
+            if (!int.TryParse(key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int id) || id >= vocab)
+                throw new ApiException(400, $"'logit_bias' key '{key}' is not a token id of this model (0 to {vocab - 1}).", "logit_bias");
+            if (!(value >= -100 && value <= 100))
+                throw new ApiException(400, $"'logit_bias' of token {key} is {value}: biases must be in [-100, 100].", "logit_bias");
+            ids[id] = (float)value;
+        }
+        return ids;
+    }
+
+    /// <summary>
+    /// The stream's events, each a chunk serialized by the contracts (the framework writes the <c>data:</c> framing and
+    /// flushes each): per choice, as its tokens come (choices interleaved, each chunk with its index), then its finish
+    /// chunk. Past the headers an error can only travel as an event, as OpenAI's streams report them.
+    /// </summary>
+    private async IAsyncEnumerable<string> Events(IReadOnlyList<GenerationStream> generations, int[] prompt, OpenAiFormat format, bool chat, bool includeUsage,
         CancellationToken ended, [EnumeratorCancellation] CancellationToken aborted = default)
     {
-        if (chat) yield return Serialize(format.RoleChunk());
-        while (true)
+        if (chat)
+            for (int c = 0; c < generations.Count; c++) yield return Serialize(format.RoleChunk(c));
+        var merged = Merge(generations, aborted);
+        var echoed = new bool[generations.Count];
+        for (int open = generations.Count; open > 0;)
         {
-            var (token, error) = await NextTokenAsync(generation, ended, aborted);
+            var (choice, token, error) = await merged.ReadAsync(aborted);
             if (error is not null)
             {
-                yield return JsonSerializer.Serialize(error.ToBody(), ServingJson.Wire.ErrorResponse);
+                yield return JsonSerializer.Serialize(Failure(error, ended).ToBody(), ServingJson.Wire.ErrorResponse);
                 yield return "[DONE]";
                 yield break;
             }
-            if (token is null) break;
-            yield return Serialize(format.TokenChunk(token));
+            var generation = generations[choice];
+            if (!chat && format.Echoes && !echoed[choice])
+            {
+                echoed[choice] = true;
+                yield return Serialize(format.EchoChunk(choice, generation.PromptLogprobs, prompt));
+            }
+            if (token is not null)
+            {
+                yield return Serialize(format.TokenChunk(choice, token));
+                continue;
+            }
+            foreach (var chunk in format.FinishChunks(choice, (await generation.Completion).FinishReason)) yield return Serialize(chunk);
+            open--;
         }
-        var output = await generation.Completion;
-        foreach (var chunk in format.FinishChunks(output.FinishReason)) yield return Serialize(chunk);
-        if (includeUsage) yield return Serialize(format.UsageChunk(output));
+        if (includeUsage) yield return Serialize(format.UsageChunk(OpenAiFormat.UsageOf(await Task.WhenAll(generations.Select(g => g.Completion)))));
         yield return "[DONE]";
     }
 
-    /// <summary>The next token; (null, null) at the end; (null, error) when the request failed or timed out.</summary>
-    private async Task<(GeneratedToken? Token, ApiException? Error)> NextTokenAsync(GenerationStream generation, CancellationToken ended, CancellationToken aborted)
+    /// <summary>
+    /// The tokens of every choice as they come: (choice, token, null) per token, (choice, null, null) when a choice
+    /// ends, (choice, null, error) when it failed or timed out.
+    /// </summary>
+    private static ChannelReader<(int Choice, GeneratedToken? Token, Exception? Error)> Merge(IReadOnlyList<GenerationStream> generations, CancellationToken aborted)
     {
-        try
+        var merged = Channel.CreateUnbounded<(int, GeneratedToken?, Exception?)>(new UnboundedChannelOptions { SingleReader = true });
+        foreach (var generation in generations) _ = Pump(generation);
+        return merged.Reader;
+
+        async Task Pump(GenerationStream generation)
         {
-            while (await generation.Reader.WaitToReadAsync(aborted))
-                if (generation.Reader.TryRead(out var token)) return (token, null);
-            return (null, null);
-        }
-        catch (Exception e) when (!aborted.IsCancellationRequested)
-        {
-            return (null, Failure(e, ended));
+            try
+            {
+                await foreach (var token in generation.Reader.ReadAllAsync(aborted)) merged.Writer.TryWrite((generation.Choice, token, null));
+                merged.Writer.TryWrite((generation.Choice, null, null));
+            }
+            catch (Exception e)
+            {
+                merged.Writer.TryWrite((generation.Choice, null, e));
+            }
         }
     }
 
@@ -178,11 +257,11 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         _ => new ApiException(500, $"Generation failed: {e.Message}", code: "server_error", type: "server_error"),
     };
 
-    private GenerationStream Submit(int[] prompt, SamplingOptions sampling, CancellationToken ended)
+    private IReadOnlyList<GenerationStream> Submit(int[] prompt, SamplingOptions sampling, int choices, CancellationToken ended)
     {
         try
         {
-            return batcher.Submit(prompt, sampling, ended);
+            return batcher.SubmitChoices(prompt, sampling, choices, ended);
         }
         catch (QueueFullException e)
         {
@@ -198,7 +277,9 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         }
         catch (ArgumentException e)
         {
-            throw new ApiException(400, ErrorText.OneLine(e));
+            // SamplingOptions names the option at fault (e.g. a penalty past float's range): its JSON field.
+            string? param = e.ParamName is { } name && name != "options" ? JsonNamingPolicy.SnakeCaseLower.ConvertName(name) : null;
+            throw new ApiException(400, ErrorText.OneLine(e), param);
         }
     }
 

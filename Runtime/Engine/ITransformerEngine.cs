@@ -19,6 +19,15 @@ public interface ITransformerEngine
     /// <summary>Runs the batch's rows, appends their keys and values to the caches and returns the logits of <see cref="TokenBatch.LogitRows"/>, (R, V) row-major.</summary>
     float[] Forward(TokenBatch batch);
 
+    /// <summary>
+    /// Makes <paramref name="destination"/> (one of this engine's caches) hold what <paramref name="source"/> holds, so
+    /// that a second sequence continues from the first one's prefix without running it again (several choices of one
+    /// prompt). Returns false when this engine cannot copy its caches; the caller then runs the prefix again. By default
+    /// whole caches in host memory are copied (<see cref="KvCache.TryCopyFrom"/>); handles (a parallel or GPU engine:
+    /// the keys and values live on its devices) and shards are not.
+    /// </summary>
+    bool TryCopyCache(KvCache source, KvCache destination) => destination.TryCopyFrom(source);
+
     /// <summary>Bytes of weights held.</summary>
     long WeightBytes { get; }
 }

@@ -252,6 +252,27 @@ public sealed class KvCache
             ? new KvCache(layers, capacity, kvWidth, firstLayer)
             : CreateShard(layers, capacity, kvWidth, firstLayer, Math.Min(capacity, Math.Max(16, (capacity + 4 * sequenceDegree - 1) / (4 * sequenceDegree))));
 
+    /// <summary>
+    /// Makes this whole cache hold exactly the positions <paramref name="source"/> holds (its keys and values copied),
+    /// growing as needed. Returns false, changing nothing, when either is a handle or a shard, or their layers or widths
+    /// differ: only whole caches in host memory can be copied so.
+    /// </summary>
+    public bool TryCopyFrom(KvCache source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (IsHandle || IsShard || source.IsHandle || source.IsShard) return false;
+        if (source.Layers != Layers || source.KvWidth != KvWidth || source.FirstLayer != FirstLayer || source.Length > Capacity) return false;
+        ReserveRows(source.Length);
+        int floats = source.Length * KvWidth;
+        for (int l = 0; l < _keys.Length; l++)
+        {
+            Array.Copy(source._keys[l], _keys[l], floats);
+            Array.Copy(source._values[l], _values[l], floats);
+        }
+        Length = source.Length;
+        return true;
+    }
+
     /// <summary>Forgets every position (the buffers are reused).</summary>
     public void Reset() => Length = 0;
 }

@@ -22,6 +22,13 @@ namespace Tessera.Generation;
 /// </summary>
 /// <remarks>
 /// <para>
+/// Several choices of one prompt (<see cref="SubmitChoices"/>) share its prefill: the first runs the prompt while the
+/// others wait in their slots; then each other choice starts from a copy of its cache
+/// (<see cref="ITransformerEngine.TryCopyCache"/>) and draws its first token from the same logits row with its own
+/// sampler. An engine whose caches cannot be copied (a parallel or GPU engine's handles), or a choice admitted after the
+/// first one's prompt has run, runs the prompt itself.
+/// </para>
+/// <para>
 /// With a <see cref="ParallelEngine"/> the batcher needs nothing special. Under pipeline parallelism the engine cuts each
 /// step's sequences into its micro-batches, so the in-flight sequences are the micro-batches that keep the stages busy
 /// (set <see cref="MaxInFlight"/> to at least the plan's micro-batches). Under data parallelism this one queue feeds every
@@ -120,11 +127,23 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
     /// <exception cref="KvCacheLimitException">the request could not fit in the KV-cache limit even alone</exception>
     /// <exception cref="QueueFullException">as many requests as the limit already wait</exception>
     /// <exception cref="InvalidOperationException">the batcher is shutting down</exception>
-    public GenerationStream Submit(ReadOnlySpan<int> prompt, SamplingOptions? options = null, CancellationToken cancellationToken = default)
+    public GenerationStream Submit(ReadOnlySpan<int> prompt, SamplingOptions? options = null, CancellationToken cancellationToken = default) =>
+        SubmitChoices(prompt, options, 1, cancellationToken)[0];
+
+    /// <summary>
+    /// Queues <paramref name="choices"/> generations from one prompt (OpenAI's <c>n</c>), which share its prefill; choice
+    /// i samples with <see cref="SamplingOptions.ForChoice"/>(i). The streams are in choice order.
+    /// </summary>
+    /// <exception cref="ArgumentException">as <see cref="Submit(ReadOnlySpan{int}, SamplingOptions?, CancellationToken)"/>, or fewer than one choice</exception>
+    public IReadOnlyList<GenerationStream> SubmitChoices(ReadOnlySpan<int> prompt, SamplingOptions? options, int choices, CancellationToken cancellationToken = default)
     {
         options ??= SamplingOptions.Greedy;
         options.Validate();
+        ArgumentOutOfRangeException.ThrowIfLessThan(choices, 1);
         if (prompt.IsEmpty) throw new ArgumentException("The prompt needs at least one token.", nameof(prompt));
+        foreach (int id in options.LogitBias?.Keys ?? [])
+            if (id >= Engine.Shape.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(options), id, $"logit_bias names token id {id}, outside the vocabulary of {Engine.Shape.VocabSize} ids.");
         if (options.StopStrings.Count > 0 && Tokenizer is null) throw new ArgumentException("Stop strings need a tokenizer to turn tokens into text.", nameof(options));
         int positions = PositionsToReserve(prompt.Length, options.MaxTokens);
         if (Limits.KvCacheBytes is long limit && positions * _bytesPerPosition > limit)
@@ -134,11 +153,20 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
             if (_closed) throw new InvalidOperationException("The batcher is shutting down and takes no new requests.");
             // Requests the free slots will take at the next step are not waiting.
             int waiting = _queue.Count - (MaxInFlight - Volatile.Read(ref _inFlight));
-            if (waiting >= Limits.MaxQueued) throw new QueueFullException(waiting);
-            var sequence = new GenerationSequence(++_nextId, prompt.ToArray(), options, Tokenizer, cancellationToken) { ReservedPositions = positions };
-            _queue.Enqueue(sequence);
+            if (waiting + choices > Limits.MaxQueued) throw new QueueFullException(Math.Max(0, waiting));
+            long id = ++_nextId;
+            int[] tokens = prompt.ToArray();
+            var streams = new GenerationStream[choices];
+            GenerationSequence? first = null;
+            for (int choice = 0; choice < choices; choice++)
+            {
+                var sequence = new GenerationSequence(id, tokens, options, Tokenizer, cancellationToken, choice, first) { ReservedPositions = positions };
+                first ??= sequence;
+                streams[choice] = sequence.Stream;
+                _queue.Enqueue(sequence); // consecutive: the free slots take the choices together
+            }
             _wake.Release();
-            return sequence.Stream;
+            return streams;
         }
     }
 
@@ -343,6 +371,11 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         int promptBudget = Limits.PrefillChunkTokens;
         foreach (var sequence in _active.ToArray())
         {
+            if (sequence.Parent is { } parent)
+            {
+                if (parent.IsPrefill && _active.Contains(parent)) continue; // forks from its cache once the prompt has run
+                sequence.Parent = null; // the first choice ended, or ran its prompt before this one came in: run it here
+            }
             if (sequence.IsPrefill && promptBudget == 0) continue;
             int[] input = sequence.NextInput(promptBudget);
             if (sequence.IsPrefill) promptBudget -= input.Length;
@@ -353,9 +386,14 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         if (sequences.Count == 0) return;
 
         // One logits row per sequence, into the batcher's array while the step size stays (no 128 KB object per step).
+        // A sequence that asked for its prompt's log-probabilities needs every row's logits while it prefills; engines
+        // give the logits of every row or of each sequence's last (a parallel engine knows no other choice), so such a
+        // step asks every row of every sequence: the cost falls on the steps of those requests only.
+        bool everyRow = sequences.Any(s => s.WantsPromptLogits);
         int vocab = Engine.Shape.VocabSize;
-        if (_logits.Length != sequences.Count * vocab) _logits = new float[sequences.Count * vocab];
-        var batch = TokenBatch.ForSequences(sequences.Select(s => s.Cache!).ToArray(), inputs, lastLogitsOnly: true).WithLogitsInto(_logits);
+        int logitRows = everyRow ? inputs.Sum(input => input.Length) : sequences.Count;
+        if (_logits.Length != logitRows * vocab) _logits = new float[logitRows * vocab];
+        var batch = TokenBatch.ForSequences(sequences.Select(s => s.Cache!).ToArray(), inputs, lastLogitsOnly: !everyRow).WithLogitsInto(_logits);
         int prefillTokens = 0, decodeTokens = 0;
         for (int i = 0; i < sequences.Count; i++)
             if (sequences[i].IsPrefill) prefillTokens += inputs[i].Length;
@@ -375,18 +413,57 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         var elapsed = Stopwatch.GetElapsedTime(start);
         _metrics.RecordStep(elapsed, prefillTokens, decodeTokens);
 
-        for (int i = 0; i < sequences.Count; i++)
+        for (int i = 0, row = 0; i < sequences.Count; row += everyRow ? inputs[i].Length : 1, i++)
         {
             var sequence = sequences[i];
-            if (!sequence.Ran(inputs[i].Length, elapsed)) continue; // a chunk inside the prompt: its logits are not needed
-            if (sequence.Accept(sequence.Sampler.Sample(logits.AsSpan(i * vocab, vocab))) is FinishReason reason)
+            var rows = logits.AsSpan(row * vocab, (everyRow ? inputs[i].Length : 1) * vocab);
+            if (sequence.WantsPromptLogits) sequence.RecordPromptLogits(rows, vocab);
+            if (!sequence.Ran(inputs[i].Length, elapsed)) continue; // a chunk inside the prompt: its next token is the prompt's
+            var last = rows[^vocab..];
+            // The choices waiting for this prompt copy its cache before this sequence can end (and give the cache back),
+            // and draw from the same row before this sequence's sampler changes it.
+            foreach (var fork in _active.Where(s => s.Parent == sequence && s.AwaitsParent).ToArray()) Fork(sequence, fork, last);
+            SampleNext(sequence, last);
+        }
+    }
+
+    /// <summary>
+    /// Starts a waiting choice from a copy of its parent's cache, whose prompt has just run, and samples its first token
+    /// from the prompt's last logits row. If the engine cannot copy its caches, the choice runs the prompt itself.
+    /// </summary>
+    private void Fork(GenerationSequence parent, GenerationSequence fork, ReadOnlySpan<float> lastRow)
+    {
+        try
+        {
+            if (!Engine.TryCopyCache(parent.Cache!, fork.Cache!))
             {
-                // Counted before the request completes: whoever awaits it then reads metrics that include it.
-                var metrics = sequence.Measure();
-                Release(sequence);
-                _metrics.RecordFinished(metrics, reason, sequence.Gaps);
-                sequence.Finish(reason, metrics);
+                fork.Parent = null; // e.g. a parallel engine's handles: its keys and values are on its devices
+                return;
             }
+        }
+        catch (Exception e) when (e is OutOfMemoryException or InsufficientMemoryException or InvalidOperationException)
+        {
+            End(fork, new KvCacheAllocationException(parent.Prompt.Length, e));
+            return;
+        }
+        fork.Fork(parent);
+        SampleNext(fork, lastRow.ToArray());
+    }
+
+    /// <summary>Samples the sequence's next token from its logits row (its scratch), streams it, and ends the sequence if it finished.</summary>
+    private void SampleNext(GenerationSequence sequence, Span<float> row)
+    {
+        // Log-probabilities of the raw logits (before bias, penalties and temperature), as vLLM reports them by default.
+        double[]? logprobs = sequence.Sampler.Options.Logprobs is null ? null : TokenLogprob.LogSoftmax(row);
+        int token = sequence.Sampler.Sample(row);
+        var logprob = logprobs is null ? null : TokenLogprob.Of(logprobs, token, sequence.Sampler.Options.Logprobs!.Value);
+        if (sequence.Accept(token, logprob) is FinishReason reason)
+        {
+            // Counted before the request completes: whoever awaits it then reads metrics that include it.
+            var metrics = sequence.Measure();
+            Release(sequence);
+            _metrics.RecordFinished(metrics, reason, sequence.Gaps);
+            sequence.Finish(reason, metrics);
         }
     }
 

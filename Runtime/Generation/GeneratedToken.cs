@@ -7,4 +7,5 @@ namespace Tessera.Generation;
 /// string or is an incomplete UTF-8 character; often empty. The texts of a request's tokens concatenate to its output text.
 /// </param>
 /// <param name="Index">0 for the first generated token</param>
-public sealed record GeneratedToken(int Id, string Text, int Index);
+/// <param name="Logprob">its log-probability and the top alternatives when <see cref="SamplingOptions.Logprobs"/> asked; else null</param>
+public sealed record GeneratedToken(int Id, string Text, int Index, TokenLogprob? Logprob = null);

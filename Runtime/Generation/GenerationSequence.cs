@@ -19,16 +19,25 @@ internal sealed class GenerationSequence
     private readonly List<int> _generated = [];
     private readonly StringBuilder _text = new();
     private readonly List<TimeSpan> _gaps = [];
+    private readonly List<TokenLogprob>? _logprobs;        // when the options ask for the output's
+    private readonly TokenLogprob?[]? _promptLogprobs;     // when the options ask for the prompt's: entry 0 stays null
     private readonly long _submitted = Stopwatch.GetTimestamp();
     private long _admitted, _lastToken, _firstToken;
     private TimeSpan _prefill;
 
-    public GenerationSequence(long id, int[] prompt, SamplingOptions options, ITokenizer? tokenizer, CancellationToken cancellation)
+    /// <param name="choice">which of the request's choices this is (each draws from its own stream)</param>
+    /// <param name="parent">the request's choice 0, whose cache this one copies once its prompt has run; null for choice 0</param>
+    public GenerationSequence(long id, int[] prompt, SamplingOptions options, ITokenizer? tokenizer, CancellationToken cancellation,
+        int choice = 0, GenerationSequence? parent = null)
     {
         Id = id;
         Prompt = prompt;
-        Sampler = new Sampler(options);
+        Choice = choice;
+        Parent = parent;
+        Sampler = new Sampler(options.ForChoice(choice), prompt);
         Cancellation = cancellation;
+        if (options.Logprobs is not null) _logprobs = [];
+        if (options.PromptLogprobs is not null) _promptLogprobs = new TokenLogprob?[prompt.Length];
         _stopTokens = [.. options.StopTokens ?? tokenizer?.EndOfSequence ?? []];
         if (tokenizer is not null)
         {
@@ -37,7 +46,7 @@ internal sealed class GenerationSequence
             _detokenizer.Add(prompt);
         }
         _stopStrings = new StopStringFilter(options.StopStrings);
-        Stream = new GenerationStream(id, _channel.Reader, _done.Task);
+        Stream = new GenerationStream(id, _channel.Reader, _done.Task, choice);
     }
 
     public long Id { get; }
@@ -45,6 +54,20 @@ internal sealed class GenerationSequence
     public int[] Prompt { get; }
 
     public Sampler Sampler { get; }
+
+    public int Choice { get; }
+
+    /// <summary>
+    /// The choice whose prefill this one shares: it waits, running nothing, until the parent's prompt has run, then
+    /// starts from a copy of its cache (<see cref="Fork"/>). Null once forked, or when it runs its own prompt.
+    /// </summary>
+    public GenerationSequence? Parent { get; set; }
+
+    /// <summary>True while the sequence waits for its parent's prompt (see <see cref="Parent"/>).</summary>
+    public bool AwaitsParent => Parent is not null && Prefilled == 0;
+
+    /// <summary>True while the prefill must return the logits of every prompt row (the prompt's log-probabilities were asked for).</summary>
+    public bool WantsPromptLogits => _promptLogprobs is not null && IsPrefill;
 
     public CancellationToken Cancellation { get; }
 
@@ -87,14 +110,44 @@ internal sealed class GenerationSequence
         return !IsPrefill;
     }
 
+    /// <summary>
+    /// Takes the logits of the rows a prefill chunk ran (<paramref name="rows"/>: one per input row, before
+    /// <see cref="Ran"/>): row j predicts prompt token Prefilled + j + 1, whose log-probability it records.
+    /// </summary>
+    public void RecordPromptLogits(ReadOnlySpan<float> rows, int vocab)
+    {
+        if (_promptLogprobs is null) return;
+        int top = Sampler.Options.PromptLogprobs ?? 0;
+        for (int j = 0; j * vocab < rows.Length; j++)
+        {
+            int next = Prefilled + j + 1;
+            if (next < Prompt.Length) _promptLogprobs[next] = TokenLogprob.Of(rows.Slice(j * vocab, vocab), Prompt[next], top);
+        }
+    }
+
+    /// <summary>Starts from the parent's prompt, whose keys and values the caller copied into this sequence's cache.</summary>
+    public void Fork(GenerationSequence parent)
+    {
+        Prefilled = Prompt.Length;
+        _prefill = parent._prefill;
+        parent._promptLogprobs?.CopyTo(_promptLogprobs!, 0);
+        Parent = null;
+    }
+
     /// <summary>Takes the sampled token: streams it, and returns why the sequence ends, or null when it goes on.</summary>
-    public FinishReason? Accept(int token)
+    /// <param name="logprob">its log-probability, when the options ask for them</param>
+    public FinishReason? Accept(int token, TokenLogprob? logprob = null)
     {
         long now = Stopwatch.GetTimestamp();
-        if (_generated.Count == 0) _firstToken = now;
+        if (_generated.Count == 0)
+        {
+            _firstToken = now;
+            Stream.PromptLogprobs = _promptLogprobs; // before the first token is written: its reader sees them
+        }
         else _gaps.Add(Stopwatch.GetElapsedTime(_lastToken, now));
         _lastToken = now;
         _generated.Add(token);
+        if (logprob is not null) _logprobs?.Add(logprob);
 
         FinishReason? finish = null;
         string piece = _detokenizer?.Add(token) ?? "";
@@ -106,7 +159,7 @@ internal sealed class GenerationSequence
             shown += _stopStrings.Push(_detokenizer?.Flush() ?? "") + _stopStrings.Flush();
 
         _text.Append(shown);
-        _channel.Writer.TryWrite(new GeneratedToken(token, shown, _generated.Count - 1));
+        _channel.Writer.TryWrite(new GeneratedToken(token, shown, _generated.Count - 1, logprob));
         return finish;
     }
 
@@ -119,7 +172,12 @@ internal sealed class GenerationSequence
     public void Finish(FinishReason reason, GenerationMetrics metrics)
     {
         _channel.Writer.TryComplete();
-        _done.TrySetResult(new GenerationOutput(Prompt, _generated.ToArray(), _text.ToString(), reason, metrics));
+        _done.TrySetResult(new GenerationOutput(Prompt, _generated.ToArray(), _text.ToString(), reason, metrics)
+        {
+            Choice = Choice,
+            Logprobs = _logprobs?.ToArray(),
+            PromptLogprobs = _promptLogprobs,
+        });
     }
 
     /// <summary>Ends the request with an error (or as cancelled, for an <see cref="OperationCanceledException"/>).</summary>

@@ -11,15 +11,25 @@ public sealed class GenerationStream
 {
     private readonly ChannelReader<GeneratedToken> _tokens;
 
-    internal GenerationStream(long id, ChannelReader<GeneratedToken> tokens, Task<GenerationOutput> completion)
+    internal GenerationStream(long id, ChannelReader<GeneratedToken> tokens, Task<GenerationOutput> completion, int choice = 0)
     {
         Id = id;
+        Choice = choice;
         _tokens = tokens;
         Completion = completion;
     }
 
     /// <summary>The batcher's number for this request, in submission order.</summary>
     public long Id { get; }
+
+    /// <summary>Which of its request's choices this is (<see cref="ContinuousBatcher.SubmitChoices"/>); 0 for a single one.</summary>
+    public int Choice { get; }
+
+    /// <summary>
+    /// The prompt's log-probabilities (<see cref="GenerationOutput.PromptLogprobs"/>) when the options asked for them: set
+    /// before the first token is streamed, so a consumer that has read a token reads them; null before, or when not asked.
+    /// </summary>
+    public IReadOnlyList<TokenLogprob?>? PromptLogprobs { get; internal set; }
 
     /// <summary>The tokens as they are sampled. Read them once, by one consumer (they are not replayed).</summary>
     public IAsyncEnumerable<GeneratedToken> Tokens(CancellationToken cancellationToken = default) => _tokens.ReadAllAsync(cancellationToken);

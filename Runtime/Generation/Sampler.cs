@@ -1,25 +1,35 @@
 namespace Tessera.Generation;
 
 /// <summary>
-/// Picks the next token from a row of logits by one request's <see cref="SamplingOptions"/>: greedy (the first index of
-/// the maximum, as the reference implementations break ties) when the temperature is 0 or top-k is 1; otherwise a draw
-/// from softmax(logits / T) in double precision (max subtracted first, so no exponent overflows), cut to the top k and
-/// then to the top-p nucleus. Each sampler owns its random stream: one per request, so draws never depend on batching.
-/// Not thread-safe (one request is sampled by one thread at a time).
+/// Picks the next token from a row of logits by one request's <see cref="SamplingOptions"/>, in vLLM's order: the
+/// constraint's mask, the logit bias and the penalties first (<see cref="Process"/>: repetition over the prompt and
+/// output, then frequency and presence over the output), then greedy (the first index of the maximum, as the reference
+/// implementations break ties) when the temperature is 0 or top-k is 1; otherwise a draw from softmax(logits / T) in
+/// double precision (max subtracted first, so no exponent overflows), cut to the top k, then to the top-p nucleus, then
+/// to the tokens at least min-p times as likely as the most likely (vLLM v0's order; v1 cuts min-p before top-k and
+/// top-p, which differs only when top-p and min-p are both set). Each sampler owns its random stream and the counts
+/// of its sequence's tokens: one per sequence, so draws never depend on batching. Not thread-safe (one sequence is
+/// sampled by one thread at a time).
 /// </summary>
 public sealed class Sampler
 {
     private readonly SplitMix64 _random;
     private readonly ITokenConstraint? _constraint;
     private int _drawn;
+    private readonly Dictionary<int, int> _generated = []; // output token -> times generated (kept only under a penalty)
+    private readonly HashSet<int> _seen = [];              // prompt and output tokens (kept only under a repetition penalty)
 
-    public Sampler(SamplingOptions options)
+    /// <param name="options">how to pick</param>
+    /// <param name="prompt">the sequence's prompt, which the repetition penalty counts as seen</param>
+    public Sampler(SamplingOptions options, ReadOnlySpan<int> prompt = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
         _random = new SplitMix64(options.Seed is long seed ? unchecked((ulong)seed) : (ulong)Random.Shared.NextInt64());
         _constraint = options.Constraint?.Invoke();
+        if (HasRepetitionPenalty)
+            foreach (int id in prompt) _seen.Add(id);
     }
 
     public SamplingOptions Options { get; }
@@ -27,18 +37,51 @@ public sealed class Sampler
     /// <summary>True when no random draw is made: temperature 0 or top-k 1.</summary>
     public bool IsGreedy => Options.Temperature == 0 || Options.TopK == 1;
 
+    private bool HasRepetitionPenalty => Options.RepetitionPenalty != 1;
+
+    private bool HasOutputPenalty => Options.PresencePenalty != 0 || Options.FrequencyPenalty != 0;
+
     /// <summary>
-    /// The next token id, in [0, logits.Length). With a <see cref="SamplingOptions.Constraint"/> the tokens it forbids
-    /// are masked in <paramref name="logits"/> first (the row is the caller's scratch) and the rule takes the token.
+    /// The next token id, in [0, logits.Length). The row is the caller's scratch: the constraint's mask, the bias and
+    /// the penalties are applied to it in place; the rule (if any) and the penalties' counts take the drawn token.
     /// </summary>
     public int Sample(Span<float> logits)
     {
         if (logits.IsEmpty) throw new ArgumentException("There are no logits to sample from.", nameof(logits));
-        if (_constraint is null) return Draw(logits);
-        _constraint.Mask(logits, Options.MaxTokens - _drawn++);
+        _constraint?.Mask(logits, Options.MaxTokens - _drawn++);
+        Process(logits);
         int token = Draw(logits);
-        _constraint.Accept(token);
+        _constraint?.Accept(token);
+        Took(token);
         return token;
+    }
+
+    /// <summary>
+    /// The logit bias, then the penalties, applied in place, for the tokens this sampler has seen so far:
+    /// <c>l[j] /= r</c> (or <c>*= r</c> for a negative logit) for each j in the prompt or output (repetition r), then
+    /// <c>l[j] -= c[j] * frequency + (c[j] &gt; 0 ? presence : 0)</c> with c[j] the times j was generated.
+    /// </summary>
+    public void Process(Span<float> logits)
+    {
+        if (Options.LogitBias is { } bias)
+            foreach (var (id, value) in bias)
+                if ((uint)id < (uint)logits.Length) logits[id] += value;
+        if (HasRepetitionPenalty)
+        {
+            float penalty = Options.RepetitionPenalty;
+            foreach (int id in _seen)
+                if ((uint)id < (uint)logits.Length) logits[id] = logits[id] > 0 ? logits[id] / penalty : logits[id] * penalty;
+        }
+        if (HasOutputPenalty)
+            foreach (var (id, count) in _generated)
+                if ((uint)id < (uint)logits.Length) logits[id] -= count * Options.FrequencyPenalty + Options.PresencePenalty;
+    }
+
+    /// <summary>Counts a token of the output (what the penalties see next).</summary>
+    private void Took(int token)
+    {
+        if (HasRepetitionPenalty) _seen.Add(token);
+        if (HasOutputPenalty) _generated[token] = _generated.GetValueOrDefault(token) + 1;
     }
 
     private int Draw(ReadOnlySpan<float> logits)
@@ -57,8 +100,8 @@ public sealed class Sampler
     }
 
     /// <summary>
-    /// The probability of every token under these options (zero where top-k or top-p cut it), summing to 1: what
-    /// <see cref="Sample"/> draws from. Greedy options give a one-hot distribution.
+    /// The probability of every token under these options (zero where top-k, top-p or min-p cut it), summing to 1: what
+    /// <see cref="Sample"/> draws from once <see cref="Process"/> has run. Greedy options give a one-hot distribution.
     /// </summary>
     public double[] Distribution(ReadOnlySpan<float> logits)
     {
@@ -92,7 +135,7 @@ public sealed class Sampler
         for (int i = 0; i < logits.Length; i++)
             weights[i] = float.IsNaN(logits[i]) ? 0 : Math.Exp(((double)logits[i] - max) / temperature);
 
-        bool cut = Options.TopK > 0 && Options.TopK < logits.Length || Options.TopP < 1;
+        bool cut = Options.TopK > 0 && Options.TopK < logits.Length || Options.TopP < 1 || Options.MinP > 0;
         if (!cut) return (Enumerable.Range(0, logits.Length).ToArray(), weights);
 
         // Sort by logit (not weight): at a tiny temperature many weights underflow to 0 but the logits still order them.
@@ -115,6 +158,14 @@ public sealed class Sampler
                     break;
                 }
             }
+        }
+        if (Options.MinP > 0)
+        {
+            // Relative to the most likely token, which is kept first: min-p needs no normalisation.
+            double floor = Options.MinP * weights[order[0]];
+            int kept = 1;
+            while (kept < keep && weights[order[kept]] >= floor) kept++;
+            keep = kept;
         }
         var ids = order[..keep];
         return (ids, ids.Select(id => weights[id]).ToArray());

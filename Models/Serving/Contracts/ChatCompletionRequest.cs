@@ -9,6 +9,12 @@ internal sealed record ChatCompletionRequest : GenerationRequest
     [MinLength(1, ErrorMessage = "'messages' must contain at least one message.")]
     public ChatMessage[]? Messages { get; init; }
 
+    /// <summary>Reports the log-probability of each output token (and of the <see cref="TopLogprobs"/> most likely).</summary>
+    public bool? Logprobs { get; init; }
+
+    [Range(0, Tessera.Generation.SamplingOptions.MaxTopLogprobs, ErrorMessage = "'top_logprobs' must be an integer in [0, 20].")]
+    public int? TopLogprobs { get; init; }
+
     /// <summary>The functions the model may call.</summary>
     public ToolDefinition[]? Tools { get; init; }
 

@@ -102,6 +102,17 @@ internal static class RequestReader
         if (value is GenerationRequest { ResponseFormat: { } format }) format.Check();
         if (value is GenerationRequest { Stop.Values: { } stops } && stops.Any(s => s.Length == 0))
             throw new ApiException(400, "'stop' strings must not be empty.", "stop");
+        if (value is GenerationRequest { Stop.Values.Length: > GenerationRequest.MaxStopStrings })
+            throw new ApiException(400, $"'stop' may hold at most {GenerationRequest.MaxStopStrings} strings.", "stop");
+        if (value is ChatCompletionRequest { TopLogprobs: not null, Logprobs: not true })
+            throw new ApiException(400, "'top_logprobs' needs 'logprobs': true.", "top_logprobs");
+        if (value is CompletionRequest { BestOf: int bestOf } completion)
+        {
+            if (bestOf < (completion.N ?? 1)) throw new ApiException(400, $"'best_of' ({bestOf}) must be at least 'n' ({completion.N}).", "best_of");
+            if (bestOf > (completion.N ?? 1) && completion.Stream == true)
+                throw new ApiException(400, "'best_of' greater than 'n' cannot be streamed: the best choices are known only at the end.", "best_of");
+        }
+        if (value is GenerationRequest generation) UnsupportedFields.Check(generation);
     }
 
     /// <summary>Each attribute carries its message in the JSON field's words; a nested field's is prefixed with its path.</summary>

@@ -27,9 +27,8 @@ internal sealed record Choice
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public Delta? Delta { get; init; }
 
-    /// <summary>Completions carry "logprobs": null, as OpenAI's do; chat choices leave it out.</summary>
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
-    public LogprobsPlaceholder Logprobs { get; init; }
+    /// <summary>Written as null when the request did not ask for log-probabilities, as OpenAI writes it.</summary>
+    public ChoiceLogprobs? Logprobs { get; init; }
 
     public string? FinishReason { get; init; }
 
@@ -37,20 +36,33 @@ internal sealed record Choice
     public int[]? TokenIds { get; init; }
 }
 
-/// <summary>Writes <c>"logprobs": null</c> when set (logprobs are not computed).</summary>
-[JsonConverter(typeof(LogprobsPlaceholderConverter))]
-internal readonly record struct LogprobsPlaceholder(bool Present);
-
-internal sealed class LogprobsPlaceholderConverter : JsonConverter<LogprobsPlaceholder>
+/// <summary>
+/// A choice's log-probabilities: chat's shape (<see cref="Content"/>) or the legacy completions' (the four arrays, one
+/// entry per token; the first prompt token of an echo has null ones). The other shape's fields are left out.
+/// </summary>
+internal sealed record ChoiceLogprobs
 {
-    public override LogprobsPlaceholder Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options)
-    {
-        reader.Skip();
-        return new LogprobsPlaceholder(true);
-    }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public LogprobEntry[]? Content { get; init; }
 
-    public override void Write(System.Text.Json.Utf8JsonWriter writer, LogprobsPlaceholder value, System.Text.Json.JsonSerializerOptions options) => writer.WriteNullValue();
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string[]? Tokens { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double?[]? TokenLogprobs { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, double>?[]? TopLogprobs { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int[]? TextOffset { get; init; }
 }
+
+/// <summary>One token of chat's logprobs.content: its text, log-probability, UTF-8 bytes and the most likely alternatives.</summary>
+internal sealed record LogprobEntry(string Token, double Logprob, int[] Bytes, TopLogprobEntry[] TopLogprobs);
+
+/// <summary>One alternative of a chat token's top_logprobs.</summary>
+internal sealed record TopLogprobEntry(string Token, double Logprob, int[] Bytes);
 
 /// <summary>A whole chat answer: its text (null when it only calls tools, as OpenAI writes it) and the calls it made.</summary>
 internal sealed record AssistantMessage(string Role, string? Content,

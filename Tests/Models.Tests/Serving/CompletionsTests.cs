@@ -133,7 +133,9 @@ public sealed class CompletionsTests(ServerFixture server) : IClassFixture<Serve
     {
         var messages = new JsonArray(new JsonObject { ["role"] = "system", ["content"] = "Hi." }, new JsonObject { ["role"] = "user", ["content"] = content });
         // The documented plain template: "role: content\n" per message, then "assistant:".
-        var expected = server.Offline(server.Tokenizer.Encode($"system: Hi.\nuser: {content}\nassistant:"), maxTokens);
+        int[] prompt = server.Tokenizer.Encode($"system: Hi.\nuser: {content}\nassistant:");
+        maxTokens = Math.Min(maxTokens, server.ContextLength - prompt.Length); // past the context max_tokens is refused
+        var expected = server.Offline(prompt, maxTokens);
         var body = new JsonObject { ["model"] = ServerFixture.ModelName, ["messages"] = messages, ["max_tokens"] = maxTokens, ["temperature"] = 0, ["stream"] = stream };
         if (!stream)
         {

@@ -22,6 +22,8 @@ internal sealed class HookedEngine(ITransformerEngine inner) : ITransformerEngin
         return inner.CreateCache();
     }
 
+    public bool TryCopyCache(KvCache source, KvCache destination) => inner.TryCopyCache(source, destination);
+
     public float[] Forward(TokenBatch batch)
     {
         Interlocked.Increment(ref Forwards);

@@ -34,14 +34,15 @@ public sealed class RequestErrorTests(ServerFixture server) : IClassFixture<Serv
         { "/v1/completions", "{\"prompt\": \"Hi\", \"max_tokens\": 1e400}", HttpStatusCode.BadRequest, "max_tokens", null },
         { "/v1/completions", "{\"prompt\": \"Hi\", \"max_tokens\": 2.5}", HttpStatusCode.BadRequest, "max_tokens", null },
         { "/v1/completions", "{\"prompt\": \"Hi\", \"temperature\": 1e400}", HttpStatusCode.BadRequest, "temperature", null },
-        { "/v1/completions", "{\"prompt\": \"Hi\", \"n\": 2}", HttpStatusCode.BadRequest, "n", null },
+        { "/v1/completions", "{\"prompt\": \"Hi\", \"n\": 17}", HttpStatusCode.BadRequest, "n", null },
         { "/v1/completions", "{\"prompt\": \"Hi\", \"top_p\": 2147483648}", HttpStatusCode.BadRequest, "top_p", null },   // found by the fuzz: 500
         { "/v1/completions", "{\"prompt\": \"Hi\", \"stop\": [\"\"]}", HttpStatusCode.BadRequest, "stop", null },
         { "/v1/completions", "{\"prompt\": \"Hi\", \"stream\": \"yes\"}", HttpStatusCode.BadRequest, "stream", null },
         { "/v1/completions", "{\"prompt\": []}", HttpStatusCode.BadRequest, "prompt", null },
         { "/v1/completions", "{\"prompt\": [1, 2.5]}", HttpStatusCode.BadRequest, "prompt", null },
         { "/v1/completions", "{\"prompt\": \"Hi\", \"stream_options\": 3}", HttpStatusCode.BadRequest, "stream_options", null },
-        { "/v1/completions", "{\"prompt\": \"Hi\", \"logit_bias\": " + new string('[', 100) + new string(']', 100) + "}", HttpStatusCode.BadRequest, null, "invalid_json" },
+        { "/v1/completions", "{\"prompt\": \"Hi\", \"vendor_extension\": " + new string('[', 100) + new string(']', 100) + "}", HttpStatusCode.BadRequest, null, "invalid_json" },
+        { "/v1/completions", "{\"prompt\": \"Hi\", \"logit_bias\": [1]}", HttpStatusCode.BadRequest, "logit_bias", null },
         { "/v1/chat/completions", "{\"messages\": [null]}", HttpStatusCode.BadRequest, "messages.[0]", null },
         { "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": 3}]}", HttpStatusCode.BadRequest, "messages.[0].content", null },
         { "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\"}]}]}", HttpStatusCode.BadRequest, "messages.[0].content", null },
@@ -77,8 +78,8 @@ public sealed class RequestErrorTests(ServerFixture server) : IClassFixture<Serv
         { "true", "expected a JSON object" },
         { "null", "must be a JSON object, not null" },
         { "", "empty" },
-        { "{\"prompt\": \"Hi\", \"logit_bias\": " + new string('[', 100) + new string(']', 100) + "}", "nested too deeply" },
-        { "{\"prompt\": \"Hi\", \"user\": " + new string('[', 5000), "nested too deeply" },   // cut short too: the depth is what is wrong first
+        { "{\"prompt\": \"Hi\", \"extra\": " + new string('[', 100) + new string(']', 100) + "}", "nested too deeply" },
+        { "{\"prompt\": \"Hi\", \"extra\": " + new string('[', 5000), "nested too deeply" },   // cut short too: the depth is what is wrong first
         { "{\"prompt\": \"Hi\", \"max_tokens\": \"many\"}", "'max_tokens' must be an integer" },
         { "{\"prompt\": \"Hi\", \"stream\": 1}", "'stream' must be true or false" },
         { "{\"messages\": [{\"role\": 3, \"content\": \"hi\"}]}", "'messages.[0].role' must be a string" },

@@ -54,6 +54,12 @@ public sealed class ServerFixture : IAsyncLifetime
         return (ids, Tokenizer.Decode(ids), "length");
     }
 
+    /// <summary>The reference engine's logits after these ids alone (the row that predicts the next token).</summary>
+    public float[] Logits(int[] tokens)
+    {
+        lock (_reference) return _reference.Forward(TokenBatch.ForSequence(_reference.CreateCache(), tokens, lastLogitsOnly: true));
+    }
+
     public Task<HttpResponseMessage> PostAsync(string path, JsonObject body) =>
         Client.PostAsync(path, new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
 

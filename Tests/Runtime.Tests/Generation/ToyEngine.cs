@@ -33,6 +33,23 @@ internal sealed class ToyEngine(int vocab = 300, int context = 32, Func<IReadOnl
         return KvCache.CreateHandle(Shape.ContextLength);
     }
 
+    /// <summary>Copies are counted, and copy the sequence's history (its "keys and values").</summary>
+    public int CacheCopies { get; private set; }
+
+    /// <summary>False: the engine cannot copy its caches (as a parallel engine's handles), so every choice runs its prompt.</summary>
+    public bool CanCopyCaches { get; set; } = true;
+
+    public bool TryCopyCache(KvCache source, KvCache destination)
+    {
+        if (!CanCopyCaches) return false;
+        var history = _history.GetValue(destination, _ => []);
+        history.Clear();
+        history.AddRange(_history.GetValue(source, _ => []).Take(source.Length));
+        destination.Length = source.Length;
+        CacheCopies++;
+        return true;
+    }
+
     public float[] Forward(TokenBatch batch)
     {
         OnForward?.Invoke(batch);
@@ -49,8 +66,9 @@ internal sealed class ToyEngine(int vocab = 300, int context = 32, Func<IReadOnl
         }
         for (int i = 0; i < batch.LogitRows.Length; i++)
         {
-            var history = _history.GetValue(batch.Caches[batch.SequenceOfRow[batch.LogitRows[i]]], _ => []);
-            int next = Next(history);
+            int row = batch.LogitRows[i];
+            var history = _history.GetValue(batch.Caches[batch.SequenceOfRow[row]], _ => []);
+            int next = Next(history.Take(batch.Positions[row] + 1).ToArray()); // the tokens up to this row's
             for (int v = 0; v < Shape.VocabSize; v++) logits[i * Shape.VocabSize + v] = -0.5f * Math.Abs(v - next);
         }
         batch.Commit();
