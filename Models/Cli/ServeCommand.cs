@@ -59,6 +59,8 @@ internal static class ServeCommand
         BatcherLimits limits, ServerOptions options)
     {
         var tokenizer = Tokenizers.Load(directory);
+        // Chat prompts as the checkpoint was trained on them, when it carries a chat template (read before the engine: a bad one fails fast).
+        options = options with { ChatTemplate = CheckpointChatTemplate.Load(directory) };
         var model = EngineCatalog.Open(directory, kind, plan, device);
         using var owner = model as IDisposable;
         // A server warms up on a typical prompt (128 tokens) before it listens, so that its first request finds the buffers

@@ -31,17 +31,37 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         request => (request.Prompt!.TokenIds ?? Encode(request.Prompt.Text!, "prompt"), "prompt"));
 
     public Task<IResult> ChatCompletionsAsync(HttpContext http) => HandleAsync(http, ServingJson.Default.ChatCompletionRequest,
-        request => (Encode(ChatTemplate.Render(request.Messages!), "messages"), "messages"));
+        request => (EncodeChat(request.Messages!), "messages"));
+
+    /// <summary>
+    /// The chat prompt's ids: the checkpoint's template rendered and encoded without adding special tokens (the template
+    /// writes its own BOS, as transformers tokenizes it), else the plain template encoded as any prompt. A conversation
+    /// the template refuses (its raise_exception, or messages it cannot render) is a 400 naming the template's reason.
+    /// </summary>
+    private int[] EncodeChat(ChatMessage[] messages)
+    {
+        if (options.ChatTemplate is not { } template) return Encode(ChatTemplate.Render(messages), "messages");
+        string prompt;
+        try
+        {
+            prompt = ChatTemplate.Render(messages, template);
+        }
+        catch (Tessera.Text.Templates.TemplateException e)
+        {
+            throw new ApiException(400, $"The model's chat template refused the messages: {e.Message}", "messages", "chat_template_error");
+        }
+        return Encode(prompt, "messages", addSpecialTokens: false);
+    }
 
     /// <summary>
     /// The text's ids. The tokenizer refuses what it cannot do in bounded time (a checkpoint regex that backtracks past
     /// its limit on this text): that request gets a 400 and nobody else notices.
     /// </summary>
-    private int[] Encode(string text, string param)
+    private int[] Encode(string text, string param, bool addSpecialTokens = true)
     {
         try
         {
-            return tokenizer.Encode(text);
+            return tokenizer.Encode(text, addSpecialTokens);
         }
         catch (CheckpointException e)
         {

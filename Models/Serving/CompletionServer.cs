@@ -17,7 +17,8 @@ namespace Tessera.Models.Serving;
 /// An OpenAI-compatible HTTP server (ASP.NET Core minimal API, Kestrel) in front of one <see cref="ContinuousBatcher"/>:
 /// <c>GET /v1/models</c>, <c>POST /v1/completions</c>, <c>POST /v1/chat/completions</c> (see
 /// <see cref="CompletionEndpoints"/>), and <c>GET /metrics</c> (the batcher's aggregate metrics, an extension). Chat
-/// prompts use the plain template of <see cref="ChatTemplate"/>. Bound to loopback unless another host is given.
+/// prompts use the checkpoint's chat template given in <see cref="ServerOptions.ChatTemplate"/>, else the plain template
+/// of <see cref="ChatTemplate"/>. Bound to loopback unless another host is given.
 /// <code>
 /// await using var server = await CompletionServer.StartAsync(batcher, tokenizer, "tiny-llama", port: 0);
 /// Console.WriteLine(server.Address); // http://127.0.0.1:54321/

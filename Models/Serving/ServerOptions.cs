@@ -1,6 +1,9 @@
 namespace Tessera.Models.Serving;
 
-/// <summary>What the HTTP layer bounds per request, beside the batcher's <see cref="Generation.BatcherLimits"/>.</summary>
+/// <summary>
+/// What the HTTP layer bounds per request, beside the batcher's <see cref="Generation.BatcherLimits"/>, and how it
+/// renders chat prompts.
+/// </summary>
 public sealed record ServerOptions
 {
     /// <summary>The default wall-clock limit of one request.</summary>
@@ -11,6 +14,9 @@ public sealed record ServerOptions
 
     /// <summary>A request still running after this long is ended (408 or, streaming, an error event); null: no limit.</summary>
     public TimeSpan? RequestTimeout { get; init; } = DefaultRequestTimeout;
+
+    /// <summary>The checkpoint's chat template (<see cref="Tessera.Text.CheckpointChatTemplate.Load"/>); null: the plain template of <see cref="ChatTemplate"/>.</summary>
+    public Tessera.Text.CheckpointChatTemplate? ChatTemplate { get; init; }
 
     /// <summary>Throws an <see cref="ArgumentOutOfRangeException"/> naming the first option out of range.</summary>
     public void Validate()
