@@ -9,6 +9,14 @@ namespace Tessera.Text.Templates;
 /// </summary>
 internal static partial class Filters
 {
+    /// <summary>Every filter this interpreter knows: a template naming another fails when parsed, as Jinja2 fails when it compiles.</summary>
+    public static readonly IReadOnlySet<string> Names = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first", "float", "forceescape",
+        "indent", "int", "items", "join", "last", "length", "list", "lower", "map", "max", "min", "reject", "rejectattr", "replace", "reverse",
+        "round", "safe", "select", "selectattr", "sort", "string", "sum", "title", "tojson", "trim", "unique", "upper", "wordcount",
+    };
+
     public static object? Apply(Evaluator evaluator, string name, object? value, Arguments a, int line)
     {
         try
