@@ -13,7 +13,7 @@ internal static partial class Filters
     public static readonly IReadOnlySet<string> Names = new HashSet<string>(StringComparer.Ordinal)
     {
         "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first", "float", "forceescape",
-        "indent", "int", "items", "join", "last", "length", "list", "lower", "map", "max", "min", "reject", "rejectattr", "replace", "reverse",
+        "format", "indent", "int", "items", "join", "last", "length", "list", "lower", "map", "max", "min", "reject", "rejectattr", "replace", "reverse",
         "round", "safe", "select", "selectattr", "sort", "string", "sum", "title", "tojson", "trim", "unique", "upper", "wordcount",
     };
 
@@ -160,6 +160,10 @@ internal static partial class Filters
                     if (name == "min" ? order < 0 : order > 0) best = x;
                 }
                 return best;
+            case "format":
+                // Jinja2's format filter: printf-style, positional values as a tuple, or named ones as a mapping.
+                object? values = a.Named.Count > 0 ? a.Named.Aggregate(new PyDict(), (d, p) => { d[p.Key] = p.Value; return d; }) : a.Positional.ToArray();
+                return PrintfFormat.Apply(Py.Str(value), values, evaluator.MaxChars);
             case "attr": return Access.Attribute(value, Py.Str(a.Required(0, "name")), line);
             case "batch":
                 long size = a.Required(0, "linecount") is long n && n > 0 ? n : throw new TemplateException("batch: the size must be a positive integer");
