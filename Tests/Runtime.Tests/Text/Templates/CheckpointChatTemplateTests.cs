@@ -59,6 +59,18 @@ public sealed class CheckpointChatTemplateTests : IDisposable
     }
 
     [Fact]
+    public void AdditionalChatTemplates_AreNamedByTheirFiles()
+    {
+        File.WriteAllText(Path.Combine(_folder, "chat_template.jinja"), "default");
+        Directory.CreateDirectory(Path.Combine(_folder, "additional_chat_templates"));
+        File.WriteAllText(Path.Combine(_folder, "additional_chat_templates", "tool_use.jinja"), "with tools");
+        var template = CheckpointChatTemplate.Load(_folder)!;
+        Assert.Equal(["default", "tool_use"], template.Sources.Keys.Order());
+        Assert.Equal("default", template.Render(Hello));
+        Assert.Equal("with tools", template.Render(Hello, []));
+    }
+
+    [Fact]
     public void ExtraVariables_ReachTheTemplate()
     {
         File.WriteAllText(Path.Combine(_folder, "chat_template.jinja"), "{{ enable_thinking is defined and enable_thinking }}");

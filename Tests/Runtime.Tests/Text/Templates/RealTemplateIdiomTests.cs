@@ -8,7 +8,20 @@ namespace Tessera.Runtime.Tests.Text.Templates;
 /// </summary>
 public sealed class RealTemplateIdiomTests
 {
-    private const string Conversation = "{\"messages\": [{\"role\": \"system\", \"content\": \"  Sys.  \"}, {\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"A\"}, {\"type\": \"image\"}, {\"type\": \"text\", \"text\": \"B\"}]}, {\"role\": \"assistant\", \"content\": null, \"tool_calls\": [{\"id\": \"abcdefghi\", \"type\": \"function\", \"function\": {\"name\": \"f\", \"arguments\": {\"x\": 1, \"y\": [1, \"two\"]}}}]}, {\"role\": \"tool\", \"content\": \"ok\"}, {\"role\": \"user\", \"content\": \"last\"}], \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\", \"description\": \"d\", \"parameters\": {\"type\": \"object\", \"properties\": {\"x\": {\"type\": \"integer\"}, \"y\": {\"type\": \"array\", \"items\": {\"type\": \"string\"}}}, \"required\": [\"x\"]}}}]}";
+    private const string Conversation = """
+        {
+          "messages": [
+            {"role": "system", "content": "  Sys.  "},
+            {"role": "user", "content": [{"type": "text", "text": "A"}, {"type": "image"}, {"type": "text", "text": "B"}]},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "abcdefghi", "type": "function", "function": {"name": "f", "arguments": {"x": 1, "y": [1, "two"]}}}]},
+            {"role": "tool", "content": "ok"},
+            {"role": "user", "content": "last"}
+          ],
+          "tools": [
+            {"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object", "properties": {"x": {"type": "integer"}, "y": {"type": "array", "items": {"type": "string"}}}, "required": ["x"]}}}
+          ]
+        }
+        """;
 
     public static readonly TheoryData<string, string, string> Cases = new()
     {
