@@ -314,7 +314,7 @@ internal sealed class Evaluator
         }
         catch (TemplateException e) when (e.Line == 0)
         {
-            throw new TemplateException(e.Reason, binary.Line);
+            throw new TemplateException(e.Reason, binary.Line, raisedByTemplate: e.RaisedByTemplate);
         }
     }
 
@@ -342,7 +342,7 @@ internal sealed class Evaluator
         }
         catch (TemplateException e) when (e.Line == 0)
         {
-            throw new TemplateException(e.Reason, line);
+            throw new TemplateException(e.Reason, line, raisedByTemplate: e.RaisedByTemplate);
         }
     }
 }

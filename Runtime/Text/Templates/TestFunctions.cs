@@ -51,7 +51,7 @@ internal static class TestFunctions
         }
         catch (TemplateException e) when (e.Line == 0)
         {
-            throw new TemplateException(e.Reason, line);
+            throw new TemplateException(e.Reason, line, raisedByTemplate: e.RaisedByTemplate);
         }
     }
 }

@@ -89,6 +89,18 @@ public sealed class UndefinedAndErrorTests
         Assert.True(e.RaisedByTemplate);
     }
 
+    [Theory]
+    [InlineData("{% macro check() %}{{ raise_exception('nope') }}{% endmacro %}{% if check() == '' %}{% endif %}")]
+    [InlineData("{{ 'a' ~ raise_exception('nope') }}")]
+    [InlineData("{{ [1] | map('string') | list if raise_exception('nope') }}")]
+    [InlineData("{% for m in [1] %}{% set x %}{{ raise_exception('nope') }}{% endset %}{% endfor %}")]
+    public void RaiseException_DeepInsideExpressionsAndBlocks_StaysMarkedAsRaisedByTheTemplate(string template)
+    {
+        var e = Jinja.Fails(template);
+        Assert.Equal("nope", e.Reason);
+        Assert.True(e.RaisedByTemplate);
+    }
+
     [Fact]
     public void NamespaceAttributes_CanOnlyBeSetOnANamespace() =>
         Assert.Contains("is not a namespace()", Jinja.Fails("{% set d = {} %}{% set d.x = 1 %}").Message);
