@@ -58,7 +58,7 @@ public static class Program
                 r.GetValue(gpu) is { } name ? new Tessera.Planning.Cluster(Tessera.Planning.GpuCatalogue.Find(name), 1, 1).UsableMemoryBytes : null, r.GetValue(json))
             : PlanCommand.Run(r.GetValue(checkpoint)!, plan.Read(r, always: true)!, r.GetValue(svg), r.GetValue(json))));
 
-        var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate, serve, planCommand, AdviseCommand.Create(checkpoint, plan), TokenizeCommand.Create(), TokenizerTrainCommand.Create(), QuantizeCommand.Create() };
+        var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate, serve, planCommand, AdviseCommand.Create(checkpoint, plan), TokenizeCommand.Create(), TokenizerTrainCommand.Create(), QuantizeCommand.Create(), TemplateCommand.Create() };
         var parsed = root.Parse(args);
         try
         {
@@ -98,7 +98,7 @@ public static class Program
             return action();
         }
         catch (Exception e) when (e is CheckpointException or ContextOverflowException or ArgumentException or FormatException or IOException or UnauthorizedAccessException
-                                       or Tessera.Parallelism.PlanException or Tessera.Parallelism.RankFailedException)
+                                       or Tessera.Parallelism.PlanException or Tessera.Parallelism.RankFailedException or Tessera.Text.Templates.TemplateException)
         {
             // Under mpirun every process meets the same bad arguments or config before its rank starts: rank 0 says why.
             if (MpiWorld.IsLaunched && MpiWorld.LaunchedRank != 0) return 1;

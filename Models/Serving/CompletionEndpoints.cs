@@ -60,11 +60,11 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
     /// The text's ids. The tokenizer refuses what it cannot do in bounded time (a checkpoint regex that backtracks past
     /// its limit on this text): that request gets a 400 and nobody else notices.
     /// </summary>
-    private int[] Encode(string text, string param)
+    private int[] Encode(string text, string param, bool addSpecialTokens = true)
     {
         try
         {
-            return tokenizer.Encode(text);
+            return tokenizer.Encode(text, addSpecialTokens);
         }
         catch (CheckpointException e)
         {

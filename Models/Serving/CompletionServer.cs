@@ -19,8 +19,8 @@ namespace Tessera.Models.Serving;
 /// <c>GET /v1/models</c>, <c>POST /v1/completions</c>, <c>POST /v1/chat/completions</c> (see
 /// <see cref="CompletionEndpoints"/>), and for operations <c>GET /health</c> (200 once the model serves, 503 while it
 /// loads or the server stops), <c>GET /metrics</c> (Prometheus text under vLLM's names, <see cref="ServerMetrics"/>) and
-/// <c>GET /metrics.json</c> (the batcher's aggregate as JSON). Chat prompts use the plain template of
-/// <see cref="ChatTemplate"/>. Bound to loopback unless another host is given; CORS only for the origins allowed.
+/// <c>GET /metrics.json</c> (the batcher's aggregate as JSON). Chat prompts are made by
+/// <see cref="ChatPrompts"/> (the checkpoint's chat template, else a plain one). Bound to loopback unless another host is given; CORS only for the origins allowed.
 /// <code>
 /// await using var server = await CompletionServer.StartAsync(batcher, tokenizer, "tiny-llama", port: 0);
 /// Console.WriteLine(server.Address); // http://127.0.0.1:54321/

@@ -1,6 +1,9 @@
 namespace Tessera.Models.Serving;
 
-/// <summary>What the HTTP layer bounds per request, beside the batcher's <see cref="Generation.BatcherLimits"/>.</summary>
+/// <summary>
+/// What the HTTP layer bounds per request, beside the batcher's <see cref="Generation.BatcherLimits"/>, and how it
+/// renders chat prompts.
+/// </summary>
 public sealed record ServerOptions
 {
     /// <summary>The default wall-clock limit of one request.</summary>

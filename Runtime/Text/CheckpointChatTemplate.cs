@@ -22,6 +22,7 @@ namespace Tessera.Text;
 /// Transformers tokenizes the rendered text without adding special tokens (the template writes its own BOS): encode it
 /// with <c>ITokenizer.Encode(text, addSpecialTokens: false)</c>.
 /// </para>
+/// <para>Immutable and thread-safe: a server renders every request with one instance.</para>
 /// </summary>
 public sealed class CheckpointChatTemplate
 {

@@ -53,7 +53,7 @@ internal sealed class Evaluator
     private void Step(int line)
     {
         if (++_steps > _limits.MaxSteps) throw new TemplateException($"the template runs more than {_limits.MaxSteps} loop iterations and calls", line);
-        if ((_steps & 1023) == 0 && _clock.Elapsed > _limits.Timeout) throw new TemplateException($"the template takes longer than {_limits.Timeout.TotalSeconds} s to render", line);
+        if (_clock.Elapsed > _limits.Timeout) throw new TemplateException($"the template takes longer than {_limits.Timeout.TotalSeconds} s to render", line);
     }
 
     private void Write(StringBuilder output, string text, int line)
@@ -151,13 +151,14 @@ internal sealed class Evaluator
             }
             items = kept;
         }
-        var body = new Scope(scope);
         var info = new LoopInfo(items);
-        body.Set("loop", info);
         for (int i = 0; i < items.Count; i++)
         {
             Step(loop.Line);
             info.Index0 = i;
+            // Each iteration starts from the enclosing scope: what one iteration sets, the next does not see (Jinja2).
+            var body = new Scope(scope);
+            body.Set("loop", info);
             Assign(loop.Target, items[i], body, loop.Line);
             if (Execute(loop.Body, body, output) == Flow.Break) break;
         }
@@ -313,7 +314,7 @@ internal sealed class Evaluator
         }
         catch (TemplateException e) when (e.Line == 0)
         {
-            throw new TemplateException(e.Reason, binary.Line);
+            throw new TemplateException(e.Reason, binary.Line, raisedByTemplate: e.RaisedByTemplate);
         }
     }
 
@@ -341,7 +342,7 @@ internal sealed class Evaluator
         }
         catch (TemplateException e) when (e.Line == 0)
         {
-            throw new TemplateException(e.Reason, line);
+            throw new TemplateException(e.Reason, line, raisedByTemplate: e.RaisedByTemplate);
         }
     }
 }

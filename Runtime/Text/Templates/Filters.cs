@@ -9,6 +9,14 @@ namespace Tessera.Text.Templates;
 /// </summary>
 internal static partial class Filters
 {
+    /// <summary>Every filter this interpreter knows: a template naming another fails when parsed, as Jinja2 fails when it compiles.</summary>
+    public static readonly IReadOnlySet<string> Names = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first", "float", "forceescape",
+        "format", "indent", "int", "items", "join", "last", "length", "list", "lower", "map", "max", "min", "reject", "rejectattr", "replace", "reverse",
+        "round", "safe", "select", "selectattr", "sort", "string", "sum", "title", "tojson", "trim", "unique", "upper", "wordcount",
+    };
+
     public static object? Apply(Evaluator evaluator, string name, object? value, Arguments a, int line)
     {
         try
@@ -152,6 +160,10 @@ internal static partial class Filters
                     if (name == "min" ? order < 0 : order > 0) best = x;
                 }
                 return best;
+            case "format":
+                // Jinja2's format filter: printf-style, positional values as a tuple, or named ones as a mapping.
+                object? values = a.Named.Count > 0 ? a.Named.Aggregate(new PyDict(), (d, p) => { d[p.Key] = p.Value; return d; }) : a.Positional.ToArray();
+                return PrintfFormat.Apply(Py.Str(value), values, evaluator.MaxChars);
             case "attr": return Access.Attribute(value, Py.Str(a.Required(0, "name")), line);
             case "batch":
                 long size = a.Required(0, "linecount") is long n && n > 0 ? n : throw new TemplateException("batch: the size must be a positive integer");

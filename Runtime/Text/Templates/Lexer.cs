@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace Tessera.Text.Templates;
 
@@ -11,7 +12,7 @@ namespace Tessera.Text.Templates;
 /// dropped), newlines normalized to <c>\n</c> and one trailing newline of the template dropped
 /// (<c>keep_trailing_newline=False</c>).
 /// </summary>
-internal sealed class Lexer
+internal sealed partial class Lexer
 {
     private readonly string _source;
     private readonly List<Token> _tokens = [];
@@ -86,6 +87,7 @@ internal sealed class Lexer
             return AfterTagEnd(strip, trim: true);
         }
         bool block = kind == '%';
+        if (block && RawBegin().Match(_source, pos) is { Success: true } raw) return LexRaw(start, raw);
         Add(block ? TokenKind.BlockBegin : TokenKind.VariableBegin, block ? "{%" : "{{", null, start);
         Advance(pos);
         var brackets = new Stack<char>();
@@ -107,6 +109,36 @@ internal sealed class Lexer
             LexToken(brackets);
         }
     }
+
+    /// <summary>
+    /// <c>{% raw %}...{% endraw %}</c>: the text between is printed as written. The tags take whitespace control and
+    /// lstrip_blocks like any block tag; trim_blocks applies after endraw only, as in Jinja2.
+    /// </summary>
+    private bool LexRaw(int start, Match begin)
+    {
+        Advance(begin.Index + begin.Length);
+        // Jinja2 trims no newline after {% raw %} (its raw_begin rule has no block suffix), only after {% endraw %}.
+        AfterTagEnd(strip: begin.Groups[1].Value == "-", trim: false);
+        var end = RawEnd().Match(_source, _pos);
+        if (!end.Success) throw Error("the raw block is never closed ('{% endraw %}' missing)", start);
+        string text = _source[_pos..end.Index];
+        string modifier = end.Groups[1].Value;
+        if (modifier == "-") text = text.TrimEnd(PyWhitespace);
+        else if (modifier != "+")
+        {
+            int lineBegin = text.LastIndexOf('\n') + 1;
+            if (lineBegin > 0 && lineBegin < text.Length && text.AsSpan(lineBegin).IndexOfAnyExcept(PyWhitespace) < 0) text = text[..lineBegin];
+        }
+        if (text.Length > 0) Add(TokenKind.Text, text, null, _pos);
+        Advance(end.Index + end.Length);
+        return AfterTagEnd(strip: end.Groups[2].Value == "-", trim: end.Groups[2].Value != "+");
+    }
+
+    [GeneratedRegex(@"\G\s*raw\s*(-?)%}")]
+    private static partial Regex RawBegin();
+
+    [GeneratedRegex(@"{%([-+]?)\s*endraw\s*([-+]?)%}")]
+    private static partial Regex RawEnd();
 
     /// <summary>After a tag: <c>-</c> drops all whitespace, trim_blocks one newline.</summary>
     private bool AfterTagEnd(bool strip, bool trim)

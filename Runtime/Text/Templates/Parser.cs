@@ -526,6 +526,7 @@ internal sealed class Parser
             var token = Current;
             string name = ExpectName("a filter name");
             while (SkipOperator(".")) name += "." + ExpectName("a filter name");
+            if (!Filters.Names.Contains(name)) throw Error($"unknown filter '{name}'", token);
             var filter = new FilterExpr(node, name, Current.IsOperator("(") ? ParseArguments() : ArgumentList.Empty, token.Line);
             chain.Add(filter);
             node = filter;
@@ -539,6 +540,7 @@ internal sealed class Parser
         bool negated = SkipName("not");
         string name = ExpectName("a test name");
         while (SkipOperator(".")) name += "." + ExpectName("a test name");
+        if (!TestFunctions.Names.Contains(name)) throw Error($"unknown test '{name}'", token);
         ArgumentList arguments = ArgumentList.Empty;
         if (Current.IsOperator("(")) arguments = ParseArguments();
         else if ((Current.Kind is TokenKind.Name or TokenKind.String or TokenKind.Integer or TokenKind.Float || Current.IsOperator("[") || Current.IsOperator("{"))

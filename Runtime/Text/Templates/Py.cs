@@ -170,8 +170,11 @@ internal static class Py
         _ => throw new InvalidCastException(),
     };
 
-    public static bool AreEqual(object? a, object? b)
+    public static bool AreEqual(object? a, object? b) => AreEqual(a, b, 0);
+
+    private static bool AreEqual(object? a, object? b, int depth)
     {
+        if (depth > 100) throw new TemplateException("values nest too deeply to compare");
         if (IsNumber(a) && IsNumber(b))
             return a is double || b is double ? ToDouble(a) == ToDouble(b) : ToLong(a) == ToLong(b);
         switch (a)
@@ -179,30 +182,32 @@ internal static class Py
             case null: return b is null;
             case string s: return b is string t && s == t;
             case Undefined: return b is Undefined;
-            case List<object?> x when b is List<object?> y: return SequenceEqual(x, y);
-            case object?[] x when b is object?[] y: return SequenceEqual(x, y);
+            case List<object?> x when b is List<object?> y: return SequenceEqual(x, y, depth);
+            case object?[] x when b is object?[] y: return SequenceEqual(x, y, depth);
             case PyDict x when b is PyDict y:
                 if (x.Count != y.Count) return false;
                 foreach (var (key, item) in x)
-                    if (!y.TryGetValue(key, out var other) || !AreEqual(item, other)) return false;
+                    if (!y.TryGetValue(key, out var other) || !AreEqual(item, other, depth + 1)) return false;
                 return true;
             default: return ReferenceEquals(a, b);
         }
     }
 
-    private static bool SequenceEqual(IReadOnlyList<object?> x, IReadOnlyList<object?> y)
+    private static bool SequenceEqual(IReadOnlyList<object?> x, IReadOnlyList<object?> y, int depth)
     {
+        if (ReferenceEquals(x, y)) return true;
         if (x.Count != y.Count) return false;
         for (int i = 0; i < x.Count; i++)
-            if (!AreEqual(x[i], y[i])) return false;
+            if (!AreEqual(x[i], y[i], depth + 1)) return false;
         return true;
     }
 
     private static long ToLong(object? value) => value is bool b ? (b ? 1 : 0) : (long)value!;
 
     /// <summary>Python's order (&lt;): numbers, strings by code point, lists and tuples item by item; else a TypeError.</summary>
-    public static int Compare(object? a, object? b, string op)
+    public static int Compare(object? a, object? b, string op, int depth = 0)
     {
+        if (depth > 100) throw new TemplateException("values nest too deeply to compare");
         if (IsNumber(a) && IsNumber(b))
             return a is double || b is double ? ToDouble(a).CompareTo(ToDouble(b)) : ToLong(a).CompareTo(ToLong(b));
         if (a is string s && b is string t) return string.CompareOrdinal(s, t);
@@ -211,7 +216,7 @@ internal static class Py
             var x = (IReadOnlyList<object?>)a;
             var y = (IReadOnlyList<object?>)b;
             for (int i = 0; i < Math.Min(x.Count, y.Count); i++)
-                if (!AreEqual(x[i], y[i])) return Compare(x[i], y[i], op);
+                if (!AreEqual(x[i], y[i])) return Compare(x[i], y[i], op, depth + 1);
             return x.Count.CompareTo(y.Count);
         }
         if (a is Undefined u) throw u.Fail(0);
@@ -287,6 +292,7 @@ internal static class Py
             if (b is string t && a is long or bool) return Repeat(t, ToLong(a), maxChars);
             if (a is List<object?> list && b is long n) return LimitLength(list.Count * Math.Max(0, n), maxChars) ? Enumerable.Range(0, (int)Math.Max(0, n)).SelectMany(_ => list).ToList() : null;
         }
+        if (op == "%" && a is string format) return PrintfFormat.Apply(format, b, maxChars);
         if (a is Undefined u) throw u.Fail(0, $"used with '{op}'");
         if (b is Undefined v) throw v.Fail(0, $"used with '{op}'");
         if (!IsNumber(a) || !IsNumber(b)) throw Unsupported(op, a, b);

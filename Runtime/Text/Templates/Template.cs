@@ -15,6 +15,7 @@ namespace Tessera.Text.Templates;
 /// dict methods templates call; Jinja2's undefined (falsy, prints empty; looking inside it is an error). Out: includes,
 /// inheritance, recursive loops, autoescape. Every render is bounded by <see cref="TemplateLimits"/>.
 /// </para>
+/// <para>A parsed template is immutable: one instance renders concurrent requests.</para>
 /// </summary>
 /// <example>
 /// <code>

@@ -9,7 +9,7 @@ namespace Tessera.Text.Templates;
 public sealed class TemplateException : Exception
 {
     public TemplateException(string message, int line = 0, int column = 0, bool raisedByTemplate = false)
-        : base(line > 0 ? $"{message} (template line {line}{(column > 0 ? $", column {column}" : "")})" : message)
+        : base(OneLine(line > 0 ? $"{message} (template line {line}{(column > 0 ? $", column {column}" : "")})" : message))
     {
         Reason = message;
         Line = line;
@@ -17,7 +17,10 @@ public sealed class TemplateException : Exception
         RaisedByTemplate = raisedByTemplate;
     }
 
-    /// <summary>The message without the position.</summary>
+    /// <summary>Line breaks in quoted template text or a raise_exception message written as \n, so that the message is one line.</summary>
+    private static string OneLine(string message) => message.Replace("\r", "\\r").Replace("\n", "\\n");
+
+    /// <summary>The message without the position, as the template or the failure gave it (raise_exception's exactly).</summary>
     public string Reason { get; }
 
     /// <summary>1-based line of the template, or 0 when unknown.</summary>

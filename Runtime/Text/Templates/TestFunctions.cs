@@ -3,6 +3,14 @@ namespace Tessera.Text.Templates;
 /// <summary>Jinja2's tests, <c>value is name(args)</c>, with Python's type rules (a bool is a number but not an integer).</summary>
 internal static class TestFunctions
 {
+    /// <summary>Every test this interpreter knows: a template naming another fails when parsed, as Jinja2 fails when it compiles.</summary>
+    public static readonly IReadOnlySet<string> Names = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "defined", "undefined", "none", "string", "number", "integer", "float", "boolean", "true", "false", "mapping", "iterable", "sequence",
+        "callable", "equalto", "eq", "==", "ne", "!=", "lt", "lessthan", "<", "le", "<=", "gt", "greaterthan", ">", "ge", ">=", "in", "sameas",
+        "odd", "even", "divisibleby", "lower", "upper", "escaped",
+    };
+
     public static bool Apply(Evaluator evaluator, string name, object? value, Arguments a, int line)
     {
         object? Other() => a.Positional.Count > 0 ? a.Positional[0] : throw new TemplateException($"the test '{name}' needs a value to compare with", line);
@@ -43,7 +51,7 @@ internal static class TestFunctions
         }
         catch (TemplateException e) when (e.Line == 0)
         {
-            throw new TemplateException(e.Reason, line);
+            throw new TemplateException(e.Reason, line, raisedByTemplate: e.RaisedByTemplate);
         }
     }
 }

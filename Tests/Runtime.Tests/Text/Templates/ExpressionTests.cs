@@ -11,6 +11,7 @@ public sealed class ExpressionTests
         { "{{ 'a' ~ 1 ~ none ~ true ~ missing }} {{ 'ab' * 3 }} {{ 'x' + 'y' }}", "{}", "a1NoneTrue ababab xy" },
         { "{{ [1, 2] + [3] }} {{ {'a': 1, 'b': [true, none, 'it\\'s']} }} {{ (1, 'b') }} {{ (1,) }} {{ () }}", "{}", "[1, 2, 3] {'a': 1, 'b': [True, None, \"it's\"]} (1, 'b') (1,) ()" },
         { "{{ True }} {{ False }} {{ None }} {{ true }} {{ none }}", "{}", "True False None True None" },
+        { "{{ '%s and %d' % ('a', 3) }} {{ 'x=%s' % 1 }} {{ '%05.2f|%-4s|%3d|%%|%r' % (3.14159, 'ab', 7, 'q') }} {{ '%(k)s!' % {'k': 'v'} }}", "{}", "a and 3 x=1 03.14|ab  |  7|%|'q' v!" },
         { "{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 'a' < 'b' }} {{ 1 == 1.0 }} {{ true == 1 }} {{ [1, 2] == [1, 2] }} {{ 'a' != 'a' }}", "{}", "True False True True True True False" },
         { "{{ 'ell' in 'hello' }} {{ 2 not in [1, 2] }} {{ 'k' in {'k': 1} }} {{ not 1 }} {{ not not 'x' }}", "{}", "True False True False True" },
         { "{{ 'yes' if 0 else 'no' }} [{{ 'x' if true }}] [{{ 'x' if false }}] {{ 'a' if false else 'b' if true else 'c' }}", "{}", "no [x] [] b" },

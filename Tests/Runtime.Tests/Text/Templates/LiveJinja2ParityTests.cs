@@ -34,7 +34,7 @@ public sealed class LiveJinja2ParityTests
     [LiveFact]
     public void EveryLanguageExpectation_IsWhatJinja2Renders()
     {
-        var cases = new[] { WhitespaceTests.Cases, ExpressionTests.Cases, StatementTests.Cases, FilterTests.Cases, TestAndMethodTests.Cases }
+        var cases = new[] { WhitespaceTests.Cases, ExpressionTests.Cases, StatementTests.Cases, FilterTests.Cases, TestAndMethodTests.Cases, RealTemplateIdiomTests.Cases }
             .SelectMany(data => data.Select(row => (Template: (string)row[0], Variables: (string)row[1], Expected: (string)row[2])))
             .ToList();
         var request = new JsonArray(cases.Select(c => (JsonNode)new JsonObject { ["template"] = c.Template, ["variables"] = JsonNode.Parse(c.Variables) }).ToArray());

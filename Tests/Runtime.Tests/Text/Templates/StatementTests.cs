@@ -15,6 +15,8 @@ public sealed class StatementTests
         { "{% for i in [1, 2] %}{% for j in [1, 2] %}{% if j == 2 %}{% break %}{% endif %}{{ i }}{{ j }}{{ loop.index }} {% endfor %}{{ loop.index }}|{% endfor %}", "{}", "111 1|211 2|" },
         { "{% for x in 'ab' %}{{ x }}{{ loop.previtem is defined }}{{ loop.nextitem | default('-') }}{{ loop.cycle('o', 'e') }} {% endfor %}", "{}", "aFalsebo bTrue-e " },
         { "{% set x = 1 %}{% for i in [1] %}{% set x = 2 %}[{{ x }}]{% endfor %}{{ x }}{% if true %}{% set x = 3 %}{% endif %}{{ x }}", "{}", "[2]13" },
+        { "{% set x = 'outer' %}{% for i in [1, 2] %}[{{ x }}]{% set x = i %}{{ x }}{% endfor %}{{ x }}", "{}", "[outer]1[outer]2outer" },
+        { "{% macro m() %}{{ y }}{% endmacro %}{% set y = 5 %}{{ m() }}", "{}", "5" },
         { "{% set ns = namespace(found=false, n=0) %}{% for i in [1, 2, 3] %}{% set ns.n = ns.n + i %}{% if i == 2 %}{% set ns.found = true %}{% endif %}{% endfor %}{{ ns.found }} {{ ns.n }}", "{}", "True 6" },
         { "{% set greeting %}Hello {{ name }}{% endset %}[{{ greeting | upper }}]{% set x | trim %}  padded  {% endset %}[{{ x }}]", """{"name": "Bo"}""", "[HELLO BO][padded]" },
         { "{% set a, b = 1, 2 %}{{ a }}{{ b }}{% set t = 1, %}{{ t }}", "{}", "12(1,)" },

@@ -60,10 +60,44 @@ public sealed class UndefinedAndErrorTests
     }
 
     [Fact]
+    public void AnUnknownFilterOrTest_FailsWhenParsed_EvenInABranchNeverTaken()
+    {
+        Assert.Contains("unknown filter 'shout'", Assert.Throws<TemplateException>(() => Template.Parse("{% if false %}{{ x | shout }}{% endif %}")).Message);
+        Assert.Contains("unknown test 'loud'", Assert.Throws<TemplateException>(() => Template.Parse("{% if false and x is loud %}{% endif %}")).Message);
+    }
+
+    [Fact]
+    public void EveryFilterAndTestTheParserAccepts_TheEvaluatorKnows()
+    {
+        foreach (string name in Filters.Names)
+        {
+            var e = Record.Exception(() => Jinja.Render($"{{{{ 'a' | {name} }}}}"));
+            Assert.False(e?.Message.Contains("unknown filter") == true, $"{name}: {e?.Message}");
+        }
+        foreach (string name in TestFunctions.Names.Where(n => char.IsLetter(n[0])))
+        {
+            var e = Record.Exception(() => Jinja.Render($"{{{{ 'a' is {name}('a') }}}}"));
+            Assert.False(e?.Message.Contains("unknown test") == true, $"{name}: {e?.Message}");
+        }
+    }
+
+    [Fact]
     public void RaiseException_ThrowsTheTemplatesMessage_MarkedAsRaisedByTheTemplate()
     {
         var e = Jinja.Fails("{% if messages | length == 0 %}{{ raise_exception('No messages given') }}{% endif %}", """{"messages": []}""");
         Assert.Equal("No messages given", e.Reason);
+        Assert.True(e.RaisedByTemplate);
+    }
+
+    [Theory]
+    [InlineData("{% macro check() %}{{ raise_exception('nope') }}{% endmacro %}{% if check() == '' %}{% endif %}")]
+    [InlineData("{{ 'a' ~ raise_exception('nope') }}")]
+    [InlineData("{{ [1] | map('string') | list if raise_exception('nope') }}")]
+    [InlineData("{% for m in [1] %}{% set x %}{{ raise_exception('nope') }}{% endset %}{% endfor %}")]
+    public void RaiseException_DeepInsideExpressionsAndBlocks_StaysMarkedAsRaisedByTheTemplate(string template)
+    {
+        var e = Jinja.Fails(template);
+        Assert.Equal("nope", e.Reason);
         Assert.True(e.RaisedByTemplate);
     }
 

@@ -25,6 +25,8 @@ public sealed class WhitespaceTests
         { "a {% if true %}b{% endif %}", "{}", "a b" },
         { "{% for m in ms %}\n    {%- if m %}\n        {{- m }}\n    {%- endif %}\n{% endfor %}", """{"ms": ["x", "", "y"]}""", "xy" },
         { "line\n\n\n", "{}", "line\n\n" },
+        { "a\n  {% raw %}\n{{ not evaluated }} {% if %}\n  {% endraw %}\nb", "{}", "a\n\n{{ not evaluated }} {% if %}\nb" },
+        { "a {%- raw -%} {{ x }} {%- endraw -%} b", "{}", "a{{ x }}b" },
     };
 
     [Theory, MemberData(nameof(Cases))]
