@@ -55,16 +55,9 @@ public sealed class ChatServerFixture : IAsyncLifetime
         Directory.Delete(Checkpoint, recursive: true);
     }
 
-    public Task<HttpResponseMessage> PostAsync(string path, JsonObject body) =>
-        Client.PostAsync(path, new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
+    public Task<HttpResponseMessage> PostAsync(string path, JsonObject body) => Client.PostJsonAsync(path, body);
 
-    public async Task<JsonObject> PostOkAsync(string path, JsonObject body)
-    {
-        using var response = await PostAsync(path, body);
-        string text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {text}");
-        return JsonNode.Parse(text)!.AsObject();
-    }
+    public Task<JsonObject> PostOkAsync(string path, JsonObject body) => Client.PostOkAsync(path, body);
 
     /// <summary>The error body of a request that must fail with <paramref name="status"/>.</summary>
     public async Task<JsonObject> PostFailingAsync(string path, JsonObject body, int status = 400)
@@ -76,11 +69,5 @@ public sealed class ChatServerFixture : IAsyncLifetime
     }
 
     /// <summary>The data of every server-sent event of a streamed request, "[DONE]" included.</summary>
-    public async Task<List<string>> PostStreamAsync(string path, JsonObject body)
-    {
-        using var response = await PostAsync(path, body);
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-        string text = await response.Content.ReadAsStringAsync();
-        return text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Select(e => e["data: ".Length..]).ToList();
-    }
+    public Task<List<string>> PostStreamAsync(string path, JsonObject body) => Client.PostStreamAsync(path, body);
 }

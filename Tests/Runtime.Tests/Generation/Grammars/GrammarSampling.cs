@@ -23,7 +23,7 @@ internal static class GrammarSampling
     public static Sample Run(Func<ITokenConstraint> factory, ITokenizer tokenizer, int seed, int maxTokens = 400, int vocab = 0)
     {
         ITokenConstraint? constraint = null;
-        var sampler = new Sampler(new SamplingOptions { Temperature = 1, Seed = seed, Constraint = () => constraint = factory() });
+        var sampler = new Sampler(new SamplingOptions { Temperature = 1, Seed = seed, MaxTokens = maxTokens, Constraint = () => constraint = factory() });
         vocab = vocab > 0 ? vocab : tokenizer.VocabSize;
         var closers = Enumerable.Range(0, tokenizer.VocabSize)
             .Where(id => !tokenizer.IsSpecial(id) && tokenizer.TokenBytes(id) is [(byte)'"' or (byte)'}' or (byte)']'])
