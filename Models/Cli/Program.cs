@@ -97,7 +97,7 @@ public static class Program
         {
             return action();
         }
-        catch (Exception e) when (e is CheckpointException or ContextOverflowException or ArgumentException or FormatException or IOException or UnauthorizedAccessException
+        catch (Exception e) when (e is CheckpointException or ContextOverflowException or NonFiniteLogitsException or ArgumentException or FormatException or IOException or UnauthorizedAccessException
                                        or Tessera.Parallelism.PlanException or Tessera.Parallelism.RankFailedException or Tessera.Text.Templates.TemplateException)
         {
             // Under mpirun every process meets the same bad arguments or config before its rank starts: rank 0 says why.
@@ -113,6 +113,7 @@ public static class Program
         using var owner = Own(EngineCatalog.Open(directory, kind, plan, device), out var model);
         var values = model.Forward(TokenBatch.ForSequences(prompts.Select(_ => model.CreateCache()).ToArray(), prompts));
         int rows = prompts.Sum(p => p.Length);
+        NonFiniteLogitsException.ThrowIfAny(values, model.Shape.VocabSize);
         SafetensorsWriter.Write(output, [new SafetensorsWriter.Tensor("logits", [rows, model.Shape.VocabSize], Floats: values)]);
         Console.WriteLine($"wrote logits [{rows}, {model.Shape.VocabSize}] to {output} ({model.Shape.ModelName}, {kind} engine" +
                           (prompts.Length > 1 ? $", {prompts.Length} prompts in one batch)" : ")"));

@@ -30,8 +30,10 @@ internal sealed class ChatPrompts
 
     /// <param name="template">the checkpoint's chat template, or null for the plain one</param>
     /// <param name="toolFormat">how the model writes calls; null: the one its template teaches</param>
-    public ChatPrompts(CheckpointChatTemplate? template, ITokenizer tokenizer, ToolCallFormat? toolFormat = null)
+    /// <param name="bound">the most text a prompt may be, checked before it is tokenized; null: unchecked</param>
+    public ChatPrompts(CheckpointChatTemplate? template, ITokenizer tokenizer, ToolCallFormat? toolFormat = null, PromptBound? bound = null)
     {
+        Bound = bound;
         _template = template;
         _tokenizer = tokenizer;
         string? source = template is null ? null : string.Concat(template.Sources.Values);
@@ -39,6 +41,9 @@ internal sealed class ChatPrompts
         ToolFormat = toolFormat ?? ToolCallFormat.ForTemplate(source);
         Markers = SpecialMarkers(ToolFormat, tokenizer);
     }
+
+    /// <summary>The most text a rendered prompt may be (null: unchecked).</summary>
+    public PromptBound? Bound { get; }
 
     /// <summary>How this model writes its tool calls.</summary>
     public ToolCallFormat ToolFormat { get; }
@@ -67,6 +72,7 @@ internal sealed class ChatPrompts
             : Constraint(request.ResponseFormat, _tokenizer);
 
         string text = Render(request.Messages!, ChatMessages.ToolsToTemplateJson(tools));
+        Bound?.Check(text, "messages");
         int[] tokens;
         try
         {

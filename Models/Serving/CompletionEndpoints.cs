@@ -21,7 +21,11 @@ namespace Tessera.Models.Serving;
 /// </summary>
 internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer tokenizer, string modelName, ServerOptions options)
 {
-    private readonly ChatPrompts _chat = new(options.ChatTemplate, tokenizer, options.ToolCallParser is { } parser ? ToolCallFormat.Named(parser) : null);
+    private readonly ChatPrompts _chat = new(options.ChatTemplate, tokenizer, options.ToolCallParser is { } parser ? ToolCallFormat.Named(parser) : null,
+        new PromptBound(tokenizer, batcher.Engine.Shape.ContextLength));
+
+    /// <summary>How much prompt text and body this model's context can use (shared with the chat prompts).</summary>
+    private PromptBound Bound => _chat.Bound!;
 
     /// <summary>OpenAI's default max_tokens for completions.</summary>
     private const int DefaultCompletionTokens = 16;
@@ -62,6 +66,7 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
     /// </summary>
     private int[] Encode(string text, string param, bool addSpecialTokens = true)
     {
+        Bound.Check(text, param);
         try
         {
             return tokenizer.Encode(text, addSpecialTokens);
@@ -89,6 +94,9 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         try
         {
             RequestReader.CheckContentType(http.Request.ContentType);
+            // No body of a prompt the context could hold is larger: Kestrel refuses the rest with a 413 as it reads.
+            if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+                bodyLimit.MaxRequestBodySize = Bound.MaxBodyBytes;
             request = await RequestReader.ReadAsync(http.Request.BodyReader, contract, ended);
             if (request.Model is { } model && !Serves(model)) throw ModelNotFound(model);
             prepared = prepare(request);
@@ -253,6 +261,7 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
                 ShouldRetry = false,
             },
         KvCacheAllocationException => new ApiException(503, e.Message, code: "insufficient_memory", type: "server_error"),
+        NonFiniteLogitsException => new ApiException(422, e.Message, code: "non_finite_logits"),
         OperationCanceledException => ShuttingDown("The server is shutting down: the request was cancelled."),
         _ => new ApiException(500, $"Generation failed: {e.Message}", code: "server_error", type: "server_error"),
     };

@@ -158,6 +158,7 @@ public sealed partial class Checkpoint
         {
             if (count == 0) continue;
             if (_source.ReadQuantized(entry.Name, start + offset, count, shard.InStart, cols) is not { } part) return null;
+            RequireFinite(entry, part, start + offset, shard.InStart);
             parts.Add(part);
         }
         if (parts.Count == 0) return null;
@@ -173,5 +174,20 @@ public sealed partial class Checkpoint
         }
         BytesLoaded += data.LongLength;
         return new QuantizedRows(type, rows, cols, data);
+    }
+
+    /// <summary>
+    /// Stored blocks are refused as F32 reads are (<see cref="ReadFinite"/>): each row dequantized into one scratch row
+    /// and checked, which catches an F16 value or block scale that is Inf or NaN (0x7C00, 0x7E00) wherever the type keeps it.
+    /// </summary>
+    private static void RequireFinite(TensorInfo entry, QuantizedRows part, long firstRow, long firstColumn)
+    {
+        var row = new float[part.Columns];
+        for (int r = 0; r < part.Rows; r++)
+        {
+            Dequantize.Row(part.Type, part.Row(r), row);
+            if (NonFinite.IndexOf(row) is var at and >= 0)
+                throw NonFiniteWeight(entry, firstRow + r, firstColumn + at, row[at]);
+        }
     }
 }

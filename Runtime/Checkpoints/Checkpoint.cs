@@ -154,13 +154,13 @@ public sealed partial class Checkpoint : IDisposable
         var result = new float[(long)outCount * inCount];
         if (layout == WeightLayout.OutIn)
         {
-            _source.ReadF32(entry.Name, outStart, outCount, inStart, inCount, result);
+            ReadFinite(entry, outStart, outCount, inStart, inCount, result);
         }
         else
         {
             // Stored [in, out]: read the block as (inCount, outCount) and transpose once, so every kernel sees [out, in].
             var stored = new float[(long)inCount * outCount];
-            _source.ReadF32(entry.Name, inStart, inCount, outStart, outCount, stored);
+            ReadFinite(entry, inStart, inCount, outStart, outCount, stored);
             for (int i = 0; i < inCount; i++)
                 for (int o = 0; o < outCount; o++)
                     result[(long)o * inCount + i] = stored[(long)i * outCount + o];
@@ -221,11 +221,29 @@ public sealed partial class Checkpoint : IDisposable
         var entry = Entry(name);
         CheckShape(entry, [StoredRows(name, length, fused, what)], what);
         var result = new float[count];
-        _source.ReadF32(entry.Name, 0, 1, start + (fused?.Offset ?? 0), count, result);
+        ReadFinite(entry, 0, 1, start + (fused?.Offset ?? 0), count, result);
         if (offset != 0) System.Numerics.Tensors.TensorPrimitives.Add(result, offset, result);
         BytesLoaded += result.LongLength * sizeof(float);
         return result;
     }
+
+    /// <summary>
+    /// Every F32 read of a weight goes through here: the block as <see cref="ITensorSource.ReadF32"/> converts it, then
+    /// refused if any value is NaN or infinite (<see cref="NonFiniteWeight"/>). The check is one vectorized pass over
+    /// values just written, cheap beside the conversion; a model with one NaN weight gives NaN logits for every prompt.
+    /// </summary>
+    private void ReadFinite(TensorInfo entry, long rowStart, long rowCount, long colStart, long colCount, Span<float> destination)
+    {
+        _source.ReadF32(entry.Name, rowStart, rowCount, colStart, colCount, destination);
+        var values = destination[..(int)(rowCount * colCount)];
+        if (NonFinite.IndexOf(values) is var at and >= 0)
+            throw NonFiniteWeight(entry, rowStart + at / colCount, colStart + at % colCount, values[(int)at]);
+    }
+
+    /// <summary>The error for a weight that is NaN or infinite at stored [row, column] (a vector's element: row 0).</summary>
+    private static CheckpointException NonFiniteWeight(TensorInfo entry, long row, long column, float value) =>
+        new($"{entry.File}: tensor {FileText.Quoted(entry.Name)} ({entry.DType} {entry.ShapeText}) holds {NonFinite.Name(value)} at "
+            + (entry.Shape.Length == 1 ? $"index {column}" : $"[{row}, {column}]") + ": every weight must be a finite number.");
 
     /// <summary>A shard outside the tensor is a bug in the caller's plan, not in the checkpoint.</summary>
     private static void CheckRange(string name, int start, int count, int size, string what)

@@ -2,7 +2,10 @@ using System.Diagnostics;
 
 namespace Tessera;
 
-/// <summary>Greedy (argmax) generation: one batched prefill of the prompt, then one token at a time through the KV cache.</summary>
+/// <summary>
+/// Greedy (argmax) generation: one batched prefill of the prompt, then one token at a time through the KV cache. Logits
+/// that are not finite are a <see cref="NonFiniteLogitsException"/>, not a token.
+/// </summary>
 public static class GreedyDecoder
 {
     /// <param name="cache">a cache of this engine to reuse (it is reset first), as a server reuses its caches; by default a new one</param>
@@ -25,6 +28,7 @@ public static class GreedyDecoder
         var row = new float[engine.Shape.VocabSize];
         float[] logits = engine.Forward(TokenBatch.ForSequence(cache, prompt, lastLogitsOnly: true).WithLogitsInto(row));
         double prefill = clock.Elapsed.TotalSeconds;
+        NonFiniteLogitsException.ThrowIfAny(logits, logits.Length);
         int next = ArgMax(logits);
         tokens.Add(next);
         onToken?.Invoke(next);
@@ -32,6 +36,7 @@ public static class GreedyDecoder
         while (tokens.Count < maxNewTokens)
         {
             logits = engine.Forward(TokenBatch.ForSequence(cache, [next], lastLogitsOnly: true).WithLogitsInto(row));
+            NonFiniteLogitsException.ThrowIfAny(logits, logits.Length);
             next = ArgMax(logits);
             tokens.Add(next);
             onToken?.Invoke(next);

@@ -39,7 +39,15 @@ namespace Tessera.Generation;
 /// Each request samples with its own seeded <see cref="Sampler"/>, so its output does not depend on what it was batched
 /// with; under greedy decoding the output equals running the request alone. The engine is used only by the batcher's
 /// own thread (engines are not thread-safe); the batcher does not dispose it. A prompt the model cannot run (longer
-/// than the context, an id outside the vocabulary) fails only its own request.
+/// than the context, an id outside the vocabulary) fails only its own request, and so does anything that goes wrong
+/// with one request after the step's forward (its logits are not finite, its token cannot be decoded): the step loop
+/// turns it into that request's error in one place (<see cref="ForRequest"/>) and serves the others.
+/// </para>
+/// <para>
+/// The model may have more ids than the tokenizer: real checkpoints pad their embedding to a round size (Qwen2.5 has
+/// 151,936 rows for 151,665 tokens). The padding ids have no text, so they are masked from sampling: every request
+/// draws among ids below <see cref="ITokenizer.VocabSize"/> (<see cref="EmittableIds"/>). A tokenizer with more ids than
+/// the model still works for prompts that use ids the model has; one that uses others is refused as out of vocabulary.
 /// </para>
 /// </remarks>
 public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
@@ -88,6 +96,8 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         Limits = limits;
         // Keys and values of every layer, fp32: what one position costs a whole (one-device) cache.
         _bytesPerPosition = 2L * engine.Shape.Layers * engine.Shape.KvWidth * sizeof(float);
+        if (tokenizer is { VocabSize: < 1 }) throw new ArgumentException("The tokenizer has no token ids: the model's output could never be decoded.", nameof(tokenizer));
+        EmittableIds = Math.Min(engine.Shape.VocabSize, tokenizer?.VocabSize ?? int.MaxValue);
         _metrics = new MetricsCollector(engine.Shape.ContextLength);
         int firstRows = Math.Min(engine.Shape.ContextLength, KvCache.InitialRows);
         if (limits.KvCacheBytes < firstRows * _bytesPerPosition)
@@ -100,6 +110,12 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
     public ITransformerEngine Engine { get; }
 
     public ITokenizer? Tokenizer { get; }
+
+    /// <summary>
+    /// The ids a request may draw: [0, EmittableIds), those both the model and the tokenizer have. The model's ids past
+    /// the tokenizer's (an embedding padded to a round size) get probability zero.
+    /// </summary>
+    public int EmittableIds { get; }
 
     /// <summary>The most sequences that run together (each holds a KV cache).</summary>
     public int MaxInFlight => Limits.MaxInFlight;
@@ -416,22 +432,51 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         for (int i = 0, row = 0; i < sequences.Count; row += everyRow ? inputs[i].Length : 1, i++)
         {
             var sequence = sequences[i];
-            var rows = logits.AsSpan(row * vocab, (everyRow ? inputs[i].Length : 1) * vocab);
-            if (sequence.WantsPromptLogits) sequence.RecordPromptLogits(rows, vocab);
-            if (!sequence.Ran(inputs[i].Length, elapsed)) continue; // a chunk inside the prompt: its next token is the prompt's
-            var last = rows[^vocab..];
-            // The choices waiting for this prompt copy its cache before this sequence can end (and give the cache back),
-            // and draw from the same row before this sequence's sampler changes it.
-            foreach (var fork in _active.Where(s => s.Parent == sequence && s.AwaitsParent).ToArray()) Fork(sequence, fork, last);
-            SampleNext(sequence, last);
+            int ran = inputs[i].Length, first = row * vocab, count = (everyRow ? ran : 1) * vocab;
+            ForRequest(sequence, () => Advance(sequence, logits.AsSpan(first, count), ran, elapsed));
         }
+    }
+
+    /// <summary>
+    /// The one place a request's failure inside the step loop becomes that request's error: whatever
+    /// <paramref name="work"/> throws ends <paramref name="sequence"/> with it, and the loop goes on with the others
+    /// (a bug in the loop itself would otherwise stop the batcher for every request).
+    /// </summary>
+    private void ForRequest(GenerationSequence sequence, Action work)
+    {
+        try
+        {
+            work();
+        }
+        catch (Exception e)
+        {
+            End(sequence, e);
+        }
+    }
+
+    /// <summary>
+    /// What a sequence does with its rows of the step's logits: records its prompt's log-probabilities, and once its
+    /// prompt has run, starts the choices that wait for it and samples its next token.
+    /// </summary>
+    private void Advance(GenerationSequence sequence, Span<float> rows, int ran, TimeSpan elapsed)
+    {
+        int vocab = Engine.Shape.VocabSize;
+        if (sequence.WantsPromptLogits) sequence.RecordPromptLogits(rows, vocab);
+        if (!sequence.Ran(ran, elapsed)) return; // a chunk inside the prompt: its next token is the prompt's
+        var last = rows[^vocab..];
+        // The choices waiting for this prompt copy its cache before this sequence can end (and give the cache back),
+        // and draw from the same row before this sequence's sampler changes it.
+        float[] shared = last.ToArray();
+        foreach (var fork in _active.Where(s => s.Parent == sequence && s.AwaitsParent).ToArray())
+            ForRequest(fork, () => Fork(sequence, fork, shared));
+        SampleNext(sequence, last);
     }
 
     /// <summary>
     /// Starts a waiting choice from a copy of its parent's cache, whose prompt has just run, and samples its first token
     /// from the prompt's last logits row. If the engine cannot copy its caches, the choice runs the prompt itself.
     /// </summary>
-    private void Fork(GenerationSequence parent, GenerationSequence fork, ReadOnlySpan<float> lastRow)
+    private void Fork(GenerationSequence parent, GenerationSequence fork, float[] lastRow)
     {
         try
         {
@@ -450,9 +495,14 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         SampleNext(fork, lastRow.ToArray());
     }
 
-    /// <summary>Samples the sequence's next token from its logits row (its scratch), streams it, and ends the sequence if it finished.</summary>
+    /// <summary>
+    /// Samples the sequence's next token from its logits row (its scratch), streams it, and ends the sequence if it
+    /// finished. Logits that are not finite fail the request; ids past <see cref="EmittableIds"/> are masked.
+    /// </summary>
     private void SampleNext(GenerationSequence sequence, Span<float> row)
     {
+        NonFiniteLogitsException.ThrowIfAny(row[..EmittableIds], row.Length);
+        row[EmittableIds..].Fill(float.NegativeInfinity);
         // Log-probabilities of the raw logits (before bias, penalties and temperature), as vLLM reports them by default.
         double[]? logprobs = sequence.Sampler.Options.Logprobs is null ? null : TokenLogprob.LogSoftmax(row);
         int token = sequence.Sampler.Sample(row);

@@ -106,13 +106,13 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
         Func<int, string>? deviceName = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        var pipeline = schedule is null ? new PipelineSchedule(plan.Pipeline, plan.MicroBatches) : PipelineSchedule.FromTable(schedule);
-        if (pipeline.Stages != plan.Pipeline || pipeline.MicroBatches != plan.MicroBatches)
-            throw new PlanException($"The schedule has {pipeline.Stages} stage(s) and {pipeline.MicroBatches} micro-batch(es); the plan has {plan.Pipeline} and {plan.MicroBatches}.");
         ModelConfig config;
         using (var checkpoint = Checkpoint.Open(checkpointDirectory)) config = checkpoint.Config;
         var modelFacts = facts(config);
-        plan.ThrowIfInvalid(modelFacts);
+        plan.ThrowIfInvalid(modelFacts); // before the schedule, threads or devices are sized from the plan's degrees
+        var pipeline = schedule is null ? new PipelineSchedule(plan.Pipeline, plan.MicroBatches) : PipelineSchedule.FromTable(schedule);
+        if (pipeline.Stages != plan.Pipeline || pipeline.MicroBatches != plan.MicroBatches)
+            throw new PlanException($"The schedule has {pipeline.Stages} stage(s) and {pipeline.MicroBatches} micro-batch(es); the plan has {plan.Pipeline} and {plan.MicroBatches}.");
         var engine = new ParallelEngine(plan, modelFacts, plan.ResolveSplit(modelFacts), plan.LayersPerStage is null, pipeline, deviceName);
         try
         {

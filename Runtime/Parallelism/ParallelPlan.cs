@@ -28,7 +28,20 @@ public sealed record ParallelPlan(
     int Data = 1, int Pipeline = 1, int Tensor = 1, int MicroBatches = 1, int[]? LayersPerStage = null, long? DeviceMemoryBytes = null, int Expert = 1,
     int Sequence = 1)
 {
-    /// <summary>D * P * S * E * T.</summary>
+    /// <summary>
+    /// The most devices a plan may have (D * P * S * E * T). Each device of a plan is a rank with its own thread, weights
+    /// and caches, whether in one process or under MPI; 1,024 is past any single node's accelerators (and past 128 CPU
+    /// cores eight times over), and bounds what a typo such as --dp 65536 may allocate before anything is checked.
+    /// </summary>
+    public const int MaxDevices = 1024;
+
+    /// <summary>
+    /// The most micro-batches a plan may cut a replica's batch into. Each is at least one sequence, and a server keeps
+    /// at most a few hundred in flight; the schedule holds P x (m + P - 1) clocks, so m is bounded before it is built.
+    /// </summary>
+    public const int MaxMicroBatches = 1024;
+
+    /// <summary>D * P * S * E * T (valid plans only: see <see cref="MaxDevices"/>).</summary>
     public int DeviceCount => Data * Pipeline * Sequence * Expert * Tensor;
 
     /// <summary>
@@ -53,10 +66,20 @@ public sealed record ParallelPlan(
     /// <summary>This plan with a device memory budget given as text ("80GB").</summary>
     public ParallelPlan WithMemory(string text) => this with { DeviceMemoryBytes = ParseMemory(text) };
 
-    /// <summary>Every reason this plan cannot run the model (empty when it can).</summary>
+    /// <summary>
+    /// Every reason this plan cannot run the model (empty when it can). It is the one check of a plan's degrees, made
+    /// before anything is sized from them (a schedule, a device list, threads, an estimate): every loader and estimator
+    /// calls it first (<see cref="ThrowIfInvalid"/>).
+    /// </summary>
     public IReadOnlyList<string> Validate(ModelFacts facts)
     {
         var problems = new List<string>();
+        // As doubles: five degrees of up to 2^31 - 1 overflow a long, let alone the int the plan counts devices in.
+        double devices = (double)Data * Pipeline * Sequence * Expert * Tensor;
+        if (Data >= 1 && Pipeline >= 1 && Sequence >= 1 && Expert >= 1 && Tensor >= 1 && devices > MaxDevices)
+            problems.Add($"the plan has {devices:0} devices (dp {Data} x pp {Pipeline} x sp {Sequence} x ep {Expert} x tp {Tensor}); at most {MaxDevices} are supported.");
+        if (MicroBatches > MaxMicroBatches)
+            problems.Add($"{MicroBatches} micro-batches are more than the {MaxMicroBatches} a plan may have (each needs at least one sequence).");
         if (Data < 1) problems.Add($"the data-parallel degree must be at least 1 (dp = {Data}).");
         if (Pipeline < 1) problems.Add($"the pipeline degree must be at least 1 (pp = {Pipeline}).");
         if (Tensor < 1) problems.Add($"the tensor-parallel degree must be at least 1 (tp = {Tensor}).");

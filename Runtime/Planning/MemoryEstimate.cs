@@ -96,7 +96,12 @@ public sealed class MemoryEstimate
         var cost = facts.Cost;
         var split = plan.ResolveSplit(facts);
         var ranges = StagePartitioner.LayerRanges(split);
-        int sequencesPerDevice = (batch + plan.Data * plan.Expert - 1) / (plan.Data * plan.Expert);
+        // Sizes in long and double: a batch of 2^31 - 1 sequences is a question the estimate answers, not an overflow.
+        long sequencesPerDevice = ((long)batch + plan.Data * plan.Expert - 1) / (plan.Data * plan.Expert);
+        double kvTotal = cost.KvValuesPerTokenPerLayer * facts.Layers * (double)context * batch * BytesOf(kvCache);
+        if (kvTotal >= long.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(batch),
+                $"{batch} sequences of {context} positions need {kvTotal:0.###e0} bytes of KV cache, more than can be counted (8 EiB): give a smaller batch or context.");
         var devices = new List<DeviceEstimate>(plan.DeviceCount);
         for (int data = 0; data < plan.Data; data++)
             for (int stage = 0; stage < plan.Pipeline; stage++)

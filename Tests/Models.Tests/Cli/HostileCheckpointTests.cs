@@ -80,6 +80,42 @@ public sealed class HostileCheckpointTests
 
     private const string NormWeight = "model.norm.weight"; // (64) F32, bytes [a, a + 256)
 
+    /// <summary>Overwrites element <paramref name="index"/> of an F32 tensor with the float of <paramref name="bits"/> (a NaN, an infinity).</summary>
+    private static Action<ScratchCheckpoint> WeightBits(string tensor, long index, uint bits) => s =>
+    {
+        var bytes = SafetensorsBytes.Read(s.ModelPath);
+        long start = (long)bytes.HeaderJson()[tensor]!["data_offsets"]![0]!;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.Data.AsSpan((int)(start + index * 4)), bits);
+        File.WriteAllBytes(s.ModelPath, bytes.ToFile());
+    };
+
+    /// <summary>
+    /// Stores an F32 tensor as <paramref name="dtype"/> (BF16: the top half of each float; F16: rounded), element
+    /// <paramref name="index"/> as the 16 <paramref name="bits"/>; the tensors after it move down.
+    /// </summary>
+    private static Action<ScratchCheckpoint> HalfWeightBits(string tensor, string dtype, int index, ushort bits) => s =>
+    {
+        var bytes = SafetensorsBytes.Read(s.ModelPath);
+        var header = bytes.HeaderJson();
+        var data = new List<byte>();
+        foreach (var (name, node) in header.Where(e => e.Key != "__metadata__").OrderBy(e => (long)e.Value!["data_offsets"]![0]!).ToList())
+        {
+            long from = (long)node!["data_offsets"]![0]!, to = (long)node["data_offsets"]![1]!;
+            byte[] stored = bytes.Data[(int)from..(int)to];
+            if (name == tensor)
+            {
+                var floats = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(stored).ToArray();
+                var halves = floats.Select(f => dtype == "BF16" ? (ushort)(BitConverter.SingleToUInt32Bits(f) >> 16) : BitConverter.HalfToUInt16Bits((Half)f)).ToArray();
+                halves[index] = bits;
+                stored = System.Runtime.InteropServices.MemoryMarshal.AsBytes(halves.AsSpan()).ToArray();
+                node["dtype"] = dtype;
+            }
+            node["data_offsets"] = new JsonArray(data.Count, data.Count + stored.Length);
+            data.AddRange(stored);
+        }
+        File.WriteAllBytes(s.ModelPath, (bytes with { Data = [.. data] }).WithHeader(header).ToFile());
+    };
+
     private static readonly Mutation[] Mutations =
     [
         // Counts that size per-layer (per-expert) arrays are bounded by the tensors the checkpoint holds, before allocating.
@@ -146,6 +182,15 @@ public sealed class HostileCheckpointTests
             h["\u001b[2J"] = entry;
         }), ["corrupt safetensors header", "\"\\u001b[2J\""], ["\u001b"]),
         new("dtype with a control character", Llama, Tensor(NormWeight, t => t["dtype"] = "F\u000132"), ["corrupt safetensors header", "\"F\\u000132\""], ["\u0001"]),
+
+        // Weight values that are not numbers: one poisons every logit, so the load refuses them, naming tensor and index (issue 28).
+        new("a NaN in an embedding row", Llama, WeightBits("model.embed_tokens.weight", 64 + 5, 0x7FC00000), ["model.embed_tokens.weight", "NaN at [1, 5]", "finite"]),
+        new("+Inf in lm_head", Llama, WeightBits("lm_head.weight", 3 * 64 + 7, 0x7F800000), ["lm_head.weight", "+Inf at [3, 7]", "finite"]),
+        new("-Inf in a norm vector", Llama, WeightBits(NormWeight, 9, 0xFF800000), [NormWeight, "-Inf at index 9"]),
+        new("a NaN in a gpt2 Conv1D weight (stored [in, out])", Gpt2, WeightBits("h.0.attn.c_attn.weight", 2, 0x7FC00000), ["h.0.attn.c_attn.weight", "NaN at [0, 2]"]),
+        new("BF16 0x7FC0 (NaN) in lm_head", Llama, HalfWeightBits("lm_head.weight", "BF16", 70, 0x7FC0), ["lm_head.weight", "BF16", "NaN at [1, 6]"]),
+        new("F16 0x7C00 (+Inf) in lm_head", Llama, HalfWeightBits("lm_head.weight", "F16", 70, 0x7C00), ["lm_head.weight", "F16", "+Inf at [1, 6]"]),
+        new("F16 lm_head, every value finite", Llama, HalfWeightBits("lm_head.weight", "F16", 70, 0x0000), null),
 
         // model.safetensors mutations.
         new("header length + 1", Llama, HeaderLength(+1), ["corrupt safetensors header"]),

@@ -31,8 +31,9 @@ public sealed class FamiliesServingTests
     public async Task ConcurrentCompletions_OfEachFamily_EachMatchTheOfflineGreedyOutput(string fixture, string plan)
     {
         string directory = Fixtures.Directory(fixture);
-        var tokenizer = new ByteTokenizer();
         var reference = EngineCatalog.Open(directory);
+        // Every id the model has (the batcher masks ids a tokenizer lacks; the offline reference does not).
+        var tokenizer = new ByteTokenizer(reference.Shape.VocabSize);
         var batcher = new ContinuousBatcher(HookedEngine.GatheringBursts(EngineCatalog.Open(directory, plan: PlanOf(plan))), tokenizer, maxInFlight: Prompts.Length);
         var server = await CompletionServer.StartAsync(batcher, tokenizer, fixture, "127.0.0.1", port: 0);
         var client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
