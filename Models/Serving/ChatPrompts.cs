@@ -30,10 +30,10 @@ internal sealed class ChatPrompts
 
     /// <param name="template">the checkpoint's chat template, or null for the plain one</param>
     /// <param name="toolFormat">how the model writes calls; null: the one its template teaches</param>
-    /// <param name="bound">the most text a prompt may be, checked before it is tokenized; null: unchecked</param>
-    public ChatPrompts(CheckpointChatTemplate? template, ITokenizer tokenizer, ToolCallFormat? toolFormat = null, PromptBound? bound = null)
+    /// <param name="encoder">turns the rendered prompt into ids, within the context's bound; null: no bound</param>
+    public ChatPrompts(CheckpointChatTemplate? template, ITokenizer tokenizer, ToolCallFormat? toolFormat = null, PromptEncoder? encoder = null)
     {
-        Bound = bound;
+        Encoder = encoder ?? new PromptEncoder(tokenizer, int.MaxValue);
         _template = template;
         _tokenizer = tokenizer;
         string? source = template is null ? null : string.Concat(template.Sources.Values);
@@ -42,8 +42,8 @@ internal sealed class ChatPrompts
         Markers = SpecialMarkers(ToolFormat, tokenizer);
     }
 
-    /// <summary>The most text a rendered prompt may be (null: unchecked).</summary>
-    public PromptBound? Bound { get; }
+    /// <summary>How a rendered prompt becomes ids (the bound on its text checked first).</summary>
+    public PromptEncoder Encoder { get; }
 
     /// <summary>How this model writes its tool calls.</summary>
     public ToolCallFormat ToolFormat { get; }
@@ -72,17 +72,8 @@ internal sealed class ChatPrompts
             : Constraint(request.ResponseFormat, _tokenizer);
 
         string text = Render(request.Messages!, ChatMessages.ToolsToTemplateJson(tools));
-        Bound?.Check(text, "messages");
-        int[] tokens;
-        try
-        {
-            // A checkpoint's template writes its own BOS (transformers encodes it without adding special tokens).
-            tokens = _tokenizer.Encode(text, addSpecialTokens: _template is null);
-        }
-        catch (CheckpointException e)
-        {
-            throw new ApiException(400, $"The text could not be tokenized: {e.Message}", "messages", "tokenization_failed");
-        }
+        // A checkpoint's template writes its own BOS (transformers encodes it without adding special tokens).
+        int[] tokens = Encoder.Encode(text, "messages", addSpecialTokens: _template is null);
         return new ChatPrompt(text, tokens, reader, constraint, mode == ToolChoiceMode.Function);
     }
 

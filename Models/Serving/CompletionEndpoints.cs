@@ -22,10 +22,10 @@ namespace Tessera.Models.Serving;
 internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer tokenizer, string modelName, ServerOptions options)
 {
     private readonly ChatPrompts _chat = new(options.ChatTemplate, tokenizer, options.ToolCallParser is { } parser ? ToolCallFormat.Named(parser) : null,
-        new PromptBound(tokenizer, batcher.Engine.Shape.ContextLength));
+        new PromptEncoder(tokenizer, batcher.Engine.Shape.ContextLength));
 
-    /// <summary>How much prompt text and body this model's context can use (shared with the chat prompts).</summary>
-    private PromptBound Bound => _chat.Bound!;
+    /// <summary>How prompt text becomes ids, within what this model's context can use (shared with the chat prompts).</summary>
+    private PromptEncoder Encoder => _chat.Encoder;
 
     /// <summary>OpenAI's default max_tokens for completions.</summary>
     private const int DefaultCompletionTokens = 16;
@@ -49,7 +49,7 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         "model", "model_not_found");
 
     public Task<IResult> CompletionsAsync(HttpContext http) => HandleAsync(http, ServingJson.Default.CompletionRequest,
-        request => new Prepared(request.Prompt!.TokenIds ?? Encode(request.Prompt.Text!, "prompt"), "prompt", ChatPrompts.Constraint(request.ResponseFormat, tokenizer), null));
+        request => new Prepared(request.Prompt!.TokenIds ?? Encoder.Encode(request.Prompt.Text!, "prompt"), "prompt", ChatPrompts.Constraint(request.ResponseFormat, tokenizer), null));
 
     public Task<IResult> ChatCompletionsAsync(HttpContext http) => HandleAsync(http, ServingJson.Default.ChatCompletionRequest, request =>
     {
@@ -59,23 +59,6 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
 
     /// <summary>A request made ready: its prompt (and the field it came from), the rule its tokens follow, and for chat how its answer is read.</summary>
     private sealed record Prepared(int[] Tokens, string Param, Func<ITokenConstraint>? Constraint, ChatPrompt? Chat);
-
-    /// <summary>
-    /// The text's ids. The tokenizer refuses what it cannot do in bounded time (a checkpoint regex that backtracks past
-    /// its limit on this text): that request gets a 400 and nobody else notices.
-    /// </summary>
-    private int[] Encode(string text, string param, bool addSpecialTokens = true)
-    {
-        Bound.Check(text, param);
-        try
-        {
-            return tokenizer.Encode(text, addSpecialTokens);
-        }
-        catch (CheckpointException e)
-        {
-            throw new ApiException(400, $"The text could not be tokenized: {e.Message}", param, "tokenization_failed");
-        }
-    }
 
     private async Task<IResult> HandleAsync<T>(HttpContext http, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> contract,
         Func<T, Prepared> prepare) where T : GenerationRequest
@@ -96,7 +79,7 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
             RequestReader.CheckContentType(http.Request.ContentType);
             // No body of a prompt the context could hold is larger: Kestrel refuses the rest with a 413 as it reads.
             if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
-                bodyLimit.MaxRequestBodySize = Bound.MaxBodyBytes;
+                bodyLimit.MaxRequestBodySize = Encoder.MaxBodyBytes;
             request = await RequestReader.ReadAsync(http.Request.BodyReader, contract, ended);
             if (request.Model is { } model && !Serves(model)) throw ModelNotFound(model);
             prepared = prepare(request);

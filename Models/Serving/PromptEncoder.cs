@@ -1,11 +1,13 @@
 using System.Text;
+using Tessera.Checkpoints;
 using Tessera.Text;
 
 namespace Tessera.Models.Serving;
 
 /// <summary>
-/// How much text a prompt of this model can be, decided before the text is tokenized (tokenizing 29 MB costs the
-/// server most of a gigabyte), and so how large a request body the server reads.
+/// Turns a request's prompt text into ids, the one way the server does: first the bound on how much text a prompt of
+/// this model can be, decided before the text is tokenized (tokenizing 29 MB costs the server most of a gigabyte, and
+/// so the bound also sets how large a request body the server reads), then the tokenizer, whose refusals are 400s.
 /// </summary>
 /// <remarks>
 /// Every token stands for at most the bytes of the longest token the tokenizer has (<see cref="ITokenizer.TokenBytes"/>),
@@ -15,7 +17,7 @@ namespace Tessera.Models.Serving;
 /// refused with the context's 400 without being tokenized. Text the normalizer deletes outright (control characters) is
 /// not counted on: such a prompt is refused as too long, which it would be to any reader of its bytes.
 /// </remarks>
-internal sealed class PromptBound
+internal sealed class PromptEncoder
 {
     /// <summary>How many times shorter normalized text may be than the text sent.</summary>
     public const int NormalizationSlack = 4;
@@ -29,8 +31,11 @@ internal sealed class PromptBound
     /// <summary>Room for everything in a body besides the prompt: the other fields, tool definitions, JSON schemas.</summary>
     public const long OtherFieldsBytes = 1 << 20;
 
-    public PromptBound(ITokenizer tokenizer, int contextLength)
+    private readonly ITokenizer _tokenizer;
+
+    public PromptEncoder(ITokenizer tokenizer, int contextLength)
     {
+        _tokenizer = tokenizer;
         int longest = 1;
         for (int id = 0; id < tokenizer.VocabSize; id++) longest = Math.Max(longest, tokenizer.TokenBytes(id).Length);
         ContextLength = contextLength;
@@ -54,5 +59,22 @@ internal sealed class PromptBound
             throw new ApiException(400,
                 $"This model's maximum context length is {ContextLength} tokens, and the prompt's {Encoding.UTF8.GetByteCount(text)} bytes of text are more than {MaxTextBytes} bytes, which no prompt of {ContextLength} tokens exceeds.",
                 param, "context_length_exceeded");
+    }
+
+    /// <summary>
+    /// The text's ids. The tokenizer refuses what it cannot do in bounded time (a checkpoint regex that backtracks past
+    /// its limit on this text): that request gets a 400 and nobody else notices.
+    /// </summary>
+    public int[] Encode(string text, string param, bool addSpecialTokens = true)
+    {
+        Check(text, param);
+        try
+        {
+            return _tokenizer.Encode(text, addSpecialTokens);
+        }
+        catch (CheckpointException e)
+        {
+            throw new ApiException(400, $"The text could not be tokenized: {e.Message}", param, "tokenization_failed");
+        }
     }
 }

@@ -10,9 +10,9 @@ namespace Tessera.Models.Tests.Serving;
 /// the context times the longest token's bytes (with the normalizers' slack), and a body longer than such a prompt,
 /// all escaped, is not even read (413). The server serves on after either.
 /// </summary>
-public sealed class PromptBoundTests(ServerFixture server) : IClassFixture<ServerFixture>
+public sealed class PromptEncoderTests(ServerFixture server) : IClassFixture<ServerFixture>
 {
-    private PromptBound Bound => new(server.Tokenizer, server.ContextLength);
+    private PromptEncoder Bound => new(server.Tokenizer, server.ContextLength);
 
     [Theory]
     [InlineData("v1/completions")]
