@@ -68,7 +68,8 @@ internal static partial class ChatMessages
     }
 
     /// <summary>
-    /// The messages as a chat template reads them: role, content (text, or null), and where present name, tool_calls
+    /// The messages as a chat template reads them: role ("developer", OpenAI's newer name, as "system": the role
+    /// chat templates know), content (text, or null), and where present name, tool_calls
     /// (each arguments string turned into the object it holds, as vLLM and transformers hand them to templates; kept as
     /// the string when it holds no object) and tool_call_id.
     /// </summary>
@@ -77,7 +78,7 @@ internal static partial class ChatMessages
         var array = new JsonArray();
         foreach (var message in messages)
         {
-            var node = new JsonObject { ["role"] = message.Role, ["content"] = message.Content?.Text };
+            var node = new JsonObject { ["role"] = message.Role == "developer" ? "system" : message.Role, ["content"] = message.Content?.Text };
             if (message.Name is not null) node["name"] = message.Name;
             if (message.ToolCalls is { } calls)
             {

@@ -62,6 +62,15 @@ public sealed class ChatPromptsTests
     }
 
     [Fact]
+    public void ADeveloperMessage_IsTheSystemMessage_ChatTemplatesKnow()
+    {
+        var prompts = new ChatPrompts(Template("{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"), Tokenizer);
+        var prompt = prompts.Prepare(Request("""{"messages": [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "hi"}]}"""));
+
+        Assert.Equal("[system] Be brief.\n[user] hi\n", prompt.Text);
+    }
+
+    [Fact]
     public void TheHistoryOfACall_IsShownAsTheModelWritesCalls()
     {
         var prompts = new ChatPrompts(null, Tokenizer);
