@@ -22,7 +22,7 @@ internal static class QuantizeCommand
             throw new ArgumentException($"{input} is a folder: quantize takes a GGUF file (convert a Hugging Face folder with llama.cpp's convert_hf_to_gguf.py first).");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         GgufQuantizer.Quantize(input, output, type);
-        Console.WriteLine($"wrote {output} ({type}, {new FileInfo(output).Length / 1e6:F1} MB from {new FileInfo(input).Length / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s");
+        Console.WriteLine($"wrote {output} ({type}, {new FileInfo(output).Length / 1e6:F1} MB from {FileText.LengthOf(input) / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s");
         return 0;
     }
 }

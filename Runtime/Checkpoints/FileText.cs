@@ -63,4 +63,14 @@ public static class FileText
         if (i < text.Length) shown.Append(CultureInfo.InvariantCulture, $"... ({text.Length:N0} characters)");
         return shown.ToString();
     }
+
+    /// <summary>
+    /// The length of the file a path names, through symbolic links: a Hugging Face cache's snapshot holds links to
+    /// its blobs, and a link's own length is that of the path it holds.
+    /// </summary>
+    public static long LengthOf(string path)
+    {
+        var info = new FileInfo(path);
+        return info.LinkTarget is null ? info.Length : ((FileInfo?)info.ResolveLinkTarget(returnFinalTarget: true) ?? info).Length;
+    }
 }

@@ -69,7 +69,7 @@ public sealed class GgufFile : IDisposable
     public static unsafe GgufFile Open(string path)
     {
         if (!File.Exists(path)) throw new CheckpointException($"{path}: file not found.");
-        long length = new FileInfo(path).Length;
+        long length = FileText.LengthOf(path);
         if (length < 24)
             throw new CheckpointException($"{path}: not a GGUF file: it has {length} bytes, fewer than a GGUF header's 24.");
         var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
