@@ -64,6 +64,7 @@ internal sealed class CompletionEndpoints(ContinuousBatcher batcher, ITokenizer 
         Func<T, Prepared> prepare) where T : GenerationRequest
     {
         bool chat = typeof(T) == typeof(ChatCompletionRequest);
+        LargeRequestMemory.CollectAfter(http);
         // The request ends when the client goes away or its time is up, whichever comes first. The source is disposed
         // when the response is written (a stream outlives this method).
         var requestEnd = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);

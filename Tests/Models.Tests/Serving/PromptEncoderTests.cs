@@ -42,4 +42,16 @@ public sealed class PromptEncoderTests(ServerFixture server) : IClassFixture<Ser
         Assert.Contains("\"error\"", await response.Content.ReadAsStringAsync());
         await server.PostOkAsync("v1/completions", new JsonObject { ["prompt"] = "Once", ["max_tokens"] = 2 });
     }
+
+    [Fact]
+    public async Task ALargeBody_IsFollowedByAFullCollection_ThatGivesItsMemoryBack()
+    {
+        int before = GC.CollectionCount(GC.MaxGeneration);
+        var content = new StringContent("{\"prompt\": \"" + new string('a', (int)LargeRequestMemory.LargeBodyBytes) + "\"}", Encoding.UTF8, "application/json");
+        using (var response = await server.Client.PostAsync("v1/completions", content)) Assert.False(response.IsSuccessStatusCode);
+
+        // The collection runs once the response has gone out.
+        for (int wait = 0; wait < 100 && GC.CollectionCount(GC.MaxGeneration) == before; wait++) await Task.Delay(50);
+        Assert.True(GC.CollectionCount(GC.MaxGeneration) > before, "no full collection after a 1 MiB body");
+    }
 }
