@@ -110,6 +110,7 @@ public static class Program
     private static int Logits(string directory, string[] tokenTexts, EngineKind kind, Tessera.Parallelism.ParallelPlan? plan, DeviceKind device, string output)
     {
         int[][] prompts = tokenTexts.Select(TokenList.Parse).ToArray();
+        OutputFile.Check(output);
         using var owner = Own(EngineCatalog.Open(directory, kind, plan, device), out var model);
         var values = model.Forward(TokenBatch.ForSequences(prompts.Select(_ => model.CreateCache()).ToArray(), prompts));
         int rows = prompts.Sum(p => p.Length);

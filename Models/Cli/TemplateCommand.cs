@@ -52,7 +52,7 @@ internal static class TemplateCommand
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(File.ReadAllText(path));
+            node = JsonNode.Parse(FileText.ReadText(path, FileText.Metadata));
         }
         catch (JsonException e)
         {

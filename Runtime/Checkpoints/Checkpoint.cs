@@ -70,7 +70,7 @@ public sealed partial class Checkpoint : IDisposable
     {
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            using var doc = JsonDocument.Parse(FileText.ReadBytes(path, FileText.Metadata));
             return doc.RootElement.GetProperty("weight_map").EnumerateObject().Select(p => ShardName(path, p)).Distinct().Order(StringComparer.Ordinal).ToArray();
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)

@@ -11,7 +11,7 @@ namespace Tessera.Checkpoints;
 /// move the cursor or split the one error line; and the text is cut, so a megabyte-long string is not a megabyte-long
 /// message. Every message that quotes file content goes through here.
 /// </summary>
-public static class FileText
+public static partial class FileText
 {
     /// <summary>Characters of a value shown before it is cut.</summary>
     public const int MaxShown = 80;

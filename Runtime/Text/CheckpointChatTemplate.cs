@@ -112,7 +112,7 @@ public sealed class CheckpointChatTemplate
             JsonNode? config;
             try
             {
-                config = JsonNode.Parse(File.ReadAllText(configPath));
+                config = JsonNode.Parse(FileText.ReadText(configPath, FileText.Metadata));
             }
             catch (JsonException e)
             {
@@ -123,13 +123,13 @@ public sealed class CheckpointChatTemplate
         string jinjaPath = Path.Combine(checkpointPath, "chat_template.jinja");
         if (File.Exists(jinjaPath))
         {
-            templates["default"] = File.ReadAllText(jinjaPath);
+            templates["default"] = FileText.ReadText(jinjaPath, FileText.Metadata);
             source = jinjaPath;
         }
         string additional = Path.Combine(checkpointPath, "additional_chat_templates");
         if (Directory.Exists(additional))
             foreach (var file in Directory.EnumerateFiles(additional, "*.jinja").Order(StringComparer.Ordinal))
-                templates[Path.GetFileNameWithoutExtension(file)] = File.ReadAllText(file);
+                templates[Path.GetFileNameWithoutExtension(file)] = FileText.ReadText(file, FileText.Metadata);
         return templates.Count == 0 ? null : new CheckpointChatTemplate(templates, tokens, clock, source);
     }
 

@@ -36,7 +36,7 @@ public static class Tokenizers
     {
         var vocab = ReadVocab(vocabJsonPath);
         var merges = new List<(string, string)>();
-        string[] lines = ReadText(mergesPath).Split('\n');
+        string[] lines = ReadText(mergesPath, FileText.Tokenizer).Split('\n');
         for (int i = 0; i < lines.Length; i++)
         {
             string line = lines[i].TrimEnd('\r');
@@ -65,7 +65,7 @@ public static class Tokenizers
     /// <summary>A Hugging Face tokenizer.json with a BPE model (byte-level, or characters with byte fallback).</summary>
     public static BpeTokenizer LoadTokenizerJson(string path)
     {
-        using var document = ParseJson(path);
+        using var document = ParseJson(path, FileText.Tokenizer);
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{path}: expected a JSON object.");
         try
@@ -430,7 +430,7 @@ public static class Tokenizers
 
     private static Dictionary<string, int> ReadVocab(string path)
     {
-        using var document = ParseJson(path);
+        using var document = ParseJson(path, FileText.Tokenizer);
         if (document.RootElement.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{path}: expected a JSON object of token -> id.");
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var entry in document.RootElement.EnumerateObject())
@@ -442,11 +442,11 @@ public static class Tokenizers
         return vocab;
     }
 
-    private static string ReadText(string path)
+    private static string ReadText(string path, FileLimit limit)
     {
         try
         {
-            return File.ReadAllText(path, Encoding.UTF8);
+            return FileText.ReadText(path, limit);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -454,9 +454,9 @@ public static class Tokenizers
         }
     }
 
-    private static JsonDocument ParseJson(string path)
+    private static JsonDocument ParseJson(string path, FileLimit limit)
     {
-        string text = ReadText(path);
+        string text = ReadText(path, limit);
         try
         {
             return JsonDocument.Parse(text, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
@@ -467,7 +467,7 @@ public static class Tokenizers
         }
     }
 
-    private static JsonDocument? ParseOptional(string path) => File.Exists(path) ? ParseJson(path) : null;
+    private static JsonDocument? ParseOptional(string path) => File.Exists(path) ? ParseJson(path, FileText.Metadata) : null;
 
     private static JsonElement? Get(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
