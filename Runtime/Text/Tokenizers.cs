@@ -68,13 +68,23 @@ public static class Tokenizers
         using var document = ParseJson(path, FileText.Tokenizer);
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{path}: expected a JSON object.");
+        return Reading(path, () => Build(ReadTokenizerJson(path, root)));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="read"/> over the file at <paramref name="path"/>, its failures one <see cref="CheckpointException"/>
+    /// naming the file: among them a string with a lone surrogate escape ("\ud800"), which JSON allows and .NET's strings
+    /// refuse (<see cref="JsonElement.GetString"/> throws InvalidOperationException).
+    /// </summary>
+    private static T Reading<T>(string path, Func<T> read)
+    {
         try
         {
-            return Build(ReadTokenizerJson(path, root));
+            return read();
         }
         catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException or ArgumentException or System.Text.RegularExpressions.RegexParseException)
         {
-            throw new CheckpointException($"{path}: {e.Message}", e);
+            throw new CheckpointException($"{path}: {FileText.Escaped(e.Message)}", e);
         }
     }
 
@@ -355,7 +365,10 @@ public static class Tokenizers
     /// BOS/EOS from the files beside the tokenizer: tokenizer_config.json (add_bos_token, add_eos_token, bos_token,
     /// eos_token, tokenizer_class), config.json and generation_config.json (bos_token_id, eos_token_id: int or list).
     /// </summary>
-    private static void ApplySidecars(BpeDefinition definition, string directory, List<int> prefix, List<int> suffix)
+    private static void ApplySidecars(BpeDefinition definition, string directory, List<int> prefix, List<int> suffix) =>
+        Reading(Path.Combine(directory, "tokenizer_config.json"), () => ReadSidecars(definition, directory, prefix, suffix));
+
+    private static bool ReadSidecars(BpeDefinition definition, string directory, List<int> prefix, List<int> suffix)
     {
         using var tokenizerConfig = ParseOptional(Path.Combine(directory, "tokenizer_config.json"));
         using var config = ParseOptional(Path.Combine(directory, "config.json"));
@@ -424,11 +437,14 @@ public static class Tokenizers
             int? eosToken = Lookup(TokenName("eos_token")) ?? (eos.Count > 0 ? eos[0] : null);
             if (e) definition.Suffix.Add(eosToken ?? throw new CheckpointException($"{source}: add_eos_token is set but no eos_token is in the vocabulary."));
         }
+        return true;
     }
 
     // ---- JSON helpers -------------------------------------------------------------------------------------------
 
-    private static Dictionary<string, int> ReadVocab(string path)
+    private static Dictionary<string, int> ReadVocab(string path) => Reading(path, () => ReadVocabEntries(path));
+
+    private static Dictionary<string, int> ReadVocabEntries(string path)
     {
         using var document = ParseJson(path, FileText.Tokenizer);
         if (document.RootElement.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{path}: expected a JSON object of token -> id.");
