@@ -55,7 +55,11 @@ public sealed partial class Checkpoint : IDisposable
             {
                 var file = SafetensorsFile.Open(path);
                 files.Add(file);
-                foreach (var name in file.Entries.Keys) fileOfTensor[name] = file;
+                foreach (var name in file.Entries.Keys)
+                    // Which of two copies the index means is a guess either way, and a wrong guess is silently wrong logits.
+                    if (!fileOfTensor.TryAdd(name, file))
+                        throw new CheckpointException(
+                            $"{directory}: tensor {FileText.Quoted(name)} is in two shards, {System.IO.Path.GetFileName(fileOfTensor[name].Path)} and {System.IO.Path.GetFileName(path)}: a checkpoint holds each tensor once.");
             }
             return new Checkpoint(directory, config, new SafetensorsSource(files, fileOfTensor));
         }
