@@ -63,6 +63,38 @@ public static partial class FileText
     }
 
     /// <summary>
+    /// A JSON file as a <see cref="System.Text.Json.Nodes.JsonNode"/>, read as <see cref="ReadBytes"/> bounds it, with
+    /// every string and property name checked to be text: JSON allows a lone surrogate escape ("\ud800"), which
+    /// JsonNode parses and then throws InvalidOperationException for wherever the string is first read.
+    /// </summary>
+    /// <exception cref="CheckpointException">the file is not valid JSON, or holds a string that is not valid Unicode text</exception>
+    public static System.Text.Json.Nodes.JsonNode? ReadJson(string path, FileLimit limit)
+    {
+        var bytes = ReadBytes(path, limit);
+        try
+        {
+            var reader = new System.Text.Json.Utf8JsonReader(bytes);
+            while (reader.Read())
+            {
+                if (reader.TokenType is not (System.Text.Json.JsonTokenType.String or System.Text.Json.JsonTokenType.PropertyName)) continue;
+                try
+                {
+                    reader.GetString();
+                }
+                catch (InvalidOperationException)
+                {
+                    throw new CheckpointException($"{path}: the string at byte {reader.TokenStartIndex} is not valid Unicode text (a lone surrogate escape, or bytes that are not UTF-8).");
+                }
+            }
+            return System.Text.Json.Nodes.JsonNode.Parse(bytes);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new CheckpointException($"{path}: not valid JSON: {Escaped(e.Message)}", e);
+        }
+    }
+
+    /// <summary>
     /// Refuses a path that exists and is not a regular file (after symbolic links): a FIFO, a device, a socket, a
     /// directory. Files that are mapped rather than read (safetensors, GGUF) and every output go through here.
     /// </summary>

@@ -109,15 +109,7 @@ public sealed class CheckpointChatTemplate
         string source = configPath;
         if (File.Exists(configPath))
         {
-            JsonNode? config;
-            try
-            {
-                config = JsonNode.Parse(FileText.ReadText(configPath, FileText.Metadata));
-            }
-            catch (JsonException e)
-            {
-                throw new CheckpointException($"{configPath}: not valid JSON: {e.Message}", e);
-            }
+            var config = FileText.ReadJson(configPath, FileText.Metadata);
             if (config is JsonObject obj) ReadTokenizerConfig(obj, configPath, templates, tokens);
         }
         string jinjaPath = Path.Combine(checkpointPath, "chat_template.jinja");

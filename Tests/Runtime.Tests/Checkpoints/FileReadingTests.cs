@@ -98,6 +98,29 @@ public sealed class FileReadingTests : IDisposable
         Assert.Contains("is a directory", error.Message);
     }
 
+    [Theory]
+    [InlineData("""{"bos_token": "\ud800"}""")]
+    [InlineData("""{"a": ["x", "\udfffy"]}""")]
+    [InlineData("""{"\ud800": 1}""")]
+    public void Json_WithALoneSurrogateEscape_IsRefusedWhenRead_NotWhenTheStringIsFirstUsed(string json)
+    {
+        File.WriteAllText(_folder.File("tokenizer_config.json"), json);
+
+        var error = Assert.Throws<CheckpointException>(() => FileText.ReadJson(_folder.File("tokenizer_config.json"), FileText.Metadata));
+
+        Assert.Contains("tokenizer_config.json: the string at byte", error.Message);
+        Assert.Contains("not valid Unicode text", error.Message);
+    }
+
+    [Fact]
+    public void Json_ThatDoesNotParse_IsOneErrorNamingTheFile()
+    {
+        File.WriteAllText(_folder.File("messages.json"), "[{\"role\": ");
+
+        Assert.StartsWith(_folder.File("messages.json") + ": not valid JSON: ",
+            Assert.Throws<CheckpointException>(() => FileText.ReadJson(_folder.File("messages.json"), FileText.Metadata)).Message);
+    }
+
     [Fact]
     public void AnOutput_ReplacesARegularFileWhole_AndLeavesNoTemporaryFile()
     {
