@@ -24,8 +24,23 @@ public static partial class FileText
     /// <summary>The text in double quotes, escaped as a JSON string would be and cut: <c>"llama\u001b[31m"</c>.</summary>
     public static string Quoted(string text) => "\"" + Escaped(text, quotes: true, MaxShown) + "\"";
 
-    /// <summary>A JSON value as its compact JSON text, escaped and cut: <c>"64"</c>, <c>1.5</c>, <c>{"a":1}</c>.</summary>
-    public static string Json(JsonElement value) => Escaped(JsonSerializer.Serialize(value, CompactJson), quotes: false, MaxShown);
+    /// <summary>
+    /// A JSON value as its compact JSON text, escaped and cut: <c>"64"</c>, <c>1.5</c>, <c>{"a":1}</c>. A value holding a
+    /// lone surrogate escape ("\ud800"), which the serializer refuses to write, is shown as the file has it.
+    /// </summary>
+    public static string Json(JsonElement value)
+    {
+        string text;
+        try
+        {
+            text = JsonSerializer.Serialize(value, CompactJson);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
+        {
+            text = value.GetRawText();
+        }
+        return Escaped(text, quotes: false, MaxShown);
+    }
 
     /// <summary>Free text (an exception's message about a file): control and format characters escaped, cut.</summary>
     public static string Escaped(string text) => Escaped(text, quotes: false, MaxFreeText);
