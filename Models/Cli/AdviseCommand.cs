@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Tessera.Checkpoints;
 using Tessera.Parallelism;
 using Tessera.Planning;
 
@@ -29,6 +30,7 @@ internal static class AdviseCommand
         foreach (var option in new Option[] { plan.Data, plan.Pipeline, plan.Sequence, plan.Tensor, plan.Expert, plan.MicroBatches }) command.Options.Add(option);
         command.SetAction(r => Program.Run(() =>
         {
+            if (r.GetValue(svg) is { } svgPath) OutputFile.Check(svgPath);
             var facts = EngineCatalog.Facts(r.GetValue(checkpoint)!);
             int count = r.GetValue(gpus);
             if (count < 1) throw new FormatException($"--gpus {count}: at least one GPU.");
@@ -45,7 +47,7 @@ internal static class AdviseCommand
             if (flags != new ParallelPlan()) asked.Add(flags);
             var advice = Advice.For(facts, new Cluster(device, count, nodeSize), workload, r.GetValue(goal), asked);
             Console.WriteLine(r.GetValue(json) ? advice.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) : advice.ToText(r.GetValue(top)));
-            if (r.GetValue(svg) is { } path) File.WriteAllText(path, advice.ToSvg());
+            if (r.GetValue(svg) is { } path) OutputFile.WriteText(path, advice.ToSvg());
             return 0;
         }));
         return command;

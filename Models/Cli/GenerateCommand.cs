@@ -62,7 +62,7 @@ internal static class GenerateCommand
         var load = Stopwatch.StartNew();
         var model = EngineCatalog.Open(directory, kind, plan, device);
         using var owner = model as IDisposable;
-        var cache = EngineCatalog.WarmUp(model, ids.Length + maxNewTokens, EngineCatalog.WarmUpPromptRowsFor(ids.Length));
+        var cache = EngineCatalog.WarmUp(model, (int)Math.Min((long)ids.Length + maxNewTokens, model.Shape.ContextLength), EngineCatalog.WarmUpPromptRowsFor(ids.Length));
         Console.Error.WriteLine(Loaded(model, kind, plan, load.Elapsed));
         var result = GreedyDecoder.Generate(model, ids, maxNewTokens, cache: cache);
         Console.WriteLine(string.Join(",", result.Tokens));
@@ -81,7 +81,7 @@ internal static class GenerateCommand
         var load = Stopwatch.StartNew();
         var model = EngineCatalog.Open(directory, kind, plan, device);
         using var owner = model as IDisposable;
-        var cache = EngineCatalog.WarmUp(model, ids.Length + options.MaxTokens, EngineCatalog.WarmUpPromptRowsFor(ids.Length));
+        var cache = EngineCatalog.WarmUp(model, (int)Math.Min((long)ids.Length + options.MaxTokens, model.Shape.ContextLength), EngineCatalog.WarmUpPromptRowsFor(ids.Length));
         Console.Error.WriteLine(Loaded(model, kind, plan, load.Elapsed));
 
         using var batcher = new ContinuousBatcher(model, tokenizer, maxInFlight: 1);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tessera.Checkpoints;
 using Tessera.Parallelism;
 using Tessera.Planning;
 
@@ -47,6 +48,7 @@ internal static class PlanCommand
 
     public static int Run(string directory, ParallelPlan plan, string? svgPath, bool json = false)
     {
+        if (svgPath is not null) OutputFile.Check(svgPath);
         var facts = EngineCatalog.Facts(directory);
         plan.ThrowIfInvalid(facts);
         using var engine = (ParallelEngine)EngineCatalog.Open(directory, EngineKind.Generic, plan);
@@ -63,7 +65,7 @@ internal static class PlanCommand
             var report = engine.ReportJson();
             report["sample"] = new System.Text.Json.Nodes.JsonObject { ["sequences"] = sequences, ["tokens_per_sequence"] = prompts[0].Length };
             Console.WriteLine(report.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-            if (svgPath is not null) File.WriteAllText(svgPath, engine.Schedule.ToSvg(engine.LastTrace));
+            if (svgPath is not null) OutputFile.WriteText(svgPath, engine.Schedule.ToSvg(engine.LastTrace));
             return 0;
         }
         Console.WriteLine(engine.Report());
@@ -71,7 +73,7 @@ internal static class PlanCommand
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"(the load is that of the sample forward: {sequences} random sequence(s) of {prompts[0].Length} tokens)"));
         if (svgPath is not null)
         {
-            File.WriteAllText(svgPath, engine.Schedule.ToSvg(engine.LastTrace));
+            OutputFile.WriteText(svgPath, engine.Schedule.ToSvg(engine.LastTrace));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote the schedule timeline to {svgPath}"));
         }
         return 0;

@@ -59,6 +59,7 @@ public static class Program
             : PlanCommand.Run(r.GetValue(checkpoint)!, plan.Read(r, always: true)!, r.GetValue(svg), r.GetValue(json))));
 
         var root = new RootCommand("tessera: a transformer compiler for C# — run compiled engines on Hugging Face checkpoints.") { logits, generate, serve, planCommand, AdviseCommand.Create(checkpoint, plan), TokenizeCommand.Create(), TokenizerTrainCommand.Create(), QuantizeCommand.Create(), TemplateCommand.Create() };
+        StrictParsing.Apply(root);
         var parsed = root.Parse(args);
         try
         {
@@ -69,7 +70,7 @@ public static class Program
                 if (parsed.Errors.Count == 0 && parsed.CommandResult.Command is { } command && command != logits && command != generate && command != serve)
                     return Run(() => throw new PlanException($"Under mpirun only logits, generate and serve run (one process per rank of the plan): run `tessera {command.Name}` without mpirun."));
             }
-            return parsed.Invoke();
+            return parsed.Errors.Count > 0 ? StrictParsing.Refuse(parsed) : parsed.Invoke();
         }
         finally
         {
@@ -110,6 +111,7 @@ public static class Program
     private static int Logits(string directory, string[] tokenTexts, EngineKind kind, Tessera.Parallelism.ParallelPlan? plan, DeviceKind device, string output)
     {
         int[][] prompts = tokenTexts.Select(TokenList.Parse).ToArray();
+        OutputFile.Check(output);
         using var owner = Own(EngineCatalog.Open(directory, kind, plan, device), out var model);
         var values = model.Forward(TokenBatch.ForSequences(prompts.Select(_ => model.CreateCache()).ToArray(), prompts));
         int rows = prompts.Sum(p => p.Length);

@@ -49,15 +49,7 @@ internal static class TemplateCommand
 
     private static JsonArray ReadArray(string path, string option)
     {
-        JsonNode? node;
-        try
-        {
-            node = JsonNode.Parse(File.ReadAllText(path));
-        }
-        catch (JsonException e)
-        {
-            throw new FormatException($"{option} {path}: not valid JSON: {e.Message}", e);
-        }
+        var node = FileText.ReadJson(path, FileText.Metadata);
         return node as JsonArray ?? throw new FormatException($"{option} {path}: expected a JSON array.");
     }
 

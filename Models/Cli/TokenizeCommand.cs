@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Tessera.Checkpoints;
 using Tessera.Text;
 
 namespace Tessera.Models.Cli;
@@ -32,7 +33,7 @@ internal static class TokenizeCommand
         if ((text is null ? 0 : 1) + (file is null ? 0 : 1) + (decode is null ? 0 : 1) != 1)
             throw new ArgumentException("give one of --text \"...\" or --file PATH to encode, or --decode 1,2,3 to decode.");
         var tokenizer = Tokenizers.Load(directory);
-        if (file is not null) text = File.ReadAllText(file);
+        if (file is not null) text = FileText.ReadText(file, FileText.Text);
         if (text is not null)
         {
             Console.WriteLine(string.Join(",", tokenizer.Encode(text, addSpecialTokens)));

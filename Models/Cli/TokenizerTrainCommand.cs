@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Tessera.Checkpoints;
 using Tessera.Text;
 
 namespace Tessera.Models.Cli;
@@ -41,7 +42,8 @@ internal static class TokenizerTrainCommand
             var other => throw new ArgumentException($"--pattern must be gpt2 or llama3, not '{other}'."),
         };
         var specials = (special ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        string corpus = File.ReadAllText(textPath);
+        OutputFile.Check(gpt2 ? [Path.Combine(output, "vocab.json"), Path.Combine(output, "merges.txt")] : [Path.Combine(output, "tokenizer.json"), Path.Combine(output, "tokenizer_config.json")]);
+        string corpus = FileText.ReadText(textPath, FileText.Text);
 
         var trained = BpeTrainer.Train(corpus, vocabSize, specials, gpt2 ? SpecialTokenPlacement.Last : SpecialTokenPlacement.First, regex);
         var written = gpt2 ? trained.WriteGpt2Files(output) : trained.WriteTokenizerJson(output, bos, eos);

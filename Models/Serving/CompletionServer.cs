@@ -146,6 +146,13 @@ public sealed class CompletionServer : IAsyncDisposable
         {
             await app.StartAsync(cancellationToken);
         }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            // Kestrel reports a port in use as an IOException, but an address that is not this machine's (EADDRNOTAVAIL)
+            // or one it may not bind (EACCES) as the socket's own exception: both are the caller's address.
+            await app.DisposeAsync();
+            throw new IOException($"cannot listen on --host {host} --port {port}: {e.Message}.", e);
+        }
         catch
         {
             await app.DisposeAsync(); // a port in use: nothing of the host stays behind

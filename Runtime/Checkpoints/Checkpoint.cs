@@ -55,7 +55,11 @@ public sealed partial class Checkpoint : IDisposable
             {
                 var file = SafetensorsFile.Open(path);
                 files.Add(file);
-                foreach (var name in file.Entries.Keys) fileOfTensor[name] = file;
+                foreach (var name in file.Entries.Keys)
+                    // Which of two copies the index means is a guess either way, and a wrong guess is silently wrong logits.
+                    if (!fileOfTensor.TryAdd(name, file))
+                        throw new CheckpointException(
+                            $"{directory}: tensor {FileText.Quoted(name)} is in two shards, {System.IO.Path.GetFileName(fileOfTensor[name].Path)} and {System.IO.Path.GetFileName(path)}: a checkpoint holds each tensor once.");
             }
             return new Checkpoint(directory, config, new SafetensorsSource(files, fileOfTensor));
         }
@@ -70,7 +74,7 @@ public sealed partial class Checkpoint : IDisposable
     {
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            using var doc = JsonDocument.Parse(FileText.ReadBytes(path, FileText.Metadata));
             return doc.RootElement.GetProperty("weight_map").EnumerateObject().Select(p => ShardName(path, p)).Distinct().Order(StringComparer.Ordinal).ToArray();
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)

@@ -11,7 +11,7 @@ namespace Tessera.Checkpoints;
 /// move the cursor or split the one error line; and the text is cut, so a megabyte-long string is not a megabyte-long
 /// message. Every message that quotes file content goes through here.
 /// </summary>
-public static class FileText
+public static partial class FileText
 {
     /// <summary>Characters of a value shown before it is cut.</summary>
     public const int MaxShown = 80;
@@ -24,8 +24,23 @@ public static class FileText
     /// <summary>The text in double quotes, escaped as a JSON string would be and cut: <c>"llama\u001b[31m"</c>.</summary>
     public static string Quoted(string text) => "\"" + Escaped(text, quotes: true, MaxShown) + "\"";
 
-    /// <summary>A JSON value as its compact JSON text, escaped and cut: <c>"64"</c>, <c>1.5</c>, <c>{"a":1}</c>.</summary>
-    public static string Json(JsonElement value) => Escaped(JsonSerializer.Serialize(value, CompactJson), quotes: false, MaxShown);
+    /// <summary>
+    /// A JSON value as its compact JSON text, escaped and cut: <c>"64"</c>, <c>1.5</c>, <c>{"a":1}</c>. A value holding a
+    /// lone surrogate escape ("\ud800"), which the serializer refuses to write, is shown as the file has it.
+    /// </summary>
+    public static string Json(JsonElement value)
+    {
+        string text;
+        try
+        {
+            text = JsonSerializer.Serialize(value, CompactJson);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
+        {
+            text = value.GetRawText();
+        }
+        return Escaped(text, quotes: false, MaxShown);
+    }
 
     /// <summary>Free text (an exception's message about a file): control and format characters escaped, cut.</summary>
     public static string Escaped(string text) => Escaped(text, quotes: false, MaxFreeText);

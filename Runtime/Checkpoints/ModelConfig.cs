@@ -60,7 +60,7 @@ public sealed class ModelConfig
             throw new CheckpointException($"{path}: config file not found.");
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            using var doc = JsonDocument.Parse(FileText.ReadBytes(path, FileText.Metadata));
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new CheckpointException($"{path}: expected a JSON object at the top level.");
             return new ModelConfig(doc.RootElement.Clone(), path);

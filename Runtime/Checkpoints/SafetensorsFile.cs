@@ -34,6 +34,7 @@ public sealed class SafetensorsFile : IDisposable
     {
         if (!File.Exists(path))
             throw new CheckpointException($"{path}: file not found.");
+        FileText.RequireRegularFile(path);
         long length = FileText.LengthOf(path);
         if (length < 8)
             throw new CheckpointException($"{path}: corrupt safetensors header: the file has {length} bytes, fewer than the 8-byte header length.");

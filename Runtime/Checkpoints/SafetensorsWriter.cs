@@ -31,26 +31,16 @@ public static class SafetensorsWriter
         Array.Fill(headerBytes, (byte)' ');
         json.CopyTo(headerBytes, 0);
 
-        string full = Path.GetFullPath(path);
-        string temp = full + ".tmp-" + Environment.ProcessId;
-        try
+        OutputFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
-            using (var writer = new BinaryWriter(stream))
+            using var writer = new BinaryWriter(stream);
+            writer.Write((long)padded);
+            writer.Write(headerBytes);
+            foreach (var t in tensors)
             {
-                writer.Write((long)padded);
-                writer.Write(headerBytes);
-                foreach (var t in tensors)
-                {
-                    if (t.Floats is not null) foreach (var f in t.Floats) writer.Write(f);
-                    else foreach (var i in t.Ints!) writer.Write(i);
-                }
+                if (t.Floats is not null) foreach (var f in t.Floats) writer.Write(f);
+                else foreach (var i in t.Ints!) writer.Write(i);
             }
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+        });
     }
 }

@@ -14,9 +14,10 @@ public static class GreedyDecoder
         if (prompt.Length == 0) throw new ArgumentException("The prompt needs at least one token.");
         if (maxNewTokens < 0) throw new ArgumentOutOfRangeException(nameof(maxNewTokens), "max new tokens must not be negative.");
         int context = engine.Shape.ContextLength;
-        // Each new token but the last is fed back, so the sequence reaches prompt + maxNewTokens - 1 positions.
-        if (prompt.Length + Math.Max(maxNewTokens - 1, 0) > context)
-            throw new ContextOverflowException(prompt.Length + Math.Max(maxNewTokens - 1, 0), context);
+        // Each new token but the last is fed back, so the sequence reaches prompt + maxNewTokens - 1 positions (counted
+        // in long: int.MaxValue new tokens must be refused here, not wrap around and size a list of them).
+        long needed = (long)prompt.Length + Math.Max(maxNewTokens - 1, 0);
+        if (needed > context) throw new ContextOverflowException(needed, context);
 
         if (cache is null) cache = engine.CreateCache();
         else cache.Reset();

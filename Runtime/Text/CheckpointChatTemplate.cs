@@ -109,27 +109,19 @@ public sealed class CheckpointChatTemplate
         string source = configPath;
         if (File.Exists(configPath))
         {
-            JsonNode? config;
-            try
-            {
-                config = JsonNode.Parse(File.ReadAllText(configPath));
-            }
-            catch (JsonException e)
-            {
-                throw new CheckpointException($"{configPath}: not valid JSON: {e.Message}", e);
-            }
+            var config = FileText.ReadJson(configPath, FileText.Metadata);
             if (config is JsonObject obj) ReadTokenizerConfig(obj, configPath, templates, tokens);
         }
         string jinjaPath = Path.Combine(checkpointPath, "chat_template.jinja");
         if (File.Exists(jinjaPath))
         {
-            templates["default"] = File.ReadAllText(jinjaPath);
+            templates["default"] = FileText.ReadText(jinjaPath, FileText.Metadata);
             source = jinjaPath;
         }
         string additional = Path.Combine(checkpointPath, "additional_chat_templates");
         if (Directory.Exists(additional))
             foreach (var file in Directory.EnumerateFiles(additional, "*.jinja").Order(StringComparer.Ordinal))
-                templates[Path.GetFileNameWithoutExtension(file)] = File.ReadAllText(file);
+                templates[Path.GetFileNameWithoutExtension(file)] = FileText.ReadText(file, FileText.Metadata);
         return templates.Count == 0 ? null : new CheckpointChatTemplate(templates, tokens, clock, source);
     }
 

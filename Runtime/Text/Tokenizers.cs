@@ -36,7 +36,7 @@ public static class Tokenizers
     {
         var vocab = ReadVocab(vocabJsonPath);
         var merges = new List<(string, string)>();
-        string[] lines = ReadText(mergesPath).Split('\n');
+        string[] lines = ReadText(mergesPath, FileText.Tokenizer).Split('\n');
         for (int i = 0; i < lines.Length; i++)
         {
             string line = lines[i].TrimEnd('\r');
@@ -65,16 +65,26 @@ public static class Tokenizers
     /// <summary>A Hugging Face tokenizer.json with a BPE model (byte-level, or characters with byte fallback).</summary>
     public static BpeTokenizer LoadTokenizerJson(string path)
     {
-        using var document = ParseJson(path);
+        using var document = ParseJson(path, FileText.Tokenizer);
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{path}: expected a JSON object.");
+        return Reading(path, () => Build(ReadTokenizerJson(path, root)));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="read"/> over the file at <paramref name="path"/>, its failures one <see cref="CheckpointException"/>
+    /// naming the file: among them a string with a lone surrogate escape ("\ud800"), which JSON allows and .NET's strings
+    /// refuse (<see cref="JsonElement.GetString"/> throws InvalidOperationException).
+    /// </summary>
+    private static T Reading<T>(string path, Func<T> read)
+    {
         try
         {
-            return Build(ReadTokenizerJson(path, root));
+            return read();
         }
         catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException or ArgumentException or System.Text.RegularExpressions.RegexParseException)
         {
-            throw new CheckpointException($"{path}: {e.Message}", e);
+            throw new CheckpointException($"{path}: {FileText.Escaped(e.Message)}", e);
         }
     }
 
@@ -355,7 +365,10 @@ public static class Tokenizers
     /// BOS/EOS from the files beside the tokenizer: tokenizer_config.json (add_bos_token, add_eos_token, bos_token,
     /// eos_token, tokenizer_class), config.json and generation_config.json (bos_token_id, eos_token_id: int or list).
     /// </summary>
-    private static void ApplySidecars(BpeDefinition definition, string directory, List<int> prefix, List<int> suffix)
+    private static void ApplySidecars(BpeDefinition definition, string directory, List<int> prefix, List<int> suffix) =>
+        Reading(Path.Combine(directory, "tokenizer_config.json"), () => ReadSidecars(definition, directory, prefix, suffix));
+
+    private static bool ReadSidecars(BpeDefinition definition, string directory, List<int> prefix, List<int> suffix)
     {
         using var tokenizerConfig = ParseOptional(Path.Combine(directory, "tokenizer_config.json"));
         using var config = ParseOptional(Path.Combine(directory, "config.json"));
@@ -424,13 +437,16 @@ public static class Tokenizers
             int? eosToken = Lookup(TokenName("eos_token")) ?? (eos.Count > 0 ? eos[0] : null);
             if (e) definition.Suffix.Add(eosToken ?? throw new CheckpointException($"{source}: add_eos_token is set but no eos_token is in the vocabulary."));
         }
+        return true;
     }
 
     // ---- JSON helpers -------------------------------------------------------------------------------------------
 
-    private static Dictionary<string, int> ReadVocab(string path)
+    private static Dictionary<string, int> ReadVocab(string path) => Reading(path, () => ReadVocabEntries(path));
+
+    private static Dictionary<string, int> ReadVocabEntries(string path)
     {
-        using var document = ParseJson(path);
+        using var document = ParseJson(path, FileText.Tokenizer);
         if (document.RootElement.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{path}: expected a JSON object of token -> id.");
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var entry in document.RootElement.EnumerateObject())
@@ -442,11 +458,11 @@ public static class Tokenizers
         return vocab;
     }
 
-    private static string ReadText(string path)
+    private static string ReadText(string path, FileLimit limit)
     {
         try
         {
-            return File.ReadAllText(path, Encoding.UTF8);
+            return FileText.ReadText(path, limit);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -454,9 +470,9 @@ public static class Tokenizers
         }
     }
 
-    private static JsonDocument ParseJson(string path)
+    private static JsonDocument ParseJson(string path, FileLimit limit)
     {
-        string text = ReadText(path);
+        string text = ReadText(path, limit);
         try
         {
             return JsonDocument.Parse(text, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
@@ -467,7 +483,7 @@ public static class Tokenizers
         }
     }
 
-    private static JsonDocument? ParseOptional(string path) => File.Exists(path) ? ParseJson(path) : null;
+    private static JsonDocument? ParseOptional(string path) => File.Exists(path) ? ParseJson(path, FileText.Metadata) : null;
 
     private static JsonElement? Get(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;

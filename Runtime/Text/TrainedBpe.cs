@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Tessera.Checkpoints;
 
 namespace Tessera.Text;
 
@@ -46,16 +47,17 @@ public sealed class TrainedBpe
             throw new ArgumentException("vocab.json + merges.txt always pre-tokenize with GPT-2's pattern: train with ByteLevel.Gpt2Pattern.");
         Directory.CreateDirectory(directory);
         string vocabPath = Path.Combine(directory, "vocab.json"), mergesPath = Path.Combine(directory, "merges.txt");
-        using (var stream = File.Create(vocabPath))
-        using (var json = new Utf8JsonWriter(stream, JsonOptions))
+        OutputFile.Check(vocabPath, mergesPath);
+        OutputFile.Write(vocabPath, stream =>
         {
+            using var json = new Utf8JsonWriter(stream, JsonOptions);
             json.WriteStartObject();
             for (int id = 0; id < Tokens.Count; id++) json.WriteNumber(Tokens[id], id);
             json.WriteEndObject();
-        }
+        });
         var text = new StringBuilder("#version: 0.2\n");
         foreach (var (left, right) in Merges) text.Append(left).Append(' ').Append(right).Append('\n');
-        File.WriteAllText(mergesPath, text.ToString(), new UTF8Encoding(false));
+        OutputFile.WriteText(mergesPath, text.ToString());
         return [vocabPath, mergesPath];
     }
 
@@ -71,9 +73,11 @@ public sealed class TrainedBpe
                 throw new ArgumentException($"'{token}' is not one of the special tokens ({string.Join(", ", SpecialTokens)}).");
         Directory.CreateDirectory(directory);
         string path = Path.Combine(directory, "tokenizer.json");
-        using (var stream = File.Create(path))
-        using (var json = new Utf8JsonWriter(stream, JsonOptions))
+        string configPath = Path.Combine(directory, "tokenizer_config.json");
+        OutputFile.Check(path, configPath);
+        OutputFile.Write(path, stream =>
         {
+            using var json = new Utf8JsonWriter(stream, JsonOptions);
             json.WriteStartObject();
             json.WriteString("version", "1.0");
             json.WriteNull("truncation");
@@ -165,13 +169,12 @@ public sealed class TrainedBpe
             json.WriteEndArray();
             json.WriteEndObject();
             json.WriteEndObject();
-        }
+        });
         if (bosToken is null && eosToken is null) return [path];
 
-        string configPath = Path.Combine(directory, "tokenizer_config.json");
-        using (var stream = File.Create(configPath))
-        using (var json = new Utf8JsonWriter(stream, JsonOptions))
+        OutputFile.Write(configPath, stream =>
         {
+            using var json = new Utf8JsonWriter(stream, JsonOptions);
             json.WriteStartObject();
             json.WriteBoolean("add_bos_token", bosToken is not null);
             json.WriteBoolean("add_eos_token", false);
@@ -180,7 +183,7 @@ public sealed class TrainedBpe
             json.WriteBoolean("clean_up_tokenization_spaces", false);
             json.WriteString("tokenizer_class", "PreTrainedTokenizerFast");
             json.WriteEndObject();
-        }
+        });
         return [path, configPath];
     }
 

@@ -69,6 +69,7 @@ public sealed class GgufFile : IDisposable
     public static unsafe GgufFile Open(string path)
     {
         if (!File.Exists(path)) throw new CheckpointException($"{path}: file not found.");
+        FileText.RequireRegularFile(path);
         long length = FileText.LengthOf(path);
         if (length < 24)
             throw new CheckpointException($"{path}: not a GGUF file: it has {length} bytes, fewer than a GGUF header's 24.");

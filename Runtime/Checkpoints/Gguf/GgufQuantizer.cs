@@ -29,6 +29,7 @@ public static class GgufQuantizer
     {
         if (Path.GetFullPath(inputPath) == Path.GetFullPath(outputPath))
             throw new ArgumentException($"{outputPath}: the output would overwrite the input.");
+        OutputFile.Check(outputPath);
         using var input = GgufFile.Open(inputPath);
         var metadata = new List<KeyValuePair<string, object>>();
         foreach (var (key, value) in input.Metadata)
@@ -49,16 +50,7 @@ public static class GgufQuantizer
             var type = TypeFor(tensor, fileType, hasOutput, layers);
             tensors.Add(new GgufWriter.Tensor(tensor.Name, type, tensor.Dimensions, type == tensor.Type ? input.Bytes(tensor).ToArray() : Convert(input, tensor, type)));
         }
-        string partial = outputPath + ".partial";
-        try
-        {
-            GgufWriter.Write(partial, metadata, tensors);
-            File.Move(partial, outputPath, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(partial);
-        }
+        GgufWriter.Write(outputPath, metadata, tensors);
     }
 
     /// <summary>The type llama-quantize gives <paramref name="tensor"/> in a <paramref name="fileType"/> file.</summary>

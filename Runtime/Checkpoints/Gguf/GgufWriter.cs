@@ -24,9 +24,11 @@ public static class GgufWriter
     /// Writes the file. Metadata values: string, bool, int (written as INT32), uint (UINT32), long (INT64), float
     /// (FLOAT32), double (FLOAT64), or arrays of string, int, float, bool.
     /// </summary>
-    public static void Write(string path, IReadOnlyList<KeyValuePair<string, object>> metadata, IReadOnlyList<Tensor> tensors)
+    public static void Write(string path, IReadOnlyList<KeyValuePair<string, object>> metadata, IReadOnlyList<Tensor> tensors) =>
+        OutputFile.Write(path, stream => Write(stream, metadata, tensors));
+
+    private static void Write(Stream stream, IReadOnlyList<KeyValuePair<string, object>> metadata, IReadOnlyList<Tensor> tensors)
     {
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write);
         using var w = new BinaryWriter(stream, Encoding.UTF8);
         w.Write(0x46554747u); // "GGUF"
         w.Write(3u);

@@ -24,6 +24,12 @@ internal sealed class CheckpointMutator(Random random)
         "\"llama\\u001b[31m\"", "\"gpt2\\n\"", "\"" + new string('x', 100_000) + "\"",
     ];
 
+    /// <summary>
+    /// Config values only (written as raw text, never through a JsonNode, which cannot hold them): lone surrogate escapes,
+    /// valid JSON that makes no .NET string (issue 28).
+    /// </summary>
+    private static readonly string[] ConfigValues = [.. BoundaryValues, "\"\\ud800\"", "\"llama\\udc00\"", "[\"\\udfff\"]"];
+
     private static readonly string[] DTypes = ["F32", "F16", "BF16", "I32", "F64", "I64", "U8", "BOOL", "F8_E4M3", "", "f32", "F32 ", "X\u001b"];
 
     /// <summary>Bytes a JSON parser cares about, and a few it must refuse.</summary>
@@ -54,7 +60,7 @@ internal sealed class CheckpointMutator(Random random)
             string key = keys[random.Next(keys.Length)];
             replaced[key] = random.Next(4) == 0 && json[key] is JsonValue v && v.TryGetValue(out long original)
                 ? Near(original)
-                : BoundaryValues[random.Next(BoundaryValues.Length)];
+                : ConfigValues[random.Next(ConfigValues.Length)];
         }
         // Values go in as raw JSON text (1e400 and 2^64 have no JsonNode form): placeholders, then replaced.
         foreach (var key in replaced.Keys) json[key] = $"__fuzz_{key}__";

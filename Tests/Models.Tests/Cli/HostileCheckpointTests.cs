@@ -78,6 +78,21 @@ public sealed class HostileCheckpointTests
         File.WriteAllText(Path.Combine(s.Directory, "model.safetensors.index.json"), index);
     };
 
+    /// <summary>
+    /// Two shards that both hold every tensor (the second one's model.norm.weight zeroed), and an index that names the
+    /// second for model.norm.weight and the first for the rest: which copy is meant is for the index to say, and the
+    /// shards contradict it.
+    /// </summary>
+    private static readonly Action<ScratchCheckpoint> TwoShardsHoldingOneTensor = s =>
+    {
+        const string first = "model-00001-of-00002.safetensors", second = "model-00002-of-00002.safetensors";
+        File.Copy(s.ModelPath, Path.Combine(s.Directory, second));
+        File.Move(s.ModelPath, Path.Combine(s.Directory, first));
+        var map = new JsonObject();
+        foreach (var tensor in SafetensorsFixture.Read(Path.Combine(s.Directory, first))) map[tensor.Name] = tensor.Name == NormWeight ? second : first;
+        File.WriteAllText(Path.Combine(s.Directory, "model.safetensors.index.json"), new JsonObject { ["weight_map"] = map }.ToJsonString());
+    };
+
     private const string NormWeight = "model.norm.weight"; // (64) F32, bytes [a, a + 256)
 
     /// <summary>Overwrites element <paramref name="index"/> of an F32 tensor with the float of <paramref name="bits"/> (a NaN, an infinity).</summary>
@@ -220,6 +235,8 @@ public sealed class HostileCheckpointTests
         new("index: a shard outside the folder (../)", Llama, Sharded("\"../tiny-llama/model-00001-of-00001.safetensors\""),
             ["model.safetensors.index.json", $"\"{NormWeight}\"", "file name", "\"../tiny-llama/"]),
         new("index: a shard at an absolute path", Llama, Sharded("\"/etc/passwd\""), ["model.safetensors.index.json", "file name", "\"/etc/passwd\""], ["header length"]),
+        new("index: a tensor in two shards (issue 28: the later shard's copy won silently)", Llama, TwoShardsHoldingOneTensor,
+            ["is in two shards", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]),
         new("index: a shard name with an escape sequence", Llama, Sharded("\"a\\u001bb.safetensors\""), ["model.safetensors.index.json", "\"a\\u001bb.safetensors\""], ["\u001b"]),
     ];
 

@@ -54,6 +54,13 @@ public sealed class PromptFailureTests
         AssertFailsWith(Run("generate", "-c", Llama, "-t", Ids(Enumerable.Range(1, 48)), "-n", "18"), "context", "65", "64");
     }
 
+    /// <summary>Issue 28: 3 + 2^31-1 new tokens wrapped around to a negative count of positions, then sized a list of them (OutOfMemoryException).</summary>
+    [Fact]
+    public void Generate_WithInt32MaxNewTokens_FailsNamingTheContext_WithoutAllocatingThem()
+    {
+        AssertFailsWith(Run("generate", "-c", Llama, "-t", "1,2,3", "-n", "2147483647"), "context", "2147483649", "64");
+    }
+
     [Fact]
     public void Generate_WithPromptPlusNewTokensBeyondTheContext_FailsBeforePrintingAnyToken()
     {

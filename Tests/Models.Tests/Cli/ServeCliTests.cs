@@ -41,6 +41,16 @@ public sealed partial class ServeCliTests
         Assert.DoesNotContain(result.ErrorLines, l => l.StartsWith("listening", StringComparison.Ordinal));
     }
 
+    /// <summary>An address of no interface of this machine (TEST-NET-1): Kestrel's SocketException and its stack trace (issue 28).</summary>
+    [Fact]
+    public void Serve_OnAnAddressNotOfThisMachine_FailsWithOneErrorLine_BeforeLoading()
+    {
+        var result = Run("serve", "--host", "192.0.2.1", "--port", "0");
+
+        AssertFailsWith(result, "--host 192.0.2.1", "cannot listen");
+        Assert.DoesNotContain(result.ErrorLines, l => l.StartsWith("listening", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("--allowed-origins", "example.com", "--allowed-origins")]
     [InlineData("--allowed-origins", "http://ok.example,https://a.example/path", "https://a.example/path")]

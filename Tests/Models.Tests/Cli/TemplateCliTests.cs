@@ -88,4 +88,32 @@ public sealed class TemplateCliTests : IDisposable
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("expected a JSON array", Assert.Single(result.ErrorLines));
     }
+
+    /// <summary>
+    /// Issue 28: JSON allows a lone surrogate escape, which JsonNode parses and then throws InvalidOperationException for
+    /// where the template first reads the string: an unhandled exception with its stack trace.
+    /// </summary>
+    [Theory]
+    [InlineData("""[{"role": "user", "content": "hi \ud800"}]""")]
+    [InlineData("""[{"role": "user", "\udc00": "hi"}]""")]
+    public void Messages_WithALoneSurrogateEscape_AreOneErrorLineNamingTheFile(string json)
+    {
+        string messages = Path.Combine(_folder, "messages.json");
+        File.WriteAllText(messages, json);
+
+        var result = TesseraCli.Run("template", "--checkpoint", Path.Combine(DataFolder, "qwen3"), "--messages", messages);
+
+        TesseraCli.AssertFailsWith(result, "messages.json", "not valid Unicode text");
+    }
+
+    [Fact]
+    public void AChatTemplateWithALoneSurrogateEscape_IsOneErrorLineNamingTokenizerConfig()
+    {
+        File.WriteAllText(Path.Combine(_folder, "tokenizer_config.json"), """{"chat_template": "{{ messages[0].content }}\ud800"}""");
+        string messages = Write("messages.json", JsonNode.Parse("""[{"role": "user", "content": "hi"}]""")!);
+
+        var result = TesseraCli.Run("template", "--checkpoint", _folder, "--messages", messages);
+
+        TesseraCli.AssertFailsWith(result, "tokenizer_config.json", "not valid Unicode text");
+    }
 }

@@ -48,6 +48,17 @@ public sealed class FileTextTests
         Assert.Equal("{\"a\":[1,2],\"b\":\"x\\u001By\"}", FileText.Json(doc.RootElement));
     }
 
+    /// <summary>Issue 28, found by the fuzz: the serializer throws JsonException for a lone surrogate, which reached the console.</summary>
+    [Theory]
+    [InlineData("\"llama\\udc00\"")]
+    [InlineData("[\"\\udfff\"]")]
+    public void Json_OfAValueWithALoneSurrogateEscape_ShowsItAsTheFileHasIt(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+
+        Assert.Equal(json, FileText.Json(doc.RootElement));
+    }
+
     [Fact]
     public void Escaped_KeepsFreeTextLongerThanAValue_ButNotUnbounded()
     {

@@ -131,6 +131,8 @@ public sealed class MalformedTokenizerFileTests : IDisposable
         ["merge of one token"] = (v => v, m => m + "abc\n", "expected two tokens", "merges.txt"),
         ["merge outside the vocabulary"] = (v => v, m => m + "q zz\n", "uses a token that is not in the vocabulary", "merges.txt"),
         ["no merges"] = (v => v, _ => "", null, "merges.txt"),
+        ["vocab key with a lone low surrogate"] = (v => v.Replace("\"a\": 64", "\"\\udc00x\": 64"), m => m, "UTF-16", "vocab.json"),
+        ["vocab key with a lone high surrogate"] = (v => v.Replace("\"a\": 64", "\"a\\ud800\": 64"), m => m, "UTF-16", "vocab.json"),
     };
 
     public static TheoryData<string> Gpt2Cases => new(Gpt2Mutations.Keys);
@@ -147,6 +149,24 @@ public sealed class MalformedTokenizerFileTests : IDisposable
         File.WriteAllText(_folder.File("merges.txt"), merges(File.ReadAllText(Path.Combine(tinyGpt2, "merges.txt"))));
 
         AssertLoadsOrFails(() => Tokenizers.Load(_folder.Path), error, file);
+    }
+
+    /// <summary>
+    /// A tokenizer_config.json beside either kind of tokenizer whose bos_token or eos_token is a lone surrogate escape
+    /// (JSON allows "\ud800"; a .NET string cannot be made of it): one error naming tokenizer_config.json.
+    /// </summary>
+    [Theory]
+    [InlineData("tiny-llama", "bos_token", "\"\\ud800\"")]
+    [InlineData("tiny-gpt2", "bos_token", "\"\\ud800\"")]
+    [InlineData("tiny-gpt2", "eos_token", "{\"content\": \"x\\udfff\"}")]
+    [InlineData("tiny-gpt2", "tokenizer_class", "\"\\ud800Llama\"")]
+    public void TokenizerConfig_WithALoneSurrogate_IsOneCheckpointErrorNamingIt(string bundled, string key, string value)
+    {
+        foreach (var file in Directory.GetFiles(BundledTokenizerTests.Checkpoint(bundled)))
+            if (Path.GetFileName(file) is "tokenizer.json" or "vocab.json" or "merges.txt") File.Copy(file, _folder.File(Path.GetFileName(file)));
+        File.WriteAllText(_folder.File("tokenizer_config.json"), $$"""{"add_bos_token": true, "{{key}}": {{value}}}""");
+
+        AssertLoadsOrFails(() => Tokenizers.Load(_folder.Path), "UTF-16", "tokenizer_config.json");
     }
 
     private static void AssertLoadsOrFails(Func<BpeTokenizer> load, string? expectedError, string file)
