@@ -10,8 +10,10 @@ namespace Tessera.Benchmarks.EndToEnd;
 /// <summary>
 /// <c>soak [DIR|tiny-llama] [clients] [seconds] [probe,probe...]</c>: a <c>tessera serve</c> process on loopback under
 /// N concurrent clients for T seconds, each sending a fixed mix of requests: greedy and seeded completions, chat,
-/// streams, and hostile ones (bad JSON, a duplicate key, a prompt past the context, a 1 MB prompt, an oversized
-/// max_tokens). Checks that identical requests get identical outputs, that every answer is 200 or the 4xx its request
+/// streams, logprobs, n with penalties and a logit bias, a forced tool call and a JSON schema (constrained decoding),
+/// and hostile ones (bad JSON, a duplicate key, a prompt past the context, a 1 MB prompt, an oversized max_tokens or
+/// n, a role that is none, a tool message without its call, a schema keyword not served, a field not served, a bias
+/// outside the vocabulary, a temperature out of range). Checks that identical requests get identical outputs, that every answer is 200 or the 4xx its request
 /// deserves (never a 5xx), that the server's memory stays flat (its working set sampled every second: the first half's
 /// highest against the second half's), and that SIGTERM ends it within seconds.
 /// </summary>
@@ -31,17 +33,31 @@ internal static class ServerSoak
     private static Probe[] Probes(int context)
     {
         string big = new('x', 1 << 20);
+        // Tool declarations and schemas make long prompts: served where the context holds them, else refused for it.
+        int fits = context >= 1024 ? 200 : 400;
+        const string Weather = """{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"enum": ["Paris", "Oslo"]}, "celsius": {"type": "boolean"}}, "required": ["city", "celsius"], "additionalProperties": false}}}""";
         return
         [
             new("greedy", "/v1/completions", """{"prompt": "Once upon a time", "max_tokens": 12, "temperature": 0}""", 200, true),
             new("seeded", "/v1/completions", """{"prompt": "The cat", "max_tokens": 12, "temperature": 0.8, "top_p": 0.9, "seed": 7}""", 200, true),
             new("chat", "/v1/chat/completions", """{"messages": [{"role": "user", "content": "Hello"}], "max_tokens": 8, "temperature": 0}""", 200, true),
             new("stream", "/v1/completions", """{"prompt": "A", "max_tokens": 8, "temperature": 0, "stream": true}""", 200, true),
+            new("logprobs", "/v1/chat/completions", """{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 6, "temperature": 0, "logprobs": true, "top_logprobs": 3}""", 200, true),
+            new("n-3", "/v1/completions", """{"prompt": "The dog", "max_tokens": 6, "n": 3, "seed": 11, "presence_penalty": 1.5, "logit_bias": {"5": -100}}""", 200, true),
+            new("tool-required", "/v1/chat/completions", $$"""{"messages": [{"role": "user", "content": "Weather?"}], "tools": [{{Weather}}], "tool_choice": "required", "max_tokens": 60, "seed": 3}""", fits, true),
+            new("json-schema", "/v1/chat/completions", """{"messages": [{"role": "user", "content": "JSON"}], "max_tokens": 60, "seed": 4, "response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object", "properties": {"ok": {"type": "boolean"}, "n": {"type": "integer"}}, "required": ["ok", "n"], "additionalProperties": false}}}}""", fits, true),
             new("bad-json", "/v1/completions", """{"prompt": "A",""", 400, true),
             new("duplicate-key", "/v1/completions", """{"prompt": "A", "prompt": "B"}""", 400, true),
             new("past-context", "/v1/completions", $$"""{"prompt": [{{string.Join(",", Enumerable.Repeat(5, context + 1))}}]}""", 400, true),
             new("1MB-prompt", "/v1/completions", $$"""{"prompt": "{{big}}"}""", 400, true),
-            new("huge-max-tokens", "/v1/completions", """{"prompt": "A", "max_tokens": 99999999, "temperature": 0}""", 200, true),
+            new("huge-max-tokens", "/v1/completions", """{"prompt": "A", "max_tokens": 99999999, "temperature": 0}""", 400, true),
+            new("huge-n", "/v1/completions", """{"prompt": "A", "n": 100000}""", 400, true),
+            new("wizard-role", "/v1/chat/completions", """{"messages": [{"role": "wizard", "content": "hi"}]}""", 400, true),
+            new("tool-without-id", "/v1/chat/completions", """{"messages": [{"role": "tool", "content": "18"}]}""", 400, true),
+            new("unserved-schema", "/v1/chat/completions", """{"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "integer", "minimum": 3}}}}""", 400, true),
+            new("unsupported-field", "/v1/chat/completions", """{"messages": [{"role": "user", "content": "x"}], "audio": {"voice": "alloy"}}""", 400, true),
+            new("bad-logit-bias", "/v1/completions", """{"prompt": "A", "logit_bias": {"99999999": 5}}""", 400, true),
+            new("temperature-3", "/v1/completions", """{"prompt": "A", "temperature": 3}""", 400, true),
         ];
     }
 
