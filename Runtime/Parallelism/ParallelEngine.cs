@@ -101,6 +101,13 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
     /// forward; null: GPipe's for the plan's stages and micro-batches
     /// </param>
     /// <param name="deviceName">the device rank i runs on, for messages and reports (a GPU's); null: "cpu:i"</param>
+    /// <summary>
+    /// The most virtual devices one process runs: each holds its own workers, weight shards and buffers, so a plan of a
+    /// thousand on a laptop is a mistake that costs gigabytes before it shows (a dry run plans any size). Eight per
+    /// core, and never fewer than 64.
+    /// </summary>
+    public static int MaxLocalDevices => Math.Max(64, 8 * Environment.ProcessorCount);
+
     public static ParallelEngine Create(string checkpointDirectory, ParallelPlan plan,
         Func<Checkpoint, RankContext, Cpu.CpuRankOptions, IRankProgram> createRank, Func<ModelConfig, ModelFacts> facts, int[,]? schedule = null,
         Func<int, string>? deviceName = null)
@@ -110,6 +117,8 @@ public sealed partial class ParallelEngine : ITransformerEngine, Experts.IExpert
         using (var checkpoint = Checkpoint.Open(checkpointDirectory)) config = checkpoint.Config;
         var modelFacts = facts(config);
         plan.ThrowIfInvalid(modelFacts); // before the schedule, threads or devices are sized from the plan's degrees
+        if (plan.DeviceCount > MaxLocalDevices)
+            throw new PlanException($"The plan has {plan.DeviceCount} devices; one process runs at most {MaxLocalDevices} here (8 per core, at least 64): plan larger ones with plan --dry-run or advise, or run them as processes under mpirun.");
         var pipeline = schedule is null ? new PipelineSchedule(plan.Pipeline, plan.MicroBatches) : PipelineSchedule.FromTable(schedule);
         if (pipeline.Stages != plan.Pipeline || pipeline.MicroBatches != plan.MicroBatches)
             throw new PlanException($"The schedule has {pipeline.Stages} stage(s) and {pipeline.MicroBatches} micro-batch(es); the plan has {plan.Pipeline} and {plan.MicroBatches}.");

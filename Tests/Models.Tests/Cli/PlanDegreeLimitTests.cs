@@ -25,6 +25,7 @@ public sealed class PlanDegreeLimitTests
         { "logits", "--pp 2 -m 2147483647", "micro-batches" },
         { "logits", "--pp 3 -m 2147483647", "micro-batches" },
         { "logits", "--pp 4 -m 1025", "micro-batches" },
+        { "logits", "--dp 1000", "one process runs at most" },   // under the plan's bound, past what one process runs
     };
 
     [Theory]
