@@ -146,7 +146,11 @@ internal static class ServerSoak
         if (!ok) Environment.ExitCode = 1;
     }
 
-    /// <summary>Ids and timestamps differ per request; the rest of the body must not.</summary>
+    /// <summary>
+    /// Ids and timestamps differ per request; the rest of the body must not, but for the last bits of log-probabilities
+    /// (compared to 1e-4): a sequence's logits come from products whose rows are batched with whatever else runs, and
+    /// the summation order of a batched product moves their last bits (the tokens chosen stay the same).
+    /// </summary>
     private static string Normalise(string body)
     {
         var lines = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>
@@ -156,9 +160,25 @@ internal static class ServerSoak
             var node = JsonNode.Parse(json)!.AsObject();
             node.Remove("id");
             node.Remove("created");
+            RoundLogprobs(node);
             return node.ToJsonString();
         });
         return string.Join("\n", lines);
+    }
+
+    private static void RoundLogprobs(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                foreach (var (key, value) in obj.ToList())
+                    if (key == "logprob" && value is JsonValue v && v.TryGetValue(out double x)) obj[key] = Math.Round(x, 4);
+                    else RoundLogprobs(value);
+                break;
+            case JsonArray array:
+                foreach (var item in array) RoundLogprobs(item);
+                break;
+        }
     }
 
     private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
