@@ -44,7 +44,8 @@ internal sealed class CheckpointMutator(Random random)
             < 42 => new("config.json bytes: " + EditBytes(config, out var edited), edited, model.ToFile()),
             < 67 => MutateHeaderEntry(config, model),
             < 85 => MutateHeaderBytes(config, model),
-            < 93 => MutateHeaderLength(config, model),
+            < 91 => MutateHeaderLength(config, model),
+            < 96 => PoisonWeight(config, model),
             _ => ResizeFile(config, model),
         };
     }
@@ -183,6 +184,22 @@ internal sealed class CheckpointMutator(Random random)
         long[] candidates = [length + 1, length - 1, length + 8, length - 8, 0, -1, 7, long.MaxValue, long.MinValue, length + model.Data.Length, 100L << 20];
         long value = candidates[random.Next(candidates.Length)];
         return new($"model.safetensors header length = {value} (true {length})", config, model.ToFile(value));
+    }
+
+    /// <summary>
+    /// Four bytes of the weights' data overwritten at a 4-byte boundary with a pattern that is not finite as F32 (a NaN,
+    /// an infinity), as two BF16 values or as two F16 values (issue 28): the load must refuse the tensor, naming it, or,
+    /// where the pattern is finite in the tensor's dtype, give finite logits.
+    /// </summary>
+    private MutatedCheckpoint PoisonWeight(byte[] config, SafetensorsBytes model)
+    {
+        uint[] patterns = [0x7FC00000, 0x7F800000, 0xFF800000, 0x7FC07FC0, 0xFF80FF80, 0x7C007E00];
+        uint pattern = patterns[random.Next(patterns.Length)];
+        int at = random.Next(Math.Max(1, model.Data.Length / 4)) * 4;
+        if (model.Data.Length < at + 4) return ResizeFile(config, model);
+        byte[] data = model.Data.ToArray();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(at), pattern);
+        return new($"model.safetensors data bytes [{at}, {at + 4}) = 0x{pattern:x8}", config, (model with { Data = data }).ToFile());
     }
 
     private MutatedCheckpoint ResizeFile(byte[] config, SafetensorsBytes model)
