@@ -40,7 +40,7 @@ internal static class TemplateCommand
             int equals = variable.IndexOf('=');
             if (equals <= 0) throw new ArgumentException($"--var '{variable}' is not NAME=VALUE.");
             string value = variable[(equals + 1)..];
-            extra[variable[..equals]] = TryParse(value, out var json) ? json : JsonValue.Create(value);
+            extra[variable[..equals]] = TryParse(value, $"--var {variable[..equals]}", out var json) ? json : JsonValue.Create(value);
         }
         Console.Out.Write(template.Render(messages, tools, addGenerationPrompt, extra));
         Console.Out.Flush();
@@ -53,17 +53,19 @@ internal static class TemplateCommand
         return node as JsonArray ?? throw new FormatException($"{option} {path}: expected a JSON array.");
     }
 
-    private static bool TryParse(string value, out JsonNode? json)
+    /// <summary>A --var value as JSON when it is JSON (its strings checked to be text: a lone surrogate escape is an error), else false.</summary>
+    private static bool TryParse(string value, string option, out JsonNode? json)
     {
         try
         {
-            json = JsonNode.Parse(value);
-            return true;
+            JsonDocument.Parse(value).Dispose();
         }
         catch (JsonException)
         {
             json = null;
             return false;
         }
+        json = FileText.ParseJson(System.Text.Encoding.UTF8.GetBytes(value), option);
+        return true;
     }
 }

@@ -68,9 +68,15 @@ public static partial class FileText
     /// JsonNode parses and then throws InvalidOperationException for wherever the string is first read.
     /// </summary>
     /// <exception cref="CheckpointException">the file is not valid JSON, or holds a string that is not valid Unicode text</exception>
-    public static System.Text.Json.Nodes.JsonNode? ReadJson(string path, FileLimit limit)
+    public static System.Text.Json.Nodes.JsonNode? ReadJson(string path, FileLimit limit) => ParseJson(ReadBytes(path, limit), path);
+
+    /// <summary>
+    /// JSON text as a <see cref="System.Text.Json.Nodes.JsonNode"/>, every string and property name checked to be text
+    /// (see <see cref="ReadJson"/>); <paramref name="source"/> names where it came from in the error.
+    /// </summary>
+    /// <exception cref="CheckpointException">the text is not valid JSON, or holds a string that is not valid Unicode text</exception>
+    public static System.Text.Json.Nodes.JsonNode? ParseJson(ReadOnlySpan<byte> bytes, string source)
     {
-        var bytes = ReadBytes(path, limit);
         try
         {
             var reader = new System.Text.Json.Utf8JsonReader(bytes);
@@ -83,14 +89,14 @@ public static partial class FileText
                 }
                 catch (InvalidOperationException)
                 {
-                    throw new CheckpointException($"{path}: the string at byte {reader.TokenStartIndex} is not valid Unicode text (a lone surrogate escape, or bytes that are not UTF-8).");
+                    throw new CheckpointException($"{source}: the string at byte {reader.TokenStartIndex} is not valid Unicode text (a lone surrogate escape, or bytes that are not UTF-8).");
                 }
             }
             return System.Text.Json.Nodes.JsonNode.Parse(bytes);
         }
         catch (System.Text.Json.JsonException e)
         {
-            throw new CheckpointException($"{path}: not valid JSON: {Escaped(e.Message)}", e);
+            throw new CheckpointException($"{source}: not valid JSON: {Escaped(e.Message)}", e);
         }
     }
 

@@ -107,6 +107,17 @@ public sealed class TemplateCliTests : IDisposable
     }
 
     [Fact]
+    public void AVariable_WithALoneSurrogateEscape_IsOneErrorLineNamingIt()
+    {
+        string messages = Path.Combine(_folder, "messages.json");
+        File.WriteAllText(messages, """[{"role": "user", "content": "hi"}]""");
+
+        var result = TesseraCli.Run("template", "--checkpoint", Path.Combine(DataFolder, "qwen3"), "--messages", messages, "--var", "name=\"\\ud800\"");
+
+        TesseraCli.AssertFailsWith(result, "--var name", "not valid Unicode text");
+    }
+
+    [Fact]
     public void AChatTemplateWithALoneSurrogateEscape_IsOneErrorLineNamingTokenizerConfig()
     {
         File.WriteAllText(Path.Combine(_folder, "tokenizer_config.json"), """{"chat_template": "{{ messages[0].content }}\ud800"}""");
