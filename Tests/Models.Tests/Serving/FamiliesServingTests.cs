@@ -34,7 +34,11 @@ public sealed class FamiliesServingTests
         var reference = EngineCatalog.Open(directory);
         // Every id the model has (the batcher masks ids a tokenizer lacks; the offline reference does not).
         var tokenizer = new ByteTokenizer(reference.Shape.VocabSize);
-        var batcher = new ContinuousBatcher(HookedEngine.GatheringBursts(EngineCatalog.Open(directory, plan: PlanOf(plan))), tokenizer, maxInFlight: Prompts.Length);
+        // The first step waits until every request of the burst is in, so that they are batched even on a loaded machine.
+        ContinuousBatcher? batcher = null;
+        var engine = HookedEngine.GatheringBursts(EngineCatalog.Open(directory, plan: PlanOf(plan)),
+            () => batcher is { Metrics: var m } && m.Running + m.Waiting >= Prompts.Length);
+        batcher = new ContinuousBatcher(engine, tokenizer, maxInFlight: Prompts.Length);
         var server = await CompletionServer.StartAsync(batcher, tokenizer, fixture, "127.0.0.1", port: 0);
         var client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
         try

@@ -50,4 +50,21 @@ internal sealed class HookedEngine(ITransformerEngine inner) : ITransformerEngin
         };
         return engine;
     }
+
+    /// <summary>
+    /// Like <see cref="GatheringBursts(ITransformerEngine)"/>, but the first forward after an idle moment waits (up to
+    /// 10 s) until <paramref name="gathered"/> says the burst is all there: on a loaded machine the requests of one
+    /// burst can arrive further apart than any fixed pause.
+    /// </summary>
+    public static HookedEngine GatheringBursts(ITransformerEngine inner, Func<bool> gathered)
+    {
+        var last = System.Diagnostics.Stopwatch.StartNew();
+        var engine = new HookedEngine(inner);
+        engine.OnForward = _ =>
+        {
+            if (last.Elapsed > TimeSpan.FromMilliseconds(50)) SpinWait.SpinUntil(gathered, TimeSpan.FromSeconds(10));
+            last.Restart();
+        };
+        return engine;
+    }
 }
