@@ -465,10 +465,14 @@ public sealed class ContinuousBatcher : IDisposable, IAsyncDisposable
         if (!sequence.Ran(ran, elapsed)) return; // a chunk inside the prompt: its next token is the prompt's
         var last = rows[^vocab..];
         // The choices waiting for this prompt copy its cache before this sequence can end (and give the cache back),
-        // and draw from the same row before this sequence's sampler changes it.
-        float[] shared = last.ToArray();
-        foreach (var fork in _active.Where(s => s.Parent == sequence && s.AwaitsParent).ToArray())
-            ForRequest(fork, () => Fork(sequence, fork, shared));
+        // and draw from the same row before this sequence's sampler changes it. Only a request of several choices has
+        // any, and only at the end of its prompt: a decode step looks and copies nothing.
+        if (sequence.Choice == 0 && _active.Any(s => s.Parent == sequence && s.AwaitsParent))
+        {
+            float[] shared = last.ToArray();
+            foreach (var fork in _active.Where(s => s.Parent == sequence && s.AwaitsParent).ToArray())
+                ForRequest(fork, () => Fork(sequence, fork, shared));
+        }
         SampleNext(sequence, last);
     }
 
