@@ -177,17 +177,19 @@ public sealed partial class Checkpoint
     }
 
     /// <summary>
-    /// Stored blocks are refused as F32 reads are (<see cref="ReadFinite"/>): each row dequantized into one scratch row
-    /// and checked, which catches an F16 value or block scale that is Inf or NaN (0x7C00, 0x7E00) wherever the type keeps it.
+    /// Stored blocks are refused as F32 reads are (<see cref="ReadFinite"/>): each row's fields that can be Inf or NaN
+    /// (an F16 value, a block's F16 scale: 0x7C00, 0x7E00) are read (<see cref="Dequantize.IsFinite"/>), and only a row
+    /// that fails is dequantized, to name the first value that is not finite.
     /// </summary>
     private static void RequireFinite(TensorInfo entry, QuantizedRows part, long firstRow, long firstColumn)
     {
-        var row = new float[part.Columns];
         for (int r = 0; r < part.Rows; r++)
         {
+            if (Dequantize.IsFinite(part.Type, part.Row(r), part.Columns)) continue;
+            var row = new float[part.Columns];
             Dequantize.Row(part.Type, part.Row(r), row);
-            if (NonFinite.IndexOf(row) is var at and >= 0)
-                throw NonFiniteWeight(entry, firstRow + r, firstColumn + at, row[at]);
+            long at = NonFinite.IndexOf(row);
+            throw NonFiniteWeight(entry, firstRow + r, firstColumn + at, row[at]);
         }
     }
 }
