@@ -10,17 +10,19 @@ namespace Tessera.Models.Serving.Tools;
 /// </summary>
 internal abstract class ToolCallFormat
 {
+    private static readonly ToolCallFormat Hermes = new HermesToolCalls(), Llama3Json = new Llama3JsonToolCalls(), Mistral = new MistralToolCalls();
+
     /// <summary>Every format, by its name.</summary>
-    public static IReadOnlyList<ToolCallFormat> All { get; } = [new HermesToolCalls(), new Llama3JsonToolCalls(), new MistralToolCalls()];
+    public static IReadOnlyList<ToolCallFormat> All { get; } = [Hermes, Llama3Json, Mistral];
 
     /// <summary>The format a checkpoint's chat template teaches its model (by the markers it writes); Hermes when it shows none.</summary>
     public static ToolCallFormat ForTemplate(string? templateSource)
     {
-        if (templateSource is null) return All[0];
-        if (templateSource.Contains("[TOOL_CALLS]", StringComparison.Ordinal)) return All[2];
-        if (templateSource.Contains("<tool_call>", StringComparison.Ordinal)) return All[0];
-        if (templateSource.Contains("<|python_tag|>", StringComparison.Ordinal) || templateSource.Contains("\"parameters\"", StringComparison.Ordinal)) return All[1];
-        return All[0];
+        if (templateSource is null) return Hermes;
+        if (templateSource.Contains("[TOOL_CALLS]", StringComparison.Ordinal)) return Mistral;
+        if (templateSource.Contains("<tool_call>", StringComparison.Ordinal)) return Hermes;
+        if (templateSource.Contains("<|python_tag|>", StringComparison.Ordinal) || templateSource.Contains("\"parameters\"", StringComparison.Ordinal)) return Llama3Json;
+        return Hermes;
     }
 
     /// <summary>The format of a name (vLLM's), or null.</summary>
